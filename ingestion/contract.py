@@ -1,0 +1,174 @@
+"""Input contracts as data.
+
+Each source of ``shared/contracts.md`` is described by one YAML file in
+``ingestion/contracts/``: canonical columns, Russian header aliases, types, allowed values
+and ranges, required columns, the grain and how the year is found. Adding a header alias is
+one line in that file; no code changes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+CONTRACTS_DIR = Path(__file__).parent / "contracts"
+
+COLUMN_TYPES = {
+    "string",  # free text, trimmed
+    "code",  # identifier: trimmed, inner spaces removed, '.0' of spreadsheet numbers dropped
+    "integer",
+    "number",  # decimal comma or point, spaces as thousands separators
+    "percent",  # '12,5%' -> 0.125; '12.5' -> 0.125; '0.125' -> 0.125
+    "boolean",  # да/нет, 1/0, true/false, +/-
+    "date",  # 2023-09-01, 01.09.2023, Excel serial number
+    "enum",  # normalised to the canonical key of ``values``
+    "academic_year",  # 2022/2023, 2022-2023, 2022/23 -> '2022/2023'
+}
+
+_QUOTES = re.compile(r"[«»\"'`„“”]")
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_label(text: object) -> str:
+    """Header or enum value as compared: case, spaces, quotes and ё/е insensitive."""
+    value = "" if text is None else str(text)
+    value = _QUOTES.sub("", value).replace("ё", "е").replace("Ё", "Е").lower()
+    value = value.replace("\u00a0", " ").replace("–", "-").replace("—", "-").replace("−", "-")
+    return _SPACES.sub(" ", value).strip(" .:")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    aliases: tuple[str, ...]
+    required: bool = False
+    range: tuple[float | None, float | None] | None = None
+    values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    default: str | None = None
+
+    def header_keys(self) -> set[str]:
+        return {normalise_label(self.name), *(normalise_label(a) for a in self.aliases)}
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    expr: str
+    column: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class YearRule:
+    column: str | None = None
+    from_filename: bool = False
+    derive: str | None = None
+    none: bool = False
+
+
+@dataclass(frozen=True)
+class Contract:
+    source: str
+    title_ru: str
+    description: str
+    grain: tuple[str, ...]
+    year: YearRule
+    columns: tuple[Column, ...]
+    checks: tuple[RowCheck, ...] = ()
+    school_column: str | None = None
+    validate_school: bool = True  # check the code against the registry and crosswalk
+    role: str = "fact"
+    filename_patterns: tuple[str, ...] = ()
+
+    @property
+    def required_columns(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.required and not self._year_from_elsewhere(c))
+
+    def _year_from_elsewhere(self, column: Column) -> bool:
+        return column.name == "year" and (self.year.from_filename or self.year.derive is not None)
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"{self.source} has no column {name!r}")
+
+    @property
+    def table_columns(self) -> tuple[str, ...]:
+        """Canonical columns of the raw table, in order (year first where the source has one)."""
+        names = [c.name for c in self.columns]
+        if self.has_year and "year" not in names:
+            names.insert(0, "year")
+        return tuple(names)
+
+    @property
+    def has_year(self) -> bool:
+        return not self.year.none
+
+
+class ContractError(ValueError):
+    """A contract file is malformed (a developer error, not a data error)."""
+
+
+def _parse_contract(path: Path) -> Contract:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    columns = []
+    for raw in data["columns"]:
+        if raw["type"] not in COLUMN_TYPES:
+            raise ContractError(f"{path.name}: column {raw['name']} has unknown type {raw['type']}")
+        values = {k: tuple(v) for k, v in (raw.get("values") or {}).items()}
+        if raw["type"] == "enum" and not values:
+            raise ContractError(f"{path.name}: enum column {raw['name']} lists no values")
+        rng = raw.get("range")
+        columns.append(
+            Column(
+                name=raw["name"],
+                type=raw["type"],
+                aliases=tuple(raw.get("aliases", ())),
+                required=bool(raw.get("required", False)),
+                range=(rng[0], rng[1]) if rng else None,
+                values=values,
+                default=raw.get("default"),
+            )
+        )
+    year = YearRule(**data.get("year", {"none": True}))
+    checks = tuple(RowCheck(**c) for c in data.get("checks", ()))
+    contract = Contract(
+        source=data["source"],
+        title_ru=data.get("title_ru", data["source"]),
+        description=data.get("description", ""),
+        grain=tuple(data["grain"]),
+        year=year,
+        columns=tuple(columns),
+        checks=checks,
+        school_column=data.get("school_column"),
+        validate_school=bool(data.get("validate_school", True)),
+        role=data.get("role", "fact"),
+        filename_patterns=tuple(data.get("filename_patterns", ())),
+    )
+    names = set(contract.table_columns)
+    for key in contract.grain:
+        if key not in names:
+            raise ContractError(f"{path.name}: grain column {key} is not a column")
+    if contract.source != path.stem:
+        raise ContractError(f"{path.name}: source {contract.source!r} must match the file name")
+    return contract
+
+
+@cache
+def load_contracts() -> dict[str, Contract]:
+    """All contracts, keyed by source name, in load order (reference sources first)."""
+    contracts = [_parse_contract(p) for p in sorted(CONTRACTS_DIR.glob("*.yaml"))]
+    contracts.sort(key=lambda c: (c.role != "reference", c.source != "schools", c.source))
+    return {c.source: c for c in contracts}
+
+
+def get_contract(source: str) -> Contract:
+    contracts = load_contracts()
+    if source not in contracts:
+        raise KeyError(f"unknown source {source!r}; known: {', '.join(contracts)}")
+    return contracts[source]

@@ -1,0 +1,1 @@
+"""Declarative input contracts: one YAML file per source, loaded by :mod:`ingestion.contract`."""

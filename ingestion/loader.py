@@ -1,0 +1,338 @@
+"""Landing folder → raw schema, exactly once per file content.
+
+Two steps, each callable from a test, the CLI or a Dagster asset:
+
+1. :func:`survey_landing` hashes every new file in the landing folder, skips (and archives)
+   contents already loaded, recognises the source of the rest from the folder name, the file
+   name or the header, and rejects what cannot be read (moved to ``landing/rejected/`` with
+   a ``.reason.txt`` beside it). Recognised files wait in ``raw._landing_queue``.
+2. :func:`load_source` loads the queued files of one source: rows that satisfy the contract
+   go to ``raw.<source>``, the others to ``raw._quarantine``; every file gets a line in
+   ``raw._load_log`` with rows read = loaded + quarantined, and is moved to the archive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import hashlib
+import json
+import logging
+import re
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from ingestion import readers
+from ingestion.contract import Contract, get_contract, load_contracts, normalise_label
+from ingestion.errors import IngestionError, MissingYearError
+from ingestion.settings import Settings
+from ingestion.validate import ValidationContext, build_typed
+from ingestion.warehouse import ensure_raw_schema, next_file_id
+
+log = logging.getLogger(__name__)
+
+QUEUE_DDL = """
+create table if not exists raw._landing_queue (
+    landing_path varchar primary key,
+    file_hash varchar,
+    size_bytes bigint,
+    source varchar,
+    layout json,
+    queued_at timestamp
+)
+"""
+YEAR_IN_NAME = re.compile(r"(?<!\d)(20\d{2}|19\d{2})(?!\d)")
+IGNORED_NAMES = {".ds_store", "thumbs.db", "region_manifest.json"}
+
+
+@dataclass
+class FileOutcome:
+    file_name: str
+    source: str | None
+    status: str  # queued | loaded | rejected | duplicate
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    message: str = ""
+    file_id: int | None = None
+
+
+@dataclass
+class SurveyReport:
+    outcomes: list[FileOutcome] = field(default_factory=list)
+
+    def by_status(self, status: str) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+
+@dataclass
+class SourceLoadReport:
+    source: str
+    files: list[FileOutcome] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+    @property
+    def rejected(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == "rejected"]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(4 * 1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def year_from_filename(path: Path) -> int | None:
+    years = YEAR_IN_NAME.findall(path.stem)
+    return int(years[-1]) if years else None
+
+
+def candidate_contracts(path: Path, landing_dir: Path) -> list[Contract]:
+    """Contracts worth trying for a file: by folder name, then by file-name pattern, else all."""
+    contracts = load_contracts()
+    for parent in path.relative_to(landing_dir).parents:
+        if parent.name in contracts:
+            return [contracts[parent.name]]
+    stem = normalise_label(path.stem)
+    by_pattern = [
+        c for c in contracts.values() if any(fnmatch.fnmatch(stem, normalise_label(p)) for p in c.filename_patterns)
+    ]
+    return by_pattern or list(contracts.values())
+
+
+def landing_files(settings: Settings) -> list[Path]:
+    rejected = settings.rejected_dir.resolve()
+    files = []
+    for path in sorted(settings.landing_dir.rglob("*")):
+        if not path.is_file() or path.name.lower() in IGNORED_NAMES or path.name.startswith((".", "~$")):
+            continue
+        if rejected in path.resolve().parents:
+            continue
+        files.append(path)
+    return files
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+def _log_file(con, *, file_id, source, path: Path, archived, file_hash, size, status, read=0, loaded=0,
+              quarantined=0, message="", layout=None, years=None, received_at=None, run_id=None) -> None:
+    con.execute(
+        "insert into raw._load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [file_id, source, path.name, str(path), archived, file_hash, size, status, read, loaded, quarantined,
+         message, json.dumps(layout, ensure_ascii=False) if layout else None, years, received_at or _now(),
+         _now(), run_id],
+    )
+
+
+def _unique_destination(folder: Path, name: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / name
+    n = 1
+    while dest.exists():
+        dest = folder / f"{Path(name).stem}.{n}{Path(name).suffix}"
+        n += 1
+    return dest
+
+
+def reject_file(settings: Settings, path: Path, reason: str) -> Path:
+    """Move a file that cannot be loaded to ``landing/rejected/`` with the reason beside it."""
+    dest = _unique_destination(settings.rejected_dir, path.name)
+    shutil.move(str(path), dest)
+    dest.with_name(dest.name + ".reason.txt").write_text(
+        f"{path.name}\n{reason}\nrejected at {_now().isoformat()}\n", encoding="utf-8"
+    )
+    return dest
+
+
+def archive_file(settings: Settings, path: Path, source: str, file_id: int) -> Path:
+    dest = _unique_destination(settings.archive_dir / source, f"{file_id:06d}_{path.name}")
+    shutil.move(str(path), dest)
+    return dest
+
+
+def survey_landing(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str | None = None) -> SurveyReport:
+    """Hash, deduplicate, recognise or reject every file waiting in the landing folder."""
+    ensure_raw_schema(con)
+    con.execute(QUEUE_DDL)
+    report = SurveyReport()
+    loaded = {r[0] for r in con.execute("select file_hash from raw._load_log where status = 'loaded'").fetchall()}
+    queued = dict(con.execute("select landing_path, file_hash from raw._landing_queue").fetchall())
+    seen = set(queued.values())
+    for path in landing_files(settings):
+        if str(path) in queued:
+            continue
+        size = path.stat().st_size
+        file_hash = file_sha256(path)
+        if file_hash in loaded or file_hash in seen:
+            file_id = next_file_id(con)
+            dest = archive_file(settings, path, "_duplicates", file_id)
+            message = "same content as a file already delivered: skipped"
+            _log_file(con, file_id=file_id, source=None, path=path, archived=str(dest), file_hash=file_hash,
+                      size=size, status="duplicate", message=message, run_id=run_id)
+            report.outcomes.append(FileOutcome(path.name, None, "duplicate", message=message, file_id=file_id))
+            continue
+        try:
+            contract, layout = readers.sniff(path, candidate_contracts(path, settings.landing_dir))
+            if contract.year.from_filename and "year" not in layout.mapping.values() and year_from_filename(path) is None:
+                raise MissingYearError(path, f"{contract.source} needs the year in the file name (e.g. {contract.source}_2024.xlsx) or a «Год» column")
+        except IngestionError as exc:
+            _reject(con, settings, path, file_hash, size, None, str(exc), run_id, report)
+            continue
+        con.execute(
+            "insert into raw._landing_queue values (?, ?, ?, ?, ?, ?)",
+            [str(path), file_hash, size, contract.source, json.dumps(layout.to_json(), ensure_ascii=False), _now()],
+        )
+        seen.add(file_hash)
+        report.outcomes.append(FileOutcome(path.name, contract.source, "queued"))
+    return report
+
+
+def _reject(con, settings, path, file_hash, size, source, message, run_id, report) -> FileOutcome:
+    file_id = next_file_id(con)
+    dest = reject_file(settings, path, message)
+    _log_file(con, file_id=file_id, source=source, path=path, archived=str(dest), file_hash=file_hash, size=size,
+              status="rejected", message=message, run_id=run_id)
+    log.warning("rejected %s", message)
+    outcome = FileOutcome(path.name, source, "rejected", message=message, file_id=file_id)
+    report.outcomes.append(outcome) if isinstance(report, SurveyReport) else report.files.append(outcome)
+    return outcome
+
+
+def _known_codes_table(con: duckdb.DuckDBPyConnection) -> str:
+    con.execute(
+        """
+        create or replace temp table _known_school_codes as
+        select school_id as code from raw.schools
+        union select external_code from raw.school_codes
+        union select school_id from raw.school_codes
+        union select new_school_id from raw.school_successors
+        union select old_school_id from raw.school_successors
+        """
+    )
+    return "_known_school_codes"
+
+
+def load_source(
+    con: duckdb.DuckDBPyConnection, settings: Settings, source: str, run_id: str | None = None
+) -> SourceLoadReport:
+    """Load every queued file of ``source`` into ``raw.<source>``."""
+    ensure_raw_schema(con)
+    con.execute(QUEUE_DDL)
+    contract = get_contract(source)
+    report = SourceLoadReport(source)
+    queued = con.execute(
+        "select landing_path, file_hash, size_bytes, layout, queued_at from raw._landing_queue "
+        "where source = ? order by landing_path",
+        [source],
+    ).fetchall()
+    known = _known_codes_table(con) if contract.school_column and contract.validate_school else None
+    for landing_path, file_hash, size, layout_json, queued_at in queued:
+        path = Path(landing_path)
+        con.execute("delete from raw._landing_queue where landing_path = ?", [landing_path])
+        if not path.exists():
+            continue
+        layout = readers.FileLayout.from_json(json.loads(layout_json))
+        try:
+            outcome = load_file(con, settings, contract, path, layout, file_hash, size, known, run_id, queued_at)
+        except IngestionError as exc:
+            _reject(con, settings, path, file_hash, size, source, str(exc), run_id, report)
+            continue
+        report.files.append(outcome)
+    return report
+
+
+def load_file(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    contract: Contract,
+    path: Path,
+    layout: readers.FileLayout,
+    file_hash: str,
+    size: int,
+    known_codes_table: str | None,
+    run_id: str | None = None,
+    received_at: dt.datetime | None = None,
+) -> FileOutcome:
+    file_id = next_file_id(con)
+    stage = f"_stage_{file_id}"
+    rows_read = readers.stage(con, path, layout, stage)
+    ctx = ValidationContext(
+        max_year=settings.today.year,
+        file_year=year_from_filename(path) if contract.year.from_filename else None,
+        known_school_codes_table=known_codes_table,
+    )
+    typed, failures = build_typed(con, contract, stage, layout.mapping, layout.headers, ctx)
+    columns = ", ".join(f'"{c}"' for c in contract.table_columns)
+    loaded_at = _now()
+    raw_cols = ", ".join(f"'{c}': \"raw__{c}\"" for c in (col.name for col in contract.columns))
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            f"""
+            insert into raw.{contract.source} ({columns}, _extra, _file_id, _source_file, _file_hash,
+                _row_number, _loaded_at)
+            select {columns}, _extra, ?, ?, ?, _row_number, ?
+            from {typed} where _row_number not in (select _row_number from {failures})
+            order by _row_number
+            """,
+            [file_id, path.name, file_hash, loaded_at],
+        )
+        con.execute(
+            f"""
+            insert into raw._quarantine
+            select ?, ?, ?, ?, f._row_number, f.column_name, f.value, f.reason,
+                   to_json({{{raw_cols}}}), ?
+            from {failures} as f join {typed} as t using (_row_number)
+            order by f._row_number, f.column_name
+            """,
+            [file_id, contract.source, path.name, file_hash, loaded_at],
+        )
+        rows_quarantined = con.execute(f"select count(distinct _row_number) from {failures}").fetchone()[0]
+        rows_loaded = rows_read - rows_quarantined
+        years = None
+        if contract.has_year:
+            years = ",".join(
+                str(r[0]) for r in con.execute(f"select distinct year from {typed} where year is not null order by 1").fetchall()
+            )
+        message = f"{rows_loaded} rows loaded, {rows_quarantined} quarantined"
+        _log_file(con, file_id=file_id, source=contract.source, path=path, archived=None, file_hash=file_hash,
+                  size=size, status="loaded", read=rows_read, loaded=rows_loaded, quarantined=rows_quarantined,
+                  message=message, layout=layout.to_json(), years=years, received_at=received_at, run_id=run_id)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    finally:
+        for table in (stage, typed, failures):
+            con.execute(f"drop table if exists {table}")
+    dest = archive_file(settings, path, contract.source, file_id)
+    con.execute("update raw._load_log set archived_path = ? where file_id = ?", [str(dest), file_id])
+    log.info("%s: %s (%s)", contract.source, path.name, message)
+    return FileOutcome(path.name, contract.source, "loaded", rows_read, rows_loaded, rows_quarantined, message, file_id)
+
+
+def ingest_all(con: duckdb.DuckDBPyConnection, settings: Settings, sources: Iterable[str] | None = None,
+               run_id: str | None = None) -> tuple[SurveyReport, list[SourceLoadReport]]:
+    """Survey the landing folder and load every source, reference sources first."""
+    survey = survey_landing(con, settings, run_id)
+    reports = [load_source(con, settings, s, run_id) for s in (sources or load_contracts())]
+    return survey, reports

@@ -1,0 +1,97 @@
+"""The raw schema of the warehouse: per-source tables built from contracts, the load log
+and the quarantine. Plain DuckDB; dbt reads these tables as sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from ingestion.contract import Contract, load_contracts
+
+SQL_TYPES = {
+    "string": "varchar",
+    "code": "varchar",
+    "enum": "varchar",
+    "academic_year": "varchar",
+    "integer": "bigint",
+    "number": "double",
+    "percent": "double",
+    "boolean": "boolean",
+    "date": "date",
+}
+
+METADATA_COLUMNS = (
+    ("_extra", "json"),  # columns of the file that the contract does not know, kept as delivered
+    ("_file_id", "bigint"),  # delivery sequence: higher = later; the latest delivery wins
+    ("_source_file", "varchar"),
+    ("_file_hash", "varchar"),
+    ("_row_number", "bigint"),
+    ("_loaded_at", "timestamp"),
+)
+
+LOAD_LOG_DDL = """
+create table if not exists raw._load_log (
+    file_id bigint primary key,
+    source varchar,
+    file_name varchar,
+    landing_path varchar,
+    archived_path varchar,
+    file_hash varchar,
+    size_bytes bigint,
+    status varchar,          -- loaded | rejected | duplicate
+    rows_read bigint,
+    rows_loaded bigint,
+    rows_quarantined bigint,
+    message varchar,
+    layout json,
+    years varchar,
+    received_at timestamp,
+    loaded_at timestamp,
+    run_id varchar
+)
+"""
+
+QUARANTINE_DDL = """
+create table if not exists raw._quarantine (
+    file_id bigint,
+    source varchar,
+    file_name varchar,
+    file_hash varchar,
+    row_number bigint,
+    column_name varchar,
+    value varchar,
+    reason varchar,
+    row_values json,
+    quarantined_at timestamp
+)
+"""
+
+
+def column_sql_type(contract: Contract, name: str) -> str:
+    if name == "year":
+        return "integer"
+    return SQL_TYPES[contract.column(name).type]
+
+
+def raw_table_ddl(contract: Contract) -> str:
+    cols = [f'"{n}" {column_sql_type(contract, n)}' for n in contract.table_columns]
+    cols += [f"{n} {t}" for n, t in METADATA_COLUMNS]
+    return f"create table if not exists raw.{contract.source} ({', '.join(cols)})"
+
+
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists raw")
+    con.execute(LOAD_LOG_DDL)
+    con.execute(QUARANTINE_DDL)
+    for contract in load_contracts().values():
+        con.execute(raw_table_ddl(contract))
+
+
+def next_file_id(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("select coalesce(max(file_id), 0) + 1 from raw._load_log").fetchone()[0]
