@@ -1,0 +1,59 @@
+# eduq — two commands do everything on a fresh machine:
+#   make demo   set up, generate the demo region, run the whole pipeline, publish
+#   make test   set up, run pytest (unit + integration) and the dbt tests
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EDUQ_HOME ?= $(CURDIR)/.eduq
+export EDUQ_HOME
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export DO_NOT_TRACK := 1
+export GX_ANALYTICS_ENABLED := False
+export DAGSTER_HOME ?= $(EDUQ_HOME)/dagster
+
+.PHONY: setup demo test test-unit test-integration dbt-test dev lint docs clean
+
+$(BIN)/eduq: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/eduq
+
+setup: $(BIN)/eduq
+
+demo: setup
+	@if [ -n "$$(ls -A $(EDUQ_HOME)/landing 2>/dev/null)" ] || [ -e $(EDUQ_HOME)/warehouse/candidate.duckdb ]; then \
+		echo "Demo region already loaded in $(EDUQ_HOME) (make clean to start over)"; \
+	else \
+		$(BIN)/eduq generate --seed 42 --schools 335 --years 2021-2024; \
+	fi
+	$(BIN)/eduq run
+
+# pytest runs the unit tests, the dbt unit tests (tests/dbt) and the integration tests,
+# which materialise every asset through Dagster with the dbt data tests as checks
+test: setup
+	$(BIN)/pytest -q
+
+test-unit: setup
+	$(BIN)/pytest -q tests/unit
+
+test-integration: setup
+	$(BIN)/pytest -q tests/integration
+
+dbt-test: setup
+	$(BIN)/pytest -q tests/dbt
+
+dev: setup
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/python -c "from ingestion.settings import load_settings; from orchestration.instance import prepare_dagster_home; prepare_dagster_home(load_settings())"
+	$(BIN)/dagster dev -w workspace.yaml
+
+lint: setup
+	$(BIN)/ruff check ingestion orchestration publishing expectations tests
+
+docs: setup
+	cd dbt_project && EDUQ_DBT_DB_PATH=$(EDUQ_HOME)/warehouse/serving.duckdb ../$(BIN)/dbt docs generate --profiles-dir .
+
+clean:
+	rm -rf $(EDUQ_HOME) dbt_project/target

@@ -1,0 +1,25 @@
+with
+
+source as (
+    select * from {{ source('raw', 'academic_debt') }}
+),
+
+final as (
+    select
+        year,
+        academic_year,
+        period,
+        school_id,
+        students_total,
+        with_debt,
+        attending_extra,
+        with_iom,
+        debt_closed,
+        _file_id as file_id,
+        _source_file as source_file,
+        _row_number as source_row_number
+    from source
+    {{ latest_delivery(['academic_year', 'school_id']) }}
+)
+
+select * from final

@@ -1,0 +1,33 @@
+with
+
+source as (
+    select * from {{ source('raw', 'resource_survey') }}
+),
+
+final as (
+    select
+        year,
+        school_id,
+        teachers_total,
+        teacher_vacancies,
+        teachers_retirement_age,
+        avg_teacher_load,
+        nonspecialist_ru_ma,
+        has_psychologist,
+        has_speech_therapist,
+        broadband_ok,
+        building_condition,
+        has_utilities,
+        has_gym,
+        computers,
+        has_science_lab,
+        has_tochka_rosta,
+        has_cos,
+        _file_id as file_id,
+        _source_file as source_file,
+        _row_number as source_row_number
+    from source
+    {{ latest_delivery(['year', 'school_id']) }}
+)
+
+select * from final

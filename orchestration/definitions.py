@@ -1,0 +1,24 @@
+"""The eduq code location: `dagster dev -w workspace.yaml` shows the whole asset graph."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.assets.dbt import dbt_resource, eduq_dbt_models
+from orchestration.assets.ingestion import landing_survey, source_assets
+from orchestration.assets.publication import serving_warehouse, shnor_list_publication
+from orchestration.jobs import (
+    landing_sensor,
+    nightly_load_job,
+    nightly_schedule,
+    publish_after_load,
+    publish_list_job,
+)
+
+defs = dg.Definitions(
+    assets=[landing_survey, *source_assets, eduq_dbt_models, serving_warehouse, shnor_list_publication],
+    jobs=[nightly_load_job, publish_list_job],
+    schedules=[nightly_schedule],
+    sensors=[landing_sensor, publish_after_load],
+    resources={"dbt": dbt_resource()},
+)
