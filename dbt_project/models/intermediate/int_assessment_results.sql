@@ -82,13 +82,15 @@ final as (
         result_measure,
         result_value,
         fail_below,
-        -- the counted attempt: current-year graduates, main period, first attempt
+        -- the counted attempt: current-year graduates, main period (early, main, reserve days),
+        -- the first attempt actually sat (an absence on the main day followed by a reserve day
+        -- counts the reserve-day result)
         category = 'current_year_graduate'
             and wave in ('early', 'main', 'reserve')
             and row_number() over (
                 partition by year, school_id, procedure_code, participant_code,
                     category = 'current_year_graduate' and wave in ('early', 'main', 'reserve')
-                order by wave_order, source_row_number
+                order by (status = 'present' and result_value is not null) desc, wave_order, source_row_number
             ) = 1 as is_counted_attempt,
         status = 'present' and result_value is not null as is_participant,
         status = 'present' and result_value is not null and result_value < fail_below as is_failing,
