@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
@@ -32,10 +33,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     started = time.perf_counter()
+    log_dir = settings.home / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
     try:
-        summary = run_pipeline(settings, list_year=args.list_year)
+        if args.verbose:
+            summary = run_pipeline(settings, list_year=args.list_year)
+        else:
+            # dbt's and Dagster's step-by-step output goes to a log file; the summary to the terminal
+            with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+                summary = run_pipeline(settings, list_year=args.list_year, quiet=True)
     except PipelineFailed as exc:
         print(str(exc), file=sys.stderr)
+        print(f"Details: {log_path}", file=sys.stderr)
         return 1
     print(summary.render())
     print(f"Done in {time.perf_counter() - started:.1f} s")
@@ -56,12 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="load the landing folder, build and test the warehouse, publish the list")
     run.add_argument("--profile", help="methodology profile (default: EDUQ_METHODOLOGY_PROFILE or fioko_2025)")
     run.add_argument("--list-year", type=int, help="list year to publish (default: the latest)")
+    run.add_argument("--verbose", action="store_true", help="print dbt and Dagster output instead of logging it")
     run.set_defaults(func=_cmd_run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.WARNING)  # library loggers set their own levels; keep the terminal quiet
     args = build_parser().parse_args(argv)
     return args.func(args)
 

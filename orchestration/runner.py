@@ -54,14 +54,20 @@ def _instance(settings: Settings, instance: dg.DagsterInstance | None) -> dg.Dag
     return dg.DagsterInstance.get()
 
 
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def run_pipeline(settings: Settings, instance: dg.DagsterInstance | None = None,
-                 list_year: int | None = None) -> RunSummary:
+                 list_year: int | None = None, quiet: bool = False) -> RunSummary:
     from orchestration.definitions import defs
     from publishing.shnor_list import available_list_years
 
     settings.ensure_dirs()
     instance = _instance(settings, instance)
-    load = defs.resolve_job_def("nightly_load").execute_in_process(instance=instance, raise_on_error=False)
+    run_config = QUIET_RUN_CONFIG if quiet else None
+    load = defs.resolve_job_def("nightly_load").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=run_config
+    )
     if not load.success:
         raise PipelineFailed(_failure_text(load))
     summary = RunSummary(load.run_id, None, None, serving_db=settings.serving_db)
@@ -83,7 +89,7 @@ def run_pipeline(settings: Settings, instance: dg.DagsterInstance | None = None,
         return summary
     year = list_year or max(years)
     publish = defs.resolve_job_def("publish_list").execute_in_process(
-        instance=instance, partition_key=str(year), raise_on_error=False
+        instance=instance, partition_key=str(year), raise_on_error=False, run_config=run_config
     )
     if not publish.success:
         raise PipelineFailed(_failure_text(publish))

@@ -64,7 +64,7 @@ def available_list_years(con: duckdb.DuckDBPyConnection) -> list[int]:
 
 
 def read_list(con: duckdb.DuckDBPyConnection, list_year: int) -> pa.Table:
-    return con.execute(LIST_QUERY, [list_year]).fetch_arrow_table()
+    return con.sql(LIST_QUERY, params=[list_year]).to_arrow_table()
 
 
 def export_list(serving_db: Path, list_year: int, out_dir: Path) -> ListExport:
