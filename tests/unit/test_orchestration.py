@@ -1,0 +1,89 @@
+"""The Dagster code location: the whole graph loads, the schedule and the landing sensor behave."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+
+@pytest.fixture()
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("EDUQ_HOME", str(tmp_path))
+    (tmp_path / "landing").mkdir()
+    return tmp_path
+
+
+def test_definitions_hold_the_whole_graph() -> None:
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    from ingestion.contract import load_contracts
+
+    for source in load_contracts():
+        assert f"raw/{source}" in keys
+    assert {"raw/landing_survey", "marts/fct_shnor_list", "warehouse/serving", "publications/shnor_list"} <= keys
+    assert len(list(graph.asset_check_keys)) > 50  # dbt tests are asset checks
+    assert defs.resolve_job_def("nightly_load") is not None
+    assert defs.resolve_job_def("publish_list").partitions_def is not None
+
+
+def test_nightly_schedule_runs_at_two_moscow_time() -> None:
+    from orchestration.definitions import defs
+
+    schedule = defs.resolve_schedule_def("nightly_load_schedule")
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.execution_timezone == "Europe/Moscow"
+    assert schedule.job_name == "nightly_load"
+
+
+def _settled(path: Path) -> None:
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+
+
+def test_landing_sensor_requests_a_run_once_per_new_set_of_settled_files(home: Path) -> None:
+    from orchestration.definitions import defs
+
+    sensor = defs.resolve_sensor_def("landing_sensor")
+    instance = dg.DagsterInstance.ephemeral()
+    ctx = dg.build_sensor_context(instance=instance)
+    result = sensor.evaluate_tick(ctx)
+    assert not result.run_requests and "empty" in (result.skip_message or "")
+
+    first = home / "landing" / "schools_2024.xlsx"
+    first.write_bytes(b"x")
+    fresh = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+    assert not fresh.run_requests  # still being copied in: not settled yet
+
+    _settled(first)
+    result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+    assert len(result.run_requests) == 1
+    cursor = result.cursor
+    again = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
+    assert not again.run_requests and "no new files" in (again.skip_message or "")
+
+    second = home / "landing" / "vpr" / "vpr_results_2024.csv"
+    second.parent.mkdir()
+    second.write_bytes(b"y")
+    _settled(second)
+    result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
+    assert len(result.run_requests) == 1
+    assert result.run_requests[0].run_key != cursor
+
+
+def test_landing_sensor_ignores_rejected_files(home: Path) -> None:
+    from orchestration.definitions import defs
+
+    rejected = home / "landing" / "rejected" / "bad.csv"
+    rejected.parent.mkdir()
+    rejected.write_bytes(b"z")
+    _settled(rejected)
+    result = defs.resolve_sensor_def("landing_sensor").evaluate_tick(
+        dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral())
+    )
+    assert not result.run_requests
