@@ -29,15 +29,28 @@ COLUMN_TYPES = {
     "academic_year",  # 2022/2023, 2022-2023, 2022/23 -> '2022/2023'
 }
 
-_QUOTES = re.compile(r"[«»\"'`„“”]")
+_QUOTES = re.compile(r"[«»\"'`„“”‘’]")
 _SPACES = re.compile(r"\s+")
+_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
+_DASHES = str.maketrans({"–": "-", "—": "-", "−": "-", "‐": "-", "‑": "-"})
+_CYRILLIC = re.compile("[а-яё]")
+# Latin letters that look like Cyrillic ones: a header typed as «Код OO» (Latin O) is «Код ОО»
+_HOMOGLYPHS = str.maketrans("aceopxykmtbh", "асеорхукмтвн")
 
 
 def normalise_label(text: object) -> str:
-    """Header or enum value as compared: case, spaces, quotes and ё/е insensitive."""
+    """Header or enum value as compared: case, spaces, quotes, dashes and ё/е insensitive.
+
+    Also ignores invisible characters (soft hyphens, zero-width spaces, a BOM), line breaks
+    inside a cell (Alt+Enter in Excel), trailing punctuation (``" .:"``) and, in labels that
+    contain Cyrillic, Latin look-alike letters («Код OO» typed with Latin O is «Код ОО»).
+    """
     value = "" if text is None else str(text)
+    value = _INVISIBLE.sub("", value)
     value = _QUOTES.sub("", value).replace("ё", "е").replace("Ё", "Е").lower()
-    value = value.replace("\u00a0", " ").replace("–", "-").replace("—", "-").replace("−", "-")
+    value = value.replace("\u00a0", " ").replace("\u202f", " ").translate(_DASHES)
+    if _CYRILLIC.search(value):
+        value = value.translate(_HOMOGLYPHS)
     return _SPACES.sub(" ", value).strip(" .:")
 
 

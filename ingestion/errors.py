@@ -1,4 +1,10 @@
-"""Errors a regional analyst can act on: each names the file and what was expected."""
+"""Errors a regional analyst can act on: each names the file and what was expected.
+
+Every error here rejects a whole file: the loader moves it to ``landing/rejected/`` with a
+``<name>.reason.txt`` beside it holding :attr:`IngestionError.message`, and records the
+message in ``raw._load_log``. Problems with single rows are not exceptions: those rows go
+to ``raw._quarantine`` (see :mod:`ingestion.validate`).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,15 @@ class IngestionError(Exception):
 
 
 class UnreadableFileError(IngestionError):
-    """The file is not a table we can read (corrupted, empty, not CSV/XLSX)."""
+    """The file is not a table we can read (corrupted, not CSV/XLSX, unparseable)."""
+
+
+class EmptyFileError(UnreadableFileError):
+    """The file has no bytes, or only blank lines."""
+
+
+class EncodingError(UnreadableFileError):
+    """The text is neither UTF-8 (with or without BOM), UTF-16 nor Windows-1251 throughout."""
 
 
 class UnrecognisedFileError(IngestionError):
@@ -23,8 +37,20 @@ class UnrecognisedFileError(IngestionError):
 
 
 class MissingColumnsError(IngestionError):
-    """The file belongs to a source but lacks required columns."""
+    """The file belongs to a source but its header lacks required columns."""
+
+
+class AmbiguousSheetsError(IngestionError):
+    """Several sheets of a workbook hold data of the same source: which one is meant?"""
+
+
+class NoDataRowsError(IngestionError):
+    """The header was found but there is not a single data row below it."""
 
 
 class MissingYearError(IngestionError):
     """The source needs a year and neither a column nor the file name gives one."""
+
+
+class RowCountMismatchError(RuntimeError):
+    """Internal invariant broken: rows read != rows loaded + rows quarantined (a bug, not bad data)."""

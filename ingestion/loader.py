@@ -28,9 +28,14 @@ import duckdb
 
 from ingestion import readers
 from ingestion.contract import Contract, get_contract, load_contracts, normalise_label
-from ingestion.errors import IngestionError, MissingYearError
+from ingestion.errors import (
+    IngestionError,
+    MissingYearError,
+    NoDataRowsError,
+    RowCountMismatchError,
+)
 from ingestion.settings import Settings
-from ingestion.validate import ValidationContext, build_typed
+from ingestion.validate import ValidationContext, Validator, validate
 from ingestion.warehouse import ensure_raw_schema, next_file_id
 
 log = logging.getLogger(__name__)
@@ -42,7 +47,8 @@ create table if not exists raw._landing_queue (
     size_bytes bigint,
     source varchar,
     layout json,
-    queued_at timestamp
+    queued_at timestamp,
+    modified_at timestamp   -- the file's modification time: files of one batch load in this order
 )
 """
 YEAR_IN_NAME = re.compile(r"(?<!\d)(20\d{2}|19\d{2})(?!\d)")
@@ -171,8 +177,7 @@ def archive_file(settings: Settings, path: Path, source: str, file_id: int) -> P
 
 def survey_landing(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str | None = None) -> SurveyReport:
     """Hash, deduplicate, recognise or reject every file waiting in the landing folder."""
-    ensure_raw_schema(con)
-    con.execute(QUEUE_DDL)
+    _ensure_queue(con)
     report = SurveyReport()
     loaded = {r[0] for r in con.execute("select file_hash from raw._load_log where status = 'loaded'").fetchall()}
     queued = dict(con.execute("select landing_path, file_hash from raw._landing_queue").fetchall())
@@ -190,20 +195,35 @@ def survey_landing(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: s
                       size=size, status="duplicate", message=message, run_id=run_id)
             report.outcomes.append(FileOutcome(path.name, None, "duplicate", message=message, file_id=file_id))
             continue
+        candidates = candidate_contracts(path, settings.landing_dir)
         try:
-            contract, layout = readers.sniff(path, candidate_contracts(path, settings.landing_dir))
+            contract, layout = readers.sniff(path, candidates)
             if contract.year.from_filename and "year" not in layout.mapping.values() and year_from_filename(path) is None:
-                raise MissingYearError(path, f"{contract.source} needs the year in the file name (e.g. {contract.source}_2024.xlsx) or a «Год» column")
+                raise MissingYearError(
+                    path,
+                    f"«{contract.title_ru}» ({contract.source}) needs the year: put it in the file name "
+                    f"(e.g. {contract.source}_2024.xlsx) or add a «Год» column",
+                )
         except IngestionError as exc:
-            _reject(con, settings, path, file_hash, size, None, str(exc), run_id, report)
+            source = candidates[0].source if len(candidates) == 1 else None
+            _reject(con, settings, path, file_hash, size, source, str(exc), run_id, report)
             continue
+        modified = dt.datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
         con.execute(
-            "insert into raw._landing_queue values (?, ?, ?, ?, ?, ?)",
-            [str(path), file_hash, size, contract.source, json.dumps(layout.to_json(), ensure_ascii=False), _now()],
+            "insert into raw._landing_queue (landing_path, file_hash, size_bytes, source, layout, queued_at, "
+            "modified_at) values (?, ?, ?, ?, ?, ?, ?)",
+            [str(path), file_hash, size, contract.source, json.dumps(layout.to_json(), ensure_ascii=False), _now(),
+             modified],
         )
         seen.add(file_hash)
         report.outcomes.append(FileOutcome(path.name, contract.source, "queued"))
     return report
+
+
+def _ensure_queue(con: duckdb.DuckDBPyConnection) -> None:
+    ensure_raw_schema(con)
+    con.execute(QUEUE_DDL)
+    con.execute("alter table raw._landing_queue add column if not exists modified_at timestamp")
 
 
 def _reject(con, settings, path, file_hash, size, source, message, run_id, report) -> FileOutcome:
@@ -218,33 +238,41 @@ def _reject(con, settings, path, file_hash, size, source, message, run_id, repor
 
 
 def _known_codes_table(con: duckdb.DuckDBPyConnection) -> str:
+    """Every school code a fact file may use: registry codes, crosswalk codes of other systems
+    (applied at staging) and the codes of reorganised schools and their successors."""
     con.execute(
         """
         create or replace temp table _known_school_codes as
-        select school_id as code from raw.schools
-        union select external_code from raw.school_codes
-        union select school_id from raw.school_codes
-        union select new_school_id from raw.school_successors
-        union select old_school_id from raw.school_successors
+        select code from (
+            select school_id as code from raw.schools
+            union select external_code from raw.school_codes
+            union select school_id from raw.school_codes
+            union select new_school_id from raw.school_successors
+            union select old_school_id from raw.school_successors
+        ) where code is not null
         """
     )
     return "_known_school_codes"
+
+
+def _registry_empty(con: duckdb.DuckDBPyConnection) -> bool:
+    return con.execute("select count(*) = 0 from (select 1 from raw.schools limit 1)").fetchone()[0]
 
 
 def load_source(
     con: duckdb.DuckDBPyConnection, settings: Settings, source: str, run_id: str | None = None
 ) -> SourceLoadReport:
     """Load every queued file of ``source`` into ``raw.<source>``."""
-    ensure_raw_schema(con)
-    con.execute(QUEUE_DDL)
+    _ensure_queue(con)
     contract = get_contract(source)
     report = SourceLoadReport(source)
     queued = con.execute(
         "select landing_path, file_hash, size_bytes, layout, queued_at from raw._landing_queue "
-        "where source = ? order by landing_path",
+        "where source = ? order by modified_at nulls first, landing_path",
         [source],
     ).fetchall()
     known = _known_codes_table(con) if contract.school_column and contract.validate_school else None
+    registry_empty = known is not None and _registry_empty(con)
     for landing_path, file_hash, size, layout_json, queued_at in queued:
         path = Path(landing_path)
         con.execute("delete from raw._landing_queue where landing_path = ?", [landing_path])
@@ -252,7 +280,8 @@ def load_source(
             continue
         layout = readers.FileLayout.from_json(json.loads(layout_json))
         try:
-            outcome = load_file(con, settings, contract, path, layout, file_hash, size, known, run_id, queued_at)
+            outcome = load_file(con, settings, contract, path, layout, file_hash, size, known, run_id, queued_at,
+                                registry_empty=registry_empty)
         except IngestionError as exc:
             _reject(con, settings, path, file_hash, size, source, str(exc), run_id, report)
             continue
@@ -271,63 +300,106 @@ def load_file(
     known_codes_table: str | None,
     run_id: str | None = None,
     received_at: dt.datetime | None = None,
+    registry_empty: bool = False,
 ) -> FileOutcome:
+    """Stage, validate and load one file: good rows to ``raw.<source>``, the rest to quarantine.
+
+    Raises :class:`IngestionError` (the caller rejects the file) when the file cannot be
+    staged or has no data rows; nothing is written then.
+    """
     file_id = next_file_id(con)
-    stage = f"_stage_{file_id}"
-    rows_read = readers.stage(con, path, layout, stage)
-    ctx = ValidationContext(
-        max_year=settings.today.year,
-        file_year=year_from_filename(path) if contract.year.from_filename else None,
-        known_school_codes_table=known_codes_table,
-    )
-    typed, failures = build_typed(con, contract, stage, layout.mapping, layout.headers, ctx)
-    columns = ", ".join(f'"{c}"' for c in contract.table_columns)
-    loaded_at = _now()
-    raw_cols = ", ".join(f"'{c}': \"raw__{c}\"" for c in (col.name for col in contract.columns))
-    con.execute("begin transaction")
+    prefix = f"_stage_{file_id}"
+    tables: list[str] = [prefix]
+    in_transaction = False
     try:
-        con.execute(
+        staged = readers.stage(con, path, layout, prefix)
+        tables += staged.tables
+        ctx = ValidationContext(
+            max_year=settings.today.year,
+            file_year=year_from_filename(path) if contract.year.from_filename else None,
+            known_school_codes_table=known_codes_table,
+            registry_empty=registry_empty,
+        )
+        checked = validate(con, contract, staged, layout, ctx, prefix)
+        tables += checked.tables
+        if checked.rows_read == 0:
+            where = f" of sheet «{layout.sheet}»" if layout.sheet else ""
+            raise NoDataRowsError(
+                path, f"the header (row {layout.header_row}{where}) has no data rows below it: "
+                "an empty template? Fill it in and resend"
+            )
+        layout.extra["parsed_by"] = staged.method
+        columns = ", ".join(f'"{c}"' for c in contract.table_columns)
+        loaded_at = _now()
+        con.execute("begin transaction")
+        in_transaction = True
+        rows_loaded = con.execute(
             f"""
             insert into raw.{contract.source} ({columns}, _extra, _file_id, _source_file, _file_hash,
                 _row_number, _loaded_at)
             select {columns}, _extra, ?, ?, ?, _row_number, ?
-            from {typed} where _row_number not in (select _row_number from {failures})
-            order by _row_number
+            from {checked.typed}
+            where _ok and _row_number not in (select _row_number from {checked.failures})
             """,
             [file_id, path.name, file_hash, loaded_at],
-        )
+        ).fetchone()[0]
+        validator = Validator(contract, layout, ctx)
+        validator.extra_keys = checked.extra_keys
+        failing = f"(select * from {staged.relation} where _row_number in (select _row_number from {checked.failures}))"
         con.execute(
             f"""
-            insert into raw._quarantine
-            select ?, ?, ?, ?, f._row_number, f.column_name, f.value, f.reason,
-                   to_json({{{raw_cols}}}), ?
-            from {failures} as f join {typed} as t using (_row_number)
+            insert into raw._quarantine (file_id, source, file_name, file_hash, row_number, column_name, value,
+                reason, row_values, quarantined_at, reason_code)
+            select ?, ?, ?, ?, f._row_number, f.column_name, f.value, f.reason, v.row_values, ?, f.reason_code
+            from {checked.failures} as f left join ({validator.row_values_sql(failing)}) as v using (_row_number)
             order by f._row_number, f.column_name
             """,
             [file_id, contract.source, path.name, file_hash, loaded_at],
         )
-        rows_quarantined = con.execute(f"select count(distinct _row_number) from {failures}").fetchone()[0]
-        rows_loaded = rows_read - rows_quarantined
+        rows_quarantined = con.execute(
+            f"select count(distinct _row_number) from {checked.failures}"
+        ).fetchone()[0]
+        if rows_loaded + rows_quarantined != checked.rows_read:
+            raise RowCountMismatchError(
+                f"{path.name}: {checked.rows_read} rows read but {rows_loaded} loaded + "
+                f"{rows_quarantined} quarantined; nothing was written (please report this bug)"
+            )
         years = None
         if contract.has_year:
             years = ",".join(
-                str(r[0]) for r in con.execute(f"select distinct year from {typed} where year is not null order by 1").fetchall()
+                str(r[0]) for r in con.execute(
+                    f"select distinct year from {checked.typed} where year is not null order by 1"
+                ).fetchall()
             )
         message = f"{rows_loaded} rows loaded, {rows_quarantined} quarantined"
+        if rows_quarantined:
+            message += " (" + _reason_summary(con, checked.failures) + ")"
         _log_file(con, file_id=file_id, source=contract.source, path=path, archived=None, file_hash=file_hash,
-                  size=size, status="loaded", read=rows_read, loaded=rows_loaded, quarantined=rows_quarantined,
-                  message=message, layout=layout.to_json(), years=years, received_at=received_at, run_id=run_id)
+                  size=size, status="loaded", read=checked.rows_read, loaded=rows_loaded,
+                  quarantined=rows_quarantined, message=message, layout=layout.to_json(), years=years,
+                  received_at=received_at, run_id=run_id)
         con.execute("commit")
-    except Exception:
-        con.execute("rollback")
+        in_transaction = False
+    except BaseException:
+        if in_transaction:
+            con.execute("rollback")
         raise
     finally:
-        for table in (stage, typed, failures):
+        for table in tables:
             con.execute(f"drop table if exists {table}")
     dest = archive_file(settings, path, contract.source, file_id)
     con.execute("update raw._load_log set archived_path = ? where file_id = ?", [str(dest), file_id])
     log.info("%s: %s (%s)", contract.source, path.name, message)
-    return FileOutcome(path.name, contract.source, "loaded", rows_read, rows_loaded, rows_quarantined, message, file_id)
+    return FileOutcome(path.name, contract.source, "loaded", checked.rows_read, rows_loaded, rows_quarantined,
+                       message, file_id)
+
+
+def _reason_summary(con: duckdb.DuckDBPyConnection, failures: str) -> str:
+    """«12 total_row, 3 unknown_school»: rows per reason code, most frequent first."""
+    rows = con.execute(
+        f"select reason_code, count(distinct _row_number) as n from {failures} group by 1 order by n desc, 1"
+    ).fetchall()
+    return ", ".join(f"{n} {code}" for code, n in rows)
 
 
 def ingest_all(con: duckdb.DuckDBPyConnection, settings: Settings, sources: Iterable[str] | None = None,

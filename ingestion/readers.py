@@ -1,10 +1,22 @@
 """Readers: turn a landing file into a staged all-text DuckDB table with source row numbers.
 
-Every reader produces the same thing: a temporary DuckDB table ``<name>`` with columns
-``_row_number`` (the row number a person sees when opening the file: 1-based, counting the
-title block and the header) and ``c0 .. cN`` (text cells of the columns under the header).
+Every reader produces the same thing, a :class:`StagedFile`: a SQL relation with columns
+``_row_number`` (the row number a person sees when opening the file in a spreadsheet:
+1-based, counting the title block, blank rows and the header; a CSV record with a quoted
+line break is one row), ``_overflow`` (CSV only: number of cells of a row that has more
+cells than the header, else NULL) and ``c0 .. cN`` (text cells of the columns under the
+header). Rows whose cells are all empty are not data and are not part of the relation.
 Typing and validation happen afterwards, in SQL, driven by the contract
 (:mod:`ingestion.validate`), so that large files are parsed by DuckDB, not by Python.
+
+CSV has two paths that give the same result:
+
+* fast: DuckDB's parallel ``read_csv`` (Windows-1251 and UTF-16 are first transcoded to a
+  temporary UTF-8 file). ``read_csv`` has no source row number, so the file's lines are
+  counted as well; when every data line is exactly one record (no quoted line breaks, no
+  blank lines in the middle) the row number is the position of the record.
+* exact: when that does not hold, or DuckDB refuses the file (a row with more cells than
+  the header, a stray quote), Python's ``csv`` module numbers every record itself.
 """
 
 from __future__ import annotations
@@ -12,7 +24,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-
+import logging
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -21,31 +33,48 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from python_calamine import CalamineError, CalamineWorkbook, SheetVisibleEnum
 
 from ingestion.contract import Contract, normalise_label
-from ingestion.errors import MissingColumnsError, UnreadableFileError, UnrecognisedFileError
+from ingestion.errors import (
+    AmbiguousSheetsError,
+    EmptyFileError,
+    EncodingError,
+    IngestionError,
+    MissingColumnsError,
+    UnreadableFileError,
+    UnrecognisedFileError,
+)
 
 HEADER_SCAN_ROWS = 30
+DATA_PEEK_ROWS = 20  # rows below a header looked at to tell a table with data from an empty template
 SNIFF_BYTES = 256 * 1024
-XLSX_BATCH_ROWS = 50_000
+READ_CHUNK = 8 * 1024 * 1024
+BATCH_ROWS = 50_000
 CSV_DELIMITERS = (";", "\t", ",")
-XLSX_SUFFIXES = {".xlsx", ".xlsm"}
+XLSX_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class HeaderMatch:
     """Where a contract's header was found and which file column is which canonical column."""
 
-    row_index: int  # 0-based index of the header among the scanned rows/lines
+    row_index: int  # 0-based index of the (last) header row among the scanned rows
     mapping: dict[int, str]  # file column index -> canonical column name
     missing_required: list[str]
     width: int
     headers: list[str]
+    header_rows: int = 1  # 2 when the header spans two rows (merged group cells above)
 
     @property
     def score(self) -> int:
         return len(self.mapping)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing_required
 
 
 @dataclass
@@ -53,7 +82,7 @@ class FileLayout:
     """What sniffing found out about a file; serialisable to JSON for the load log."""
 
     kind: str  # "csv" | "xlsx"
-    header_row: int  # 1-based row number of the header in the file
+    header_row: int  # 1-based row number of the (last) header row in the file
     width: int
     mapping: dict[int, str]
     headers: list[str]
@@ -61,6 +90,9 @@ class FileLayout:
     delimiter: str | None = None
     sheet: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    header_lines: int | None = None  # CSV: physical lines up to and including the header
+    header_rows: int = 1
+    newline: str | None = None  # CSV: "\n" (also for \r\n) or "\r" (old Mac files)
 
     def to_json(self) -> dict:
         return {
@@ -72,6 +104,10 @@ class FileLayout:
             "encoding": self.encoding,
             "delimiter": self.delimiter,
             "sheet": self.sheet,
+            "header_lines": self.header_lines,
+            "header_rows": self.header_rows,
+            "newline": self.newline,
+            "extra": self.extra,
         }
 
     @classmethod
@@ -85,7 +121,38 @@ class FileLayout:
             encoding=data.get("encoding"),
             delimiter=data.get("delimiter"),
             sheet=data.get("sheet"),
+            extra=data.get("extra") or {},
+            header_lines=data.get("header_lines"),
+            header_rows=data.get("header_rows", 1),
+            newline=data.get("newline"),
         )
+
+
+@dataclass
+class StagedFile:
+    """A file staged as text: ``relation`` is SQL over temp tables that ``tables`` lists."""
+
+    relation: str
+    rows_read: int
+    tables: list[str]
+    method: str  # how it was parsed: duckdb | python | calamine
+
+
+# --------------------------------------------------------------------------- header matching
+
+
+def column_letter(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA: how a spreadsheet names a column."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _cell_label(cell: object) -> str:
+    return "" if cell is None else str(cell).strip()
 
 
 def match_header(cells: Sequence[object], contract: Contract) -> HeaderMatch:
@@ -103,79 +170,173 @@ def match_header(cells: Sequence[object], contract: Contract) -> HeaderMatch:
                 taken.add(name)
                 break
     missing = [c.name for c in contract.required_columns if c.name not in taken]
-    return HeaderMatch(0, mapping, missing, len(cells), [str(c or "") for c in cells])
+    return HeaderMatch(0, mapping, missing, len(cells), [_cell_label(c) for c in cells])
+
+
+def _two_row_header(upper: Sequence[object], lower: Sequence[object]) -> list[object]:
+    """A header over two rows: the lower cell where there is one, else the (merged) upper cell."""
+    width = max(len(upper), len(lower))
+    up = list(upper) + [None] * (width - len(upper))
+    low = list(lower) + [None] * (width - len(lower))
+    return [lo if _cell_label(lo) else u for u, lo in zip(up, low)]
 
 
 def best_header(rows: Sequence[Sequence[object]], contract: Contract) -> HeaderMatch | None:
-    """The candidate row that matches the most contract columns (ties: the first)."""
+    """The candidate header that matches the most contract columns.
+
+    Candidates are every scanned row alone and every pair of consecutive rows read as one
+    two-row header (a group title merged above sub-headers such as «2» «3» «4» «5»). Ties go
+    to the complete match, then the one-row header, then the earlier row.
+    """
     best: HeaderMatch | None = None
     for i, row in enumerate(rows):
-        match = match_header(row, contract)
-        match.row_index = i
-        if match.score and (best is None or match.score > best.score):
-            best = match
+        candidates = [(match_header(row, contract), 1)]
+        if i + 1 < len(rows):
+            candidates.append((match_header(_two_row_header(row, rows[i + 1]), contract), 2))
+        for match, nrows in candidates:
+            match.row_index = i + nrows - 1
+            match.header_rows = nrows
+            if not match.score:
+                continue
+            if best is None or (match.complete, match.score) > (best.complete, best.score):
+                best = match
     return best
 
 
-def missing_columns_error(path: Path, contract: Contract, match: HeaderMatch | None) -> Exception:
+def _accepted(contract: Contract, name: str) -> str:
+    column = contract.column(name)
+    spellings = [*column.aliases, column.name]
+    return f"{name} (accepted headers: {', '.join(f'«{s}»' for s in spellings)})"
+
+
+def missing_columns_error(
+    path: Path, contract: Contract, match: HeaderMatch | None, where: str = ""
+) -> IngestionError:
+    """One message naming the file, what is missing and which header spellings are accepted."""
     if match is None or match.score == 0:
         return UnrecognisedFileError(
-            path, f"no header row of «{contract.title_ru}» ({contract.source}) found in the first "
-            f"{HEADER_SCAN_ROWS} rows of any sheet"
+            path,
+            f"no header row of «{contract.title_ru}» ({contract.source}) in the first "
+            f"{HEADER_SCAN_ROWS} rows{where}. Required columns: "
+            + "; ".join(_accepted(contract, c.name) for c in contract.required_columns),
         )
-    details = "; ".join(
-        f"{name} (accepted headers: {', '.join(contract.column(name).aliases)})"
-        for name in match.missing_required
-    )
+    found = ", ".join(f"«{match.headers[i]}»" for i in sorted(match.mapping))
     return MissingColumnsError(
-        path, f"header in row {match.row_index + 1} lacks required columns of "
-        f"{contract.source}: {details}"
+        path,
+        f"the header in row {match.row_index + 1}{where} looks like «{contract.title_ru}» "
+        f"({contract.source}) but lacks required columns: "
+        + "; ".join(_accepted(contract, name) for name in match.missing_required)
+        + f". Recognised columns: {found}",
+    )
+
+
+def _no_source_error(path: Path, best: tuple[Contract, HeaderMatch] | None, where: str, first_line: str) -> IngestionError:
+    if best is not None and best[1].score >= 2:
+        return missing_columns_error(path, best[0], best[1], where)
+    hint = f" The first non-empty row reads: «{first_line[:200]}»." if first_line else ""
+    return UnrecognisedFileError(
+        path,
+        f"no header row of any known source in the first {HEADER_SCAN_ROWS} rows{where}.{hint} "
+        "Put the file in a folder named after its source (e.g. landing/vpr_results/) to get the "
+        "list of required columns, or check the delimiter (; , or tab) and the header row.",
     )
 
 
 # --------------------------------------------------------------------------- CSV
 
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
-def detect_encoding(head: bytes) -> str:
-    """UTF-8 (with or without BOM) or Windows-1251, the encodings regions send."""
+
+def detect_encoding(head: bytes, path: Path | None = None) -> str:
+    """UTF-8 (with or without BOM), UTF-16 (with BOM) or Windows-1251, the encodings regions send.
+
+    When the sniffed head is plain ASCII the rest of the file is scanned for its first
+    non-ASCII byte, so that a cp1251 file whose first 256 KB are digits is still recognised.
+    """
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
+    if head.startswith(_UTF16_BOMS):
+        return "utf-16"
+    sample = head
+    if head.isascii() and path is not None:
+        with open(path, "rb") as fh:
+            fh.seek(len(head))
+            while chunk := fh.read(READ_CHUNK):
+                if not chunk.isascii():
+                    first = next(i for i, b in enumerate(chunk) if b >= 0x80)
+                    sample = chunk[first : first + 4096] + fh.read(4) if len(chunk) - first < 4096 else chunk[first : first + 4096]
+                    break
     try:
-        head.decode("utf-8")
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)  # a cut last character is fine
         return "utf-8"
-    except UnicodeDecodeError as exc:
-        # a multi-byte character cut at the end of the sniffed block is still UTF-8
-        if exc.start >= len(head) - 3:
-            return "utf-8"
+    except UnicodeDecodeError:
         return "cp1251"
 
 
-def _csv_head_rows(text: str, delimiter: str) -> list[list[str]]:
-    lines = text.splitlines()[:HEADER_SCAN_ROWS]
-    return list(csv.reader(lines, delimiter=delimiter))
+def _decode_head(head: bytes, encoding: str) -> str:
+    truncated = len(head) >= SNIFF_BYTES
+    errors = "replace" if encoding == "cp1251" else "strict"
+    text = codecs.getincrementaldecoder(encoding)(errors=errors).decode(head, final=not truncated)
+    text = text.removeprefix("\ufeff")
+    if truncated:  # the last line may be cut in the middle
+        text = text[: text.rfind("\n") + 1] or text
+    return text
+
+
+def _physical_lines(text: str, newline: str) -> list[str]:
+    parts = text.split(newline)
+    lines = [p + newline for p in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
+def _head_records(text: str, delimiter: str, newline: str, limit: int) -> list[tuple[list[str], int]]:
+    """The first ``limit`` records with, for each, the physical lines read up to its end."""
+    reader = csv.reader(_physical_lines(text, newline), delimiter=delimiter)
+    records: list[tuple[list[str], int]] = []
+    try:
+        for row in reader:
+            records.append((row, reader.line_num))
+            if len(records) >= limit:
+                break
+    except csv.Error:
+        pass  # a broken quote in the head: the records before it are still candidates
+    return records
 
 
 def sniff_csv(path: Path, contracts: Sequence[Contract]) -> tuple[Contract, FileLayout, HeaderMatch]:
     with open(path, "rb") as fh:
         head = fh.read(SNIFF_BYTES)
-    if not head.strip():
-        raise UnreadableFileError(path, "the file is empty")
-    encoding = detect_encoding(head)
-    text = head.decode(encoding, errors="replace")
-    best: tuple[Contract, str, HeaderMatch] | None = None
-    for contract in contracts:
-        for delim in CSV_DELIMITERS:
-            match = best_header(_csv_head_rows(text, delim), contract)
+    if not head.strip(b" \t\r\n\x00" + codecs.BOM_UTF8):
+        raise EmptyFileError(path, "the file is empty (no rows at all)")
+    if b"\x00" in head and not head.startswith(_UTF16_BOMS):
+        raise UnreadableFileError(
+            path, "is a binary file, not a CSV text table (save it from Excel as «CSV (разделители — точка с запятой)» or .xlsx)"
+        )
+    encoding = detect_encoding(head, path)
+    try:
+        text = _decode_head(head, encoding)
+    except UnicodeDecodeError as exc:
+        raise EncodingError(path, f"the text is not valid {encoding} ({exc.reason} at byte {exc.start})") from exc
+    newline = "\n" if "\n" in text or "\r" not in text else "\r"
+    best: tuple[Contract, str, HeaderMatch, list[tuple[list[str], int]]] | None = None
+    for delim in CSV_DELIMITERS:
+        records = _head_records(text, delim, newline, HEADER_SCAN_ROWS + DATA_PEEK_ROWS)
+        rows = [r for r, _ in records[:HEADER_SCAN_ROWS]]
+        for contract in contracts:
+            match = best_header(rows, contract)
             if match is None:
                 continue
-            key = (not match.missing_required, match.score)
-            if best is None or key > (not best[2].missing_required, best[2].score):
-                best = (contract, delim, match)
-    if best is None or best[2].missing_required:
+            if best is None or (match.complete, match.score) > (best[2].complete, best[2].score):
+                best = (contract, delim, match, records)
+    if best is None or not best[2].complete:
+        first_line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
         if len(contracts) == 1:
-            raise missing_columns_error(path, contracts[0], best[2] if best else None)
-        raise UnrecognisedFileError(path, "no header row matching any known source was found")
-    contract, delim, match = best
+            raise missing_columns_error(path, contracts[0], best[2] if best else None,
+                                        _delimiter_hint(first_line))
+        raise _no_source_error(path, (best[0], best[2]) if best else None, _delimiter_hint(first_line), first_line)
+    contract, delim, match, records = best
     layout = FileLayout(
         kind="csv",
         header_row=match.row_index + 1,
@@ -184,54 +345,182 @@ def sniff_csv(path: Path, contracts: Sequence[Contract]) -> tuple[Contract, File
         headers=match.headers,
         encoding=encoding,
         delimiter=delim,
+        header_lines=records[match.row_index][1],
+        header_rows=match.header_rows,
+        newline=newline,
     )
     return contract, layout, match
 
 
-def _utf8_copy(path: Path, encoding: str) -> Path:
-    """Stream-transcode a Windows-1251 file to a temporary UTF-8 file DuckDB can read."""
+def _delimiter_hint(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in ("|", ":", "^", "~")}
+    other = max(counts, key=counts.get) if first_line else None
+    if other and counts[other] >= 2 and not any(d in first_line for d in CSV_DELIMITERS):
+        return f" (the file seems to use «{other}» as delimiter; accepted: «;», «,» or tab)"
+    return ""
+
+
+def _transcode(path: Path, encoding: str) -> tuple[Path, int]:
+    """Stream-transcode to a temporary UTF-8 file DuckDB can read; returns it and its '\\n' count."""
     fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="eduq_")
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    with open(path, "rb") as src, os.fdopen(fd, "w", encoding="utf-8", newline="") as dst:
-        while chunk := src.read(8 * 1024 * 1024):
-            dst.write(decoder.decode(chunk))
-        dst.write(decoder.decode(b"", final=True))
-    return Path(tmp)
+    newlines = 0
+    offset = 0
+    try:
+        with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
+            while chunk := src.read(READ_CHUNK):
+                try:
+                    out = decoder.decode(chunk).encode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise EncodingError(
+                        path,
+                        f"byte {offset + exc.start} is not valid {encoding}: the file mixes encodings; "
+                        "save it again as UTF-8 or Windows-1251",
+                    ) from exc
+                newlines += out.count(b"\n")
+                dst.write(out)
+                offset += len(chunk)
+            dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp), newlines
 
 
-def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str) -> int:
-    """Load a CSV file as text into ``table``; returns the number of data rows read."""
-    source = path
-    tmp: Path | None = None
-    if layout.encoding == "cp1251":
-        tmp = source = _utf8_copy(path, "cp1251")
+def _content_lines(path: Path, newlines: int | None = None) -> int:
+    """Physical lines of a UTF-8 file, not counting blank lines at its very end."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        if newlines is None:
+            newlines = 0
+            while chunk := fh.read(READ_CHUNK):
+                newlines += chunk.count(b"\n")
+        tail_size = min(size, 64 * 1024)
+        fh.seek(size - tail_size)
+        tail = fh.read(tail_size)
+    stripped = tail.rstrip(b"\r\n")
+    trailing = tail[len(stripped) :].count(b"\n")
+    if not stripped and tail_size < size:  # 64 KB of blank lines: count the slow way
+        return len([ln for ln in path.read_bytes().rstrip(b"\r\n").split(b"\n")])
+    return newlines - trailing + 1
+
+
+def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str) -> StagedFile:
+    """Stage a CSV file as text (DuckDB when its lines are records, else Python's csv)."""
+    if layout.newline == "\n" and layout.header_lines is not None:
+        staged = _stage_csv_duckdb(con, path, layout, table)
+        if staged is not None:
+            return staged
+    return _stage_csv_python(con, path, layout, table)
+
+
+def _stage_csv_duckdb(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str) -> StagedFile | None:
+    source, tmp, newlines = path, None, None
+    if layout.encoding not in ("utf-8", "utf-8-sig"):
+        tmp, newlines = _transcode(path, layout.encoding or "cp1251")
+        source = tmp
     try:
         columns = {f"c{i}": "VARCHAR" for i in range(layout.width)}
-        con.execute(
-            f"""
-            create or replace temp table {table} as
-            select * from read_csv(
-                ?, delim = ?, header = false, skip = ?, columns = ?, quote = '"', escape = '"',
-                null_padding = true, all_varchar = true, auto_detect = false
+        try:
+            con.execute(
+                f"""
+                create or replace temp table {table} as
+                select * from read_csv(
+                    ?, delim = ?, header = false, skip = ?, columns = ?, quote = '"', escape = '"',
+                    null_padding = true, all_varchar = true, auto_detect = false, encoding = 'utf-8'
+                )
+                """,
+                [str(source), layout.delimiter, layout.header_lines, columns],
             )
-            """,
-            [str(source), layout.delimiter, layout.header_row, columns],
-        )
-    except duckdb.Error as exc:
-        raise UnreadableFileError(path, f"cannot be parsed as CSV: {exc}") from exc
+        except duckdb.Error:
+            con.execute(f"drop table if exists {table}")
+            return None  # quoted line breaks, a row wider than the header, a stray quote: exact path
+        records = con.execute(f"select count(*) from {table}").fetchone()[0]
+        data_lines = _content_lines(source, newlines) - layout.header_lines
+        if records != max(data_lines, 0):
+            con.execute(f"drop table if exists {table}")
+            return None  # blank lines or multi-line records: rowid is not the row number
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
-    _number_rows(con, table, layout.header_row)
-    return con.execute(f"select count(*) from {table}").fetchone()[0]
+    first = layout.header_row + 1
+    cells = ", ".join(f"c{i}" for i in range(layout.width))
+    # rows of empty cells (";;;;" lines) are still here; validation drops them (they fail)
+    relation = f"(select rowid + {first} as _row_number, cast(null as integer) as _overflow, {cells} from {table})"
+    return StagedFile(relation, records, [table], "duckdb")
 
 
-def _number_rows(con: duckdb.DuckDBPyConnection, table: str, header_row: int) -> None:
-    # insertion order is preserved, so rowid follows the order of the file
+def _create_text_table(con: duckdb.DuckDBPyConnection, table: str, width: int) -> pa.Schema:
     con.execute(
-        f"create or replace temp table {table} as "
-        f"select rowid + {header_row + 1} as _row_number, * from {table}"
+        f"create or replace temp table {table} (_row_number bigint, _overflow integer, "
+        + ", ".join(f"c{i} varchar" for i in range(width))
+        + ")"
     )
+    return pa.schema(
+        [("_row_number", pa.int64()), ("_overflow", pa.int32())] + [(f"c{i}", pa.string()) for i in range(width)]
+    )
+
+
+class _Batcher:
+    """Collects rows column-wise and appends them to a DuckDB table through Arrow."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, table: str, width: int) -> None:
+        self.con, self.table, self.width = con, table, width
+        self.schema = _create_text_table(con, table, width)
+        self.columns: list[list] = [[] for _ in range(width + 2)]
+        self.rows = 0
+
+    def add(self, row_number: int, overflow: int | None, cells: Sequence[str | None]) -> None:
+        cols = self.columns
+        cols[0].append(row_number)
+        cols[1].append(overflow)
+        for i in range(self.width):
+            cols[i + 2].append(cells[i] if i < len(cells) else None)
+        self.rows += 1
+        if len(cols[0]) >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.columns[0]:
+            return
+        batch = pa.Table.from_arrays(
+            [pa.array(col, type=f.type) for col, f in zip(self.columns, self.schema)], schema=self.schema
+        )
+        self.con.register("_eduq_batch", batch)
+        try:
+            self.con.execute(f"insert into {self.table} select * from _eduq_batch")
+        finally:
+            self.con.unregister("_eduq_batch")
+        self.columns = [[] for _ in range(self.width + 2)]
+
+
+def _stage_csv_python(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str) -> StagedFile:
+    encoding = layout.encoding or "utf-8"
+    batcher = _Batcher(con, table, layout.width)
+    width = layout.width
+    csv.field_size_limit(64 * 1024 * 1024)
+    record = 0
+    try:
+        with open(path, encoding=encoding, newline="") as fh:
+            reader = csv.reader(fh, delimiter=layout.delimiter or ";", strict=True)
+            for record, cells in enumerate(reader, start=1):
+                if record <= layout.header_row:
+                    continue
+                if not any(c.strip() for c in cells):
+                    continue  # a blank row is not data
+                overflow = len(cells) if len(cells) > width and any(c.strip() for c in cells[width:]) else None
+                batcher.add(record, overflow, [c if c != "" else None for c in cells[:width]])
+    except UnicodeDecodeError as exc:
+        raise EncodingError(
+            path, f"the text after row {record} is not valid {encoding}: the file mixes encodings; "
+            "save it again as UTF-8 or Windows-1251"
+        ) from exc
+    except csv.Error as exc:
+        raise UnreadableFileError(
+            path, f"cannot be parsed as CSV near row {record + 1}: {exc} (an unclosed quote «\"»?)"
+        ) from exc
+    batcher.flush()
+    return StagedFile(table, batcher.rows, [table], "python")
 
 
 # --------------------------------------------------------------------------- XLSX
@@ -243,63 +532,98 @@ def _cell_text(value: object) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        if value.is_integer():
+        if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
         return repr(value)
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
     if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
         return value.isoformat()
     text = str(value)
     return text if text.strip() else None
 
 
-def _open_workbook(path: Path):
-    from python_calamine import CalamineWorkbook
-
+def _open_workbook(path: Path) -> CalamineWorkbook:
     try:
         return CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises several error types for broken files
-        raise UnreadableFileError(path, f"cannot be opened as an Excel workbook: {exc}") from exc
+        raise UnreadableFileError(
+            path,
+            f"cannot be opened as an Excel workbook, it is damaged or incomplete ({exc}); "
+            "open it in Excel, save it again and resend",
+        ) from exc
 
 
 def _sheet_rows(sheet) -> Iterator[list[object]]:
-    """Rows of a sheet from row 1 of the worksheet (calamine starts at the used area)."""
+    """Rows of a sheet from row 1 and column A of the worksheet.
+
+    python-calamine's ``iter_rows`` already starts at row 1 (it yields empty rows down to
+    the used area) but starts at the first used column, so columns are padded on the left.
+    """
     start = sheet.start or (0, 0)
-    for _ in range(start[0]):
-        yield []
+    pad = [None] * start[1]
     for row in sheet.iter_rows():
-        yield [None] * start[1] + list(row)
+        yield pad + list(row) if pad else list(row)
+
+
+def _visible(workbook: CalamineWorkbook, name: str) -> bool:
+    return all(m.visible == SheetVisibleEnum.Visible for m in workbook.sheets_metadata if m.name == name)
+
+
+def _has_data(rows: Sequence[Sequence[object]], header_index: int) -> bool:
+    return any(any(_cell_text(c) is not None for c in row) for row in rows[header_index + 1 :])
 
 
 def sniff_xlsx(path: Path, contracts: Sequence[Contract]) -> tuple[Contract, FileLayout, HeaderMatch]:
     workbook = _open_workbook(path)
-    best: tuple[Contract, str, HeaderMatch] | None = None
+    found: list[tuple[Contract, str, HeaderMatch, bool, bool]] = []  # contract, sheet, match, data, visible
+    first_line = ""
     try:
         for name in workbook.sheet_names:
             try:
                 sheet = workbook.get_sheet_by_name(name)
-            except Exception:  # chart sheets and the like
+            except CalamineError as exc:  # chart sheets and the like hold no table
+                log.info("%s: sheet «%s» skipped (%s)", path.name, name, exc)
                 continue
             head: list[list[object]] = []
             for row in _sheet_rows(sheet):
                 head.append(row)
-                if len(head) >= HEADER_SCAN_ROWS:
+                if not first_line and any(_cell_text(c) for c in row):
+                    first_line = " | ".join(t for c in row if (t := _cell_text(c)))
+                if len(head) >= HEADER_SCAN_ROWS + DATA_PEEK_ROWS:
                     break
             for contract in contracts:
-                match = best_header(head, contract)
-                if match is None:
-                    continue
-                key = (not match.missing_required, match.score)
-                if best is None or key > (not best[2].missing_required, best[2].score):
-                    best = (contract, name, match)
+                match = best_header(head[:HEADER_SCAN_ROWS], contract)
+                if match is not None:
+                    found.append((contract, name, match, _has_data(head, match.row_index), _visible(workbook, name)))
+    except IngestionError:
+        raise
+    except Exception as exc:
+        raise UnreadableFileError(path, f"cannot be read as an Excel workbook ({exc})") from exc
     finally:
         workbook.close()
-    if best is None or best[2].missing_required:
+    if not found:
         if len(contracts) == 1:
-            raise missing_columns_error(path, contracts[0], best[2] if best else None)
-        raise UnrecognisedFileError(path, "no sheet has a header row matching any known source")
-    contract, sheet_name, match = best
+            raise missing_columns_error(path, contracts[0], None, " of any sheet")
+        raise _no_source_error(path, None, " of any sheet", first_line)
+    found.sort(key=lambda f: (f[2].complete, f[2].score, f[3], f[4]), reverse=True)
+    contract, sheet_name, match, _, _ = found[0]
+    if not match.complete:
+        if len(contracts) == 1:
+            raise missing_columns_error(path, contract, match, f" of sheet «{sheet_name}»")
+        raise _no_source_error(path, (contract, match), f" of sheet «{sheet_name}»", first_line)
+    rivals = [f[1] for f in found[1:] if f[0] is contract and f[2].complete and f[3] and f[1] != sheet_name]
+    if rivals and found[0][3]:
+        raise AmbiguousSheetsError(
+            path,
+            f"sheets {', '.join(f'«{s}»' for s in [sheet_name, *rivals])} all hold a table of "
+            f"«{contract.title_ru}» ({contract.source}) with data; only one sheet per file is loaded. "
+            "Keep the data in one sheet (or send one file per sheet) and resend",
+        )
     layout = FileLayout(
         kind="xlsx",
         header_row=match.row_index + 1,
@@ -307,52 +631,59 @@ def sniff_xlsx(path: Path, contracts: Sequence[Contract]) -> tuple[Contract, Fil
         mapping=match.mapping,
         headers=match.headers,
         sheet=sheet_name,
+        header_rows=match.header_rows,
     )
     return contract, layout, match
 
 
-def stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str) -> int:
+def _merged_fill(sheet, header_row: int) -> dict[int, list[tuple[int, int, int]]]:
+    """Merged ranges below the header, by row: (first column, last column, anchor row).
+
+    A merged cell (a school name merged down over its subjects' rows) holds its value only
+    in its top-left cell; every row of the range gets that value.
+    """
+    by_row: dict[int, list[tuple[int, int, int]]] = {}
+    for (r0, c0), (r1, c1) in sheet.merged_cell_ranges or ():
+        if r0 < header_row:  # title and header merges are not data (0-based r0 < 1-based header)
+            continue
+        for r in range(r0, r1 + 1):
+            by_row.setdefault(r, []).append((c0, c1, r0))
+    return by_row
+
+
+def stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str) -> StagedFile:
     workbook = _open_workbook(path)
-    names = ["_row_number"] + [f"c{i}" for i in range(layout.width)]
-    schema = pa.schema([("_row_number", pa.int64())] + [(n, pa.string()) for n in names[1:]])
-    con.execute(
-        f"create or replace temp table {table} (_row_number bigint, "
-        + ", ".join(f"c{i} varchar" for i in range(layout.width))
-        + ")"
-    )
+    width = layout.width
+    batcher = _Batcher(con, table, width)
     try:
         sheet = workbook.get_sheet_by_name(layout.sheet)
-        batch: list[list[object]] = [[] for _ in names]
-        for row_number, row in enumerate(_sheet_rows(sheet), start=1):
+        merged = _merged_fill(sheet, layout.header_row)
+        anchors: dict[tuple[int, int], str | None] = {}  # (row, column) of a range's top-left -> value
+        for index, row in enumerate(_sheet_rows(sheet)):
+            row_number = index + 1
             if row_number <= layout.header_row:
                 continue
-            cells = [_cell_text(v) for v in row[: layout.width]]
-            if not any(c is not None for c in cells):
+            cells = [_cell_text(v) for v in row[:width]]
+            for c0, c1, r0 in merged.get(index, ()):
+                if r0 == index:
+                    anchors[(r0, c0)] = cells[c0] if c0 < len(cells) else None
+                value = anchors.get((r0, c0))
+                for c in range(c0, min(c1 + 1, len(cells))):
+                    if cells[c] is None:
+                        cells[c] = value
+            if all(c is None for c in cells):
                 continue  # blank spacer rows are not data
-            cells += [None] * (layout.width - len(cells))
-            batch[0].append(row_number)
-            for i, cell in enumerate(cells, start=1):
-                batch[i].append(cell)
-            if len(batch[0]) >= XLSX_BATCH_ROWS:
-                _flush(con, table, batch, schema)
-                batch = [[] for _ in names]
-        _flush(con, table, batch, schema)
-    except UnreadableFileError:
+            batcher.add(row_number, None, cells)
+        batcher.flush()
+    except IngestionError:
         raise
     except Exception as exc:
-        raise UnreadableFileError(path, f"cannot be read as an Excel workbook: {exc}") from exc
+        raise UnreadableFileError(
+            path, f"cannot be read as an Excel workbook, it is damaged or incomplete ({exc})"
+        ) from exc
     finally:
         workbook.close()
-    return con.execute(f"select count(*) from {table}").fetchone()[0]
-
-
-def _flush(con: duckdb.DuckDBPyConnection, table: str, batch: list[list], schema: pa.Schema) -> None:
-    if not batch[0]:
-        return
-    arrow_batch = pa.Table.from_arrays([pa.array(col, type=f.type) for col, f in zip(batch, schema)], schema=schema)
-    con.register("_eduq_batch", arrow_batch)
-    con.execute(f"insert into {table} select * from _eduq_batch")
-    con.unregister("_eduq_batch")
+    return StagedFile(table, batcher.rows, [table], "calamine")
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -360,30 +691,32 @@ def _flush(con: duckdb.DuckDBPyConnection, table: str, batch: list[list], schema
 
 def file_kind(path: Path) -> str:
     suffix = path.suffix.lower()
+    with open(path, "rb") as fh:
+        magic = fh.read(8)
+    if magic.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        return "xlsx"  # a zip (xlsx, ods) or an OLE file (xls), whatever the name says
     if suffix in XLSX_SUFFIXES:
-        return "xlsx"
+        return "xlsx"  # named as a workbook but not one: calamine explains what is wrong
     if suffix in CSV_SUFFIXES:
         return "csv"
-    with open(path, "rb") as fh:
-        magic = fh.read(4)
-    if magic == b"PK\x03\x04":
-        return "xlsx"
-    raise UnreadableFileError(path, f"unsupported file type {suffix or '(none)'}: expected .xlsx or .csv")
+    raise UnreadableFileError(
+        path, f"unsupported file type «{suffix or '(none)'}»: send .xlsx or .csv (UTF-8 or Windows-1251)"
+    )
 
 
 def sniff(path: Path, contracts: Sequence[Contract]) -> tuple[Contract, FileLayout]:
     """Find which source a file is and where its header is."""
     if path.stat().st_size == 0:
-        raise UnreadableFileError(path, "the file is empty")
+        raise EmptyFileError(path, "the file is empty (0 bytes)")
     kind = file_kind(path)
     contract, layout, _ = (sniff_xlsx if kind == "xlsx" else sniff_csv)(path, contracts)
     return contract, layout
 
 
-def stage(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str) -> int:
+def stage(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str) -> StagedFile:
     if layout.kind == "xlsx":
         return stage_xlsx(con, path, layout, table)
     return stage_csv(con, path, layout, table)
 
 
-__all__ = ["FileLayout", "HeaderMatch", "sniff", "stage", "match_header"]
+__all__ = ["FileLayout", "HeaderMatch", "StagedFile", "column_letter", "match_header", "sniff", "stage"]

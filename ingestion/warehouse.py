@@ -63,9 +63,13 @@ create table if not exists raw._quarantine (
     value varchar,
     reason varchar,
     row_values json,
-    quarantined_at timestamp
+    quarantined_at timestamp,
+    reason_code varchar      -- stable code of the reason (see ingestion.validate), added in v2
 )
 """
+
+# columns added after the first release: (table, column, type), applied to existing warehouses
+MIGRATIONS = (("raw._quarantine", "reason_code", "varchar"),)
 
 
 def column_sql_type(contract: Contract, name: str) -> str:
@@ -89,6 +93,8 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists raw")
     con.execute(LOAD_LOG_DDL)
     con.execute(QUARANTINE_DDL)
+    for table, column, sql_type in MIGRATIONS:
+        con.execute(f"alter table {table} add column if not exists {column} {sql_type}")
     for contract in load_contracts().values():
         con.execute(raw_table_ddl(contract))
 
