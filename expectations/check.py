@@ -1,0 +1,133 @@
+"""What a data-quality check is: a query that shapes the data into a pandas frame (one row per
+thing checked), and the Great Expectations expectations that frame must meet.
+
+Checks are plain data so that this module imports neither Great Expectations (4–5 s) nor
+Dagster: GX is imported only when checks run (:mod:`expectations.gx_runner`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import pandas as pd
+
+# "schema.table" -> column names, read from the warehouse's information_schema
+Catalog = Mapping[str, tuple[str, ...]]
+
+
+class Level(StrEnum):
+    """``error`` blocks promotion and publication; ``warning`` is reported and does not block."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+    @property
+    def gx_severity(self) -> str:
+        return "critical" if self is Level.ERROR else "warning"
+
+
+class SkipCheck(Exception):
+    """The data the check needs is not in the warehouse (yet): the check is skipped, with the reason."""
+
+
+@dataclass(frozen=True)
+class Expect:
+    """One Great Expectations expectation by class name and arguments (built when checks run)."""
+
+    kind: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+        return f"{self.kind}({args})"
+
+
+def expect(kind: str, **kwargs: Any) -> Expect:
+    return Expect(kind, kwargs)
+
+
+QueryBuilder = Callable[[Catalog], str]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A named check on one asset (table) of the warehouse.
+
+    ``query`` is SQL (or a function of the catalog returning SQL, raising :class:`SkipCheck`
+    when what it needs is absent) whose result is validated with ``expectations``. Rows the
+    expectations flag are the failing rows saved for inspection; for table-level expectations
+    (row counts) the whole frame is saved.
+    """
+
+    name: str
+    suite: str  # raw | marts
+    asset: tuple[str, ...]  # the Dagster asset key (schema, table) the check is attached to
+    level: Level
+    description: str  # what it checks, when it matters, how to fix
+    query: str | QueryBuilder
+    expectations: tuple[Expect, ...]
+    requires: tuple[str, ...] = ()  # "schema.table" that must exist, else the check is skipped
+
+    @property
+    def key(self) -> str:
+        """Unique across suites: ``<schema>__<table>__<name>``."""
+        return "__".join((*self.asset, self.name))
+
+    def resolve_query(self, catalog: Catalog) -> str:
+        missing = [t for t in (*self.requires, ".".join(self.asset)) if t not in catalog]
+        if missing:
+            raise SkipCheck(f"{', '.join(missing)} not in the warehouse")
+        return self.query(catalog) if callable(self.query) else self.query
+
+
+@dataclass
+class ExpectationOutcome:
+    expectation: str
+    success: bool
+    unexpected_count: int | None = None
+    observed_value: Any = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "expectation": self.expectation,
+            "success": self.success,
+            "unexpected_count": self.unexpected_count,
+            "observed_value": _jsonable(self.observed_value),
+            "error": self.error,
+        }
+
+
+@dataclass
+class CheckResult:
+    check: Check
+    status: str  # passed | failed | skipped | error
+    message: str
+    rows_checked: int = 0
+    failing_rows: pd.DataFrame | None = None
+    outcomes: list[ExpectationOutcome] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.status in ("passed", "skipped")
+
+    @property
+    def blocks_publication(self) -> bool:
+        return self.check.level is Level.ERROR and not self.passed
+
+    @property
+    def failing_row_count(self) -> int:
+        return 0 if self.failing_rows is None else len(self.failing_rows)
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
