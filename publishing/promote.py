@@ -1,15 +1,30 @@
-"""Write-audit-publish: the pipeline writes the candidate warehouse; once audited it is copied
-and atomically renamed over the serving warehouse that analysts and BI tools read."""
+"""Write-audit-publish, the promotion step: the pipeline writes the candidate warehouse; once an
+audit has passed for exactly its content, it is copied and atomically renamed over the serving
+warehouse that analysts and BI tools read.
+
+The gate: :func:`promote` hashes the candidate and refuses unless a passed audit record exists
+for that hash. The copy is hashed as it is written, so what is promoted is byte for byte what was
+audited; the audit record is then embedded in the copy (schema ``audit``) before the rename, so
+the serving file always carries the proof of its own audit, and publication checks it.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from ingestion.settings import Settings
+from publishing.audit import AuditRecord, find_passed_audit, records
+from publishing.errors import CandidateChanged, PromotionRefused
+from publishing.files import CHUNK, fsync_dir, sha256_file
+
+AUDIT_SCHEMA = "audit"
 
 
 @dataclass(frozen=True)
@@ -17,32 +32,131 @@ class Promotion:
     serving_path: Path
     size_bytes: int
     sha256: str
+    build_id: str
+    candidate_sha256: str
 
 
-def _sha256(path: Path) -> str:
+@dataclass(frozen=True)
+class ServingAudit:
+    """The audit record a serving warehouse carries."""
+
+    build_id: str
+    candidate_sha256: str
+    passed: bool
+    audited_at: dt.datetime
+    promoted_at: dt.datetime
+    methodology_profile: str
+    errors_failed: int
+    warnings: int
+    record: dict
+
+
+def _copy_hashing(source: Path, target: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(8 * 1024 * 1024):
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        while chunk := src.read(CHUNK):
             digest.update(chunk)
+            dst.write(chunk)
+        dst.flush()
+        os.fsync(dst.fileno())
     return digest.hexdigest()
 
 
-def promote(candidate: Path, serving: Path) -> Promotion:
-    """Replace ``serving`` by a copy of ``candidate`` in one atomic rename.
-
-    Readers holding the old serving file keep reading it (the old inode stays alive until
-    they close it) and see the new data when they reconnect.
-    """
-    with duckdb.connect(str(candidate)) as con:
+def embed_audit(db: Path, record: AuditRecord, promoted_at: dt.datetime) -> None:
+    """Write the audit record into ``db`` (schema ``audit``): the build, each check, the row counts."""
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"create schema if not exists {AUDIT_SCHEMA}")
+        con.execute(
+            f"""create or replace table {AUDIT_SCHEMA}.build (
+                build_id varchar, candidate_sha256 varchar, passed boolean, audited_at timestamptz,
+                promoted_at timestamptz, methodology_profile varchar, run_id varchar, checks integer,
+                errors_failed integer, warnings integer, record json)"""
+        )
+        counts = record.counts()
+        con.execute(
+            f"insert into {AUDIT_SCHEMA}.build values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [record.build_id, record.candidate_sha256, record.passed, record.audited_at, promoted_at,
+             record.methodology_profile, record.run_id, counts["checks"], counts["errors_failed"],
+             counts["warnings"], json.dumps(record.to_json(), ensure_ascii=False)],
+        )
+        con.execute(
+            f"""create or replace table {AUDIT_SCHEMA}.check_results (
+                check_key varchar, source varchar, asset varchar, level varchar, status varchar,
+                message varchar, failing_rows bigint, description varchar)"""
+        )
+        if record.checks:
+            con.executemany(
+                f"insert into {AUDIT_SCHEMA}.check_results values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [[c.key, c.source, c.asset, c.level, c.status, c.message, c.failing_rows, c.description]
+                 for c in record.checks],
+            )
+        con.execute(f"create or replace table {AUDIT_SCHEMA}.table_rows (table_name varchar, row_count bigint)")
+        if record.table_rows:
+            con.executemany(f"insert into {AUDIT_SCHEMA}.table_rows values (?, ?)",
+                            [[t, n] for t, n in sorted(record.table_rows.items())])
         con.execute("checkpoint")
+
+
+def _refusal(settings: Settings, sha: str) -> PromotionRefused:
+    same = [r for r in records(settings) if r.candidate_sha256 == sha]
+    if same:
+        failed = same[-1]
+        return PromotionRefused(
+            f"the candidate warehouse failed its audit (build {failed.build_id}); the serving warehouse is "
+            f"unchanged. Failed checks:\n{failed.describe_failures(settings.warehouse_dir / 'audit' / failed.build_id)}"
+        )
+    return PromotionRefused(
+        f"no audit of the candidate warehouse as it is now (sha256 {sha[:12]}…): it was changed after its "
+        "audit, or never audited. Run the job nightly_load (`eduq run`), which audits before it promotes."
+    )
+
+
+def promote(settings: Settings) -> Promotion:
+    """Replace the serving warehouse by the audited candidate in one atomic rename.
+
+    Readers holding the old serving file keep reading it (its inode lives until they close it)
+    and see the new data when they reconnect. Refuses (:class:`PromotionRefused`) unless the
+    candidate's exact content has a passed audit.
+    """
+    candidate, serving = settings.candidate_db, settings.serving_db
+    if not candidate.exists():
+        raise PromotionRefused(f"no candidate warehouse at {candidate}: run the job nightly_load (`eduq run`)")
+    sha = sha256_file(candidate)
+    record = find_passed_audit(settings, sha)
+    if record is None:
+        raise _refusal(settings, sha)
+    serving.parent.mkdir(parents=True, exist_ok=True)
     tmp = serving.with_name(f".{serving.name}.{os.getpid()}.tmp")
-    shutil.copyfile(candidate, tmp)
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, serving)
-    dir_fd = os.open(serving.parent, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
+        copied = _copy_hashing(candidate, tmp)
+        if copied != sha:
+            raise CandidateChanged(f"{candidate} changed while it was copied for promotion; nothing was promoted. "
+                                   "Run the load again when nothing else writes the warehouse.")
+        embed_audit(tmp, record, dt.datetime.now(dt.UTC))
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, serving)
     finally:
-        os.close(dir_fd)
-    return Promotion(serving, serving.stat().st_size, _sha256(serving))
+        tmp.unlink(missing_ok=True)
+    fsync_dir(serving.parent)
+    return Promotion(serving, serving.stat().st_size, sha256_file(serving), record.build_id, sha)
+
+
+def serving_audit(con: duckdb.DuckDBPyConnection) -> ServingAudit | None:
+    """The audit record embedded in a serving warehouse (None if it carries none)."""
+    has = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = 'build' "
+        "and table_catalog = current_database()",
+        [AUDIT_SCHEMA],
+    ).fetchone()[0]
+    if not has:
+        return None
+    row = con.execute(
+        f"""select build_id, candidate_sha256, passed, audited_at, promoted_at, methodology_profile,
+                   errors_failed, warnings, record
+            from {AUDIT_SCHEMA}.build"""
+    ).fetchall()
+    if len(row) != 1:
+        return None
+    r = row[0]
+    return ServingAudit(r[0], r[1], bool(r[2]), r[3], r[4], r[5], int(r[6]), int(r[7]), json.loads(r[8]))

@@ -1,17 +1,14 @@
-"""The yearly ШНОР list as the regional centre publishes it: Russian headers, one row per
-listed school, read from the serving warehouse."""
+"""The yearly ШНОР list as the regional centre publishes it: Russian headers, one row per listed
+school, read from the serving warehouse."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import duckdb
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
-# warehouse column -> Russian header of the published list
+from publishing.errors import ListYearNotAvailable
+
+# warehouse column -> Russian header of the published list (CSV and Parquet carry all of them)
 LIST_COLUMNS: dict[str, str] = {
     "row_number": "№ п/п",
     "municipality_name": "Муниципальное образование",
@@ -19,12 +16,15 @@ LIST_COLUMNS: dict[str, str] = {
     "school_name": "Наименование ОО",
     "fioko_cluster_ru": "Кластер ФИОКО",
     "cluster_measure_percent": "Доля не преодолевших порог, %",
-    "flagged_procedures": "Процедуры с долей не преодолевших порог ≥ 30% (результаты года)",
+    "flagged_procedures": "Процедуры, где доля не преодолевших порог достигла пороговой (результаты года)",
     "persistent_procedures": "Процедуры, отмеченные два года подряд",
+    "reason": "Основание включения в список",
     "results_year": "Год результатов",
     "list_year": "Год списка",
     "profile": "Методика (профиль, версия)",
 }
+SCHOOL_ID = LIST_COLUMNS["school_id"]
+CLUSTER = LIST_COLUMNS["fioko_cluster_ru"]
 
 LIST_QUERY = """
 with listed as (
@@ -42,21 +42,17 @@ select
     round(cluster_measure_value * 100, 1) as cluster_measure_percent,
     flagged_procedures,
     persistent_procedures,
+    'Доля не преодолевших порог в ' || n_flagged_procedures || ' процедурах: ' || flagged_procedures
+        || '. Два года подряд: ' || coalesce(persistent_procedures, '—') as reason,
     results_year,
     list_year,
     profile_name || ' v' || profile_version as profile,
-    fioko_cluster
+    fioko_cluster,
+    profile_name,
+    profile_version
 from listed
 order by municipality_name, school_id
 """
-
-
-@dataclass(frozen=True)
-class ListExport:
-    list_year: int
-    rows: int
-    by_cluster: dict[str, int]
-    files: tuple[Path, ...]
 
 
 def available_list_years(con: duckdb.DuckDBPyConnection) -> list[int]:
@@ -64,22 +60,23 @@ def available_list_years(con: duckdb.DuckDBPyConnection) -> list[int]:
 
 
 def read_list(con: duckdb.DuckDBPyConnection, list_year: int) -> pa.Table:
+    """The listed schools of ``list_year`` (warehouse column names, sorted by municipality and code)."""
+    years = available_list_years(con)
+    if list_year not in years:
+        raise ListYearNotAvailable(
+            f"the serving warehouse has no ШНОР list for {list_year}; list years available: "
+            f"{', '.join(map(str, years)) or 'none'} (the list of year Y is built on results of year Y-1)"
+        )
     return con.sql(LIST_QUERY, params=[list_year]).to_arrow_table()
 
 
-def export_list(serving_db: Path, list_year: int, out_dir: Path) -> ListExport:
-    """Write the list of ``list_year`` as CSV (UTF-8 with BOM, Russian headers) and Parquet."""
-    with duckdb.connect(str(serving_db), read_only=True) as con:
-        table = read_list(con, list_year)
-    by_cluster: dict[str, int] = {}
+def published_table(table: pa.Table) -> pa.Table:
+    """The list with Russian headers, as written to CSV and Parquet."""
+    return table.select(list(LIST_COLUMNS)).rename_columns(list(LIST_COLUMNS.values()))
+
+
+def count_by_cluster(table: pa.Table) -> dict[str, int]:
+    counts: dict[str, int] = {}
     for cluster in table.column("fioko_cluster").to_pylist():
-        by_cluster[cluster] = by_cluster.get(cluster, 0) + 1
-    published = table.select(list(LIST_COLUMNS)).rename_columns(list(LIST_COLUMNS.values()))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path = out_dir / f"shnor_list_{list_year}.csv"
-    parquet_path = out_dir / f"shnor_list_{list_year}.parquet"
-    with open(csv_path, "wb") as fh:
-        fh.write("\ufeff".encode())
-        pacsv.write_csv(published, fh, pacsv.WriteOptions(delimiter=";"))
-    pq.write_table(published, parquet_path)
-    return ListExport(list_year, table.num_rows, by_cluster, (csv_path, parquet_path))
+        counts[str(cluster)] = counts.get(str(cluster), 0) + 1
+    return dict(sorted(counts.items()))

@@ -1,0 +1,290 @@
+"""The audit of write-audit-publish: judge one candidate warehouse build by every error-level
+check (the dbt tests of the build that wrote it, and the Great Expectations suites), bind the
+verdict to the candidate's exact content (SHA-256), and keep the evidence.
+
+Each audit writes ``warehouse/audit/<build_id>/``:
+
+- ``audit.json`` — the record: build id, candidate hash and size, passed or not, every check
+  with its level and status, the row count of every table (the state promotion publishes);
+- ``failing_<check>.parquet`` — the failing rows of each failed check, for inspection.
+
+Promotion (:mod:`publishing.promote`) refuses a candidate without a passed record for its hash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ingestion.settings import Settings
+from publishing.dbt_results import DbtNodeResult
+from publishing.errors import CandidateChanged
+from publishing.files import sha256_file, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+AUDIT_FORMAT = 1
+BLOCKING_STATUSES = ("failed", "error", "not_run")
+MAX_FAILING_ROWS = 10_000
+
+
+@dataclass
+class CheckOutcome:
+    key: str  # unique name of the check
+    source: str  # dbt | gx | pipeline
+    asset: str  # "schema/table" the check is attached to
+    level: str  # error | warning
+    status: str  # passed | failed | skipped | error | not_run
+    message: str = ""
+    failing_rows: int = 0
+    failing_rows_file: str | None = None  # relative to the audit folder
+    description: str = ""
+
+    @property
+    def blocks(self) -> bool:
+        return self.level == "error" and self.status in BLOCKING_STATUSES
+
+    @property
+    def is_warning(self) -> bool:
+        return self.level == "warning" and self.status in BLOCKING_STATUSES
+
+
+@dataclass
+class AuditRecord:
+    build_id: str
+    candidate_sha256: str
+    candidate_bytes: int
+    passed: bool
+    audited_at: str
+    methodology_profile: str
+    run_id: str | None = None
+    checks: list[CheckOutcome] = field(default_factory=list)
+    table_rows: dict[str, int] = field(default_factory=dict)
+    format: int = AUDIT_FORMAT
+
+    @property
+    def errors(self) -> list[CheckOutcome]:
+        return [c for c in self.checks if c.blocks]
+
+    @property
+    def warnings(self) -> list[CheckOutcome]:
+        return [c for c in self.checks if c.is_warning]
+
+    def counts(self) -> dict[str, int]:
+        out = {"checks": len(self.checks), "errors_failed": len(self.errors), "warnings": len(self.warnings)}
+        out["passed"] = sum(1 for c in self.checks if c.status == "passed")
+        out["skipped"] = sum(1 for c in self.checks if c.status == "skipped")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["summary"] = self.counts()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AuditRecord:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["checks"] = [CheckOutcome(**c) for c in data.get("checks", [])]
+        return cls(**fields)
+
+    def describe_failures(self, audit_dir: Path | None = None) -> str:
+        lines = []
+        for c in self.errors:
+            where = f" — failing rows: {audit_dir / c.failing_rows_file}" if audit_dir and c.failing_rows_file else ""
+            lines.append(f"  ERROR {c.key} [{c.asset}] {c.status}: {c.message}{where}")
+        for c in self.warnings:
+            lines.append(f"  warning {c.key} [{c.asset}]: {c.message}")
+        return "\n".join(lines)
+
+
+def audit_root(settings: Settings) -> Path:
+    return settings.warehouse_dir / "audit"
+
+
+def audit_dir(settings: Settings, build_id: str) -> Path:
+    return audit_root(settings) / build_id
+
+
+def checkpoint(db: Path) -> None:
+    """Fold the write-ahead log into the file so that its bytes are the whole state."""
+    with duckdb.connect(str(db)) as con:
+        con.execute("checkpoint")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:150]
+
+
+def table_rows(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Row count of every base table (views are not counted: they have no state of their own)."""
+    tables = con.execute(
+        """select table_schema, table_name from information_schema.tables
+           where table_type = 'BASE TABLE' and table_catalog = current_database()
+           order by 1, 2"""
+    ).fetchall()
+    return {f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0] for s, t in tables}
+
+
+def _save_failing(folder: Path, key: str, frame: Any) -> str | None:
+    if frame is None or len(frame) == 0:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"failing_{_slug(key)}.parquet"
+    frame = frame.copy()
+    for column in frame.columns:  # mixed object columns (e.g. dicts) are kept as text
+        if frame[column].dtype == object:
+            frame[column] = frame[column].map(lambda v: v if v is None or isinstance(v, str) else str(v))
+    frame.to_parquet(folder / name, index=False)
+    return name
+
+
+def dbt_outcomes(con: duckdb.DuckDBPyConnection, results: Sequence[DbtNodeResult], folder: Path) -> list[CheckOutcome]:
+    """Outcomes of the dbt tests (and of models that failed to build), with the failing rows of each
+    failed test recomputed from its compiled SQL."""
+    outcomes = []
+    for r in results:
+        if not r.is_check and r.status == "passed":
+            continue  # a model that built is not a check; one that did not build blocks
+        key = f"dbt__{r.name}" if r.is_check else f"dbt_build__{r.name}"
+        message = r.message or ("passed" if r.status == "passed" else r.status)
+        if r.status == "failed":
+            message = f"{r.failures} failing row(s)" + (f": {r.message}" if r.message else "")
+        outcome = CheckOutcome(key=key, source="dbt", asset=r.asset, level=r.level, status=r.status,
+                               message=message, failing_rows=r.failures, description=r.description)
+        if r.status == "failed" and r.compiled_code:
+            try:
+                frame = con.sql(f"select * from ({r.compiled_code}) as failing limit {MAX_FAILING_ROWS}").df()
+                outcome.failing_rows_file = _save_failing(folder, key, frame)
+            except duckdb.Error as exc:
+                log.warning("could not recompute the failing rows of %s: %s", r.unique_id, exc)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def gx_outcomes(con: duckdb.DuckDBPyConnection, folder: Path) -> list[CheckOutcome]:
+    from expectations import all_checks
+    from expectations.gx_runner import read_catalog, run_checks
+
+    catalog = read_catalog(con)
+    outcomes = []
+    for result in run_checks(con, all_checks(catalog), catalog):
+        check = result.check
+        outcome = CheckOutcome(key=f"gx__{check.key}", source="gx", asset="/".join(check.asset),
+                               level=check.level.value, status=result.status, message=result.message,
+                               failing_rows=result.failing_row_count, description=check.description)
+        if not result.passed:
+            outcome.failing_rows_file = _save_failing(folder, outcome.key, result.failing_rows)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def run_audit(settings: Settings, build_id: str, dbt_results: Sequence[DbtNodeResult] | None,
+              run_id: str | None = None, extra: Iterable[CheckOutcome] = ()) -> AuditRecord:
+    """Audit the candidate warehouse of ``settings`` and write the record (passed or not).
+
+    ``dbt_results`` are the results of the dbt build that wrote this candidate; ``None`` means they
+    are unknown, which fails the audit (the dbt tests are error-level checks too).
+    """
+    candidate = settings.candidate_db
+    folder = audit_dir(settings, build_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    checkpoint(candidate)
+    sha = sha256_file(candidate)
+    checks: list[CheckOutcome] = list(extra)
+    with duckdb.connect(str(candidate), read_only=True) as con:
+        if dbt_results is None:
+            checks.append(CheckOutcome(
+                key="dbt_build_results", source="pipeline", asset="", level="error", status="not_run",
+                message="no dbt build results for this candidate: the audit must run in the same run as the "
+                "dbt build (job nightly_load)"))
+        else:
+            checks += dbt_outcomes(con, dbt_results, folder)
+        checks += gx_outcomes(con, folder)
+        rows = table_rows(con)
+    if sha256_file(candidate) != sha:
+        raise CandidateChanged(f"{candidate} changed while it was audited (another process wrote it); run the "
+                               "load again when nothing else writes the warehouse")
+    record = AuditRecord(
+        build_id=build_id,
+        candidate_sha256=sha,
+        candidate_bytes=candidate.stat().st_size,
+        passed=not any(c.blocks for c in checks),
+        audited_at=_now(),
+        methodology_profile=settings.methodology_profile,
+        run_id=run_id,
+        checks=checks,
+        table_rows=rows,
+    )
+    write_record(settings, record)
+    log.info("audit %s: %s", build_id, "passed" if record.passed else "FAILED")
+    return record
+
+
+def record_failed_build(settings: Settings, build_id: str, failures: Iterable[CheckOutcome],
+                        dbt_results: Sequence[DbtNodeResult] | None = None, run_id: str | None = None) -> AuditRecord:
+    """Record a build that stopped before its audit (a step failed): the record says why and the
+    candidate stays unpromotable. The failing rows of failed dbt tests are saved as in an audit."""
+    candidate = settings.candidate_db
+    folder = audit_dir(settings, build_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    checks = list(failures)
+    sha, size = "", 0
+    if candidate.exists():
+        sha, size = sha256_file(candidate), candidate.stat().st_size
+        if dbt_results:
+            try:
+                with duckdb.connect(str(candidate), read_only=True) as con:
+                    checks += dbt_outcomes(con, dbt_results, folder)
+            except duckdb.Error as exc:  # e.g. still locked by a writer
+                log.warning("could not read the candidate for failing rows: %s", exc)
+                checks += dbt_outcomes(_NoConnection(), dbt_results, folder)
+    record = AuditRecord(build_id=build_id, candidate_sha256=sha, candidate_bytes=size, passed=False,
+                         audited_at=_now(), methodology_profile=settings.methodology_profile, run_id=run_id,
+                         checks=checks)
+    write_record(settings, record)
+    return record
+
+
+class _NoConnection:
+    def sql(self, _query: str) -> Any:
+        raise duckdb.Error("no connection")
+
+
+def write_record(settings: Settings, record: AuditRecord) -> Path:
+    path = audit_dir(settings, record.build_id) / "audit.json"
+    write_json_atomic(path, record.to_json())
+    return path
+
+
+def load_record(path: Path) -> AuditRecord:
+    return AuditRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def read_record(settings: Settings, build_id: str) -> AuditRecord | None:
+    path = audit_dir(settings, build_id) / "audit.json"
+    return load_record(path) if path.exists() else None
+
+
+def records(settings: Settings) -> list[AuditRecord]:
+    """Every audit record, oldest first."""
+    root = audit_root(settings)
+    found = [load_record(p) for p in root.glob("*/audit.json")] if root.exists() else []
+    return sorted(found, key=lambda r: (r.audited_at, r.build_id))
+
+
+def find_passed_audit(settings: Settings, candidate_sha256: str) -> AuditRecord | None:
+    """The latest passed audit of exactly this content, if any."""
+    matching = [r for r in records(settings) if r.candidate_sha256 == candidate_sha256 and r.passed]
+    return matching[-1] if matching else None

@@ -1,0 +1,94 @@
+"""The dbt tests of one ``dbt build``, read from the files dbt writes (run_results.json and the
+manifest.json of the same target folder), so that the audit can judge them without Dagster.
+
+dagster-dbt runs every invocation in its own target folder, ``dbt_project/target/<op>-<run id
+prefix>-<uuid>/``; :func:`find_invocation_dir` finds the one of a Dagster run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+# dbt status -> audit status
+_TEST_STATUS = {"pass": "passed", "fail": "failed", "warn": "failed", "error": "error", "skipped": "not_run"}
+_NODE_STATUS = {"success": "passed", "error": "error", "skipped": "not_run"}
+
+
+@dataclass(frozen=True)
+class DbtNodeResult:
+    unique_id: str
+    resource_type: str  # test | unit_test | model | seed | snapshot
+    name: str
+    asset: str  # "schema/table" of the model the test is attached to ("" if unknown)
+    level: str  # error | warning (the test's configured severity)
+    status: str  # passed | failed | error | not_run
+    failures: int
+    message: str
+    compiled_code: str | None
+    description: str = ""
+
+    @property
+    def is_check(self) -> bool:
+        return self.resource_type in ("test", "unit_test")
+
+
+def find_invocation_dir(target_dir: Path, run_id: str) -> Path | None:
+    """The newest dbt target folder written for the Dagster run ``run_id`` (None if there is none)."""
+    candidates = [p.parent for p in target_dir.glob(f"*-{run_id[:7]}-*/run_results.json")]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda p: (p / "run_results.json").stat().st_mtime)
+
+
+def read_invocation(invocation_dir: Path) -> list[DbtNodeResult]:
+    """Every test, unit test and model of the invocation's manifest, with its result (``not_run`` if
+    dbt did not report it: a test that should have run and did not is not a pass)."""
+    run_results = json.loads((invocation_dir / "run_results.json").read_text(encoding="utf-8"))
+    manifest = json.loads((invocation_dir / "manifest.json").read_text(encoding="utf-8"))
+    nodes = {**manifest.get("nodes", {}), **manifest.get("unit_tests", {})}
+    by_id = {r["unique_id"]: r for r in run_results["results"]}
+    out: list[DbtNodeResult] = []
+    for unique_id, node in sorted(nodes.items()):
+        resource_type = node.get("resource_type", unique_id.split(".", 1)[0])
+        if resource_type not in ("test", "unit_test", "model", "seed", "snapshot"):
+            continue
+        result = by_id.get(unique_id)
+        is_test = resource_type in ("test", "unit_test")
+        if result is None:
+            status, failures, message, code = "not_run", 0, "not run by this dbt build", None
+        else:
+            table = _TEST_STATUS if is_test else _NODE_STATUS
+            status = table.get(result["status"], "error")
+            failures = int(result.get("failures") or 0)
+            message = result.get("message") or ""
+            code = result.get("compiled_code")
+        severity = str((node.get("config") or {}).get("severity", "error")).lower()
+        out.append(DbtNodeResult(
+            unique_id=unique_id,
+            resource_type=resource_type,
+            name=node.get("name", unique_id),
+            asset=_asset_of(node, nodes),
+            level="warning" if severity == "warn" else "error",
+            status=status,
+            failures=failures,
+            message=message,
+            compiled_code=code if resource_type == "test" else None,
+            description=node.get("description") or "",
+        ))
+    return out
+
+
+def _asset_of(node: dict, nodes: dict) -> str:
+    target = node
+    if node.get("resource_type") == "test":
+        attached = node.get("attached_node") or next(iter((node.get("depends_on") or {}).get("nodes", [])), None)
+        target = nodes.get(attached, {}) if attached else {}
+    elif node.get("resource_type") == "unit_test":
+        model = node.get("model")
+        target = next((n for n in nodes.values() if n.get("resource_type") == "model" and n.get("name") == model),
+                      {})
+    if not target:
+        return ""
+    return f"{target.get('schema')}/{target.get('name')}"
