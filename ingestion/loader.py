@@ -182,7 +182,8 @@ def survey_landing(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: s
     loaded = {r[0] for r in con.execute("select file_hash from raw._load_log where status = 'loaded'").fetchall()}
     queued = dict(con.execute("select landing_path, file_hash from raw._landing_queue").fetchall())
     seen = set(queued.values())
-    for path in landing_files(settings):
+    # oldest first: of two copies in one batch the earlier one is the delivery, the other the duplicate
+    for path in sorted(landing_files(settings), key=lambda p: (p.stat().st_mtime, str(p))):
         if str(path) in queued:
             continue
         size = path.stat().st_size

@@ -26,6 +26,7 @@ import csv
 import datetime as dt
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -273,6 +274,21 @@ def detect_encoding(head: bytes, path: Path | None = None) -> str:
         return "cp1251"
 
 
+_UTF8_CYRILLIC = re.compile(rb"[\xd0\xd1][\x80-\xbf]")
+
+
+def mixes_utf8(sample: bytes) -> bool:
+    """A text that is not valid UTF-8 but holds many UTF-8 Cyrillic letters mixes encodings.
+
+    In Windows-1251 the UTF-8 Cyrillic byte pairs read as «Р»/«С» followed by punctuation
+    or rare letters (the «РњР°С‚РµРјР°С‚РёРєР°» of a wrongly decoded file), which real
+    Windows-1251 text hardly ever contains.
+    """
+    high = len(sample) - len(sample.translate(None, bytes(range(0x80, 0x100))))
+    pairs = len(_UTF8_CYRILLIC.findall(sample))
+    return pairs >= 4 and 2 * pairs >= 0.2 * high
+
+
 def _decode_head(head: bytes, encoding: str) -> str:
     truncated = len(head) >= SNIFF_BYTES
     errors = "replace" if encoding == "cp1251" else "strict"
@@ -315,6 +331,11 @@ def sniff_csv(path: Path, contracts: Sequence[Contract]) -> tuple[Contract, File
             path, "is a binary file, not a CSV text table (save it from Excel as «CSV (разделители — точка с запятой)» or .xlsx)"
         )
     encoding = detect_encoding(head, path)
+    if encoding == "cp1251" and mixes_utf8(head):
+        raise EncodingError(
+            path, "the file mixes UTF-8 and Windows-1251 text (was it pasted together from several files?); "
+            "save it again in one encoding and resend"
+        )
     try:
         text = _decode_head(head, encoding)
     except UnicodeDecodeError as exc:
