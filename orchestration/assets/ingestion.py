@@ -2,6 +2,11 @@
 
 Loading is incremental by file: each run loads only files whose content was never loaded
 (exactly once, by content hash), so the raw facts grow year by year without reloading.
+
+Each asset carries WARN-severity checks (``no_rejected_files``, ``no_quarantined_rows``):
+a run that rejected a file or quarantined rows shows them in the UI instead of passing as a
+silent success, without blocking the rest of the pipeline (bad input is normal; the rows
+that are fine still load).
 """
 
 
@@ -13,50 +18,101 @@ from ingestion.settings import load_settings
 from ingestion.warehouse import connect
 
 REFERENCE_SOURCES = ("schools", "school_codes", "school_successors")
+LANDING_SURVEY_KEY = dg.AssetKey(["raw", "landing_survey"])
+REJECTED_CHECK = "no_rejected_files"
+QUARANTINE_CHECK = "no_quarantined_rows"
+
+
+def _md_list(lines: list[str]) -> dg.MetadataValue:
+    return dg.MetadataValue.md("\n".join(f"- {line}" for line in lines) or "none")
 
 
 @dg.asset(
-    key=["raw", "landing_survey"],
+    key=LANDING_SURVEY_KEY,
     group_name="ingestion",
     description="Hash every new file in the landing folder, skip contents already loaded, recognise the "
     "source of the rest, reject unreadable files (landing/rejected/ with a reason file).",
     kinds={"python", "duckdb"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            REJECTED_CHECK,
+            asset=LANDING_SURVEY_KEY,
+            description="No file of this run was rejected whole at the survey (unreadable, unknown source, "
+            "missing required columns). A rejected file waits in landing/rejected/ with <name>.reason.txt.",
+        )
+    ],
 )
 def landing_survey(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = load_settings()
     settings.ensure_dirs()
     with connect(settings.candidate_db) as con:
-        report = survey_landing(con, settings, run_id=context.run_id)
+        report = survey_landing(con, settings, run_id=context.run.run_id)
     rejected = report.by_status("rejected")
     for outcome in rejected:
         context.log.warning(f"rejected: {outcome.message}")
+    messages = [o.message for o in rejected]
     return dg.MaterializeResult(
         metadata={
             "files_queued": len(report.by_status("queued")),
             "files_duplicate": len(report.by_status("duplicate")),
             "files_rejected": len(rejected),
-            "rejected": dg.MetadataValue.md("\n".join(f"- {o.message}" for o in rejected) or "none"),
-        }
+            "rejected": _md_list(messages),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=REJECTED_CHECK,
+                passed=not rejected,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"files_rejected": len(rejected), "rejected": _md_list(messages)},
+            )
+        ],
     )
 
 
 def _source_asset(source: str, title_ru: str, description: str) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["raw", source])
     deps = [landing_survey.key]
     if source not in REFERENCE_SOURCES:
         deps += [dg.AssetKey(["raw", s]) for s in REFERENCE_SOURCES]
 
     @dg.asset(
-        key=["raw", source],
+        key=key,
         group_name="ingestion",
         deps=deps,
         description=f"{title_ru}. {description} Rows that break the contract go to raw._quarantine.",
         kinds={"python", "duckdb"},
+        check_specs=[
+            dg.AssetCheckSpec(
+                REJECTED_CHECK,
+                asset=key,
+                description=f"No file of {source} was rejected whole in this run (see raw._load_log and "
+                "landing/rejected/<name>.reason.txt).",
+            ),
+            dg.AssetCheckSpec(
+                QUARANTINE_CHECK,
+                asset=key,
+                description=f"No row of the {source} files loaded in this run was quarantined. Quarantined "
+                "rows are in raw._quarantine with the file, row number, column, value and reason.",
+            ),
+        ],
     )
     def _load(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         settings = load_settings()
         with connect(settings.candidate_db) as con:
-            report = load_source(con, settings, source, run_id=context.run_id)
+            run_id = context.run.run_id
+            report = load_source(con, settings, source, run_id=run_id)
             total = con.execute(f"select count(*) from raw.{source}").fetchone()[0]
+            rejected = con.execute(
+                "select file_name, message from raw._load_log where run_id = ? and source = ? "
+                "and status = 'rejected' order by file_id",
+                [run_id, source],
+            ).fetchall()
+            reasons = con.execute(
+                "select coalesce(q.reason_code, 'other'), count(distinct (q.file_id, q.row_number)) "
+                "from raw._quarantine as q join raw._load_log as l using (file_id) "
+                "where l.run_id = ? and q.source = ? group by 1 order by 2 desc, 1",
+                [run_id, source],
+            ).fetchall()
         for f in report.files:
             context.log.info(f"{f.file_name}: {f.status}, read {f.rows_read}, loaded {f.rows_loaded}, "
                              f"quarantined {f.rows_quarantined}")
@@ -78,7 +134,25 @@ def _source_asset(source: str, title_ru: str, description: str) -> dg.AssetsDefi
                     "| file | status | read | loaded | quarantined |\n|---|---|---|---|---|\n" + table
                     if table else "no new files"
                 ),
-            }
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=REJECTED_CHECK,
+                    passed=not rejected,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"files_rejected": len(rejected), "rejected": _md_list([m for _, m in rejected])},
+                ),
+                dg.AssetCheckResult(
+                    check_name=QUARANTINE_CHECK,
+                    passed=report.rows_quarantined == 0,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={
+                        "rows_quarantined": report.rows_quarantined,
+                        "rows_read": report.rows_read,
+                        "by_reason": _md_list([f"{code}: {n} rows" for code, n in reasons]),
+                    },
+                ),
+            ],
         )
 
     return _load
