@@ -33,9 +33,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     started = time.perf_counter()
-    log_dir = settings.home / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    log_path = _log_path(settings, "run")
     try:
         if args.verbose:
             summary = run_pipeline(settings, list_year=args.list_year)
@@ -49,6 +47,91 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 1
     print(summary.render())
     print(f"Done in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _log_path(settings, name: str) -> Path:
+    log_dir = settings.home / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return log_dir / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from orchestration.runner import PipelineFailed, publish
+    from publishing.errors import PublishingError
+
+    settings = load_settings()
+    log_path = _log_path(settings, f"publish-{args.year}")
+    try:
+        if args.verbose:
+            result = publish(settings, args.year)
+        else:
+            with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+                result = publish(settings, args.year, quiet=True)
+    except (PipelineFailed, PublishingError) as exc:
+        print(f"Not published: {exc}", file=sys.stderr)
+        if not args.verbose:
+            print(f"Details: {log_path}", file=sys.stderr)
+        return 1
+    print(result.render())
+    for warning in result.warnings:
+        print(f"  WARNING {warning}")
+    return 0
+
+
+def _cell(value: object, width: int) -> str:
+    text = "NULL" if value is None else str(value).replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_table(columns: list[str], rows: list[tuple], max_width: int = 60) -> str:
+    """A plain text table: header, rule, rows; numbers right-aligned."""
+    cells = [[_cell(v, max_width) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    numeric = [all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) and rows != []
+               for i in range(len(columns))]
+
+    def line(values: list[str]) -> str:
+        return " | ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric)).rstrip()
+
+    out = [line([_cell(c, max_width) for c in columns]), "-+-".join("-" * w for w in widths)]
+    out += [line(r) for r in cells]
+    return "\n".join(out)
+
+
+def _cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    settings = load_settings()
+    serving = settings.serving_db
+    if not serving.exists():
+        print(f"No serving warehouse at {serving}: run `eduq run` first.", file=sys.stderr)
+        return 1
+    with duckdb.connect(str(serving), read_only=True) as con:
+        try:
+            relation = con.sql(args.query)
+            if relation is None:
+                print("OK (the statement returned no rows)")
+                return 0
+            columns = list(relation.columns)
+            rows = relation.limit(args.max_rows + 1).fetchall()
+        except duckdb.Error as exc:
+            message = str(exc)
+            if "read-only" in message or "read_only" in message:
+                message += "\n(the serving warehouse is opened read-only: `eduq sql` runs queries, it changes nothing)"
+            print(f"Query failed: {message}", file=sys.stderr)
+            return 2
+    if args.csv:
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows[: args.max_rows])
+    else:
+        print(format_table(columns, rows[: args.max_rows]))
+    shown = min(len(rows), args.max_rows)
+    more = " (more rows not shown: raise --max-rows)" if len(rows) > args.max_rows else ""
+    print(f"({shown} row{'s' if shown != 1 else ''}){more}", file=sys.stderr if args.csv else sys.stdout)
     return 0
 
 
@@ -68,6 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--list-year", type=int, help="list year to publish (default: the latest)")
     run.add_argument("--verbose", action="store_true", help="print dbt and Dagster output instead of logging it")
     run.set_defaults(func=_cmd_run)
+
+    pub = sub.add_parser("publish", help="publish the ШНОР list of a year from the serving warehouse "
+                         "(only if it carries a passed audit; an unchanged list is not republished)")
+    pub.add_argument("--year", type=int, required=True, help="list year, e.g. 2025 (built on 2024 results)")
+    pub.add_argument("--verbose", action="store_true", help="print Dagster output instead of logging it")
+    pub.set_defaults(func=_cmd_publish)
+
+    sql = sub.add_parser("sql", help="run a read-only SQL query on the serving warehouse and print a table")
+    sql.add_argument("query", help='e.g. "select list_year, count(*) from marts.fct_shnor_list group by 1"')
+    sql.add_argument("--max-rows", type=int, default=100, help="rows to print (default 100)")
+    sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    sql.set_defaults(func=_cmd_sql)
     return parser
 
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.assets.checks import expectation_checks
 from orchestration.assets.dbt import dbt_resource, eduq_dbt_models
 from orchestration.assets.ingestion import landing_survey, source_assets
-from orchestration.assets.publication import serving_warehouse, shnor_list_publication
+from orchestration.assets.publication import (
+    candidate_audit,
+    serving_warehouse,
+    shnor_list_publication,
+)
 from orchestration.jobs import (
     landing_sensor,
     nightly_load_job,
@@ -16,7 +21,9 @@ from orchestration.jobs import (
 )
 
 defs = dg.Definitions(
-    assets=[landing_survey, *source_assets, eduq_dbt_models, serving_warehouse, shnor_list_publication],
+    assets=[landing_survey, *source_assets, eduq_dbt_models, candidate_audit, serving_warehouse,
+            shnor_list_publication],
+    asset_checks=expectation_checks,
     jobs=[nightly_load_job, publish_list_job],
     schedules=[nightly_schedule],
     sensors=[landing_sensor, publish_after_load],

@@ -96,10 +96,17 @@ class AuditRecord:
         return cls(**fields)
 
     def describe_failures(self, audit_dir: Path | None = None) -> str:
+        """Failed and erroring error-level checks one per line (with where their failing rows are);
+        checks that did not run because of them are counted, not listed."""
         lines = []
-        for c in self.errors:
+        errors = self.errors
+        shown = [c for c in errors if c.status != "not_run"] or errors[:5]
+        for c in shown:
             where = f" — failing rows: {audit_dir / c.failing_rows_file}" if audit_dir and c.failing_rows_file else ""
             lines.append(f"  ERROR {c.key} [{c.asset}] {c.status}: {c.message}{where}")
+        if len(errors) > len(shown):
+            lines.append(f"  ... and {len(errors) - len(shown)} more error-level check(s) not run because of the "
+                         "failures above")
         for c in self.warnings:
             lines.append(f"  warning {c.key} [{c.asset}]: {c.message}")
         return "\n".join(lines)
@@ -137,11 +144,16 @@ def table_rows(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0] for s, t in tables}
 
 
-def _save_failing(folder: Path, key: str, frame: Any) -> str | None:
+def failing_rows_name(key: str) -> str:
+    return f"failing_{_slug(key)}.parquet"
+
+
+def save_failing_rows(folder: Path, key: str, frame: Any) -> str | None:
+    """Save the failing rows of check ``key`` in ``folder``; returns the file name (None if no rows)."""
     if frame is None or len(frame) == 0:
         return None
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"failing_{_slug(key)}.parquet"
+    name = failing_rows_name(key)
     frame = frame.copy()
     for column in frame.columns:  # mixed object columns (e.g. dicts) are kept as text
         if frame[column].dtype == object:
@@ -166,7 +178,7 @@ def dbt_outcomes(con: duckdb.DuckDBPyConnection, results: Sequence[DbtNodeResult
         if r.status == "failed" and r.compiled_code:
             try:
                 frame = con.sql(f"select * from ({r.compiled_code}) as failing limit {MAX_FAILING_ROWS}").df()
-                outcome.failing_rows_file = _save_failing(folder, key, frame)
+                outcome.failing_rows_file = save_failing_rows(folder, key, frame)
             except duckdb.Error as exc:
                 log.warning("could not recompute the failing rows of %s: %s", r.unique_id, exc)
         outcomes.append(outcome)
@@ -185,7 +197,7 @@ def gx_outcomes(con: duckdb.DuckDBPyConnection, folder: Path) -> list[CheckOutco
                                level=check.level.value, status=result.status, message=result.message,
                                failing_rows=result.failing_row_count, description=check.description)
         if not result.passed:
-            outcome.failing_rows_file = _save_failing(folder, outcome.key, result.failing_rows)
+            outcome.failing_rows_file = save_failing_rows(folder, outcome.key, result.failing_rows)
         outcomes.append(outcome)
     return outcomes
 

@@ -29,6 +29,7 @@ XLSX_COLUMNS: tuple[tuple[str, str, float], ...] = (
     ("reason", "Основание включения в список", 70),
 )
 HEADER_ROW = 6
+LINE_HEIGHT = 15.0  # points per text line at 11 pt
 CLUSTER_ORDER = ("severe", "moderate", "basic")  # most severe first; labels come from the warehouse
 
 
@@ -40,6 +41,22 @@ class DocumentInfo:
     profile_name: str
     profile_version: str
     version: int
+
+
+def wrapped_lines(text: object, width: float) -> int:
+    """Lines a wrapped cell needs (greedy word wrap; a character is about one width unit at 11 pt).
+
+    Spreadsheet files carry no computed row heights and LibreOffice does not grow a row for wrapped
+    text on its own, so each row gets the height of its tallest cell."""
+    limit = max(int(width) - 1, 1)
+    lines, current = 1, 0
+    for word in str(text or "").split():
+        if current and current + 1 + len(word) > limit:
+            lines, current = lines + 1, 0
+        while len(word) > limit:  # a word longer than the column breaks anywhere
+            lines, word = lines + 1, word[limit:]
+        current = len(word) if current == 0 else current + 1 + len(word)
+    return lines
 
 
 def cluster_summary(table: pa.Table) -> str:
@@ -57,6 +74,7 @@ def render_xlsx(table: pa.Table, info: DocumentInfo) -> bytes:
     ws = wb.active
     ws.title = f"ШНОР {info.list_year}"
     last_col = get_column_letter(len(XLSX_COLUMNS))
+    total_width = sum(w for _, _, w in XLSX_COLUMNS)
     title_font = Font(name="Times New Roman", size=14, bold=True)
     text_font = Font(name="Times New Roman", size=11)
     head_font = Font(name="Times New Roman", size=11, bold=True)
@@ -76,7 +94,9 @@ def render_xlsx(table: pa.Table, info: DocumentInfo) -> bytes:
         cell = ws.cell(row=row, column=1, value=text)
         cell.font = font
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    ws.row_dimensions[1].height = 36
+    ws.row_dimensions[1].height = 2 * LINE_HEIGHT + 6
+    for row in range(2, len(lines) + 1):
+        ws.row_dimensions[row].height = LINE_HEIGHT * wrapped_lines(lines[row - 1][0], 1.1 * total_width) + 2
 
     for col, (_, header, width) in enumerate(XLSX_COLUMNS, start=1):
         cell = ws.cell(row=HEADER_ROW, column=col, value=header)
@@ -85,6 +105,7 @@ def render_xlsx(table: pa.Table, info: DocumentInfo) -> bytes:
         cell.fill = PatternFill("solid", fgColor="D9D9D9")
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         ws.column_dimensions[get_column_letter(col)].width = width
+    ws.row_dimensions[HEADER_ROW].height = LINE_HEIGHT * max(wrapped_lines(h, w) for _, h, w in XLSX_COLUMNS)
 
     data = {name: table.column(name).to_pylist() for name, _, _ in XLSX_COLUMNS}
     for i in range(table.num_rows):
@@ -95,6 +116,8 @@ def render_xlsx(table: pa.Table, info: DocumentInfo) -> bytes:
             cell.border = border
             cell.alignment = Alignment(vertical="top", wrap_text=True,
                                        horizontal="center" if name in ("row_number", "school_id") else "left")
+        ws.row_dimensions[row].height = LINE_HEIGHT * max(
+            wrapped_lines(data[name][i], width) for name, _, width in XLSX_COLUMNS)
     if table.num_rows == 0:
         ws.merge_cells(f"A{HEADER_ROW + 1}:{last_col}{HEADER_ROW + 1}")
         ws.cell(row=HEADER_ROW + 1, column=1, value="Школ, отвечающих критериям, нет").font = text_font

@@ -1,28 +1,92 @@
-"""Promotion of the candidate warehouse to serving, and the yearly ШНОР list publication."""
+"""Write-audit-publish as assets: audit the candidate, promote it to serving, publish the list.
 
+- ``warehouse/audit`` judges the candidate this run built: the dbt tests of this run's dbt build
+  and the Great Expectations suites, bound to the candidate's SHA-256 (publishing/audit.py);
+- ``warehouse/serving`` promotes only a candidate whose exact content passed an audit
+  (publishing/promote.py), whatever started the run;
+- ``publications/shnor_list`` publishes only from a serving warehouse that carries a passed
+  audit record (publishing/publish.py), whatever started the run (sensor, UI, ``eduq publish``).
+"""
 
-import duckdb
+import datetime as dt
+
 import dagster as dg
+import duckdb
 
 from ingestion.settings import load_settings
 from orchestration.assets.dbt import eduq_dbt_models
+from orchestration.dbt_project import DBT_PROJECT_DIR
+from publishing.audit import audit_dir, run_audit
+from publishing.dbt_results import find_invocation_dir, read_invocation
+from publishing.errors import AuditFailed
 from publishing.promote import promote
-from publishing.shnor_list import available_list_years, export_list
+from publishing.publish import publish_list
+from publishing.shnor_list import available_list_years
 
 list_year_partitions = dg.DynamicPartitionsDefinition(name="list_year")
+DBT_TARGET_DIR = DBT_PROJECT_DIR / "target"
+AUDIT_KEY = dg.AssetKey(["warehouse", "audit"])
+
+
+def build_id(instance: dg.DagsterInstance, run_id: str) -> str:
+    """The build a run writes: ``<run start, UTC>-<run id prefix>`` (sortable, unique)."""
+    record = instance.get_run_record_by_id(run_id)
+    started = record.start_time if record and record.start_time else None
+    moment = dt.datetime.fromtimestamp(started, dt.UTC) if started else dt.datetime.now(dt.UTC)
+    return f"{moment:%Y%m%dT%H%M%S}-{run_id[:8]}"
+
+
+@dg.asset(
+    key=AUDIT_KEY,
+    group_name="publication",
+    deps=[eduq_dbt_models],
+    description="Audit the candidate warehouse this run built: every dbt test of this run's dbt build and "
+    "every Great Expectations check (error and warning level), bound to the candidate's SHA-256. Writes "
+    "warehouse/audit/<build>/audit.json and the failing rows of each failed check; fails when an "
+    "error-level check failed, so nothing is promoted.",
+    kinds={"python", "duckdb"},
+)
+def candidate_audit(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    settings = load_settings()
+    run_id = context.run.run_id
+    build = build_id(context.instance, run_id)
+    invocation = find_invocation_dir(DBT_TARGET_DIR, run_id)
+    if invocation is None:
+        context.log.error("no dbt build in this run: the audit cannot vouch for the dbt tests")
+    record = run_audit(settings, build, read_invocation(invocation) if invocation else None, run_id=run_id)
+    folder = audit_dir(settings, build)
+    for warning in record.warnings:
+        context.log.warning(f"warning-level check failed: {warning.key} [{warning.asset}]: {warning.message}")
+    counts = record.counts()
+    metadata = {
+        "build_id": build,
+        "passed": record.passed,
+        "candidate_sha256": record.candidate_sha256,
+        "audit_dir": str(folder),
+        **counts,
+        "failed_checks": dg.MetadataValue.md(record.describe_failures(folder) or "none"),
+    }
+    if not record.passed:
+        raise AuditFailed(
+            f"audit of build {build} failed: {len(record.errors)} error-level check(s); the serving warehouse "
+            f"and the publications are unchanged.\n{record.describe_failures(folder)}\nAudit record: "
+            f"{folder / 'audit.json'}"
+        )
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset(
     key=["warehouse", "serving"],
     group_name="publication",
-    deps=[eduq_dbt_models],
-    description="Copy the built and tested candidate warehouse over the serving warehouse in one atomic "
-    "rename. Analysts and BI tools read only the serving file.",
+    deps=[candidate_audit],
+    description="Copy the audited candidate warehouse over the serving warehouse in one atomic rename, "
+    "with its audit record embedded (schema audit). Refuses a candidate whose exact content has no passed "
+    "audit. Analysts and BI tools read only the serving file.",
     kinds={"duckdb"},
 )
 def serving_warehouse(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = load_settings()
-    promotion = promote(settings.candidate_db, settings.serving_db)
+    promotion = promote(settings)
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
         years = [str(y) for y in available_list_years(con)]
     new = [y for y in years if not context.instance.has_dynamic_partition(list_year_partitions.name, y)]
@@ -33,6 +97,8 @@ def serving_warehouse(context: dg.AssetExecutionContext) -> dg.MaterializeResult
             "path": str(promotion.serving_path),
             "size_bytes": promotion.size_bytes,
             "sha256": promotion.sha256,
+            "build_id": promotion.build_id,
+            "candidate_sha256": promotion.candidate_sha256,
             "list_years": ", ".join(years),
         }
     )
@@ -43,20 +109,29 @@ def serving_warehouse(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     group_name="publication",
     deps=[serving_warehouse],
     partitions_def=list_year_partitions,
-    description="The ШНОР list of a list year, as CSV (UTF-8 with BOM, Russian headers) and Parquet, "
-    "in publications/<list_year>/.",
-    kinds={"csv", "parquet"},
+    description="The ШНОР list of a list year in publications/<list_year>/v<N>/: XLSX for print, CSV (UTF-8 "
+    "with BOM), Parquet, manifest.json and, from v2 on, the diff against the previous version. Publishes "
+    "only from a serving warehouse with a passed audit; an unchanged list makes no new version.",
+    kinds={"xlsx", "csv", "parquet"},
 )
 def shnor_list_publication(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = load_settings()
     list_year = int(context.partition_key)
-    export = export_list(settings.serving_db, list_year, settings.publications_dir / str(list_year))
-    context.log.info(f"list {list_year}: {export.rows} schools {export.by_cluster}")
+    result = publish_list(settings, list_year)
+    context.log.info(result.render())
+    for warning in result.warnings:
+        context.log.warning(f"warning-level check: {warning}")
     return dg.MaterializeResult(
         metadata={
             "list_year": list_year,
-            "schools": export.rows,
-            **{f"cluster_{k}": v for k, v in sorted(export.by_cluster.items(), key=lambda kv: str(kv[0]))},
-            "files": dg.MetadataValue.md("\n".join(f"- {p}" for p in export.files)),
+            "status": result.status,
+            "version": result.version,
+            "directory": str(result.directory),
+            "schools": result.rows,
+            "build_id": result.build_id,
+            **{f"cluster_{k}": v for k, v in result.by_cluster.items()},
+            **{f"diff_{k}": v for k, v in result.diff.items()},
+            "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in result.warnings) or "none"),
+            "files": dg.MetadataValue.md("\n".join(f"- {p}" for p in result.files) or "unchanged"),
         }
     )
