@@ -156,9 +156,21 @@ def _cell_label(cell: object) -> str:
     return "" if cell is None else str(cell).strip()
 
 
+_HEADER_KEYS: dict[int, tuple[Contract, dict[str, set[str]]]] = {}
+
+
+def _header_keys(contract: Contract) -> dict[str, set[str]]:
+    """Normalised header spellings per column, computed once per contract."""
+    cached = _HEADER_KEYS.get(id(contract))
+    if cached is None or cached[0] is not contract:
+        cached = (contract, {c.name: c.header_keys() for c in contract.columns})
+        _HEADER_KEYS[id(contract)] = cached
+    return cached[1]
+
+
 def match_header(cells: Sequence[object], contract: Contract) -> HeaderMatch:
     """Map the cells of one candidate header row to the contract's canonical columns."""
-    keys = {c.name: c.header_keys() for c in contract.columns}
+    keys = _header_keys(contract)
     mapping: dict[int, str] = {}
     taken: set[str] = set()
     for idx, cell in enumerate(cells):

@@ -30,7 +30,8 @@ from ingestion.readers import FileLayout, StagedFile, column_letter
 TRUE_WORDS = ("да", "д", "1", "true", "истина", "+", "yes", "y", "есть", "имеется", "v", "✓", "✔")
 FALSE_WORDS = ("нет", "н", "0", "false", "ложь", "-", "no", "n", "отсутствует", "не имеется")
 VALUE_MAP_LIMIT = 500  # distinct texts of an enum/boolean column mapped in Python; beyond, in SQL
-TOTAL_ROW_PATTERN = r"^\s*(итого|всего|total)([^а-яёa-z]|$)"
+# a cell that starts a total row: «Итого», «ВСЕГО по району», «Total:»; not «Итоговое сочинение»
+TOTAL_ROW_PATTERN = r"^[\s\x{a0}]*(?i:итого|всего|total)([^\pL\pN]|$)"
 
 # reason codes of raw._quarantine.reason_code
 BLANK = "blank"  # internal: an empty row the fast CSV path kept; dropped, not quarantined
@@ -351,19 +352,45 @@ class Validator:
         columns = ", ".join(_ident(c) for c in self.contract.table_columns)
         return (
             f"select _row_number, {columns}, _extra, "
-            f"(_overflow is null and not ({broken})) as _ok from ({self._parsed_layer(relation)})"
+            f"(_overflow is null and not ({broken}) and not ({self.not_data_sql()})) as _ok "
+            f"from ({self._parsed_layer(relation)})"
         )
+
+    def _text_columns(self) -> list[Column]:
+        """Mapped columns whose values are free text: where a total row or a header can pass as data."""
+        return [c for c in self.contract.columns if c.type in ("string", "code") and c.name in self.by_name]
+
+    def _header_need(self) -> int:
+        return max(2, math.ceil(len(self.layout.mapping) / 2))
+
+    def not_data_sql(self) -> str:
+        """Main-pass test for rows that pass every column rule but are not data: a total row with
+        «Итого» in a text column, or the header repeated in a source of text columns only. Every
+        row it catches is also caught, with its reason, by :meth:`_row_flag`."""
+        text = self._text_columns()
+        # t__ values are trimmed: only a text starting with И/и/В/в/T/t can be a total (ascii() is the first code point)
+        starts = ", ".join(str(ord(ch)) for ch in "ИиВвTt")
+        tests = [
+            f"(case when ascii({_ident('t__' + c.name)}) in ({starts}) "
+            f"then coalesce(regexp_matches({_ident('t__' + c.name)}, {_q(TOTAL_ROW_PATTERN)}), false) else false end)"
+            for c in text
+        ]
+        if len(text) >= self._header_need():
+            hits = [
+                f"coalesce({_ident('t__' + c.name)} = {_q(self.layout.headers[self.by_name[c.name]].strip())}, false)::int"
+                for c in text
+            ]
+            tests.append(f"({' + '.join(hits)}) >= {self._header_need()}")
+        return " or ".join(tests) or "false"
 
     def _row_flag(self) -> str:
         """SQL classifying a failing row that is not data at all (NULL for an ordinary bad row)."""
         cells = [f"c{i}" for i in range(self.layout.width)]
-        concat = f"lower(concat_ws(chr(31), {', '.join(cells)}))"
-        total = f"regexp_matches({concat}, '(^|\\x1f){TOTAL_ROW_PATTERN[1:]}')"
-        header_hits = [
-            f"(coalesce({_normalise_sql(f'c{i}')} = {_q(normalise_label(self.layout.headers[i]))}, false))::int"
-            for i in sorted(self.layout.mapping)
-        ]
-        need = max(2, math.ceil(len(header_hits) / 2))
+        header_hits = []
+        for i in sorted(self.layout.mapping):
+            header = self.layout.headers[i]
+            same = f"{text_expr(f'c{i}')} = {_q(header.strip())} or {_normalise_sql(f'c{i}')} = {_q(normalise_label(header))}"
+            header_hits.append(f"coalesce({same}, false)::int")
         required = [_ident("t__" + c.name) for c in self.contract.columns
                     if c.required and c.name in self.by_name]
         no_required = " and ".join(f"{r} is null" for r in required) if required else "false"
@@ -371,8 +398,8 @@ class Validator:
         return (
             f"case when {filled} = 0 then '{BLANK}' "
             f"when _overflow is not null then '{OVERFLOW}' "
-            f"when {' + '.join(header_hits) or '0'} >= {need} then '{REPEATED_HEADER}' "
-            f"when {total} then '{TOTAL_ROW}' "
+            f"when {' + '.join(header_hits) or '0'} >= {self._header_need()} then '{REPEATED_HEADER}' "
+            f"when _total_cell is not null then '{TOTAL_ROW}' "
             f"when {no_required} or {filled} = 1 then '{NOT_DATA}' end"
         )
 
@@ -398,12 +425,12 @@ class Validator:
     def failure_sql(self, bad_relation: str) -> str:
         """One row per (row, column, reason) for the rows of ``bad_relation`` (the failing ones)."""
         cells = ", ".join(f"c{i}" for i in range(self.layout.width))
-        flagged = (
-            f"select *, {self._row_flag()} as _flag, "
-            f"list_filter([{cells}], lambda x: regexp_matches(lower(x), '{TOTAL_ROW_PATTERN}'))[1] as _total_cell, "
+        cells_sql = (
+            f"select *, list_filter([{cells}], lambda x: regexp_matches(x, {_q(TOTAL_ROW_PATTERN)}))[1] as _total_cell, "
             f"list_filter([{cells}], lambda x: nullif(trim(x), '') is not null)[1] as _first_cell "
             f"from ({self._parsed_layer(bad_relation, keep_cells=True)})"
         )
+        flagged = f"select *, {self._row_flag()} as _flag from ({cells_sql})"
         parts = [
             f"select _row_number, '{ROW_LEVEL}', {value}, '{flag}', {_q(reason)} from flagged where _flag = '{flag}'"
             for flag, value, reason in self.row_reasons()

@@ -239,3 +239,26 @@ def test_a_rejected_file_does_not_stop_the_others(region: Region) -> None:
         ("resource_survey_2024.csv", "loaded"),
         ("vpr_results_truncated.xlsx", "rejected"),
     ]
+
+
+def test_a_subtotal_row_that_passes_every_column_rule_is_still_not_data(region: Region) -> None:
+    region.write(
+        "vpr_school_stats_2024_subtotals.csv",
+        "Год;Код ОО;Класс;Предмет;Количество участников;«2»;«3»;«4»;«5»\n"
+        "2024;sch001;4;Математика;20;2;8;7;3\n"  # 2 loads
+        "2024;sch001;4;Итого по ОО:;20;2;8;7;3\n"  # 3 a subtotal: every column is valid
+        "2024;sch002;11;Итоговое сочинение;10;0;2;4;4\n",  # 4 loads: a real subject
+    )
+    f = region.run().outcome("vpr_school_stats_2024_subtotals.csv")
+    assert region.loaded_rows(f) == [2, 4]
+    assert region.quarantined(f) == [(3, "*", "Итого по ОО:", "total_row")]
+
+
+def test_a_repeated_header_in_a_source_of_text_columns(region: Region) -> None:
+    region.write(
+        "school_codes_2.csv",
+        "Система;Код в системе;Код ОО\nРИС ГИА;R-0003;sch003\nСистема;Код в системе;Код ОО\nРИС ГИА;R-0004;sch004\n",
+    )
+    f = region.run().outcome("school_codes_2.csv")
+    assert region.loaded_rows(f) == [2, 4]
+    assert region.quarantined(f) == [(3, "*", None, "repeated_header")]
