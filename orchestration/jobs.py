@@ -12,7 +12,6 @@ from orchestration.assets.checks import GX_CHECKS_BY_SPEC, gx_check_key
 from orchestration.assets.publication import (
     DBT_TARGET_DIR,
     build_id,
-    list_year_partitions,
     shnor_list_publication,
 )
 from publishing.audit import (
@@ -96,7 +95,6 @@ nightly_load_job = dg.define_asset_job(
 publish_list_job = dg.define_asset_job(
     "publish_list",
     selection=dg.AssetSelection.assets(shnor_list_publication),
-    partitions_def=list_year_partitions,
     description="Publish the ШНОР list of a list year from the serving warehouse.",
     executor_def=dg.in_process_executor,
 )

@@ -100,13 +100,13 @@ class AuditRecord:
         checks that did not run because of them are counted, not listed."""
         lines = []
         errors = self.errors
-        shown = [c for c in errors if c.status != "not_run"] or errors[:5]
+        shown = [c for c in errors if not (c.source == "dbt" and c.status == "not_run")] or errors[:5]
         for c in shown:
             where = f" — failing rows: {audit_dir / c.failing_rows_file}" if audit_dir and c.failing_rows_file else ""
             lines.append(f"  ERROR {c.key} [{c.asset}] {c.status}: {c.message}{where}")
         if len(errors) > len(shown):
-            lines.append(f"  ... and {len(errors) - len(shown)} more error-level check(s) not run because of the "
-                         "failures above")
+            lines.append(f"  ... and {len(errors) - len(shown)} more dbt test(s) not run because of the failures "
+                         "above")
         for c in self.warnings:
             lines.append(f"  warning {c.key} [{c.asset}]: {c.message}")
         return "\n".join(lines)

@@ -16,7 +16,7 @@ import duckdb
 from ingestion.settings import load_settings
 from orchestration.assets.dbt import eduq_dbt_models
 from orchestration.dbt_project import DBT_PROJECT_DIR
-from publishing.audit import audit_dir, run_audit
+from publishing.audit import CheckOutcome, audit_dir, run_audit
 from publishing.dbt_results import find_invocation_dir, read_invocation
 from publishing.errors import AuditFailed
 from publishing.promote import promote
@@ -36,6 +36,29 @@ def build_id(instance: dg.DagsterInstance, run_id: str) -> str:
     return f"{moment:%Y%m%dT%H%M%S}-{run_id[:8]}"
 
 
+def other_checks_of_run(instance: dg.DagsterInstance, run_id: str) -> list[CheckOutcome]:
+    """Asset checks of the run that are neither dbt tests nor GX checks (e.g. the ingestion checks
+    on rejected files and quarantined rows): they count in the audit at their own severity."""
+    from orchestration.assets.checks import GX_CHECKS_BY_SPEC
+
+    dbt_keys = set(eduq_dbt_models.keys)
+    out = []
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+    for record in records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        if evaluation.asset_key in dbt_keys or (tuple(evaluation.asset_key.path), evaluation.check_name) in \
+                GX_CHECKS_BY_SPEC:
+            continue
+        warn = evaluation.severity == dg.AssetCheckSeverity.WARN
+        text = evaluation.description or next(
+            (str(v.value) for k, v in evaluation.metadata.items() if k in ("message", "messages", "rejected")), "")
+        out.append(CheckOutcome(
+            key=f"dagster__{'__'.join(evaluation.asset_key.path)}__{evaluation.check_name}", source="dagster",
+            asset=evaluation.asset_key.to_user_string(), level="warning" if warn else "error",
+            status="passed" if evaluation.passed else "failed", message=text[:500]))
+    return out
+
+
 @dg.asset(
     key=AUDIT_KEY,
     group_name="publication",
@@ -53,7 +76,8 @@ def candidate_audit(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     invocation = find_invocation_dir(DBT_TARGET_DIR, run_id)
     if invocation is None:
         context.log.error("no dbt build in this run: the audit cannot vouch for the dbt tests")
-    record = run_audit(settings, build, read_invocation(invocation) if invocation else None, run_id=run_id)
+    record = run_audit(settings, build, read_invocation(invocation) if invocation else None, run_id=run_id,
+                       extra=other_checks_of_run(context.instance, run_id))
     folder = audit_dir(settings, build)
     for warning in record.warnings:
         context.log.warning(f"warning-level check failed: {warning.key} [{warning.asset}]: {warning.message}")

@@ -1,0 +1,262 @@
+"""The publication gate on every path, on copies of the session's generated region:
+
+- a clean run audits, promotes and publishes v1;
+- data that breaks an error-level Great Expectations check (`eduq run`): the audit fails, says
+  which check, saves the failing rows; serving stays byte-identical, nothing is published;
+- a failing dbt test (delivered through the landing sensor): the build stops before its audit;
+- after a failed audit: a promotion-only run, an audit-only run, a manual run of publish_list,
+  `eduq publish` and the publish_after_load sensor publish nothing new;
+- a serving file copied by hand (no audit record): every publication path refuses.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from publishing.audit import read_record, records
+from publishing.files import sha256_file
+from tests.integration.test_gates_support import (
+    copy_home,
+    listed_schools,
+    new_instance,
+    registry_row,
+    serving_build,
+    settle,
+    snapshot,
+    write_csv,
+)
+
+pytestmark = pytest.mark.integration
+
+SERVING = dg.AssetKey(["warehouse", "serving"])
+AUDIT = dg.AssetKey(["warehouse", "audit"])
+
+
+def _defs():
+    from orchestration.definitions import defs
+
+    return defs
+
+
+def _run_assets(keys: list[dg.AssetKey], instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    job = _defs().resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(instance=instance, asset_selection=keys, raise_on_error=False)
+
+
+def _step_errors(result: dg.ExecuteInProcessResult) -> str:
+    from orchestration.runner import _failure_text
+
+    return _failure_text(result)
+
+
+# --- the clean run ---------------------------------------------------------------------------------
+
+def test_clean_run_audits_promotes_and_publishes_v1(small_region) -> None:
+    settings = small_region.settings
+    build = serving_build(settings)
+    record = read_record(settings, build)
+    assert record is not None and record.passed and record.errors == []
+    assert {c.source for c in record.checks} >= {"dbt", "gx"}
+    gx = [c for c in record.checks if c.source == "gx"]
+    assert {c.level for c in gx} == {"error", "warning"} and all(c.status in ("passed", "skipped") for c in gx)
+    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+        carried = con.execute("select build_id, candidate_sha256, passed from audit.build").fetchone()
+        listed = con.execute("select count(*) from marts.fct_shnor_list where list_year = 2025 and is_shnor").fetchone()[0]
+    assert carried == (build, record.candidate_sha256, True)
+
+    v1 = settings.publications_dir / "2025" / "v1"
+    assert sorted(p.name for p in v1.iterdir()) == [
+        "manifest.json", "shnor_list_2025.csv", "shnor_list_2025.parquet", "shnor_list_2025.xlsx"]
+    manifest = json.loads((v1 / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["rows"]["schools"] == listed > 0
+    assert manifest["checks"]["passed"] is True
+    assert manifest["methodology"] == {"profile": "fioko_2025", "version": "1.0"}
+    # every delivered file is an input, with the hash of its bytes as delivered
+    delivered = {sha256_file(p) for p in small_region.landing_copy.rglob("*")
+                 if p.suffix in (".csv", ".xlsx")}
+    assert {i["sha256"] for i in manifest["inputs"]} == delivered
+    assert {f["name"]: f["sha256"] for f in manifest["files"]} == {
+        p.name: sha256_file(p) for p in v1.iterdir() if p.name != "manifest.json"}
+
+
+def test_every_trigger_runs_the_gated_job() -> None:
+    defs = _defs()
+    graph = defs.resolve_asset_graph()
+    assert AUDIT in graph.get(SERVING).parent_keys
+    assert SERVING in graph.get(dg.AssetKey(["publications", "shnor_list"])).parent_keys
+    assert defs.resolve_schedule_def("nightly_load_schedule").job_name == "nightly_load"
+    assert defs.resolve_sensor_def("landing_sensor").job_name == "nightly_load"
+    job = defs.resolve_job_def("nightly_load")
+    assert {AUDIT, SERVING} <= set(job.asset_layer.selected_asset_keys)
+    assert any(h.name == "record_failed_build" for h in job.hook_defs)
+    # the GX suites are asset checks on the raw and mart assets, beside the dbt tests
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    assert ("raw/schools", "registry_schools_have_results") in checks
+    assert ("marts/fct_shnor_list", "listed_school_has_cluster") in checks
+
+
+# --- an error-level GX check fails -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def failed_audit(small_region, tmp_path_factory):
+    """A registry addition delivers a school (with students, in a municipality that sent results) that
+    has no results at all: `eduq run` over it."""
+    from orchestration.runner import PipelineFailed, run_pipeline
+
+    monkeypatch = pytest.MonkeyPatch()
+    try:
+        settings = copy_home(small_region.settings, tmp_path_factory.mktemp("failed") / "home", monkeypatch)
+        serving_before = settings.serving_db.read_bytes()
+        publications_before = snapshot(settings.publications_dir)
+        build_before = serving_build(settings)
+        model = registry_row(settings, 2024)
+        new_school = model["school_id"][:-3] + "999"
+        write_csv(settings.landing_dir / "schools" / "schools_2024_dop.csv",
+                  ["Код ОО", "Наименование ОО", "Код МО", "Муниципальное образование", "Тип местности",
+                   "Численность обучающихся"],
+                  [[new_school, "МБОУ «Новая школа»", model["municipality_code"], model["municipality_name"],
+                    "город" if model["locality"] == "urban" else "село", 140]])
+        instance = new_instance()
+        with pytest.raises(PipelineFailed) as failure:
+            run_pipeline(settings, instance=instance, quiet=True)
+        yield SimpleNamespace(settings=settings, instance=instance, message=str(failure.value),
+                              serving_before=serving_before, publications_before=publications_before,
+                              build_before=build_before, new_school=new_school, monkeypatch=monkeypatch)
+    finally:
+        monkeypatch.undo()
+
+
+@pytest.fixture()
+def in_failed_home(failed_audit, monkeypatch):
+    monkeypatch.setenv("EDUQ_HOME", str(failed_audit.settings.home))
+    return failed_audit
+
+
+def test_failed_audit_says_which_check_failed_and_saves_the_failing_rows(in_failed_home) -> None:
+    f = in_failed_home
+    latest = records(f.settings)[-1]
+    assert not latest.passed
+    assert [c.key for c in latest.errors] == ["gx__raw__schools__registry_schools_have_results"]
+    assert "gx__raw__schools__registry_schools_have_results" in f.message
+    failing = latest.errors[0].failing_rows_file
+    assert failing and failing in f.message
+    rows = pd.read_parquet(f.settings.warehouse_dir / "audit" / latest.build_id / failing)
+    assert rows[["year", "school_id", "registry_file"]].values.tolist() == [[2024, f.new_school, "schools_2024_dop.csv"]]
+    # the candidate it judged is exactly the one on disk
+    assert latest.candidate_sha256 == sha256_file(f.settings.candidate_db)
+
+
+def test_failed_audit_leaves_serving_byte_identical_and_publishes_nothing(in_failed_home) -> None:
+    f = in_failed_home
+    assert f.settings.serving_db.read_bytes() == f.serving_before
+    assert snapshot(f.settings.publications_dir) == f.publications_before
+
+
+def test_promotion_alone_refuses_the_failed_candidate(in_failed_home) -> None:
+    f = in_failed_home
+    result = _run_assets([SERVING], new_instance())
+    assert not result.success
+    assert "failed its audit" in _step_errors(result)
+    assert f.settings.serving_db.read_bytes() == f.serving_before
+
+
+def test_audit_alone_cannot_vouch_for_dbt_tests_it_did_not_see(in_failed_home) -> None:
+    f = in_failed_home
+    result = _run_assets([AUDIT], new_instance())
+    assert not result.success
+    assert "dbt_build_results" in _step_errors(result)
+    assert _run_assets([SERVING], new_instance()).success is False
+    assert f.settings.serving_db.read_bytes() == f.serving_before
+
+
+def test_manual_publish_and_eduq_publish_after_a_failed_audit_publish_nothing_new(in_failed_home, capsys) -> None:
+    from orchestration.cli import main
+    from orchestration.runner import publish
+
+    f = in_failed_home
+    manual = publish(f.settings, 2025, instance=new_instance(), quiet=True)  # the job publish_list
+    assert (manual.status, manual.version) == ("unchanged", 1)
+    assert main(["publish", "--year", "2025"]) == 0
+    assert "unchanged since v1" in capsys.readouterr().out
+    assert snapshot(f.settings.publications_dir) == f.publications_before
+
+
+def test_publish_after_load_sensor_requests_nothing_for_a_failed_build(in_failed_home) -> None:
+    from orchestration.jobs import publish_after_load
+
+    f = in_failed_home
+    run = f.instance.get_runs(filters=dg.RunsFilter(job_name="nightly_load"))[0]
+    event = next(e.dagster_event for e in f.instance.all_logs(run.run_id)
+                 if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE)
+    context = dg.build_run_status_sensor_context(sensor_name="publish_after_load", dagster_event=event,
+                                                 dagster_instance=f.instance, dagster_run=run)
+    result = publish_after_load(context)
+    assert isinstance(result, dg.SkipReason) and "did not pass" in result.skip_message
+
+
+# --- a serving file copied by hand ------------------------------------------------------------------
+
+def test_a_serving_file_copied_by_hand_is_never_published(failed_audit, tmp_path, monkeypatch, capsys) -> None:
+    from orchestration.cli import main
+    from orchestration.jobs import publish_after_load
+    from orchestration.runner import PipelineFailed, publish
+
+    settings = copy_home(failed_audit.settings, tmp_path / "home", monkeypatch)
+    settings.serving_db.write_bytes(settings.candidate_db.read_bytes())  # the failed candidate, by hand
+    before = snapshot(settings.publications_dir)
+    with pytest.raises(PipelineFailed, match="carries no audit record"):
+        publish(settings, 2025, instance=new_instance(), quiet=True)
+    assert main(["publish", "--year", "2025"]) == 1
+    assert "carries no audit record" in capsys.readouterr().err
+    # even a successful load run would not make the sensor publish from it
+    instance = new_instance()
+    ok = _run_assets([dg.AssetKey(["raw", "landing_survey"])], instance)
+    event = next(e.dagster_event for e in instance.all_logs(ok.run_id)
+                 if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.RUN_SUCCESS)
+    context = dg.build_run_status_sensor_context(sensor_name="publish_after_load", dagster_event=event,
+                                                 dagster_instance=instance, dagster_run=ok.dagster_run)
+    assert isinstance(publish_after_load(context), dg.SkipReason)
+    assert snapshot(settings.publications_dir) == before
+
+
+# --- a dbt test fails, the run started by the landing sensor -----------------------------------------
+
+def test_failing_dbt_test_stops_the_sensor_run_before_its_audit(small_region, tmp_path, monkeypatch) -> None:
+    settings = copy_home(small_region.settings, tmp_path / "home", monkeypatch)
+    serving_before = settings.serving_db.read_bytes()
+    publications_before = snapshot(settings.publications_dir)
+    school = min(listed_schools(settings, 2025))
+    # one exam-system code mapped to two schools, the system spelled in two cases: the file loads
+    # (different keys) but the crosswalk is ambiguous, which the dbt test on staging catches
+    path = write_csv(settings.landing_dir / "school_codes_fix.csv", ["Система", "Код в системе", "Код ОО"],
+                     [["РЦОИ", "777001", school], ["рцои", "777001", registry_row(settings, 2024)["school_id"]]])
+    settle(path)
+    defs = _defs()
+    instance = new_instance()
+    tick = defs.resolve_sensor_def("landing_sensor").evaluate_tick(dg.build_sensor_context(instance=instance))
+    assert len(tick.run_requests) == 1
+    request = tick.run_requests[0]
+    result = defs.resolve_job_def(request.job_name or "nightly_load").execute_in_process(
+        instance=instance, tags=request.tags, raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
+    assert not result.success
+    started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    assert "eduq_dbt_models" in started
+    assert not {"warehouse__audit", "warehouse__serving"} & started
+    assert settings.serving_db.read_bytes() == serving_before
+    assert snapshot(settings.publications_dir) == publications_before
+    record = records(settings)[-1]
+    assert not record.passed and record.run_id == result.run_id
+    failed = [c for c in record.errors if c.status == "failed"]
+    assert [c.key for c in failed] == [
+        "dbt__unique_combination_of_columns_stg_registry__school_codes_code_system__external_code"]
+    rows = pd.read_parquet(Path(settings.warehouse_dir / "audit" / record.build_id / failed[0].failing_rows_file))
+    assert len(rows) == 1
+    assert any(c.key == "step__eduq_dbt_models" for c in record.errors)
