@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 -- Participants (N) and failing results (F) per school, procedure and year. Student-level
 -- rows are counted where they exist; VPR school statistics fill the rest, so that the two
 -- delivery forms give the same N and F.

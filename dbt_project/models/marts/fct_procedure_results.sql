@@ -14,49 +14,63 @@ profile as (
     select * from {{ ref('int_methodology_profile') }}
 ),
 
-counted_procedures as (
-    select procedure_code
-    from {{ ref('methodology_profile_procedures') }}
-    where profile_name = '{{ methodology_profile() }}'
+profile_procedures as (
+    select * from {{ ref('methodology_profile_procedures') }}
 ),
 
 procedures as (
     select procedure_code, procedure_name_ru from {{ ref('procedures') }}
 ),
 
-flags as (
+counted_procedures as (
+    select profile_procedures.procedure_code
+    from profile_procedures
+    inner join profile on profile_procedures.profile_name = profile.profile_name
+    where profile_procedures.counts_for_list
+),
+
+shares as (
     select
         counts.school_id,
         counts.procedure_code,
         counts.year,
         counts.participants,
         counts.failing,
-        counts.failing / counts.participants as fail_share,
         counts.result_source,
-        counts.participants >= profile.min_participants as is_informative,
-        counts.participants >= profile.min_participants
-            and case
-                when profile.threshold_inclusive then counts.failing / counts.participants >= profile.fail_share_threshold
-                else counts.failing / counts.participants > profile.fail_share_threshold
-            end as is_flagged,
+        counts.failing / counts.participants as fail_share,
         prior.prior_participants,
         prior.prior_failing,
         prior.prior_failing / nullif(prior.prior_participants, 0) as prior_fail_share,
-        coalesce(prior.prior_participants >= profile.min_participants
-            and case
-                when profile.threshold_inclusive then prior.prior_failing / prior.prior_participants >= profile.fail_share_threshold
-                else prior.prior_failing / prior.prior_participants > profile.fail_share_threshold
-            end, false) as is_prior_flagged,
-        prior.prior_school_ids,
-        counts.procedure_code in (select procedure_code from counted_procedures) as counts_for_list,
-        profile.profile_name,
-        profile.profile_version
+        prior.prior_school_ids
     from counts
-    cross join profile
     left join prior
         on counts.school_id = prior.school_id
         and counts.procedure_code = prior.procedure_code
         and counts.year = prior.year
+),
+
+flags as (
+    select
+        shares.*,
+        shares.participants >= profile.min_participants as is_informative,
+        shares.participants >= profile.min_participants
+            and case
+                when profile.threshold_inclusive then shares.fail_share >= profile.fail_share_threshold
+                else shares.fail_share > profile.fail_share_threshold
+            end as is_flagged,
+        coalesce(
+            shares.prior_participants >= profile.min_participants
+            and case
+                when profile.threshold_inclusive then shares.prior_fail_share >= profile.fail_share_threshold
+                else shares.prior_fail_share > profile.fail_share_threshold
+            end,
+            false
+        ) as is_prior_flagged,
+        shares.procedure_code in (select counted_procedures.procedure_code from counted_procedures) as counts_for_list,
+        profile.profile_name,
+        profile.profile_version
+    from shares
+    cross join profile
 ),
 
 final as (

@@ -1,10 +1,14 @@
 -- One row per school and list year: is the school a low-result school (ШНОР) under the
--- selected methodology profile, why, and its FIOKO severity cluster.
+-- selected methodology profile, why, and its FIOKO severity cluster. Every school of the
+-- registry in a results year gets a row (schools without results are not listed).
 with
 
-results as (
+procedure_results as (
     select * from {{ ref('fct_procedure_results') }}
-    where counts_for_list
+),
+
+schools as (
+    select school_id, year from {{ ref('dim_school') }}
 ),
 
 profile as (
@@ -15,36 +19,61 @@ clusters as (
     select * from {{ ref('fioko_clusters') }}
 ),
 
+counted_results as (
+    select * from procedure_results where counts_for_list
+),
+
+results_years as (
+    select distinct year from procedure_results
+),
+
+spine as (
+    select schools.school_id, schools.year
+    from schools
+    inner join results_years on schools.year = results_years.year
+    union
+    select school_id, year from counted_results
+),
+
 per_school as (
     select
-        school_id,
-        year as results_year,
-        count(*) filter (where is_flagged) as n_flagged_procedures,
-        count(*) filter (where is_flagged and is_prior_flagged) as n_persistent_procedures,
-        count(*) filter (where is_informative) as n_informative_procedures,
-        sum(failing) filter (where is_flagged) / nullif(sum(participants) filter (where is_flagged), 0)
+        spine.school_id,
+        spine.year as results_year,
+        count(counted_results.procedure_code) as n_counted_procedures,
+        count(*) filter (where counted_results.is_informative) as n_informative_procedures,
+        count(*) filter (where counted_results.is_flagged) as n_flagged_procedures,
+        count(*) filter (where counted_results.is_flagged and counted_results.is_prior_flagged)
+            as n_persistent_procedures,
+        sum(counted_results.failing) filter (where counted_results.is_flagged)
+            / nullif(sum(counted_results.participants) filter (where counted_results.is_flagged), 0)
             as flagged_pooled_share,
-        sum(failing) filter (where is_informative) / nullif(sum(participants) filter (where is_informative), 0)
+        sum(counted_results.failing) filter (where counted_results.is_informative)
+            / nullif(sum(counted_results.participants) filter (where counted_results.is_informative), 0)
             as all_pooled_share,
-        avg(fail_share) filter (where is_flagged) as flagged_mean_share,
-        max(fail_share) filter (where is_flagged) as flagged_max_share,
+        avg(counted_results.fail_share) filter (where counted_results.is_flagged) as flagged_mean_share,
+        max(counted_results.fail_share) filter (where counted_results.is_flagged) as flagged_max_share,
         string_agg(
-            case when is_flagged then procedure_name_ru || ' (' || round(fail_share * 100, 1) || '%)' end,
-            '; ' order by procedure_code
+            case
+                when counted_results.is_flagged
+                    then counted_results.procedure_name_ru || ' (' || round(counted_results.fail_share * 100, 1) || '%)'
+            end,
+            '; ' order by counted_results.procedure_code
         ) as flagged_procedures,
         string_agg(
-            case when is_flagged and is_prior_flagged then procedure_name_ru end,
-            '; ' order by procedure_code
+            case when counted_results.is_flagged and counted_results.is_prior_flagged then counted_results.procedure_name_ru end,
+            '; ' order by counted_results.procedure_code
         ) as persistent_procedures
-    from results
-    group by school_id, year
+    from spine
+    left join counted_results
+        on spine.school_id = counted_results.school_id
+        and spine.year = counted_results.year
+    group by spine.school_id, spine.year
 ),
 
 listed as (
     select
         per_school.*,
-        profile.profile_name,
-        profile.profile_version,
+        per_school.results_year - 1 in (select results_years.year from results_years) as prior_results_available,
         per_school.results_year + profile.list_year_offset as list_year,
         case profile.rule_combination
             when 'or' then per_school.n_flagged_procedures >= profile.min_flagged_procedures
@@ -52,44 +81,64 @@ listed as (
             else per_school.n_flagged_procedures >= profile.min_flagged_procedures
                 and (not profile.require_persistence or per_school.n_persistent_procedures > 0)
         end as is_shnor,
-        case profile.cluster_measure
+        -- rounded to 12 decimals so that a mean of shares lands exactly on a bound (0.4, 0.5)
+        round(case profile.cluster_measure
             when 'all_pooled' then per_school.all_pooled_share
             when 'flagged_mean' then per_school.flagged_mean_share
             when 'flagged_max' then per_school.flagged_max_share
             else per_school.flagged_pooled_share
-        end as cluster_measure_value,
+        end, 12) as cluster_measure_value,
         profile.cluster_measure,
         profile.cluster_moderate_from,
-        profile.cluster_severe_above
+        profile.cluster_moderate_inclusive,
+        profile.cluster_severe_above,
+        profile.cluster_severe_inclusive,
+        profile.profile_name,
+        profile.profile_version
     from per_school
     cross join profile
 ),
 
+binned as (
+    select
+        listed.*,
+        case
+            when not listed.is_shnor then null
+            when listed.cluster_severe_inclusive and listed.cluster_measure_value >= listed.cluster_severe_above
+                then 'severe'
+            when not listed.cluster_severe_inclusive and listed.cluster_measure_value > listed.cluster_severe_above
+                then 'severe'
+            when listed.cluster_moderate_inclusive and listed.cluster_measure_value >= listed.cluster_moderate_from
+                then 'moderate'
+            when not listed.cluster_moderate_inclusive and listed.cluster_measure_value > listed.cluster_moderate_from
+                then 'moderate'
+            else 'basic'
+        end as fioko_cluster
+    from listed
+),
+
 final as (
     select
-        listed.school_id,
-        listed.list_year,
-        listed.results_year,
-        listed.is_shnor,
-        listed.n_flagged_procedures,
-        listed.n_persistent_procedures,
-        listed.n_informative_procedures,
-        listed.flagged_procedures,
-        listed.persistent_procedures,
-        listed.cluster_measure,
-        listed.cluster_measure_value,
-        clusters.fioko_cluster,
+        binned.school_id,
+        binned.list_year,
+        binned.results_year,
+        binned.is_shnor,
+        binned.prior_results_available,
+        binned.n_counted_procedures,
+        binned.n_informative_procedures,
+        binned.n_flagged_procedures,
+        binned.n_persistent_procedures,
+        binned.flagged_procedures,
+        binned.persistent_procedures,
+        binned.cluster_measure,
+        binned.cluster_measure_value,
+        binned.fioko_cluster,
         clusters.cluster_name_ru as fioko_cluster_ru,
-        listed.profile_name,
-        listed.profile_version
-    from listed
-    left join clusters
-        on listed.is_shnor
-        and clusters.fioko_cluster = case
-            when listed.cluster_measure_value > listed.cluster_severe_above then 'severe'
-            when listed.cluster_measure_value >= listed.cluster_moderate_from then 'moderate'
-            else 'basic'
-        end
+        clusters.cluster_rank as fioko_cluster_rank,
+        binned.profile_name,
+        binned.profile_version
+    from binned
+    left join clusters on binned.fioko_cluster = clusters.fioko_cluster
 )
 
 select * from final

@@ -1,0 +1,79 @@
+-- Resource deficits by municipality (seed 003, «Ресурсные дефициты школ»), one row per
+-- municipality and year plus a region total row: schools with staffing, infrastructure and
+-- both deficits, all schools of the municipality, and the ШНОР of the list in force that year
+-- (list_year = year); counts and shares of all schools of the municipality.
+with
+
+deficits as (
+    select school_id, year, has_resource_survey, has_staffing_deficit, has_infrastructure_deficit, has_both_deficits
+    from {{ ref('fct_resource_deficits') }}
+),
+
+schools as (
+    select school_id, year, municipality_code, municipality_name from {{ ref('dim_school') }}
+),
+
+shnor_list as (
+    select school_id, list_year, is_shnor from {{ ref('fct_shnor_list') }}
+),
+
+profile as (
+    select profile_name, profile_version from {{ ref('int_methodology_profile') }}
+),
+
+joined as (
+    select
+        schools.school_id,
+        schools.year,
+        schools.municipality_code,
+        schools.municipality_name,
+        coalesce(deficits.has_resource_survey, false) as has_resource_survey,
+        coalesce(deficits.has_staffing_deficit, false) as has_staffing_deficit,
+        coalesce(deficits.has_infrastructure_deficit, false) as has_infrastructure_deficit,
+        coalesce(deficits.has_both_deficits, false) as has_both_deficits,
+        coalesce(shnor_list.is_shnor, false) as is_shnor
+    from schools
+    left join deficits on schools.school_id = deficits.school_id and schools.year = deficits.year
+    left join shnor_list on schools.school_id = shnor_list.school_id and schools.year = shnor_list.list_year
+),
+
+grouped as (
+    select
+        year,
+        grouping(municipality_code) = 1 as is_region_total,
+        coalesce(municipality_code, 'region') as municipality_code,
+        case when grouping(municipality_code) = 1 then 'Всего по региону' else any_value(municipality_name) end
+            as municipality_name,
+        count(*) as n_schools,
+        count(*) filter (where has_resource_survey) as n_surveyed,
+        count(*) filter (where has_staffing_deficit) as n_staffing_deficit,
+        count(*) filter (where has_infrastructure_deficit) as n_infrastructure_deficit,
+        count(*) filter (where has_both_deficits) as n_both_deficits,
+        count(*) filter (where is_shnor) as n_shnor
+    from joined
+    group by grouping sets ((year, municipality_code), (year))
+),
+
+final as (
+    select
+        grouped.municipality_code,
+        grouped.municipality_name,
+        grouped.year,
+        grouped.is_region_total,
+        grouped.n_schools,
+        grouped.n_surveyed,
+        grouped.n_staffing_deficit,
+        grouped.n_staffing_deficit / grouped.n_schools as staffing_deficit_share,
+        grouped.n_infrastructure_deficit,
+        grouped.n_infrastructure_deficit / grouped.n_schools as infrastructure_deficit_share,
+        grouped.n_both_deficits,
+        grouped.n_both_deficits / grouped.n_schools as both_deficits_share,
+        grouped.n_shnor,
+        grouped.n_shnor / grouped.n_schools as shnor_share,
+        profile.profile_name,
+        profile.profile_version
+    from grouped
+    cross join profile
+)
+
+select * from final
