@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 
@@ -146,14 +147,22 @@ def render_xlsx(table: pa.Table, info: DocumentInfo) -> bytes:
     return _normalise_zip(buffer.getvalue(), moment)
 
 
+MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+
+
 def _normalise_zip(data: bytes, moment: dt.datetime) -> bytes:
-    """Rewrite the zip with a fixed timestamp on every entry (zip entries otherwise carry 'now')."""
+    """Rewrite the zip with a fixed timestamp on every entry (zip entries otherwise carry 'now') and
+    the document's modification time set to ``moment`` (openpyxl stamps 'now' when it saves)."""
     stamp = (max(moment.year, 1980), moment.month, moment.day, 0, 0, 0)
+    modified = moment.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for item in src.infolist():
+            content = src.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                content = MODIFIED.sub(rb"\g<1>" + modified + rb"\g<2>", content)
             info = zipfile.ZipInfo(item.filename, date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            dst.writestr(info, src.read(item.filename))
+            dst.writestr(info, content)
     return out.getvalue()

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import shutil
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
 import duckdb
@@ -108,18 +110,172 @@ def correct_results(landing_copy: Path, target: Path, year: int, outcome_by_scho
 
 
 def informative_students_only(settings: Settings, years: tuple[int, ...]) -> set[str]:
-    """Schools with at least two counted, informative procedures from per-student results every year."""
+    """Schools whose results of ``years`` all come from per-student files, with at least two counted,
+    informative procedures every year, and no reorganisation: their list status follows from their
+    per-student rows alone."""
+    in_years = ", ".join(map(str, years))
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
         rows = con.execute(
-            f"""select school_id from marts.fct_procedure_results
-                where year in ({', '.join(map(str, years))}) and counts_for_list and is_informative
+            f"""with per_year as (
+                    select school_id, year, count(*) filter (where counts_for_list and is_informative) as informative,
+                           bool_and(result_source = 'student_results') as students_only
+                    from marts.fct_procedure_results where year in ({in_years})
+                    group by school_id, year
+                )
+                select school_id from per_year
+                where school_id not in (select old_school_id from raw.school_successors
+                                        union select new_school_id from raw.school_successors)
                 group by school_id
-                having count(distinct year) = {len(years)}
-                   and bool_and(result_source = 'student_results')
-                   and min(participants) >= 5
-                   and count(*) >= {2 * len(years)}""").fetchall()
+                having count(*) = {len(years)} and min(informative) >= 2 and bool_and(students_only)
+                order by school_id""").fetchall()
     return {r[0] for r in rows}
 
 
 def new_instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
+
+
+# --- a reader process on the serving warehouse ----------------------------------------------------
+
+READER = r"""
+import json, os, sys, time
+import duckdb
+
+serving, stop_file, status_file, report_file, reconnect_every = sys.argv[1:6]
+reconnect_every = int(reconnect_every)  # 0: one connection held for the whole run
+
+
+def state(con):
+    build = con.execute("select build_id from audit.build").fetchone()[0]
+    mismatched = []
+    for table, rows in con.execute("select table_name, row_count from audit.table_rows").fetchall():
+        schema, name = table.split(".", 1)
+        actual = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+        if actual != rows:
+            mismatched.append([table, rows, actual])
+    con.execute("select count(*) from marts.fct_shnor_list where is_shnor").fetchone()
+    return build, mismatched
+
+
+queries, reconnects, errors, builds, inconsistent = 0, 0, [], [], []
+con = None
+deadline = time.time() + 600
+while time.time() < deadline and not os.path.exists(stop_file):
+    try:
+        if con is None or (reconnect_every and queries % reconnect_every == 0):
+            if con is not None:
+                con.close()  # every connection of the process closed: the next one opens the file anew
+            con = duckdb.connect(serving, read_only=True)
+            reconnects += 1
+        build, mismatched = state(con)
+        if mismatched:
+            inconsistent.append([build, mismatched])
+        if not builds or builds[-1] != build:
+            builds.append(build)
+            with open(status_file + ".tmp", "w") as fh:
+                json.dump({"builds": builds}, fh)
+            os.replace(status_file + ".tmp", status_file)
+    except Exception as exc:  # the test asserts there is none
+        errors.append(f"{type(exc).__name__}: {exc}")
+        try:
+            con.close()
+        except Exception:
+            pass
+        con = None
+    queries += 1
+    time.sleep(0.01)
+with open(report_file, "w") as fh:
+    json.dump({"queries": queries, "reconnects": reconnects, "errors": errors, "builds": builds,
+               "inconsistent": inconsistent}, fh)
+"""
+
+
+class ReaderProcess:
+    """A separate Python process querying the serving warehouse read-only in a loop, reconnecting
+    every few queries (or never), checking each time that every table has the row count its audit
+    recorded. (DuckDB shares one database per file within a process: a process sees a new file only
+    once all its connections to the old one are closed.)"""
+
+    def __init__(self, serving: Path, folder: Path, reconnect_every: int = 5) -> None:
+        import subprocess
+        import sys
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self.stop_file, self.status_file, self.report_file = (folder / "stop", folder / "status.json",
+                                                              folder / "report.json")
+        script = folder / "reader.py"
+        script.write_text(READER, encoding="utf-8")
+        self.process = subprocess.Popen([sys.executable, str(script), str(serving), str(self.stop_file),
+                                         str(self.status_file), str(self.report_file), str(reconnect_every)])
+
+    def builds(self) -> list[str]:
+        try:
+            return json.loads(self.status_file.read_text())["builds"]
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            return []
+
+    def wait_for(self, condition, timeout: float = 60) -> bool:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if condition(self.builds()):
+                return True
+            if self.process.poll() is not None:
+                return False
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> dict:
+        self.stop_file.write_text("stop")
+        self.process.wait(timeout=60)
+        return json.loads(self.report_file.read_text())
+
+
+# --- a data correction published as v2, with a reader watching -------------------------------------
+
+_CORRECTION: dict[str, SimpleNamespace] = {}
+
+
+def correction_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """Once per session: on a copy of the built region, corrected result files remove one listed
+    school (every participant passes in 2024), move another to the severe cluster (every participant
+    fails in 2024) and add a third (every participant fails in 2023 and 2024); the whole pipeline runs
+    (`run_pipeline`: load, dbt, audit, promote, publish) while a reader process queries serving."""
+    if "run" in _CORRECTION:
+        return _CORRECTION["run"]
+    from orchestration.runner import run_pipeline
+
+    monkeypatch = pytest.MonkeyPatch()
+    try:
+        tmp = tmp_path_factory.mktemp("correction")
+        settings = copy_home(small_region.settings, tmp / "home", monkeypatch)
+        v1 = settings.publications_dir / "2025" / "v1"
+        v1_files = snapshot(v1)
+        listed = listed_schools(settings, 2025)
+        eligible = informative_students_only(settings, (2023, 2024))
+        removed = min(s for s in eligible if s in listed)
+        changed = min(s for s in eligible if listed.get(s) in ("basic", "moderate") and s != removed)
+        added = min(s for s in eligible if s not in listed)
+        landing = settings.landing_dir / "corrections"
+        files = correct_results(small_region.landing_copy, landing, 2024,
+                                {removed: "pass", changed: "fail", added: "fail"})
+        files += correct_results(small_region.landing_copy, landing, 2023, {added: "fail"})
+        delivered = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
+        build_before = serving_build(settings)
+        reader = ReaderProcess(settings.serving_db, tmp / "reader", reconnect_every=5)
+        holder = ReaderProcess(settings.serving_db, tmp / "holder", reconnect_every=0)
+        for process in (reader, holder):
+            assert process.wait_for(lambda builds: builds == [build_before], timeout=60), "a reader did not start"
+        started = time.perf_counter()
+        summary = run_pipeline(settings, instance=new_instance(), quiet=True)
+        seconds = time.perf_counter() - started
+        build_after = serving_build(settings)
+        saw_new = reader.wait_for(lambda builds: build_after in builds, timeout=30)
+        report, held = reader.stop(), holder.stop()
+        _CORRECTION["run"] = SimpleNamespace(
+            settings=settings, summary=summary, v1_files=v1_files, v1=v1, removed=removed, changed=changed,
+            added=added, changed_from=listed[changed], build_before=build_before, build_after=build_after,
+            delivered=delivered,
+            reader=report, holder=held, saw_new=saw_new, seconds=seconds)
+        return _CORRECTION["run"]
+    finally:
+        monkeypatch.undo()

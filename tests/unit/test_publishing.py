@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import stat
+import zipfile
 from pathlib import Path
 
 import duckdb
@@ -270,6 +272,13 @@ def test_list_files_are_byte_identical_for_the_same_inputs(settings: Settings) -
     second = render_list_files(table, INFO)
     assert first.keys() == {"shnor_list_2025.xlsx", "shnor_list_2025.csv", "shnor_list_2025.parquet"}
     assert first == second
+    # nothing in the XLSX depends on when it was written: the zip entries and the document
+    # properties carry the document date (openpyxl would stamp the time of saving)
+    with zipfile.ZipFile(io.BytesIO(first["shnor_list_2025.xlsx"])) as archive:
+        assert {i.date_time for i in archive.infolist()} == {(2025, 9, 1, 0, 0, 0)}
+        core = archive.read("docProps/core.xml").decode()
+    assert re.findall(r"<dcterms:(created|modified)[^>]*>([^<]*)<", core) == [
+        ("created", "2025-09-01T00:00:00Z"), ("modified", "2025-09-01T00:00:00Z")]
 
 
 def test_xlsx_has_title_date_profile_and_one_row_per_school_formatted_for_print(settings: Settings) -> None:
