@@ -487,11 +487,23 @@ def _duplicates(con: duckdb.DuckDBPyConnection, contract: Contract, typed: str, 
     """Rows of the file with the same key (grain): an exact copy of an earlier row is quarantined;
     rows that share a key but differ are all quarantined (which one is right is not ours to guess)."""
     grain = ", ".join(_ident(g) for g in contract.grain)
-    dup_keys = con.execute(
-        f"select count(*) from (select {grain} from {typed} where _ok group by all having count(*) > 1)"
-    ).fetchone()[0]
-    if not dup_keys:
-        return
+    # one hash per key first (cheaper to group than the key columns); a hash collision only
+    # adds a candidate that the exact window below then clears
+    candidates = f"{typed}_dupkeys"
+    con.execute(
+        f"create or replace temp table {candidates} as select _h from "
+        f"(select hash({grain}) as _h from {typed} where _ok) group by _h having count(*) > 1"
+    )
+    try:
+        if con.execute(f"select count(*) from {candidates}").fetchone()[0]:
+            _insert_duplicates(con, contract, typed, failures, candidates)
+    finally:
+        con.execute(f"drop table if exists {candidates}")
+
+
+def _insert_duplicates(con: duckdb.DuckDBPyConnection, contract: Contract, typed: str, failures: str,
+                       candidates: str) -> None:
+    grain = ", ".join(_ident(g) for g in contract.grain)
     values = ", ".join(_ident(c) for c in contract.table_columns)
     key_label = ", ".join(contract.grain)
     con.execute(
@@ -500,7 +512,7 @@ def _duplicates(con: duckdb.DuckDBPyConnection, contract: Contract, typed: str, 
         with rows as (
             select _row_number, {grain}, row({values}) as _all,
                    count(*) over (partition by {grain}) as _n
-            from {typed} where _ok
+            from {typed} where _ok and hash({grain}) in (select _h from {candidates})
         ), dups as (
             select *, min(_row_number) over (partition by {grain}) as _first,
                    count(distinct _all) over (partition by {grain}) as _variants,
