@@ -495,36 +495,34 @@ def _create_text_table(con: duckdb.DuckDBPyConnection, table: str, width: int) -
 
 
 class _Batcher:
-    """Collects rows column-wise and appends them to a DuckDB table through Arrow."""
+    """Collects rows and appends them to a DuckDB table through Arrow, a batch at a time."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, table: str, width: int) -> None:
         self.con, self.table, self.width = con, table, width
         self.schema = _create_text_table(con, table, width)
-        self.columns: list[list] = [[] for _ in range(width + 2)]
+        self.pending: list[tuple] = []
         self.rows = 0
 
     def add(self, row_number: int, overflow: int | None, cells: Sequence[str | None]) -> None:
-        cols = self.columns
-        cols[0].append(row_number)
-        cols[1].append(overflow)
-        for i in range(self.width):
-            cols[i + 2].append(cells[i] if i < len(cells) else None)
+        """``cells`` must have exactly ``width`` items."""
+        self.pending.append((row_number, overflow, *cells))
         self.rows += 1
-        if len(cols[0]) >= BATCH_ROWS:
+        if len(self.pending) >= BATCH_ROWS:
             self.flush()
 
     def flush(self) -> None:
-        if not self.columns[0]:
+        if not self.pending:
             return
+        columns = list(zip(*self.pending, strict=True))
         batch = pa.Table.from_arrays(
-            [pa.array(col, type=f.type) for col, f in zip(self.columns, self.schema)], schema=self.schema
+            [pa.array(col, type=f.type) for col, f in zip(columns, self.schema, strict=True)], schema=self.schema
         )
         self.con.register("_eduq_batch", batch)
         try:
             self.con.execute(f"insert into {self.table} select * from _eduq_batch")
         finally:
             self.con.unregister("_eduq_batch")
-        self.columns = [[] for _ in range(self.width + 2)]
+        self.pending = []
 
 
 def _stage_csv_python(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str) -> StagedFile:
@@ -542,7 +540,10 @@ def _stage_csv_python(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLa
                 if not any(c.strip() for c in cells):
                     continue  # a blank row is not data
                 overflow = len(cells) if len(cells) > width and any(c.strip() for c in cells[width:]) else None
-                batcher.add(record, overflow, [c if c != "" else None for c in cells[:width]])
+                values = [c if c != "" else None for c in cells[:width]]
+                if len(values) < width:
+                    values += [None] * (width - len(values))
+                batcher.add(record, overflow, values)
     except UnicodeDecodeError as exc:
         raise EncodingError(
             path, f"the text after row {record} is not valid {encoding}: the file mixes encodings; "
@@ -560,21 +561,23 @@ def _stage_csv_python(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLa
 
 
 def _cell_text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
+    """A spreadsheet cell as the text a person sees (whole numbers without «.0», ISO dates)."""
+    kind = type(value)
+    if kind is str:
+        return value if value and not value.isspace() else None
+    if kind is float:
         if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
         return repr(value)
-    if isinstance(value, int):
+    if value is None:
+        return None
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
         return str(value)
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dt.time):
+    if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     text = str(value)
     return text if text.strip() else None
@@ -697,6 +700,8 @@ def stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, t
             if row_number <= layout.header_row:
                 continue
             cells = [_cell_text(v) for v in row[:width]]
+            if len(cells) < width:
+                cells += [None] * (width - len(cells))
             for c0, c1, r0 in merged.get(index, ()):
                 if r0 == index:
                     anchors[(r0, c0)] = cells[c0] if c0 < len(cells) else None
