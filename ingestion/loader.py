@@ -222,9 +222,7 @@ def survey_landing(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: s
 
 
 def _ensure_queue(con: duckdb.DuckDBPyConnection) -> None:
-    ensure_raw_schema(con)
-    con.execute(QUEUE_DDL)
-    con.execute("alter table raw._landing_queue add column if not exists modified_at timestamp")
+    ensure_raw_schema(con, (QUEUE_DDL,), (("raw._landing_queue", "modified_at", "timestamp"),))
 
 
 def _reject(con, settings, path, file_hash, size, source, message, run_id, report) -> FileOutcome:
@@ -272,6 +270,8 @@ def load_source(
         "where source = ? order by modified_at nulls first, landing_path",
         [source],
     ).fetchall()
+    if not queued:
+        return report
     known = _known_codes_table(con) if contract.school_column and contract.validate_school else None
     registry_empty = known is not None and _registry_empty(con)
     for landing_path, file_hash, size, layout_json, queued_at in queued:

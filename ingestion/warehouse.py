@@ -89,13 +89,38 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), read_only=read_only)
 
 
-def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+def _raw_columns(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    rows = con.execute(
+        "select table_name, column_name from duckdb_columns() "
+        "where schema_name = 'raw' and database_name = current_database()"
+    ).fetchall()
+    return {(t, c) for t, c in rows}
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection, extra_ddl: tuple[str, ...] = (),
+                      extra_columns: tuple[tuple[str, str, str], ...] = ()) -> None:
+    """Create what is missing of the raw schema (idempotent; one catalog query when all is there).
+
+    ``extra_ddl`` / ``extra_columns``: further ``create table if not exists`` statements and
+    ``(table, column, type)`` columns, e.g. the loader's landing queue.
+    """
+    migrations = (*MIGRATIONS, *extra_columns)
+    contracts = load_contracts().values()
+    have = _raw_columns(con)
+    tables = {t for t, _ in have}
+    wanted = {"_load_log", "_quarantine", *(c.source for c in contracts)}
+    wanted |= {ddl.split("raw.", 1)[1].split()[0] for ddl in extra_ddl}
+    missing_columns = [m for m in migrations if (m[0].removeprefix("raw."), m[1]) not in have]
+    if wanted <= tables and not missing_columns:
+        return
     con.execute("create schema if not exists raw")
     con.execute(LOAD_LOG_DDL)
     con.execute(QUARANTINE_DDL)
-    for table, column, sql_type in MIGRATIONS:
+    for ddl in extra_ddl:
+        con.execute(ddl)
+    for table, column, sql_type in migrations:
         con.execute(f"alter table {table} add column if not exists {column} {sql_type}")
-    for contract in load_contracts().values():
+    for contract in contracts:
         con.execute(raw_table_ddl(contract))
 
 
