@@ -93,33 +93,40 @@ def _isbsh_query(catalog: Catalog) -> str:
     if value is None or quartile is None or "year" not in columns:
         raise SkipCheck(f"marts.fct_isbsh lacks year, a value column ({' / '.join(ISBSH_VALUE_COLUMNS)}) or "
                         f"a quartile column ({' / '.join(ISBSH_QUARTILE_COLUMNS)})")
-    # per year and quartile: size, value range, and the room that ties at the cut give
+    # quartiles are formed per year within a scope (profile parameter): the region, a municipality
+    # or a locality type; without a quartile_scope column, the region
+    scope = "'region'"
+    if "quartile_scope" in columns:
+        by = {"municipality": "municipality_code", "locality": "locality"}
+        parts = [f"when '{name}' then cast({col} as varchar)" for name, col in by.items() if col in columns]
+        scope = f"quartile_scope || ':' || case quartile_scope {' '.join(parts)} else 'region' end"
+    # per year, scope and quartile: size, value range, and the room that ties at the cut give
     return f"""
         with scored as (
-            select year, {quartile} as quartile, {value} as value
+            select year, {scope} as scope, {quartile} as quartile, {value} as value
             from marts.fct_isbsh where {value} is not null
         ),
-        ties as (select year, value, count(*) as tied from scored group by year, value),
+        ties as (select year, scope, value, count(*) as tied from scored group by all),
         per_quartile as (
-            select year, quartile, count(*) as schools, min(value) as min_value, max(value) as max_value
-            from scored group by year, quartile
+            select year, scope, quartile, count(*) as schools, min(value) as min_value, max(value) as max_value
+            from scored group by all
         ),
-        years as (select year, count(*) as scored_schools from scored group by year),
+        groups as (select year, scope, count(*) as scored_schools from scored group by all),
         cuts as (
-            select q.year, q.quartile, q.schools, y.scored_schools, q.min_value, q.max_value,
-                   lead(q.min_value) over (partition by q.year order by q.quartile) as next_min_value,
-                   sum(q.schools) over (partition by q.year order by q.quartile) as schools_up_to_quartile,
-                   q.quartile * y.scored_schools / 4.0 as ideal_up_to_quartile
-            from per_quartile as q join years as y using (year)
+            select q.year, q.scope, q.quartile, q.schools, g.scored_schools, q.min_value, q.max_value,
+                   lead(q.min_value) over (partition by q.year, q.scope order by q.quartile) as next_min_value,
+                   sum(q.schools) over (partition by q.year, q.scope order by q.quartile) as schools_up_to_quartile,
+                   q.quartile * g.scored_schools / 4.0 as ideal_up_to_quartile
+            from per_quartile as q join groups as g using (year, scope)
         )
         -- a tie at the cut (the last value of this quartile or the first of the next) gives room
         select c.*, abs(c.schools_up_to_quartile - c.ideal_up_to_quartile) as deviation,
                greatest(1, coalesce(below.tied, 0), coalesce(above.tied, 0)) as tie_room,
                coalesce(c.next_min_value, c.max_value + 1) as next_min_or_open
         from cuts as c
-        left join ties as below on below.year = c.year and below.value = c.max_value
-        left join ties as above on above.year = c.year and above.value = c.next_min_value
-        order by c.year, c.quartile
+        left join ties as below on below.year = c.year and below.scope = c.scope and below.value = c.max_value
+        left join ties as above on above.year = c.year and above.scope = c.scope and above.value = c.next_min_value
+        order by c.year, c.scope, c.quartile
     """
 
 
@@ -158,10 +165,11 @@ def mart_checks(catalog: Catalog) -> list[Check]:
             suite="marts",
             asset=("marts", "fct_isbsh"),
             level=Level.ERROR,
-            description="ИСБШ regional quartiles, per year: four quartiles (1 = lowest); each holds higher values "
-            "than the one below and no value is split between two quartiles (ties stay together); the "
-            "cumulative size at each cut is the ideal n·q/4 give or take the tie at the cut (at least 1). "
-            "Quartile 1 is the risk zone, so a wrong cut puts schools in or out of it.",
+            description="ИСБШ quartiles, per year and quartile scope (region, municipality or locality): four "
+            "quartiles (1 = lowest); each holds higher values than the one below and no value is split between "
+            "two quartiles (ties stay together); the cumulative size at each cut is the ideal n·q/4 give or "
+            "take the tie at the cut (at least 1). Quartile 1 is the risk zone, so a wrong cut puts schools in "
+            "or out of it.",
             query=_isbsh_query,
             expectations=(
                 expect("ExpectColumnValuesToBeBetween", column="quartile", min_value=1, max_value=4),

@@ -61,10 +61,9 @@ def _gx_failures_of_run(instance: dg.DagsterInstance, run_id: str, folder) -> li
 AUDITED_STEPS = ("warehouse__audit", "warehouse__serving", "publications__shnor_list")
 
 
-@dg.failure_hook(name="record_failed_build")
-def record_failed_build_hook(context: dg.HookContext) -> None:
-    """A step before the audit failed (a load, the dbt build with a failing error-level test): record
-    the build as failed, with the failing dbt tests and their rows, so the run says what to fix."""
+def _record_failed_build(context: dg.HookContext, failed_step: bool) -> None:
+    """Write (or bring up to date) the record of a build that failed before its audit: the failed
+    steps, the failed dbt tests with their rows, the failed Great Expectations asset checks."""
     if context.step_key in AUDITED_STEPS:
         return
     settings = load_settings()
@@ -72,15 +71,33 @@ def record_failed_build_hook(context: dg.HookContext) -> None:
     previous = read_record(settings, build)
     if previous is not None and previous.passed:
         return
+    if not failed_step and previous is None:
+        return  # nothing has failed in this run (yet)
     failures = [c for c in (previous.checks if previous else []) if c.source == "pipeline"]
-    failures.append(CheckOutcome(key=f"step__{context.step_key}", source="pipeline", asset=context.step_key,
-                                 level="error", status="error", message=_step_error(context.op_exception)))
+    if failed_step:
+        failures.append(CheckOutcome(key=f"step__{context.step_key}", source="pipeline", asset=context.step_key,
+                                     level="error", status="error", message=_step_error(context.op_exception)))
     failures += _gx_failures_of_run(context.instance, context.run_id, audit_dir(settings, build))
     invocation = find_invocation_dir(DBT_TARGET_DIR, context.run_id)
     dbt_results = read_invocation(invocation) if invocation else None
     record = record_failed_build(settings, build, failures, dbt_results, run_id=context.run_id)
-    context.log.error(f"build {build} failed before its audit; nothing is promoted or published.\n"
-                      f"{record.describe_failures(settings.warehouse_dir / 'audit' / build)}")
+    if failed_step:
+        context.log.error(f"build {build} failed before its audit; nothing is promoted or published.\n"
+                          f"{record.describe_failures(settings.warehouse_dir / 'audit' / build)}")
+
+
+@dg.failure_hook(name="record_failed_build")
+def record_failed_build_hook(context: dg.HookContext) -> None:
+    """A step before the audit failed (a load, the dbt build with a failing error-level test): record
+    the build as failed, with the failing dbt tests and their rows, so the run says what to fix."""
+    _record_failed_build(context, failed_step=True)
+
+
+@dg.success_hook(name="complete_failed_build_record")
+def complete_failed_build_record_hook(context: dg.HookContext) -> None:
+    """Steps that still run after a failure (e.g. the Great Expectations checks of the raw inputs)
+    add their findings to the failed build's record."""
+    _record_failed_build(context, failed_step=False)
 
 
 nightly_load_job = dg.define_asset_job(
@@ -89,7 +106,7 @@ nightly_load_job = dg.define_asset_job(
     description="Load new landing files, build and test the candidate warehouse, audit it, and promote it "
     "to serving only if the audit passed.",
     executor_def=dg.in_process_executor,
-    hooks={record_failed_build_hook},
+    hooks={record_failed_build_hook, complete_failed_build_record_hook},
 )
 
 publish_list_job = dg.define_asset_job(

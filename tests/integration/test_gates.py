@@ -1,19 +1,17 @@
 """The publication gate on every path, on copies of the session's generated region:
 
 - a clean run audits, promotes and publishes v1;
-- data that breaks an error-level Great Expectations check (`eduq run`): the audit fails, says
-  which check, saves the failing rows; serving stays byte-identical, nothing is published;
-- a failing dbt test (delivered through the landing sensor): the build stops before its audit;
-- after a failed audit: a promotion-only run, an audit-only run, a manual run of publish_list,
-  `eduq publish` and the publish_after_load sensor publish nothing new;
+- a delivery that breaks a dbt test and a Great Expectations check (the landing sensor requests the
+  run, `eduq run`'s runner runs it): the build says which checks failed and saves the failing rows;
+  serving stays byte-identical and nothing is published;
+- after that: a promotion-only run, an audit-only run, a manual run of publish_list, `eduq publish`
+  and the publish_after_load sensor publish nothing new;
 - a serving file copied by hand (no audit record): every publication path refuses.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from types import SimpleNamespace
 
 import dagster as dg
 import duckdb
@@ -24,13 +22,11 @@ from publishing.audit import read_record, records
 from publishing.files import sha256_file
 from tests.integration.test_gates_support import (
     copy_home,
-    listed_schools,
+    default_profile_version,
+    failed_run,
     new_instance,
-    registry_row,
     serving_build,
-    settle,
     snapshot,
-    write_csv,
 )
 
 pytestmark = pytest.mark.integration
@@ -77,7 +73,7 @@ def test_clean_run_audits_promotes_and_publishes_v1(small_region) -> None:
     manifest = json.loads((v1 / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["rows"]["schools"] == listed > 0
     assert manifest["checks"]["passed"] is True
-    assert manifest["methodology"] == {"profile": "fioko_2025", "version": "1.0"}
+    assert manifest["methodology"] == {"profile": "fioko_2025", "version": default_profile_version()}
     # every delivered file is an input, with the hash of its bytes as delivered
     delivered = {sha256_file(p) for p in small_region.landing_copy.rglob("*")
                  if p.suffix in (".csv", ".xlsx")}
@@ -102,58 +98,41 @@ def test_every_trigger_runs_the_gated_job() -> None:
     assert ("marts/fct_shnor_list", "listed_school_has_cluster") in checks
 
 
-# --- an error-level GX check fails -----------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def failed_audit(small_region, tmp_path_factory):
-    """A registry addition delivers a school (with students, in a municipality that sent results) that
-    has no results at all: `eduq run` over it."""
-    from orchestration.runner import PipelineFailed, run_pipeline
-
-    monkeypatch = pytest.MonkeyPatch()
-    try:
-        settings = copy_home(small_region.settings, tmp_path_factory.mktemp("failed") / "home", monkeypatch)
-        serving_before = settings.serving_db.read_bytes()
-        publications_before = snapshot(settings.publications_dir)
-        build_before = serving_build(settings)
-        model = registry_row(settings, 2024)
-        new_school = model["school_id"][:-3] + "999"
-        write_csv(settings.landing_dir / "schools" / "schools_2024_dop.csv",
-                  ["Код ОО", "Наименование ОО", "Код МО", "Муниципальное образование", "Тип местности",
-                   "Численность обучающихся"],
-                  [[new_school, "МБОУ «Новая школа»", model["municipality_code"], model["municipality_name"],
-                    "город" if model["locality"] == "urban" else "село", 140]])
-        instance = new_instance()
-        with pytest.raises(PipelineFailed) as failure:
-            run_pipeline(settings, instance=instance, quiet=True)
-        yield SimpleNamespace(settings=settings, instance=instance, message=str(failure.value),
-                              serving_before=serving_before, publications_before=publications_before,
-                              build_before=build_before, new_school=new_school, monkeypatch=monkeypatch)
-    finally:
-        monkeypatch.undo()
-
+# --- a delivery breaks error-level checks ------------------------------------------------------------
 
 @pytest.fixture()
-def in_failed_home(failed_audit, monkeypatch):
-    monkeypatch.setenv("EDUQ_HOME", str(failed_audit.settings.home))
-    return failed_audit
+def in_failed_home(small_region, tmp_path_factory, monkeypatch):
+    failed = failed_run(small_region, tmp_path_factory)
+    monkeypatch.setenv("EDUQ_HOME", str(failed.settings.home))
+    return failed
 
 
-def test_failed_audit_says_which_check_failed_and_saves_the_failing_rows(in_failed_home) -> None:
+def test_the_landing_sensor_requests_the_gated_job(in_failed_home) -> None:
+    assert [r.job_name or "nightly_load" for r in in_failed_home.run_requests] == ["nightly_load"]
+
+
+def test_failed_build_says_which_checks_failed_and_saves_the_failing_rows(in_failed_home) -> None:
     f = in_failed_home
-    latest = records(f.settings)[-1]
-    assert not latest.passed
-    assert [c.key for c in latest.errors] == ["gx__raw__schools__registry_schools_have_results"]
-    assert "gx__raw__schools__registry_schools_have_results" in f.message
-    failing = latest.errors[0].failing_rows_file
-    assert failing and failing in f.message
-    rows = pd.read_parquet(f.settings.warehouse_dir / "audit" / latest.build_id / failing)
-    assert rows[["year", "school_id", "registry_file"]].values.tolist() == [[2024, f.new_school, "schools_2024_dop.csv"]]
-    # the candidate it judged is exactly the one on disk
-    assert latest.candidate_sha256 == sha256_file(f.settings.candidate_db)
+    record = next(r for r in records(f.settings) if r.run_id == f.run_id)
+    assert not record.passed
+    failed = {c.key: c for c in record.errors if c.status == "failed"}
+    dbt_key = "dbt__unique_combination_of_columns_stg_registry__school_codes_code_system__external_code"
+    gx_key = "gx__raw__schools__registry_schools_have_results"
+    assert set(failed) == {dbt_key, gx_key}
+    assert any(c.key == "step__eduq_dbt_models" for c in record.errors)
+    for key in (dbt_key, gx_key, "step__eduq_dbt_models"):
+        assert key in f.message
+    folder = f.settings.warehouse_dir / "audit" / record.build_id
+    assert str(folder) in f.message
+    dbt_rows = pd.read_parquet(folder / failed[dbt_key].failing_rows_file)
+    assert dbt_rows[["code_system", "external_code"]].values.tolist() == [["рцои", "777001"]]
+    gx_rows = pd.read_parquet(folder / failed[gx_key].failing_rows_file)
+    assert gx_rows[["year", "school_id", "registry_file"]].values.tolist() == [
+        [2024, f.new_school, "schools_2024_dop.csv"]]
+    assert record.candidate_sha256 == sha256_file(f.settings.candidate_db)
 
 
-def test_failed_audit_leaves_serving_byte_identical_and_publishes_nothing(in_failed_home) -> None:
+def test_failed_build_leaves_serving_byte_identical_and_publishes_nothing(in_failed_home) -> None:
     f = in_failed_home
     assert f.settings.serving_db.read_bytes() == f.serving_before
     assert snapshot(f.settings.publications_dir) == f.publications_before
@@ -165,13 +144,20 @@ def test_promotion_alone_refuses_the_failed_candidate(in_failed_home) -> None:
     assert not result.success
     assert "failed its audit" in _step_errors(result)
     assert f.settings.serving_db.read_bytes() == f.serving_before
+    assert not list(f.settings.warehouse_dir.glob(".serving*"))
 
 
-def test_audit_alone_cannot_vouch_for_dbt_tests_it_did_not_see(in_failed_home) -> None:
+def test_audit_alone_fails_says_why_and_cannot_vouch_for_dbt_tests(in_failed_home) -> None:
     f = in_failed_home
     result = _run_assets([AUDIT], new_instance())
     assert not result.success
-    assert "dbt_build_results" in _step_errors(result)
+    text = _step_errors(result)
+    assert "AuditFailed" in text and "gx__raw__schools__registry_schools_have_results" in text
+    assert "dbt_build_results" in text  # the audit saw no dbt build of this candidate in its run
+    record = next(r for r in records(f.settings) if r.run_id == result.run_id)
+    assert not record.passed
+    gx = next(c for c in record.errors if c.key == "gx__raw__schools__registry_schools_have_results")
+    assert (f.settings.warehouse_dir / "audit" / record.build_id / gx.failing_rows_file).exists()
     assert _run_assets([SERVING], new_instance()).success is False
     assert f.settings.serving_db.read_bytes() == f.serving_before
 
@@ -203,12 +189,12 @@ def test_publish_after_load_sensor_requests_nothing_for_a_failed_build(in_failed
 
 # --- a serving file copied by hand ------------------------------------------------------------------
 
-def test_a_serving_file_copied_by_hand_is_never_published(failed_audit, tmp_path, monkeypatch, capsys) -> None:
+def test_a_serving_file_copied_by_hand_is_never_published(in_failed_home, tmp_path, monkeypatch, capsys) -> None:
     from orchestration.cli import main
     from orchestration.jobs import publish_after_load
     from orchestration.runner import PipelineFailed, publish
 
-    settings = copy_home(failed_audit.settings, tmp_path / "home", monkeypatch)
+    settings = copy_home(in_failed_home.settings, tmp_path / "home", monkeypatch)
     settings.serving_db.write_bytes(settings.candidate_db.read_bytes())  # the failed candidate, by hand
     before = snapshot(settings.publications_dir)
     with pytest.raises(PipelineFailed, match="carries no audit record"):
@@ -224,39 +210,3 @@ def test_a_serving_file_copied_by_hand_is_never_published(failed_audit, tmp_path
                                                  dagster_instance=instance, dagster_run=ok.dagster_run)
     assert isinstance(publish_after_load(context), dg.SkipReason)
     assert snapshot(settings.publications_dir) == before
-
-
-# --- a dbt test fails, the run started by the landing sensor -----------------------------------------
-
-def test_failing_dbt_test_stops_the_sensor_run_before_its_audit(small_region, tmp_path, monkeypatch) -> None:
-    settings = copy_home(small_region.settings, tmp_path / "home", monkeypatch)
-    serving_before = settings.serving_db.read_bytes()
-    publications_before = snapshot(settings.publications_dir)
-    school = min(listed_schools(settings, 2025))
-    # one exam-system code mapped to two schools, the system spelled in two cases: the file loads
-    # (different keys) but the crosswalk is ambiguous, which the dbt test on staging catches
-    path = write_csv(settings.landing_dir / "school_codes_fix.csv", ["Система", "Код в системе", "Код ОО"],
-                     [["РЦОИ", "777001", school], ["рцои", "777001", registry_row(settings, 2024)["school_id"]]])
-    settle(path)
-    defs = _defs()
-    instance = new_instance()
-    tick = defs.resolve_sensor_def("landing_sensor").evaluate_tick(dg.build_sensor_context(instance=instance))
-    assert len(tick.run_requests) == 1
-    request = tick.run_requests[0]
-    result = defs.resolve_job_def(request.job_name or "nightly_load").execute_in_process(
-        instance=instance, tags=request.tags, raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
-    assert not result.success
-    started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
-    assert "eduq_dbt_models" in started
-    assert not {"warehouse__audit", "warehouse__serving"} & started
-    assert settings.serving_db.read_bytes() == serving_before
-    assert snapshot(settings.publications_dir) == publications_before
-    record = records(settings)[-1]
-    assert not record.passed and record.run_id == result.run_id
-    failed = [c for c in record.errors if c.status == "failed"]
-    assert [c.key for c in failed] == [
-        "dbt__unique_combination_of_columns_stg_registry__school_codes_code_system__external_code"]
-    rows = pd.read_parquet(Path(settings.warehouse_dir / "audit" / record.build_id / failed[0].failing_rows_file))
-    assert len(rows) == 1
-    assert any(c.key == "step__eduq_dbt_models" for c in record.errors)

@@ -230,24 +230,70 @@ class ReaderProcess:
         return json.loads(self.report_file.read_text())
 
 
-# --- a data correction published as v2, with a reader watching -------------------------------------
+# --- a delivery that breaks error-level checks --------------------------------------------------------
 
-_CORRECTION: dict[str, SimpleNamespace] = {}
+_RUNS: dict[str, SimpleNamespace] = {}
+
+REGISTRY_HEADER = ["Код ОО", "Наименование ОО", "Код МО", "Муниципальное образование", "Тип местности",
+                   "Численность обучающихся"]
 
 
-def correction_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    """Once per session: on a copy of the built region, corrected result files remove one listed
-    school (every participant passes in 2024), move another to the severe cluster (every participant
-    fails in 2024) and add a third (every participant fails in 2023 and 2024); the whole pipeline runs
-    (`run_pipeline`: load, dbt, audit, promote, publish) while a reader process queries serving."""
-    if "run" in _CORRECTION:
-        return _CORRECTION["run"]
-    from orchestration.runner import run_pipeline
+def failed_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """Once per session, on a copy of the built region: a delivery breaks two error-level checks —
+    a registry addition lists a school (with students, in a municipality that sent results) that has
+    no results at all (a Great Expectations check on raw/schools), and a crosswalk file maps one
+    exam-system code to two schools, the system spelled in two cases (it loads, but the dbt test on
+    staging fails). The landing sensor requests the job; `eduq run`'s runner runs it."""
+    if "failed" in _RUNS:
+        return _RUNS["failed"]
+    from orchestration.definitions import defs
+    from orchestration.runner import PipelineFailed, run_pipeline
 
     monkeypatch = pytest.MonkeyPatch()
     try:
+        settings = copy_home(small_region.settings, tmp_path_factory.mktemp("failed") / "home", monkeypatch)
+        serving_before = settings.serving_db.read_bytes()
+        publications_before = snapshot(settings.publications_dir)
+        model = registry_row(settings, 2024)
+        new_school = model["school_id"][:-3] + "999"
+        write_csv(settings.landing_dir / "schools" / "schools_2024_dop.csv", REGISTRY_HEADER,
+                  [[new_school, "МБОУ «Новая школа»", model["municipality_code"], model["municipality_name"],
+                    "город" if model["locality"] == "urban" else "село", 140]])
+        listed = min(listed_schools(settings, 2025))
+        write_csv(settings.landing_dir / "school_codes_fix.csv", ["Система", "Код в системе", "Код ОО"],
+                  [["РЦОИ", "777001", listed], ["рцои", "777001", model["school_id"]]])
+        instance = new_instance()
+        tick = defs.resolve_sensor_def("landing_sensor").evaluate_tick(dg.build_sensor_context(instance=instance))
+        with pytest.raises(PipelineFailed) as failure:
+            run_pipeline(settings, instance=instance, quiet=True)
+        run_id = instance.get_runs(filters=dg.RunsFilter(job_name="nightly_load"), limit=1)[0].run_id
+        _RUNS["failed"] = SimpleNamespace(
+            settings=settings, instance=instance, message=str(failure.value), run_requests=tick.run_requests,
+            run_id=run_id,
+            serving_before=serving_before, publications_before=publications_before,
+            build_before=serving_build(settings), new_school=new_school, model=model)
+        return _RUNS["failed"]
+    finally:
+        monkeypatch.undo()
+
+
+# --- the data corrected and republished as v2, with readers watching ---------------------------------
+
+def correction_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """Once per session, on a copy of the failed run's home: the missing results of the new school
+    arrive, the crosswalk is corrected, and corrected result files remove one listed school (every
+    participant passes in 2024), move another to the severe cluster (every participant fails in 2024)
+    and add a third (every participant fails in 2023 and 2024). The whole pipeline runs (load, dbt,
+    audit, promote, publish) while two reader processes query the serving warehouse."""
+    if "correction" in _RUNS:
+        return _RUNS["correction"]
+    from orchestration.runner import run_pipeline
+
+    failed = failed_run(small_region, tmp_path_factory)
+    monkeypatch = pytest.MonkeyPatch()
+    try:
         tmp = tmp_path_factory.mktemp("correction")
-        settings = copy_home(small_region.settings, tmp / "home", monkeypatch)
+        settings = copy_home(failed.settings, tmp / "home", monkeypatch)
         v1 = settings.publications_dir / "2025" / "v1"
         v1_files = snapshot(v1)
         listed = listed_schools(settings, 2025)
@@ -259,6 +305,13 @@ def correction_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> Si
         files = correct_results(small_region.landing_copy, landing, 2024,
                                 {removed: "pass", changed: "fail", added: "fail"})
         files += correct_results(small_region.landing_copy, landing, 2023, {added: "fail"})
+        files.append(write_csv(landing / "vpr_results_2024_new_school.csv",
+                               ["Год", "Код ОО", "Класс", "Предмет", "Код участника", "Первичный балл", "Отметка",
+                                "Статус"],
+                               [[2024, failed.new_school, 5, "Математика", f"N{k:03d}", 12, 4, "явка"]
+                                for k in range(6)]))
+        files.append(write_csv(landing / "school_codes_fix2.csv", ["Система", "Код в системе", "Код ОО"],
+                               [["РЦОИ", "777001", min(listed)]]))
         delivered = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
         build_before = serving_build(settings)
         reader = ReaderProcess(settings.serving_db, tmp / "reader", reconnect_every=5)
@@ -271,11 +324,17 @@ def correction_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> Si
         build_after = serving_build(settings)
         saw_new = reader.wait_for(lambda builds: build_after in builds, timeout=30)
         report, held = reader.stop(), holder.stop()
-        _CORRECTION["run"] = SimpleNamespace(
+        _RUNS["correction"] = SimpleNamespace(
             settings=settings, summary=summary, v1_files=v1_files, v1=v1, removed=removed, changed=changed,
             added=added, changed_from=listed[changed], build_before=build_before, build_after=build_after,
-            delivered=delivered,
-            reader=report, holder=held, saw_new=saw_new, seconds=seconds)
-        return _CORRECTION["run"]
+            delivered=delivered, reader=report, holder=held, saw_new=saw_new, seconds=seconds)
+        return _RUNS["correction"]
     finally:
         monkeypatch.undo()
+
+
+def default_profile_version() -> str:
+    """The version of the default methodology profile, read from its seed (not from the warehouse)."""
+    seed = Path(__file__).resolve().parents[2] / "seeds" / "methodology_profiles.csv"
+    with open(seed, encoding="utf-8") as fh:
+        return next(row["profile_version"] for row in csv.DictReader(fh) if row["profile_name"] == "fioko_2025")

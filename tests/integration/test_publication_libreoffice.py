@@ -14,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.integration.test_gates_support import default_profile_version
+
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(shutil.which("soffice") is None or shutil.which("pdftotext") is None,
@@ -40,7 +42,7 @@ def test_published_xlsx_converts_to_a_pdf_with_every_listed_school(small_region,
     flat = " ".join(text.split())
     assert "Список школ с низкими образовательными результатами (ШНОР) на 2025 год" in flat
     assert "по результатам оценочных процедур 2024 года" in flat
-    assert "Методика: fioko_2025, версия 1.0" in flat
+    assert f"Методика: fioko_2025, версия {default_profile_version()}" in flat
     assert f"Всего школ в списке: {len(listed)}" in flat
     codes = listed["Код ОО (логин ФИС ОКО)"].tolist()
     found = re.findall(r"\b(?:" + "|".join(map(re.escape, codes)) + r")\b", text)
