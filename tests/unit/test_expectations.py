@@ -279,3 +279,17 @@ def test_a_mart_check_is_skipped_when_its_table_is_missing(con) -> None:
     skipped = results["marts__fct_procedure_results__one_row_per_key"]
     assert skipped.status == "skipped" and skipped.passed
     assert "marts.fct_procedure_results not in the warehouse" in skipped.message
+
+
+def test_isbsh_quartiles_are_checked_within_their_scope(con) -> None:
+    # two municipalities, each cut into its own quartiles: fine per municipality, wrong for the region
+    con.execute("create or replace table marts.fct_isbsh (school_id varchar, year integer, municipality_code varchar, "
+                "isbsh double, isbsh_quartile integer, quartile_scope varchar)")
+    rows = [(f"a{q}", 2024, "01", 40.0 + q, q) for q in (1, 2, 3, 4)] + \
+           [(f"b{q}", 2024, "02", 50.0 + q, q) for q in (1, 2, 3, 4)]
+    for school, year, municipality, value, quartile in rows:
+        con.execute("insert into marts.fct_isbsh values (?, ?, ?, ?, ?, 'municipality')",
+                    [school, year, municipality, value, quartile])
+    assert _results(con, "marts.fct_isbsh")["marts__fct_isbsh__quartiles_equal_within_ties"].status == "passed"
+    con.execute("update marts.fct_isbsh set quartile_scope = 'region'")
+    assert _results(con, "marts.fct_isbsh")["marts__fct_isbsh__quartiles_equal_within_ties"].status == "failed"
