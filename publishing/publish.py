@@ -43,6 +43,7 @@ from publishing.shnor_list import (
     LIST_COLUMNS,
     SCHOOL_ID,
     count_by_cluster,
+    list_profile,
     published_table,
     read_list,
 )
@@ -221,6 +222,7 @@ def publish_list(settings: Settings, list_year: int) -> PublicationResult:
     with duckdb.connect(str(serving), read_only=True) as con:
         audit = require_audited(con, serving)
         table = read_list(con, list_year)
+        profile = list_profile(con, list_year)
         inputs = input_files(con)
     by_cluster = count_by_cluster(table)
     warnings = [f"{c['key']} [{c['asset']}]: {c['message']}" for c in audit.record.get("checks", [])
@@ -241,8 +243,6 @@ def publish_list(settings: Settings, list_year: int) -> PublicationResult:
             raise VersionConflict(f"{target} exists without a manifest (an interrupted publication?); published "
                                   "versions are never overwritten: move it aside and publish again.")
         results_years = sorted(set(table.column("results_year").to_pylist()))
-        profile = (table.column("profile_name")[0].as_py(), table.column("profile_version")[0].as_py()) \
-            if table.num_rows else (audit.methodology_profile, "")
         info = DocumentInfo(list_year=list_year, results_year=results_years[0] if results_years else list_year - 1,
                             document_date=settings.today, profile_name=profile[0], profile_version=profile[1],
                             version=version)

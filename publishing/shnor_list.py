@@ -80,3 +80,10 @@ def count_by_cluster(table: pa.Table) -> dict[str, int]:
     for cluster in table.column("fioko_cluster").to_pylist():
         counts[str(cluster)] = counts.get(str(cluster), 0) + 1
     return dict(sorted(counts.items()))
+
+
+def list_profile(con: duckdb.DuckDBPyConnection, list_year: int) -> tuple[str, str]:
+    """(profile name, version) the list of ``list_year`` was built with (also when nobody is listed)."""
+    row = con.execute("select min(profile_name), min(profile_version) from marts.fct_shnor_list where list_year = ?",
+                      [list_year]).fetchone()
+    return (row[0] or "", row[1] or "")

@@ -336,3 +336,16 @@ def test_eduq_sql_without_a_serving_warehouse_says_what_to_do(settings: Settings
 
     assert main(["sql", "select 1"]) == 1
     assert "run `eduq run` first" in capsys.readouterr().err
+
+
+def test_an_empty_list_is_published_with_its_profile(settings: Settings) -> None:
+    write_candidate(settings, [])
+    audit(settings)
+    promote(settings)
+    result = publish_list(settings, 2025)
+    assert (result.status, result.version, result.rows) == ("published", 1, 0)
+    manifest = json.loads((result.directory / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["methodology"] == {"profile": "fioko_2025", "version": "1.0"}
+    ws = openpyxl.load_workbook(result.directory / "shnor_list_2025.xlsx").active
+    assert ws["A4"].value == "Всего школ в списке: 0"
+    assert ws.cell(row=HEADER_ROW + 1, column=1).value == "Школ, отвечающих критериям, нет"
