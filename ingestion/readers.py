@@ -277,7 +277,7 @@ def detect_encoding(head: bytes, path: Path | None = None) -> str:
             while chunk := fh.read(READ_CHUNK):
                 if not chunk.isascii():
                     first = next(i for i, b in enumerate(chunk) if b >= 0x80)
-                    sample = chunk[first : first + 4096] + fh.read(4) if len(chunk) - first < 4096 else chunk[first : first + 4096]
+                    sample = chunk[first : first + 4096]
                     break
     try:
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)  # a cut last character is fine
@@ -398,22 +398,23 @@ def _transcode(path: Path, encoding: str) -> tuple[Path, int]:
     fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="eduq_")
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     newlines = 0
-    offset = 0
     try:
         with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
-            while chunk := src.read(READ_CHUNK):
+            while True:
+                chunk = src.read(READ_CHUNK)
                 try:
-                    out = decoder.decode(chunk).encode("utf-8")
+                    out = decoder.decode(chunk, final=not chunk).encode("utf-8")
                 except UnicodeDecodeError as exc:
+                    bad, line = _first_invalid_byte(path, encoding)
                     raise EncodingError(
                         path,
-                        f"byte {offset + exc.start} is not valid {encoding}: the file mixes encodings; "
+                        f"byte {bad} (line {line}) is not valid {encoding}: the file mixes encodings; "
                         "save it again as UTF-8 or Windows-1251",
                     ) from exc
                 newlines += out.count(b"\n")
                 dst.write(out)
-                offset += len(chunk)
-            dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+                if not chunk:
+                    break
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -525,6 +526,22 @@ class _Batcher:
         self.pending = []
 
 
+def _first_invalid_byte(path: Path, encoding: str) -> tuple[int, int]:
+    """Offset (0-based) and physical line (1-based) of the first byte that does not decode."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset, newlines = 0, 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(READ_CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad = max(exc.start, 0)
+                return offset + bad, newlines + chunk.count(b"\n", 0, bad) + 1
+            newlines += chunk.count(b"\n")
+            offset += len(chunk)
+    return offset, newlines + 1
+
+
 def _stage_csv_python(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str) -> StagedFile:
     encoding = layout.encoding or "utf-8"
     batcher = _Batcher(con, table, layout.width)
@@ -545,8 +562,9 @@ def _stage_csv_python(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLa
                     values += [None] * (width - len(values))
                 batcher.add(record, overflow, values)
     except UnicodeDecodeError as exc:
+        offset, line = _first_invalid_byte(path, encoding)
         raise EncodingError(
-            path, f"the text after row {record} is not valid {encoding}: the file mixes encodings; "
+            path, f"byte {offset} (line {line}) is not valid {encoding}: the file mixes encodings; "
             "save it again as UTF-8 or Windows-1251"
         ) from exc
     except csv.Error as exc:

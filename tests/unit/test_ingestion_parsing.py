@@ -254,3 +254,33 @@ def test_academic_years() -> None:
     assert _parse(_column("academic_year"), texts) == [
         "2022/2023", "2022/2023", "2022/2023", "2022/2023", "2022/2023", None, None
     ]
+
+
+def test_a_large_utf8_file_with_a_windows_1251_tail_is_rejected_with_the_line(tmp_path: Path) -> None:
+    from ingestion.errors import EncodingError
+
+    contract = get_contract("vpr_results")
+    path = tmp_path / "big.csv"
+    head = "Год;Код ОО;Класс;Предмет;Код участника\n" + "2024;sch001;4;Математика;P1\n" * 20_000
+    path.write_bytes(head.encode() + "2024;sch001;4;Математика;P2\n".encode("cp1251"))
+    _, layout = readers.sniff(path, [contract])
+    assert layout.encoding == "utf-8"  # the head is valid UTF-8
+    with pytest.raises(EncodingError) as error:
+        readers.stage(duckdb.connect(), path, layout, "t")
+    offset = len(head.encode()) + len(b"2024;sch001;4;")
+    assert error.value.message == (
+        f"byte {offset} (line 20002) is not valid utf-8: the file mixes encodings; "
+        "save it again as UTF-8 or Windows-1251"
+    )
+
+
+def test_a_utf16_file_cut_in_the_middle_of_a_character(tmp_path: Path) -> None:
+    from ingestion.errors import EncodingError
+
+    contract = get_contract("vpr_results")
+    path = tmp_path / "cut.txt"
+    text = "Год\tКод ОО\tКласс\tПредмет\tКод участника\n2024\tsch001\t4\tМатематика\tP1\n"
+    path.write_bytes(text.encode("utf-16")[:-1])
+    with pytest.raises(EncodingError) as error:
+        readers.sniff(path, [contract])
+    assert error.value.message == "the text is not valid utf-16 (truncated data at byte 134)"
