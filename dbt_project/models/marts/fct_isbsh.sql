@@ -81,6 +81,7 @@ scored as (
         count(*) over (partition by year, quartile_scope_value order by isbsh) as position_ties_high,
         avg(isbsh) over (partition by year, municipality_code) as municipal_mean_isbsh,
         min(isbsh) over (partition by year, municipality_code) as municipal_min_isbsh,
+        max(isbsh) over (partition by year, municipality_code) as municipal_max_isbsh,
         count(*) over (partition by year, municipality_code) as n_scored_in_municipality
     from scaled
     where isbsh is not null
@@ -94,7 +95,10 @@ quartiles as (
             / n_in_scope
         ))::integer as isbsh_quartile,
         round(scored.isbsh - scored.municipal_mean_isbsh, 6) as municipal_deviation,
+        -- «самый низкий в МР»: the municipality's minimum, when the municipality has enough scored
+        -- schools and they do not all share one value
         scored.isbsh = scored.municipal_min_isbsh
+            and scored.municipal_min_isbsh < scored.municipal_max_isbsh
             and scored.n_scored_in_municipality >= profile.isbsh_lowest_min_schools as is_municipal_minimum
     from scored
     cross join profile
