@@ -86,7 +86,8 @@ def test_audit_fails_on_a_failed_dbt_test_saves_its_rows_and_binds_to_the_hash(s
     assert record.table_rows["marts.fct_shnor_list"] == 6
 
 
-def test_audit_passes_when_every_error_level_check_passes(settings, tmp_path) -> None:
+def test_audit_passes_when_every_error_level_check_passes(settings, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("publishing.audit.gx_outcomes", lambda con, folder: [])  # GX: see the test above
     folder = write_invocation(tmp_path / "t", {"model.eduq.fct_shnor_list": "success", "test.eduq.no_severe": "pass",
                                               "test.eduq.soft_check": "pass", "test.eduq.forgotten": "pass"})
     record = run_audit(settings, "build-2", read_invocation(folder))
@@ -94,7 +95,8 @@ def test_audit_passes_when_every_error_level_check_passes(settings, tmp_path) ->
     assert find_passed_audit(settings, sha256_file(settings.candidate_db)).build_id == "build-2"
 
 
-def test_audit_without_dbt_results_fails(settings) -> None:
+def test_audit_without_dbt_results_fails(settings, monkeypatch) -> None:
+    monkeypatch.setattr("publishing.audit.gx_outcomes", lambda con, folder: [])
     record = run_audit(settings, "build-3", None)
     assert not record.passed
     assert [c.key for c in record.errors] == ["dbt_build_results"]
