@@ -70,7 +70,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
                 result = publish(settings, args.year, quiet=True)
     except (PipelineFailed, PublishingError) as exc:
         print(f"Not published: {exc}", file=sys.stderr)
-        if not args.verbose:
+        if not args.verbose and log_path.exists() and log_path.stat().st_size:
             print(f"Details: {log_path}", file=sys.stderr)
         return 1
     print(result.render())
