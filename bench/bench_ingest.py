@@ -20,7 +20,8 @@ alike, it times:
   validation, quarantine, the load log and the archive move - everything a real run does.
 
 and prints the best time of each, rows/s and the ratio (target: eduq within 3x of DuckDB),
-both of the best times and as the median of the ratios measured round by round.
+both of the best times and as the median of the ratios measured round by round, and the
+ratio of process CPU time (all threads), which other load on the machine disturbs less.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Timing:
     label: str
     rows: int
     seconds: list[float]
+    cpu: list[float]
 
     @property
     def best(self) -> float:
@@ -62,6 +64,10 @@ class Timing:
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.best
+
+    @property
+    def best_cpu(self) -> float:
+        return min(self.cpu)
 
 
 def _paired(ours: Timing, theirs: Timing) -> float:
@@ -144,34 +150,34 @@ def fresh_home(work: Path, registry: Path, today: str) -> None:
         load_source(con, settings, "schools")
 
 
-def time_eduq(work: Path, registry: Path, data: Path, source: str) -> tuple[float, int, int, int]:
+def time_eduq(work: Path, registry: Path, data: Path, source: str) -> tuple[float, float, int, int, int]:
     fresh_home(work, registry, "2025-06-01")
     settings = load_settings()
     target = settings.landing_dir / source / data.name
     target.parent.mkdir(parents=True)
     os.link(data, target)  # the loader moves the file to the archive; the original stays
     with duckdb.connect(str(settings.candidate_db)) as con:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         survey_landing(con, settings)
         report = load_source(con, settings, source)
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     (f,) = report.files
     assert f.status == "loaded", f.message
-    return elapsed, f.rows_read, f.rows_loaded, f.rows_quarantined
+    return elapsed, cpu, f.rows_read, f.rows_loaded, f.rows_quarantined
 
 
-def time_duckdb(work: Path, path: Path, encoding: str) -> tuple[float, int]:
+def time_duckdb(work: Path, path: Path, encoding: str) -> tuple[float, float, int]:
     db = work / "baseline.duckdb"
     db.unlink(missing_ok=True)
     with duckdb.connect(str(db)) as con:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         con.execute(
             f"create table t as select * from read_csv('{path}', encoding = '{encoding}', skip = 1, header = true)"
         )
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         rows = con.execute("select count(*) from t").fetchone()[0]
     db.unlink(missing_ok=True)
-    return elapsed, rows
+    return elapsed, cpu, rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -196,22 +202,24 @@ def main(argv: list[str] | None = None) -> None:
         timings: dict[str, Timing] = {}
         counts: dict[str, tuple[int, int, int]] = {}
 
-        def record(label: str, rows: int, seconds: float) -> None:
-            timings.setdefault(label, Timing(label, rows, [])).seconds.append(seconds)
+        def record(label: str, rows: int, seconds: float, cpu: float) -> None:
+            timing = timings.setdefault(label, Timing(label, rows, [], []))
+            timing.seconds.append(seconds)
+            timing.cpu.append(cpu)
 
         steps: list[tuple[str, Callable[[], None]]] = []
 
         def duck(label: str, path: Path, encoding: str) -> Callable[[], None]:
             def run() -> None:
-                seconds, rows = time_duckdb(work, path, encoding)
-                record(label, rows, seconds)
+                seconds, cpu, rows = time_duckdb(work, path, encoding)
+                record(label, rows, seconds, cpu)
             return run
 
         def ours(label: str, path: Path, source: str) -> Callable[[], None]:
             def run() -> None:
-                seconds, read, loaded, quarantined = time_eduq(work, registry, path, source)
+                seconds, cpu, read, loaded, quarantined = time_eduq(work, registry, path, source)
                 counts[label] = (read, loaded, quarantined)
-                record(label, read, seconds)
+                record(label, read, seconds, cpu)
             return run
 
         steps += [
@@ -225,7 +233,8 @@ def main(argv: list[str] | None = None) -> None:
         for round_no in range(1, args.repeat + 1):
             for label, run in steps:
                 run()
-                print(f"  round {round_no}: {label:<45} {timings[label].seconds[-1]:6.2f} s", flush=True)
+                t = timings[label]
+                print(f"  round {round_no}: {label:<45} {t.seconds[-1]:6.2f} s  (cpu {t.cpu[-1]:6.2f} s)", flush=True)
 
         print(f"\nbest of {args.repeat}:")
         for t in timings.values():
@@ -233,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
             if t.label in counts:
                 read, loaded, quarantined = counts[t.label]
                 extra = f"  (read {read:,} = loaded {loaded:,} + quarantined {quarantined:,})"
-            print(f"  {t.label:<45} {t.best:6.2f} s  {t.rows_per_second:>12,.0f} rows/s{extra}")
+            print(f"  {t.label:<45} {t.best:6.2f} s  {t.rows_per_second:>12,.0f} rows/s  cpu {t.best_cpu:6.2f} s{extra}")
         base = timings["duckdb read_csv, cp1251 file (as latin-1)"].best
         ours_cp = timings["eduq ingest, cp1251 file"].best
         base_u = timings["duckdb read_csv, UTF-8 copy"].best
@@ -243,6 +252,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nratio eduq / duckdb, cp1251 file: best {ours_cp / base:.2f}x, median of rounds "
               f"{paired_cp:.2f}x  (target: within 3x)")
         print(f"ratio eduq / duckdb, UTF-8 copy:  best {ours_u / base_u:.2f}x, median of rounds {paired_u:.2f}x")
+        cpu_cp = timings["eduq ingest, cp1251 file"].best_cpu / timings["duckdb read_csv, cp1251 file (as latin-1)"].best_cpu
+        cpu_u = timings["eduq ingest, UTF-8 copy"].best_cpu / timings["duckdb read_csv, UTF-8 copy"].best_cpu
+        print(f"ratio of CPU time (all threads; less sensitive to other load): cp1251 {cpu_cp:.2f}x, UTF-8 {cpu_u:.2f}x")
         print(f"load average now: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}"
               if Path("/proc/loadavg").exists() else "")
     finally:

@@ -375,11 +375,18 @@ def load_file(
         message = f"{rows_loaded} rows loaded, {rows_quarantined} quarantined"
         if rows_quarantined:
             message += " (" + _reason_summary(con, checked.failures) + ")"
-        _log_file(con, file_id=file_id, source=contract.source, path=path, archived=None, file_hash=file_hash,
-                  size=size, status="loaded", read=checked.rows_read, loaded=rows_loaded,
+        dest = _unique_destination(settings.archive_dir / contract.source, f"{file_id:06d}_{path.name}")
+        _log_file(con, file_id=file_id, source=contract.source, path=path, archived=str(dest),
+                  file_hash=file_hash, size=size, status="loaded", read=checked.rows_read, loaded=rows_loaded,
                   quarantined=rows_quarantined, message=message, layout=layout.to_json(), years=years,
                   received_at=received_at, run_id=run_id)
-        con.execute("commit")
+        # archive inside the transaction: a file is either loaded and archived, or still in landing
+        shutil.move(str(path), dest)
+        try:
+            con.execute("commit")
+        except BaseException:
+            shutil.move(str(dest), path)
+            raise
         in_transaction = False
     except BaseException:
         if in_transaction:
@@ -388,8 +395,6 @@ def load_file(
     finally:
         for table in tables:
             con.execute(f"drop table if exists {table}")
-    dest = archive_file(settings, path, contract.source, file_id)
-    con.execute("update raw._load_log set archived_path = ? where file_id = ?", [str(dest), file_id])
     log.info("%s: %s (%s)", contract.source, path.name, message)
     return FileOutcome(path.name, contract.source, "loaded", checked.rows_read, rows_loaded, rows_quarantined,
                        message, file_id)
