@@ -2,7 +2,8 @@
 -- основе кластеризации по степени неосвоения образовательной программы»), one row per group
 -- and pair of list years: schools that improved a cluster or left the list (positive), kept
 -- their cluster (neutral), worsened or were newly listed (negative). Group membership is taken
--- in the earlier list year (for the group «ШНОР»: the schools on the earlier list).
+-- in the earlier list year; the group «ШНОР» is the schools on the earlier list, a school counting
+-- when it or a school reorganised into it was listed.
 with
 
 transitions as (
@@ -17,27 +18,42 @@ profile as (
     select profile_name, profile_version from {{ ref('int_methodology_profile') }}
 ),
 
-grouped as (
-    select
-        school_groups.group_code,
-        school_groups.group_name_ru,
-        school_groups.group_kind,
-        transitions.list_year_from,
-        transitions.list_year_to,
-        count(*) as n_schools,
-        count(*) filter (where transitions.transition_type = 'improved_cluster') as n_improved_cluster,
-        count(*) filter (where transitions.transition_type = 'left_list') as n_left_list,
-        count(*) filter (where transitions.transition_type = 'unchanged') as n_unchanged,
-        count(*) filter (where transitions.transition_type = 'not_listed') as n_not_listed,
-        count(*) filter (where transitions.transition_type = 'worsened_cluster') as n_worsened_cluster,
-        count(*) filter (where transitions.transition_type = 'newly_listed') as n_newly_listed,
-        count(*) filter (where transitions.transition_direction = 'positive') as n_positive,
-        count(*) filter (where transitions.transition_direction = 'neutral') as n_neutral,
-        count(*) filter (where transitions.transition_direction = 'negative') as n_negative
+shnor_group as (
+    select distinct group_code, group_name_ru, group_kind from school_groups where group_kind = 'shnor_list'
+),
+
+memberships as (
+    select transitions.*, school_groups.group_code, school_groups.group_name_ru, school_groups.group_kind
     from transitions
     inner join school_groups
         on transitions.school_id = school_groups.school_id
         and transitions.list_year_from = school_groups.year
+    where school_groups.group_kind <> 'shnor_list'
+    union all
+    select transitions.*, shnor_group.group_code, shnor_group.group_name_ru, shnor_group.group_kind
+    from transitions
+    cross join shnor_group
+    where transitions.cluster_rank_from > 0
+),
+
+grouped as (
+    select
+        group_code,
+        group_name_ru,
+        group_kind,
+        list_year_from,
+        list_year_to,
+        count(*) as n_schools,
+        count(*) filter (where transition_type = 'improved_cluster') as n_improved_cluster,
+        count(*) filter (where transition_type = 'left_list') as n_left_list,
+        count(*) filter (where transition_type = 'unchanged') as n_unchanged,
+        count(*) filter (where transition_type = 'not_listed') as n_not_listed,
+        count(*) filter (where transition_type = 'worsened_cluster') as n_worsened_cluster,
+        count(*) filter (where transition_type = 'newly_listed') as n_newly_listed,
+        count(*) filter (where transition_direction = 'positive') as n_positive,
+        count(*) filter (where transition_direction = 'neutral') as n_neutral,
+        count(*) filter (where transition_direction = 'negative') as n_negative
+    from memberships
     group by all
 ),
 
