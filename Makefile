@@ -12,7 +12,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_HOME ?= $(EDUQ_HOME)/dagster
 
-.PHONY: setup demo test test-unit test-integration dbt-test dev lint docs clean
+.PHONY: setup setup-libreoffice demo test test-unit test-integration dbt-test dev lint docs bench check-xlsx clean
 
 $(BIN)/eduq: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,8 +49,20 @@ dev: setup
 	$(BIN)/python -c "from ingestion.settings import load_settings; from orchestration.instance import prepare_dagster_home; prepare_dagster_home(load_settings())"
 	$(BIN)/dagster dev -w workspace.yaml
 
+# LibreOffice Calc + pdftotext (Debian packages) for the test that the published XLSX opens;
+# without them that one test is skipped (CI installs them: .ci/run)
+setup-libreoffice:
+	scripts/install_libreoffice.sh
+
+check-xlsx:
+	scripts/check_xlsx.sh
+
+# ingest throughput against DuckDB's own read_csv of the same file (prints figures, not a test)
+bench: setup
+	$(BIN)/python bench/bench_ingest.py --rows 3000000 --xlsx-rows 200000 --repeat 3
+
 lint: setup
-	$(BIN)/ruff check ingestion orchestration publishing expectations tests
+	$(BIN)/ruff check ingestion orchestration publishing expectations tests bench
 
 docs: setup
 	cd dbt_project && EDUQ_DBT_DB_PATH=$(EDUQ_HOME)/warehouse/serving.duckdb ../$(BIN)/dbt docs generate --profiles-dir .

@@ -110,6 +110,15 @@ def year_from_filename(path: Path) -> int | None:
     return int(years[-1]) if years else None
 
 
+def delivery_key(contract: Contract | None, layout: readers.FileLayout | None, path: Path, file_hash: str) -> str:
+    """What makes a delivery unique: its content, and the year of its file name when the rows take
+    their year from it (``schools_2023.xlsx`` and ``schools_2024.xlsx`` may hold the same bytes)."""
+    if contract is not None and layout is not None and contract.year.from_filename \
+            and "year" not in layout.mapping.values():
+        return f"{file_hash}@{year_from_filename(path)}"
+    return file_hash
+
+
 def candidate_contracts(path: Path, landing_dir: Path) -> list[Contract]:
     """Contracts worth trying for a file: by folder name, then by file-name pattern, else all."""
     contracts = load_contracts()
@@ -179,16 +188,34 @@ def survey_landing(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: s
     """Hash, deduplicate, recognise or reject every file waiting in the landing folder."""
     _ensure_queue(con)
     report = SurveyReport()
-    loaded = {r[0] for r in con.execute("select file_hash from raw._load_log where status = 'loaded'").fetchall()}
-    queued = dict(con.execute("select landing_path, file_hash from raw._landing_queue").fetchall())
-    seen = set(queued.values())
+    contracts = load_contracts()
+    delivered: set[str] = set()  # delivery keys of loaded and queued files
+    hashes: set[str] = set()
+    for source, name, file_hash, layout_json in con.execute(
+        "select source, file_name, file_hash, layout from raw._load_log where status = 'loaded' "
+        "union all select source, landing_path, file_hash, layout from raw._landing_queue"
+    ).fetchall():
+        hashes.add(file_hash)
+        layout = readers.FileLayout.from_json(json.loads(layout_json)) if layout_json else None
+        delivered.add(delivery_key(contracts.get(source), layout, Path(name), file_hash))
+    queued = {r[0] for r in con.execute("select landing_path from raw._landing_queue").fetchall()}
     # oldest first: of two copies in one batch the earlier one is the delivery, the other the duplicate
     for path in sorted(landing_files(settings), key=lambda p: (p.stat().st_mtime, str(p))):
         if str(path) in queued:
             continue
         size = path.stat().st_size
         file_hash = file_sha256(path)
-        if file_hash in loaded or file_hash in seen:
+        sniffed: tuple[Contract, readers.FileLayout] | None = None
+        candidates = candidate_contracts(path, settings.landing_dir)
+        if file_hash in hashes:  # same bytes: a duplicate, unless its file name gives another year
+            try:
+                sniffed = readers.sniff(path, candidates)
+            except IngestionError:
+                sniffed = None
+            key = delivery_key(*sniffed, path, file_hash) if sniffed else file_hash
+        else:
+            key = file_hash
+        if key in delivered:
             file_id = next_file_id(con)
             dest = archive_file(settings, path, "_duplicates", file_id)
             message = "same content as a file already delivered: skipped"
@@ -196,9 +223,8 @@ def survey_landing(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: s
                       size=size, status="duplicate", message=message, run_id=run_id)
             report.outcomes.append(FileOutcome(path.name, None, "duplicate", message=message, file_id=file_id))
             continue
-        candidates = candidate_contracts(path, settings.landing_dir)
         try:
-            contract, layout = readers.sniff(path, candidates)
+            contract, layout = sniffed or readers.sniff(path, candidates)
             if contract.year.from_filename and "year" not in layout.mapping.values() and year_from_filename(path) is None:
                 raise MissingYearError(
                     path,
@@ -216,7 +242,8 @@ def survey_landing(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: s
             [str(path), file_hash, size, contract.source, json.dumps(layout.to_json(), ensure_ascii=False), _now(),
              modified],
         )
-        seen.add(file_hash)
+        hashes.add(file_hash)
+        delivered.add(delivery_key(contract, layout, path, file_hash))
         report.outcomes.append(FileOutcome(path.name, contract.source, "queued"))
     return report
 

@@ -181,3 +181,22 @@ def test_nothing_new_means_nothing_loaded(region: Region) -> None:
     run = region.run()
     assert run.files == []
     assert region.query("select count(*) from raw._load_log") == before
+
+
+def test_the_same_registry_under_two_years_loads_for_both(region: Region) -> None:
+    """A registry without a «Год» column takes its year from the file name: the same bytes named
+    for another year are a delivery for that year, not a duplicate; named for the same year again,
+    they are."""
+    content = "Код ОО;Наименование ОО;Код МО;МО;Тип местности\nsch010;Школа;01;Район;город\n"
+    for name in ("schools_2023.csv", "schools_2024.csv"):
+        region.write(name, content, folder="schools")
+    run = region.run()
+    assert sorted((f.file_name, f.status) for f in run.files) == [
+        ("schools_2023.csv", "loaded"), ("schools_2024.csv", "loaded")
+    ]
+    assert region.query("select year, school_id from raw.schools where school_id = 'sch010' order by 1") == [
+        (2023, "sch010"), (2024, "sch010")
+    ]
+    region.write("Реестр ОО на 2024 год.csv", content, folder="schools")
+    again = region.run()
+    assert [(f.file_name, f.status) for f in again.files] == [("Реестр ОО на 2024 год.csv", "duplicate")]

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from ingestion.settings import Settings, load_settings
+from tests.integration import expected
+
+
+@dataclass
+class BuiltRegion:
+    settings: Settings
+    landing_copy: Path  # the generated files as delivered (landing files are moved to the archive)
+    summary: object
+    instance: dg.DagsterInstance
+    expected_counts: dict[str, int]
+    expected_results: pd.DataFrame
+
+
+def build_region(tmp: Path, monkeypatch: pytest.MonkeyPatch, *, schools: int, years: tuple[int, ...],
+                 seed: int) -> BuiltRegion:
+    from ingestion.synthetic import generate_region
+    from orchestration.runner import run_pipeline
+
+    home = tmp / "home"
+    monkeypatch.setenv("EDUQ_HOME", str(home))
+    monkeypatch.setenv("EDUQ_TODAY", f"{max(years) + 1}-11-01")
+    monkeypatch.delenv("EDUQ_METHODOLOGY_PROFILE", raising=False)
+    settings = load_settings()
+    generate_region(settings.landing_dir, seed=seed, schools=schools, years=years)
+    copy = tmp / "delivered"
+    shutil.copytree(settings.landing_dir, copy)
+    counts = expected.count_rows(copy)
+    results = expected.procedure_counts(copy)
+    instance = dg.DagsterInstance.ephemeral()
+    summary = run_pipeline(settings, instance=instance)
+    return BuiltRegion(settings, copy, summary, instance, counts, results)
+
+
+@pytest.fixture(scope="session")
+def small_region(tmp_path_factory: pytest.TempPathFactory) -> BuiltRegion:
+    monkeypatch = pytest.MonkeyPatch()
+    try:
+        yield build_region(tmp_path_factory.mktemp("region"), monkeypatch, schools=60, years=(2022, 2023, 2024), seed=7)
+    finally:
+        monkeypatch.undo()
