@@ -39,7 +39,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             summary = run_pipeline(settings, list_year=args.list_year)
         else:
             # dbt's and Dagster's step-by-step output goes to a log file; the summary to the terminal
-            with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+            with _output_to(log_path):
                 summary = run_pipeline(settings, list_year=args.list_year, quiet=True)
     except PipelineFailed as exc:
         print(str(exc), file=sys.stderr)
@@ -56,6 +56,23 @@ def _log_path(settings, name: str) -> Path:
     return log_dir / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
 
 
+@contextlib.contextmanager
+def _output_to(log_path: Path):
+    """Send dbt's and Dagster's output (stdout, stderr, log records) to the run's log file; what
+    matters (loads, rejections, check warnings, the audit) comes back in the printed summary."""
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log), \
+            contextlib.redirect_stderr(log):
+        handler = logging.StreamHandler(log)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.handlers = [handler]
+        try:
+            yield
+        finally:
+            root.handlers = saved
+
+
 def _cmd_publish(args: argparse.Namespace) -> int:
     from orchestration.runner import PipelineFailed, publish
     from publishing.errors import PublishingError
@@ -66,7 +83,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
         if args.verbose:
             result = publish(settings, args.year)
         else:
-            with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+            with _output_to(log_path):
                 result = publish(settings, args.year, quiet=True)
     except (PipelineFailed, PublishingError) as exc:
         print(f"Not published: {exc}", file=sys.stderr)

@@ -1,4 +1,5 @@
-{{ config(severity='error') }}
+{{ config(severity='error', meta={'dagster': {'ref': {'name': 'rpt_dynamics_by_group'}}}) }}
+-- a Dagster asset check of rpt_dynamics_by_group (it reads several report marts; Dagster needs one asset)
 -- returns one row per report row whose parts do not add up to its total
 with
 
