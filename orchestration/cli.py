@@ -40,7 +40,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         else:
             # dbt's and Dagster's step-by-step output goes to a log file; the summary to the terminal
             with _output_to(log_path):
-                summary = run_pipeline(settings, list_year=args.list_year, quiet=True)
+                summary = run_pipeline(settings, list_year=args.list_year)  # every step event, in the log
     except PipelineFailed as exc:
         print(str(exc), file=sys.stderr)
         print(f"Details: {log_path}", file=sys.stderr)
@@ -84,7 +84,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
             result = publish(settings, args.year)
         else:
             with _output_to(log_path):
-                result = publish(settings, args.year, quiet=True)
+                result = publish(settings, args.year)
     except (PipelineFailed, PublishingError) as exc:
         print(f"Not published: {exc}", file=sys.stderr)
         if not args.verbose and log_path.exists() and log_path.stat().st_size:

@@ -18,6 +18,7 @@ import pytest
 
 from ingestion.warehouse import connect, ensure_raw_schema
 from orchestration.dbt_project import DBT_PROJECT_DIR
+from tests.marts import PUBLIC_MARTS
 
 DBT = str(Path(sys.executable).with_name("dbt"))
 # marts whose rows do not depend on the methodology profile (no profile columns)
@@ -93,25 +94,7 @@ def test_marts_have_contracts_keys_and_documented_columns(empty_build: Path) -> 
         for n in manifest["nodes"].values()
         if n["resource_type"] == "model" and n["fqn"][1] == "marts"
     }
-    assert set(marts) == {
-        "dim_school",
-        "dim_school_group",
-        "fct_procedure_results",
-        "fct_shnor_list",
-        "fct_isbsh",
-        "fct_resource_deficits",
-        "fct_risk_profile",
-        "fct_procedure_dynamics",
-        "fct_cluster_transitions",
-        "fct_academic_debt",
-        "rpt_dynamics_by_group",
-        "rpt_cluster_transitions_by_group",
-        "rpt_procedures_not_conducted",
-        "rpt_resource_deficits_by_municipality",
-        "rpt_risk_zone_by_municipality",
-        "rpt_dynamics_urban_rural",
-        "rpt_shnor_by_cluster",
-    }
+    assert set(marts) == PUBLIC_MARTS
     tests_by_model: dict[str, list[str]] = {}
     for node in manifest["nodes"].values():
         if node["resource_type"] == "test":

@@ -24,6 +24,7 @@ import pytest
 
 from ingestion.warehouse import connect, ensure_raw_schema
 from orchestration.dbt_project import DBT_PROJECT_DIR
+from tests.marts import PUBLIC_MARTS
 
 pytestmark = pytest.mark.integration
 
@@ -601,25 +602,7 @@ def test_build_passes_every_data_test(warehouse: Path) -> None:
             "select table_name from information_schema.tables where table_schema = 'marts'",
         )
     }
-    assert marts >= {
-        "dim_school",
-        "dim_school_group",
-        "fct_procedure_results",
-        "fct_shnor_list",
-        "fct_isbsh",
-        "fct_resource_deficits",
-        "fct_risk_profile",
-        "fct_procedure_dynamics",
-        "fct_cluster_transitions",
-        "fct_academic_debt",
-        "rpt_dynamics_by_group",
-        "rpt_cluster_transitions_by_group",
-        "rpt_procedures_not_conducted",
-        "rpt_resource_deficits_by_municipality",
-        "rpt_risk_zone_by_municipality",
-        "rpt_dynamics_urban_rural",
-        "rpt_shnor_by_cluster",
-    }
+    assert marts >= PUBLIC_MARTS
 
 
 def test_every_profile_dependent_mart_names_the_profile(warehouse: Path) -> None:

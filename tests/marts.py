@@ -1,0 +1,23 @@
+"""The public marts (the interface analysts and BI tools read), as the methodology issue lists them."""
+
+PUBLIC_MARTS = frozenset(
+    {
+        "dim_school",
+        "dim_school_group",
+        "fct_procedure_results",
+        "fct_shnor_list",
+        "fct_isbsh",
+        "fct_resource_deficits",
+        "fct_risk_profile",
+        "fct_procedure_dynamics",
+        "fct_cluster_transitions",
+        "fct_academic_debt",
+        "rpt_dynamics_by_group",
+        "rpt_cluster_transitions_by_group",
+        "rpt_procedures_not_conducted",
+        "rpt_resource_deficits_by_municipality",
+        "rpt_risk_zone_by_municipality",
+        "rpt_dynamics_urban_rural",
+        "rpt_shnor_by_cluster",
+    }
+)
