@@ -148,7 +148,7 @@ def shnor_list(counts: pd.DataFrame, successors: dict[str, tuple[str, int]]) -> 
     prior["prior_flag"] = (prior["p_n"] >= MIN_PARTICIPANTS) & (prior["p_f"] / prior["p_n"] >= THRESHOLD - 1e-12)
     df = df.merge(prior[["school_id", "procedure_code", "year", "prior_flag"]], how="left",
                   on=["school_id", "procedure_code", "year"])
-    df["prior_flag"] = df["prior_flag"].fillna(False).astype(bool)
+    df["prior_flag"] = df["prior_flag"].astype("boolean").fillna(False).astype(bool)
     rows = []
     for (school, year), g in df.groupby(["school_id", "year"]):
         flagged = g[g["flag"]]
