@@ -64,8 +64,15 @@ bench: setup
 lint: setup
 	$(BIN)/ruff check ingestion orchestration publishing expectations tests bench
 
+# dbt docs with the catalog of the serving warehouse, read from a copy: dbt opens its database
+# read-write, and the serving file must stay untouched for analysts and the audit
 docs: setup
-	cd dbt_project && EDUQ_DBT_DB_PATH=$(EDUQ_HOME)/warehouse/serving.duckdb ../$(BIN)/dbt docs generate --profiles-dir .
+	@test -f $(EDUQ_HOME)/warehouse/serving.duckdb || { echo "No serving warehouse: run make demo first"; exit 1; }
+	mkdir -p $(EDUQ_HOME)/docs
+	cp $(EDUQ_HOME)/warehouse/serving.duckdb $(EDUQ_HOME)/docs/serving.duckdb
+	cd dbt_project && EDUQ_DBT_DB_PATH=$(EDUQ_HOME)/docs/serving.duckdb ../$(BIN)/dbt docs generate --profiles-dir .
+	rm -f $(EDUQ_HOME)/docs/serving.duckdb $(EDUQ_HOME)/docs/serving.duckdb.wal
+	@echo "dbt docs: dbt_project/target/index.html (to browse: cd dbt_project && ../$(BIN)/dbt docs serve --profiles-dir .)"
 
 clean:
 	rm -rf $(EDUQ_HOME) dbt_project/target
