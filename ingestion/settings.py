@@ -7,6 +7,7 @@ Every setting has a safe default so that the demo runs with nothing set:
 ``EDUQ_WAREHOUSE_DIR``   DuckDB files (default ``$EDUQ_HOME/warehouse``)
 ``EDUQ_PUBLICATIONS_DIR`` published lists (default ``$EDUQ_HOME/publications``)
 ``EDUQ_METHODOLOGY_PROFILE`` methodology profile used by dbt (default ``fioko_2025``)
+``EDUQ_DBT_FULL_REFRESH`` ``1``: dbt rebuilds incremental models from scratch (``eduq run --full-refresh``)
 ``EDUQ_TODAY``           ISO date treated as today (future-year checks; tests and replays)
 """
 

@@ -29,6 +29,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.profile:
         os.environ["EDUQ_METHODOLOGY_PROFILE"] = args.profile
+    if args.full_refresh:
+        os.environ["EDUQ_DBT_FULL_REFRESH"] = "1"
     from orchestration.runner import PipelineFailed, run_pipeline
 
     settings = load_settings()
@@ -165,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="load the landing folder, build and test the warehouse, publish the list")
     run.add_argument("--profile", help="methodology profile (default: EDUQ_METHODOLOGY_PROFILE or fioko_2025)")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="rebuild the incremental models from scratch (every year counted again)")
     run.add_argument("--list-year", type=int, help="list year to publish (default: the latest)")
     run.add_argument("--verbose", action="store_true", help="print dbt and Dagster output instead of logging it")
     run.set_defaults(func=_cmd_run)

@@ -49,8 +49,16 @@ def eduq_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     settings = load_settings()
     # dbt runs as a subprocess that inherits the environment: point it at this run's warehouse
     os.environ.update(dbt_env())
-    args = ["build", "--vars", json.dumps({"methodology_profile": settings.methodology_profile})]
-    yield from dbt.cli(args, context=context).stream()
+    yield from dbt.cli(dbt_build_args(settings.methodology_profile), context=context).stream()
+
+
+def dbt_build_args(methodology_profile: str) -> list[str]:
+    """`dbt build` with the run's methodology profile; with EDUQ_DBT_FULL_REFRESH set (`eduq run
+    --full-refresh`) the incremental models (int_procedure_counts) count every year again."""
+    args = ["build", "--vars", json.dumps({"methodology_profile": methodology_profile})]
+    if os.environ.get("EDUQ_DBT_FULL_REFRESH", "").strip().lower() in ("1", "true", "yes"):
+        args.append("--full-refresh")
+    return args
 
 
 def dbt_resource() -> DbtCliResource:

@@ -87,3 +87,23 @@ def test_landing_sensor_ignores_rejected_files(home: Path) -> None:
         dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral())
     )
     assert not result.run_requests
+
+
+def test_eduq_run_full_refresh_rebuilds_incremental_models(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`eduq run --full-refresh` reaches dbt as `dbt build --full-refresh`; a plain run is incremental."""
+    import orchestration.runner
+    from orchestration.assets.dbt import dbt_build_args
+    from orchestration.cli import main
+
+    monkeypatch.delenv("EDUQ_DBT_FULL_REFRESH", raising=False)
+    assert "--full-refresh" not in dbt_build_args("fioko_2025")
+    seen: list[list[str]] = []
+
+    def fake_run_pipeline(settings, list_year=None):
+        seen.append(dbt_build_args(settings.methodology_profile))
+        raise orchestration.runner.PipelineFailed("stopped by the test")
+
+    monkeypatch.setattr(orchestration.runner, "run_pipeline", fake_run_pipeline)
+    assert main(["run", "--full-refresh", "--verbose"]) == 1
+    assert seen and seen[0][0] == "build" and seen[0][-1] == "--full-refresh"
+    assert '"methodology_profile": "fioko_2025"' in seen[0][2]

@@ -1,4 +1,35 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='year',
+    on_schema_change='sync_all_columns',
+    post_hook="delete from {{ this }} as t where not exists (select 1 from {{ ref('int_result_inputs_by_year') }} as f where f.year = t.year and f.input_fingerprint = t.input_fingerprint)"
+) }}
+{#- Incremental by results year: only the years whose inputs changed (int_result_inputs_by_year)
+    are counted again and replace that year's rows; the post-hook removes the rows of any year
+    whose inputs changed but that counts nothing now. A first build, or `dbt build --full-refresh`,
+    counts every year. The student-level results are the large facts (tens of millions of rows a
+    year for a whole country): a nightly load that brings one year's files reads that year only. -#}
+{%- set years_to_count = none -%}
+{%- if execute and is_incremental()
+        and 'input_fingerprint' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
+    {#- (a table built before the fingerprint existed is counted again in full) -#}
+    {%- set stale_years -%}
+        select inputs.year
+        from {{ ref('int_result_inputs_by_year') }} as inputs
+        where not exists (
+            select 1 from {{ this }} as counted
+            where counted.year = inputs.year and counted.input_fingerprint = inputs.input_fingerprint
+        )
+        order by inputs.year
+    {%- endset -%}
+    {%- set years_to_count = run_query(stale_years).columns[0].values() | list -%}
+    {%- do log("int_procedure_counts: counting years " ~ (years_to_count | join(", ") or "none"), info=true) -%}
+{%- endif -%}
+{%- set year_filter = "" -%}
+{%- if years_to_count is not none -%}
+    {%- set year_filter = " and year in (" ~ (years_to_count | join(", ") if years_to_count else "null") ~ ")" -%}
+{%- endif %}
 
 -- Participants (N) and failing results (F) per school, procedure and year. Student-level
 -- rows are counted where they exist; VPR school statistics fill the rest, so that the two
@@ -14,12 +45,17 @@ student_level as (
         cast(count(*) filter (where is_failing) as bigint) as failing,
         'student_results' as result_source
     from {{ ref('int_assessment_results') }}
-    where is_counted_attempt and procedure_code is not null and school_id is not null
+    where is_counted_attempt and procedure_code is not null and school_id is not null{{ year_filter }}
     group by school_id, procedure_code, year
 ),
 
 stats as (
     select * from {{ ref('stg_vpr__school_stats') }}
+    where true{{ year_filter }}
+),
+
+inputs as (
+    select year, input_fingerprint from {{ ref('int_result_inputs_by_year') }}
 ),
 
 codes as (
@@ -52,7 +88,7 @@ school_level as (
     group by codes.school_id, procedures.procedure_code, stats.year
 ),
 
-final as (
+counted as (
     select * from student_level where participants > 0
     union all
     select * from school_level
@@ -63,6 +99,20 @@ final as (
             and student_level.year = school_level.year
             and student_level.participants > 0
     )
+),
+
+final as (
+    select
+        counted.school_id,
+        counted.procedure_code,
+        counted.year,
+        counted.participants,
+        counted.failing,
+        counted.result_source,
+        inputs.input_fingerprint,
+        cast(current_timestamp as timestamp) as counted_at
+    from counted
+    left join inputs on counted.year = inputs.year
 )
 
 select * from final

@@ -1,0 +1,55 @@
+-- What the participant and failing counts of a results year are computed from, as one
+-- fingerprint per year: the result files delivered for that year (raw keeps every delivery, so a
+-- new or corrected file changes the list), every code a school is known by, and the dbt project's
+-- models and seeds (a change of any of them rebuilds every year). int_procedure_counts rebuilds
+-- only the years whose fingerprint changed.
+{%- set checksums = [] -%}
+{%- if execute -%}
+    {%- for node in graph.nodes.values() | sort(attribute='unique_id') -%}
+        {%- if node.resource_type in ('model', 'seed') -%}
+            {%- do checksums.append(node.unique_id ~ '=' ~ node.checksum.checksum) -%}
+        {%- endif -%}
+    {%- endfor -%}
+{%- endif %}
+with
+
+files as (
+    select 'vpr_results' as source_table, year, _file_id as file_id
+    from {{ source('raw', 'vpr_results') }}
+    group by all
+    union all
+    select 'gia_results' as source_table, year, _file_id as file_id
+    from {{ source('raw', 'gia_results') }}
+    group by all
+    union all
+    select 'vpr_school_stats' as source_table, year, _file_id as file_id
+    from {{ source('raw', 'vpr_school_stats') }}
+    group by all
+),
+
+files_by_year as (
+    select
+        year,
+        string_agg(source_table || ':' || cast(file_id as varchar), ',' order by source_table, file_id) as input_files
+    from files
+    where year is not null
+    group by year
+),
+
+school_codes as (
+    select md5(coalesce(string_agg(code || '>' || school_id, ',' order by code, school_id), '')) as codes_hash
+    from {{ ref('int_school_codes') }}
+),
+
+final as (
+    select
+        files_by_year.year,
+        md5(
+            files_by_year.input_files || '|' || school_codes.codes_hash || '|' || '{{ local_md5(checksums | join(",")) }}'
+        ) as input_fingerprint,
+        files_by_year.input_files
+    from files_by_year
+    cross join school_codes
+)
+
+select * from final
