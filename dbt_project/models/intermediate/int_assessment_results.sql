@@ -90,7 +90,7 @@ final as (
             and row_number() over (
                 partition by year, school_id, procedure_code, participant_code,
                     category = 'current_year_graduate' and wave in ('early', 'main', 'reserve')
-                order by (status = 'present' and result_value is not null) desc, wave_order, source_row_number
+                order by (status = 'present' and result_value is not null) desc, wave_order asc, source_row_number asc
             ) = 1 as is_counted_attempt,
         status = 'present' and result_value is not null as is_participant,
         status = 'present' and result_value is not null and result_value < fail_below as is_failing,

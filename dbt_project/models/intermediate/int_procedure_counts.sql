@@ -89,7 +89,8 @@ school_level as (
 ),
 
 counted as (
-    select * from student_level where participants > 0
+    select * from student_level
+    where participants > 0
     union all
     select * from school_level
     where not exists (

@@ -45,7 +45,8 @@ final as (
     select
         files_by_year.year,
         md5(
-            files_by_year.input_files || '|' || school_codes.codes_hash || '|' || '{{ local_md5(checksums | join(",")) }}'
+            files_by_year.input_files || '|' || school_codes.codes_hash
+            || '|' || '{{ local_md5(checksums | join(",")) }}'
         ) as input_fingerprint,
         files_by_year.input_files
     from files_by_year

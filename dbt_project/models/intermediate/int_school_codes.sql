@@ -18,11 +18,11 @@ successors as (
 all_codes as (
     select school_id as code, 'фис око' as code_system, school_id from registry
     union
-    select school_id, 'фис око', school_id from successors
+    select school_id as code, 'фис око' as code_system, school_id from successors
     union
-    select external_code, code_system, school_id from crosswalk
+    select external_code as code, code_system, school_id from crosswalk
     union
-    select school_id, 'фис око', school_id from crosswalk
+    select school_id as code, 'фис око' as code_system, school_id from crosswalk
 ),
 
 final as (

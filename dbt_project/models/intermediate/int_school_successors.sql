@@ -12,7 +12,7 @@ chain as (
     select old_school_id, new_school_id, effective_date, 1 as depth
     from successors
     union all
-    select chain.old_school_id, successors.new_school_id, chain.effective_date, chain.depth + 1
+    select chain.old_school_id, successors.new_school_id, chain.effective_date, chain.depth + 1 as depth
     from chain
     inner join successors on chain.new_school_id = successors.old_school_id
     where chain.depth < 20

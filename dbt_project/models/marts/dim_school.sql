@@ -32,7 +32,7 @@ programmes_to_date as (
     from registry
     inner join memberships
         on registry.school_id = memberships.school_id
-        and memberships.year <= registry.registry_year
+        and registry.registry_year >= memberships.year
     group by registry.school_id, registry.registry_year
 ),
 

@@ -35,13 +35,15 @@ ranked as (
 ),
 
 comparable_lists as (
-    select list_year from shnor_list group by list_year having bool_and(prior_results_available)
+    select list_year from shnor_list
+    group by list_year
+    having bool_and(prior_results_available)
 ),
 
 list_pairs as (
     select list_year as list_year_to
     from comparable_lists
-    where list_year - 1 in (select comparable_lists.list_year from comparable_lists)
+    where list_year - 1 in (select earlier_lists.list_year from comparable_lists as earlier_lists)
 ),
 
 -- the earlier list, carried to the school that continues each school by the later list

@@ -91,8 +91,12 @@ quartiles as (
     select
         scored.*,
         least(4, 1 + floor(
-            4.0 * (case profile.isbsh_quartile_ties when 'upper' then position_ties_high else position_ties_low end - 1)
-            / n_in_scope
+            4.0 * (
+                case profile.isbsh_quartile_ties
+                    when 'upper' then scored.position_ties_high
+                    else scored.position_ties_low
+                end - 1
+            ) / scored.n_in_scope
         ))::integer as isbsh_quartile,
         round(scored.isbsh - scored.municipal_mean_isbsh, 6) as municipal_deviation,
         -- «самый низкий в МР»: the municipality's minimum, when the municipality has enough scored

@@ -9,7 +9,7 @@ counts as (
     select school_id, procedure_code, year, participants, failing from {{ ref('int_procedure_counts') }}
 ),
 
-prior as (
+previous as (
     select * from {{ ref('int_procedure_results_prior') }}
 ),
 
@@ -48,7 +48,7 @@ results_years as (
 -- a pair (t-1, t) exists when the region has results in both years
 year_pairs as (
     select year as year_to from results_years
-    where year - 1 in (select results_years.year from results_years)
+    where year - 1 in (select earlier_years.year from results_years as earlier_years)
 ),
 
 spine as (
@@ -68,21 +68,21 @@ pairs as (
         reported_procedures.procedure_name_ru,
         spine.year - 1 as year_from,
         spine.year as year_to,
-        coalesce(prior.prior_participants, 0) as participants_from,
-        coalesce(prior.prior_failing, 0) as failing_from,
+        coalesce(previous.prior_participants, 0) as participants_from,
+        coalesce(previous.prior_failing, 0) as failing_from,
         coalesce(counts.participants, 0) as participants_to,
         coalesce(counts.failing, 0) as failing_to,
-        prior.prior_school_ids
+        previous.prior_school_ids
     from spine
     cross join reported_procedures
     left join counts
         on spine.school_id = counts.school_id
         and reported_procedures.procedure_code = counts.procedure_code
         and spine.year = counts.year
-    left join prior
-        on spine.school_id = prior.school_id
-        and reported_procedures.procedure_code = prior.procedure_code
-        and spine.year = prior.year
+    left join previous
+        on spine.school_id = previous.school_id
+        and reported_procedures.procedure_code = previous.procedure_code
+        and spine.year = previous.year
 ),
 
 shares as (
@@ -121,9 +121,11 @@ magnitude as (
         classified.*,
         case
             when classified.dynamics_type in ('no_participants', 'zero_both') then classified.dynamics_type
-            when classified.dynamics_magnitude_inclusive and classified.fail_share_change >= classified.dynamics_magnitude_pp
+            when classified.dynamics_magnitude_inclusive
+                and classified.fail_share_change >= classified.dynamics_magnitude_pp
                 then 'negative'
-            when not classified.dynamics_magnitude_inclusive and classified.fail_share_change > classified.dynamics_magnitude_pp
+            when not classified.dynamics_magnitude_inclusive
+                and classified.fail_share_change > classified.dynamics_magnitude_pp
                 then 'negative'
             when classified.fail_share_change < -classified.dynamics_tolerance then 'positive'
             else 'neutral'

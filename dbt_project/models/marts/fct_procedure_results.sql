@@ -6,7 +6,7 @@ counts as (
     select * from {{ ref('int_procedure_counts') }}
 ),
 
-prior as (
+previous as (
     select * from {{ ref('int_procedure_results_prior') }}
 ),
 
@@ -38,15 +38,15 @@ shares as (
         counts.failing,
         counts.result_source,
         counts.failing / counts.participants as fail_share,
-        prior.prior_participants,
-        prior.prior_failing,
-        prior.prior_failing / nullif(prior.prior_participants, 0) as prior_fail_share,
-        prior.prior_school_ids
+        previous.prior_participants,
+        previous.prior_failing,
+        previous.prior_failing / nullif(previous.prior_participants, 0) as prior_fail_share,
+        previous.prior_school_ids
     from counts
-    left join prior
-        on counts.school_id = prior.school_id
-        and counts.procedure_code = prior.procedure_code
-        and counts.year = prior.year
+    left join previous
+        on counts.school_id = previous.school_id
+        and counts.procedure_code = previous.procedure_code
+        and counts.year = previous.year
 ),
 
 flags as (

@@ -36,7 +36,8 @@ item_scores as (
         case
             when answers.answer between items.answer_min and items.answer_max
                 then case
-                    when items.higher_is_risk then (answers.answer - items.answer_min) / (items.answer_max - items.answer_min)
+                    when items.higher_is_risk
+                        then (answers.answer - items.answer_min) / (items.answer_max - items.answer_min)
                     else (items.answer_max - answers.answer) / (items.answer_max - items.answer_min)
                 end
         end as item_score
@@ -49,7 +50,8 @@ school_years as (
 ),
 
 items_per_factor as (
-    select factor_number, count(*) as n_items_in_factor from items group by factor_number
+    select factor_number, count(*) as n_items_in_factor from items
+    group by factor_number
 ),
 
 factor_scores as (

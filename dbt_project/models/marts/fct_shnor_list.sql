@@ -20,7 +20,8 @@ clusters as (
 ),
 
 counted_results as (
-    select * from procedure_results where counts_for_list
+    select * from procedure_results
+    where counts_for_list
 ),
 
 results_years as (
@@ -60,7 +61,10 @@ per_school as (
             '; ' order by counted_results.procedure_code
         ) as flagged_procedures,
         string_agg(
-            case when counted_results.is_flagged and counted_results.is_prior_flagged then counted_results.procedure_name_ru end,
+            case
+                when counted_results.is_flagged and counted_results.is_prior_flagged
+                    then counted_results.procedure_name_ru
+            end,
             '; ' order by counted_results.procedure_code
         ) as persistent_procedures
     from spine

@@ -19,7 +19,8 @@ profile as (
 ),
 
 shnor_group as (
-    select distinct group_code, group_name_ru, group_kind from school_groups where group_kind = 'shnor_list'
+    select distinct group_code, group_name_ru, group_kind from school_groups
+    where group_kind = 'shnor_list'
 ),
 
 memberships as (

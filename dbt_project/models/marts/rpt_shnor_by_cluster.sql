@@ -42,7 +42,7 @@ compared_years as (
 cluster_rows as (
     select fioko_cluster, cluster_rank, cluster_name_ru from clusters
     union all
-    select 'total', 0, 'Всего ШНОР'
+    select 'total' as fioko_cluster, 0 as cluster_rank, 'Всего ШНОР' as cluster_name_ru
 ),
 
 listed as (

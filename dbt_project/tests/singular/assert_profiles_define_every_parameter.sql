@@ -7,11 +7,13 @@ profiles as (
 ),
 
 default_parameters as (
-    select distinct parameter from profiles where profile_name = 'fioko_2025'
+    select distinct parameter from profiles
+    where profile_name = 'fioko_2025'
 ),
 
 profile_names as (
-    select profile_name, count(distinct profile_version) as n_versions from profiles group by profile_name
+    select profile_name, count(distinct profile_version) as n_versions from profiles
+    group by profile_name
 ),
 
 missing as (
