@@ -12,7 +12,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_HOME ?= $(EDUQ_HOME)/dagster
 
-.PHONY: setup setup-libreoffice demo test test-unit test-integration dbt-test dev lint sqlfix docs bench check-xlsx clean
+.PHONY: setup setup-libreoffice demo test test-unit test-integration dbt-test dev lint format docs bench check-xlsx clean
 
 $(BIN)/eduq: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,13 +61,15 @@ check-xlsx:
 bench: setup
 	$(BIN)/python bench/bench_ingest.py --rows 3000000 --xlsx-rows 200000 --repeat 3
 
-# Python with ruff; the dbt models, tests and macros with SQLFluff (dbt_project/.sqlfluff)
+# Python with ruff (lint and format); the dbt models, tests and macros with SQLFluff (dbt_project/.sqlfluff)
 lint: setup
 	$(BIN)/ruff check ingestion orchestration publishing expectations tests bench
+	$(BIN)/ruff format --check ingestion orchestration publishing expectations tests bench
 	cd dbt_project && ../$(BIN)/sqlfluff lint models tests macros --processes 2 --disable-progress-bar
 
-# apply SQLFluff's fixes to the dbt SQL (review the diff)
-sqlfix: setup
+# apply ruff's formatting and SQLFluff's fixes (review the diff)
+format: setup
+	$(BIN)/ruff format ingestion orchestration publishing expectations tests bench
 	cd dbt_project && ../$(BIN)/sqlfluff fix models tests macros --processes 2 --disable-progress-bar
 
 # dbt docs with the catalog of the serving warehouse, read from a copy: dbt opens its database

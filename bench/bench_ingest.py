@@ -116,14 +116,24 @@ def make_xlsx(folder: Path, rows: int) -> Path:
     ws = wb.create_sheet("Статистика")
     ws.append(["Статистика ВПР 2024 по ОО"])
     ws.append([])
-    ws.append(["Год", "Код ОО", "Класс", "Предмет", "Количество участников", "«2»", "«3»", "«4»", "«5»"])
+    ws.append(
+        ["Год", "Код ОО", "Класс", "Предмет", "Количество участников", "«2»", "«3»", "«4»", "«5»"]
+    )
     for i in range(rows):
         school = f"sch{i // (5 * len(SUBJECTS)) % SCHOOLS:06d}"
         marks = [i % 3, 5 + i % 7, 6 + i % 5, 2 + i % 4]
         grade = 4 + i % 5
         # (year, school) keys repeat across rows: give each row its own year-school-grade-subject key
-        ws.append([2024 - (i // (SCHOOLS * 5 * len(SUBJECTS))), school, grade, SUBJECTS[(i // 5) % len(SUBJECTS)],
-                   sum(marks), *marks])
+        ws.append(
+            [
+                2024 - (i // (SCHOOLS * 5 * len(SUBJECTS))),
+                school,
+                grade,
+                SUBJECTS[(i // 5) % len(SUBJECTS)],
+                sum(marks),
+                *marks,
+            ]
+        )
     path = folder / "vpr_school_stats_bench.xlsx"
     wb.save(path)
     return path
@@ -150,7 +160,9 @@ def fresh_home(work: Path, registry: Path, today: str) -> None:
         load_source(con, settings, "schools")
 
 
-def time_eduq(work: Path, registry: Path, data: Path, source: str) -> tuple[float, float, int, int, int]:
+def time_eduq(
+    work: Path, registry: Path, data: Path, source: str
+) -> tuple[float, float, int, int, int]:
     fresh_home(work, registry, "2025-06-01")
     settings = load_settings()
     target = settings.landing_dir / source / data.name
@@ -182,10 +194,18 @@ def time_duckdb(work: Path, path: Path, encoding: str) -> tuple[float, float, in
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=3_000_000, help="rows of the CSV (default 3 000 000)")
-    parser.add_argument("--xlsx-rows", type=int, default=200_000, help="rows of the XLSX (default 200 000)")
-    parser.add_argument("--repeat", type=int, default=3, help="rounds; the best time counts (default 3)")
-    parser.add_argument("--workdir", type=Path, help="keep the generated files here (default: a temp folder)")
+    parser.add_argument(
+        "--rows", type=int, default=3_000_000, help="rows of the CSV (default 3 000 000)"
+    )
+    parser.add_argument(
+        "--xlsx-rows", type=int, default=200_000, help="rows of the XLSX (default 200 000)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds; the best time counts (default 3)"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, help="keep the generated files here (default: a temp folder)"
+    )
     args = parser.parse_args(argv)
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="eduq_bench_"))
@@ -195,9 +215,11 @@ def main(argv: list[str] | None = None) -> None:
         cp1251, utf8 = make_csv(work, args.rows)
         xlsx = make_xlsx(work, args.xlsx_rows) if args.xlsx_rows else None
         registry = registry_csv(work)
-        print(f"generated {args.rows:,} CSV rows ({cp1251.stat().st_size / 1e6:.0f} MB cp1251) and "
-              f"{args.xlsx_rows:,} XLSX rows in {time.perf_counter() - t0:.1f} s; {os.cpu_count()} cores, "
-              f"duckdb {duckdb.__version__}")
+        print(
+            f"generated {args.rows:,} CSV rows ({cp1251.stat().st_size / 1e6:.0f} MB cp1251) and "
+            f"{args.xlsx_rows:,} XLSX rows in {time.perf_counter() - t0:.1f} s; {os.cpu_count()} cores, "
+            f"duckdb {duckdb.__version__}"
+        )
 
         timings: dict[str, Timing] = {}
         counts: dict[str, tuple[int, int, int]] = {}
@@ -213,6 +235,7 @@ def main(argv: list[str] | None = None) -> None:
             def run() -> None:
                 seconds, cpu, rows = time_duckdb(work, path, encoding)
                 record(label, rows, seconds, cpu)
+
             return run
 
         def ours(label: str, path: Path, source: str) -> Callable[[], None]:
@@ -220,10 +243,14 @@ def main(argv: list[str] | None = None) -> None:
                 seconds, cpu, read, loaded, quarantined = time_eduq(work, registry, path, source)
                 counts[label] = (read, loaded, quarantined)
                 record(label, read, seconds, cpu)
+
             return run
 
         steps += [
-            ("duckdb read_csv, cp1251 file (as latin-1)", duck("duckdb read_csv, cp1251 file (as latin-1)", cp1251, "latin-1")),
+            (
+                "duckdb read_csv, cp1251 file (as latin-1)",
+                duck("duckdb read_csv, cp1251 file (as latin-1)", cp1251, "latin-1"),
+            ),
             ("eduq ingest, cp1251 file", ours("eduq ingest, cp1251 file", cp1251, "vpr_results")),
             ("duckdb read_csv, UTF-8 copy", duck("duckdb read_csv, UTF-8 copy", utf8, "utf-8")),
             ("eduq ingest, UTF-8 copy", ours("eduq ingest, UTF-8 copy", utf8, "vpr_results")),
@@ -234,7 +261,10 @@ def main(argv: list[str] | None = None) -> None:
             for label, run in steps:
                 run()
                 t = timings[label]
-                print(f"  round {round_no}: {label:<45} {t.seconds[-1]:6.2f} s  (cpu {t.cpu[-1]:6.2f} s)", flush=True)
+                print(
+                    f"  round {round_no}: {label:<45} {t.seconds[-1]:6.2f} s  (cpu {t.cpu[-1]:6.2f} s)",
+                    flush=True,
+                )
 
         print(f"\nbest of {args.repeat}:")
         for t in timings.values():
@@ -242,21 +272,43 @@ def main(argv: list[str] | None = None) -> None:
             if t.label in counts:
                 read, loaded, quarantined = counts[t.label]
                 extra = f"  (read {read:,} = loaded {loaded:,} + quarantined {quarantined:,})"
-            print(f"  {t.label:<45} {t.best:6.2f} s  {t.rows_per_second:>12,.0f} rows/s  cpu {t.best_cpu:6.2f} s{extra}")
+            print(
+                f"  {t.label:<45} {t.best:6.2f} s  {t.rows_per_second:>12,.0f} rows/s  cpu {t.best_cpu:6.2f} s{extra}"
+            )
         base = timings["duckdb read_csv, cp1251 file (as latin-1)"].best
         ours_cp = timings["eduq ingest, cp1251 file"].best
         base_u = timings["duckdb read_csv, UTF-8 copy"].best
         ours_u = timings["eduq ingest, UTF-8 copy"].best
-        paired_cp = _paired(timings["eduq ingest, cp1251 file"], timings["duckdb read_csv, cp1251 file (as latin-1)"])
-        paired_u = _paired(timings["eduq ingest, UTF-8 copy"], timings["duckdb read_csv, UTF-8 copy"])
-        print(f"\nratio eduq / duckdb, cp1251 file: best {ours_cp / base:.2f}x, median of rounds "
-              f"{paired_cp:.2f}x  (target: within 3x)")
-        print(f"ratio eduq / duckdb, UTF-8 copy:  best {ours_u / base_u:.2f}x, median of rounds {paired_u:.2f}x")
-        cpu_cp = timings["eduq ingest, cp1251 file"].best_cpu / timings["duckdb read_csv, cp1251 file (as latin-1)"].best_cpu
-        cpu_u = timings["eduq ingest, UTF-8 copy"].best_cpu / timings["duckdb read_csv, UTF-8 copy"].best_cpu
-        print(f"ratio of CPU time (all threads; less sensitive to other load): cp1251 {cpu_cp:.2f}x, UTF-8 {cpu_u:.2f}x")
-        print(f"load average now: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}"
-              if Path("/proc/loadavg").exists() else "")
+        paired_cp = _paired(
+            timings["eduq ingest, cp1251 file"],
+            timings["duckdb read_csv, cp1251 file (as latin-1)"],
+        )
+        paired_u = _paired(
+            timings["eduq ingest, UTF-8 copy"], timings["duckdb read_csv, UTF-8 copy"]
+        )
+        print(
+            f"\nratio eduq / duckdb, cp1251 file: best {ours_cp / base:.2f}x, median of rounds "
+            f"{paired_cp:.2f}x  (target: within 3x)"
+        )
+        print(
+            f"ratio eduq / duckdb, UTF-8 copy:  best {ours_u / base_u:.2f}x, median of rounds {paired_u:.2f}x"
+        )
+        cpu_cp = (
+            timings["eduq ingest, cp1251 file"].best_cpu
+            / timings["duckdb read_csv, cp1251 file (as latin-1)"].best_cpu
+        )
+        cpu_u = (
+            timings["eduq ingest, UTF-8 copy"].best_cpu
+            / timings["duckdb read_csv, UTF-8 copy"].best_cpu
+        )
+        print(
+            f"ratio of CPU time (all threads; less sensitive to other load): cp1251 {cpu_cp:.2f}x, UTF-8 {cpu_u:.2f}x"
+        )
+        print(
+            f"load average now: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}"
+            if Path("/proc/loadavg").exists()
+            else ""
+        )
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)

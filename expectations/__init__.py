@@ -20,4 +20,13 @@ def all_checks(catalog: Catalog) -> list[Check]:
     return raw_checks() + mart_checks(catalog)
 
 
-__all__ = ["Catalog", "Check", "CheckResult", "Level", "SkipCheck", "all_checks", "mart_checks", "raw_checks"]
+__all__ = [
+    "Catalog",
+    "Check",
+    "CheckResult",
+    "Level",
+    "SkipCheck",
+    "all_checks",
+    "mart_checks",
+    "raw_checks",
+]

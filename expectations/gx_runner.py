@@ -47,18 +47,22 @@ class _Validator:
         self.gx = gx
         self.gxe = gxe
         self.context = gx.get_context(mode="ephemeral")
-        self.context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-        source = self.context.data_sources.add_pandas("eduq_warehouse")
-        self.batch_definition = source.add_dataframe_asset("check_frame").add_batch_definition_whole_dataframe(
-            "whole_frame"
+        self.context.variables.progress_bars = ProgressBarsConfig(
+            globally=False, metric_calculations=False
         )
+        source = self.context.data_sources.add_pandas("eduq_warehouse")
+        self.batch_definition = source.add_dataframe_asset(
+            "check_frame"
+        ).add_batch_definition_whole_dataframe("whole_frame")
         log.debug("great_expectations ready in %.1f s", time.perf_counter() - started)
 
     def validate(self, check: Check, frame: pd.DataFrame) -> CheckResult:
         suite = self.gx.ExpectationSuite(name=check.key)
         for spec in check.expectations:
             cls = getattr(self.gxe, spec.kind)
-            suite.add_expectation(cls(**spec.kwargs, severity=check.level.gx_severity, meta={"check": check.key}))
+            suite.add_expectation(
+                cls(**spec.kwargs, severity=check.level.gx_severity, meta={"check": check.key})
+            )
         batch = self.batch_definition.get_batch(batch_parameters={"dataframe": frame})
         validation = batch.validate(suite, result_format={"result_format": "COMPLETE"})
         outcomes: list[ExpectationOutcome] = []
@@ -83,7 +87,9 @@ class _Validator:
             if "unexpected_index_list" in info:
                 failing_index.update(info["unexpected_index_list"] or [])
             else:
-                whole_frame_fails = True  # a table-level expectation: the whole frame is the evidence
+                whole_frame_fails = (
+                    True  # a table-level expectation: the whole frame is the evidence
+                )
         errors = [o for o in outcomes if o.error]
         failed = [o for o in outcomes if not o.success]
         if whole_frame_fails:
@@ -95,11 +101,15 @@ class _Validator:
             message = "; ".join(f"{o.expectation}: {o.error}" for o in errors)
         elif failed:
             status = "failed"
-            message = f"{len(failing)} of {len(frame)} rows fail: " + "; ".join(o.expectation for o in failed)
+            message = f"{len(failing)} of {len(frame)} rows fail: " + "; ".join(
+                o.expectation for o in failed
+            )
         else:
             status = "passed"
             message = f"{len(frame)} rows meet {len(outcomes)} expectation(s)"
-        return CheckResult(check, status, message, len(frame), failing.head(MAX_FAILING_ROWS), outcomes)
+        return CheckResult(
+            check, status, message, len(frame), failing.head(MAX_FAILING_ROWS), outcomes
+        )
 
 
 def _describe(config: Any) -> str:
@@ -107,8 +117,9 @@ def _describe(config: Any) -> str:
     return f"{config.type}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
 
 
-def run_checks(con: duckdb.DuckDBPyConnection, checks: Iterable[Check],
-               catalog: Catalog | None = None) -> list[CheckResult]:
+def run_checks(
+    con: duckdb.DuckDBPyConnection, checks: Iterable[Check], catalog: Catalog | None = None
+) -> list[CheckResult]:
     """Evaluate ``checks`` on the warehouse behind ``con`` (a read-only connection is enough)."""
     checks = list(checks)
     if not checks:

@@ -47,13 +47,17 @@ def share_columns(table: str, columns: tuple[str, ...]) -> list[str]:
 
 def _shares_check(table: str, columns: tuple[str, ...]) -> Check:
     shares = share_columns(table, columns)
-    key = [c for c in MART_KEYS.get(table, ()) if c in columns] or [c for c in ("school_id", "year") if c in columns]
+    key = [c for c in MART_KEYS.get(table, ()) if c in columns] or [
+        c for c in ("school_id", "year") if c in columns
+    ]
 
     def query(catalog: Catalog) -> str:
         present = share_columns(table, catalog[f"marts.{table}"])
         if not present:
             raise SkipCheck(f"marts.{table} has no share columns")
-        return f"select {', '.join(key + present)} from marts.{table} order by {', '.join(key) or '1'}"
+        return (
+            f"select {', '.join(key + present)} from marts.{table} order by {', '.join(key) or '1'}"
+        )
 
     return Check(
         name="shares_between_0_and_1",
@@ -65,7 +69,8 @@ def _shares_check(table: str, columns: tuple[str, ...]) -> Check:
         "count is wrong.",
         query=query,
         expectations=tuple(
-            expect("ExpectColumnValuesToBeBetween", column=c, min_value=0, max_value=1) for c in shares
+            expect("ExpectColumnValuesToBeBetween", column=c, min_value=0, max_value=1)
+            for c in shares
         ),
     )
 
@@ -91,14 +96,20 @@ def _isbsh_query(catalog: Catalog) -> str:
     value = next((c for c in ISBSH_VALUE_COLUMNS if c in columns), None)
     quartile = next((c for c in ISBSH_QUARTILE_COLUMNS if c in columns), None)
     if value is None or quartile is None or "year" not in columns:
-        raise SkipCheck(f"marts.fct_isbsh lacks year, a value column ({' / '.join(ISBSH_VALUE_COLUMNS)}) or "
-                        f"a quartile column ({' / '.join(ISBSH_QUARTILE_COLUMNS)})")
+        raise SkipCheck(
+            f"marts.fct_isbsh lacks year, a value column ({' / '.join(ISBSH_VALUE_COLUMNS)}) or "
+            f"a quartile column ({' / '.join(ISBSH_QUARTILE_COLUMNS)})"
+        )
     # quartiles are formed per year within a scope (profile parameter): the region, a municipality
     # or a locality type; without a quartile_scope column, the region
     scope = "'region'"
     if "quartile_scope" in columns:
         by = {"municipality": "municipality_code", "locality": "locality"}
-        parts = [f"when '{name}' then cast({col} as varchar)" for name, col in by.items() if col in columns]
+        parts = [
+            f"when '{name}' then cast({col} as varchar)"
+            for name, col in by.items()
+            if col in columns
+        ]
         scope = f"quartile_scope || ':' || case quartile_scope {' '.join(parts)} else 'region' end"
     # per year, scope and quartile: size, value range, and the room that ties at the cut give
     return f"""
@@ -132,7 +143,9 @@ def _isbsh_query(catalog: Catalog) -> str:
 
 def mart_checks(catalog: Catalog) -> list[Check]:
     """The mart suite for the marts present in ``catalog`` (``"marts.<table>"`` -> columns)."""
-    tables = {name.split(".", 1)[1]: cols for name, cols in catalog.items() if name.startswith("marts.")}
+    tables = {
+        name.split(".", 1)[1]: cols for name, cols in catalog.items() if name.startswith("marts.")
+    }
     checks: list[Check] = []
     for table in sorted(tables):
         columns = tables[table]
@@ -144,41 +157,58 @@ def mart_checks(catalog: Catalog) -> list[Check]:
     if "fct_shnor_list" in tables:
         checks += _shnor_list_checks()
     if "fct_procedure_results" in tables:
-        checks.append(Check(
-            name="failing_within_participants",
-            suite="marts",
-            asset=("marts", "fct_procedure_results"),
-            level=Level.ERROR,
-            description="Every procedure result has participants (N ≥ 1) and 0 ≤ failing ≤ N.",
-            query="""select school_id, procedure_code, year, participants, failing
+        checks.append(
+            Check(
+                name="failing_within_participants",
+                suite="marts",
+                asset=("marts", "fct_procedure_results"),
+                level=Level.ERROR,
+                description="Every procedure result has participants (N ≥ 1) and 0 ≤ failing ≤ N.",
+                query="""select school_id, procedure_code, year, participants, failing
                      from marts.fct_procedure_results order by school_id, procedure_code, year""",
-            expectations=(
-                expect("ExpectColumnValuesToBeBetween", column="participants", min_value=1),
-                expect("ExpectColumnValuesToBeBetween", column="failing", min_value=0),
-                expect("ExpectColumnPairValuesAToBeGreaterThanB", column_A="participants", column_B="failing",
-                       or_equal=True),
-            ),
-        ))
+                expectations=(
+                    expect("ExpectColumnValuesToBeBetween", column="participants", min_value=1),
+                    expect("ExpectColumnValuesToBeBetween", column="failing", min_value=0),
+                    expect(
+                        "ExpectColumnPairValuesAToBeGreaterThanB",
+                        column_A="participants",
+                        column_B="failing",
+                        or_equal=True,
+                    ),
+                ),
+            )
+        )
     if "fct_isbsh" in tables:
-        checks.append(Check(
-            name="quartiles_equal_within_ties",
-            suite="marts",
-            asset=("marts", "fct_isbsh"),
-            level=Level.ERROR,
-            description="ИСБШ quartiles, per year and quartile scope (region, municipality or locality): four "
-            "quartiles (1 = lowest); each holds higher values than the one below and no value is split between "
-            "two quartiles (ties stay together); the cumulative size at each cut is the ideal n·q/4 give or "
-            "take the tie at the cut (at least 1). Quartile 1 is the risk zone, so a wrong cut puts schools in "
-            "or out of it.",
-            query=_isbsh_query,
-            expectations=(
-                expect("ExpectColumnValuesToBeBetween", column="quartile", min_value=1, max_value=4),
-                expect("ExpectColumnPairValuesAToBeGreaterThanB", column_A="next_min_or_open",
-                       column_B="max_value"),
-                expect("ExpectColumnPairValuesAToBeGreaterThanB", column_A="tie_room", column_B="deviation",
-                       or_equal=True),
-            ),
-        ))
+        checks.append(
+            Check(
+                name="quartiles_equal_within_ties",
+                suite="marts",
+                asset=("marts", "fct_isbsh"),
+                level=Level.ERROR,
+                description="ИСБШ quartiles, per year and quartile scope (region, municipality or locality): four "
+                "quartiles (1 = lowest); each holds higher values than the one below and no value is split between "
+                "two quartiles (ties stay together); the cumulative size at each cut is the ideal n·q/4 give or "
+                "take the tie at the cut (at least 1). Quartile 1 is the risk zone, so a wrong cut puts schools in "
+                "or out of it.",
+                query=_isbsh_query,
+                expectations=(
+                    expect(
+                        "ExpectColumnValuesToBeBetween", column="quartile", min_value=1, max_value=4
+                    ),
+                    expect(
+                        "ExpectColumnPairValuesAToBeGreaterThanB",
+                        column_A="next_min_or_open",
+                        column_B="max_value",
+                    ),
+                    expect(
+                        "ExpectColumnPairValuesAToBeGreaterThanB",
+                        column_A="tie_room",
+                        column_B="deviation",
+                        or_equal=True,
+                    ),
+                ),
+            )
+        )
     return checks
 
 
@@ -204,7 +234,9 @@ def _shnor_list_checks() -> list[Check]:
                 order by l.list_year, l.school_id
             """,
             expectations=(
-                expect("ExpectColumnValuesToBeInSet", column="cluster_consistent", value_set=[True]),
+                expect(
+                    "ExpectColumnValuesToBeInSet", column="cluster_consistent", value_set=[True]
+                ),
                 expect("ExpectColumnValuesToNotBeNull", column="fioko_cluster_ru"),
                 expect("ExpectColumnValuesToNotBeNull", column="cluster_measure_value"),
             ),
@@ -231,7 +263,11 @@ def _shnor_list_checks() -> list[Check]:
                 order by l.list_year, l.school_id
             """,
             expectations=(
-                expect("ExpectColumnPairValuesToBeEqual", column_A="fioko_cluster", column_B="expected_cluster"),
+                expect(
+                    "ExpectColumnPairValuesToBeEqual",
+                    column_A="fioko_cluster",
+                    column_B="expected_cluster",
+                ),
             ),
         ),
         Check(
@@ -277,8 +313,14 @@ def _shnor_list_checks() -> list[Check]:
                 order by list_year
             """,
             expectations=(
-                expect("ExpectColumnPairValuesToBeEqual", column_A="listed", column_B="listed_by_cluster"),
-                expect("ExpectColumnValuesToBeBetween", column="profiles", min_value=1, max_value=1),
+                expect(
+                    "ExpectColumnPairValuesToBeEqual",
+                    column_A="listed",
+                    column_B="listed_by_cluster",
+                ),
+                expect(
+                    "ExpectColumnValuesToBeBetween", column="profiles", min_value=1, max_value=1
+                ),
             ),
         ),
         Check(
@@ -307,12 +349,18 @@ def _shnor_list_checks() -> list[Check]:
                 order by list_year
             """,
             expectations=(
-                expect("ExpectColumnValuesToBeBetween", column="relative_change", max_value=LIST_SIZE_CHANGE_LIMIT),
+                expect(
+                    "ExpectColumnValuesToBeBetween",
+                    column="relative_change",
+                    max_value=LIST_SIZE_CHANGE_LIMIT,
+                ),
             ),
         ),
     ]
 
 
-def mart_catalog_from_columns(columns_by_table: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+def mart_catalog_from_columns(
+    columns_by_table: Mapping[str, tuple[str, ...]],
+) -> dict[str, tuple[str, ...]]:
     """``{"fct_x": cols}`` -> ``{"marts.fct_x": cols}`` (e.g. from the dbt manifest)."""
     return {f"marts.{table}": tuple(cols) for table, cols in columns_by_table.items()}

@@ -58,14 +58,25 @@ school_results as (
     select r.year, o.school_id, r.kind from results as r join reorganised as o on o.partner_id = r.school_id
 )"""
 
-RESULT_TABLES = ("raw.schools", "raw.school_codes", "raw.school_successors", "raw.vpr_results",
-                 "raw.vpr_school_stats", "raw.gia_results")
+RESULT_TABLES = (
+    "raw.schools",
+    "raw.school_codes",
+    "raw.school_successors",
+    "raw.vpr_results",
+    "raw.vpr_school_stats",
+    "raw.gia_results",
+)
 
 
 def _le(column_a: str, column_b: str) -> object:
     """column_b <= column_a wherever both are present."""
-    return expect("ExpectColumnPairValuesAToBeGreaterThanB", column_A=column_a, column_B=column_b, or_equal=True,
-                  ignore_row_if="either_value_is_missing")
+    return expect(
+        "ExpectColumnPairValuesAToBeGreaterThanB",
+        column_A=column_a,
+        column_B=column_b,
+        or_equal=True,
+        ignore_row_if="either_value_is_missing",
+    )
 
 
 def raw_checks() -> list[Check]:
@@ -88,7 +99,9 @@ def raw_checks() -> list[Check]:
             expectations=(
                 expect("ExpectColumnValuesToNotBeNull", column="school_id"),
                 expect("ExpectColumnValuesToMatchRegex", column="school_id", regex=pattern),
-                expect("ExpectCompoundColumnsToBeUnique", column_list=["file_id", "year", "school_id"]),
+                expect(
+                    "ExpectCompoundColumnsToBeUnique", column_list=["file_id", "year", "school_id"]
+                ),
                 expect("ExpectColumnValuesToNotBeNull", column="municipality_code"),
                 expect("ExpectColumnValuesToNotBeNull", column="school_name"),
             ),
@@ -107,7 +120,10 @@ def raw_checks() -> list[Check]:
                 order by _file_id, _row_number
             """,
             expectations=(
-                expect("ExpectCompoundColumnsToBeUnique", column_list=["file_id", "system", "external_code"]),
+                expect(
+                    "ExpectCompoundColumnsToBeUnique",
+                    column_list=["file_id", "system", "external_code"],
+                ),
                 expect("ExpectColumnValuesToMatchRegex", column="school_id", regex=pattern),
             ),
         ),
@@ -170,8 +186,15 @@ def raw_checks() -> list[Check]:
                 order by _file_id, _row_number
             """,
             expectations=(
-                *(expect("ExpectColumnValuesToBeBetween", column=f"mark_{k}", min_value=0) for k in (2, 3, 4, 5)),
-                expect("ExpectColumnPairValuesToBeEqual", column_A="participants", column_B="marks_total"),
+                *(
+                    expect("ExpectColumnValuesToBeBetween", column=f"mark_{k}", min_value=0)
+                    for k in (2, 3, 4, 5)
+                ),
+                expect(
+                    "ExpectColumnPairValuesToBeEqual",
+                    column_A="participants",
+                    column_B="marks_total",
+                ),
             ),
         ),
         Check(
@@ -190,9 +213,19 @@ def raw_checks() -> list[Check]:
             """,
             expectations=(
                 expect("ExpectColumnValuesToBeBetween", column="students_total", min_value=0),
-                *(_le("students_total", c) for c in ("both_parents_higher_ed", "single_parent", "low_income",
-                                                      "prevention_register", "non_native_russian", "disabilities",
-                                                      "large_family", "unemployed_parents")),
+                *(
+                    _le("students_total", c)
+                    for c in (
+                        "both_parents_higher_ed",
+                        "single_parent",
+                        "low_income",
+                        "prevention_register",
+                        "non_native_russian",
+                        "disabilities",
+                        "large_family",
+                        "unemployed_parents",
+                    )
+                ),
             ),
         ),
         Check(
@@ -294,7 +327,9 @@ def raw_checks() -> list[Check]:
                 where coalesce(s.enrolment, 1) > 0
                 order by s.year, s.school_id
             """,
-            expectations=(expect("ExpectColumnValuesToBeInSet", column="has_results", value_set=[True]),),
+            expectations=(
+                expect("ExpectColumnValuesToBeInSet", column="has_results", value_set=[True]),
+            ),
         ),
         Check(
             name="municipality_sent_results",
@@ -318,7 +353,9 @@ def raw_checks() -> list[Check]:
                 group by s.year, s.municipality_code
                 order by s.municipality_code
             """,
-            expectations=(expect("ExpectColumnValuesToBeInSet", column="has_results", value_set=[True]),),
+            expectations=(
+                expect("ExpectColumnValuesToBeInSet", column="has_results", value_set=[True]),
+            ),
         ),
         Check(
             name="graduating_grades_have_exam_results",

@@ -110,11 +110,17 @@ def year_from_filename(path: Path) -> int | None:
     return int(years[-1]) if years else None
 
 
-def delivery_key(contract: Contract | None, layout: readers.FileLayout | None, path: Path, file_hash: str) -> str:
+def delivery_key(
+    contract: Contract | None, layout: readers.FileLayout | None, path: Path, file_hash: str
+) -> str:
     """What makes a delivery unique: its content, and the year of its file name when the rows take
     their year from it (``schools_2023.xlsx`` and ``schools_2024.xlsx`` may hold the same bytes)."""
-    if contract is not None and layout is not None and contract.year.from_filename \
-            and "year" not in layout.mapping.values():
+    if (
+        contract is not None
+        and layout is not None
+        and contract.year.from_filename
+        and "year" not in layout.mapping.values()
+    ):
         return f"{file_hash}@{year_from_filename(path)}"
     return file_hash
 
@@ -127,7 +133,9 @@ def candidate_contracts(path: Path, landing_dir: Path) -> list[Contract]:
             return [contracts[parent.name]]
     stem = normalise_label(path.stem)
     by_pattern = [
-        c for c in contracts.values() if any(fnmatch.fnmatch(stem, normalise_label(p)) for p in c.filename_patterns)
+        c
+        for c in contracts.values()
+        if any(fnmatch.fnmatch(stem, normalise_label(p)) for p in c.filename_patterns)
     ]
     return by_pattern or list(contracts.values())
 
@@ -136,7 +144,11 @@ def landing_files(settings: Settings) -> list[Path]:
     rejected = settings.rejected_dir.resolve()
     files = []
     for path in sorted(settings.landing_dir.rglob("*")):
-        if not path.is_file() or path.name.lower() in IGNORED_NAMES or path.name.startswith((".", "~$")):
+        if (
+            not path.is_file()
+            or path.name.lower() in IGNORED_NAMES
+            or path.name.startswith((".", "~$"))
+        ):
             continue
         if rejected in path.resolve().parents:
             continue
@@ -148,13 +160,46 @@ def _now() -> dt.datetime:
     return dt.datetime.now().replace(microsecond=0)
 
 
-def _log_file(con, *, file_id, source, path: Path, archived, file_hash, size, status, read=0, loaded=0,
-              quarantined=0, message="", layout=None, years=None, received_at=None, run_id=None) -> None:
+def _log_file(
+    con,
+    *,
+    file_id,
+    source,
+    path: Path,
+    archived,
+    file_hash,
+    size,
+    status,
+    read=0,
+    loaded=0,
+    quarantined=0,
+    message="",
+    layout=None,
+    years=None,
+    received_at=None,
+    run_id=None,
+) -> None:
     con.execute(
         "insert into raw._load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [file_id, source, path.name, str(path), archived, file_hash, size, status, read, loaded, quarantined,
-         message, json.dumps(layout, ensure_ascii=False) if layout else None, years, received_at or _now(),
-         _now(), run_id],
+        [
+            file_id,
+            source,
+            path.name,
+            str(path),
+            archived,
+            file_hash,
+            size,
+            status,
+            read,
+            loaded,
+            quarantined,
+            message,
+            json.dumps(layout, ensure_ascii=False) if layout else None,
+            years,
+            received_at or _now(),
+            _now(),
+            run_id,
+        ],
     )
 
 
@@ -184,7 +229,9 @@ def archive_file(settings: Settings, path: Path, source: str, file_id: int) -> P
     return dest
 
 
-def survey_landing(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str | None = None) -> SurveyReport:
+def survey_landing(
+    con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str | None = None
+) -> SurveyReport:
     """Hash, deduplicate, recognise or reject every file waiting in the landing folder."""
     _ensure_queue(con)
     report = SurveyReport()
@@ -219,13 +266,29 @@ def survey_landing(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: s
             file_id = next_file_id(con)
             dest = archive_file(settings, path, "_duplicates", file_id)
             message = "same content as a file already delivered: skipped"
-            _log_file(con, file_id=file_id, source=None, path=path, archived=str(dest), file_hash=file_hash,
-                      size=size, status="duplicate", message=message, run_id=run_id)
-            report.outcomes.append(FileOutcome(path.name, None, "duplicate", message=message, file_id=file_id))
+            _log_file(
+                con,
+                file_id=file_id,
+                source=None,
+                path=path,
+                archived=str(dest),
+                file_hash=file_hash,
+                size=size,
+                status="duplicate",
+                message=message,
+                run_id=run_id,
+            )
+            report.outcomes.append(
+                FileOutcome(path.name, None, "duplicate", message=message, file_id=file_id)
+            )
             continue
         try:
             contract, layout = sniffed or readers.sniff(path, candidates)
-            if contract.year.from_filename and "year" not in layout.mapping.values() and year_from_filename(path) is None:
+            if (
+                contract.year.from_filename
+                and "year" not in layout.mapping.values()
+                and year_from_filename(path) is None
+            ):
                 raise MissingYearError(
                     path,
                     f"«{contract.title_ru}» ({contract.source}) needs the year: put it in the file name "
@@ -239,8 +302,15 @@ def survey_landing(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: s
         con.execute(
             "insert into raw._landing_queue (landing_path, file_hash, size_bytes, source, layout, queued_at, "
             "modified_at) values (?, ?, ?, ?, ?, ?, ?)",
-            [str(path), file_hash, size, contract.source, json.dumps(layout.to_json(), ensure_ascii=False), _now(),
-             modified],
+            [
+                str(path),
+                file_hash,
+                size,
+                contract.source,
+                json.dumps(layout.to_json(), ensure_ascii=False),
+                _now(),
+                modified,
+            ],
         )
         hashes.add(file_hash)
         delivered.add(delivery_key(contract, layout, path, file_hash))
@@ -255,11 +325,23 @@ def _ensure_queue(con: duckdb.DuckDBPyConnection) -> None:
 def _reject(con, settings, path, file_hash, size, source, message, run_id, report) -> FileOutcome:
     file_id = next_file_id(con)
     dest = reject_file(settings, path, message)
-    _log_file(con, file_id=file_id, source=source, path=path, archived=str(dest), file_hash=file_hash, size=size,
-              status="rejected", message=message, run_id=run_id)
+    _log_file(
+        con,
+        file_id=file_id,
+        source=source,
+        path=path,
+        archived=str(dest),
+        file_hash=file_hash,
+        size=size,
+        status="rejected",
+        message=message,
+        run_id=run_id,
+    )
     log.warning("rejected %s", message)
     outcome = FileOutcome(path.name, source, "rejected", message=message, file_id=file_id)
-    report.outcomes.append(outcome) if isinstance(report, SurveyReport) else report.files.append(outcome)
+    report.outcomes.append(outcome) if isinstance(report, SurveyReport) else report.files.append(
+        outcome
+    )
     return outcome
 
 
@@ -308,8 +390,19 @@ def load_source(
             continue
         layout = readers.FileLayout.from_json(json.loads(layout_json))
         try:
-            outcome = load_file(con, settings, contract, path, layout, file_hash, size, known, run_id, queued_at,
-                                registry_empty=registry_empty)
+            outcome = load_file(
+                con,
+                settings,
+                contract,
+                path,
+                layout,
+                file_hash,
+                size,
+                known,
+                run_id,
+                queued_at,
+                registry_empty=registry_empty,
+            )
         except IngestionError as exc:
             _reject(con, settings, path, file_hash, size, source, str(exc), run_id, report)
             continue
@@ -353,8 +446,9 @@ def load_file(
         if checked.rows_read == 0:
             where = f" of sheet «{layout.sheet}»" if layout.sheet else ""
             raise NoDataRowsError(
-                path, f"the header (row {layout.header_row}{where}) has no data rows below it: "
-                "an empty template? Fill it in and resend"
+                path,
+                f"the header (row {layout.header_row}{where}) has no data rows below it: "
+                "an empty template? Fill it in and resend",
             )
         layout.extra["parsed_by"] = staged.method
         columns = ", ".join(f'"{c}"' for c in contract.table_columns)
@@ -395,18 +489,35 @@ def load_file(
         years = None
         if contract.has_year:
             years = ",".join(
-                str(r[0]) for r in con.execute(
+                str(r[0])
+                for r in con.execute(
                     f"select distinct year from {checked.typed} where year is not null order by 1"
                 ).fetchall()
             )
         message = f"{rows_loaded} rows loaded, {rows_quarantined} quarantined"
         if rows_quarantined:
             message += " (" + _reason_summary(con, checked.failures) + ")"
-        dest = _unique_destination(settings.archive_dir / contract.source, f"{file_id:06d}_{path.name}")
-        _log_file(con, file_id=file_id, source=contract.source, path=path, archived=str(dest),
-                  file_hash=file_hash, size=size, status="loaded", read=checked.rows_read, loaded=rows_loaded,
-                  quarantined=rows_quarantined, message=message, layout=layout.to_json(), years=years,
-                  received_at=received_at, run_id=run_id)
+        dest = _unique_destination(
+            settings.archive_dir / contract.source, f"{file_id:06d}_{path.name}"
+        )
+        _log_file(
+            con,
+            file_id=file_id,
+            source=contract.source,
+            path=path,
+            archived=str(dest),
+            file_hash=file_hash,
+            size=size,
+            status="loaded",
+            read=checked.rows_read,
+            loaded=rows_loaded,
+            quarantined=rows_quarantined,
+            message=message,
+            layout=layout.to_json(),
+            years=years,
+            received_at=received_at,
+            run_id=run_id,
+        )
         # archive inside the transaction: a file is either loaded and archived, or still in landing
         shutil.move(str(path), dest)
         try:
@@ -423,8 +534,16 @@ def load_file(
         for table in tables:
             con.execute(f"drop table if exists {table}")
     log.info("%s: %s (%s)", contract.source, path.name, message)
-    return FileOutcome(path.name, contract.source, "loaded", checked.rows_read, rows_loaded, rows_quarantined,
-                       message, file_id)
+    return FileOutcome(
+        path.name,
+        contract.source,
+        "loaded",
+        checked.rows_read,
+        rows_loaded,
+        rows_quarantined,
+        message,
+        file_id,
+    )
 
 
 def _reason_summary(con: duckdb.DuckDBPyConnection, failures: str) -> str:
@@ -435,8 +554,12 @@ def _reason_summary(con: duckdb.DuckDBPyConnection, failures: str) -> str:
     return ", ".join(f"{n} {code}" for code, n in rows)
 
 
-def ingest_all(con: duckdb.DuckDBPyConnection, settings: Settings, sources: Iterable[str] | None = None,
-               run_id: str | None = None) -> tuple[SurveyReport, list[SourceLoadReport]]:
+def ingest_all(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    sources: Iterable[str] | None = None,
+    run_id: str | None = None,
+) -> tuple[SurveyReport, list[SourceLoadReport]]:
     """Survey the landing folder and load every source, reference sources first."""
     survey = survey_landing(con, settings, run_id)
     reports = [load_source(con, settings, s, run_id) for s in (sources or load_contracts())]

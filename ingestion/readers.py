@@ -48,7 +48,9 @@ from ingestion.errors import (
 )
 
 HEADER_SCAN_ROWS = 30
-DATA_PEEK_ROWS = 20  # rows below a header looked at to tell a table with data from an empty template
+DATA_PEEK_ROWS = (
+    20  # rows below a header looked at to tell a table with data from an empty template
+)
 SNIFF_BYTES = 256 * 1024
 READ_CHUNK = 8 * 1024 * 1024
 BATCH_ROWS = 50_000
@@ -243,7 +245,9 @@ def missing_columns_error(
     )
 
 
-def _no_source_error(path: Path, best: tuple[Contract, HeaderMatch] | None, where: str, first_line: str) -> IngestionError:
+def _no_source_error(
+    path: Path, best: tuple[Contract, HeaderMatch] | None, where: str, first_line: str
+) -> IngestionError:
     if best is not None and best[1].score >= 2:
         return missing_columns_error(path, best[0], best[1], where)
     hint = f" The first non-empty row reads: «{first_line[:200]}»." if first_line else ""
@@ -280,7 +284,9 @@ def detect_encoding(head: bytes, path: Path | None = None) -> str:
                     sample = chunk[first : first + 4096]
                     break
     try:
-        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)  # a cut last character is fine
+        codecs.getincrementaldecoder("utf-8")().decode(
+            sample, final=False
+        )  # a cut last character is fine
         return "utf-8"
     except UnicodeDecodeError:
         return "cp1251"
@@ -319,7 +325,9 @@ def _physical_lines(text: str, newline: str) -> list[str]:
     return lines
 
 
-def _head_records(text: str, delimiter: str, newline: str, limit: int) -> list[tuple[list[str], int]]:
+def _head_records(
+    text: str, delimiter: str, newline: str, limit: int
+) -> list[tuple[list[str], int]]:
     """The first ``limit`` records with, for each, the physical lines read up to its end."""
     reader = csv.reader(_physical_lines(text, newline), delimiter=delimiter)
     records: list[tuple[list[str], int]] = []
@@ -333,25 +341,31 @@ def _head_records(text: str, delimiter: str, newline: str, limit: int) -> list[t
     return records
 
 
-def sniff_csv(path: Path, contracts: Sequence[Contract]) -> tuple[Contract, FileLayout, HeaderMatch]:
+def sniff_csv(
+    path: Path, contracts: Sequence[Contract]
+) -> tuple[Contract, FileLayout, HeaderMatch]:
     with open(path, "rb") as fh:
         head = fh.read(SNIFF_BYTES)
     if not head.strip(b" \t\r\n\x00" + codecs.BOM_UTF8):
         raise EmptyFileError(path, "the file is empty (no rows at all)")
     if b"\x00" in head and not head.startswith(_UTF16_BOMS):
         raise UnreadableFileError(
-            path, "is a binary file, not a CSV text table (save it from Excel as «CSV (разделители — точка с запятой)» or .xlsx)"
+            path,
+            "is a binary file, not a CSV text table (save it from Excel as «CSV (разделители — точка с запятой)» or .xlsx)",
         )
     encoding = detect_encoding(head, path)
     if encoding == "cp1251" and mixes_utf8(head):
         raise EncodingError(
-            path, "the file mixes UTF-8 and Windows-1251 text (was it pasted together from several files?); "
-            "save it again in one encoding and resend"
+            path,
+            "the file mixes UTF-8 and Windows-1251 text (was it pasted together from several files?); "
+            "save it again in one encoding and resend",
         )
     try:
         text = _decode_head(head, encoding)
     except UnicodeDecodeError as exc:
-        raise EncodingError(path, f"the text is not valid {encoding} ({exc.reason} at byte {exc.start})") from exc
+        raise EncodingError(
+            path, f"the text is not valid {encoding} ({exc.reason} at byte {exc.start})"
+        ) from exc
     newline = "\n" if "\n" in text or "\r" not in text else "\r"
     best: tuple[Contract, str, HeaderMatch, list[tuple[list[str], int]]] | None = None
     for delim in CSV_DELIMITERS:
@@ -366,9 +380,12 @@ def sniff_csv(path: Path, contracts: Sequence[Contract]) -> tuple[Contract, File
     if best is None or not best[2].complete:
         first_line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
         if len(contracts) == 1:
-            raise missing_columns_error(path, contracts[0], best[2] if best else None,
-                                        _delimiter_hint(first_line))
-        raise _no_source_error(path, (best[0], best[2]) if best else None, _delimiter_hint(first_line), first_line)
+            raise missing_columns_error(
+                path, contracts[0], best[2] if best else None, _delimiter_hint(first_line)
+            )
+        raise _no_source_error(
+            path, (best[0], best[2]) if best else None, _delimiter_hint(first_line), first_line
+        )
     contract, delim, match, records = best
     layout = FileLayout(
         kind="csv",
@@ -439,7 +456,9 @@ def _content_lines(path: Path, newlines: int | None = None) -> int:
     return newlines - trailing + 1
 
 
-def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str) -> StagedFile:
+def stage_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str
+) -> StagedFile:
     """Stage a CSV file as text (DuckDB when its lines are records, else Python's csv)."""
     if layout.newline == "\n" and layout.header_lines is not None:
         staged = _stage_csv_duckdb(con, path, layout, table)
@@ -448,7 +467,9 @@ def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, ta
     return _stage_csv_python(con, path, layout, table)
 
 
-def _stage_csv_duckdb(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str) -> StagedFile | None:
+def _stage_csv_duckdb(
+    con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str
+) -> StagedFile | None:
     source, tmp, newlines = path, None, None
     if layout.encoding not in ("utf-8", "utf-8-sig"):
         tmp, newlines = _transcode(path, layout.encoding or "cp1251")
@@ -468,7 +489,9 @@ def _stage_csv_duckdb(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLa
             )
         except duckdb.Error:
             con.execute(f"drop table if exists {table}")
-            return None  # quoted line breaks, a row wider than the header, a stray quote: exact path
+            return (
+                None  # quoted line breaks, a row wider than the header, a stray quote: exact path
+            )
         records = con.execute(f"select count(*) from {table}").fetchone()[0]
         data_lines = _content_lines(source, newlines) - layout.header_lines
         if records != max(data_lines, 0):
@@ -491,7 +514,8 @@ def _create_text_table(con: duckdb.DuckDBPyConnection, table: str, width: int) -
         + ")"
     )
     return pa.schema(
-        [("_row_number", pa.int64()), ("_overflow", pa.int32())] + [(f"c{i}", pa.string()) for i in range(width)]
+        [("_row_number", pa.int64()), ("_overflow", pa.int32())]
+        + [(f"c{i}", pa.string()) for i in range(width)]
     )
 
 
@@ -516,7 +540,8 @@ class _Batcher:
             return
         columns = list(zip(*self.pending, strict=True))
         batch = pa.Table.from_arrays(
-            [pa.array(col, type=f.type) for col, f in zip(columns, self.schema, strict=True)], schema=self.schema
+            [pa.array(col, type=f.type) for col, f in zip(columns, self.schema, strict=True)],
+            schema=self.schema,
         )
         self.con.register("_eduq_batch", batch)
         try:
@@ -542,7 +567,9 @@ def _first_invalid_byte(path: Path, encoding: str) -> tuple[int, int]:
     return offset, newlines + 1
 
 
-def _stage_csv_python(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str) -> StagedFile:
+def _stage_csv_python(
+    con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str
+) -> StagedFile:
     encoding = layout.encoding or "utf-8"
     batcher = _Batcher(con, table, layout.width)
     width = layout.width
@@ -556,7 +583,11 @@ def _stage_csv_python(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLa
                     continue
                 if not any(c.strip() for c in cells):
                     continue  # a blank row is not data
-                overflow = len(cells) if len(cells) > width and any(c.strip() for c in cells[width:]) else None
+                overflow = (
+                    len(cells)
+                    if len(cells) > width and any(c.strip() for c in cells[width:])
+                    else None
+                )
                 values = [c if c != "" else None for c in cells[:width]]
                 if len(values) < width:
                     values += [None] * (width - len(values))
@@ -564,12 +595,13 @@ def _stage_csv_python(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLa
     except UnicodeDecodeError as exc:
         offset, line = _first_invalid_byte(path, encoding)
         raise EncodingError(
-            path, f"byte {offset} (line {line}) is not valid {encoding}: the file mixes encodings; "
-            "save it again as UTF-8 or Windows-1251"
+            path,
+            f"byte {offset} (line {line}) is not valid {encoding}: the file mixes encodings; "
+            "save it again as UTF-8 or Windows-1251",
         ) from exc
     except csv.Error as exc:
         raise UnreadableFileError(
-            path, f"cannot be parsed as CSV near row {record + 1}: {exc} (an unclosed quote «\"»?)"
+            path, f'cannot be parsed as CSV near row {record + 1}: {exc} (an unclosed quote «"»?)'
         ) from exc
     batcher.flush()
     return StagedFile(table, batcher.rows, [table], "python")
@@ -625,16 +657,22 @@ def _sheet_rows(sheet) -> Iterator[list[object]]:
 
 
 def _visible(workbook: CalamineWorkbook, name: str) -> bool:
-    return all(m.visible == SheetVisibleEnum.Visible for m in workbook.sheets_metadata if m.name == name)
+    return all(
+        m.visible == SheetVisibleEnum.Visible for m in workbook.sheets_metadata if m.name == name
+    )
 
 
 def _has_data(rows: Sequence[Sequence[object]], header_index: int) -> bool:
     return any(any(_cell_text(c) is not None for c in row) for row in rows[header_index + 1 :])
 
 
-def sniff_xlsx(path: Path, contracts: Sequence[Contract]) -> tuple[Contract, FileLayout, HeaderMatch]:
+def sniff_xlsx(
+    path: Path, contracts: Sequence[Contract]
+) -> tuple[Contract, FileLayout, HeaderMatch]:
     workbook = _open_workbook(path)
-    found: list[tuple[Contract, str, HeaderMatch, bool, bool]] = []  # contract, sheet, match, data, visible
+    found: list[
+        tuple[Contract, str, HeaderMatch, bool, bool]
+    ] = []  # contract, sheet, match, data, visible
     first_line = ""
     try:
         for name in workbook.sheet_names:
@@ -653,7 +691,15 @@ def sniff_xlsx(path: Path, contracts: Sequence[Contract]) -> tuple[Contract, Fil
             for contract in contracts:
                 match = best_header(head[:HEADER_SCAN_ROWS], contract)
                 if match is not None:
-                    found.append((contract, name, match, _has_data(head, match.row_index), _visible(workbook, name)))
+                    found.append(
+                        (
+                            contract,
+                            name,
+                            match,
+                            _has_data(head, match.row_index),
+                            _visible(workbook, name),
+                        )
+                    )
     except IngestionError:
         raise
     except Exception as exc:
@@ -670,7 +716,11 @@ def sniff_xlsx(path: Path, contracts: Sequence[Contract]) -> tuple[Contract, Fil
         if len(contracts) == 1:
             raise missing_columns_error(path, contract, match, f" of sheet «{sheet_name}»")
         raise _no_source_error(path, (contract, match), f" of sheet «{sheet_name}»", first_line)
-    rivals = [f[1] for f in found[1:] if f[0] is contract and f[2].complete and f[3] and f[1] != sheet_name]
+    rivals = [
+        f[1]
+        for f in found[1:]
+        if f[0] is contract and f[2].complete and f[3] and f[1] != sheet_name
+    ]
     if rivals and found[0][3]:
         raise AmbiguousSheetsError(
             path,
@@ -705,14 +755,18 @@ def _merged_fill(sheet, header_row: int) -> dict[int, list[tuple[int, int, int]]
     return by_row
 
 
-def stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str) -> StagedFile:
+def stage_xlsx(
+    con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str
+) -> StagedFile:
     workbook = _open_workbook(path)
     width = layout.width
     batcher = _Batcher(con, table, width)
     try:
         sheet = workbook.get_sheet_by_name(layout.sheet)
         merged = _merged_fill(sheet, layout.header_row)
-        anchors: dict[tuple[int, int], str | None] = {}  # (row, column) of a range's top-left -> value
+        anchors: dict[
+            tuple[int, int], str | None
+        ] = {}  # (row, column) of a range's top-left -> value
         for index, row in enumerate(_sheet_rows(sheet)):
             row_number = index + 1
             if row_number <= layout.header_row:
@@ -756,7 +810,8 @@ def file_kind(path: Path) -> str:
     if suffix in CSV_SUFFIXES:
         return "csv"
     raise UnreadableFileError(
-        path, f"unsupported file type «{suffix or '(none)'}»: send .xlsx or .csv (UTF-8 or Windows-1251)"
+        path,
+        f"unsupported file type «{suffix or '(none)'}»: send .xlsx or .csv (UTF-8 or Windows-1251)",
     )
 
 
@@ -775,4 +830,12 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table:
     return stage_csv(con, path, layout, table)
 
 
-__all__ = ["FileLayout", "HeaderMatch", "StagedFile", "column_letter", "match_header", "sniff", "stage"]
+__all__ = [
+    "FileLayout",
+    "HeaderMatch",
+    "StagedFile",
+    "column_letter",
+    "match_header",
+    "sniff",
+    "stage",
+]

@@ -88,7 +88,9 @@ def _number(txt: str) -> str:
 
 def _integer(txt: str) -> str:
     """Text -> bigint, NULL unless a whole number («5», «5,0», «1 234»; not «5,5»: a cast would round it)."""
-    plain = f"not contains({txt}, '.') and not contains({txt}, ',') and not contains(lower({txt}), 'x')"
+    plain = (
+        f"not contains({txt}, '.') and not contains({txt}, ',') and not contains(lower({txt}), 'x')"
+    )
     num = f"try_cast({_number_text(txt)} as double)"
     slow = f"case when {num} = floor({num}) and abs({num}) < 1e15 then cast({num} as bigint) end"
     return f"coalesce(case when {plain} then try_cast({txt} as bigint) end, {slow})"
@@ -121,7 +123,9 @@ def _sql_value(value: str | bool) -> str:
     return _q(value)
 
 
-def parse_expr(column: Column, txt: str, distinct_texts: list[str] | None = None, raw: str | None = None) -> str:
+def parse_expr(
+    column: Column, txt: str, distinct_texts: list[str] | None = None, raw: str | None = None
+) -> str:
     """SQL that turns the text ``txt`` of ``column`` into its typed value (NULL when invalid).
 
     ``distinct_texts`` (enum and boolean columns): the cells found in the file, as delivered
@@ -134,7 +138,9 @@ def parse_expr(column: Column, txt: str, distinct_texts: list[str] | None = None
     if t == "code":
         # inner spaces out, the «.0» of a code stored as a spreadsheet number out
         slow = f"regexp_replace(replace({txt}, ' ', ''), '\\.0+$', '')"
-        return f"(case when contains({txt}, ' ') or ends_with({txt}, '.0') then {slow} else {txt} end)"
+        return (
+            f"(case when contains({txt}, ' ') or ends_with({txt}, '.0') then {slow} else {txt} end)"
+        )
     if t == "number":
         return _number(txt)
     if t == "integer":
@@ -162,7 +168,11 @@ def parse_expr(column: Column, txt: str, distinct_texts: list[str] | None = None
         mapping = value_map(column)
         default = f"when {txt} is null then {_q(column.default)} " if column.default else ""
         if distinct_texts is not None:
-            pairs = [(v, mapping[normalise_label(v)]) for v in distinct_texts if normalise_label(v) in mapping]
+            pairs = [
+                (v, mapping[normalise_label(v)])
+                for v in distinct_texts
+                if normalise_label(v) in mapping
+            ]
             if not pairs:
                 return f"(case {default}else cast(null as {'boolean' if t == 'boolean' else 'varchar'}) end)"
             cases = " ".join(f"when {_q(v)} then {_sql_value(k)}" for v, k in pairs)
@@ -172,7 +182,9 @@ def parse_expr(column: Column, txt: str, distinct_texts: list[str] | None = None
         groups: dict[str | bool, list[str]] = {}
         for label, key in mapping.items():
             groups.setdefault(key, []).append(label)
-        cases = " ".join(f"when {norm} in ({_list(labels)}) then {_sql_value(k)}" for k, labels in groups.items())
+        cases = " ".join(
+            f"when {norm} in ({_list(labels)}) then {_sql_value(k)}" for k, labels in groups.items()
+        )
         return f"(case {default}{cases} end)"
     raise ValueError(f"unknown type {t}")
 
@@ -250,13 +262,17 @@ class Validator:
                 rows = con.execute(
                     f"select {cell} from {relation} where {cell} is not null group by all limit {VALUE_MAP_LIMIT + 1}"
                 ).fetchall()
-                self.distinct[column.name] = [r[0] for r in rows] if len(rows) <= VALUE_MAP_LIMIT else None
+                self.distinct[column.name] = (
+                    [r[0] for r in rows] if len(rows) <= VALUE_MAP_LIMIT else None
+                )
         unmapped = [i for i in range(self.layout.width) if i not in self.layout.mapping]
         unnamed = [i for i in unmapped if not self.layout.headers[i].strip()] if unmapped else []
         filled: set[int] = set()
         if unnamed:
             counts = con.execute(
-                "select " + ", ".join(f"count({text_expr(f'c{i}')})" for i in unnamed) + f" from {relation}"
+                "select "
+                + ", ".join(f"count({text_expr(f'c{i}')})" for i in unnamed)
+                + f" from {relation}"
             ).fetchone()
             filled = {i for i, n in zip(unnamed, counts) if n}
         seen: set[str] = set()
@@ -280,7 +296,9 @@ class Validator:
             selects += [f"c{self.by_name[n]}" for n, d in self.distinct.items() if d is not None]
         for column in self.contract.columns:
             idx = self.by_name.get(column.name)
-            selects.append(f"{text_expr(f'c{idx}') if idx is not None else 'cast(null as varchar)'} as {_ident('t__' + column.name)}")
+            selects.append(
+                f"{text_expr(f'c{idx}') if idx is not None else 'cast(null as varchar)'} as {_ident('t__' + column.name)}"
+            )
         if self.extra_keys:
             pairs = ", ".join(f"{_q(k)}: c{i}" for i, k in self.extra_keys.items())
             selects.append(f"to_json({{{pairs}}}) as _extra")
@@ -295,7 +313,11 @@ class Validator:
             idx = self.by_name.get(column.name)
             raw = f"c{idx}" if idx is not None else None
             expr = parse_expr(column, txt, self.distinct.get(column.name) if raw else None, raw)
-            if column.name == "year" and self.contract.year.from_filename and self.ctx.file_year is not None:
+            if (
+                column.name == "year"
+                and self.contract.year.from_filename
+                and self.ctx.file_year is not None
+            ):
                 expr = f"coalesce({expr}, {int(self.ctx.file_year)})"
             selects.append(f"{expr} as {_ident(column.name)}")
         layer = f"select {', '.join(selects)} from ({self._text_layer(relation, keep_cells)})"
@@ -312,39 +334,101 @@ class Validator:
         for column in contract.columns:
             name, txt = column.name, _ident("t__" + column.name)
             col = _ident(name)
-            year_elsewhere = name == "year" and (contract.year.from_filename or contract.year.derive)
+            year_elsewhere = name == "year" and (
+                contract.year.from_filename or contract.year.derive
+            )
             if column.required and not year_elsewhere:
-                rules.append(Rule(MISSING, name, f"{txt} is null", _q(f"required value is missing ({header_ru(column)})"), "null"))
+                rules.append(
+                    Rule(
+                        MISSING,
+                        name,
+                        f"{txt} is null",
+                        _q(f"required value is missing ({header_ru(column)})"),
+                        "null",
+                    )
+                )
             invalid = f"{txt} is not null and {col} is null"
             if column.type in ("number", "percent"):
                 invalid = f"{txt} is not null and ({col} is null or not isfinite({col}))"
-            rules.append(Rule(INVALID, name, invalid, _q(f"not {_expected(column)} ({header_ru(column)})"), txt))
+            rules.append(
+                Rule(
+                    INVALID,
+                    name,
+                    invalid,
+                    _q(f"not {_expected(column)} ({header_ru(column)})"),
+                    txt,
+                )
+            )
             if column.range:
                 lo, hi = column.range
                 if lo is not None:
-                    rules.append(Rule(BELOW_MIN, name, f"{col} < {lo}",
-                                      _q(f"below the allowed minimum {_num(lo)} ({header_ru(column)})"), txt))
+                    rules.append(
+                        Rule(
+                            BELOW_MIN,
+                            name,
+                            f"{col} < {lo}",
+                            _q(f"below the allowed minimum {_num(lo)} ({header_ru(column)})"),
+                            txt,
+                        )
+                    )
                 if hi is not None:
-                    rules.append(Rule(ABOVE_MAX, name, f"{col} > {hi}",
-                                      _q(f"above the allowed maximum {_num(hi)} ({header_ru(column)})"), txt))
+                    rules.append(
+                        Rule(
+                            ABOVE_MAX,
+                            name,
+                            f"{col} > {hi}",
+                            _q(f"above the allowed maximum {_num(hi)} ({header_ru(column)})"),
+                            txt,
+                        )
+                    )
         if contract.has_year:
-            rules.append(Rule(FUTURE_YEAR, "year", f"year > {self.ctx.max_year}",
-                              _q(f"year in the future (after {self.ctx.max_year})"), "cast(year as varchar)"))
-            if not contract.year.derive and not any(c.name == "year" and c.required for c in contract.columns):
-                rules.append(Rule(MISSING, "year", "year is null and t__year is null",
-                                  _q("year is missing: no «Год» value and none in the file name"), "null"))
+            rules.append(
+                Rule(
+                    FUTURE_YEAR,
+                    "year",
+                    f"year > {self.ctx.max_year}",
+                    _q(f"year in the future (after {self.ctx.max_year})"),
+                    "cast(year as varchar)",
+                )
+            )
+            if not contract.year.derive and not any(
+                c.name == "year" and c.required for c in contract.columns
+            ):
+                rules.append(
+                    Rule(
+                        MISSING,
+                        "year",
+                        "year is null and t__year is null",
+                        _q("year is missing: no «Год» value and none in the file name"),
+                        "null",
+                    )
+                )
         for check in contract.checks:
-            rules.append(Rule(CHECK, check.column, f"not coalesce({check.expr}, true)",
-                              _q(f"{check.reason} ({check.expr})"), _ident("t__" + check.column)))
+            rules.append(
+                Rule(
+                    CHECK,
+                    check.column,
+                    f"not coalesce({check.expr}, true)",
+                    _q(f"{check.reason} ({check.expr})"),
+                    _ident("t__" + check.column),
+                )
+            )
         if contract.school_column and self.ctx.known_school_codes_table:
             col = _ident(contract.school_column)
-            why = ("unknown school code: not in the school registry nor in the code crosswalk"
-                   + (" (the registry raw.schools is empty: load «Реестр ОО» first)" if self.ctx.registry_empty else ""))
-            rules.append(Rule(
-                UNKNOWN_SCHOOL, contract.school_column,
-                f"{col} is not null and not ({col} in (select code from {self.ctx.known_school_codes_table}))",
-                _q(why), _ident("t__" + contract.school_column),
-            ))
+            why = "unknown school code: not in the school registry nor in the code crosswalk" + (
+                " (the registry raw.schools is empty: load «Реестр ОО» first)"
+                if self.ctx.registry_empty
+                else ""
+            )
+            rules.append(
+                Rule(
+                    UNKNOWN_SCHOOL,
+                    contract.school_column,
+                    f"{col} is not null and not ({col} in (select code from {self.ctx.known_school_codes_table}))",
+                    _q(why),
+                    _ident("t__" + contract.school_column),
+                )
+            )
         return rules
 
     def typed_sql(self, relation: str) -> str:
@@ -358,7 +442,11 @@ class Validator:
 
     def _text_columns(self) -> list[Column]:
         """Mapped columns whose values are free text: where a total row or a header can pass as data."""
-        return [c for c in self.contract.columns if c.type in ("string", "code") and c.name in self.by_name]
+        return [
+            c
+            for c in self.contract.columns
+            if c.type in ("string", "code") and c.name in self.by_name
+        ]
 
     def _header_need(self) -> int:
         return max(2, math.ceil(len(self.layout.mapping) / 2))
@@ -391,10 +479,15 @@ class Validator:
             header = self.layout.headers[i]
             same = f"{text_expr(f'c{i}')} = {_q(header.strip())} or {_normalise_sql(f'c{i}')} = {_q(normalise_label(header))}"
             header_hits.append(f"coalesce({same}, false)::int")
-        required = [_ident("t__" + c.name) for c in self.contract.columns
-                    if c.required and c.name in self.by_name]
+        required = [
+            _ident("t__" + c.name)
+            for c in self.contract.columns
+            if c.required and c.name in self.by_name
+        ]
         no_required = " and ".join(f"{r} is null" for r in required) if required else "false"
-        filled = f"len(list_filter([{', '.join(cells)}], lambda x: nullif(trim(x), '') is not null))"
+        filled = (
+            f"len(list_filter([{', '.join(cells)}], lambda x: nullif(trim(x), '') is not null))"
+        )
         return (
             f"case when {filled} = 0 then '{BLANK}' "
             f"when _overflow is not null then '{OVERFLOW}' "
@@ -405,21 +498,41 @@ class Validator:
 
     def row_reasons(self) -> list[tuple[str, str, str]]:
         """Reasons about a whole row: (flag, SQL of the value shown, reason text)."""
-        required = ", ".join(header_ru(c) for c in self.contract.columns if c.required and c.name in self.by_name)
-        delimiter = {";": "«;»", ",": "«,»", "\t": "tab"}.get(self.layout.delimiter or "", "the delimiter")
+        required = ", ".join(
+            header_ru(c) for c in self.contract.columns if c.required and c.name in self.by_name
+        )
+        delimiter = {";": "«;»", ",": "«,»", "\t": "tab"}.get(
+            self.layout.delimiter or "", "the delimiter"
+        )
         return [
             (BLANK, "null", "blank row"),
-            (OVERFLOW, "cast(_overflow as varchar)", (
-                f"row has more cells than the {self.layout.width} columns of the header: a value probably "
-                f"contains the delimiter {delimiter} (e.g. a decimal comma in a comma-separated file); "
-                "not loaded, to avoid shifted columns"
-            )),
-            (REPEATED_HEADER, "null", "repeated header row (the header appears again inside the data)"),
-            (TOTAL_ROW, "_total_cell", "итоговая строка: a total row («Итого»/«Всего») is not data"),
-            (NOT_DATA, "_first_cell", (
-                "not a data row (a note, a heading or a signature): at most one cell is filled, "
-                f"or none of the required columns ({required})"
-            )),
+            (
+                OVERFLOW,
+                "cast(_overflow as varchar)",
+                (
+                    f"row has more cells than the {self.layout.width} columns of the header: a value probably "
+                    f"contains the delimiter {delimiter} (e.g. a decimal comma in a comma-separated file); "
+                    "not loaded, to avoid shifted columns"
+                ),
+            ),
+            (
+                REPEATED_HEADER,
+                "null",
+                "repeated header row (the header appears again inside the data)",
+            ),
+            (
+                TOTAL_ROW,
+                "_total_cell",
+                "итоговая строка: a total row («Итого»/«Всего») is not data",
+            ),
+            (
+                NOT_DATA,
+                "_first_cell",
+                (
+                    "not a data row (a note, a heading or a signature): at most one cell is filled, "
+                    f"or none of the required columns ({required})"
+                ),
+            ),
         ]
 
     def failure_sql(self, bad_relation: str) -> str:
@@ -445,7 +558,11 @@ class Validator:
 
     def row_values_sql(self, relation: str) -> str:
         """The delivered row as JSON (canonical names and the file's other columns)."""
-        pairs = [f"{_q(c.name)}: c{self.by_name[c.name]}" for c in self.contract.columns if c.name in self.by_name]
+        pairs = [
+            f"{_q(c.name)}: c{self.by_name[c.name]}"
+            for c in self.contract.columns
+            if c.name in self.by_name
+        ]
         pairs += [f"{_q(k)}: c{i}" for i, k in self.extra_keys.items()]
         return f"select _row_number, to_json({{{', '.join(pairs)}}}) as row_values from {relation}"
 
@@ -478,12 +595,18 @@ def validate(
         )
     blank = con.execute(f"delete from {failures} where reason_code = '{BLANK}'").fetchone()[0]
     if blank:  # empty rows are not data: not read, not loaded, not quarantined
-        con.execute(f"delete from {typed} where _row_number not in (select _row_number from {failures}) and not _ok")
+        con.execute(
+            f"delete from {typed} where _row_number not in (select _row_number from {failures}) and not _ok"
+        )
     _duplicates(con, contract, typed, failures)
-    return Validated(typed, failures, staged.rows_read - blank, [typed, failures], validator.extra_keys)
+    return Validated(
+        typed, failures, staged.rows_read - blank, [typed, failures], validator.extra_keys
+    )
 
 
-def _duplicates(con: duckdb.DuckDBPyConnection, contract: Contract, typed: str, failures: str) -> None:
+def _duplicates(
+    con: duckdb.DuckDBPyConnection, contract: Contract, typed: str, failures: str
+) -> None:
     """Rows of the file with the same key (grain): an exact copy of an earlier row is quarantined;
     rows that share a key but differ are all quarantined (which one is right is not ours to guess)."""
     grain = ", ".join(_ident(g) for g in contract.grain)
@@ -501,8 +624,9 @@ def _duplicates(con: duckdb.DuckDBPyConnection, contract: Contract, typed: str, 
         con.execute(f"drop table if exists {candidates}")
 
 
-def _insert_duplicates(con: duckdb.DuckDBPyConnection, contract: Contract, typed: str, failures: str,
-                       candidates: str) -> None:
+def _insert_duplicates(
+    con: duckdb.DuckDBPyConnection, contract: Contract, typed: str, failures: str, candidates: str
+) -> None:
     grain = ", ".join(_ident(g) for g in contract.grain)
     values = ", ".join(_ident(c) for c in contract.table_columns)
     key_label = ", ".join(contract.grain)

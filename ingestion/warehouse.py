@@ -97,8 +97,11 @@ def _raw_columns(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
     return {(t, c) for t, c in rows}
 
 
-def ensure_raw_schema(con: duckdb.DuckDBPyConnection, extra_ddl: tuple[str, ...] = (),
-                      extra_columns: tuple[tuple[str, str, str], ...] = ()) -> None:
+def ensure_raw_schema(
+    con: duckdb.DuckDBPyConnection,
+    extra_ddl: tuple[str, ...] = (),
+    extra_columns: tuple[tuple[str, str, str], ...] = (),
+) -> None:
     """Create what is missing of the raw schema (idempotent; one catalog query when all is there).
 
     ``extra_ddl`` / ``extra_columns``: further ``create table if not exists`` statements and

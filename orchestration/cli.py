@@ -18,9 +18,13 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     settings = load_settings()
     out = Path(args.out) if args.out else settings.landing_dir
     started = time.perf_counter()
-    report = generate_region(out, seed=args.seed, schools=args.schools, years=parse_years(args.years))
+    report = generate_region(
+        out, seed=args.seed, schools=args.schools, years=parse_years(args.years)
+    )
     rows = sum(f.rows for f in report.files)
-    print(f"Generated {len(report.files)} files, {rows} rows into {out} in {time.perf_counter() - started:.1f} s")
+    print(
+        f"Generated {len(report.files)} files, {rows} rows into {out} in {time.perf_counter() - started:.1f} s"
+    )
     return 0
 
 
@@ -42,7 +46,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         else:
             # dbt's and Dagster's step-by-step output goes to a log file; the summary to the terminal
             with _output_to(log_path):
-                summary = run_pipeline(settings, list_year=args.list_year)  # every step event, in the log
+                summary = run_pipeline(
+                    settings, list_year=args.list_year
+                )  # every step event, in the log
     except PipelineFailed as exc:
         print(str(exc), file=sys.stderr)
         print(f"Details: {log_path}", file=sys.stderr)
@@ -64,8 +70,11 @@ def _output_to(log_path: Path):
     matters (loads, rejections, check warnings, the audit) comes back in the printed summary."""
     root = logging.getLogger()
     saved = root.handlers[:]
-    with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log), \
-            contextlib.redirect_stderr(log):
+    with (
+        open(log_path, "w", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
         handler = logging.StreamHandler(log)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.handlers = [handler]
@@ -107,11 +116,15 @@ def format_table(columns: list[str], rows: list[tuple], max_width: int = 60) -> 
     """A plain text table: header, rule, rows; numbers right-aligned."""
     cells = [[_cell(v, max_width) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    numeric = [all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) and rows != []
-               for i in range(len(columns))]
+    numeric = [
+        all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) and rows != []
+        for i in range(len(columns))
+    ]
 
     def line(values: list[str]) -> str:
-        return " | ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric)).rstrip()
+        return " | ".join(
+            v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric)
+        ).rstrip()
 
     out = [line([_cell(c, max_width) for c in columns]), "-+-".join("-" * w for w in widths)]
     out += [line(r) for r in cells]
@@ -150,37 +163,64 @@ def _cmd_sql(args: argparse.Namespace) -> int:
         print(format_table(columns, rows[: args.max_rows]))
     shown = min(len(rows), args.max_rows)
     more = " (more rows not shown: raise --max-rows)" if len(rows) > args.max_rows else ""
-    print(f"({shown} row{'s' if shown != 1 else ''}){more}", file=sys.stderr if args.csv else sys.stdout)
+    print(
+        f"({shown} row{'s' if shown != 1 else ''}){more}",
+        file=sys.stderr if args.csv else sys.stdout,
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="eduq", description="Education-quality warehouse: ШНОР, ИСБШ, risk zones.")
+    parser = argparse.ArgumentParser(
+        prog="eduq", description="Education-quality warehouse: ШНОР, ИСБШ, risk zones."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate", help="write a synthetic region's input files (deterministic by seed)")
+    gen = sub.add_parser(
+        "generate", help="write a synthetic region's input files (deterministic by seed)"
+    )
     gen.add_argument("--out", help="target folder (default: the landing folder)")
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--schools", type=int, default=335)
     gen.add_argument("--years", default="2021-2024", help="e.g. 2021-2024 or 2022,2023")
     gen.set_defaults(func=_cmd_generate)
 
-    run = sub.add_parser("run", help="load the landing folder, build and test the warehouse, publish the list")
-    run.add_argument("--profile", help="methodology profile (default: EDUQ_METHODOLOGY_PROFILE or fioko_2025)")
-    run.add_argument("--full-refresh", action="store_true",
-                     help="rebuild the incremental models from scratch (every year counted again)")
+    run = sub.add_parser(
+        "run", help="load the landing folder, build and test the warehouse, publish the list"
+    )
+    run.add_argument(
+        "--profile", help="methodology profile (default: EDUQ_METHODOLOGY_PROFILE or fioko_2025)"
+    )
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild the incremental models from scratch (every year counted again)",
+    )
     run.add_argument("--list-year", type=int, help="list year to publish (default: the latest)")
-    run.add_argument("--verbose", action="store_true", help="print dbt and Dagster output instead of logging it")
+    run.add_argument(
+        "--verbose", action="store_true", help="print dbt and Dagster output instead of logging it"
+    )
     run.set_defaults(func=_cmd_run)
 
-    pub = sub.add_parser("publish", help="publish the ШНОР list of a year from the serving warehouse "
-                         "(only if it carries a passed audit; an unchanged list is not republished)")
-    pub.add_argument("--year", type=int, required=True, help="list year, e.g. 2025 (built on 2024 results)")
-    pub.add_argument("--verbose", action="store_true", help="print Dagster output instead of logging it")
+    pub = sub.add_parser(
+        "publish",
+        help="publish the ШНОР list of a year from the serving warehouse "
+        "(only if it carries a passed audit; an unchanged list is not republished)",
+    )
+    pub.add_argument(
+        "--year", type=int, required=True, help="list year, e.g. 2025 (built on 2024 results)"
+    )
+    pub.add_argument(
+        "--verbose", action="store_true", help="print Dagster output instead of logging it"
+    )
     pub.set_defaults(func=_cmd_publish)
 
-    sql = sub.add_parser("sql", help="run a read-only SQL query on the serving warehouse and print a table")
-    sql.add_argument("query", help='e.g. "select list_year, count(*) from marts.fct_shnor_list group by 1"')
+    sql = sub.add_parser(
+        "sql", help="run a read-only SQL query on the serving warehouse and print a table"
+    )
+    sql.add_argument(
+        "query", help='e.g. "select list_year, count(*) from marts.fct_shnor_list group by 1"'
+    )
     sql.add_argument("--max-rows", type=int, default=100, help="rows to print (default 100)")
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.set_defaults(func=_cmd_sql)
@@ -190,7 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
-        handler.setLevel(logging.WARNING)  # library loggers set their own levels; keep the terminal quiet
+        handler.setLevel(
+            logging.WARNING
+        )  # library loggers set their own levels; keep the terminal quiet
     args = build_parser().parse_args(argv)
     return args.func(args)
 

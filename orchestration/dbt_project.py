@@ -23,7 +23,12 @@ def _sources_newer_than(path: Path) -> bool:
     if not path.exists():
         return True
     built = path.stat().st_mtime
-    for folder in (DBT_PROJECT_DIR / "models", DBT_PROJECT_DIR / "macros", DBT_PROJECT_DIR / "tests", SEEDS_DIR):
+    for folder in (
+        DBT_PROJECT_DIR / "models",
+        DBT_PROJECT_DIR / "macros",
+        DBT_PROJECT_DIR / "tests",
+        SEEDS_DIR,
+    ):
         for file in folder.rglob("*"):
             if file.is_file() and file.stat().st_mtime > built:
                 return True
@@ -42,7 +47,15 @@ def ensure_manifest() -> Path:
     if _sources_newer_than(MANIFEST):
         dbt = Path(sys.executable).with_name("dbt")
         subprocess.run(
-            [str(dbt), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+            [
+                str(dbt),
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+            ],
             check=True,
             cwd=DBT_PROJECT_DIR,
             env=dbt_env(),

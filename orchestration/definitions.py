@@ -21,8 +21,14 @@ from orchestration.jobs import (
 )
 
 defs = dg.Definitions(
-    assets=[landing_survey, *source_assets, eduq_dbt_models, candidate_audit, serving_warehouse,
-            shnor_list_publication],
+    assets=[
+        landing_survey,
+        *source_assets,
+        eduq_dbt_models,
+        candidate_audit,
+        serving_warehouse,
+        shnor_list_publication,
+    ],
     asset_checks=expectation_checks,
     jobs=[nightly_load_job, publish_list_job],
     schedules=[nightly_schedule],

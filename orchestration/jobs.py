@@ -1,6 +1,5 @@
 """Jobs, schedules and sensors."""
 
-
 import hashlib
 
 import dagster as dg
@@ -28,6 +27,7 @@ from publishing.shnor_list import available_list_years
 NIGHTLY_CRON = "0 2 * * *"
 LANDING_SETTLE_SECONDS = 60
 
+
 def _step_error(error: BaseException | None) -> str:
     if error is None:
         return "failed"
@@ -41,7 +41,9 @@ def _gx_failures_of_run(instance: dg.DagsterInstance, run_id: str, folder) -> li
     """The Great Expectations asset checks of the run that did not pass (their failing rows were
     saved by the check step in the build's audit folder)."""
     out = []
-    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
     for record in records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
         check = GX_CHECKS_BY_SPEC.get((tuple(evaluation.asset_key.path), evaluation.check_name))
@@ -49,11 +51,20 @@ def _gx_failures_of_run(instance: dg.DagsterInstance, run_id: str, folder) -> li
             continue
         key = gx_check_key(check)
         message = evaluation.metadata.get("message")
-        out.append(CheckOutcome(
-            key=key, source="gx", asset="/".join(check.asset), level=check.level.value, status="failed",
-            message=str(message.value) if message is not None else "failed",
-            failing_rows_file=failing_rows_name(key) if (folder / failing_rows_name(key)).exists() else None,
-            description=check.description))
+        out.append(
+            CheckOutcome(
+                key=key,
+                source="gx",
+                asset="/".join(check.asset),
+                level=check.level.value,
+                status="failed",
+                message=str(message.value) if message is not None else "failed",
+                failing_rows_file=failing_rows_name(key)
+                if (folder / failing_rows_name(key)).exists()
+                else None,
+                description=check.description,
+            )
+        )
     return out
 
 
@@ -75,15 +86,25 @@ def _record_failed_build(context: dg.HookContext, failed_step: bool) -> None:
         return  # nothing has failed in this run (yet)
     failures = [c for c in (previous.checks if previous else []) if c.source == "pipeline"]
     if failed_step:
-        failures.append(CheckOutcome(key=f"step__{context.step_key}", source="pipeline", asset=context.step_key,
-                                     level="error", status="error", message=_step_error(context.op_exception)))
+        failures.append(
+            CheckOutcome(
+                key=f"step__{context.step_key}",
+                source="pipeline",
+                asset=context.step_key,
+                level="error",
+                status="error",
+                message=_step_error(context.op_exception),
+            )
+        )
     failures += _gx_failures_of_run(context.instance, context.run_id, audit_dir(settings, build))
     invocation = find_invocation_dir(DBT_TARGET_DIR, context.run_id)
     dbt_results = read_invocation(invocation) if invocation else None
     record = record_failed_build(settings, build, failures, dbt_results, run_id=context.run_id)
     if failed_step:
-        context.log.error(f"build {build} failed before its audit; nothing is promoted or published.\n"
-                          f"{record.describe_failures(settings.warehouse_dir / 'audit' / build)}")
+        context.log.error(
+            f"build {build} failed before its audit; nothing is promoted or published.\n"
+            f"{record.describe_failures(settings.warehouse_dir / 'audit' / build)}"
+        )
 
 
 @dg.failure_hook(name="record_failed_build")
@@ -156,7 +177,9 @@ def landing_sensor(context: dg.SensorEvaluationContext):
     if signature == context.cursor:
         return dg.SkipReason("no new files since the last run")
     context.update_cursor(signature)
-    return dg.RunRequest(run_key=signature, tags={"eduq/trigger": "landing_sensor", "eduq/files": str(count)})
+    return dg.RunRequest(
+        run_key=signature, tags={"eduq/trigger": "landing_sensor", "eduq/files": str(count)}
+    )
 
 
 @dg.run_status_sensor(
@@ -173,12 +196,16 @@ def publish_after_load(context: dg.RunStatusSensorContext):
     build = build_id(context.instance, context.dagster_run.run_id)
     record = read_record(settings, build)
     if record is None or not record.passed:
-        return dg.SkipReason(f"the audit of build {build} did not pass (or is missing): nothing to publish")
+        return dg.SkipReason(
+            f"the audit of build {build} did not pass (or is missing): nothing to publish"
+        )
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
         audit = serving_audit(con)
         years = available_list_years(con) if audit is not None and audit.passed else []
     if audit is None or not audit.passed:
-        return dg.SkipReason("the serving warehouse carries no passed audit record: nothing to publish")
+        return dg.SkipReason(
+            "the serving warehouse carries no passed audit record: nothing to publish"
+        )
     if not years:
         return dg.SkipReason("the warehouse has no list year")
     return dg.RunRequest(run_key=context.dagster_run.run_id, partition_key=str(max(years)))

@@ -40,8 +40,10 @@ class PublicationSummary:
         else:
             line = f"ШНОР list {self.list_year}: published v{self.version}, {self.schools} schools ({clusters})"
             if self.diff:
-                line += (f"; against v{self.version - 1}: {self.diff.get('added', 0)} added, "
-                         f"{self.diff.get('removed', 0)} removed, {self.diff.get('cluster_changed', 0)} cluster changed")
+                line += (
+                    f"; against v{self.version - 1}: {self.diff.get('added', 0)} added, "
+                    f"{self.diff.get('removed', 0)} removed, {self.diff.get('cluster_changed', 0)} cluster changed"
+                )
         return f"{line}\n  {self.directory}"
 
 
@@ -50,7 +52,9 @@ class RunSummary:
     load_run_id: str
     publish_run_id: str | None
     list_year: int | None
-    sources: list[tuple[str, int, int, int, int]] = field(default_factory=list)  # source, files, read, loaded, quarantined
+    sources: list[tuple[str, int, int, int, int]] = field(
+        default_factory=list
+    )  # source, files, read, loaded, quarantined
     rejected: list[tuple[str, str]] = field(default_factory=list)
     duplicates: int = 0
     list_size: int = 0
@@ -66,7 +70,9 @@ class RunSummary:
     def render(self) -> str:
         lines = ["Loaded this run (files, rows read / loaded / quarantined):"]
         for source, files, read, loaded, quarantined in self.sources:
-            lines.append(f"  {source:<20} {files:>3} files {read:>10} {loaded:>10} {quarantined:>8}")
+            lines.append(
+                f"  {source:<20} {files:>3} files {read:>10} {loaded:>10} {quarantined:>8}"
+            )
         if not self.sources:
             lines.append("  no new files")
         if self.duplicates:
@@ -74,8 +80,10 @@ class RunSummary:
         for name, message in self.rejected:
             lines.append(f"REJECTED {name}: {message}")
         if self.build_id:
-            lines.append(f"Audit of build {self.build_id}: passed ({self.checks.get('passed', 0)} checks passed, "
-                         f"{self.checks.get('skipped', 0)} skipped, {len(self.warnings)} warning(s)) — {self.audit_dir}")
+            lines.append(
+                f"Audit of build {self.build_id}: passed ({self.checks.get('passed', 0)} checks passed, "
+                f"{self.checks.get('skipped', 0)} skipped, {len(self.warnings)} warning(s)) — {self.audit_dir}"
+            )
         for warning in self.warnings:
             lines.append(f"  WARNING {warning}")
         if self.publication is not None:
@@ -94,8 +102,12 @@ def _instance(settings: Settings, instance: dg.DagsterInstance | None) -> dg.Dag
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def run_pipeline(settings: Settings, instance: dg.DagsterInstance | None = None,
-                 list_year: int | None = None, quiet: bool = False) -> RunSummary:
+def run_pipeline(
+    settings: Settings,
+    instance: dg.DagsterInstance | None = None,
+    list_year: int | None = None,
+    quiet: bool = False,
+) -> RunSummary:
     from orchestration.assets.publication import build_id
     from orchestration.definitions import defs
     from publishing.audit import audit_dir, read_record
@@ -112,14 +124,24 @@ def run_pipeline(settings: Settings, instance: dg.DagsterInstance | None = None,
     if not load.success:
         text = _failure_text(load)
         failed_steps = {e.step_key for e in load.all_events if e.event_type_value == "STEP_FAILURE"}
-        if record is not None and "warehouse__audit" not in failed_steps:  # the audit step says it itself
-            text += (f"\nBuild {build} stopped before its audit; the serving warehouse and the publications are "
-                     f"unchanged.\n{record.describe_failures(audit_dir(settings, build))}")
+        if (
+            record is not None and "warehouse__audit" not in failed_steps
+        ):  # the audit step says it itself
+            text += (
+                f"\nBuild {build} stopped before its audit; the serving warehouse and the publications are "
+                f"unchanged.\n{record.describe_failures(audit_dir(settings, build))}"
+            )
         if record is not None:
             text += f"\nAudit record and failing rows: {audit_dir(settings, build)}"
         raise PipelineFailed(text)
-    summary = RunSummary(load.run_id, None, None, serving_db=settings.serving_db, build_id=build,
-                         audit_dir=audit_dir(settings, build))
+    summary = RunSummary(
+        load.run_id,
+        None,
+        None,
+        serving_db=settings.serving_db,
+        build_id=build,
+        audit_dir=audit_dir(settings, build),
+    )
     if record is not None:
         summary.checks = record.counts()
         summary.warnings = [f"{c.key} [{c.asset}]: {c.message}" for c in record.warnings]
@@ -134,7 +156,8 @@ def run_pipeline(settings: Settings, instance: dg.DagsterInstance | None = None,
             [load.run_id],
         ).fetchall()
         summary.duplicates = con.execute(
-            "select count(*) from raw._load_log where run_id = ? and status = 'duplicate'", [load.run_id]
+            "select count(*) from raw._load_log where run_id = ? and status = 'duplicate'",
+            [load.run_id],
         ).fetchone()[0]
         years = available_list_years(con)
     if not years:
@@ -149,8 +172,12 @@ def run_pipeline(settings: Settings, instance: dg.DagsterInstance | None = None,
     return summary
 
 
-def publish(settings: Settings, list_year: int, instance: dg.DagsterInstance | None = None,
-            quiet: bool = False) -> PublicationSummary:
+def publish(
+    settings: Settings,
+    list_year: int,
+    instance: dg.DagsterInstance | None = None,
+    quiet: bool = False,
+) -> PublicationSummary:
     """Publish the list of ``list_year`` from the serving warehouse through the job publish_list
     (the asset refuses a serving warehouse without a passed audit record)."""
     from orchestration.assets.publication import list_year_partitions
@@ -160,17 +187,23 @@ def publish(settings: Settings, list_year: int, instance: dg.DagsterInstance | N
 
     instance = _instance(settings, instance)
     if not settings.serving_db.exists():
-        raise PublicationRefused(f"no serving warehouse at {settings.serving_db}: run `eduq run` first. "
-                                 "Nothing was published.")
+        raise PublicationRefused(
+            f"no serving warehouse at {settings.serving_db}: run `eduq run` first. "
+            "Nothing was published."
+        )
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
         years = available_list_years(con)
     if list_year not in years:
-        raise ListYearNotAvailable(f"the serving warehouse has no ШНОР list for {list_year}; list years "
-                                   f"available: {', '.join(map(str, years)) or 'none'}")
+        raise ListYearNotAvailable(
+            f"the serving warehouse has no ШНОР list for {list_year}; list years "
+            f"available: {', '.join(map(str, years)) or 'none'}"
+        )
     if not instance.has_dynamic_partition(list_year_partitions.name, str(list_year)):
         instance.add_dynamic_partitions(list_year_partitions.name, [str(list_year)])
     result = defs.resolve_job_def("publish_list").execute_in_process(
-        instance=instance, partition_key=str(list_year), raise_on_error=False,
+        instance=instance,
+        partition_key=str(list_year),
+        raise_on_error=False,
         run_config=QUIET_RUN_CONFIG if quiet else None,
     )
     if not result.success:
@@ -183,10 +216,15 @@ def publish(settings: Settings, list_year: int, instance: dg.DagsterInstance | N
         version=int(meta.get("version", 0)),
         directory=Path(str(meta.get("directory", ""))),
         schools=int(meta.get("schools", 0)),
-        by_cluster={k.removeprefix("cluster_"): int(v) for k, v in meta.items() if k.startswith("cluster_")},
+        by_cluster={
+            k.removeprefix("cluster_"): int(v) for k, v in meta.items() if k.startswith("cluster_")
+        },
         run_id=result.run_id,
-        warnings=[line.removeprefix("- ") for line in str(meta.get("warnings", "")).splitlines()
-                  if line.startswith("- ")],
+        warnings=[
+            line.removeprefix("- ")
+            for line in str(meta.get("warnings", "")).splitlines()
+            if line.startswith("- ")
+        ],
         diff={k.removeprefix("diff_"): int(v) for k, v in meta.items() if k.startswith("diff_")},
     )
 

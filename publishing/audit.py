@@ -79,7 +79,11 @@ class AuditRecord:
         return [c for c in self.checks if c.is_warning]
 
     def counts(self) -> dict[str, int]:
-        out = {"checks": len(self.checks), "errors_failed": len(self.errors), "warnings": len(self.warnings)}
+        out = {
+            "checks": len(self.checks),
+            "errors_failed": len(self.errors),
+            "warnings": len(self.warnings),
+        }
         out["passed"] = sum(1 for c in self.checks if c.status == "passed")
         out["skipped"] = sum(1 for c in self.checks if c.status == "skipped")
         return out
@@ -100,13 +104,21 @@ class AuditRecord:
         checks that did not run because of them are counted, not listed."""
         lines = []
         errors = self.errors
-        shown = [c for c in errors if not (c.source == "dbt" and c.status == "not_run")] or errors[:5]
+        shown = [c for c in errors if not (c.source == "dbt" and c.status == "not_run")] or errors[
+            :5
+        ]
         for c in shown:
-            where = f" — failing rows: {audit_dir / c.failing_rows_file}" if audit_dir and c.failing_rows_file else ""
+            where = (
+                f" — failing rows: {audit_dir / c.failing_rows_file}"
+                if audit_dir and c.failing_rows_file
+                else ""
+            )
             lines.append(f"  ERROR {c.key} [{c.asset}] {c.status}: {c.message}{where}")
         if len(errors) > len(shown):
-            lines.append(f"  ... and {len(errors) - len(shown)} more dbt test(s) not run because of the failures "
-                         "above")
+            lines.append(
+                f"  ... and {len(errors) - len(shown)} more dbt test(s) not run because of the failures "
+                "above"
+            )
         for c in self.warnings:
             lines.append(f"  warning {c.key} [{c.asset}]: {c.message}")
         return "\n".join(lines)
@@ -141,7 +153,10 @@ def table_rows(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
            where table_type = 'BASE TABLE' and table_catalog = current_database()
            order by 1, 2"""
     ).fetchall()
-    return {f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0] for s, t in tables}
+    return {
+        f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]
+        for s, t in tables
+    }
 
 
 def failing_rows_name(key: str) -> str:
@@ -157,12 +172,16 @@ def save_failing_rows(folder: Path, key: str, frame: Any) -> str | None:
     frame = frame.copy()
     for column in frame.columns:  # mixed object columns (e.g. dicts) are kept as text
         if frame[column].dtype == object:
-            frame[column] = frame[column].map(lambda v: v if v is None or isinstance(v, str) else str(v))
+            frame[column] = frame[column].map(
+                lambda v: v if v is None or isinstance(v, str) else str(v)
+            )
     frame.to_parquet(folder / name, index=False)
     return name
 
 
-def dbt_outcomes(con: duckdb.DuckDBPyConnection, results: Sequence[DbtNodeResult], folder: Path) -> list[CheckOutcome]:
+def dbt_outcomes(
+    con: duckdb.DuckDBPyConnection, results: Sequence[DbtNodeResult], folder: Path
+) -> list[CheckOutcome]:
     """Outcomes of the dbt tests (and of models that failed to build), with the failing rows of each
     failed test recomputed from its compiled SQL."""
     outcomes = []
@@ -173,11 +192,21 @@ def dbt_outcomes(con: duckdb.DuckDBPyConnection, results: Sequence[DbtNodeResult
         message = r.message or ("passed" if r.status == "passed" else r.status)
         if r.status == "failed":
             message = f"{r.failures} failing row(s)" + (f": {r.message}" if r.message else "")
-        outcome = CheckOutcome(key=key, source="dbt", asset=r.asset, level=r.level, status=r.status,
-                               message=message, failing_rows=r.failures, description=r.description)
+        outcome = CheckOutcome(
+            key=key,
+            source="dbt",
+            asset=r.asset,
+            level=r.level,
+            status=r.status,
+            message=message,
+            failing_rows=r.failures,
+            description=r.description,
+        )
         if r.status == "failed" and r.compiled_code:
             try:
-                frame = con.sql(f"select * from ({r.compiled_code}) as failing limit {MAX_FAILING_ROWS}").df()
+                frame = con.sql(
+                    f"select * from ({r.compiled_code}) as failing limit {MAX_FAILING_ROWS}"
+                ).df()
                 outcome.failing_rows_file = save_failing_rows(folder, key, frame)
             except duckdb.Error as exc:
                 log.warning("could not recompute the failing rows of %s: %s", r.unique_id, exc)
@@ -193,17 +222,29 @@ def gx_outcomes(con: duckdb.DuckDBPyConnection, folder: Path) -> list[CheckOutco
     outcomes = []
     for result in run_checks(con, all_checks(catalog), catalog):
         check = result.check
-        outcome = CheckOutcome(key=f"gx__{check.key}", source="gx", asset="/".join(check.asset),
-                               level=check.level.value, status=result.status, message=result.message,
-                               failing_rows=result.failing_row_count, description=check.description)
+        outcome = CheckOutcome(
+            key=f"gx__{check.key}",
+            source="gx",
+            asset="/".join(check.asset),
+            level=check.level.value,
+            status=result.status,
+            message=result.message,
+            failing_rows=result.failing_row_count,
+            description=check.description,
+        )
         if not result.passed:
             outcome.failing_rows_file = save_failing_rows(folder, outcome.key, result.failing_rows)
         outcomes.append(outcome)
     return outcomes
 
 
-def run_audit(settings: Settings, build_id: str, dbt_results: Sequence[DbtNodeResult] | None,
-              run_id: str | None = None, extra: Iterable[CheckOutcome] = ()) -> AuditRecord:
+def run_audit(
+    settings: Settings,
+    build_id: str,
+    dbt_results: Sequence[DbtNodeResult] | None,
+    run_id: str | None = None,
+    extra: Iterable[CheckOutcome] = (),
+) -> AuditRecord:
     """Audit the candidate warehouse of ``settings`` and write the record (passed or not).
 
     ``dbt_results`` are the results of the dbt build that wrote this candidate; ``None`` means they
@@ -217,17 +258,26 @@ def run_audit(settings: Settings, build_id: str, dbt_results: Sequence[DbtNodeRe
     checks: list[CheckOutcome] = list(extra)
     with duckdb.connect(str(candidate), read_only=True) as con:
         if dbt_results is None:
-            checks.append(CheckOutcome(
-                key="dbt_build_results", source="pipeline", asset="", level="error", status="not_run",
-                message="no dbt build results for this candidate: the audit must run in the same run as the "
-                "dbt build (job nightly_load)"))
+            checks.append(
+                CheckOutcome(
+                    key="dbt_build_results",
+                    source="pipeline",
+                    asset="",
+                    level="error",
+                    status="not_run",
+                    message="no dbt build results for this candidate: the audit must run in the same run as the "
+                    "dbt build (job nightly_load)",
+                )
+            )
         else:
             checks += dbt_outcomes(con, dbt_results, folder)
         checks += gx_outcomes(con, folder)
         rows = table_rows(con)
     if sha256_file(candidate) != sha:
-        raise CandidateChanged(f"{candidate} changed while it was audited (another process wrote it); run the "
-                               "load again when nothing else writes the warehouse")
+        raise CandidateChanged(
+            f"{candidate} changed while it was audited (another process wrote it); run the "
+            "load again when nothing else writes the warehouse"
+        )
     record = AuditRecord(
         build_id=build_id,
         candidate_sha256=sha,
@@ -244,8 +294,13 @@ def run_audit(settings: Settings, build_id: str, dbt_results: Sequence[DbtNodeRe
     return record
 
 
-def record_failed_build(settings: Settings, build_id: str, failures: Iterable[CheckOutcome],
-                        dbt_results: Sequence[DbtNodeResult] | None = None, run_id: str | None = None) -> AuditRecord:
+def record_failed_build(
+    settings: Settings,
+    build_id: str,
+    failures: Iterable[CheckOutcome],
+    dbt_results: Sequence[DbtNodeResult] | None = None,
+    run_id: str | None = None,
+) -> AuditRecord:
     """Record a build that stopped before its audit (a step failed): the record says why and the
     candidate stays unpromotable. The failing rows of failed dbt tests are saved as in an audit."""
     candidate = settings.candidate_db
@@ -262,9 +317,16 @@ def record_failed_build(settings: Settings, build_id: str, failures: Iterable[Ch
             except duckdb.Error as exc:  # e.g. still locked by a writer
                 log.warning("could not read the candidate for failing rows: %s", exc)
                 checks += dbt_outcomes(_NoConnection(), dbt_results, folder)
-    record = AuditRecord(build_id=build_id, candidate_sha256=sha, candidate_bytes=size, passed=False,
-                         audited_at=_now(), methodology_profile=settings.methodology_profile, run_id=run_id,
-                         checks=checks)
+    record = AuditRecord(
+        build_id=build_id,
+        candidate_sha256=sha,
+        candidate_bytes=size,
+        passed=False,
+        audited_at=_now(),
+        methodology_profile=settings.methodology_profile,
+        run_id=run_id,
+        checks=checks,
+    )
     write_record(settings, record)
     return record
 

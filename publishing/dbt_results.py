@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # dbt status -> audit status
-_TEST_STATUS = {"pass": "passed", "fail": "failed", "warn": "failed", "error": "error", "skipped": "not_run"}
+_TEST_STATUS = {
+    "pass": "passed",
+    "fail": "failed",
+    "warn": "failed",
+    "error": "error",
+    "skipped": "not_run",
+}
 _NODE_STATUS = {"success": "passed", "error": "error", "skipped": "not_run"}
 
 
@@ -59,7 +65,12 @@ def read_invocation(invocation_dir: Path) -> list[DbtNodeResult]:
         if result is None and resource_type == "unit_test":
             # a unit test checks SQL logic on fixed inputs, not this build's data: when a build leaves
             # unit tests out (they run in CI), that is not a failed check; a failed one still blocks
-            status, failures, message, code = "skipped", 0, "unit test not run by this dbt build", None
+            status, failures, message, code = (
+                "skipped",
+                0,
+                "unit test not run by this dbt build",
+                None,
+            )
         elif result is None:
             status, failures, message, code = "not_run", 0, "not run by this dbt build", None
         else:
@@ -69,30 +80,40 @@ def read_invocation(invocation_dir: Path) -> list[DbtNodeResult]:
             message = result.get("message") or ""
             code = result.get("compiled_code")
         severity = str((node.get("config") or {}).get("severity", "error")).lower()
-        out.append(DbtNodeResult(
-            unique_id=unique_id,
-            resource_type=resource_type,
-            name=node.get("name", unique_id),
-            asset=_asset_of(node, nodes),
-            level="warning" if severity == "warn" else "error",
-            status=status,
-            failures=failures,
-            message=message,
-            compiled_code=code if resource_type == "test" else None,
-            description=node.get("description") or "",
-        ))
+        out.append(
+            DbtNodeResult(
+                unique_id=unique_id,
+                resource_type=resource_type,
+                name=node.get("name", unique_id),
+                asset=_asset_of(node, nodes),
+                level="warning" if severity == "warn" else "error",
+                status=status,
+                failures=failures,
+                message=message,
+                compiled_code=code if resource_type == "test" else None,
+                description=node.get("description") or "",
+            )
+        )
     return out
 
 
 def _asset_of(node: dict, nodes: dict) -> str:
     target = node
     if node.get("resource_type") == "test":
-        attached = node.get("attached_node") or next(iter((node.get("depends_on") or {}).get("nodes", [])), None)
+        attached = node.get("attached_node") or next(
+            iter((node.get("depends_on") or {}).get("nodes", [])), None
+        )
         target = nodes.get(attached, {}) if attached else {}
     elif node.get("resource_type") == "unit_test":
         model = node.get("model")
-        target = next((n for n in nodes.values() if n.get("resource_type") == "model" and n.get("name") == model),
-                      {})
+        target = next(
+            (
+                n
+                for n in nodes.values()
+                if n.get("resource_type") == "model" and n.get("name") == model
+            ),
+            {},
+        )
     if not target:
         return ""
     return f"{target.get('schema')}/{target.get('name')}"

@@ -75,9 +75,19 @@ def embed_audit(db: Path, record: AuditRecord, promoted_at: dt.datetime) -> None
         counts = record.counts()
         con.execute(
             f"insert into {AUDIT_SCHEMA}.build values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [record.build_id, record.candidate_sha256, record.passed, record.audited_at, promoted_at,
-             record.methodology_profile, record.run_id, counts["checks"], counts["errors_failed"],
-             counts["warnings"], json.dumps(record.to_json(), ensure_ascii=False)],
+            [
+                record.build_id,
+                record.candidate_sha256,
+                record.passed,
+                record.audited_at,
+                promoted_at,
+                record.methodology_profile,
+                record.run_id,
+                counts["checks"],
+                counts["errors_failed"],
+                counts["warnings"],
+                json.dumps(record.to_json(), ensure_ascii=False),
+            ],
         )
         con.execute(
             f"""create or replace table {AUDIT_SCHEMA}.check_results (
@@ -87,13 +97,28 @@ def embed_audit(db: Path, record: AuditRecord, promoted_at: dt.datetime) -> None
         if record.checks:
             con.executemany(
                 f"insert into {AUDIT_SCHEMA}.check_results values (?, ?, ?, ?, ?, ?, ?, ?)",
-                [[c.key, c.source, c.asset, c.level, c.status, c.message, c.failing_rows, c.description]
-                 for c in record.checks],
+                [
+                    [
+                        c.key,
+                        c.source,
+                        c.asset,
+                        c.level,
+                        c.status,
+                        c.message,
+                        c.failing_rows,
+                        c.description,
+                    ]
+                    for c in record.checks
+                ],
             )
-        con.execute(f"create or replace table {AUDIT_SCHEMA}.table_rows (table_name varchar, row_count bigint)")
+        con.execute(
+            f"create or replace table {AUDIT_SCHEMA}.table_rows (table_name varchar, row_count bigint)"
+        )
         if record.table_rows:
-            con.executemany(f"insert into {AUDIT_SCHEMA}.table_rows values (?, ?)",
-                            [[t, n] for t, n in sorted(record.table_rows.items())])
+            con.executemany(
+                f"insert into {AUDIT_SCHEMA}.table_rows values (?, ?)",
+                [[t, n] for t, n in sorted(record.table_rows.items())],
+            )
         con.execute("checkpoint")
 
 
@@ -120,7 +145,9 @@ def promote(settings: Settings) -> Promotion:
     """
     candidate, serving = settings.candidate_db, settings.serving_db
     if not candidate.exists():
-        raise PromotionRefused(f"no candidate warehouse at {candidate}: run the job nightly_load (`eduq run`)")
+        raise PromotionRefused(
+            f"no candidate warehouse at {candidate}: run the job nightly_load (`eduq run`)"
+        )
     sha = sha256_file(candidate)
     record = find_passed_audit(settings, sha)
     if record is None:
@@ -130,8 +157,10 @@ def promote(settings: Settings) -> Promotion:
     try:
         copied = _copy_hashing(candidate, tmp)
         if copied != sha:
-            raise CandidateChanged(f"{candidate} changed while it was copied for promotion; nothing was promoted. "
-                                   "Run the load again when nothing else writes the warehouse.")
+            raise CandidateChanged(
+                f"{candidate} changed while it was copied for promotion; nothing was promoted. "
+                "Run the load again when nothing else writes the warehouse."
+            )
         embed_audit(tmp, record, dt.datetime.now(dt.UTC))
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -159,4 +188,6 @@ def serving_audit(con: duckdb.DuckDBPyConnection) -> ServingAudit | None:
     if len(row) != 1:
         return None
     r = row[0]
-    return ServingAudit(r[0], r[1], bool(r[2]), r[3], r[4], r[5], int(r[6]), int(r[7]), json.loads(r[8]))
+    return ServingAudit(
+        r[0], r[1], bool(r[2]), r[3], r[4], r[5], int(r[6]), int(r[7]), json.loads(r[8])
+    )

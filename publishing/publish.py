@@ -50,10 +50,26 @@ from publishing.shnor_list import (
 from publishing.xlsx import DocumentInfo, render_xlsx
 
 VERSION_DIR = re.compile(r"^v(\d+)$")
-SOFTWARE = ("eduq", "dagster", "dagster-dbt", "dbt-core", "dbt-duckdb", "duckdb", "great-expectations", "pandas",
-            "pyarrow", "openpyxl")
-DIFF_COLUMNS = ("Изменение", SCHOOL_ID, LIST_COLUMNS["school_name"], LIST_COLUMNS["municipality_name"],
-                "Кластер (было)", "Кластер (стало)")
+SOFTWARE = (
+    "eduq",
+    "dagster",
+    "dagster-dbt",
+    "dbt-core",
+    "dbt-duckdb",
+    "duckdb",
+    "great-expectations",
+    "pandas",
+    "pyarrow",
+    "openpyxl",
+)
+DIFF_COLUMNS = (
+    "Изменение",
+    SCHOOL_ID,
+    LIST_COLUMNS["school_name"],
+    LIST_COLUMNS["municipality_name"],
+    "Кластер (было)",
+    "Кластер (стало)",
+)
 ADDED, REMOVED, CHANGED = "добавлена", "исключена", "изменён кластер"
 
 
@@ -73,13 +89,17 @@ class PublicationResult:
     def render(self) -> str:
         clusters = ", ".join(f"{k}: {v}" for k, v in self.by_cluster.items())
         if self.status == "unchanged":
-            head = (f"ШНОР list {self.list_year}: unchanged since v{self.version} ({self.rows} schools); "
-                    f"nothing new published")
+            head = (
+                f"ШНОР list {self.list_year}: unchanged since v{self.version} ({self.rows} schools); "
+                f"nothing new published"
+            )
         else:
             head = f"ШНОР list {self.list_year}: published v{self.version}, {self.rows} schools ({clusters})"
             if self.diff:
-                head += (f"; against v{self.version - 1}: {self.diff.get('added', 0)} added, "
-                         f"{self.diff.get('removed', 0)} removed, {self.diff.get('cluster_changed', 0)} cluster changed")
+                head += (
+                    f"; against v{self.version - 1}: {self.diff.get('added', 0)} added, "
+                    f"{self.diff.get('removed', 0)} removed, {self.diff.get('cluster_changed', 0)} cluster changed"
+                )
         lines = [head, f"  in {self.directory}"]
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
@@ -133,6 +153,7 @@ def render_list_files(table: pa.Table, info: DocumentInfo) -> dict[str, bytes]:
 
 def compute_diff(previous: pa.Table, current: pa.Table) -> pa.Table:
     """Schools added, removed or with a changed cluster (published tables, Russian headers)."""
+
     def rows(t: pa.Table) -> dict[str, dict[str, Any]]:
         return {r[SCHOOL_ID]: r for r in t.to_pylist()}
 
@@ -149,14 +170,16 @@ def compute_diff(previous: pa.Table, current: pa.Table) -> pa.Table:
         else:
             continue
         ref = after or before
-        out.append({
-            DIFF_COLUMNS[0]: change,
-            DIFF_COLUMNS[1]: school,
-            DIFF_COLUMNS[2]: ref[LIST_COLUMNS["school_name"]],
-            DIFF_COLUMNS[3]: ref[LIST_COLUMNS["municipality_name"]],
-            DIFF_COLUMNS[4]: before[CLUSTER] if before else None,
-            DIFF_COLUMNS[5]: after[CLUSTER] if after else None,
-        })
+        out.append(
+            {
+                DIFF_COLUMNS[0]: change,
+                DIFF_COLUMNS[1]: school,
+                DIFF_COLUMNS[2]: ref[LIST_COLUMNS["school_name"]],
+                DIFF_COLUMNS[3]: ref[LIST_COLUMNS["municipality_name"]],
+                DIFF_COLUMNS[4]: before[CLUSTER] if before else None,
+                DIFF_COLUMNS[5]: after[CLUSTER] if after else None,
+            }
+        )
     order = {ADDED: 0, REMOVED: 1, CHANGED: 2}
     out.sort(key=lambda r: (order[r[DIFF_COLUMNS[0]]], r[DIFF_COLUMNS[1]]))
     schema = pa.schema([(c, pa.string()) for c in DIFF_COLUMNS])
@@ -165,7 +188,11 @@ def compute_diff(previous: pa.Table, current: pa.Table) -> pa.Table:
 
 def diff_counts(diff: pa.Table) -> dict[str, int]:
     changes = diff.column(DIFF_COLUMNS[0]).to_pylist()
-    return {"added": changes.count(ADDED), "removed": changes.count(REMOVED), "cluster_changed": changes.count(CHANGED)}
+    return {
+        "added": changes.count(ADDED),
+        "removed": changes.count(REMOVED),
+        "cluster_changed": changes.count(CHANGED),
+    }
 
 
 def software_versions() -> dict[str, str]:
@@ -184,9 +211,21 @@ def input_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
                   years, loaded_at
            from raw._load_log where status = 'loaded' order by file_id"""
     ).fetchall()
-    keys = ("file_id", "source", "file_name", "sha256", "size_bytes", "rows_read", "rows_loaded",
-            "rows_quarantined", "years", "loaded_at")
-    return [dict(zip(keys, (str(v) if isinstance(v, dt.datetime) else v for v in row))) for row in rows]
+    keys = (
+        "file_id",
+        "source",
+        "file_name",
+        "sha256",
+        "size_bytes",
+        "rows_read",
+        "rows_loaded",
+        "rows_quarantined",
+        "years",
+        "loaded_at",
+    )
+    return [
+        dict(zip(keys, (str(v) if isinstance(v, dt.datetime) else v for v in row))) for row in rows
+    ]
 
 
 def require_audited(con: duckdb.DuckDBPyConnection, serving: Path) -> ServingAudit:
@@ -195,11 +234,13 @@ def require_audited(con: duckdb.DuckDBPyConnection, serving: Path) -> ServingAud
     if audit is None:
         raise PublicationRefused(
             f"{serving} carries no audit record, so it was not promoted by an audited build (it may have been "
-            "copied by hand). Nothing was published. Run the job nightly_load (`eduq run`) to audit and promote.")
+            "copied by hand). Nothing was published. Run the job nightly_load (`eduq run`) to audit and promote."
+        )
     if not audit.passed:
         raise PublicationRefused(
             f"{serving} carries a failed audit (build {audit.build_id}, {audit.errors_failed} error-level "
-            "check(s) failed). Nothing was published. Fix the data and run the job nightly_load again.")
+            "check(s) failed). Nothing was published. Fix the data and run the job nightly_load again."
+        )
     return audit
 
 
@@ -218,15 +259,20 @@ def publish_list(settings: Settings, list_year: int) -> PublicationResult:
     """Publish the ШНОР list of ``list_year`` from the serving warehouse (see the module docstring)."""
     serving = settings.serving_db
     if not serving.exists():
-        raise PublicationRefused(f"no serving warehouse at {serving}: run `eduq run` first. Nothing was published.")
+        raise PublicationRefused(
+            f"no serving warehouse at {serving}: run `eduq run` first. Nothing was published."
+        )
     with duckdb.connect(str(serving), read_only=True) as con:
         audit = require_audited(con, serving)
         table = read_list(con, list_year)
         profile = list_profile(con, list_year)
         inputs = input_files(con)
     by_cluster = count_by_cluster(table)
-    warnings = [f"{c['key']} [{c['asset']}]: {c['message']}" for c in audit.record.get("checks", [])
-                if c["level"] == "warning" and c["status"] in ("failed", "error", "not_run")]
+    warnings = [
+        f"{c['key']} [{c['asset']}]: {c['message']}"
+        for c in audit.record.get("checks", [])
+        if c["level"] == "warning" and c["status"] in ("failed", "error", "not_run")
+    ]
     folder = list_dir(settings, list_year)
     with _year_lock(folder):
         existing = versions(settings, list_year)
@@ -235,17 +281,32 @@ def publish_list(settings: Settings, list_year: int) -> PublicationResult:
         if existing:
             latest = folder / f"v{existing[-1]}"
             if (latest / file_names(list_year)["csv"]).read_bytes() == csv_bytes:
-                return PublicationResult(list_year, "unchanged", existing[-1], latest, table.num_rows, by_cluster,
-                                         warnings=warnings, build_id=audit.build_id)
+                return PublicationResult(
+                    list_year,
+                    "unchanged",
+                    existing[-1],
+                    latest,
+                    table.num_rows,
+                    by_cluster,
+                    warnings=warnings,
+                    build_id=audit.build_id,
+                )
         version = (existing[-1] if existing else 0) + 1
         target = folder / f"v{version}"
         if target.exists():
-            raise VersionConflict(f"{target} exists without a manifest (an interrupted publication?); published "
-                                  "versions are never overwritten: move it aside and publish again.")
+            raise VersionConflict(
+                f"{target} exists without a manifest (an interrupted publication?); published "
+                "versions are never overwritten: move it aside and publish again."
+            )
         results_years = sorted(set(table.column("results_year").to_pylist()))
-        info = DocumentInfo(list_year=list_year, results_year=results_years[0] if results_years else list_year - 1,
-                            document_date=settings.today, profile_name=profile[0], profile_version=profile[1],
-                            version=version)
+        info = DocumentInfo(
+            list_year=list_year,
+            results_year=results_years[0] if results_years else list_year - 1,
+            document_date=settings.today,
+            profile_name=profile[0],
+            profile_version=profile[1],
+            version=version,
+        )
         files = render_list_files(table, info)
         diff_summary: dict[str, int] = {}
         if existing:
@@ -262,27 +323,48 @@ def publish_list(settings: Settings, list_year: int) -> PublicationResult:
             "created_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
             "document_date": settings.today.isoformat(),
             "methodology": {"profile": profile[0], "version": profile[1]},
-            "rows": {"schools": table.num_rows, "by_cluster": by_cluster,
-                     "warehouse_tables": audit.record.get("table_rows", {})},
-            "files": [{"name": name, "sha256": sha256_bytes(data), "bytes": len(data)}
-                      for name, data in sorted(files.items())],
+            "rows": {
+                "schools": table.num_rows,
+                "by_cluster": by_cluster,
+                "warehouse_tables": audit.record.get("table_rows", {}),
+            },
+            "files": [
+                {"name": name, "sha256": sha256_bytes(data), "bytes": len(data)}
+                for name, data in sorted(files.items())
+            ],
             "diff": diff_summary or None,
             "inputs": inputs,
-            "warehouse": {"build_id": audit.build_id, "candidate_sha256": audit.candidate_sha256,
-                          "audited_at": str(audit.audited_at), "promoted_at": str(audit.promoted_at)},
+            "warehouse": {
+                "build_id": audit.build_id,
+                "candidate_sha256": audit.candidate_sha256,
+                "audited_at": str(audit.audited_at),
+                "promoted_at": str(audit.promoted_at),
+            },
             "checks": {
                 "passed": audit.passed,
                 "summary": audit.record.get("summary", {}),
                 "warnings": warnings,
-                "results": [{k: c.get(k) for k in ("key", "source", "asset", "level", "status", "message")}
-                            for c in audit.record.get("checks", [])],
+                "results": [
+                    {k: c.get(k) for k in ("key", "source", "asset", "level", "status", "message")}
+                    for c in audit.record.get("checks", [])
+                ],
             },
             "software": software_versions(),
         }
         files["manifest.json"] = dumps_json(manifest).encode("utf-8")
         _write_version(folder, target, files)
-    return PublicationResult(list_year, "published", version, target, table.num_rows, by_cluster,
-                             tuple(target / n for n in sorted(files)), diff_summary, warnings, audit.build_id)
+    return PublicationResult(
+        list_year,
+        "published",
+        version,
+        target,
+        table.num_rows,
+        by_cluster,
+        tuple(target / n for n in sorted(files)),
+        diff_summary,
+        warnings,
+        audit.build_id,
+    )
 
 
 def _write_version(folder: Path, target: Path, files: dict[str, bytes]) -> None:

@@ -56,7 +56,12 @@ order by municipality_name, school_id
 
 
 def available_list_years(con: duckdb.DuckDBPyConnection) -> list[int]:
-    return [r[0] for r in con.execute("select distinct list_year from marts.fct_shnor_list order by 1").fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            "select distinct list_year from marts.fct_shnor_list order by 1"
+        ).fetchall()
+    ]
 
 
 def read_list(con: duckdb.DuckDBPyConnection, list_year: int) -> pa.Table:
@@ -84,6 +89,8 @@ def count_by_cluster(table: pa.Table) -> dict[str, int]:
 
 def list_profile(con: duckdb.DuckDBPyConnection, list_year: int) -> tuple[str, str]:
     """(profile name, version) the list of ``list_year`` was built with (also when nobody is listed)."""
-    row = con.execute("select min(profile_name), min(profile_version) from marts.fct_shnor_list where list_year = ?",
-                      [list_year]).fetchone()
+    row = con.execute(
+        "select min(profile_name), min(profile_version) from marts.fct_shnor_list where list_year = ?",
+        [list_year],
+    ).fetchone()
     return (row[0] or "", row[1] or "")

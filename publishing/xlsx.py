@@ -63,7 +63,9 @@ def wrapped_lines(text: object, width: float) -> int:
 def cluster_summary(table: pa.Table) -> str:
     """«сильно неуспевающие — 3; умеренно неуспевающие — 5; …» from the list's own labels."""
     counts: dict[tuple[str, str], int] = {}
-    for code, label in zip(table.column("fioko_cluster").to_pylist(), table.column("fioko_cluster_ru").to_pylist()):
+    for code, label in zip(
+        table.column("fioko_cluster").to_pylist(), table.column("fioko_cluster_ru").to_pylist()
+    ):
         counts[(str(code), str(label))] = counts.get((str(code), str(label)), 0) + 1
     rank = {c: i for i, c in enumerate(CLUSTER_ORDER)}
     ordered = sorted(counts.items(), key=lambda kv: (rank.get(kv[0][0], len(rank)), kv[0][0]))
@@ -83,12 +85,23 @@ def render_xlsx(table: pa.Table, info: DocumentInfo) -> bytes:
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
 
     lines = [
-        (f"Список школ с низкими образовательными результатами (ШНОР) на {info.list_year} год", title_font),
+        (
+            f"Список школ с низкими образовательными результатами (ШНОР) на {info.list_year} год",
+            title_font,
+        ),
         (f"по результатам оценочных процедур {info.results_year} года", text_font),
-        ((f"Методика: {info.profile_name}, версия {info.profile_version}. "
-         f"Дата формирования: {info.document_date:%d.%m.%Y}. Версия публикации: v{info.version}"), text_font),
-        (f"Всего школ в списке: {table.num_rows}" + (f" ({cluster_summary(table)})" if table.num_rows else ""),
-         text_font),
+        (
+            (
+                f"Методика: {info.profile_name}, версия {info.profile_version}. "
+                f"Дата формирования: {info.document_date:%d.%m.%Y}. Версия публикации: v{info.version}"
+            ),
+            text_font,
+        ),
+        (
+            f"Всего школ в списке: {table.num_rows}"
+            + (f" ({cluster_summary(table)})" if table.num_rows else ""),
+            text_font,
+        ),
     ]
     for row, (text, font) in enumerate(lines, start=1):
         ws.merge_cells(f"A{row}:{last_col}{row}")
@@ -97,7 +110,9 @@ def render_xlsx(table: pa.Table, info: DocumentInfo) -> bytes:
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     ws.row_dimensions[1].height = 2 * LINE_HEIGHT + 6
     for row in range(2, len(lines) + 1):
-        ws.row_dimensions[row].height = LINE_HEIGHT * wrapped_lines(lines[row - 1][0], 1.1 * total_width) + 2
+        ws.row_dimensions[row].height = (
+            LINE_HEIGHT * wrapped_lines(lines[row - 1][0], 1.1 * total_width) + 2
+        )
 
     for col, (_, header, width) in enumerate(XLSX_COLUMNS, start=1):
         cell = ws.cell(row=HEADER_ROW, column=col, value=header)
@@ -106,7 +121,9 @@ def render_xlsx(table: pa.Table, info: DocumentInfo) -> bytes:
         cell.fill = PatternFill("solid", fgColor="D9D9D9")
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         ws.column_dimensions[get_column_letter(col)].width = width
-    ws.row_dimensions[HEADER_ROW].height = LINE_HEIGHT * max(wrapped_lines(h, w) for _, h, w in XLSX_COLUMNS)
+    ws.row_dimensions[HEADER_ROW].height = LINE_HEIGHT * max(
+        wrapped_lines(h, w) for _, h, w in XLSX_COLUMNS
+    )
 
     data = {name: table.column(name).to_pylist() for name, _, _ in XLSX_COLUMNS}
     for i in range(table.num_rows):
@@ -115,13 +132,19 @@ def render_xlsx(table: pa.Table, info: DocumentInfo) -> bytes:
             cell = ws.cell(row=row, column=col, value=data[name][i])
             cell.font = text_font
             cell.border = border
-            cell.alignment = Alignment(vertical="top", wrap_text=True,
-                                       horizontal="center" if name in ("row_number", "school_id") else "left")
+            cell.alignment = Alignment(
+                vertical="top",
+                wrap_text=True,
+                horizontal="center" if name in ("row_number", "school_id") else "left",
+            )
         ws.row_dimensions[row].height = LINE_HEIGHT * max(
-            wrapped_lines(data[name][i], width) for name, _, width in XLSX_COLUMNS)
+            wrapped_lines(data[name][i], width) for name, _, width in XLSX_COLUMNS
+        )
     if table.num_rows == 0:
         ws.merge_cells(f"A{HEADER_ROW + 1}:{last_col}{HEADER_ROW + 1}")
-        ws.cell(row=HEADER_ROW + 1, column=1, value="Школ, отвечающих критериям, нет").font = text_font
+        ws.cell(
+            row=HEADER_ROW + 1, column=1, value="Школ, отвечающих критериям, нет"
+        ).font = text_font
 
     last_row = HEADER_ROW + max(table.num_rows, 1)
     ws.freeze_panes = f"A{HEADER_ROW + 1}"
@@ -156,7 +179,10 @@ def _normalise_zip(data: bytes, moment: dt.datetime) -> bytes:
     stamp = (max(moment.year, 1980), moment.month, moment.day, 0, 0, 0)
     modified = moment.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as src,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
         for item in src.infolist():
             content = src.read(item.filename)
             if item.filename == "docProps/core.xml":

@@ -30,5 +30,13 @@ from __future__ import annotations
 from .generate import MANIFEST, FileReport, GenerationReport, generate_region, write_region
 from .spec import GENERATOR_VERSION, RegionSpec, parse_years
 
-__all__ = ["GENERATOR_VERSION", "MANIFEST", "FileReport", "GenerationReport", "RegionSpec", "generate_region",
-           "parse_years", "write_region"]
+__all__ = [
+    "GENERATOR_VERSION",
+    "MANIFEST",
+    "FileReport",
+    "GenerationReport",
+    "RegionSpec",
+    "generate_region",
+    "parse_years",
+    "write_region",
+]

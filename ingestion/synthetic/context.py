@@ -89,20 +89,40 @@ def resource_row(sy: SchoolYear, seed: int) -> tuple:
     has_speech = p[5] > (0.36 if rural else 0.10)
     broadband = _stable(p[6], u[7]) > (0.27 if rural else 0.06) - improve
     building_u = _stable(p[7], u[8])
-    building = ("аварийное" if building_u < (0.03 if rural else 0.01)
-                else "требует капремонта" if building_u < (0.22 if rural else 0.12) - improve else "норма")
+    building = (
+        "аварийное"
+        if building_u < (0.03 if rural else 0.01)
+        else "требует капремонта"
+        if building_u < (0.22 if rural else 0.12) - improve
+        else "норма"
+    )
     utilities = p[8] > (0.07 if rural else 0.005)
     gym = p[9] > (0.18 if rural else 0.05)
-    per_student = 0.12 * float(np.exp(0.45 * _NORMAL.inv_cdf(min(max(float(p[10]), 1e-6), 1 - 1e-6))))
+    per_student = 0.12 * float(
+        np.exp(0.45 * _NORMAL.inv_cdf(min(max(float(p[10]), 1e-6), 1 - 1e-6)))
+    )
     computers = max(1, round(sy.enrolment * per_student * (0.95 + 0.1 * u[9])))
     tochka_rosta = p[12] < (0.55 if rural else 0.08) + improve
     science_lab = tochka_rosta or p[11] > (0.55 if rural else 0.40)
     cos = p[13] < 0.55 + 2 * improve
     return (
-        year, s.school_id, teachers, vacancies, retired, f"{load:.2f}".replace(".", ","),
-        YES if nonspecialist else NO, YES if has_psychologist else NO, YES if has_speech else NO,
-        YES if broadband else NO, building, YES if utilities else NO, YES if gym else NO, computers,
-        YES if science_lab else NO, YES if tochka_rosta else NO, YES if cos else NO,
+        year,
+        s.school_id,
+        teachers,
+        vacancies,
+        retired,
+        f"{load:.2f}".replace(".", ","),
+        YES if nonspecialist else NO,
+        YES if has_psychologist else NO,
+        YES if has_speech else NO,
+        YES if broadband else NO,
+        building,
+        YES if utilities else NO,
+        YES if gym else NO,
+        computers,
+        YES if science_lab else NO,
+        YES if tochka_rosta else NO,
+        YES if cos else NO,
     )
 
 
@@ -126,7 +146,9 @@ RISK_WEIGHTS: tuple[tuple[float, float, float, float, float], ...] = (
 
 
 def item_codes() -> list[str]:
-    return [f"F{f:02d}_{i}" for f in range(1, RISK_FACTORS + 1) for i in range(1, ITEMS_PER_FACTOR + 1)]
+    return [
+        f"F{f:02d}_{i}" for f in range(1, RISK_FACTORS + 1) for i in range(1, ITEMS_PER_FACTOR + 1)
+    ]
 
 
 def risk_rows(sy: SchoolYear, seed: int) -> list[tuple]:
@@ -155,9 +177,21 @@ def academic_debt_rows(sy: SchoolYear, seed: int) -> list[tuple]:
     p_debt = float(1.0 / (1.0 + np.exp(3.6 + 0.7 * sy.quality)))
     academic_year = f"{sy.year - 1}/{sy.year}"
     rows = []
-    for period, factor, attend, iom, closed in (("февраль", 1.3, 0.75, 0.45, 0.35),
-                                                ("конец учебного года", 1.0, 0.80, 0.50, 0.60)):
+    for period, factor, attend, iom, closed in (
+        ("февраль", 1.3, 0.75, 0.45, 0.35),
+        ("конец учебного года", 1.0, 0.80, 0.50, 0.60),
+    ):
         debt = int(r.binomial(total, min(1.0, p_debt * factor)))
-        rows.append((sy.school.school_id, period, academic_year, total, debt, int(r.binomial(debt, attend)),
-                     int(r.binomial(debt, iom)), int(r.binomial(debt, closed))))
+        rows.append(
+            (
+                sy.school.school_id,
+                period,
+                academic_year,
+                total,
+                debt,
+                int(r.binomial(debt, attend)),
+                int(r.binomial(debt, iom)),
+                int(r.binomial(debt, closed)),
+            )
+        )
     return rows

@@ -47,8 +47,13 @@ class GenerationReport:
         return totals
 
 
-def generate_region(out_dir: Path | str, seed: int = 42, schools: int = 335,
-                    years: Iterable[int] = DEFAULT_YEARS, **options: Any) -> GenerationReport:
+def generate_region(
+    out_dir: Path | str,
+    seed: int = 42,
+    schools: int = 335,
+    years: Iterable[int] = DEFAULT_YEARS,
+    **options: Any,
+) -> GenerationReport:
     """Generate a synthetic region's input files into `out_dir` (created if needed).
 
     `options` are further `RegionSpec` fields (region_code, fail_shift, ...). Existing files of
@@ -78,21 +83,34 @@ def _report(out_dir: Path, sink: Sink, source: str, year: int | None) -> FileRep
 def _school_codes(out_dir: Path, region: Region) -> FileReport:
     with CsvSink(out_dir / h.path_of("school_codes"), h.SCHOOL_CODES, lineterminator="\n") as sink:
         for s in region.schools:
-            sink.write_many([(h.SYSTEM_FIS_OKO, s.school_id, s.school_id), (h.SYSTEM_RCOI, s.exam_code, s.school_id),
-                             (h.SYSTEM_OKPO, s.okpo, s.school_id)])
+            sink.write_many(
+                [
+                    (h.SYSTEM_FIS_OKO, s.school_id, s.school_id),
+                    (h.SYSTEM_RCOI, s.exam_code, s.school_id),
+                    (h.SYSTEM_OKPO, s.okpo, s.school_id),
+                ]
+            )
     return _report(out_dir, sink, "school_codes", None)
 
 
 def _successors(out_dir: Path, region: Region) -> FileReport:
-    with XlsxSink(out_dir / h.path_of("school_successors"), h.SHEET_SUCCESSORS, h.SUCCESSORS,
-                  widths=(20, 24, 20)) as sink:
+    with XlsxSink(
+        out_dir / h.path_of("school_successors"),
+        h.SHEET_SUCCESSORS,
+        h.SUCCESSORS,
+        widths=(20, 24, 20),
+    ) as sink:
         for r in region.reorganisations:
-            sink.write((region.schools[r.old].school_id, region.schools[r.new].school_id, r.effective_date))
+            sink.write(
+                (region.schools[r.old].school_id, region.schools[r.new].school_id, r.effective_date)
+            )
     return _report(out_dir, sink, "school_successors", None)
 
 
 def _programmes(out_dir: Path, region: Region) -> FileReport:
-    with CsvSink(out_dir / h.path_of("support_programmes"), h.SUPPORT_PROGRAMMES, lineterminator="\n") as sink:
+    with CsvSink(
+        out_dir / h.path_of("support_programmes"), h.SUPPORT_PROGRAMMES, lineterminator="\n"
+    ) as sink:
         for m in region.programmes:
             sink.write((region.schools[m.school].school_id, m.programme, m.year))
     return _report(out_dir, sink, "support_programmes", None)
@@ -104,40 +122,81 @@ def _year(out_dir: Path, region: Region, year: int) -> list[FileReport]:
     title = f"{spec.region_name}, {year} год"
     student_vpr = year in spec.student_level_vpr
     with ExitStack() as stack:
+
         def open_(sink: Sink) -> Sink:
             return stack.enter_context(sink)
 
         sinks: dict[str, Sink] = {
-            "schools": open_(XlsxSink(out_dir / h.path_of("schools", year), h.SHEET_SCHOOLS, h.SCHOOLS,
-                                      title=("Реестр общеобразовательных организаций", title),
-                                      widths=(22, 60, 8, 28, 14, 16, 12, 12, 14))),
+            "schools": open_(
+                XlsxSink(
+                    out_dir / h.path_of("schools", year),
+                    h.SHEET_SCHOOLS,
+                    h.SCHOOLS,
+                    title=("Реестр общеобразовательных организаций", title),
+                    widths=(22, 60, 8, 28, 14, 16, 12, 12, 14),
+                )
+            ),
         }
         if student_vpr:
-            sinks["vpr_results"] = open_(CsvSink(out_dir / h.path_of("vpr_results", year), h.VPR_RESULTS,
-                                                 encoding="cp1251"))
+            sinks["vpr_results"] = open_(
+                CsvSink(out_dir / h.path_of("vpr_results", year), h.VPR_RESULTS, encoding="cp1251")
+            )
         else:
-            sinks["vpr_school_stats"] = open_(XlsxSink(out_dir / h.path_of("vpr_school_stats", year),
-                                                       h.SHEET_VPR_STATS, h.VPR_STATS,
-                                                       title=(f"Статистика по отметкам ВПР {year}",)))
-        sinks["gia_results"] = open_(CsvSink(out_dir / h.path_of("gia_results", year), h.GIA_RESULTS,
-                                             encoding="cp1251"))
-        sinks["social_passport"] = open_(XlsxSink(
-            out_dir / h.path_of("social_passport", year), h.SHEET_SOCIAL, h.SOCIAL_PASSPORT,
-            title=("Социальный паспорт общеобразовательных организаций", title)))
-        sinks["resource_survey"] = open_(CsvSink(out_dir / h.path_of("resource_survey", year), h.RESOURCE_SURVEY,
-                                                 encoding="utf-8-sig"))
+            sinks["vpr_school_stats"] = open_(
+                XlsxSink(
+                    out_dir / h.path_of("vpr_school_stats", year),
+                    h.SHEET_VPR_STATS,
+                    h.VPR_STATS,
+                    title=(f"Статистика по отметкам ВПР {year}",),
+                )
+            )
+        sinks["gia_results"] = open_(
+            CsvSink(out_dir / h.path_of("gia_results", year), h.GIA_RESULTS, encoding="cp1251")
+        )
+        sinks["social_passport"] = open_(
+            XlsxSink(
+                out_dir / h.path_of("social_passport", year),
+                h.SHEET_SOCIAL,
+                h.SOCIAL_PASSPORT,
+                title=("Социальный паспорт общеобразовательных организаций", title),
+            )
+        )
+        sinks["resource_survey"] = open_(
+            CsvSink(
+                out_dir / h.path_of("resource_survey", year),
+                h.RESOURCE_SURVEY,
+                encoding="utf-8-sig",
+            )
+        )
         if year in spec.risk_years:
-            sinks["risk_questionnaire"] = open_(CsvSink(out_dir / h.path_of("risk_questionnaire", year),
-                                                        h.RISK_QUESTIONNAIRE, delimiter=",", lineterminator="\n"))
-        sinks["academic_debt"] = open_(XlsxSink(out_dir / h.path_of("academic_debt", year), h.SHEET_DEBT,
-                                                h.ACADEMIC_DEBT))
+            sinks["risk_questionnaire"] = open_(
+                CsvSink(
+                    out_dir / h.path_of("risk_questionnaire", year),
+                    h.RISK_QUESTIONNAIRE,
+                    delimiter=",",
+                    lineterminator="\n",
+                )
+            )
+        sinks["academic_debt"] = open_(
+            XlsxSink(out_dir / h.path_of("academic_debt", year), h.SHEET_DEBT, h.ACADEMIC_DEBT)
+        )
 
         for school in region.active_schools(year):
             sy = school_year(region, school, year)
             m = school.municipality
-            sinks["schools"].write((school.school_id, school.name, m.code, m.name, school.locality,
-                                    YES if sy.is_small else NO, YES if school.has_grade_9 else NO,
-                                    YES if school.has_grade_11 else NO, sy.enrolment))
+            sinks["schools"].write(
+                (
+                    school.school_id,
+                    school.name,
+                    m.code,
+                    m.name,
+                    school.locality,
+                    YES if sy.is_small else NO,
+                    YES if school.has_grade_9 else NO,
+                    YES if school.has_grade_11 else NO,
+                    sy.enrolment,
+                )
+            )
             if student_vpr:
                 sinks["vpr_results"].write_many(vpr_student_rows(sy, seed))
             else:
@@ -152,7 +211,9 @@ def _year(out_dir: Path, region: Region, year: int) -> list[FileReport]:
 
 
 def _write_manifest(report: GenerationReport) -> None:
-    region_files = [{"path": f.path, "source": f.source, "year": f.year, "rows": f.rows} for f in report.files]
+    region_files = [
+        {"path": f.path, "source": f.source, "year": f.year, "rows": f.rows} for f in report.files
+    ]
     manifest = {
         "generator": "ingestion.synthetic",
         "generator_version": GENERATOR_VERSION,

@@ -57,15 +57,21 @@ def _member_state(spec: RegionSpec, s: School, year: int) -> _MemberState:
     enrol_noise, quality_noise = (float(v) for v in r.standard_normal(2))
     proc_noise = r.normal(0.0, PROC_YEAR_SD, len(PROCEDURES))
     t = year - REFERENCE_YEAR
-    enrolment = max(10, round(s.base_enrolment * float(np.exp(s.drift * t + ENROLMENT_NOISE_SD * enrol_noise))))
-    support = spec.support_gain * max(0, year - s.support_from + 1) if s.support_from is not None else 0.0
+    enrolment = max(
+        10, round(s.base_enrolment * float(np.exp(s.drift * t + ENROLMENT_NOISE_SD * enrol_noise)))
+    )
+    support = (
+        spec.support_gain * max(0, year - s.support_from + 1) if s.support_from is not None else 0.0
+    )
     quality = s.quality + s.trend * t + YEAR_NOISE_SD * quality_noise + support
     return _MemberState(enrolment, quality, s.social, s.proc_effect + proc_noise)
 
 
 def school_year(region: Region, school: School, year: int) -> SchoolYear:
     spec = region.spec
-    members = [school] + [region.schools[i] for i in school.absorbed if not region.schools[i].active(year)]
+    members = [school] + [
+        region.schools[i] for i in school.absorbed if not region.schools[i].active(year)
+    ]
     states = [_member_state(spec, m, year) for m in members]
     enrolment = sum(st.enrolment for st in states)
     w = np.array([st.enrolment for st in states], dtype=float) / enrolment
@@ -74,5 +80,7 @@ def school_year(region: Region, school: School, year: int) -> SchoolYear:
     effects = sum(wi * st.effects for wi, st in zip(w, states))
     fail_logit = BASE_LOGIT + spec.fail_shift - spec.quality_slope * quality + effects
     weights = GRADE_WEIGHTS[school.kind]
-    grades = rng(spec.seed, Stream.COHORT, school.index, year).multinomial(enrolment, weights / weights.sum())
+    grades = rng(spec.seed, Stream.COHORT, school.index, year).multinomial(
+        enrolment, weights / weights.sum()
+    )
     return SchoolYear(school, year, enrolment, grades, quality, social, fail_logit)

@@ -22,7 +22,27 @@ from .seeding import Stream, rng
 from .spec import RegionSpec
 
 # school counts of the 19 municipalities of the 335-school reference region (seed 003)
-SIZE_TEMPLATE: tuple[int, ...] = (84, 27, 26, 24, 24, 20, 19, 15, 12, 12, 12, 10, 10, 9, 8, 7, 7, 5, 4)
+SIZE_TEMPLATE: tuple[int, ...] = (
+    84,
+    27,
+    26,
+    24,
+    24,
+    20,
+    19,
+    15,
+    12,
+    12,
+    12,
+    10,
+    10,
+    9,
+    8,
+    7,
+    7,
+    5,
+    4,
+)
 SCHOOLS_PER_MUNICIPALITY = 18
 TOWN_SHARE = 0.16  # of the non-city municipalities
 
@@ -36,8 +56,13 @@ ENROLMENT = {
     (False, "primary"): (np.log(42), 0.30, 30, 90),
 }
 # social-context offsets by municipality kind and locality (before standardisation)
-SOCIAL_OFFSET = {("city", True): 0.55, ("town", True): 0.05, ("town", False): -0.35,
-                 ("district", True): -0.05, ("district", False): -0.45}
+SOCIAL_OFFSET = {
+    ("city", True): 0.55,
+    ("town", True): 0.05,
+    ("town", False): -0.35,
+    ("district", True): -0.05,
+    ("district", False): -0.45,
+}
 MUNICIPALITY_SD = 0.25  # municipality effect on the social context
 URBAN_QUALITY_BONUS = 0.15
 GRADE_SPAN = {"primary": 4, "basic": 9, "secondary": 11}  # highest grade taught
@@ -141,7 +166,9 @@ def municipality_sizes(schools: int) -> list[int]:
         if m - 1 < len(template) - 1:  # fewer districts: each stands for a group of the template's
             rest = np.array([chunk.mean() for chunk in np.array_split(template[1:], m - 1)])
         else:  # more districts: stretch the template's profile
-            rest = np.interp(np.linspace(0, len(template) - 2, m - 1), np.arange(len(template) - 1), template[1:])
+            rest = np.interp(
+                np.linspace(0, len(template) - 2, m - 1), np.arange(len(template) - 1), template[1:]
+            )
         weights = np.concatenate([[template[0]], rest * (template[1:].sum() / rest.sum())])
     quotas = weights / weights.sum() * schools
     sizes = np.maximum(np.floor(quotas).astype(int), 1)
@@ -179,7 +206,9 @@ def build_municipalities(spec: RegionSpec) -> list[Municipality]:
 def _codes(spec: RegionSpec, k: int) -> tuple[str, str, str]:
     width = max(4, len(str(spec.schools)))
     school_id = f"sch{spec.region_code}{k + 1:0{width}d}"
-    exam_code = str(100000 + (k * 7919 + 3511) % 900000) if spec.schools <= 900000 else f"{k + 1:07d}"
+    exam_code = (
+        str(100000 + (k * 7919 + 3511) % 900000) if spec.schools <= 900000 else f"{k + 1:07d}"
+    )
     okpo = str(10000000 + (k * 104729 + 1234567) % 90000000)
     return school_id, exam_code, okpo
 
@@ -190,7 +219,8 @@ def _draw_school(spec: RegionSpec, k: int, muni: Municipality, muni_effect: floa
     # on branches taken for it or on any other school
     u_loc, u_kind, u_trend = (float(v) for v in r.random(3))
     z_enrol, z_social, z_quality, z_trend, z_drift, z_migrant = (
-        float(v) for v in r.standard_normal(6))
+        float(v) for v in r.standard_normal(6)
+    )
     proc_effect = r.normal(0.0, PROC_EFFECT_SD, len(PROCEDURES))
     propensity = r.random(16)
     urban = {"city": True, "town": u_loc < 0.9, "district": u_loc < 0.22}[muni.kind]
@@ -210,9 +240,21 @@ def _draw_school(spec: RegionSpec, k: int, muni: Municipality, muni_effect: floa
     drift = (0.0 if urban else -0.02) + (0.015 if urban else 0.02) * z_drift
     school_id, exam_code, okpo = _codes(spec, k)
     return School(
-        index=k, serial=k + 1, school_id=school_id, exam_code=exam_code, okpo=okpo, municipality=muni,
-        urban=bool(urban), kind=kind, base_enrolment=enrolment, social=social,
-        quality=z_quality, trend=trend, drift=drift, proc_effect=proc_effect, migrant=z_migrant,
+        index=k,
+        serial=k + 1,
+        school_id=school_id,
+        exam_code=exam_code,
+        okpo=okpo,
+        municipality=muni,
+        urban=bool(urban),
+        kind=kind,
+        base_enrolment=enrolment,
+        social=social,
+        quality=z_quality,
+        trend=trend,
+        drift=drift,
+        proc_effect=proc_effect,
+        migrant=z_migrant,
         propensity=propensity,
     )
 
@@ -229,8 +271,13 @@ def _name_schools(spec: RegionSpec, schools: list[School]) -> None:
         if s.urban:
             numbers[s.municipality.index] = numbers.get(s.municipality.index, 0) + 1
             elite = s.kind == "secondary" and s.quality > 1.5 and s.municipality.kind != "district"
-            name = urban_school_name(numbers[s.municipality.index], s.kind, s.municipality.centre,
-                                     gymnasium=elite and s.serial % 2 == 0, lyceum=elite and s.serial % 2 == 1)
+            name = urban_school_name(
+                numbers[s.municipality.index],
+                s.kind,
+                s.municipality.centre,
+                gymnasium=elite and s.serial % 2 == 0,
+                lyceum=elite and s.serial % 2 == 1,
+            )
         else:
             stem = VILLAGE_STEMS[int(s.propensity[15] * len(VILLAGE_STEMS))]
             name = village_school_name(stem, s.kind)
@@ -251,7 +298,9 @@ def _reorganise(spec: RegionSpec, schools: list[School]) -> list[Reorganisation]
     if target is None:
         target = max(3, round(spec.schools * 0.012)) if spec.schools >= 30 else spec.schools // 10
     r = rng(spec.seed, Stream.REORGANISATION)
-    old_candidates = [s for s in schools if not s.urban and s.base_enrolment < 160 and s.support_from is None]
+    old_candidates = [
+        s for s in schools if not s.urban and s.base_enrolment < 160 and s.support_from is None
+    ]
     order = r.permutation(len(old_candidates))
     by_municipality: dict[int, list[School]] = {}
     for s in schools:
@@ -264,9 +313,14 @@ def _reorganise(spec: RegionSpec, schools: list[School]) -> list[Reorganisation]
         old = old_candidates[int(i)]
         if old.index in involved:
             continue
-        successors = [s for s in by_municipality[old.municipality.index]
-                      if GRADE_SPAN[s.kind] >= GRADE_SPAN[old.kind] and s.base_enrolment > old.base_enrolment
-                      and s.index not in involved and s.index != old.index]
+        successors = [
+            s
+            for s in by_municipality[old.municipality.index]
+            if GRADE_SPAN[s.kind] >= GRADE_SPAN[old.kind]
+            and s.base_enrolment > old.base_enrolment
+            and s.index not in involved
+            and s.index != old.index
+        ]
         if not successors:
             continue
         new = successors[int(r.integers(len(successors)))]
@@ -275,13 +329,17 @@ def _reorganise(spec: RegionSpec, schools: list[School]) -> list[Reorganisation]
         new.absorbed.append(old.index)
         involved.update((old.index, new.index))
         # effective 1 September of the year before: the next spring's results are the successor's
-        result.append(Reorganisation(old.index, new.index, dt.date(first_year - 1, 9, 1), first_year))
+        result.append(
+            Reorganisation(old.index, new.index, dt.date(first_year - 1, 9, 1), first_year)
+        )
     return sorted(result, key=lambda x: x.old)
 
 
 def _assign_programmes(spec: RegionSpec, schools: list[School]) -> list[Membership]:
     r = rng(spec.seed, Stream.PROGRAMMES)
-    need = np.array([-s.quality - 0.4 * s.social for s in schools]) + r.normal(0.0, 0.6, len(schools))
+    need = np.array([-s.quality - 0.4 * s.social for s in schools]) + r.normal(
+        0.0, 0.6, len(schools)
+    )
     ranked = [schools[int(i)] for i in np.argsort(-need, kind="stable")]
     taken: set[int] = set()
     result: list[Membership] = []
@@ -303,7 +361,9 @@ def build_region(spec: RegionSpec) -> Region:
     municipalities = build_municipalities(spec)
     schools: list[School] = []
     for muni in municipalities:
-        muni_effect = float(rng(spec.seed, Stream.MUNICIPALITY, muni.index).normal(0.0, MUNICIPALITY_SD))
+        muni_effect = float(
+            rng(spec.seed, Stream.MUNICIPALITY, muni.index).normal(0.0, MUNICIPALITY_SD)
+        )
         for _ in range(muni.size):
             schools.append(_draw_school(spec, len(schools), muni, muni_effect))
     social = _standardise(np.array([s.social for s in schools]))

@@ -68,7 +68,9 @@ def _primary(r: np.random.Generator, marks: np.ndarray, proc: Procedure) -> np.n
     return lo[marks] + np.floor(r.random(len(marks)) * (hi[marks] - lo[marks] + 1)).astype(int)
 
 
-def _test_scores(r: np.random.Generator, n: int, p_fail: float, quality: float, proc: Procedure) -> np.ndarray:
+def _test_scores(
+    r: np.random.Generator, n: int, p_fail: float, quality: float, proc: Procedure
+) -> np.ndarray:
     """ЕГЭ test scores 0-100: below the minimum with probability p_fail."""
     minimum = TEST_SCORE_MIN[proc.code]
     fail = r.random(n) < p_fail
@@ -78,8 +80,17 @@ def _test_scores(r: np.random.Generator, n: int, p_fail: float, quality: float, 
     return np.where(fail, low, high)
 
 
-def _attempt(r: np.random.Generator, proc: Procedure, codes: list[str], p_fail: float, quality: float,
-             absent: float, annulled: float, category: str = CURRENT, wave: str = MAIN) -> Attempts:
+def _attempt(
+    r: np.random.Generator,
+    proc: Procedure,
+    codes: list[str],
+    p_fail: float,
+    quality: float,
+    absent: float,
+    annulled: float,
+    category: str = CURRENT,
+    wave: str = MAIN,
+) -> Attempts:
     n = len(codes)
     status = _status(r, n, absent, annulled)
     if proc.scale is not None:
@@ -92,8 +103,16 @@ def _attempt(r: np.random.Generator, proc: Procedure, codes: list[str], p_fail: 
         # ЕГЭ русский язык: the primary score comes along (half the test score); профильная: none
         primary = np.rint(test / 2).astype(int) if proc.code == "EGE_RU" else np.full(n, -1)
     present = status == PRESENT
-    return Attempts(proc, codes, status, np.where(present, mark, 0), np.where(present, primary, -1),
-                    np.where(present, test, -1), category, wave)
+    return Attempts(
+        proc,
+        codes,
+        status,
+        np.where(present, mark, 0),
+        np.where(present, primary, -1),
+        np.where(present, test, -1),
+        category,
+        wave,
+    )
 
 
 def _subset(a: Attempts, index: list[int]) -> list[str]:
@@ -123,7 +142,9 @@ def vpr_attempts(sy: SchoolYear, seed: int) -> Iterator[Attempts]:
             continue
         codes = [f"{prefix}-{grade:02d}{i:03d}" for i in range(1, n + 1)]
         for proc in procs:
-            yield _attempt(r, proc, codes, sy.fail_probability(proc.code), sy.quality, VPR_ABSENT, VPR_ANNULLED)
+            yield _attempt(
+                r, proc, codes, sy.fail_probability(proc.code), sy.quality, VPR_ABSENT, VPR_ANNULLED
+            )
 
 
 def vpr_student_rows(sy: SchoolYear, seed: int) -> list[tuple]:
@@ -131,9 +152,21 @@ def vpr_student_rows(sy: SchoolYear, seed: int) -> list[tuple]:
     sid, year = sy.school.school_id, sy.year
     for a in vpr_attempts(sy, seed):
         grade, subject = a.procedure.grade, a.procedure.subject
-        for code, st, mark, score in zip(a.codes, a.status.tolist(), a.mark.tolist(), a.primary.tolist()):
-            rows.append((year, sid, grade, subject, code, score if st == PRESENT else "",
-                         mark if st == PRESENT else "", STATUS_RU[st]))
+        for code, st, mark, score in zip(
+            a.codes, a.status.tolist(), a.mark.tolist(), a.primary.tolist()
+        ):
+            rows.append(
+                (
+                    year,
+                    sid,
+                    grade,
+                    subject,
+                    code,
+                    score if st == PRESENT else "",
+                    mark if st == PRESENT else "",
+                    STATUS_RU[st],
+                )
+            )
     return rows
 
 
@@ -144,21 +177,40 @@ def vpr_stats_rows(sy: SchoolYear, seed: int) -> list[tuple]:
         counts = np.bincount(a.mark[a.status == PRESENT], minlength=6)[2:6].tolist()
         if sum(counts) == 0:
             continue
-        rows.append((sy.year, sy.school.school_id, a.procedure.grade, a.procedure.subject, sum(counts), *counts))
+        rows.append(
+            (
+                sy.year,
+                sy.school.school_id,
+                a.procedure.grade,
+                a.procedure.subject,
+                sum(counts),
+                *counts,
+            )
+        )
     return rows
 
 
 # ---------------------------------------------------------------- ОГЭ and ЕГЭ
 
 
-def _with_reserve_and_retakes(r: np.random.Generator, main: Attempts, p_fail: float, quality: float,
-                              retake: bool) -> list[Attempts]:
+def _with_reserve_and_retakes(
+    r: np.random.Generator, main: Attempts, p_fail: float, quality: float, retake: bool
+) -> list[Attempts]:
     """Main-day results, then reserve-day results of some of the absent (their first attempt),
     then retakes in the additional period of some of the failing (same participant codes)."""
     blocks = [main]
     reserve_idx = main.select((main.status == ABSENT) & (r.random(len(main.codes)) < RESERVE_SHARE))
-    reserve = _attempt(r, main.procedure, _subset(main, reserve_idx), p_fail, quality, 0.0, 0.0,
-                       main.category, RESERVE)
+    reserve = _attempt(
+        r,
+        main.procedure,
+        _subset(main, reserve_idx),
+        p_fail,
+        quality,
+        0.0,
+        0.0,
+        main.category,
+        RESERVE,
+    )
     if reserve_idx:
         blocks.append(reserve)
     if retake:
@@ -167,8 +219,19 @@ def _with_reserve_and_retakes(r: np.random.Generator, main: Attempts, p_fail: fl
         keep = r.random(len(failing)) < RETAKE_SHARE
         failing = [c for c, k in zip(failing, keep.tolist()) if k]
         if failing:
-            blocks.append(_attempt(r, main.procedure, failing, p_fail * RETAKE_FAIL_FACTOR, quality, 0.05, 0.0,
-                                   main.category, ADDITIONAL))
+            blocks.append(
+                _attempt(
+                    r,
+                    main.procedure,
+                    failing,
+                    p_fail * RETAKE_FAIL_FACTOR,
+                    quality,
+                    0.05,
+                    0.0,
+                    main.category,
+                    ADDITIONAL,
+                )
+            )
     return blocks
 
 
@@ -193,8 +256,10 @@ def gia_attempts(sy: SchoolYear, seed: int) -> Iterator[Attempts]:
         profile = profile_draw < _sigmoid(-0.4 + 0.7 * q)
         groups = {
             "EGE_RU": (codes11, [c for c, u in zip(past, past_subject.tolist()) if u < 0.5]),
-            "EGE_MA_PROF": ([c for c, f in zip(codes11, profile.tolist()) if f],
-                            [c for c, u in zip(past, past_subject.tolist()) if u >= 0.5]),
+            "EGE_MA_PROF": (
+                [c for c, f in zip(codes11, profile.tolist()) if f],
+                [c for c, u in zip(past, past_subject.tolist()) if u >= 0.5],
+            ),
             "EGE_MA_BASE": ([c for c, f in zip(codes11, profile.tolist()) if not f], []),
         }
         for code, (current, past_codes) in groups.items():
@@ -203,7 +268,9 @@ def gia_attempts(sy: SchoolYear, seed: int) -> Iterator[Attempts]:
                 main = _attempt(r, BY_CODE[code], current, p, q, GIA_ABSENT, GIA_ANNULLED)
                 yield from _with_reserve_and_retakes(r, main, p, q, retake=code == "EGE_MA_BASE")
             if past_codes:
-                yield _attempt(r, BY_CODE[code], past_codes, p, q, GIA_ABSENT, GIA_ANNULLED, PAST, MAIN)
+                yield _attempt(
+                    r, BY_CODE[code], past_codes, p, q, GIA_ABSENT, GIA_ANNULLED, PAST, MAIN
+                )
 
 
 def gia_rows(sy: SchoolYear, seed: int) -> list[tuple]:
@@ -211,9 +278,22 @@ def gia_rows(sy: SchoolYear, seed: int) -> list[tuple]:
     code, year = sy.school.exam_code, sy.year
     for a in gia_attempts(sy, seed):
         exam, subject = a.procedure.exam, a.procedure.subject
-        for pc, st, mark, primary, test in zip(a.codes, a.status.tolist(), a.mark.tolist(), a.primary.tolist(),
-                                               a.test.tolist()):
-            rows.append((year, code, exam, subject, pc, a.category, a.wave,
-                         primary if primary >= 0 else "", test if test >= 0 else "",
-                         mark if mark > 0 else "", STATUS_RU[st]))
+        for pc, st, mark, primary, test in zip(
+            a.codes, a.status.tolist(), a.mark.tolist(), a.primary.tolist(), a.test.tolist()
+        ):
+            rows.append(
+                (
+                    year,
+                    code,
+                    exam,
+                    subject,
+                    pc,
+                    a.category,
+                    a.wave,
+                    primary if primary >= 0 else "",
+                    test if test >= 0 else "",
+                    mark if mark > 0 else "",
+                    STATUS_RU[st],
+                )
+            )
     return rows

@@ -90,7 +90,9 @@ def parse_years(text: str) -> tuple[int, ...]:
             continue
         match = re.fullmatch(r"(\d{4})(?:[-–](\d{4}))?", part)
         if not match:
-            raise ValueError(f"not a year or a year range: {part!r} (use e.g. 2021-2024 or 2021,2023)")
+            raise ValueError(
+                f"not a year or a year range: {part!r} (use e.g. 2021-2024 or 2021,2023)"
+            )
         first = int(match.group(1))
         last = int(match.group(2) or first)
         if last < first:

@@ -44,8 +44,12 @@ class Sink(ABC):
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if exc_type is None:
             self.close()
         else:
@@ -68,8 +72,15 @@ class Sink(ABC):
 class CsvSink(Sink):
     """A CSV file with a header row. encoding «utf-8-sig» writes the BOM."""
 
-    def __init__(self, path: Path, header: Sequence[str], *, encoding: str = "utf-8", delimiter: str = ";",
-                 lineterminator: str = "\r\n") -> None:
+    def __init__(
+        self,
+        path: Path,
+        header: Sequence[str],
+        *,
+        encoding: str = "utf-8",
+        delimiter: str = ";",
+        lineterminator: str = "\r\n",
+    ) -> None:
         self.path = path
         self.rows = 0
         self._part = _part_path(path)
@@ -100,8 +111,16 @@ class XlsxSink(Sink):
     """One sheet: optional title rows (each merged across the table's width), blank rows,
     the header row, then data rows appended one by one."""
 
-    def __init__(self, path: Path, sheet: str, header: Sequence[str], *, title: Sequence[str] = (),
-                 blank_rows: int = 1, widths: Sequence[float] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        sheet: str,
+        header: Sequence[str],
+        *,
+        title: Sequence[str] = (),
+        blank_rows: int = 1,
+        widths: Sequence[float] | None = None,
+    ) -> None:
         self.path = path
         self.rows = 0
         self._part = _part_path(path)
@@ -158,5 +177,8 @@ def normalise_zip(source: Path, target: Path) -> None:
                 data = _CORE_DATES.sub(lambda m: m.group(1) + stamp + m.group(3), src.read(info))
                 dst.writestr(out, data)
                 continue
-            with src.open(info) as reader, dst.open(out, "w", force_zip64=info.file_size > 2**31) as writer:
+            with (
+                src.open(info) as reader,
+                dst.open(out, "w", force_zip64=info.file_size > 2**31) as writer,
+            ):
                 shutil.copyfileobj(reader, writer, 1 << 20)

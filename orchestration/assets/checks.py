@@ -45,7 +45,9 @@ def gx_check_key(check: Check) -> str:
     return f"gx__{check.key}"
 
 
-def _results(context: dg.AssetCheckExecutionContext, checks: list[Check]) -> Iterator[dg.AssetCheckResult]:
+def _results(
+    context: dg.AssetCheckExecutionContext, checks: list[Check]
+) -> Iterator[dg.AssetCheckResult]:
     from expectations.gx_runner import run_checks
     from orchestration.assets.publication import build_id
 
@@ -82,7 +84,9 @@ def _check_result(result: CheckResult, failing_rows_path: object = None) -> dg.A
         asset_key=dg.AssetKey(list(check.asset)),
         check_name=check.name,
         passed=result.passed,
-        severity=dg.AssetCheckSeverity.ERROR if check.level is Level.ERROR else dg.AssetCheckSeverity.WARN,
+        severity=dg.AssetCheckSeverity.ERROR
+        if check.level is Level.ERROR
+        else dg.AssetCheckSeverity.WARN,
         metadata=metadata,
         description=check.description,
     )

@@ -1,6 +1,5 @@
 """Every dbt model and seed is a Dagster asset; every dbt data test is an asset check."""
 
-
 import json
 import os
 import sys
@@ -39,7 +38,9 @@ class EduqDbtTranslator(DagsterDbtTranslator):
 
 
 translator = EduqDbtTranslator(
-    settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_duplicate_source_asset_keys=True)
+    settings=DagsterDbtTranslatorSettings(
+        enable_asset_checks=True, enable_duplicate_source_asset_keys=True
+    )
 )
 
 
@@ -67,4 +68,3 @@ def dbt_resource() -> DbtCliResource:
         profiles_dir=str(eduq_dbt_project.profiles_dir),
         dbt_executable=str(Path(sys.executable).with_name("dbt")),
     )
-

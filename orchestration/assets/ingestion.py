@@ -9,7 +9,6 @@ silent success, without blocking the rest of the pipeline (bad input is normal; 
 that are fine still load).
 """
 
-
 import dagster as dg
 
 from ingestion.contract import load_contracts
@@ -114,8 +113,10 @@ def _source_asset(source: str, title_ru: str, description: str) -> dg.AssetsDefi
                 [run_id, source],
             ).fetchall()
         for f in report.files:
-            context.log.info(f"{f.file_name}: {f.status}, read {f.rows_read}, loaded {f.rows_loaded}, "
-                             f"quarantined {f.rows_quarantined}")
+            context.log.info(
+                f"{f.file_name}: {f.status}, read {f.rows_read}, loaded {f.rows_loaded}, "
+                f"quarantined {f.rows_quarantined}"
+            )
             if f.rows_quarantined or f.status == "rejected":
                 context.log.warning(f"{f.file_name}: {f.message}")
         table = "\n".join(
@@ -131,8 +132,10 @@ def _source_asset(source: str, title_ru: str, description: str) -> dg.AssetsDefi
                 "files_rejected": len(report.rejected),
                 "rows_in_table": total,
                 "per_file": dg.MetadataValue.md(
-                    "| file | status | read | loaded | quarantined |\n|---|---|---|---|---|\n" + table
-                    if table else "no new files"
+                    "| file | status | read | loaded | quarantined |\n|---|---|---|---|---|\n"
+                    + table
+                    if table
+                    else "no new files"
                 ),
             },
             check_results=[
@@ -140,7 +143,10 @@ def _source_asset(source: str, title_ru: str, description: str) -> dg.AssetsDefi
                     check_name=REJECTED_CHECK,
                     passed=not rejected,
                     severity=dg.AssetCheckSeverity.WARN,
-                    metadata={"files_rejected": len(rejected), "rejected": _md_list([m for _, m in rejected])},
+                    metadata={
+                        "files_rejected": len(rejected),
+                        "rejected": _md_list([m for _, m in rejected]),
+                    },
                 ),
                 dg.AssetCheckResult(
                     check_name=QUARANTINE_CHECK,
@@ -158,4 +164,6 @@ def _source_asset(source: str, title_ru: str, description: str) -> dg.AssetsDefi
     return _load
 
 
-source_assets = [_source_asset(c.source, c.title_ru, c.description) for c in load_contracts().values()]
+source_assets = [
+    _source_asset(c.source, c.title_ru, c.description) for c in load_contracts().values()
+]

@@ -43,19 +43,35 @@ def other_checks_of_run(instance: dg.DagsterInstance, run_id: str) -> list[Check
 
     dbt_keys = set(eduq_dbt_models.keys)
     out = []
-    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
     for record in records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
-        if evaluation.asset_key in dbt_keys or (tuple(evaluation.asset_key.path), evaluation.check_name) in \
-                GX_CHECKS_BY_SPEC:
+        if (
+            evaluation.asset_key in dbt_keys
+            or (tuple(evaluation.asset_key.path), evaluation.check_name) in GX_CHECKS_BY_SPEC
+        ):
             continue
         warn = evaluation.severity == dg.AssetCheckSeverity.WARN
         text = evaluation.description or next(
-            (str(v.value) for k, v in evaluation.metadata.items() if k in ("message", "messages", "rejected")), "")
-        out.append(CheckOutcome(
-            key=f"dagster__{'__'.join(evaluation.asset_key.path)}__{evaluation.check_name}", source="dagster",
-            asset=evaluation.asset_key.to_user_string(), level="warning" if warn else "error",
-            status="passed" if evaluation.passed else "failed", message=text[:500]))
+            (
+                str(v.value)
+                for k, v in evaluation.metadata.items()
+                if k in ("message", "messages", "rejected")
+            ),
+            "",
+        )
+        out.append(
+            CheckOutcome(
+                key=f"dagster__{'__'.join(evaluation.asset_key.path)}__{evaluation.check_name}",
+                source="dagster",
+                asset=evaluation.asset_key.to_user_string(),
+                level="warning" if warn else "error",
+                status="passed" if evaluation.passed else "failed",
+                message=text[:500],
+            )
+        )
     return out
 
 
@@ -76,11 +92,18 @@ def candidate_audit(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     invocation = find_invocation_dir(DBT_TARGET_DIR, run_id)
     if invocation is None:
         context.log.error("no dbt build in this run: the audit cannot vouch for the dbt tests")
-    record = run_audit(settings, build, read_invocation(invocation) if invocation else None, run_id=run_id,
-                       extra=other_checks_of_run(context.instance, run_id))
+    record = run_audit(
+        settings,
+        build,
+        read_invocation(invocation) if invocation else None,
+        run_id=run_id,
+        extra=other_checks_of_run(context.instance, run_id),
+    )
     folder = audit_dir(settings, build)
     for warning in record.warnings:
-        context.log.warning(f"warning-level check failed: {warning.key} [{warning.asset}]: {warning.message}")
+        context.log.warning(
+            f"warning-level check failed: {warning.key} [{warning.asset}]: {warning.message}"
+        )
     counts = record.counts()
     metadata = {
         "build_id": build,
@@ -113,7 +136,9 @@ def serving_warehouse(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     promotion = promote(settings)
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
         years = [str(y) for y in available_list_years(con)]
-    new = [y for y in years if not context.instance.has_dynamic_partition(list_year_partitions.name, y)]
+    new = [
+        y for y in years if not context.instance.has_dynamic_partition(list_year_partitions.name, y)
+    ]
     if new:
         context.instance.add_dynamic_partitions(list_year_partitions.name, new)
     return dg.MaterializeResult(

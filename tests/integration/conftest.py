@@ -22,8 +22,9 @@ class BuiltRegion:
     expected_results: pd.DataFrame
 
 
-def build_region(tmp: Path, monkeypatch: pytest.MonkeyPatch, *, schools: int, years: tuple[int, ...],
-                 seed: int) -> BuiltRegion:
+def build_region(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch, *, schools: int, years: tuple[int, ...], seed: int
+) -> BuiltRegion:
     from ingestion.synthetic import generate_region
     from orchestration.runner import run_pipeline
 
@@ -46,6 +47,12 @@ def build_region(tmp: Path, monkeypatch: pytest.MonkeyPatch, *, schools: int, ye
 def small_region(tmp_path_factory: pytest.TempPathFactory) -> BuiltRegion:
     monkeypatch = pytest.MonkeyPatch()
     try:
-        yield build_region(tmp_path_factory.mktemp("region"), monkeypatch, schools=60, years=(2022, 2023, 2024), seed=7)
+        yield build_region(
+            tmp_path_factory.mktemp("region"),
+            monkeypatch,
+            schools=60,
+            years=(2022, 2023, 2024),
+            seed=7,
+        )
     finally:
         monkeypatch.undo()

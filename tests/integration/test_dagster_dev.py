@@ -46,7 +46,11 @@ def test_dagster_dev_serves_the_whole_graph(tmp_path: Path) -> None:
     dagster = Path(sys.executable).with_name("dagster")
     proc = subprocess.Popen(
         [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -61,8 +65,11 @@ def test_dagster_dev_serves_the_whole_graph(tmp_path: Path) -> None:
                 pass
             time.sleep(1)
         assert keys == expected
-        jobs = _graphql(port, '{ repositoriesOrError { ... on RepositoryConnection { nodes { jobs { name } '
-                              'schedules { name } sensors { name } } } } }')
+        jobs = _graphql(
+            port,
+            "{ repositoriesOrError { ... on RepositoryConnection { nodes { jobs { name } "
+            "schedules { name } sensors { name } } } } }",
+        )
         repo = jobs["data"]["repositoriesOrError"]["nodes"][0]
         assert {"nightly_load", "publish_list"} <= {j["name"] for j in repo["jobs"]}
         assert {s["name"] for s in repo["schedules"]} == {"nightly_load_schedule"}

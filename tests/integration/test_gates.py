@@ -54,6 +54,7 @@ def _step_errors(result: dg.ExecuteInProcessResult) -> str:
 
 # --- the clean run ---------------------------------------------------------------------------------
 
+
 def test_clean_run_audits_promotes_and_publishes_v1(small_region) -> None:
     settings = small_region.settings
     build = serving_build(settings)
@@ -61,25 +62,42 @@ def test_clean_run_audits_promotes_and_publishes_v1(small_region) -> None:
     assert record is not None and record.passed and record.errors == []
     assert {c.source for c in record.checks} >= {"dbt", "gx"}
     gx = [c for c in record.checks if c.source == "gx"]
-    assert {c.level for c in gx} == {"error", "warning"} and all(c.status in ("passed", "skipped") for c in gx)
+    assert {c.level for c in gx} == {"error", "warning"} and all(
+        c.status in ("passed", "skipped") for c in gx
+    )
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
-        carried = con.execute("select build_id, candidate_sha256, passed from audit.build").fetchone()
-        listed = con.execute("select count(*) from marts.fct_shnor_list where list_year = 2025 and is_shnor").fetchone()[0]
+        carried = con.execute(
+            "select build_id, candidate_sha256, passed from audit.build"
+        ).fetchone()
+        listed = con.execute(
+            "select count(*) from marts.fct_shnor_list where list_year = 2025 and is_shnor"
+        ).fetchone()[0]
     assert carried == (build, record.candidate_sha256, True)
 
     v1 = settings.publications_dir / "2025" / "v1"
     assert sorted(p.name for p in v1.iterdir()) == [
-        "manifest.json", "shnor_list_2025.csv", "shnor_list_2025.parquet", "shnor_list_2025.xlsx"]
+        "manifest.json",
+        "shnor_list_2025.csv",
+        "shnor_list_2025.parquet",
+        "shnor_list_2025.xlsx",
+    ]
     manifest = json.loads((v1 / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["rows"]["schools"] == listed > 0
     assert manifest["checks"]["passed"] is True
-    assert manifest["methodology"] == {"profile": "fioko_2025", "version": default_profile_version()}
+    assert manifest["methodology"] == {
+        "profile": "fioko_2025",
+        "version": default_profile_version(),
+    }
     # every delivered file is an input, with the hash of its bytes as delivered
-    delivered = {sha256_file(p) for p in small_region.landing_copy.rglob("*")
-                 if p.suffix in (".csv", ".xlsx")}
+    delivered = {
+        sha256_file(p)
+        for p in small_region.landing_copy.rglob("*")
+        if p.suffix in (".csv", ".xlsx")
+    }
     assert {i["sha256"] for i in manifest["inputs"]} == delivered
     assert {f["name"]: f["sha256"] for f in manifest["files"]} == {
-        p.name: sha256_file(p) for p in v1.iterdir() if p.name != "manifest.json"}
+        p.name: sha256_file(p) for p in v1.iterdir() if p.name != "manifest.json"
+    }
 
 
 def test_every_trigger_runs_the_gated_job() -> None:
@@ -100,6 +118,7 @@ def test_every_trigger_runs_the_gated_job() -> None:
 
 # --- a delivery breaks error-level checks ------------------------------------------------------------
 
+
 @pytest.fixture()
 def in_failed_home(small_region, tmp_path_factory, monkeypatch):
     failed = failed_run(small_region, tmp_path_factory)
@@ -117,7 +136,11 @@ def test_failed_build_says_which_checks_failed_and_saves_the_failing_rows(in_fai
     assert not record.passed
     failed = {c.key: c for c in record.errors if c.status == "failed"}
     # the dbt uniqueness test of the crosswalk in staging, and the GX check of the registry
-    crosswalk = [c for c in failed.values() if c.source == "dbt" and c.asset == "staging/stg_registry__school_codes"]
+    crosswalk = [
+        c
+        for c in failed.values()
+        if c.source == "dbt" and c.asset == "staging/stg_registry__school_codes"
+    ]
     assert len(crosswalk) == 1 and "unique" in crosswalk[0].key
     gx_key = "gx__raw__schools__registry_schools_have_results"
     assert gx_key in failed
@@ -130,7 +153,8 @@ def test_failed_build_says_which_checks_failed_and_saves_the_failing_rows(in_fai
     assert len(dbt_rows) == 1 and "777001" in dbt_rows.astype(str).values.tolist()[0]
     gx_rows = pd.read_parquet(folder / failed[gx_key].failing_rows_file)
     assert gx_rows[["year", "school_id", "registry_file"]].values.tolist() == [
-        [2024, f.new_school, "schools_2024_dop.csv"]]
+        [2024, f.new_school, "schools_2024_dop.csv"]
+    ]
     assert record.candidate_sha256 == sha256_file(f.settings.candidate_db)
 
 
@@ -158,13 +182,17 @@ def test_audit_alone_fails_says_why_and_cannot_vouch_for_dbt_tests(in_failed_hom
     assert "dbt_build_results" in text  # the audit saw no dbt build of this candidate in its run
     record = next(r for r in records(f.settings) if r.run_id == result.run_id)
     assert not record.passed
-    gx = next(c for c in record.errors if c.key == "gx__raw__schools__registry_schools_have_results")
+    gx = next(
+        c for c in record.errors if c.key == "gx__raw__schools__registry_schools_have_results"
+    )
     assert (f.settings.warehouse_dir / "audit" / record.build_id / gx.failing_rows_file).exists()
     assert _run_assets([SERVING], new_instance()).success is False
     assert f.settings.serving_db.read_bytes() == f.serving_before
 
 
-def test_manual_publish_and_eduq_publish_after_a_failed_audit_publish_nothing_new(in_failed_home, capsys) -> None:
+def test_manual_publish_and_eduq_publish_after_a_failed_audit_publish_nothing_new(
+    in_failed_home, capsys
+) -> None:
     from orchestration.cli import main
     from orchestration.runner import publish
 
@@ -181,23 +209,35 @@ def test_publish_after_load_sensor_requests_nothing_for_a_failed_build(in_failed
 
     f = in_failed_home
     run = f.instance.get_runs(filters=dg.RunsFilter(job_name="nightly_load"))[0]
-    event = next(e.dagster_event for e in f.instance.all_logs(run.run_id)
-                 if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE)
-    context = dg.build_run_status_sensor_context(sensor_name="publish_after_load", dagster_event=event,
-                                                 dagster_instance=f.instance, dagster_run=run)
+    event = next(
+        e.dagster_event
+        for e in f.instance.all_logs(run.run_id)
+        if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE
+    )
+    context = dg.build_run_status_sensor_context(
+        sensor_name="publish_after_load",
+        dagster_event=event,
+        dagster_instance=f.instance,
+        dagster_run=run,
+    )
     result = publish_after_load(context)
     assert isinstance(result, dg.SkipReason) and "did not pass" in result.skip_message
 
 
 # --- a serving file copied by hand ------------------------------------------------------------------
 
-def test_a_serving_file_copied_by_hand_is_never_published(in_failed_home, tmp_path, monkeypatch, capsys) -> None:
+
+def test_a_serving_file_copied_by_hand_is_never_published(
+    in_failed_home, tmp_path, monkeypatch, capsys
+) -> None:
     from orchestration.cli import main
     from orchestration.jobs import publish_after_load
     from orchestration.runner import PipelineFailed, publish
 
     settings = copy_home(in_failed_home.settings, tmp_path / "home", monkeypatch)
-    settings.serving_db.write_bytes(settings.candidate_db.read_bytes())  # the failed candidate, by hand
+    settings.serving_db.write_bytes(
+        settings.candidate_db.read_bytes()
+    )  # the failed candidate, by hand
     before = snapshot(settings.publications_dir)
     with pytest.raises(PipelineFailed, match="carries no audit record"):
         publish(settings, 2025, instance=new_instance(), quiet=True)
@@ -206,9 +246,16 @@ def test_a_serving_file_copied_by_hand_is_never_published(in_failed_home, tmp_pa
     # even a successful load run would not make the sensor publish from it
     instance = new_instance()
     ok = _run_assets([dg.AssetKey(["raw", "landing_survey"])], instance)
-    event = next(e.dagster_event for e in instance.all_logs(ok.run_id)
-                 if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.RUN_SUCCESS)
-    context = dg.build_run_status_sensor_context(sensor_name="publish_after_load", dagster_event=event,
-                                                 dagster_instance=instance, dagster_run=ok.dagster_run)
+    event = next(
+        e.dagster_event
+        for e in instance.all_logs(ok.run_id)
+        if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.RUN_SUCCESS
+    )
+    context = dg.build_run_status_sensor_context(
+        sensor_name="publish_after_load",
+        dagster_event=event,
+        dagster_instance=instance,
+        dagster_run=ok.dagster_run,
+    )
     assert isinstance(publish_after_load(context), dg.SkipReason)
     assert snapshot(settings.publications_dir) == before

@@ -38,8 +38,11 @@ def snapshot(folder: Path) -> dict[str, str]:
     """relative path -> SHA-256 of every file under ``folder`` (empty if it does not exist)."""
     if not folder.exists():
         return {}
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".lock"}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
 
 
 def settle(path: Path) -> None:
@@ -66,8 +69,13 @@ def serving_build(settings: Settings) -> str:
 def listed_schools(settings: Settings, list_year: int) -> dict[str, str]:
     """school_id -> fioko_cluster of the list in the serving warehouse."""
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
-        return dict(con.execute("select school_id, fioko_cluster from marts.fct_shnor_list "
-                                "where list_year = ? and is_shnor order by 1", [list_year]).fetchall())
+        return dict(
+            con.execute(
+                "select school_id, fioko_cluster from marts.fct_shnor_list "
+                "where list_year = ? and is_shnor order by 1",
+                [list_year],
+            ).fetchall()
+        )
 
 
 def registry_row(settings: Settings, year: int) -> dict[str, object]:
@@ -76,11 +84,15 @@ def registry_row(settings: Settings, year: int) -> dict[str, object]:
         row = con.execute(
             """select school_id, municipality_code, municipality_name, locality from marts.dim_school
                where year = ? and school_id in (select school_id from marts.fct_procedure_results where year = ?)
-               order by school_id limit 1""", [year, year]).fetchone()
+               order by school_id limit 1""",
+            [year, year],
+        ).fetchone()
     return dict(zip(("school_id", "municipality_code", "municipality_name", "locality"), row))
 
 
-def correct_results(landing_copy: Path, target: Path, year: int, outcome_by_school: dict[str, str]) -> list[Path]:
+def correct_results(
+    landing_copy: Path, target: Path, year: int, outcome_by_school: dict[str, str]
+) -> list[Path]:
     """Corrected deliveries of the per-student results of ``year`` for some schools: every participant
     passes (``"pass"``) or fails (``"fail"``). The latest delivery wins per source, year and school,
     so these files replace what the original files said for those schools."""
@@ -95,7 +107,9 @@ def correct_results(landing_copy: Path, target: Path, year: int, outcome_by_scho
         for path in sorted(landing_copy.rglob(f"{source}_*.csv")):
             frame = expected.read_csv(path)
             frame = frame[frame["Год"].astype(int) == year]
-            frame = frame[frame["Код ОО"].map(lambda c: school_of.get(c, c)).isin(outcome_by_school)]
+            frame = frame[
+                frame["Код ОО"].map(lambda c: school_of.get(c, c)).isin(outcome_by_school)
+            ]
             header = list(frame.columns)
             for record in frame.to_dict("records"):
                 outcome = outcome_by_school[school_of.get(record["Код ОО"], record["Код ОО"])]
@@ -127,7 +141,8 @@ def informative_students_only(settings: Settings, years: tuple[int, ...]) -> set
                                         union select new_school_id from raw.school_successors)
                 group by school_id
                 having count(*) = {len(years)} and min(informative) >= 2 and bool_and(students_only)
-                order by school_id""").fetchall()
+                order by school_id"""
+        ).fetchall()
     return {r[0] for r in rows}
 
 
@@ -201,12 +216,24 @@ class ReaderProcess:
         import sys
 
         folder.mkdir(parents=True, exist_ok=True)
-        self.stop_file, self.status_file, self.report_file = (folder / "stop", folder / "status.json",
-                                                              folder / "report.json")
+        self.stop_file, self.status_file, self.report_file = (
+            folder / "stop",
+            folder / "status.json",
+            folder / "report.json",
+        )
         script = folder / "reader.py"
         script.write_text(READER, encoding="utf-8")
-        self.process = subprocess.Popen([sys.executable, str(script), str(serving), str(self.stop_file),
-                                         str(self.status_file), str(self.report_file), str(reconnect_every)])
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(script),
+                str(serving),
+                str(self.stop_file),
+                str(self.status_file),
+                str(self.report_file),
+                str(reconnect_every),
+            ]
+        )
 
     def builds(self) -> list[str]:
         try:
@@ -234,8 +261,14 @@ class ReaderProcess:
 
 _RUNS: dict[str, SimpleNamespace] = {}
 
-REGISTRY_HEADER = ["Код ОО", "Наименование ОО", "Код МО", "Муниципальное образование", "Тип местности",
-                   "Численность обучающихся"]
+REGISTRY_HEADER = [
+    "Код ОО",
+    "Наименование ОО",
+    "Код МО",
+    "Муниципальное образование",
+    "Тип местности",
+    "Численность обучающихся",
+]
 
 
 def failed_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
@@ -251,33 +284,61 @@ def failed_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> Simple
 
     monkeypatch = pytest.MonkeyPatch()
     try:
-        settings = copy_home(small_region.settings, tmp_path_factory.mktemp("failed") / "home", monkeypatch)
+        settings = copy_home(
+            small_region.settings, tmp_path_factory.mktemp("failed") / "home", monkeypatch
+        )
         serving_before = settings.serving_db.read_bytes()
         publications_before = snapshot(settings.publications_dir)
         model = registry_row(settings, 2024)
         new_school = model["school_id"][:-3] + "999"
-        write_csv(settings.landing_dir / "schools" / "schools_2024_dop.csv", REGISTRY_HEADER,
-                  [[new_school, "МБОУ «Новая школа»", model["municipality_code"], model["municipality_name"],
-                    "город" if model["locality"] == "urban" else "село", 140]])
+        write_csv(
+            settings.landing_dir / "schools" / "schools_2024_dop.csv",
+            REGISTRY_HEADER,
+            [
+                [
+                    new_school,
+                    "МБОУ «Новая школа»",
+                    model["municipality_code"],
+                    model["municipality_name"],
+                    "город" if model["locality"] == "urban" else "село",
+                    140,
+                ]
+            ],
+        )
         listed = min(listed_schools(settings, 2025))
-        write_csv(settings.landing_dir / "school_codes_fix.csv", ["Система", "Код в системе", "Код ОО"],
-                  [["РЦОИ", "777001", listed], ["рцои", "777001", model["school_id"]]])
+        write_csv(
+            settings.landing_dir / "school_codes_fix.csv",
+            ["Система", "Код в системе", "Код ОО"],
+            [["РЦОИ", "777001", listed], ["рцои", "777001", model["school_id"]]],
+        )
         instance = new_instance()
-        tick = defs.resolve_sensor_def("landing_sensor").evaluate_tick(dg.build_sensor_context(instance=instance))
+        tick = defs.resolve_sensor_def("landing_sensor").evaluate_tick(
+            dg.build_sensor_context(instance=instance)
+        )
         with pytest.raises(PipelineFailed) as failure:
             run_pipeline(settings, instance=instance, quiet=True)
-        run_id = instance.get_runs(filters=dg.RunsFilter(job_name="nightly_load"), limit=1)[0].run_id
+        run_id = instance.get_runs(filters=dg.RunsFilter(job_name="nightly_load"), limit=1)[
+            0
+        ].run_id
         _RUNS["failed"] = SimpleNamespace(
-            settings=settings, instance=instance, message=str(failure.value), run_requests=tick.run_requests,
+            settings=settings,
+            instance=instance,
+            message=str(failure.value),
+            run_requests=tick.run_requests,
             run_id=run_id,
-            serving_before=serving_before, publications_before=publications_before,
-            build_before=serving_build(settings), new_school=new_school, model=model)
+            serving_before=serving_before,
+            publications_before=publications_before,
+            build_before=serving_build(settings),
+            new_school=new_school,
+            model=model,
+        )
         return _RUNS["failed"]
     finally:
         monkeypatch.undo()
 
 
 # --- the data corrected and republished as v2, with readers watching ---------------------------------
+
 
 def correction_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     """Once per session, on a copy of the failed run's home: the missing results of the new school
@@ -299,25 +360,52 @@ def correction_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> Si
         listed = listed_schools(settings, 2025)
         eligible = informative_students_only(settings, (2023, 2024))
         removed = min(s for s in eligible if s in listed)
-        changed = min(s for s in eligible if listed.get(s) in ("basic", "moderate") and s != removed)
+        changed = min(
+            s for s in eligible if listed.get(s) in ("basic", "moderate") and s != removed
+        )
         added = min(s for s in eligible if s not in listed)
         landing = settings.landing_dir / "corrections"
-        files = correct_results(small_region.landing_copy, landing, 2024,
-                                {removed: "pass", changed: "fail", added: "fail"})
+        files = correct_results(
+            small_region.landing_copy,
+            landing,
+            2024,
+            {removed: "pass", changed: "fail", added: "fail"},
+        )
         files += correct_results(small_region.landing_copy, landing, 2023, {added: "fail"})
-        files.append(write_csv(landing / "vpr_results_2024_new_school.csv",
-                               ["Год", "Код ОО", "Класс", "Предмет", "Код участника", "Первичный балл", "Отметка",
-                                "Статус"],
-                               [[2024, failed.new_school, 5, "Математика", f"N{k:03d}", 12, 4, "явка"]
-                                for k in range(6)]))
-        files.append(write_csv(landing / "school_codes_fix2.csv", ["Система", "Код в системе", "Код ОО"],
-                               [["РЦОИ", "777001", min(listed)]]))
+        files.append(
+            write_csv(
+                landing / "vpr_results_2024_new_school.csv",
+                [
+                    "Год",
+                    "Код ОО",
+                    "Класс",
+                    "Предмет",
+                    "Код участника",
+                    "Первичный балл",
+                    "Отметка",
+                    "Статус",
+                ],
+                [
+                    [2024, failed.new_school, 5, "Математика", f"N{k:03d}", 12, 4, "явка"]
+                    for k in range(6)
+                ],
+            )
+        )
+        files.append(
+            write_csv(
+                landing / "school_codes_fix2.csv",
+                ["Система", "Код в системе", "Код ОО"],
+                [["РЦОИ", "777001", min(listed)]],
+            )
+        )
         delivered = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
         build_before = serving_build(settings)
         reader = ReaderProcess(settings.serving_db, tmp / "reader", reconnect_every=5)
         holder = ReaderProcess(settings.serving_db, tmp / "holder", reconnect_every=0)
         for process in (reader, holder):
-            assert process.wait_for(lambda builds: builds == [build_before], timeout=60), "a reader did not start"
+            assert process.wait_for(lambda builds: builds == [build_before], timeout=60), (
+                "a reader did not start"
+            )
         started = time.perf_counter()
         summary = run_pipeline(settings, instance=new_instance(), quiet=True)
         seconds = time.perf_counter() - started
@@ -325,9 +413,22 @@ def correction_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> Si
         saw_new = reader.wait_for(lambda builds: build_after in builds, timeout=30)
         report, held = reader.stop(), holder.stop()
         _RUNS["correction"] = SimpleNamespace(
-            settings=settings, summary=summary, v1_files=v1_files, v1=v1, removed=removed, changed=changed,
-            added=added, changed_from=listed[changed], build_before=build_before, build_after=build_after,
-            delivered=delivered, reader=report, holder=held, saw_new=saw_new, seconds=seconds)
+            settings=settings,
+            summary=summary,
+            v1_files=v1_files,
+            v1=v1,
+            removed=removed,
+            changed=changed,
+            added=added,
+            changed_from=listed[changed],
+            build_before=build_before,
+            build_after=build_after,
+            delivered=delivered,
+            reader=report,
+            holder=held,
+            saw_new=saw_new,
+            seconds=seconds,
+        )
         return _RUNS["correction"]
     finally:
         monkeypatch.undo()
@@ -337,4 +438,8 @@ def default_profile_version() -> str:
     """The version of the default methodology profile, read from its seed (not from the warehouse)."""
     seed = Path(__file__).resolve().parents[2] / "seeds" / "methodology_profiles.csv"
     with open(seed, encoding="utf-8") as fh:
-        return next(row["profile_version"] for row in csv.DictReader(fh) if row["profile_name"] == "fioko_2025")
+        return next(
+            row["profile_version"]
+            for row in csv.DictReader(fh)
+            if row["profile_name"] == "fioko_2025"
+        )

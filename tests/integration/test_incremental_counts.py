@@ -62,26 +62,45 @@ def _dbt_run(db: Path, work: Path, *, full_refresh: bool, monkeypatch: pytest.Mo
     env = dbt_env() | {"EDUQ_DBT_DB_PATH": str(db)}
     dbt = Path(sys.executable).with_name("dbt")
     done = subprocess.run(
-        [str(dbt), *args, "--select", *MODELS, "--target-path", str(work / "target"),
-         "--log-path", str(work / "logs"), "--profiles-dir", str(DBT_PROJECT_DIR)],
-        check=False, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True,
+        [
+            str(dbt),
+            *args,
+            "--select",
+            *MODELS,
+            "--target-path",
+            str(work / "target"),
+            "--log-path",
+            str(work / "logs"),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ],
+        check=False,
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
 
-def test_a_correction_of_one_year_recounts_that_year_only(small_region, tmp_path, monkeypatch) -> None:
+def test_a_correction_of_one_year_recounts_that_year_only(
+    small_region, tmp_path, monkeypatch
+) -> None:
     settings = copy_home(small_region.settings, tmp_path / "home", monkeypatch)
     before = _counts(settings.candidate_db)
     assert {r[2] for r in before} == {2022, 2023, 2024}
 
     # nothing new: no year is counted again
-    assert "counting years none" in _dbt_run(settings.candidate_db, tmp_path, full_refresh=False,
-                                             monkeypatch=monkeypatch)
+    assert "counting years none" in _dbt_run(
+        settings.candidate_db, tmp_path, full_refresh=False, monkeypatch=monkeypatch
+    )
     assert _counts(settings.candidate_db) == before
 
     school = min(informative_students_only(settings, (2024,)))
-    correct_results(small_region.landing_copy, settings.landing_dir / "corrections", 2024, {school: "fail"})
+    correct_results(
+        small_region.landing_copy, settings.landing_dir / "corrections", 2024, {school: "fail"}
+    )
     _load_landing(settings)
     out = _dbt_run(settings.candidate_db, tmp_path, full_refresh=False, monkeypatch=monkeypatch)
     assert "counting years 2024" in out

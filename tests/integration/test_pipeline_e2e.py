@@ -44,7 +44,9 @@ def test_every_asset_materialised_and_every_check_passed(small_region) -> None:
     from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
     for check in checks:
-        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([check]).get(check)
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([check]).get(
+            check
+        )
         assert record is not None, check
         assert record.status == AssetCheckExecutionRecordStatus.SUCCEEDED, check
         assert record.event.asset_check_evaluation.passed, check
@@ -56,8 +58,13 @@ def test_procedure_results_match_independent_computation(small_region) -> None:
             "select school_id, procedure_code, year, participants, failing from marts.fct_procedure_results"
         ).df()
     want = small_region.expected_results
-    merged = want.merge(actual, how="outer", on=["school_id", "procedure_code", "year"], suffixes=("_want", "_got"),
-                        indicator=True)
+    merged = want.merge(
+        actual,
+        how="outer",
+        on=["school_id", "procedure_code", "year"],
+        suffixes=("_want", "_got"),
+        indicator=True,
+    )
     missing = merged[merged["_merge"] != "both"]
     assert missing.empty, missing.head(20).to_string()
     assert (merged["participants_want"] == merged["participants_got"]).all()
@@ -69,17 +76,28 @@ def test_published_list_matches_independent_rule(small_region) -> None:
     assert summary.list_year == 2025
     successors = _successors(small_region)
     want = expected.shnor_list(small_region.expected_results, successors)
-    want = want[want["list_year"] == summary.list_year].sort_values("school_id").reset_index(drop=True)
+    want = (
+        want[want["list_year"] == summary.list_year].sort_values("school_id").reset_index(drop=True)
+    )
     assert 0 < len(want) < 60
     csv_path = small_region.settings.publications_dir / "2025" / "v1" / "shnor_list_2025.csv"
     raw = csv_path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     published = pd.read_csv(csv_path, sep=";", encoding="utf-8-sig", dtype=str)
-    assert list(published.columns[:5]) == ["№ п/п", "Муниципальное образование", "Код ОО (логин ФИС ОКО)",
-                                           "Наименование ОО", "Кластер ФИОКО"]
+    assert list(published.columns[:5]) == [
+        "№ п/п",
+        "Муниципальное образование",
+        "Код ОО (логин ФИС ОКО)",
+        "Наименование ОО",
+        "Кластер ФИОКО",
+    ]
     got = published.sort_values("Код ОО (логин ФИС ОКО)").reset_index(drop=True)
     assert list(got["Код ОО (логин ФИС ОКО)"]) == list(want["school_id"])
-    labels = {"basic": "базово неуспевающие", "moderate": "умеренно неуспевающие", "severe": "сильно неуспевающие"}
+    labels = {
+        "basic": "базово неуспевающие",
+        "moderate": "умеренно неуспевающие",
+        "severe": "сильно неуспевающие",
+    }
     assert list(got["Кластер ФИОКО"]) == [labels[c] for c in want["fioko_cluster"]]
     assert summary.list_size == len(want)
     assert sum(summary.by_cluster.values()) == len(want)
@@ -90,14 +108,18 @@ def test_published_list_matches_independent_rule(small_region) -> None:
 def test_second_run_loads_nothing_new_and_publishes_the_same_list(small_region, tmp_path) -> None:
     from orchestration.runner import run_pipeline
 
-    before = (small_region.settings.publications_dir / "2025" / "v1" / "shnor_list_2025.csv").read_bytes()
+    before = (
+        small_region.settings.publications_dir / "2025" / "v1" / "shnor_list_2025.csv"
+    ).read_bytes()
     # the same files delivered again under other names are skipped
     for path in small_region.landing_copy.rglob("*.csv"):
         (small_region.settings.landing_dir / f"again_{path.name}").write_bytes(path.read_bytes())
     summary = run_pipeline(small_region.settings, instance=small_region.instance)
     assert summary.sources == []
     assert summary.duplicates == len(list(small_region.landing_copy.rglob("*.csv")))
-    after = (small_region.settings.publications_dir / "2025" / "v1" / "shnor_list_2025.csv").read_bytes()
+    after = (
+        small_region.settings.publications_dir / "2025" / "v1" / "shnor_list_2025.csv"
+    ).read_bytes()
     assert after == before
 
 
@@ -105,7 +127,9 @@ def _successors(region) -> dict[str, tuple[str, int]]:
     path = next(region.landing_copy.rglob("school_successors*.xlsx"))
     df = expected.read_xlsx(path)
     out = {}
-    for old, new, date in zip(df["Код ОО (прежний)"], df["Код ОО (правопреемник)"], df["Дата реорганизации"]):
+    for old, new, date in zip(
+        df["Код ОО (прежний)"], df["Код ОО (правопреемник)"], df["Дата реорганизации"]
+    ):
         when = pd.Timestamp(date)
         out[old] = (new, when.year + (1 if when.month >= 7 else 0))
     return out

@@ -21,19 +21,37 @@ MISSING = shutil.which("soffice") is None or shutil.which("pdftotext") is None
 pytestmark = [
     pytest.mark.integration,
     # CI installs LibreOffice and sets EDUQ_REQUIRE_LIBREOFFICE=1: there the test runs or fails, never skips
-    pytest.mark.skipif(MISSING and os.environ.get("EDUQ_REQUIRE_LIBREOFFICE") != "1",
-                       reason="LibreOffice (soffice) or pdftotext is not installed: run make setup-libreoffice"),
+    pytest.mark.skipif(
+        MISSING and os.environ.get("EDUQ_REQUIRE_LIBREOFFICE") != "1",
+        reason="LibreOffice (soffice) or pdftotext is not installed: run make setup-libreoffice",
+    ),
 ]
 
 
 def to_pdf_text(xlsx: Path, out_dir: Path) -> tuple[str, int]:
-    profile = out_dir / "lo_profile"  # a private LibreOffice profile: no clash with a running instance
-    subprocess.run(["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "pdf",
-                    "--outdir", str(out_dir), str(xlsx)], check=True, capture_output=True, timeout=180)
+    profile = (
+        out_dir / "lo_profile"
+    )  # a private LibreOffice profile: no clash with a running instance
+    subprocess.run(
+        [
+            "soffice",
+            f"-env:UserInstallation=file://{profile}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(out_dir),
+            str(xlsx),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     pdf = out_dir / (xlsx.stem + ".pdf")
     assert pdf.exists(), f"LibreOffice did not convert {xlsx}"
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
-                          text=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
     pages = text.count("\f") or 1
     return text, pages
 

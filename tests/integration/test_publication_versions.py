@@ -36,9 +36,16 @@ def test_a_correction_publishes_v2_with_the_exact_diff(correction) -> None:
     v2 = correction.settings.publications_dir / "2025" / "v2"
     assert publication.directory == v2
     assert sorted(p.name for p in v2.iterdir()) == [
-        "diff_v1_v2.csv", "manifest.json", "shnor_list_2025.csv", "shnor_list_2025.parquet", "shnor_list_2025.xlsx"]
+        "diff_v1_v2.csv",
+        "manifest.json",
+        "shnor_list_2025.csv",
+        "shnor_list_2025.parquet",
+        "shnor_list_2025.xlsx",
+    ]
     diff = _csv(v2 / "diff_v1_v2.csv")
-    assert diff[["Изменение", "Код ОО (логин ФИС ОКО)", "Кластер (было)", "Кластер (стало)"]].values.tolist() == [
+    assert diff[
+        ["Изменение", "Код ОО (логин ФИС ОКО)", "Кластер (было)", "Кластер (стало)"]
+    ].values.tolist() == [
         ["добавлена", correction.added, "", SEVERE],
         ["исключена", correction.removed, _cluster_v1(correction), ""],
         ["изменён кластер", correction.changed, LABELS[correction.changed_from], SEVERE],
@@ -60,7 +67,9 @@ def test_v1_is_never_touched(correction) -> None:
 
 
 def test_v2_manifest_names_the_corrected_inputs_and_the_diff(correction) -> None:
-    manifest = json.loads((correction.settings.publications_dir / "2025" / "v2" / "manifest.json").read_text("utf-8"))
+    manifest = json.loads(
+        (correction.settings.publications_dir / "2025" / "v2" / "manifest.json").read_text("utf-8")
+    )
     assert manifest["version"] == 2 and manifest["previous_version"] == 1
     assert manifest["diff"] == {"added": 1, "removed": 1, "cluster_changed": 1}
     inputs = {i["file_name"]: i["sha256"] for i in manifest["inputs"]}
@@ -85,9 +94,13 @@ def test_published_list_files_are_reproducible_byte_for_byte(correction) -> None
     manifest = json.loads((v2 / "manifest.json").read_text("utf-8"))
     with duckdb.connect(str(correction.settings.serving_db), read_only=True) as con:
         table = read_list(con, 2025)
-    info = DocumentInfo(list_year=2025, results_year=2024, version=2,
-                        document_date=dt.date.fromisoformat(manifest["document_date"]),
-                        profile_name=manifest["methodology"]["profile"],
-                        profile_version=manifest["methodology"]["version"])
+    info = DocumentInfo(
+        list_year=2025,
+        results_year=2024,
+        version=2,
+        document_date=dt.date.fromisoformat(manifest["document_date"]),
+        profile_name=manifest["methodology"]["profile"],
+        profile_version=manifest["methodology"]["version"],
+    )
     for name, data in render_list_files(table, info).items():
         assert (v2 / name).read_bytes() == data, name

@@ -12,8 +12,17 @@ CONTRACTS = list(load_contracts().values())
 IDS = [c.source for c in CONTRACTS]
 
 SOURCES = {  # shared/contracts.md
-    "schools", "school_codes", "school_successors", "vpr_results", "vpr_school_stats", "gia_results",
-    "social_passport", "resource_survey", "risk_questionnaire", "academic_debt", "support_programmes",
+    "schools",
+    "school_codes",
+    "school_successors",
+    "vpr_results",
+    "vpr_school_stats",
+    "gia_results",
+    "social_passport",
+    "resource_survey",
+    "risk_questionnaire",
+    "academic_debt",
+    "support_programmes",
 }
 
 
@@ -63,7 +72,9 @@ def test_enum_spellings_are_unambiguous(contract: Contract) -> None:
         for key, values in column.values.items():
             for value in values:
                 label = normalise_label(value)
-                assert seen.setdefault(label, key) == key, f"{contract.source}.{column.name}: «{value}»"
+                assert seen.setdefault(label, key) == key, (
+                    f"{contract.source}.{column.name}: «{value}»"
+                )
         assert set(value_map(column).values()) == set(column.values)
 
 
@@ -93,5 +104,7 @@ def test_the_russian_headers_of_shared_contracts_are_accepted() -> None:
     }
     contracts = load_contracts()
     for (source, header), column in expected.items():
-        matches = [c.name for c in contracts[source].columns if normalise_label(header) in c.header_keys()]
+        matches = [
+            c.name for c in contracts[source].columns if normalise_label(header) in c.header_keys()
+        ]
         assert matches == [column], (source, header)

@@ -18,43 +18,135 @@ SCHOOLS = [  # school_id, municipality_code, municipality_name, has_grade_9, has
 YEARS = (2023, 2024)
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], file_id: int, file_name: str) -> None:
+def _insert(
+    con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], file_id: int, file_name: str
+) -> None:
     for n, row in enumerate(rows, start=1):
         data = {**row, "_file_id": file_id, "_source_file": file_name, "_row_number": n + 1}
         columns = ", ".join(f'"{c}"' for c in data)
-        con.execute(f"insert into {table} ({columns}) values ({', '.join('?' for _ in data)})", list(data.values()))
+        con.execute(
+            f"insert into {table} ({columns}) values ({', '.join('?' for _ in data)})",
+            list(data.values()),
+        )
 
 
 def build_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     """Two results years, three schools in two municipalities, the lists of 2024 and 2025."""
     ensure_raw_schema(con)
     for i, year in enumerate(YEARS):
-        _insert(con, "raw.schools", [
-            {"year": year, "school_id": s, "school_name": f"МБОУ СОШ {s[-1]}", "municipality_code": mo,
-             "municipality_name": mo_name, "locality": "urban", "has_grade_9": g9, "has_grade_11": g11,
-             "enrolment": 300}
-            for s, mo, mo_name, g9, g11 in SCHOOLS
-        ], file_id=1 + i, file_name=f"schools_{year}.xlsx")
-        _insert(con, "raw.vpr_results", [
-            {"year": year, "school_id": s, "grade": 5, "subject": "Математика", "participant_code": f"p{k}",
-             "primary_score": 10, "mark": 2 + k % 4, "status": "present"}
-            for s, *_ in SCHOOLS for k in range(4)
-        ], file_id=10 + i, file_name=f"vpr_results_{year}.csv")
-        _insert(con, "raw.gia_results", [
-            {"year": year, "school_id": "R-1" if s == "sch000001" else s, "exam": "OGE", "subject": "Математика",
-             "participant_code": f"g{k}", "wave": "main", "mark": 3 + k % 3, "status": "present"}
-            for s, *_ in SCHOOLS for k in range(3)
-        ] + [{"year": year, "school_id": "R-1", "exam": "EGE", "subject": "Русский язык", "participant_code": "e1",
-              "wave": "main", "test_score": 61.0, "status": "present"}],
-            file_id=20 + i, file_name=f"gia_results_{year}.csv")
-    _insert(con, "raw.school_codes", [{"system": "РИС ГИА", "external_code": "R-1", "school_id": "sch000001"}],
-            file_id=30, file_name="school_codes.csv")
-    _insert(con, "raw.vpr_school_stats", [
-        {"year": 2024, "school_id": "sch000003", "grade": 6, "subject": "Русский язык", "participants": 10,
-         "mark_2": 3, "mark_3": 4, "mark_4": 2, "mark_5": 1}], file_id=31, file_name="vpr_school_stats_2024.xlsx")
-    _insert(con, "raw.social_passport", [
-        {"year": 2024, "school_id": "sch000001", "students_total": 300, "low_income": 30, "single_parent": 40}],
-        file_id=32, file_name="social_passport_2024.xlsx")
+        _insert(
+            con,
+            "raw.schools",
+            [
+                {
+                    "year": year,
+                    "school_id": s,
+                    "school_name": f"МБОУ СОШ {s[-1]}",
+                    "municipality_code": mo,
+                    "municipality_name": mo_name,
+                    "locality": "urban",
+                    "has_grade_9": g9,
+                    "has_grade_11": g11,
+                    "enrolment": 300,
+                }
+                for s, mo, mo_name, g9, g11 in SCHOOLS
+            ],
+            file_id=1 + i,
+            file_name=f"schools_{year}.xlsx",
+        )
+        _insert(
+            con,
+            "raw.vpr_results",
+            [
+                {
+                    "year": year,
+                    "school_id": s,
+                    "grade": 5,
+                    "subject": "Математика",
+                    "participant_code": f"p{k}",
+                    "primary_score": 10,
+                    "mark": 2 + k % 4,
+                    "status": "present",
+                }
+                for s, *_ in SCHOOLS
+                for k in range(4)
+            ],
+            file_id=10 + i,
+            file_name=f"vpr_results_{year}.csv",
+        )
+        _insert(
+            con,
+            "raw.gia_results",
+            [
+                {
+                    "year": year,
+                    "school_id": "R-1" if s == "sch000001" else s,
+                    "exam": "OGE",
+                    "subject": "Математика",
+                    "participant_code": f"g{k}",
+                    "wave": "main",
+                    "mark": 3 + k % 3,
+                    "status": "present",
+                }
+                for s, *_ in SCHOOLS
+                for k in range(3)
+            ]
+            + [
+                {
+                    "year": year,
+                    "school_id": "R-1",
+                    "exam": "EGE",
+                    "subject": "Русский язык",
+                    "participant_code": "e1",
+                    "wave": "main",
+                    "test_score": 61.0,
+                    "status": "present",
+                }
+            ],
+            file_id=20 + i,
+            file_name=f"gia_results_{year}.csv",
+        )
+    _insert(
+        con,
+        "raw.school_codes",
+        [{"system": "РИС ГИА", "external_code": "R-1", "school_id": "sch000001"}],
+        file_id=30,
+        file_name="school_codes.csv",
+    )
+    _insert(
+        con,
+        "raw.vpr_school_stats",
+        [
+            {
+                "year": 2024,
+                "school_id": "sch000003",
+                "grade": 6,
+                "subject": "Русский язык",
+                "participants": 10,
+                "mark_2": 3,
+                "mark_3": 4,
+                "mark_4": 2,
+                "mark_5": 1,
+            }
+        ],
+        file_id=31,
+        file_name="vpr_school_stats_2024.xlsx",
+    )
+    _insert(
+        con,
+        "raw.social_passport",
+        [
+            {
+                "year": 2024,
+                "school_id": "sch000001",
+                "students_total": 300,
+                "low_income": 30,
+                "single_parent": 40,
+            }
+        ],
+        file_id=32,
+        file_name="social_passport_2024.xlsx",
+    )
 
     con.execute("create schema marts")
     con.execute("create schema reference")
@@ -78,7 +170,9 @@ def build_warehouse(con: duckdb.DuckDBPyConnection) -> None:
         ('sch000002', 2025, 2024, false, 0.10, null, null),
         ('sch000003', 2025, 2024, true, 0.51, 'severe', 'сильно неуспевающие')
         ) as t(school_id, list_year, results_year, is_shnor, cluster_measure_value, fioko_cluster, fioko_cluster_ru)""")
-    con.execute("alter table marts.fct_shnor_list add column profile_name varchar default 'fioko_2025'")
+    con.execute(
+        "alter table marts.fct_shnor_list add column profile_name varchar default 'fioko_2025'"
+    )
     con.execute("alter table marts.fct_shnor_list add column profile_version varchar default '1.0'")
 
 
@@ -113,50 +207,109 @@ def test_clean_warehouse_passes_every_check(con) -> None:
 def test_check_keys_are_unique_and_suites_import_without_great_expectations() -> None:
     import sys
 
-    keys = [c.key for c in raw_checks() + mart_checks({"marts.fct_shnor_list": ("school_id", "list_year")})]
+    keys = [
+        c.key
+        for c in raw_checks() + mart_checks({"marts.fct_shnor_list": ("school_id", "list_year")})
+    ]
     assert len(keys) == len(set(keys))
     assert all(c.description and c.expectations for c in raw_checks())
     # run in a fresh interpreter: the suites are plain data
     import subprocess
 
     code = "import expectations, sys; expectations.raw_checks(); print('great_expectations' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "False"
 
 
 def test_malformed_school_code_fails_the_registry_check_with_its_row(con) -> None:
-    _insert(con, "raw.schools", [{"year": 2024, "school_id": "s\u0441h000004", "school_name": "Школа с кириллицей",
-                                  "municipality_code": "02", "municipality_name": "Район", "enrolment": 0}],
-            file_id=40, file_name="schools_2024_dop.xlsx")
+    _insert(
+        con,
+        "raw.schools",
+        [
+            {
+                "year": 2024,
+                "school_id": "s\u0441h000004",
+                "school_name": "Школа с кириллицей",
+                "municipality_code": "02",
+                "municipality_name": "Район",
+                "enrolment": 0,
+            }
+        ],
+        file_id=40,
+        file_name="schools_2024_dop.xlsx",
+    )
     results = _results(con, "raw.schools")
     assert _not_passed(results) == {"raw__schools__school_codes_well_formed_and_unique": "failed"}
     failing = results["raw__schools__school_codes_well_formed_and_unique"].failing_rows
     assert failing[["source_file", "row_number", "school_id"]].values.tolist() == [
-        ["schools_2024_dop.xlsx", 2, "s\u0441h000004"]]  # Cyrillic «с»
+        ["schools_2024_dop.xlsx", 2, "s\u0441h000004"]
+    ]  # Cyrillic «с»
 
 
 def test_mark_out_of_range_fails_with_the_file_and_first_row(con) -> None:
-    _insert(con, "raw.vpr_results", [{"year": 2024, "school_id": "sch000002", "grade": 5, "subject": "Математика",
-                                      "participant_code": "x", "mark": 7}], file_id=41, file_name="late.csv")
+    _insert(
+        con,
+        "raw.vpr_results",
+        [
+            {
+                "year": 2024,
+                "school_id": "sch000002",
+                "grade": 5,
+                "subject": "Математика",
+                "participant_code": "x",
+                "mark": 7,
+            }
+        ],
+        file_id=41,
+        file_name="late.csv",
+    )
     results = _results(con, "raw.vpr_results", "raw.gia_results")
     assert _not_passed(results) == {"raw__vpr_results__marks_2_to_5": "failed"}
     failing = results["raw__vpr_results__marks_2_to_5"].failing_rows
-    assert failing[["source_file", "year", "max_mark", "first_row_number"]].values.tolist() == [["late.csv", 2024, 7, 2]]
+    assert failing[["source_file", "year", "max_mark", "first_row_number"]].values.tolist() == [
+        ["late.csv", 2024, 7, 2]
+    ]
 
 
-def test_registry_school_without_results_is_an_error_and_a_silent_municipality_a_warning(con) -> None:
-    _insert(con, "raw.schools", [
-        {"year": 2024, "school_id": "sch000004", "school_name": "Новая школа", "municipality_code": "01",
-         "municipality_name": "Город", "enrolment": 120},
-        {"year": 2024, "school_id": "sch000005", "school_name": "Сельская школа", "municipality_code": "03",
-         "municipality_name": "Тихий район", "enrolment": 40},
-    ], file_id=42, file_name="schools_2024_dop.xlsx")
+def test_registry_school_without_results_is_an_error_and_a_silent_municipality_a_warning(
+    con,
+) -> None:
+    _insert(
+        con,
+        "raw.schools",
+        [
+            {
+                "year": 2024,
+                "school_id": "sch000004",
+                "school_name": "Новая школа",
+                "municipality_code": "01",
+                "municipality_name": "Город",
+                "enrolment": 120,
+            },
+            {
+                "year": 2024,
+                "school_id": "sch000005",
+                "school_name": "Сельская школа",
+                "municipality_code": "03",
+                "municipality_name": "Тихий район",
+                "enrolment": 40,
+            },
+        ],
+        file_id=42,
+        file_name="schools_2024_dop.xlsx",
+    )
     results = _results(con, "raw.schools", "raw.gia_results")
-    assert _not_passed(results) == {"raw__schools__registry_schools_have_results": "failed",
-                                    "raw__schools__municipality_sent_results": "failed"}
+    assert _not_passed(results) == {
+        "raw__schools__registry_schools_have_results": "failed",
+        "raw__schools__municipality_sent_results": "failed",
+    }
     error = results["raw__schools__registry_schools_have_results"]
     assert error.check.level is Level.ERROR
-    assert error.failing_rows[["year", "school_id", "registry_row_number"]].values.tolist() == [[2024, "sch000004", 2]]
+    assert error.failing_rows[["year", "school_id", "registry_row_number"]].values.tolist() == [
+        [2024, "sch000004", 2]
+    ]
     warning = results["raw__schools__municipality_sent_results"]
     assert warning.check.level is Level.WARNING
     assert warning.failing_rows[["municipality_code", "schools"]].values.tolist() == [["03", 1]]
@@ -166,40 +319,89 @@ def test_results_of_a_school_under_its_exam_code_count_through_the_crosswalk(con
     con.execute("delete from raw.school_codes")
     results = _results(con, "raw.schools", "raw.gia_results", "raw.school_codes")
     # without the crosswalk sch000001's ЕГЭ results are under R-1: the warning names it
-    assert _not_passed(results) == {"raw__gia_results__graduating_grades_have_exam_results": "failed"}
+    assert _not_passed(results) == {
+        "raw__gia_results__graduating_grades_have_exam_results": "failed"
+    }
     failing = results["raw__gia_results__graduating_grades_have_exam_results"].failing_rows
     assert failing["school_id"].tolist() == ["sch000001", "sch000001"]
 
 
 def test_a_missing_results_year_fails_years_complete(con) -> None:
-    _insert(con, "raw.gia_results", [{"year": 2026, "school_id": "sch000002", "exam": "OGE", "subject": "Математика",
-                                      "participant_code": "z", "mark": 4}], file_id=43, file_name="gia_2026.csv")
+    _insert(
+        con,
+        "raw.gia_results",
+        [
+            {
+                "year": 2026,
+                "school_id": "sch000002",
+                "exam": "OGE",
+                "subject": "Математика",
+                "participant_code": "z",
+                "mark": 4,
+            }
+        ],
+        file_id=43,
+        file_name="gia_2026.csv",
+    )
     results = _results(con, "raw.vpr_results")
     failed = _not_passed(results)
     assert failed["raw__vpr_results__results_years_complete"] == "failed"
     rows = results["raw__vpr_results__results_years_complete"].failing_rows
     assert rows[["year", "has_vpr", "has_gia", "has_registry"]].values.tolist() == [
-        [2025, False, False, False], [2026, False, True, False]]
+        [2025, False, False, False],
+        [2026, False, True, False],
+    ]
 
 
 def test_counts_above_totals_fail(con) -> None:
-    _insert(con, "raw.social_passport", [{"year": 2024, "school_id": "sch000002", "students_total": 50,
-                                          "low_income": 51}], file_id=44, file_name="social_passport_fix.xlsx")
-    _insert(con, "raw.vpr_school_stats", [{"year": 2024, "school_id": "sch000002", "grade": 6, "subject": "Математика",
-                                           "participants": 9, "mark_2": 3, "mark_3": 4, "mark_4": 2, "mark_5": 1}],
-            file_id=45, file_name="vpr_school_stats_fix.xlsx")
+    _insert(
+        con,
+        "raw.social_passport",
+        [{"year": 2024, "school_id": "sch000002", "students_total": 50, "low_income": 51}],
+        file_id=44,
+        file_name="social_passport_fix.xlsx",
+    )
+    _insert(
+        con,
+        "raw.vpr_school_stats",
+        [
+            {
+                "year": 2024,
+                "school_id": "sch000002",
+                "grade": 6,
+                "subject": "Математика",
+                "participants": 9,
+                "mark_2": 3,
+                "mark_3": 4,
+                "mark_4": 2,
+                "mark_5": 1,
+            }
+        ],
+        file_id=45,
+        file_name="vpr_school_stats_fix.xlsx",
+    )
     results = _results(con, "raw.social_passport", "raw.vpr_school_stats", "raw.academic_debt")
-    assert _not_passed(results) == {"raw__social_passport__counts_within_totals": "failed",
-                                    "raw__vpr_school_stats__mark_counts_add_up": "failed"}
-    assert results["raw__social_passport__counts_within_totals"].failing_rows["school_id"].tolist() == ["sch000002"]
-    assert results["raw__vpr_school_stats__mark_counts_add_up"].failing_rows["participants"].tolist() == [9]
+    assert _not_passed(results) == {
+        "raw__social_passport__counts_within_totals": "failed",
+        "raw__vpr_school_stats__mark_counts_add_up": "failed",
+    }
+    assert results["raw__social_passport__counts_within_totals"].failing_rows[
+        "school_id"
+    ].tolist() == ["sch000002"]
+    assert results["raw__vpr_school_stats__mark_counts_add_up"].failing_rows[
+        "participants"
+    ].tolist() == [9]
 
 
 def test_listed_school_without_cluster_or_with_the_wrong_cluster_fails(con) -> None:
-    con.execute("update marts.fct_shnor_list set fioko_cluster = null, fioko_cluster_ru = null "
-                "where school_id = 'sch000002' and list_year = 2024")
-    con.execute("update marts.fct_shnor_list set fioko_cluster = 'moderate' "
-                "where school_id = 'sch000003' and list_year = 2025")
+    con.execute(
+        "update marts.fct_shnor_list set fioko_cluster = null, fioko_cluster_ru = null "
+        "where school_id = 'sch000002' and list_year = 2024"
+    )
+    con.execute(
+        "update marts.fct_shnor_list set fioko_cluster = 'moderate' "
+        "where school_id = 'sch000003' and list_year = 2025"
+    )
     results = _results(con, "marts.fct_shnor_list")
     assert _not_passed(results) == {
         "marts__fct_shnor_list__listed_school_has_cluster": "failed",
@@ -207,39 +409,58 @@ def test_listed_school_without_cluster_or_with_the_wrong_cluster_fails(con) -> N
         "marts__fct_shnor_list__list_size_by_cluster_adds_up": "failed",
     }
     assert results["marts__fct_shnor_list__cluster_matches_measure"].failing_rows[
-        ["school_id", "list_year", "fioko_cluster", "expected_cluster"]].values.tolist() == [
-        ["sch000002", 2024, None, "basic"], ["sch000003", 2025, "moderate", "severe"]]
+        ["school_id", "list_year", "fioko_cluster", "expected_cluster"]
+    ].values.tolist() == [
+        ["sch000002", 2024, None, "basic"],
+        ["sch000003", 2025, "moderate", "severe"],
+    ]
     assert results["marts__fct_shnor_list__list_size_by_cluster_adds_up"].failing_rows[
-        ["list_year", "listed", "listed_by_cluster"]].values.tolist() == [[2024, 2, 1]]
+        ["list_year", "listed", "listed_by_cluster"]
+    ].values.tolist() == [[2024, 2, 1]]
 
 
 def test_duplicate_key_and_share_out_of_range_fail(con) -> None:
-    con.execute("insert into marts.fct_procedure_results values ('sch000001', 'VPR_MA_5', 2024, 10, 12, 1.2, null)")
+    con.execute(
+        "insert into marts.fct_procedure_results values ('sch000001', 'VPR_MA_5', 2024, 10, 12, 1.2, null)"
+    )
     results = _results(con, "marts.fct_procedure_results")
     assert _not_passed(results) == {
         "marts__fct_procedure_results__one_row_per_key": "failed",
         "marts__fct_procedure_results__shares_between_0_and_1": "failed",
         "marts__fct_procedure_results__failing_within_participants": "failed",
     }
-    assert results["marts__fct_procedure_results__shares_between_0_and_1"].failing_rows["fail_share"].tolist() == [1.2]
+    assert results["marts__fct_procedure_results__shares_between_0_and_1"].failing_rows[
+        "fail_share"
+    ].tolist() == [1.2]
 
 
 def test_list_growing_by_more_than_a_third_is_a_warning(con) -> None:
-    con.execute("update marts.fct_shnor_list set is_shnor = true, fioko_cluster = 'basic', "
-                "fioko_cluster_ru = 'базово неуспевающие', cluster_measure_value = 0.3 "
-                "where school_id = 'sch000002' and list_year = 2025")
+    con.execute(
+        "update marts.fct_shnor_list set is_shnor = true, fioko_cluster = 'basic', "
+        "fioko_cluster_ru = 'базово неуспевающие', cluster_measure_value = 0.3 "
+        "where school_id = 'sch000002' and list_year = 2025"
+    )
     results = _results(con, "marts.fct_shnor_list")  # 2 -> 3 schools: +50 %
-    assert _not_passed(results) == {"marts__fct_shnor_list__list_size_change_within_a_third": "failed"}
+    assert _not_passed(results) == {
+        "marts__fct_shnor_list__list_size_change_within_a_third": "failed"
+    }
     result = results["marts__fct_shnor_list__list_size_change_within_a_third"]
     assert result.check.level is Level.WARNING and not result.blocks_publication
-    assert result.failing_rows[["list_year", "listed", "previous_listed"]].values.tolist() == [[2025, 3, 2]]
+    assert result.failing_rows[["list_year", "listed", "previous_listed"]].values.tolist() == [
+        [2025, 3, 2]
+    ]
 
 
 def _isbsh(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, float, int]]) -> None:
-    con.execute("create or replace table marts.fct_isbsh (school_id varchar, year integer, isbsh_value double, "
-                "isbsh_quartile integer, is_risk_zone boolean)")
+    con.execute(
+        "create or replace table marts.fct_isbsh (school_id varchar, year integer, isbsh_value double, "
+        "isbsh_quartile integer, is_risk_zone boolean)"
+    )
     for school, value, quartile in rows:
-        con.execute("insert into marts.fct_isbsh values (?, 2024, ?, ?, ?)", [school, value, quartile, quartile == 1])
+        con.execute(
+            "insert into marts.fct_isbsh values (?, 2024, ?, ?, ?)",
+            [school, value, quartile, quartile == 1],
+        )
 
 
 def test_isbsh_quartiles_activate_when_the_mart_lands(con) -> None:
@@ -253,11 +474,26 @@ def test_isbsh_quartiles_activate_when_the_mart_lands(con) -> None:
 def test_isbsh_ties_may_shift_a_cut_but_never_split(con) -> None:
     # 1, 2, 2, 2, 2, 3..7: the four schools tied at 2.0 stay together in quartile 2, so quartile 1
     # holds one school (ideal cut 2.5: off by 1.5, within the room the tie of four gives)
-    tied = [("a", 1.0, 1), ("b", 2.0, 2), ("c", 2.0, 2), ("d", 2.0, 2), ("e", 2.0, 2), ("f", 3.0, 3),
-            ("g", 4.0, 3), ("h", 5.0, 4), ("i", 6.0, 4), ("j", 7.0, 4)]
+    tied = [
+        ("a", 1.0, 1),
+        ("b", 2.0, 2),
+        ("c", 2.0, 2),
+        ("d", 2.0, 2),
+        ("e", 2.0, 2),
+        ("f", 3.0, 3),
+        ("g", 4.0, 3),
+        ("h", 5.0, 4),
+        ("i", 6.0, 4),
+        ("j", 7.0, 4),
+    ]
     _isbsh(con, tied)
-    assert _results(con, "marts.fct_isbsh")["marts__fct_isbsh__quartiles_equal_within_ties"].status == "passed"
-    split = [(s, v, 1 if s == "b" else q) for s, v, q in tied]  # one of the tied schools moved to quartile 1
+    assert (
+        _results(con, "marts.fct_isbsh")["marts__fct_isbsh__quartiles_equal_within_ties"].status
+        == "passed"
+    )
+    split = [
+        (s, v, 1 if s == "b" else q) for s, v, q in tied
+    ]  # one of the tied schools moved to quartile 1
     _isbsh(con, split)
     result = _results(con, "marts.fct_isbsh")["marts__fct_isbsh__quartiles_equal_within_ties"]
     assert result.status == "failed"
@@ -283,13 +519,24 @@ def test_a_mart_check_is_skipped_when_its_table_is_missing(con) -> None:
 
 def test_isbsh_quartiles_are_checked_within_their_scope(con) -> None:
     # two municipalities, each cut into its own quartiles: fine per municipality, wrong for the region
-    con.execute("create or replace table marts.fct_isbsh (school_id varchar, year integer, municipality_code varchar, "
-                "isbsh double, isbsh_quartile integer, quartile_scope varchar)")
-    rows = [(f"a{q}", 2024, "01", 40.0 + q, q) for q in (1, 2, 3, 4)] + \
-           [(f"b{q}", 2024, "02", 50.0 + q, q) for q in (1, 2, 3, 4)]
+    con.execute(
+        "create or replace table marts.fct_isbsh (school_id varchar, year integer, municipality_code varchar, "
+        "isbsh double, isbsh_quartile integer, quartile_scope varchar)"
+    )
+    rows = [(f"a{q}", 2024, "01", 40.0 + q, q) for q in (1, 2, 3, 4)] + [
+        (f"b{q}", 2024, "02", 50.0 + q, q) for q in (1, 2, 3, 4)
+    ]
     for school, year, municipality, value, quartile in rows:
-        con.execute("insert into marts.fct_isbsh values (?, ?, ?, ?, ?, 'municipality')",
-                    [school, year, municipality, value, quartile])
-    assert _results(con, "marts.fct_isbsh")["marts__fct_isbsh__quartiles_equal_within_ties"].status == "passed"
+        con.execute(
+            "insert into marts.fct_isbsh values (?, ?, ?, ?, ?, 'municipality')",
+            [school, year, municipality, value, quartile],
+        )
+    assert (
+        _results(con, "marts.fct_isbsh")["marts__fct_isbsh__quartiles_equal_within_ties"].status
+        == "passed"
+    )
     con.execute("update marts.fct_isbsh set quartile_scope = 'region'")
-    assert _results(con, "marts.fct_isbsh")["marts__fct_isbsh__quartiles_equal_within_ties"].status == "failed"
+    assert (
+        _results(con, "marts.fct_isbsh")["marts__fct_isbsh__quartiles_equal_within_ties"].status
+        == "failed"
+    )

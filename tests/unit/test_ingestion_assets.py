@@ -23,7 +23,9 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], tuple[bo
     found = {}
     for event in result.get_asset_check_evaluations():
         found[(event.asset_key.to_user_string(), event.check_name)] = (
-            event.passed, event.severity.value, {k: v.value for k, v in event.metadata.items()}
+            event.passed,
+            event.severity.value,
+            {k: v.value for k, v in event.metadata.items()},
         )
     return found
 
@@ -31,8 +33,13 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], tuple[bo
 def test_rejections_and_quarantine_are_visible_as_warn_checks(bare: Region) -> None:
     from orchestration.assets.ingestion import landing_survey, source_assets
 
-    for name in ("schools_2024.csv", "school_codes.csv", "ВПР_2024_участники_Кировский.csv", "empty.csv",
-                 "vpr_results_header_only.csv"):
+    for name in (
+        "schools_2024.csv",
+        "school_codes.csv",
+        "ВПР_2024_участники_Кировский.csv",
+        "empty.csv",
+        "vpr_results_header_only.csv",
+    ):
         bare.deliver(name)
     wanted = {"raw/schools", "raw/school_codes", "raw/school_successors", "raw/vpr_results"}
     assets = [landing_survey, *[a for a in source_assets if a.key.to_user_string() in wanted]]
@@ -40,7 +47,9 @@ def test_rejections_and_quarantine_are_visible_as_warn_checks(bare: Region) -> N
     assert result.success
     checks = _checks(result)
     assert checks[("raw/landing_survey", "no_rejected_files")][:2] == (False, "WARN")
-    assert checks[("raw/landing_survey", "no_rejected_files")][2]["files_rejected"] == 1  # empty.csv
+    assert (
+        checks[("raw/landing_survey", "no_rejected_files")][2]["files_rejected"] == 1
+    )  # empty.csv
 
     passed, severity, meta = checks[("raw/vpr_results", "no_rejected_files")]
     assert (passed, severity, meta["files_rejected"]) == (False, "WARN", 1)  # the header-only file

@@ -40,16 +40,30 @@ def test_cp1251_csv_with_title_block_line_breaks_total_and_signature(region: Reg
     assert reasons[(9, "mark")] == "above the allowed maximum 5 («Отметка»)"
     rows = region.query(
         "select _row_number, year, school_id, grade, subject, participant_code, primary_score, mark, status, "
-        "_extra->>'Примечание' from raw.vpr_results where _file_id = ? order by 1", [f.file_id]
+        "_extra->>'Примечание' from raw.vpr_results where _file_id = ? order by 1",
+        [f.file_id],
     )
     assert rows == [
         (5, 2024, "sch001", 4, "Математика", "P001", 12.5, 5, "present", None),
-        (6, 2024, "sch001", 4, "Математика", "P002", 7.0, 3, "present", "переведён\r\nиз другой школы"),  # CRLF file
+        (
+            6,
+            2024,
+            "sch001",
+            4,
+            "Математика",
+            "P002",
+            7.0,
+            3,
+            "present",
+            "переведён\r\nиз другой школы",
+        ),  # CRLF file
         (8, 2024, "sch002", 4, "Математика", "P003", None, None, "absent", None),
         (13, 2024, "sch003", 4, "Математика", "P008", 10.0, 4, "present", None),
     ]
     layout = region.query("select layout from raw._load_log where file_id = ?", [f.file_id])[0][0]
-    assert '"encoding":"cp1251"' in layout.replace(" ", "") and '"header_row":4' in layout.replace(" ", "")
+    assert '"encoding":"cp1251"' in layout.replace(" ", "") and '"header_row":4' in layout.replace(
+        " ", ""
+    )
 
 
 def test_utf8_bom_comma_separated_with_an_unquoted_decimal_comma(region: Region) -> None:
@@ -80,32 +94,55 @@ def test_utf16_tab_separated_unicode_text_export(region: Region) -> None:
     ) == [(2, "sch004", "История", 4), (3, "sch004", "История", 2)]
 
 
-def test_xlsx_second_sheet_merged_title_two_row_header_merged_codes_and_total(region: Region) -> None:
+def test_xlsx_second_sheet_merged_title_two_row_header_merged_codes_and_total(
+    region: Region,
+) -> None:
     region.deliver("vpr_school_stats_2024.xlsx")
     f = region.run().outcome("vpr_school_stats_2024.xlsx")
-    assert (f.source, f.rows_read, f.rows_loaded, f.rows_quarantined) == ("vpr_school_stats", 5, 3, 2)
+    assert (f.source, f.rows_read, f.rows_loaded, f.rows_quarantined) == (
+        "vpr_school_stats",
+        5,
+        3,
+        2,
+    )
     assert region.query(
         "select _row_number, school_id, grade, subject, participants, mark_2, mark_3, mark_4, mark_5 "
-        "from raw.vpr_school_stats where _file_id = ? order by 1", [f.file_id]
+        "from raw.vpr_school_stats where _file_id = ? order by 1",
+        [f.file_id],
     ) == [
         (6, "sch001", 4, "Математика", 20, 2, 8, 7, 3),
         (7, "sch001", 4, "Русский язык", 20, 1, 9, 6, 4),  # code merged down from row 6
         (9, "sch003", 5, "Математика", 12, 0, 4, 5, 3),
     ]
-    assert region.quarantined(f) == [(8, "participants", "15", "check"), (11, "*", "Итого", "total_row")]
-    layout = region.query("select layout->>'sheet', layout->>'header_rows' from raw._load_log where file_id = ?",
-                          [f.file_id])
+    assert region.quarantined(f) == [
+        (8, "participants", "15", "check"),
+        (11, "*", "Итого", "total_row"),
+    ]
+    layout = region.query(
+        "select layout->>'sheet', layout->>'header_rows' from raw._load_log where file_id = ?",
+        [f.file_id],
+    )
     assert layout == [("Данные", "2")]
 
 
 def test_xlsx_unusual_header_spellings_text_counts_and_duplicates(region: Region) -> None:
     region.deliver("Социальный паспорт 2024.xlsx")
     f = region.run().outcome("Социальный паспорт 2024.xlsx")
-    assert (f.source, f.rows_read, f.rows_loaded, f.rows_quarantined) == ("social_passport", 10, 3, 7)
+    assert (f.source, f.rows_read, f.rows_loaded, f.rows_quarantined) == (
+        "social_passport",
+        10,
+        3,
+        7,
+    )
     assert region.query(
         "select _row_number, school_id, students_total, prevention_register, _extra->>'Примечание' "
-        "from raw.social_passport where _file_id = ? order by 1", [f.file_id]
-    ) == [(4, "sch001", 500, 3, None), (5, "sch002", 1034, 5, "данные уточнены"), (8, "sch005", 200, 2, None)]
+        "from raw.social_passport where _file_id = ? order by 1",
+        [f.file_id],
+    ) == [
+        (4, "sch001", 500, 3, None),
+        (5, "sch002", 1034, 5, "данные уточнены"),
+        (8, "sch005", 200, 2, None),
+    ]
     assert region.quarantined(f) == [
         (6, "low_income", "150", "check"),
         (7, "disabilities", "-3", "below_min"),
@@ -168,36 +205,80 @@ def test_registry_booleans_and_file_name_year(region: Region) -> None:
     assert region.query(
         "select school_id, year, locality, is_small, has_grade_9, has_grade_11, enrolment from raw.schools "
         "where school_id in ('sch002', 'sch006') order by 1"
-    ) == [("sch002", 2024, "urban", False, True, True, 1034), ("sch006", 2024, "rural", True, False, False, 18)]
+    ) == [
+        ("sch002", 2024, "urban", False, True, True, 1034),
+        ("sch006", 2024, "rural", True, False, False, 18),
+    ]
 
 
 REJECTED = [
     # (file, folder it arrives in, source recognised, the message after «<file>: »)
     ("empty.csv", None, None, "the file is empty (0 bytes)"),
-    ("scan.pdf", None, None, "unsupported file type «.pdf»: send .xlsx or .csv (UTF-8 or Windows-1251)"),
-    ("vpr_results_header_only.csv", None, "vpr_results",
-     "the header (row 1) has no data rows below it: an empty template? Fill it in and resend"),
-    ("vpr_results_truncated.xlsx", None, "vpr_results",
-     ("cannot be opened as an Excel workbook, it is damaged or incomplete (invalid Zip archive: Could not find "
-     "EOCD); open it in Excel, save it again and resend")),
-    ("vpr_results_unclosed_quote.csv", None, "vpr_results",
-     "cannot be parsed as CSV near row 2: unexpected end of data (an unclosed quote «\"»?)"),
-    ("vpr_results_mixed_encoding.csv", None, "vpr_results",
-     ("the file mixes UTF-8 and Windows-1251 text (was it pasted together from several files?); save it again "
-     "in one encoding and resend")),
-    ("vpr_results_no_participant.csv", "vpr_results", "vpr_results",
-     ("the header in row 1 looks like «Результаты ВПР (по участникам)» (vpr_results) but lacks required "
-     "columns: participant_code (accepted headers: «Код участника», «Код обучающегося», «participant_code»). "
-     "Recognised columns: «Год», «Код ОО», «Класс», «Предмет», «Первичный балл», «Отметка»")),
-    ("vpr_school_stats_two_sheets.xlsx", None, "vpr_school_stats",
-     ("sheets «Кировский», «Заречный» all hold a table of «Результаты ВПР (статистика по ОО)» "
-     "(vpr_school_stats) with data; only one sheet per file is loaded. Keep the data in one sheet (or send "
-     "one file per sheet) and resend")),
+    (
+        "scan.pdf",
+        None,
+        None,
+        "unsupported file type «.pdf»: send .xlsx or .csv (UTF-8 or Windows-1251)",
+    ),
+    (
+        "vpr_results_header_only.csv",
+        None,
+        "vpr_results",
+        "the header (row 1) has no data rows below it: an empty template? Fill it in and resend",
+    ),
+    (
+        "vpr_results_truncated.xlsx",
+        None,
+        "vpr_results",
+        (
+            "cannot be opened as an Excel workbook, it is damaged or incomplete (invalid Zip archive: Could not find "
+            "EOCD); open it in Excel, save it again and resend"
+        ),
+    ),
+    (
+        "vpr_results_unclosed_quote.csv",
+        None,
+        "vpr_results",
+        'cannot be parsed as CSV near row 2: unexpected end of data (an unclosed quote «"»?)',
+    ),
+    (
+        "vpr_results_mixed_encoding.csv",
+        None,
+        "vpr_results",
+        (
+            "the file mixes UTF-8 and Windows-1251 text (was it pasted together from several files?); save it again "
+            "in one encoding and resend"
+        ),
+    ),
+    (
+        "vpr_results_no_participant.csv",
+        "vpr_results",
+        "vpr_results",
+        (
+            "the header in row 1 looks like «Результаты ВПР (по участникам)» (vpr_results) but lacks required "
+            "columns: participant_code (accepted headers: «Код участника», «Код обучающегося», «participant_code»). "
+            "Recognised columns: «Год», «Код ОО», «Класс», «Предмет», «Первичный балл», «Отметка»"
+        ),
+    ),
+    (
+        "vpr_school_stats_two_sheets.xlsx",
+        None,
+        "vpr_school_stats",
+        (
+            "sheets «Кировский», «Заречный» all hold a table of «Результаты ВПР (статистика по ОО)» "
+            "(vpr_school_stats) with data; only one sheet per file is loaded. Keep the data in one sheet (or send "
+            "one file per sheet) and resend"
+        ),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "folder", "source", "message"), REJECTED, ids=[r[0] for r in REJECTED])
-def test_rejected_files(region: Region, name: str, folder: str | None, source: str | None, message: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "folder", "source", "message"), REJECTED, ids=[r[0] for r in REJECTED]
+)
+def test_rejected_files(
+    region: Region, name: str, folder: str | None, source: str | None, message: str
+) -> None:
     region.deliver(name, folder)
     f = region.run().outcome(name)
     assert (f.status, f.source) == ("rejected", source)
@@ -206,7 +287,9 @@ def test_rejected_files(region: Region, name: str, folder: str | None, source: s
     assert (region.settings.rejected_dir / name).exists(), "kept for inspection"
     lines = region.rejected_reason(name).splitlines()
     assert lines[:2] == [name, f.message]
-    logged = region.query("select source, status, message, rows_read from raw._load_log where file_name = ?", [name])
+    logged = region.query(
+        "select source, status, message, rows_read from raw._load_log where file_name = ?", [name]
+    )
     assert logged == [(source, "rejected", f.message, 0)]
 
 

@@ -34,7 +34,12 @@ def _age(path: Path, seconds_ago: int) -> None:
 
 def test_same_content_twice_loads_once_whatever_the_name(region: Region) -> None:
     _age(region.deliver("vpr_school_stats_2024.xlsx"), 7200)
-    _age(region.deliver("vpr_school_stats_2024.xlsx", folder="vpr_school_stats", as_name="копия.xlsx"), 3600)
+    _age(
+        region.deliver(
+            "vpr_school_stats_2024.xlsx", folder="vpr_school_stats", as_name="копия.xlsx"
+        ),
+        3600,
+    )
     run = region.run()
     statuses = sorted((f.file_name, f.status) for f in run.files)
     assert statuses == [("vpr_school_stats_2024.xlsx", "loaded"), ("копия.xlsx", "duplicate")]
@@ -44,14 +49,22 @@ def test_same_content_twice_loads_once_whatever_the_name(region: Region) -> None
     region.deliver("vpr_school_stats_2024.xlsx", as_name="vpr_school_stats_2024 (2).xlsx")
     again = region.run()
     assert [(f.file_name, f.status, f.message) for f in again.files] == [
-        ("vpr_school_stats_2024 (2).xlsx", "duplicate", "same content as a file already delivered: skipped")
+        (
+            "vpr_school_stats_2024 (2).xlsx",
+            "duplicate",
+            "same content as a file already delivered: skipped",
+        )
     ]
     assert region.query("select count(*) from raw.vpr_school_stats") == [(3,)]
     assert region.query("select status, count(*) from raw._load_log group by 1 order by 1") == [
-        ("duplicate", 2), ("loaded", 3)
+        ("duplicate", 2),
+        ("loaded", 3),
     ]
     archived = sorted(p.name for p in (region.settings.archive_dir / "_duplicates").iterdir())
-    assert [name.split("_", 1)[1] for name in archived] == ["копия.xlsx", "vpr_school_stats_2024 (2).xlsx"]
+    assert [name.split("_", 1)[1] for name in archived] == [
+        "копия.xlsx",
+        "vpr_school_stats_2024 (2).xlsx",
+    ]
     assert list(region.settings.landing_dir.rglob("*.xlsx")) == []
 
 
@@ -63,7 +76,9 @@ def test_a_corrected_file_wins_in_staging_and_raw_keeps_both(region: Region) -> 
     assert (second.rows_read, second.rows_loaded, second.rows_quarantined) == (1, 1, 0)
     assert second.file_id > first.file_id
 
-    raw = region.query("select school_id, subject, participants, _file_id from raw.vpr_school_stats order by all")
+    raw = region.query(
+        "select school_id, subject, participants, _file_id from raw.vpr_school_stats order by all"
+    )
     assert raw == [
         ("sch001", "Математика", 20, first.file_id),
         ("sch001", "Математика", 21, second.file_id),
@@ -78,9 +93,13 @@ def test_a_corrected_file_wins_in_staging_and_raw_keeps_both(region: Region) -> 
 
 
 def test_files_of_one_batch_load_in_the_order_they_were_saved(region: Region) -> None:
-    original = region.deliver("vpr_school_stats_2024.xlsx", folder="vpr_school_stats", as_name="z_original.xlsx")
+    original = region.deliver(
+        "vpr_school_stats_2024.xlsx", folder="vpr_school_stats", as_name="z_original.xlsx"
+    )
     correction = region.deliver(
-        "vpr_school_stats_2024_sch001_исправление.csv", folder="vpr_school_stats", as_name="a_correction.csv"
+        "vpr_school_stats_2024_sch001_исправление.csv",
+        folder="vpr_school_stats",
+        as_name="a_correction.csv",
     )
     _age(original, 7200)
     _age(correction, 3600)
@@ -91,7 +110,10 @@ def test_files_of_one_batch_load_in_the_order_they_were_saved(region: Region) ->
 
 def test_several_files_of_one_source_and_year_add_up(region: Region) -> None:
     header = "Год;Код ОО;Всего обучающихся;Из неполных семей\n"
-    region.write("Социальный паспорт 2024 Кировский.csv", header + "2024;sch001;500;40\n2024;sch002;1034;80\n")
+    region.write(
+        "Социальный паспорт 2024 Кировский.csv",
+        header + "2024;sch001;500;40\n2024;sch002;1034;80\n",
+    )
     region.write("Социальный паспорт 2024 Заречный.csv", header + "2024;sch004;120;10\n")
     run = region.run()
     assert sorted((f.file_name, f.rows_loaded) for f in run.files) == [
@@ -106,9 +128,18 @@ def test_several_files_of_one_source_and_year_add_up(region: Region) -> None:
 
 
 def test_rows_read_equal_loaded_plus_quarantined_for_every_file(region: Region) -> None:
-    for name in ("ВПР_2024_участники_Кировский.csv", "vpr_results_4kl_rus.csv", "vpr_results_unicode.txt",
-                 "vpr_school_stats_2024.xlsx", "Социальный паспорт 2024.xlsx", "resource_survey_2024.csv",
-                 "gia_results_2024.csv", "school_successors.xlsx", "empty.csv", "vpr_results_truncated.xlsx"):
+    for name in (
+        "ВПР_2024_участники_Кировский.csv",
+        "vpr_results_4kl_rus.csv",
+        "vpr_results_unicode.txt",
+        "vpr_school_stats_2024.xlsx",
+        "Социальный паспорт 2024.xlsx",
+        "resource_survey_2024.csv",
+        "gia_results_2024.csv",
+        "school_successors.xlsx",
+        "empty.csv",
+        "vpr_results_truncated.xlsx",
+    ):
         region.deliver(name)
     region.run()
     logged = region.query(
@@ -118,13 +149,24 @@ def test_rows_read_equal_loaded_plus_quarantined_for_every_file(region: Region) 
     assert len(logged) == 10  # 2 reference files + 8 of this delivery
     for file_id, source, name, read, loaded, quarantined in logged:
         assert read == loaded + quarantined, name
-        assert region.query(f"select count(*) from raw.{source} where _file_id = ?", [file_id]) == [(loaded,)], name
+        assert region.query(f"select count(*) from raw.{source} where _file_id = ?", [file_id]) == [
+            (loaded,)
+        ], name
         assert region.query(
             "select count(distinct row_number) from raw._quarantine where file_id = ?", [file_id]
         ) == [(quarantined,)], name
-        loaded_rows = {r[0] for r in region.query(f"select _row_number from raw.{source} where _file_id = ?", [file_id])}
-        quarantined_rows = {r[0] for r in region.query(
-            "select row_number from raw._quarantine where file_id = ?", [file_id])}
+        loaded_rows = {
+            r[0]
+            for r in region.query(
+                f"select _row_number from raw.{source} where _file_id = ?", [file_id]
+            )
+        }
+        quarantined_rows = {
+            r[0]
+            for r in region.query(
+                "select row_number from raw._quarantine where file_id = ?", [file_id]
+            )
+        }
         assert not loaded_rows & quarantined_rows, name
     assert region.query("select count(*) from raw._load_log where status = 'rejected'") == [(2,)]
 
@@ -132,8 +174,15 @@ def test_rows_read_equal_loaded_plus_quarantined_for_every_file(region: Region) 
 def test_accepted_files_are_archived_and_the_landing_folder_is_left_empty(region: Region) -> None:
     region.deliver("gia_results_2024.csv", folder="gia_results")
     outcome = region.run().outcome("gia_results_2024.csv")
-    archived = region.query("select archived_path from raw._load_log where file_id = ?", [outcome.file_id])[0][0]
-    assert Path(archived) == region.settings.archive_dir / "gia_results" / f"{outcome.file_id:06d}_gia_results_2024.csv"
+    archived = region.query(
+        "select archived_path from raw._load_log where file_id = ?", [outcome.file_id]
+    )[0][0]
+    assert (
+        Path(archived)
+        == region.settings.archive_dir
+        / "gia_results"
+        / f"{outcome.file_id:06d}_gia_results_2024.csv"
+    )
     assert Path(archived).read_bytes() == (CORPUS / "gia_results_2024.csv").read_bytes()
     assert [p for p in region.settings.landing_dir.rglob("*") if p.is_file()] == []
 
@@ -142,7 +191,8 @@ def test_quarantine_keeps_the_delivered_row(region: Region) -> None:
     region.deliver("resource_survey_2024.csv")
     outcome = region.run().outcome("resource_survey_2024.csv")
     row = region.query(
-        "select row_values from raw._quarantine where file_id = ? and row_number = 5", [outcome.file_id]
+        "select row_values from raw._quarantine where file_id = ? and row_number = 5",
+        [outcome.file_id],
     )[0][0]
     values = json.loads(row)
     assert values["school_id"] == "sch004"
@@ -150,7 +200,9 @@ def test_quarantine_keeps_the_delivered_row(region: Region) -> None:
     assert values["avg_teacher_load"] == "1,1"
 
 
-def test_unknown_schools_when_the_registry_was_never_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_schools_when_the_registry_was_never_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bare = Region(tmp_path, monkeypatch)
     try:
         bare.deliver("gia_results_2024.csv")
@@ -158,8 +210,10 @@ def test_unknown_schools_when_the_registry_was_never_loaded(tmp_path: Path, monk
         assert (outcome.rows_loaded, outcome.rows_quarantined) == (0, 3)
         reasons = set(bare.reasons(outcome).values())
         assert reasons == {
-            ("unknown school code: not in the school registry nor in the code crosswalk "
-            "(the registry raw.schools is empty: load «Реестр ОО» first)")
+            (
+                "unknown school code: not in the school registry nor in the code crosswalk "
+                "(the registry raw.schools is empty: load «Реестр ОО» first)"
+            )
         }
     finally:
         bare.close()
@@ -192,11 +246,14 @@ def test_the_same_registry_under_two_years_loads_for_both(region: Region) -> Non
         region.write(name, content, folder="schools")
     run = region.run()
     assert sorted((f.file_name, f.status) for f in run.files) == [
-        ("schools_2023.csv", "loaded"), ("schools_2024.csv", "loaded")
+        ("schools_2023.csv", "loaded"),
+        ("schools_2024.csv", "loaded"),
     ]
-    assert region.query("select year, school_id from raw.schools where school_id = 'sch010' order by 1") == [
-        (2023, "sch010"), (2024, "sch010")
-    ]
+    assert region.query(
+        "select year, school_id from raw.schools where school_id = 'sch010' order by 1"
+    ) == [(2023, "sch010"), (2024, "sch010")]
     region.write("Реестр ОО на 2024 год.csv", content, folder="schools")
     again = region.run()
-    assert [(f.file_name, f.status) for f in again.files] == [("Реестр ОО на 2024 год.csv", "duplicate")]
+    assert [(f.file_name, f.status) for f in again.files] == [
+        ("Реестр ОО на 2024 год.csv", "duplicate")
+    ]

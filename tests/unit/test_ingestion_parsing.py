@@ -40,15 +40,34 @@ def test_two_row_header_under_a_merged_group_title() -> None:
     contract = get_contract("vpr_school_stats")
     rows = [
         ["Статистика ВПР", None, None, None, None, None, None, None, None],
-        ["Год", "Код ОО", "Класс", "Предмет", "Количество участников", "Количество отметок", None, None, None],
+        [
+            "Год",
+            "Код ОО",
+            "Класс",
+            "Предмет",
+            "Количество участников",
+            "Количество отметок",
+            None,
+            None,
+            None,
+        ],
         [None, None, None, None, None, "«2»", "«3»", "«4»", "«5»"],
         [2024, "sch001", 4, "Математика", 20, 2, 8, 7, 3],
     ]
     match = readers.best_header(rows, contract)
     assert match is not None and match.complete
     assert (match.row_index, match.header_rows) == (2, 2)
-    assert match.mapping == {0: "year", 1: "school_id", 2: "grade", 3: "subject", 4: "participants",
-                             5: "mark_2", 6: "mark_3", 7: "mark_4", 8: "mark_5"}
+    assert match.mapping == {
+        0: "year",
+        1: "school_id",
+        2: "grade",
+        3: "subject",
+        4: "participants",
+        5: "mark_2",
+        6: "mark_3",
+        7: "mark_4",
+        8: "mark_5",
+    }
 
 
 def test_a_data_row_of_marks_is_not_taken_for_a_header() -> None:
@@ -86,7 +105,9 @@ def test_cp1251_after_a_long_ascii_head(tmp_path: Path) -> None:
 def test_mixed_encodings_are_recognised() -> None:
     utf8 = "Год;Код ОО;Класс;Предмет\n2024;МБОУ СОШ;4;Математика\n".encode()
     assert readers.mixes_utf8(utf8 + "Русский язык\n".encode("cp1251"))
-    assert not readers.mixes_utf8("Год;Код ОО;Класс;Предмет;Русский язык «СОШ»\n".encode("cp1251") * 50)
+    assert not readers.mixes_utf8(
+        "Год;Код ОО;Класс;Предмет;Русский язык «СОШ»\n".encode("cp1251") * 50
+    )
 
 
 # --------------------------------------------------------------------------- CSV row numbers
@@ -131,13 +152,18 @@ def test_line_breaks_in_cells_and_blank_lines_take_the_exact_path(tmp_path: Path
     assert readers._stage_csv_duckdb(con, path, layout, "fast") is None
     staged = readers.stage(con, path, layout, "t")
     assert staged.method == "python"
-    assert [(r[0], r[6], r[7]) for r in _staged(con, staged)] == [(3, "P1", "a\nb\nc"), (5, "P2", None)]
+    assert [(r[0], r[6], r[7]) for r in _staged(con, staged)] == [
+        (3, "P1", "a\nb\nc"),
+        (5, "P2", None),
+    ]
 
 
 def test_trailing_blank_lines_keep_the_fast_path(tmp_path: Path) -> None:
     contract = get_contract("vpr_results")
     path = tmp_path / "tail.csv"
-    path.write_text("Год;Код ОО;Класс;Предмет;Код участника\n2024;sch001;4;М;P1\n\n\n", encoding="utf-8")
+    path.write_text(
+        "Год;Код ОО;Класс;Предмет;Код участника\n2024;sch001;4;М;P1\n\n\n", encoding="utf-8"
+    )
     _, layout = readers.sniff(path, [contract])
     staged = readers.stage(duckdb.connect(), path, layout, "t")
     assert (staged.method, staged.rows_read) == ("duckdb", 1)
@@ -146,7 +172,9 @@ def test_trailing_blank_lines_keep_the_fast_path(tmp_path: Path) -> None:
 def test_old_mac_line_endings(tmp_path: Path) -> None:
     contract = get_contract("vpr_results")
     path = tmp_path / "mac.csv"
-    path.write_bytes("Год;Код ОО;Класс;Предмет;Код участника\r2024;sch001;4;М;P1\r2024;sch001;4;М;P2\r".encode())
+    path.write_bytes(
+        "Год;Код ОО;Класс;Предмет;Код участника\r2024;sch001;4;М;P1\r2024;sch001;4;М;P2\r".encode()
+    )
     _, layout = readers.sniff(path, [contract])
     con = duckdb.connect()
     staged = readers.stage(con, path, layout, "t")
@@ -200,7 +228,12 @@ def _parse(column: Column, texts: list[str | None], distinct: bool = False) -> l
     con.executemany("insert into v values (?, ?)", list(enumerate(texts)))
     found = [t for t in dict.fromkeys(texts) if t is not None] if distinct else None
     expr = parse_expr(column, "t", found, "raw")
-    return [r[0] for r in con.execute(f"select {expr} from (select i, raw, {text_expr('raw')} as t from v) order by i").fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            f"select {expr} from (select i, raw, {text_expr('raw')} as t from v) order by i"
+        ).fetchall()
+    ]
 
 
 def _column(type_: str, **kwargs) -> Column:
@@ -208,8 +241,32 @@ def _column(type_: str, **kwargs) -> Column:
 
 
 def test_numbers() -> None:
-    texts = ["12,5", "12.5", "1 234,5", "1\u00a0234,5", "1\u202f234", " 7 ", "1.234,5", "1,234.5", "abc", "1e3", None]
-    assert _parse(_column("number"), texts) == [12.5, 12.5, 1234.5, 1234.5, 1234.0, 7.0, None, None, None, 1000.0, None]
+    texts = [
+        "12,5",
+        "12.5",
+        "1 234,5",
+        "1\u00a0234,5",
+        "1\u202f234",
+        " 7 ",
+        "1.234,5",
+        "1,234.5",
+        "abc",
+        "1e3",
+        None,
+    ]
+    assert _parse(_column("number"), texts) == [
+        12.5,
+        12.5,
+        1234.5,
+        1234.5,
+        1234.0,
+        7.0,
+        None,
+        None,
+        None,
+        1000.0,
+        None,
+    ]
 
 
 def test_integers_are_whole_numbers_only() -> None:
@@ -221,13 +278,46 @@ def test_percentages() -> None:
     texts = ["12,5%", "12,5 %", "12.5", "0.125", "100%", "0,5", "abc"]
     values = _parse(_column("percent"), texts)
     expected = [0.125, 0.125, 0.125, 0.125, 1.0, 0.5, None]
-    assert all((v is None and e is None) or math.isclose(v, e) for v, e in zip(values, expected, strict=True))
+    assert all(
+        (v is None and e is None) or math.isclose(v, e)
+        for v, e in zip(values, expected, strict=True)
+    )
 
 
 @pytest.mark.parametrize("distinct", [True, False], ids=["mapped-in-python", "sql-fallback"])
 def test_booleans(distinct: bool) -> None:
-    texts = ["да", "Нет", "ДА ", "+", "−", "-", "1", "0", "true", "FALSE", "Есть", "отсутствует", "может быть", None]
-    expected = [True, False, True, True, False, False, True, False, True, False, True, False, None, None]
+    texts = [
+        "да",
+        "Нет",
+        "ДА ",
+        "+",
+        "−",
+        "-",
+        "1",
+        "0",
+        "true",
+        "FALSE",
+        "Есть",
+        "отсутствует",
+        "может быть",
+        None,
+    ]
+    expected = [
+        True,
+        False,
+        True,
+        True,
+        False,
+        False,
+        True,
+        False,
+        True,
+        False,
+        True,
+        False,
+        None,
+        None,
+    ]
     assert _parse(_column("boolean"), texts, distinct) == expected
 
 
@@ -239,24 +329,51 @@ def test_enums_with_a_default() -> None:
 
 def test_codes() -> None:
     assert _parse(_column("code"), [" sch 001 ", "123456.0", "R-0001", "12.05"]) == [
-        "sch001", "123456", "R-0001", "12.05"
+        "sch001",
+        "123456",
+        "R-0001",
+        "12.05",
     ]
 
 
 def test_dates() -> None:
-    texts = ["2023-09-01", "01.09.2023", "01/09/2023", "45170", "2023-09-01T00:00:00", "31.02.2023", "сентябрь"]
+    texts = [
+        "2023-09-01",
+        "01.09.2023",
+        "01/09/2023",
+        "45170",
+        "2023-09-01T00:00:00",
+        "31.02.2023",
+        "сентябрь",
+    ]
     sept_1 = dt.date(2023, 9, 1)
     assert _parse(_column("date"), texts) == [sept_1, sept_1, sept_1, sept_1, sept_1, None, None]
 
 
 def test_academic_years() -> None:
-    texts = ["2022/2023", "2022-2023", "2022–2023", "2022/23", "2022 / 2023 уч. г.", "2022/2024", "2023"]
+    texts = [
+        "2022/2023",
+        "2022-2023",
+        "2022–2023",
+        "2022/23",
+        "2022 / 2023 уч. г.",
+        "2022/2024",
+        "2023",
+    ]
     assert _parse(_column("academic_year"), texts) == [
-        "2022/2023", "2022/2023", "2022/2023", "2022/2023", "2022/2023", None, None
+        "2022/2023",
+        "2022/2023",
+        "2022/2023",
+        "2022/2023",
+        "2022/2023",
+        None,
+        None,
     ]
 
 
-def test_a_large_utf8_file_with_a_windows_1251_tail_is_rejected_with_the_line(tmp_path: Path) -> None:
+def test_a_large_utf8_file_with_a_windows_1251_tail_is_rejected_with_the_line(
+    tmp_path: Path,
+) -> None:
     from ingestion.errors import EncodingError
 
     contract = get_contract("vpr_results")

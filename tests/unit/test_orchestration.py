@@ -26,7 +26,12 @@ def test_definitions_hold_the_whole_graph() -> None:
 
     for source in load_contracts():
         assert f"raw/{source}" in keys
-    assert {"raw/landing_survey", "marts/fct_shnor_list", "warehouse/serving", "publications/shnor_list"} <= keys
+    assert {
+        "raw/landing_survey",
+        "marts/fct_shnor_list",
+        "warehouse/serving",
+        "publications/shnor_list",
+    } <= keys
     assert len(list(graph.asset_check_keys)) > 50  # dbt tests are asset checks
     assert defs.resolve_job_def("nightly_load") is not None
     assert defs.resolve_job_def("publish_list").partitions_def is not None
@@ -89,7 +94,9 @@ def test_landing_sensor_ignores_rejected_files(home: Path) -> None:
     assert not result.run_requests
 
 
-def test_eduq_run_full_refresh_rebuilds_incremental_models(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_eduq_run_full_refresh_rebuilds_incremental_models(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`eduq run --full-refresh` reaches dbt as `dbt build --full-refresh`; a plain run is incremental."""
     import orchestration.runner
     from orchestration.assets.dbt import dbt_build_args

@@ -36,7 +36,11 @@ LISTED = [  # school_id, school_name, municipality, cluster, measure
     ("sch000002", "МБОУ СОШ № 2", "Город", "basic", 0.35),
     ("sch000003", "МКОУ ООШ с. Сосновка", "Район", "severe", 0.62),
 ]
-LABELS = {"basic": "базово неуспевающие", "moderate": "умеренно неуспевающие", "severe": "сильно неуспевающие"}
+LABELS = {
+    "basic": "базово неуспевающие",
+    "moderate": "умеренно неуспевающие",
+    "severe": "сильно неуспевающие",
+}
 
 
 @pytest.fixture()
@@ -60,37 +64,73 @@ def write_candidate(settings: Settings, listed: list[tuple[str, str, str, str, f
                        values (1, 'vpr_results', 'vpr_results_2024.csv', 'ab12', 100, 'loaded', 10, 10, 0, '2024',
                                '2025-08-01 10:00:00')""")
         con.execute("create schema marts")
-        con.execute("create table marts.dim_school (school_id varchar, year integer, school_name varchar, "
-                    "municipality_name varchar)")
+        con.execute(
+            "create table marts.dim_school (school_id varchar, year integer, school_name varchar, "
+            "municipality_name varchar)"
+        )
         con.execute("""create table marts.fct_shnor_list (school_id varchar, list_year integer, results_year integer,
                        is_shnor boolean, n_flagged_procedures bigint, flagged_procedures varchar,
                        persistent_procedures varchar, cluster_measure_value double, fioko_cluster varchar,
                        fioko_cluster_ru varchar, profile_name varchar, profile_version varchar)""")
         for school, name, municipality, cluster, measure in listed:
-            con.execute("insert into marts.dim_school values (?, 2024, ?, ?)", [school, name, municipality])
+            con.execute(
+                "insert into marts.dim_school values (?, 2024, ?, ?)", [school, name, municipality]
+            )
             con.execute(
                 "insert into marts.fct_shnor_list values (?, 2025, 2024, true, 2, ?, ?, ?, ?, ?, 'fioko_2025', '1.0')",
-                [school, "ВПР Математика 5 (45.0%); ОГЭ Математика (40.0%)", "ВПР Математика 5", measure, cluster,
-                 LABELS[cluster]])
-        con.execute("insert into marts.dim_school values ('sch000009', 2024, 'МБОУ Лицей', 'Город')")
+                [
+                    school,
+                    "ВПР Математика 5 (45.0%); ОГЭ Математика (40.0%)",
+                    "ВПР Математика 5",
+                    measure,
+                    cluster,
+                    LABELS[cluster],
+                ],
+            )
+        con.execute(
+            "insert into marts.dim_school values ('sch000009', 2024, 'МБОУ Лицей', 'Город')"
+        )
         con.execute("""insert into marts.fct_shnor_list values ('sch000009', 2025, 2024, false, 0, null, null, 0.1,
                        null, null, 'fioko_2025', '1.0')""")
 
 
-def audit(settings: Settings, passed: bool = True, build_id: str = "20250901T020000-aaaaaaaa") -> AuditRecord:
-    checks = [CheckOutcome("gx__marts__fct_shnor_list__listed_school_has_cluster", "gx", "marts/fct_shnor_list",
-                           "error", "passed" if passed else "failed", "3 rows"),
-              CheckOutcome("gx__raw__schools__municipality_sent_results", "gx", "raw/schools", "warning", "failed",
-                           "1 of 19 rows fail")]
-    record = AuditRecord(build_id=build_id, candidate_sha256=sha256_file(settings.candidate_db),
-                         candidate_bytes=settings.candidate_db.stat().st_size, passed=passed,
-                         audited_at=dt.datetime.now(dt.UTC).isoformat(), methodology_profile="fioko_2025",
-                         checks=checks, table_rows={"marts.fct_shnor_list": len(LISTED) + 1})
+def audit(
+    settings: Settings, passed: bool = True, build_id: str = "20250901T020000-aaaaaaaa"
+) -> AuditRecord:
+    checks = [
+        CheckOutcome(
+            "gx__marts__fct_shnor_list__listed_school_has_cluster",
+            "gx",
+            "marts/fct_shnor_list",
+            "error",
+            "passed" if passed else "failed",
+            "3 rows",
+        ),
+        CheckOutcome(
+            "gx__raw__schools__municipality_sent_results",
+            "gx",
+            "raw/schools",
+            "warning",
+            "failed",
+            "1 of 19 rows fail",
+        ),
+    ]
+    record = AuditRecord(
+        build_id=build_id,
+        candidate_sha256=sha256_file(settings.candidate_db),
+        candidate_bytes=settings.candidate_db.stat().st_size,
+        passed=passed,
+        audited_at=dt.datetime.now(dt.UTC).isoformat(),
+        methodology_profile="fioko_2025",
+        checks=checks,
+        table_rows={"marts.fct_shnor_list": len(LISTED) + 1},
+    )
     write_record(settings, record)
     return record
 
 
 # --- promotion -------------------------------------------------------------------------------------
+
 
 def test_promotion_refuses_a_candidate_that_was_never_audited(settings: Settings) -> None:
     with pytest.raises(PromotionRefused, match="no audit of the candidate warehouse"):
@@ -98,7 +138,9 @@ def test_promotion_refuses_a_candidate_that_was_never_audited(settings: Settings
     assert not settings.serving_db.exists()
 
 
-def test_promotion_refuses_a_failed_audit_naming_the_checks_and_leaves_serving_byte_identical(settings) -> None:
+def test_promotion_refuses_a_failed_audit_naming_the_checks_and_leaves_serving_byte_identical(
+    settings,
+) -> None:
     audit(settings)
     promote(settings)
     before = settings.serving_db.read_bytes()
@@ -115,7 +157,9 @@ def test_promotion_refuses_a_failed_audit_naming_the_checks_and_leaves_serving_b
 def test_promotion_refuses_a_candidate_changed_after_its_audit(settings: Settings) -> None:
     audit(settings)
     with duckdb.connect(str(settings.candidate_db)) as con:
-        con.execute("update marts.fct_shnor_list set fioko_cluster = 'severe' where school_id = 'sch000002'")
+        con.execute(
+            "update marts.fct_shnor_list set fioko_cluster = 'severe' where school_id = 'sch000002'"
+        )
     with pytest.raises(PromotionRefused, match="changed after its audit, or never audited"):
         promote(settings)
 
@@ -124,28 +168,38 @@ def test_promotion_copies_the_audited_candidate_and_embeds_its_audit(settings: S
     record = audit(settings)
     promotion = promote(settings)
     assert promotion.build_id == record.build_id
-    assert promotion.candidate_sha256 == record.candidate_sha256 == sha256_file(settings.candidate_db)
+    assert (
+        promotion.candidate_sha256 == record.candidate_sha256 == sha256_file(settings.candidate_db)
+    )
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
         carried = serving_audit(con)
         assert con.execute("select count(*) from marts.fct_shnor_list").fetchone()[0] == 4
         assert con.execute("select table_name, row_count from audit.table_rows").fetchall() == [
-            ("marts.fct_shnor_list", 4)]
-        assert con.execute("select check_key, level, status from audit.check_results order by 1").fetchall() == [
+            ("marts.fct_shnor_list", 4)
+        ]
+        assert con.execute(
+            "select check_key, level, status from audit.check_results order by 1"
+        ).fetchall() == [
             ("gx__marts__fct_shnor_list__listed_school_has_cluster", "error", "passed"),
-            ("gx__raw__schools__municipality_sent_results", "warning", "failed")]
+            ("gx__raw__schools__municipality_sent_results", "warning", "failed"),
+        ]
     assert carried is not None and carried.passed and carried.build_id == record.build_id
     assert carried.candidate_sha256 == record.candidate_sha256 and carried.warnings == 1
 
 
 # --- publication gate --------------------------------------------------------------------------------
 
+
 def test_publication_refuses_a_serving_file_without_an_audit_record(settings: Settings) -> None:
-    settings.serving_db.write_bytes(settings.candidate_db.read_bytes())  # copied by hand, never audited
+    settings.serving_db.write_bytes(
+        settings.candidate_db.read_bytes()
+    )  # copied by hand, never audited
     with pytest.raises(PublicationRefused, match="carries no audit record"):
         publish_list(settings, 2025)
     assert versions(settings, 2025) == []
     assert not (settings.publications_dir / "2025").exists() or not any(
-        p.name.startswith("v") for p in (settings.publications_dir / "2025").iterdir())
+        p.name.startswith("v") for p in (settings.publications_dir / "2025").iterdir()
+    )
 
 
 def test_publication_refuses_a_serving_file_with_a_failed_audit(settings: Settings) -> None:
@@ -166,6 +220,7 @@ def test_publication_of_a_year_without_a_list_says_which_years_exist(settings: S
 
 # --- versions ---------------------------------------------------------------------------------------
 
+
 def test_first_publication_writes_v1_with_every_file_and_manifest(settings: Settings) -> None:
     audit(settings)
     promote(settings)
@@ -175,29 +230,59 @@ def test_first_publication_writes_v1_with_every_file_and_manifest(settings: Sett
     folder = settings.publications_dir / "2025" / "v1"
     assert result.directory == folder
     assert sorted(p.name for p in folder.iterdir()) == [
-        "manifest.json", "shnor_list_2025.csv", "shnor_list_2025.parquet", "shnor_list_2025.xlsx"]
-    assert all(not (p.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) for p in folder.iterdir())
+        "manifest.json",
+        "shnor_list_2025.csv",
+        "shnor_list_2025.parquet",
+        "shnor_list_2025.xlsx",
+    ]
+    assert all(
+        not (p.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        for p in folder.iterdir()
+    )
     csv_bytes = (folder / "shnor_list_2025.csv").read_bytes()
     assert csv_bytes.startswith(b"\xef\xbb\xbf")
     published = pd.read_csv(io.BytesIO(csv_bytes), sep=";", encoding="utf-8-sig", dtype=str)
     assert published["Код ОО (логин ФИС ОКО)"].tolist() == ["sch000001", "sch000002", "sch000003"]
-    assert published["Кластер ФИОКО"].tolist() == [LABELS["moderate"], LABELS["basic"], LABELS["severe"]]
+    assert published["Кластер ФИОКО"].tolist() == [
+        LABELS["moderate"],
+        LABELS["basic"],
+        LABELS["severe"],
+    ]
     assert pd.read_parquet(folder / "shnor_list_2025.parquet").shape[0] == 3
 
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["list_year"] == 2025 and manifest["version"] == 1 and manifest["previous_version"] is None
+    assert (
+        manifest["list_year"] == 2025
+        and manifest["version"] == 1
+        and manifest["previous_version"] is None
+    )
     assert manifest["methodology"] == {"profile": "fioko_2025", "version": "1.0"}
     assert manifest["rows"]["schools"] == 3
-    assert manifest["inputs"] == [{"file_id": 1, "source": "vpr_results", "file_name": "vpr_results_2024.csv",
-                                   "sha256": "ab12", "size_bytes": 100, "rows_read": 10, "rows_loaded": 10,
-                                   "rows_quarantined": 0, "years": "2024", "loaded_at": "2025-08-01 10:00:00"}]
+    assert manifest["inputs"] == [
+        {
+            "file_id": 1,
+            "source": "vpr_results",
+            "file_name": "vpr_results_2024.csv",
+            "sha256": "ab12",
+            "size_bytes": 100,
+            "rows_read": 10,
+            "rows_loaded": 10,
+            "rows_quarantined": 0,
+            "years": "2024",
+            "loaded_at": "2025-08-01 10:00:00",
+        }
+    ]
     assert manifest["warehouse"]["build_id"] == "20250901T020000-aaaaaaaa"
     assert manifest["checks"]["passed"] is True
-    assert manifest["checks"]["warnings"] == [("gx__raw__schools__municipality_sent_results [raw/schools]: "
-                                              "1 of 19 rows fail")]
-    assert {f["name"]: f["sha256"] for f in manifest["files"]}["shnor_list_2025.csv"] == sha256_file(
-        folder / "shnor_list_2025.csv")
-    assert {"python", "dagster", "dbt-core", "duckdb", "great-expectations"} <= set(manifest["software"])
+    assert manifest["checks"]["warnings"] == [
+        ("gx__raw__schools__municipality_sent_results [raw/schools]: 1 of 19 rows fail")
+    ]
+    assert {f["name"]: f["sha256"] for f in manifest["files"]}[
+        "shnor_list_2025.csv"
+    ] == sha256_file(folder / "shnor_list_2025.csv")
+    assert {"python", "dagster", "dbt-core", "duckdb", "great-expectations"} <= set(
+        manifest["software"]
+    )
     assert manifest["created_at"] and manifest["document_date"] == "2025-09-01"
 
 
@@ -222,19 +307,31 @@ def test_a_correction_publishes_v2_with_a_diff_and_leaves_v1_untouched(settings:
     publish_list(settings, 2025)
     v1 = settings.publications_dir / "2025" / "v1"
     v1_files = {p.name: p.read_bytes() for p in v1.iterdir()}
-    corrected = [LISTED[0], ("sch000003", "МКОУ ООШ с. Сосновка", "Район", "moderate", 0.48),
-                 ("sch000004", "МБОУ СОШ № 4", "Район", "basic", 0.31)]
+    corrected = [
+        LISTED[0],
+        ("sch000003", "МКОУ ООШ с. Сосновка", "Район", "moderate", 0.48),
+        ("sch000004", "МБОУ СОШ № 4", "Район", "basic", 0.31),
+    ]
     write_candidate(settings, corrected)
     audit(settings, build_id="20250903T020000-dddddddd")
     promote(settings)
     result = publish_list(settings, 2025)
     assert (result.status, result.version) == ("published", 2)
     assert result.diff == {"added": 1, "removed": 1, "cluster_changed": 1}
-    diff = pd.read_csv(result.directory / "diff_v1_v2.csv", sep=";", encoding="utf-8-sig", dtype=str)
+    diff = pd.read_csv(
+        result.directory / "diff_v1_v2.csv", sep=";", encoding="utf-8-sig", dtype=str
+    )
     assert diff.fillna("").values.tolist() == [
         ["добавлена", "sch000004", "МБОУ СОШ № 4", "Район", "", LABELS["basic"]],
         ["исключена", "sch000002", "МБОУ СОШ № 2", "Город", LABELS["basic"], ""],
-        ["изменён кластер", "sch000003", "МКОУ ООШ с. Сосновка", "Район", LABELS["severe"], LABELS["moderate"]],
+        [
+            "изменён кластер",
+            "sch000003",
+            "МКОУ ООШ с. Сосновка",
+            "Район",
+            LABELS["severe"],
+            LABELS["moderate"],
+        ],
     ]
     manifest = json.loads((result.directory / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["previous_version"] == 1 and manifest["diff"] == result.diff
@@ -255,6 +352,7 @@ def test_a_version_folder_is_never_overwritten(settings: Settings) -> None:
 
 # --- list files --------------------------------------------------------------------------------------
 
+
 def _list_table(settings: Settings):
     audit(settings)
     promote(settings)
@@ -262,15 +360,25 @@ def _list_table(settings: Settings):
         return read_list(con, 2025)
 
 
-INFO = DocumentInfo(list_year=2025, results_year=2024, document_date=dt.date(2025, 9, 1), profile_name="fioko_2025",
-                    profile_version="1.0", version=1)
+INFO = DocumentInfo(
+    list_year=2025,
+    results_year=2024,
+    document_date=dt.date(2025, 9, 1),
+    profile_name="fioko_2025",
+    profile_version="1.0",
+    version=1,
+)
 
 
 def test_list_files_are_byte_identical_for_the_same_inputs(settings: Settings) -> None:
     table = _list_table(settings)
     first = render_list_files(table, INFO)
     second = render_list_files(table, INFO)
-    assert first.keys() == {"shnor_list_2025.xlsx", "shnor_list_2025.csv", "shnor_list_2025.parquet"}
+    assert first.keys() == {
+        "shnor_list_2025.xlsx",
+        "shnor_list_2025.csv",
+        "shnor_list_2025.parquet",
+    }
     assert first == second
     # nothing in the XLSX depends on when it was written: the zip entries and the document
     # properties carry the document date (openpyxl would stamp the time of saving)
@@ -278,20 +386,32 @@ def test_list_files_are_byte_identical_for_the_same_inputs(settings: Settings) -
         assert {i.date_time for i in archive.infolist()} == {(2025, 9, 1, 0, 0, 0)}
         core = archive.read("docProps/core.xml").decode()
     assert re.findall(r"<dcterms:(created|modified)[^>]*>([^<]*)<", core) == [
-        ("created", "2025-09-01T00:00:00Z"), ("modified", "2025-09-01T00:00:00Z")]
+        ("created", "2025-09-01T00:00:00Z"),
+        ("modified", "2025-09-01T00:00:00Z"),
+    ]
 
 
-def test_xlsx_has_title_date_profile_and_one_row_per_school_formatted_for_print(settings: Settings) -> None:
+def test_xlsx_has_title_date_profile_and_one_row_per_school_formatted_for_print(
+    settings: Settings,
+) -> None:
     table = _list_table(settings)
     data = render_list_files(table, INFO)["shnor_list_2025.xlsx"]
     ws = openpyxl.load_workbook(io.BytesIO(data)).active
     assert "ШНОР" in ws["A1"].value and "2025" in ws["A1"].value
     assert "2024" in ws["A2"].value
-    assert "fioko_2025" in ws["A3"].value and "01.09.2025" in ws["A3"].value and "v1" in ws["A3"].value
+    assert (
+        "fioko_2025" in ws["A3"].value and "01.09.2025" in ws["A3"].value and "v1" in ws["A3"].value
+    )
     assert ws["A4"].value.startswith("Всего школ в списке: 3")
     header = [c.value for c in ws[HEADER_ROW]]
-    assert header == ["№ п/п", "Муниципальное образование", "Наименование ОО", "Код ОО (логин ФИС ОКО)",
-                      "Кластер ФИОКО", "Основание включения в список"]
+    assert header == [
+        "№ п/п",
+        "Муниципальное образование",
+        "Наименование ОО",
+        "Код ОО (логин ФИС ОКО)",
+        "Кластер ФИОКО",
+        "Основание включения в список",
+    ]
     rows = [[c.value for c in row] for row in ws.iter_rows(min_row=HEADER_ROW + 1)]
     assert [r[3] for r in rows] == ["sch000001", "sch000002", "sch000003"]
     assert [r[1] for r in rows] == ["Город", "Город", "Район"]
@@ -308,13 +428,23 @@ def test_diff_of_identical_lists_is_empty(settings: Settings) -> None:
 
 # --- eduq sql -----------------------------------------------------------------------------------------
 
-def test_eduq_sql_prints_a_table_and_refuses_to_write(settings: Settings, capsys: pytest.CaptureFixture) -> None:
+
+def test_eduq_sql_prints_a_table_and_refuses_to_write(
+    settings: Settings, capsys: pytest.CaptureFixture
+) -> None:
     from orchestration.cli import main
 
     audit(settings)
     promote(settings)
-    code = main(["sql", ("select school_id, cluster_measure_value from marts.fct_shnor_list "
-                        "where is_shnor order by 1")])
+    code = main(
+        [
+            "sql",
+            (
+                "select school_id, cluster_measure_value from marts.fct_shnor_list "
+                "where is_shnor order by 1"
+            ),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert out.splitlines() == [

@@ -45,8 +45,11 @@ def default_region(tmp_path_factory: pytest.TempPathFactory) -> tuple[Generation
 
 
 def _hashes(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _csv(path: Path, encoding: str, delimiter: str = ";") -> pd.DataFrame:
@@ -88,22 +91,40 @@ def test_spec_validation() -> None:
 def test_report_and_manifest(small: GenerationReport) -> None:
     out = small.out_dir
     sources = {f.source for f in small.files}
-    assert sources == {"schools", "school_codes", "school_successors", "vpr_results", "vpr_school_stats",
-                       "gia_results", "social_passport", "resource_survey", "risk_questionnaire", "academic_debt",
-                       "support_programmes"}
+    assert sources == {
+        "schools",
+        "school_codes",
+        "school_successors",
+        "vpr_results",
+        "vpr_school_stats",
+        "gia_results",
+        "social_passport",
+        "resource_survey",
+        "risk_questionnaire",
+        "academic_debt",
+        "support_programmes",
+    }
     for f in small.files:
         path = out / f.path
         assert path.is_file(), f.path
         assert f.rows > 0 or f.source == "school_successors", f
         if path.suffix == ".csv":
-            with path.open(encoding="cp1251" if f.source in ("vpr_results", "gia_results") else "utf-8-sig",
-                           newline="") as fh:
+            with path.open(
+                encoding="cp1251" if f.source in ("vpr_results", "gia_results") else "utf-8-sig",
+                newline="",
+            ) as fh:
                 delimiter = "," if f.source == "risk_questionnaire" else ";"
                 assert sum(1 for _ in csv.reader(fh, delimiter=delimiter)) - 1 == f.rows, f.path
     manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     assert manifest["generator_version"] == GENERATOR_VERSION
-    assert manifest["parameters"]["seed"] == 7 and manifest["parameters"]["years"] == [2022, 2023, 2024]
-    assert {m["path"]: m["rows"] for m in manifest["files"]} == {f.path: f.rows for f in small.files}
+    assert manifest["parameters"]["seed"] == 7 and manifest["parameters"]["years"] == [
+        2022,
+        2023,
+        2024,
+    ]
+    assert {m["path"]: m["rows"] for m in manifest["files"]} == {
+        f.path: f.rows for f in small.files
+    }
     assert not [p for p in out.rglob("*") if p.name.startswith(".")], "temporary files left behind"
 
 
@@ -132,14 +153,21 @@ def test_xlsx_has_fixed_timestamps(small: GenerationReport) -> None:
     assert core.count("2000-01-01T00:00:00Z") == 2
 
 
-def test_a_school_year_does_not_depend_on_other_years(small: GenerationReport, tmp_path: Path) -> None:
+def test_a_school_year_does_not_depend_on_other_years(
+    small: GenerationReport, tmp_path: Path
+) -> None:
     fewer = generate_region(tmp_path / "fewer", **{**SMALL, "years": (2023, 2024)})
     involved = set()
-    for path in (small.out_dir / "school_successors.xlsx", fewer.out_dir / "school_successors.xlsx"):
+    for path in (
+        small.out_dir / "school_successors.xlsx",
+        fewer.out_dir / "school_successors.xlsx",
+    ):
         df = _xlsx(path, 1)
         involved |= set(df["Код ОО (прежний)"]) | set(df["Код ОО (правопреемник)"])
     codes = _csv(small.out_dir / "school_codes.csv", "utf-8")
-    involved_exam = set(codes[codes["Код ОО"].isin(involved) & (codes["Система"] == "РЦОИ")]["Код в системе"])
+    involved_exam = set(
+        codes[codes["Код ОО"].isin(involved) & (codes["Система"] == "РЦОИ")]["Код в системе"]
+    )
 
     def rows(report: GenerationReport) -> pd.DataFrame:
         df = _csv(report.out_dir / "gia/gia_results_2024.csv", "cp1251")
@@ -153,8 +181,10 @@ def test_a_school_year_does_not_depend_on_other_years(small: GenerationReport, t
 
 def test_csv_encodings_and_headers(small: GenerationReport) -> None:
     out = small.out_dir
-    for path, header in ((out / "vpr/vpr_results_2024.csv", h.VPR_RESULTS),
-                         (out / "gia/gia_results_2023.csv", h.GIA_RESULTS)):
+    for path, header in (
+        (out / "vpr/vpr_results_2024.csv", h.VPR_RESULTS),
+        (out / "gia/gia_results_2023.csv", h.GIA_RESULTS),
+    ):
         data = path.read_bytes()
         with pytest.raises(UnicodeDecodeError):
             data.decode("utf-8")
@@ -162,9 +192,11 @@ def test_csv_encodings_and_headers(small: GenerationReport) -> None:
     data = (out / "resource_survey/resource_survey_2022.csv").read_bytes()
     assert data.startswith(b"\xef\xbb\xbf")
     assert data[3:].decode("utf-8").splitlines()[0] == ";".join(h.RESOURCE_SURVEY)
-    for name, header, sep in (("school_codes.csv", h.SCHOOL_CODES, ";"),
-                              ("support_programmes.csv", h.SUPPORT_PROGRAMMES, ";"),
-                              ("risk_questionnaire/risk_questionnaire_2023.csv", h.RISK_QUESTIONNAIRE, ",")):
+    for name, header, sep in (
+        ("school_codes.csv", h.SCHOOL_CODES, ";"),
+        ("support_programmes.csv", h.SUPPORT_PROGRAMMES, ";"),
+        ("risk_questionnaire/risk_questionnaire_2023.csv", h.RISK_QUESTIONNAIRE, ","),
+    ):
         data = (out / name).read_bytes()
         assert not data.startswith(b"\xef\xbb\xbf"), name
         assert data.decode("utf-8").splitlines()[0] == sep.join(header), name
@@ -212,7 +244,9 @@ def test_xlsx_title_blocks_and_headers(small: GenerationReport) -> None:
 
 def test_vpr_format_per_year(small: GenerationReport) -> None:
     out = small.out_dir
-    assert (out / "vpr/vpr_school_stats_2022.xlsx").exists() and not (out / "vpr/vpr_results_2022.csv").exists()
+    assert (out / "vpr/vpr_school_stats_2022.xlsx").exists() and not (
+        out / "vpr/vpr_results_2022.csv"
+    ).exists()
     for year in (2023, 2024):
         assert (out / f"vpr/vpr_results_{year}.csv").exists()
         assert not (out / f"vpr/vpr_school_stats_{year}.xlsx").exists()
@@ -245,7 +279,27 @@ def test_registry(small: GenerationReport) -> None:
 
 
 def test_big_region_codes_and_municipalities() -> None:
-    assert municipality_sizes(335) == [84, 27, 26, 24, 24, 20, 19, 15, 12, 12, 12, 10, 10, 9, 8, 7, 7, 5, 4]
+    assert municipality_sizes(335) == [
+        84,
+        27,
+        26,
+        24,
+        24,
+        20,
+        19,
+        15,
+        12,
+        12,
+        12,
+        10,
+        10,
+        9,
+        8,
+        7,
+        7,
+        5,
+        4,
+    ]
     sizes = municipality_sizes(38000)
     assert sum(sizes) == 38000 and len(sizes) == round(38000 / 18)
     assert 0.2 < sizes[0] / 38000 < 0.3
@@ -255,7 +309,10 @@ def test_big_region_codes_and_municipalities() -> None:
     assert len({s.exam_code for s in region.schools}) == 12000
     assert all(re.fullmatch(r"\d{6}", s.exam_code) for s in region.schools)
     assert len({s.okpo for s in region.schools}) == 12000
-    assert region.municipalities[0].code == "001" and region.municipalities[-1].code == f"{len(region.municipalities)}"
+    assert (
+        region.municipalities[0].code == "001"
+        and region.municipalities[-1].code == f"{len(region.municipalities)}"
+    )
     assert len({m.name for m in region.municipalities}) == len(region.municipalities)
 
 
@@ -268,27 +325,40 @@ def test_crosswalk(small: GenerationReport) -> None:
     assert rcoi["Код в системе"].str.fullmatch(r"\d{6}").all()
     assert codes[codes["Система"] == "ОКПО"]["Код в системе"].str.fullmatch(r"\d{8}").all()
     registry_ids = set(check.registry(small.out_dir)["school_id"])
-    assert set(codes["Код ОО"]) == registry_ids  # every school of every year, reorganised ones included
+    assert (
+        set(codes["Код ОО"]) == registry_ids
+    )  # every school of every year, reorganised ones included
 
 
 def test_vpr_results_consistency(small: GenerationReport) -> None:
     df = _csv(small.out_dir / "vpr/vpr_results_2024.csv", "cp1251")
     assert set(df["Статус"]) == {"явка", "неявка", "аннулирован"}
     present = df["Статус"] == "явка"
-    assert (df.loc[present, "Отметка"] != "").all() and (df.loc[present, "Первичный балл"] != "").all()
-    assert (df.loc[~present, "Отметка"] == "").all() and (df.loc[~present, "Первичный балл"] == "").all()
+    assert (df.loc[present, "Отметка"] != "").all() and (
+        df.loc[present, "Первичный балл"] != ""
+    ).all()
+    assert (df.loc[~present, "Отметка"] == "").all() and (
+        df.loc[~present, "Первичный балл"] == ""
+    ).all()
     absent = (df["Статус"] == "неявка").mean()
     assert 0.015 < absent < 0.05
     assert set(df["Класс"].astype(int)) == {4, 5, 6, 7, 8}
-    assert set(df.loc[df["Класс"] == "4", "Предмет"]) == {"Русский язык", "Математика", "Окружающий мир"}
+    assert set(df.loc[df["Класс"] == "4", "Предмет"]) == {
+        "Русский язык",
+        "Математика",
+        "Окружающий мир",
+    }
     assert set(df.loc[df["Класс"] != "4", "Предмет"]) == {"Русский язык", "Математика"}
     assert not df.duplicated(["Код участника", "Предмет"]).any()
     assert df["Код участника"].str.startswith("2024-").all()
     from ingestion.synthetic.procedures import VPR_BY_GRADE
+
     scales = {(p.grade, p.subject): p.scale for ps in VPR_BY_GRADE.values() for p in ps}
     sub = df[present]
-    recomputed = [scales[(int(g), s)].mark(int(score)) for g, s, score in
-                  zip(sub["Класс"], sub["Предмет"], sub["Первичный балл"])]
+    recomputed = [
+        scales[(int(g), s)].mark(int(score))
+        for g, s, score in zip(sub["Класс"], sub["Предмет"], sub["Первичный балл"])
+    ]
     assert recomputed == sub["Отметка"].astype(int).tolist()
 
 
@@ -312,20 +382,28 @@ def test_gia_results_consistency(small: GenerationReport) -> None:
     for subject, code in (("Русский язык", "OGE_RU"), ("Математика", "OGE_MA")):
         part = oge[oge["Предмет"] == subject]
         scale = BY_CODE[code].scale
-        assert [scale.mark(int(s)) for s in part["Первичный балл"]] == part["Отметка"].astype(int).tolist()
+        assert [scale.mark(int(s)) for s in part["Первичный балл"]] == part["Отметка"].astype(
+            int
+        ).tolist()
     ru, ma = oge[oge["Предмет"] == "Русский язык"], oge[oge["Предмет"] == "Математика"]
     assert ((ru["Первичный балл"].astype(int) < 15) == (ru["Отметка"] == "2")).all()
     assert ((ma["Первичный балл"].astype(int) < 8) == (ma["Отметка"] == "2")).all()
     ege = df[(df["Экзамен"] == "ЕГЭ") & present]
     for subject in ("Русский язык", "Математика (профильная)"):
         part = ege[ege["Предмет"] == subject]
-        assert (part["Отметка"] == "").all() and part["Тестовый балл"].astype(int).between(0, 100).all()
+        assert (part["Отметка"] == "").all() and part["Тестовый балл"].astype(int).between(
+            0, 100
+        ).all()
     base = ege[ege["Предмет"] == "Математика (базовая)"]
     assert (base["Тестовый балл"] == "").all() and base["Отметка"].astype(int).between(2, 5).all()
     assert (df.loc[~present, ["Первичный балл", "Тестовый балл", "Отметка"]] == "").all().all()
     # every current graduate in grade 11 takes exactly one of base and profile maths on the main day
-    main_math = df[(df["Экзамен"] == "ЕГЭ") & df["Предмет"].str.startswith("Математика") & (df["Этап"] == "основной")
-                   & (df["Категория участника"] == "выпускник текущего года")]
+    main_math = df[
+        (df["Экзамен"] == "ЕГЭ")
+        & df["Предмет"].str.startswith("Математика")
+        & (df["Этап"] == "основной")
+        & (df["Категория участника"] == "выпускник текущего года")
+    ]
     assert not main_math.duplicated(["Код ОО", "Код участника"]).any()
     # reserve day: only those absent on the main day; additional period: retakes of a failed result
     key = ["Код ОО", "Экзамен", "Предмет", "Код участника"]
@@ -347,12 +425,18 @@ def test_context_counts_within_totals(small: GenerationReport) -> None:
         values = pd.to_numeric(sp[col])
         assert ((values <= total) | values.isna()).all(), col
     rs = _csv(out / "resource_survey/resource_survey_2023.csv", "utf-8-sig")
-    assert (rs["Педагоги пенсионного возраста"].astype(int) <= rs["Всего педагогов"].astype(int)).all()
+    assert (
+        rs["Педагоги пенсионного возраста"].astype(int) <= rs["Всего педагогов"].astype(int)
+    ).all()
     assert rs["Средняя нагрузка (ставок)"].str.fullmatch(r"\d,\d\d").all()
     assert set(rs["Состояние здания"]) <= {"норма", "требует капремонта", "аварийное"}
     for col in h.RESOURCE_SURVEY:
-        if col.startswith("Есть") or col in ("Скоростной интернет", "Точка роста", "ЦОС",
-                                              "Русский язык и математику ведут неспециалисты"):
+        if col.startswith("Есть") or col in (
+            "Скоростной интернет",
+            "Точка роста",
+            "ЦОС",
+            "Русский язык и математику ведут неспециалисты",
+        ):
             assert set(rs[col]) <= {"да", "нет"}, col
     debt = _xlsx(out / "academic_debt/academic_debt_2023.xlsx", 1)
     n = {c: debt[c].astype(int) for c in h.ACADEMIC_DEBT[3:]}
@@ -382,25 +466,40 @@ def test_successor_schools_continue(small: GenerationReport) -> None:
         assert date == datetime(first - 1, 9, 1)
         assert set(reg.loc[reg["school_id"] == old, "year"]) == {y for y in years if y < first}
         assert set(reg.loc[reg["school_id"] == new, "year"]) == years
-        assert set(counts.loc[counts["school_id"] == old, "year"]) == {y for y in years if y < first}
+        assert set(counts.loc[counts["school_id"] == old, "year"]) == {
+            y for y in years if y < first
+        }
         assert set(counts.loc[counts["school_id"] == new, "year"]) == years
-        old_size = reg.loc[(reg["school_id"] == old) & (reg["year"] == first - 1), "Численность обучающихся"]
-        new_size = reg.loc[reg["school_id"] == new].set_index("year")["Численность обучающихся"].astype(int)
-        assert new_size[first] - new_size[first - 1] > 0.5 * int(old_size.iloc[0])  # the students moved over
+        old_size = reg.loc[
+            (reg["school_id"] == old) & (reg["year"] == first - 1), "Численность обучающихся"
+        ]
+        new_size = (
+            reg.loc[reg["school_id"] == new]
+            .set_index("year")["Численность обучающихся"]
+            .astype(int)
+        )
+        assert new_size[first] - new_size[first - 1] > 0.5 * int(
+            old_size.iloc[0]
+        )  # the students moved over
 
 
 def test_small_schools_have_few_participants(small: GenerationReport) -> None:
     counts = check.procedure_counts(small.out_dir)
     counted = counts[counts["procedure_code"].isin(check.COUNTED)]
-    assert ((counted["participants"] > 0) & (counted["participants"] < check.MIN_PARTICIPANTS)).any()
+    assert (
+        (counted["participants"] > 0) & (counted["participants"] < check.MIN_PARTICIPANTS)
+    ).any()
 
 
 def test_support_programmes(small: GenerationReport) -> None:
     df = _csv(small.out_dir / "support_programmes.csv", "utf-8")
     assert set(df["Программа"]) == {"500+ 2021", "500+ 2022", "региональная программа"}
     assert not df["Код ОО"].duplicated().any()
-    assert dict(zip(df["Программа"], df["Год"])) == {"500+ 2021": "2021", "500+ 2022": "2022",
-                                                    "региональная программа": "2023"}
+    assert dict(zip(df["Программа"], df["Год"])) == {
+        "500+ 2021": "2021",
+        "500+ 2022": "2022",
+        "региональная программа": "2023",
+    }
 
 
 # ---------------------------------------------------------------- calibration (default region)
@@ -449,8 +548,9 @@ def test_default_region_shape(default_region: tuple[GenerationReport, float]) ->
     assert (blanks > 4).sum() <= 6
     # latent quality shows in the data: listed schools have a lower social context
     social = sp.dropna(subset=["Оба родителя с высшим образованием"])
-    share_higher = social["Оба родителя с высшим образованием"].astype(int) / social["Всего обучающихся"].astype(int)
+    share_higher = social["Оба родителя с высшим образованием"].astype(int) / social[
+        "Всего обучающихся"
+    ].astype(int)
     listed = set(check.listed_schools(out).query("results_year == 2024")["school_id"])
     is_listed = social["Код ОО"].isin(listed)
     assert share_higher[is_listed].mean() < share_higher[~is_listed].mean()
-
