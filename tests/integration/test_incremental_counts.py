@@ -48,10 +48,19 @@ def _load_landing(settings) -> None:
             load_source(con, settings, source, run_id="test")
 
 
-def _dbt_run(db: Path, work: Path, *, full_refresh: bool, monkeypatch: pytest.MonkeyPatch) -> str:
+def _dbt_run(
+    db: Path,
+    work: Path,
+    *,
+    full_refresh: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    project_dir: Path | None = None,
+) -> str:
     """`dbt run` of the counts with the dbt asset's arguments; returns dbt's output."""
     from orchestration.assets.dbt import dbt_build_args
     from orchestration.dbt_project import DBT_PROJECT_DIR, dbt_env
+
+    project_dir = project_dir or DBT_PROJECT_DIR
 
     if full_refresh:
         monkeypatch.setenv("EDUQ_DBT_FULL_REFRESH", "1")  # as `eduq run --full-refresh` sets it
@@ -72,10 +81,10 @@ def _dbt_run(db: Path, work: Path, *, full_refresh: bool, monkeypatch: pytest.Mo
             "--log-path",
             str(work / "logs"),
             "--profiles-dir",
-            str(DBT_PROJECT_DIR),
+            str(project_dir),
         ],
         check=False,
-        cwd=DBT_PROJECT_DIR,
+        cwd=project_dir,
         env=env,
         capture_output=True,
         text=True,
@@ -123,3 +132,31 @@ def test_a_correction_of_one_year_recounts_that_year_only(
     recounted = _counts(copy)
     assert {r[-1] for r in recounted}.isdisjoint({r[-1] for r in after})
     assert [r[:-1] for r in recounted] == [r[:-1] for r in after]
+
+
+def test_a_change_of_a_project_macro_recounts_every_year(
+    small_region, tmp_path, monkeypatch
+) -> None:
+    """The counts depend on macros too (staging applies the latest-delivery rule through one):
+    a changed macro, with no model or input changed, counts every year again."""
+    from orchestration.dbt_project import DBT_PROJECT_DIR, SEEDS_DIR
+
+    settings = copy_home(small_region.settings, tmp_path / "home", monkeypatch)
+    project = tmp_path / "code" / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    (project.parent / SEEDS_DIR.name).symlink_to(SEEDS_DIR)  # the project's seed path is ../seeds
+    macro = project / "macros" / "latest_delivery.sql"
+    text = macro.read_text(encoding="utf-8")
+    assert "{%- endmacro %}" in text
+    macro.write_text(
+        text.replace("{%- endmacro %}", "{#- a changed macro -#}\n{%- endmacro %}"), "utf-8"
+    )
+
+    out = _dbt_run(
+        settings.candidate_db,
+        tmp_path,
+        full_refresh=False,
+        monkeypatch=monkeypatch,
+        project_dir=project,
+    )
+    assert "counting years 2022, 2023, 2024" in out

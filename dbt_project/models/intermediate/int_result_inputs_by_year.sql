@@ -1,13 +1,24 @@
 -- What the participant and failing counts of a results year are computed from, as one
 -- fingerprint per year: the result files delivered for that year (raw keeps every delivery, so a
--- new or corrected file changes the list), every code a school is known by, and the dbt project's
--- models and seeds (a change of any of them rebuilds every year). int_procedure_counts rebuilds
--- only the years whose fingerprint changed.
-{%- set checksums = [] -%}
+-- new or corrected file changes the list), every code a school is known by, and the project's
+-- code: the checksums of its models and seeds and the text of its macros (staging applies the
+-- latest-delivery rule through a macro). A change of the code recounts every year.
+-- int_procedure_counts recounts only the years whose fingerprint changed.
+-- It reads the raw tables directly, an exception to "only staging selects from source()": it
+-- fingerprints the deliveries (year, file), not their rows, and a scan of raw's two columns
+-- stays cheap at a whole country's size where the staging views' latest-delivery window does not.
+{%- set code = [] -%}
 {%- if execute -%}
     {%- for node in graph.nodes.values() | sort(attribute='unique_id') -%}
         {%- if node.resource_type in ('model', 'seed') -%}
-            {%- do checksums.append(node.unique_id ~ '=' ~ node.checksum.checksum) -%}
+            {%- do code.append(node.unique_id ~ '=' ~ node.checksum.checksum) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {#- the project's own macros; dbt's graph does not list macros, the compile context does -#}
+    {%- for name in context.keys() | sort -%}
+        {%- set candidate = context[name] -%}
+        {%- if candidate.macro is defined and candidate.macro.package_name == project_name -%}
+            {%- do code.append(candidate.macro.unique_id ~ '=' ~ local_md5(candidate.macro.macro_sql)) -%}
         {%- endif -%}
     {%- endfor -%}
 {%- endif %}
@@ -46,7 +57,7 @@ final as (
         files_by_year.year,
         md5(
             files_by_year.input_files || '|' || school_codes.codes_hash
-            || '|' || '{{ local_md5(checksums | join(",")) }}'
+            || '|' || '{{ local_md5(code | join(",")) }}'
         ) as input_fingerprint,
         files_by_year.input_files
     from files_by_year
