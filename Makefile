@@ -63,13 +63,13 @@ bench: setup
 
 # Python with ruff (lint and format); the dbt models, tests and macros with SQLFluff (dbt_project/.sqlfluff)
 lint: setup
-	$(BIN)/ruff check ingestion orchestration publishing expectations tests bench
-	$(BIN)/ruff format --check ingestion orchestration publishing expectations tests bench
+	$(BIN)/ruff check core ingestion synthetic orchestration gate publishing tests bench
+	$(BIN)/ruff format --check core ingestion synthetic orchestration gate publishing tests bench
 	cd dbt_project && ../$(BIN)/sqlfluff lint models tests macros --processes 2 --disable-progress-bar
 
 # apply ruff's formatting and SQLFluff's fixes (review the diff)
 format: setup
-	$(BIN)/ruff format ingestion orchestration publishing expectations tests bench
+	$(BIN)/ruff format core ingestion synthetic orchestration gate publishing tests bench
 	cd dbt_project && ../$(BIN)/sqlfluff fix models tests macros --processes 2 --disable-progress-bar
 
 # dbt docs with the catalog of the serving warehouse, read from a copy: dbt opens its database

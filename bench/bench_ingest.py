@@ -43,8 +43,8 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.settings import load_settings
 from ingestion.loader import load_source, survey_landing
-from ingestion.settings import load_settings
 
 SCHOOLS = 700
 SUBJECTS = ["Русский язык", "Математика", "Окружающий мир", "История", "Биология", "География"]

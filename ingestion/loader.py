@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from core.settings import Settings
 from ingestion import readers
 from ingestion.contract import Contract, get_contract, load_contracts, normalise_label
 from ingestion.errors import (
@@ -34,7 +35,6 @@ from ingestion.errors import (
     NoDataRowsError,
     RowCountMismatchError,
 )
-from ingestion.settings import Settings
 from ingestion.validate import ValidationContext, Validator, validate
 from ingestion.warehouse import ensure_raw_schema, next_file_id
 

@@ -9,11 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-from ingestion.settings import load_settings
+from core.settings import load_settings
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from ingestion.synthetic import generate_region, parse_years
+    from synthetic import generate_region, parse_years
 
     settings = load_settings()
     out = Path(args.out) if args.out else settings.landing_dir
@@ -85,8 +85,8 @@ def _output_to(log_path: Path):
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
+    from core.errors import EduqError
     from orchestration.runner import PipelineFailed, publish
-    from publishing.errors import PublishingError
 
     settings = load_settings()
     log_path = _log_path(settings, f"publish-{args.year}")
@@ -96,7 +96,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
         else:
             with _output_to(log_path):
                 result = publish(settings, args.year)
-    except (PipelineFailed, PublishingError) as exc:
+    except (PipelineFailed, EduqError) as exc:
         print(f"Not published: {exc}", file=sys.stderr)
         if not args.verbose and log_path.exists() and log_path.stat().st_size:
             print(f"Details: {log_path}", file=sys.stderr)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from ingestion.settings import load_settings
+from core.settings import load_settings
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 SEEDS_DIR = DBT_PROJECT_DIR.parent / "seeds"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ingestion.settings import Settings
+from core.settings import Settings
 
 DAGSTER_YAML = """\
 telemetry:

@@ -5,23 +5,23 @@ import hashlib
 import dagster as dg
 import duckdb
 
-from ingestion.loader import landing_files
-from ingestion.settings import load_settings
-from orchestration.assets.checks import GX_CHECKS_BY_SPEC, gx_check_key
-from orchestration.assets.publication import (
-    DBT_TARGET_DIR,
-    build_id,
-    shnor_list_publication,
-)
-from publishing.audit import (
+from core.settings import load_settings
+from gate.audit import (
     CheckOutcome,
     audit_dir,
     failing_rows_name,
     read_record,
     record_failed_build,
 )
-from publishing.dbt_results import find_invocation_dir, read_invocation
-from publishing.promote import serving_audit
+from gate.dbt_results import find_invocation_dir, read_invocation
+from gate.promote import serving_audit
+from ingestion.loader import landing_files
+from orchestration.assets.checks import GX_CHECKS_BY_SPEC, gx_check_key
+from orchestration.assets.publication import (
+    DBT_TARGET_DIR,
+    build_id,
+    shnor_list_publication,
+)
 from publishing.shnor_list import available_list_years
 
 NIGHTLY_CRON = "0 2 * * *"

@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from ingestion.settings import Settings
+from core.settings import Settings
 from orchestration.instance import prepare_dagster_home
 
 
@@ -108,9 +108,9 @@ def run_pipeline(
     list_year: int | None = None,
     quiet: bool = False,
 ) -> RunSummary:
+    from gate.audit import audit_dir, read_record
     from orchestration.assets.publication import build_id
     from orchestration.definitions import defs
-    from publishing.audit import audit_dir, read_record
     from publishing.shnor_list import available_list_years
 
     settings.ensure_dirs()

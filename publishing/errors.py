@@ -1,30 +1,19 @@
-"""Why promotion or publication refused to go ahead: each message says what to do next."""
+"""Why a publication could not be made: each message says what to do next."""
 
 from __future__ import annotations
 
+from core.errors import EduqError
+from gate.errors import PublicationRefused
 
-class PublishingError(RuntimeError):
-    """Base class of the errors of write-audit-publish."""
-
-
-class AuditFailed(PublishingError):
-    """Error-level checks failed on the candidate warehouse; it is not promoted."""
+__all__ = ["ListYearNotAvailable", "PublicationRefused", "PublishingError", "VersionConflict"]
 
 
-class CandidateChanged(PublishingError):
-    """The candidate warehouse changed while it was being audited or promoted."""
-
-
-class PromotionRefused(PublishingError):
-    """The candidate warehouse has no passed audit for exactly its content."""
-
-
-class PublicationRefused(PublishingError):
-    """The serving warehouse carries no passed audit record, so nothing is published from it."""
+class PublishingError(EduqError, RuntimeError):
+    """Base class of the errors of publication."""
 
 
 class ListYearNotAvailable(PublishingError):
-    """The serving warehouse has no list for the requested year."""
+    """The serving warehouse has no list for the requested year (or it cannot be computed)."""
 
 
 class VersionConflict(PublishingError):

@@ -34,10 +34,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ingestion.settings import Settings
+from core.files import dumps_json, fsync_dir, sha256_bytes
+from core.settings import Settings
+from gate.promote import ServingAudit, serving_audit
 from publishing.errors import PublicationRefused, VersionConflict
-from publishing.files import dumps_json, fsync_dir, sha256_bytes
-from publishing.promote import ServingAudit, serving_audit
 from publishing.shnor_list import (
     CLUSTER,
     LIST_COLUMNS,

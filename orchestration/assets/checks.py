@@ -1,4 +1,4 @@
-"""The Great Expectations suites (``expectations/``) as Dagster asset checks on the raw and mart
+"""The Great Expectations suites (``gate/expectations/``) as Dagster asset checks on the raw and mart
 assets, next to the dbt tests: the Dagster UI shows each check on its table, with its level
 (ERROR blocks, WARN reports) and a sample of the failing rows.
 
@@ -12,11 +12,11 @@ from collections.abc import Iterator
 import dagster as dg
 import duckdb
 
-from expectations import Check, Level, mart_checks, raw_checks
-from expectations.check import CheckResult
-from ingestion.settings import load_settings
+from core.settings import load_settings
+from gate.audit import audit_dir, save_failing_rows
+from gate.expectations import Check, Level, mart_checks, raw_checks
+from gate.expectations.check import CheckResult
 from orchestration.dbt_project import ensure_manifest
-from publishing.audit import audit_dir, save_failing_rows
 
 SAMPLE_ROWS = 10
 
@@ -48,7 +48,7 @@ def gx_check_key(check: Check) -> str:
 def _results(
     context: dg.AssetCheckExecutionContext, checks: list[Check]
 ) -> Iterator[dg.AssetCheckResult]:
-    from expectations.gx_runner import run_checks
+    from gate.expectations.gx_runner import run_checks
     from orchestration.assets.publication import build_id
 
     settings = load_settings()
@@ -100,7 +100,7 @@ GX_CHECKS_BY_SPEC = {(c.asset, c.name): c for c in RAW_CHECKS + MART_CHECKS}
 @dg.multi_asset_check(
     name="raw_expectations",
     specs=[_spec(c) for c in RAW_CHECKS],
-    description="Great Expectations suite of the raw inputs (expectations/raw.py).",
+    description="Great Expectations suite of the raw inputs (gate/expectations/raw.py).",
 )
 def raw_expectations(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
     yield from _results(context, RAW_CHECKS)
@@ -109,7 +109,7 @@ def raw_expectations(context: dg.AssetCheckExecutionContext) -> Iterator[dg.Asse
 @dg.multi_asset_check(
     name="mart_expectations",
     specs=[_spec(c) for c in MART_CHECKS],
-    description="Great Expectations suite of the marts (expectations/marts.py).",
+    description="Great Expectations suite of the marts (gate/expectations/marts.py).",
 )
 def mart_expectations(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
     yield from _results(context, MART_CHECKS)

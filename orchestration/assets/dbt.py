@@ -15,7 +15,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from ingestion.settings import load_settings
+from core.settings import load_settings
 from orchestration.dbt_project import dbt_env, eduq_dbt_project, ensure_manifest
 
 LAYER_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}

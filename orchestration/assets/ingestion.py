@@ -11,9 +11,9 @@ that are fine still load).
 
 import dagster as dg
 
+from core.settings import load_settings
 from ingestion.contract import load_contracts
 from ingestion.loader import load_source, survey_landing
-from ingestion.settings import load_settings
 from ingestion.warehouse import connect
 
 REFERENCE_SOURCES = ("schools", "school_codes", "school_successors")

@@ -1,9 +1,9 @@
 """Write-audit-publish as assets: audit the candidate, promote it to serving, publish the list.
 
 - ``warehouse/audit`` judges the candidate this run built: the dbt tests of this run's dbt build
-  and the Great Expectations suites, bound to the candidate's SHA-256 (publishing/audit.py);
+  and the Great Expectations suites, bound to the candidate's SHA-256 (gate/audit.py);
 - ``warehouse/serving`` promotes only a candidate whose exact content passed an audit
-  (publishing/promote.py), whatever started the run;
+  (gate/promote.py), whatever started the run;
 - ``publications/shnor_list`` publishes only from a serving warehouse that carries a passed
   audit record (publishing/publish.py), whatever started the run (sensor, UI, ``eduq publish``).
 """
@@ -13,13 +13,13 @@ import datetime as dt
 import dagster as dg
 import duckdb
 
-from ingestion.settings import load_settings
+from core.settings import load_settings
+from gate.audit import CheckOutcome, audit_dir, run_audit
+from gate.dbt_results import find_invocation_dir, read_invocation
+from gate.errors import AuditFailed
+from gate.promote import promote
 from orchestration.assets.dbt import eduq_dbt_models
 from orchestration.dbt_project import DBT_PROJECT_DIR
-from publishing.audit import CheckOutcome, audit_dir, run_audit
-from publishing.dbt_results import find_invocation_dir, read_invocation
-from publishing.errors import AuditFailed
-from publishing.promote import promote
 from publishing.publish import publish_list
 from publishing.shnor_list import available_list_years
 

@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from ingestion.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 from tests.integration import expected
 
 
@@ -25,8 +25,8 @@ class BuiltRegion:
 def build_region(
     tmp: Path, monkeypatch: pytest.MonkeyPatch, *, schools: int, years: tuple[int, ...], seed: int
 ) -> BuiltRegion:
-    from ingestion.synthetic import generate_region
     from orchestration.runner import run_pipeline
+    from synthetic import generate_region
 
     home = tmp / "home"
     monkeypatch.setenv("EDUQ_HOME", str(home))

@@ -18,8 +18,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from publishing.audit import read_record, records
-from publishing.files import sha256_file
+from core.files import sha256_file
+from gate.audit import read_record, records
 from tests.integration.test_gates_support import (
     copy_home,
     default_profile_version,

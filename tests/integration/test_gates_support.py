@@ -19,7 +19,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from ingestion.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 from tests.integration import expected
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from expectations import Level, all_checks, mart_checks, raw_checks
-from expectations.gx_runner import read_catalog, run_checks
+from gate.expectations import Level, all_checks, mart_checks, raw_checks
+from gate.expectations.gx_runner import read_catalog, run_checks
 from ingestion.warehouse import ensure_raw_schema
 
 SCHOOLS = [  # school_id, municipality_code, municipality_name, has_grade_9, has_grade_11
@@ -216,7 +216,7 @@ def test_check_keys_are_unique_and_suites_import_without_great_expectations() ->
     # run in a fresh interpreter: the suites are plain data
     import subprocess
 
-    code = "import expectations, sys; expectations.raw_checks(); print('great_expectations' in sys.modules)"
+    code = "import gate.expectations, sys; gate.expectations.raw_checks(); print('great_expectations' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout

@@ -16,17 +16,13 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from ingestion.settings import Settings, load_settings
+from core.files import sha256_file
+from core.settings import Settings, load_settings
+from gate.audit import AuditRecord, CheckOutcome, write_record
+from gate.errors import PromotionRefused, PublicationRefused
+from gate.promote import embed_audit, promote, serving_audit
 from ingestion.warehouse import ensure_raw_schema
-from publishing.audit import AuditRecord, CheckOutcome, write_record
-from publishing.errors import (
-    ListYearNotAvailable,
-    PromotionRefused,
-    PublicationRefused,
-    VersionConflict,
-)
-from publishing.files import sha256_file
-from publishing.promote import embed_audit, promote, serving_audit
+from publishing.errors import ListYearNotAvailable, VersionConflict
 from publishing.publish import compute_diff, publish_list, render_list_files, versions
 from publishing.shnor_list import published_table, read_list
 from publishing.xlsx import HEADER_ROW, DocumentInfo

@@ -10,10 +10,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from ingestion.settings import Settings, load_settings
-from publishing.audit import find_passed_audit, read_record, run_audit
-from publishing.dbt_results import find_invocation_dir, read_invocation
-from publishing.files import sha256_file
+from core.files import sha256_file
+from core.settings import Settings, load_settings
+from gate.audit import find_passed_audit, read_record, run_audit
+from gate.dbt_results import find_invocation_dir, read_invocation
 from tests.unit.test_expectations import build_warehouse
 
 FAILING_SQL = "select school_id, list_year from marts.fct_shnor_list where is_shnor and fioko_cluster = 'severe'"
@@ -136,9 +136,7 @@ def test_audit_fails_on_a_failed_dbt_test_saves_its_rows_and_binds_to_the_hash(
 
 
 def test_audit_passes_when_every_error_level_check_passes(settings, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(
-        "publishing.audit.gx_outcomes", lambda con, folder: []
-    )  # GX: see the test above
+    monkeypatch.setattr("gate.audit.gx_outcomes", lambda con, folder: [])  # GX: see the test above
     folder = write_invocation(
         tmp_path / "t",
         {
@@ -154,7 +152,7 @@ def test_audit_passes_when_every_error_level_check_passes(settings, tmp_path, mo
 
 
 def test_audit_without_dbt_results_fails(settings, monkeypatch) -> None:
-    monkeypatch.setattr("publishing.audit.gx_outcomes", lambda con, folder: [])
+    monkeypatch.setattr("gate.audit.gx_outcomes", lambda con, folder: [])
     record = run_audit(settings, "build-3", None)
     assert not record.passed
     assert [c.key for c in record.errors] == ["dbt_build_results"]

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from ingestion.synthetic import (
+from synthetic import (
     GENERATOR_VERSION,
     MANIFEST,
     GenerationReport,
@@ -25,9 +25,9 @@ from ingestion.synthetic import (
     generate_region,
     parse_years,
 )
-from ingestion.synthetic import headers as h
-from ingestion.synthetic.procedures import BY_CODE
-from ingestion.synthetic.region import build_region, municipality_sizes
+from synthetic import headers as h
+from synthetic.procedures import BY_CODE
+from synthetic.region import build_region, municipality_sizes
 
 SMALL = {"seed": 7, "schools": 48, "years": (2022, 2023, 2024)}
 
@@ -351,7 +351,7 @@ def test_vpr_results_consistency(small: GenerationReport) -> None:
     assert set(df.loc[df["Класс"] != "4", "Предмет"]) == {"Русский язык", "Математика"}
     assert not df.duplicated(["Код участника", "Предмет"]).any()
     assert df["Код участника"].str.startswith("2024-").all()
-    from ingestion.synthetic.procedures import VPR_BY_GRADE
+    from synthetic.procedures import VPR_BY_GRADE
 
     scales = {(p.grade, p.subject): p.scale for ps in VPR_BY_GRADE.values() for p in ps}
     sub = df[present]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from expectations.check import Catalog, Check, Level, SkipCheck, expect
+from gate.expectations.check import Catalog, Check, Level, SkipCheck, expect
 
 # one row per key: the grain of each mart (as stated in its dbt .yml)
 MART_KEYS: dict[str, tuple[str, ...]] = {

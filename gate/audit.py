@@ -8,7 +8,7 @@ Each audit writes ``warehouse/audit/<build_id>/``:
   with its level and status, the row count of every table (the state promotion publishes);
 - ``failing_<check>.parquet`` — the failing rows of each failed check, for inspection.
 
-Promotion (:mod:`publishing.promote`) refuses a candidate without a passed record for its hash.
+Promotion (:mod:`gate.promote`) refuses a candidate without a passed record for its hash.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from typing import Any
 
 import duckdb
 
-from ingestion.settings import Settings
-from publishing.dbt_results import DbtNodeResult
-from publishing.errors import CandidateChanged
-from publishing.files import sha256_file, write_json_atomic
+from core.files import sha256_file, write_json_atomic
+from core.settings import Settings
+from gate.dbt_results import DbtNodeResult
+from gate.errors import CandidateChanged
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +215,8 @@ def dbt_outcomes(
 
 
 def gx_outcomes(con: duckdb.DuckDBPyConnection, folder: Path) -> list[CheckOutcome]:
-    from expectations import all_checks
-    from expectations.gx_runner import read_catalog, run_checks
+    from gate.expectations import all_checks
+    from gate.expectations.gx_runner import read_catalog, run_checks
 
     catalog = read_catalog(con)
     outcomes = []

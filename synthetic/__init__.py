@@ -1,6 +1,6 @@
 """Deterministic, streaming generator of a synthetic region's input files.
 
-    from ingestion.synthetic import generate_region, parse_years
+    from synthetic import generate_region, parse_years
     report = generate_region(Path("landing"), seed=42, schools=335, years=(2021, 2022, 2023, 2024))
 
 Parameters (see `RegionSpec` and README.md in this folder):

@@ -2,7 +2,7 @@
 thing checked), and the Great Expectations expectations that frame must meet.
 
 Checks are plain data so that this module imports neither Great Expectations (4–5 s) nor
-Dagster: GX is imported only when checks run (:mod:`expectations.gx_runner`).
+Dagster: GX is imported only when checks run (:mod:`gate.expectations.gx_runner`).
 """
 
 from __future__ import annotations

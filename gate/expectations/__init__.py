@@ -1,8 +1,8 @@
 """Great Expectations suites, as code, that gate the publication of the ШНОР list.
 
-- :mod:`expectations.raw` — the raw inputs (schema ``raw``)
-- :mod:`expectations.marts` — the marts (schema ``marts``), built from the marts that exist
-- :mod:`expectations.gx_runner` — runs checks with GX 1.x on pandas frames read from DuckDB
+- :mod:`gate.expectations.raw` — the raw inputs (schema ``raw``)
+- :mod:`gate.expectations.marts` — the marts (schema ``marts``), built from the marts that exist
+- :mod:`gate.expectations.gx_runner` — runs checks with GX 1.x on pandas frames read from DuckDB
 
 Every check has a level: ``error`` blocks promotion and publication, ``warning`` is reported in
 the run and in the publication manifest. Importing this package does not import GX.
@@ -10,9 +10,9 @@ the run and in the publication manifest. Importing this package does not import 
 
 from __future__ import annotations
 
-from expectations.check import Catalog, Check, CheckResult, Level, SkipCheck
-from expectations.marts import mart_checks
-from expectations.raw import raw_checks
+from gate.expectations.check import Catalog, Check, CheckResult, Level, SkipCheck
+from gate.expectations.marts import mart_checks
+from gate.expectations.raw import raw_checks
 
 
 def all_checks(catalog: Catalog) -> list[Check]:

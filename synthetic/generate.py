@@ -215,7 +215,7 @@ def _write_manifest(report: GenerationReport) -> None:
         {"path": f.path, "source": f.source, "year": f.year, "rows": f.rows} for f in report.files
     ]
     manifest = {
-        "generator": "ingestion.synthetic",
+        "generator": "synthetic",
         "generator_version": GENERATOR_VERSION,
         "parameters": report.spec.to_json(),
         "files": region_files,

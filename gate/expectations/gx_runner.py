@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from expectations.check import Catalog, Check, CheckResult, ExpectationOutcome, SkipCheck
+from gate.expectations.check import Catalog, Check, CheckResult, ExpectationOutcome, SkipCheck
 
 log = logging.getLogger(__name__)
 

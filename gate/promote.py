@@ -19,10 +19,10 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion.settings import Settings
-from publishing.audit import AuditRecord, find_passed_audit, records
-from publishing.errors import CandidateChanged, PromotionRefused
-from publishing.files import CHUNK, fsync_dir, sha256_file
+from core.files import CHUNK, fsync_dir, sha256_file
+from core.settings import Settings
+from gate.audit import AuditRecord, find_passed_audit, records
+from gate.errors import CandidateChanged, PromotionRefused
 
 AUDIT_SCHEMA = "audit"
 

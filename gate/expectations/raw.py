@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from expectations.check import Check, Level, expect
+from gate.expectations.check import Check, Level, expect
 
 # Код ОО (логин ФИС ОКО): letters (Latin), digits, '_', '-', '.'; no spaces or Cyrillic look-alikes.
 # A region with another code format sets EDUQ_SCHOOL_CODE_PATTERN (a regular expression).

@@ -1,0 +1,1 @@
+"""The floor of the house: what every stage uses (settings, durable file writes)."""
