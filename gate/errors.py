@@ -24,3 +24,15 @@ class PromotionRefused(GateError):
 
 class PublicationRefused(GateError):
     """The serving warehouse carries no passed audit record, so nothing is published from it."""
+
+
+class ListYearNotAvailable(GateError):
+    """The serving warehouse has no list year of that number at all."""
+
+
+class ListNotComputable(ListYearNotAvailable):
+    """The list of that year cannot be computed (a results year it needs is missing): there is no list."""
+
+
+class ListIncomplete(GateError):
+    """The results the list depends on are not all delivered yet: it is not published."""

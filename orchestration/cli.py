@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.settings import load_settings
+from core.settings import Settings, load_settings
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -35,30 +35,42 @@ def _cmd_run(args: argparse.Namespace) -> int:
         os.environ["EDUQ_METHODOLOGY_PROFILE"] = args.profile
     if args.full_refresh:
         os.environ["EDUQ_DBT_FULL_REFRESH"] = "1"
+    from core.errors import EduqError
+    from gate.errors import ListIncomplete, ListYearNotAvailable
     from orchestration.runner import PipelineFailed, run_pipeline
 
     settings = load_settings()
     started = time.perf_counter()
-    log_path = _log_path(settings, "run")
+    log_path = None if args.verbose else _log_path(settings, "run")
     try:
-        if args.verbose:
+        if log_path is None:
             summary = run_pipeline(settings, list_year=args.list_year)
         else:
             # dbt's and Dagster's step-by-step output goes to a log file; the summary to the terminal
             with _output_to(log_path):
-                summary = run_pipeline(
-                    settings, list_year=args.list_year
-                )  # every step event, in the log
-    except PipelineFailed as exc:
+                summary = run_pipeline(settings, list_year=args.list_year)
+    except (ListYearNotAvailable, ListIncomplete) as exc:
+        print(f"Not published: {exc}", file=sys.stderr)
+        return 2
+    except (PipelineFailed, EduqError) as exc:
         print(str(exc), file=sys.stderr)
-        print(f"Details: {log_path}", file=sys.stderr)
+        _point_to_log(log_path)
         return 1
     print(summary.render())
-    print(f"Done in {time.perf_counter() - started:.1f} s")
+    print(
+        f"Done in {time.perf_counter() - started:.1f} s"
+        + (" — INCOMPLETE" if summary.status == "incomplete" else "")
+    )
     return 0
 
 
-def _log_path(settings, name: str) -> Path:
+def _point_to_log(log_path: Path | None) -> None:
+    """Say where the run's log is, only when one was written and holds something."""
+    if log_path is not None and log_path.exists() and log_path.stat().st_size:
+        print(f"Details: {log_path}", file=sys.stderr)
+
+
+def _log_path(settings: Settings, name: str) -> Path:
     log_dir = settings.home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     return log_dir / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
@@ -86,20 +98,23 @@ def _output_to(log_path: Path):
 
 def _cmd_publish(args: argparse.Namespace) -> int:
     from core.errors import EduqError
+    from gate.errors import ListIncomplete, ListYearNotAvailable
     from orchestration.runner import PipelineFailed, publish
 
     settings = load_settings()
-    log_path = _log_path(settings, f"publish-{args.year}")
+    log_path = None if args.verbose else _log_path(settings, f"publish-{args.year}")
     try:
-        if args.verbose:
+        if log_path is None:
             result = publish(settings, args.year)
         else:
             with _output_to(log_path):
                 result = publish(settings, args.year)
+    except (ListYearNotAvailable, ListIncomplete) as exc:
+        print(f"Not published: {exc}", file=sys.stderr)
+        return 2
     except (PipelineFailed, EduqError) as exc:
         print(f"Not published: {exc}", file=sys.stderr)
-        if not args.verbose and log_path.exists() and log_path.stat().st_size:
-            print(f"Details: {log_path}", file=sys.stderr)
+        _point_to_log(log_path)
         return 1
     print(result.render())
     for warning in result.warnings:

@@ -15,6 +15,7 @@ from gate.audit import (
 )
 from gate.dbt_results import find_invocation_dir, read_invocation
 from gate.promote import serving_audit
+from gate.publishable import list_years
 from ingestion.loader import landing_files
 from orchestration.assets.checks import GX_CHECKS_BY_SPEC, gx_check_key
 from orchestration.assets.publication import (
@@ -22,7 +23,6 @@ from orchestration.assets.publication import (
     build_id,
     shnor_list_publication,
 )
-from publishing.shnor_list import available_list_years
 
 NIGHTLY_CRON = "0 2 * * *"
 LANDING_SETTLE_SECONDS = 60
@@ -201,11 +201,13 @@ def publish_after_load(context: dg.RunStatusSensorContext):
         )
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
         audit = serving_audit(con)
-        years = available_list_years(con) if audit is not None and audit.passed else []
+        years = [y for y in list_years(con) if y.is_computable] if audit and audit.passed else []
     if audit is None or not audit.passed:
         return dg.SkipReason(
             "the serving warehouse carries no passed audit record: nothing to publish"
         )
     if not years:
-        return dg.SkipReason("the warehouse has no list year")
-    return dg.RunRequest(run_key=context.dagster_run.run_id, partition_key=str(max(years)))
+        return dg.SkipReason("the warehouse has no list year whose list can be computed")
+    if not years[-1].is_publishable:
+        return dg.SkipReason(years[-1].describe())
+    return dg.RunRequest(run_key=context.dagster_run.run_id, partition_key=str(years[-1].list_year))

@@ -66,6 +66,13 @@ class RunSummary:
     checks: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     publication: PublicationSummary | None = None
+    # the latest list year when it is not published: why (incomplete results, or no list)
+    list_not_published: str | None = None
+
+    @property
+    def status(self) -> str:
+        """ok | incomplete: a run whose latest list waits for missing files is not a failure."""
+        return "incomplete" if self.list_not_published else "ok"
 
     def render(self) -> str:
         lines = ["Loaded this run (files, rows read / loaded / quarantined):"]
@@ -88,6 +95,8 @@ class RunSummary:
             lines.append(f"  WARNING {warning}")
         if self.publication is not None:
             lines.append(self.publication.render())
+        if self.list_not_published:
+            lines.append(f"INCOMPLETE: {self.list_not_published}")
         lines.append(f"Serving warehouse: {self.serving_db}")
         return "\n".join(lines)
 
@@ -109,9 +118,9 @@ def run_pipeline(
     quiet: bool = False,
 ) -> RunSummary:
     from gate.audit import audit_dir, read_record
+    from gate.publishable import list_years, require_publishable
     from orchestration.assets.publication import build_id
     from orchestration.definitions import defs
-    from publishing.shnor_list import available_list_years
 
     settings.ensure_dirs()
     instance = _instance(settings, instance)
@@ -159,10 +168,19 @@ def run_pipeline(
             "select count(*) from raw._load_log where run_id = ? and status = 'duplicate'",
             [load.run_id],
         ).fetchone()[0]
-        years = available_list_years(con)
-    if not years:
-        return summary
-    publication = publish(settings, list_year or max(years), instance=instance, quiet=quiet)
+        years = list_years(con)
+        if list_year is not None:
+            require_publishable(con, list_year)  # refuses, saying why, before anything is published
+    computed = [y for y in years if y.is_computable]
+    if list_year is None:
+        if not computed:
+            return summary
+        latest = computed[-1]
+        if not latest.is_publishable:
+            summary.list_not_published = latest.describe()
+            return summary
+        list_year = latest.list_year
+    publication = publish(settings, list_year, instance=instance, quiet=quiet)
     summary.publication = publication
     summary.publish_run_id = publication.run_id
     summary.list_year = publication.list_year
@@ -180,10 +198,10 @@ def publish(
 ) -> PublicationSummary:
     """Publish the list of ``list_year`` from the serving warehouse through the job publish_list
     (the asset refuses a serving warehouse without a passed audit record)."""
+    from gate.errors import PublicationRefused
+    from gate.publishable import require_publishable
     from orchestration.assets.publication import list_year_partitions
     from orchestration.definitions import defs
-    from publishing.errors import ListYearNotAvailable, PublicationRefused
-    from publishing.shnor_list import available_list_years
 
     instance = _instance(settings, instance)
     if not settings.serving_db.exists():
@@ -192,12 +210,7 @@ def publish(
             "Nothing was published."
         )
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
-        years = available_list_years(con)
-    if list_year not in years:
-        raise ListYearNotAvailable(
-            f"the serving warehouse has no ШНОР list for {list_year}; list years "
-            f"available: {', '.join(map(str, years)) or 'none'}"
-        )
+        require_publishable(con, list_year)
     if not instance.has_dynamic_partition(list_year_partitions.name, str(list_year)):
         instance.add_dynamic_partitions(list_year_partitions.name, [str(list_year)])
     result = defs.resolve_job_def("publish_list").execute_in_process(

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from core.errors import EduqError
-from gate.errors import PublicationRefused
+from gate.errors import (
+    ListIncomplete,
+    ListNotComputable,
+    ListYearNotAvailable,
+    PublicationRefused,
+)
 
-__all__ = ["ListYearNotAvailable", "PublicationRefused", "PublishingError", "VersionConflict"]
+__all__ = [
+    "ListIncomplete",
+    "ListNotComputable",
+    "ListYearNotAvailable",
+    "PublicationRefused",
+    "PublishingError",
+    "VersionConflict",
+]
 
 
 class PublishingError(EduqError, RuntimeError):
     """Base class of the errors of publication."""
-
-
-class ListYearNotAvailable(PublishingError):
-    """The serving warehouse has no list for the requested year (or it cannot be computed)."""
 
 
 class VersionConflict(PublishingError):

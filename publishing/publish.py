@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from core.files import dumps_json, fsync_dir, sha256_bytes
 from core.settings import Settings
-from gate.promote import ServingAudit, serving_audit
+from gate.publishable import require_audited, require_publishable
 from publishing.errors import PublicationRefused, VersionConflict
 from publishing.shnor_list import (
     CLUSTER,
@@ -228,22 +228,6 @@ def input_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     ]
 
 
-def require_audited(con: duckdb.DuckDBPyConnection, serving: Path) -> ServingAudit:
-    """The publication gate: the serving warehouse must carry a passed audit record."""
-    audit = serving_audit(con)
-    if audit is None:
-        raise PublicationRefused(
-            f"{serving} carries no audit record, so it was not promoted by an audited build (it may have been "
-            "copied by hand). Nothing was published. Run the job nightly_load (`eduq run`) to audit and promote."
-        )
-    if not audit.passed:
-        raise PublicationRefused(
-            f"{serving} carries a failed audit (build {audit.build_id}, {audit.errors_failed} error-level "
-            "check(s) failed). Nothing was published. Fix the data and run the job nightly_load again."
-        )
-    return audit
-
-
 @contextlib.contextmanager
 def _year_lock(folder: Path) -> Iterator[None]:
     folder.mkdir(parents=True, exist_ok=True)
@@ -264,6 +248,7 @@ def publish_list(settings: Settings, list_year: int) -> PublicationResult:
         )
     with duckdb.connect(str(serving), read_only=True) as con:
         audit = require_audited(con, serving)
+        require_publishable(con, list_year)
         table = read_list(con, list_year)
         profile = list_profile(con, list_year)
         inputs = input_files(con)

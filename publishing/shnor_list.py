@@ -6,8 +6,6 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from publishing.errors import ListYearNotAvailable
-
 # warehouse column -> Russian header of the published list (CSV and Parquet carry all of them)
 LIST_COLUMNS: dict[str, str] = {
     "row_number": "№ п/п",
@@ -55,23 +53,9 @@ order by municipality_name, school_id
 """
 
 
-def available_list_years(con: duckdb.DuckDBPyConnection) -> list[int]:
-    return [
-        r[0]
-        for r in con.execute(
-            "select distinct list_year from marts.fct_shnor_list order by 1"
-        ).fetchall()
-    ]
-
-
 def read_list(con: duckdb.DuckDBPyConnection, list_year: int) -> pa.Table:
-    """The listed schools of ``list_year`` (warehouse column names, sorted by municipality and code)."""
-    years = available_list_years(con)
-    if list_year not in years:
-        raise ListYearNotAvailable(
-            f"the serving warehouse has no ШНОР list for {list_year}; list years available: "
-            f"{', '.join(map(str, years)) or 'none'} (the list of year Y is built on results of year Y-1)"
-        )
+    """The listed schools of ``list_year`` (warehouse column names, sorted by municipality and code).
+    Whether the list may be published is the gate's question (gate.publishable), asked before."""
     return con.sql(LIST_QUERY, params=[list_year]).to_arrow_table()
 
 

@@ -4,6 +4,8 @@ PUBLIC_MARTS = frozenset(
     {
         "dim_school",
         "dim_school_group",
+        "dim_list_year",
+        "fct_delivery_completeness",
         "fct_procedure_results",
         "fct_shnor_list",
         "fct_isbsh",

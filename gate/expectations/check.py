@@ -7,6 +7,7 @@ Dagster: GX is imported only when checks run (:mod:`gate.expectations.gx_runner`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -50,6 +51,33 @@ def expect(kind: str, **kwargs: Any) -> Expect:
 
 
 QueryBuilder = Callable[[Catalog], str]
+# failing rows -> what is wrong and what to do, in words (the message of a failed check)
+Explainer = Callable[[pd.DataFrame], str]
+
+EXAMPLE_ROWS = 3
+
+
+def rows_in_words(
+    frame: pd.DataFrame, columns: tuple[str, ...] = (), limit: int = EXAMPLE_ROWS
+) -> str:
+    """The first rows of ``frame`` as «column value, …» (``columns`` first, at most six), «; »-joined,
+    with how many more there are: the examples of a failed check's message."""
+    if frame is None or len(frame) == 0:
+        return ""
+    shown = [c for c in columns if c in frame.columns] or list(frame.columns)[:6]
+    parts = []
+    for record in frame.head(limit)[shown].to_dict("records"):
+        parts.append(", ".join(f"{k} {_plain(v)}" for k, v in record.items()))
+    more = f" (and {len(frame) - limit} more)" if len(frame) > limit else ""
+    return "; ".join(parts) + more
+
+
+def _plain(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -70,6 +98,10 @@ class Check:
     query: str | QueryBuilder
     expectations: tuple[Expect, ...]
     requires: tuple[str, ...] = ()  # "schema.table" that must exist, else the check is skipped
+    # what the failing rows mean, in words, with examples and what to do; without it the message
+    # names the expectations that failed and shows the first failing rows
+    explain: Explainer | None = None
+    example_columns: tuple[str, ...] = ()  # columns shown first in the default message
 
     @property
     def key(self) -> str:

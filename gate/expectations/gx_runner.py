@@ -17,7 +17,14 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from gate.expectations.check import Catalog, Check, CheckResult, ExpectationOutcome, SkipCheck
+from gate.expectations.check import (
+    Catalog,
+    Check,
+    CheckResult,
+    ExpectationOutcome,
+    SkipCheck,
+    rows_in_words,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,15 +108,28 @@ class _Validator:
             message = "; ".join(f"{o.expectation}: {o.error}" for o in errors)
         elif failed:
             status = "failed"
-            message = f"{len(failing)} of {len(frame)} rows fail: " + "; ".join(
-                o.expectation for o in failed
-            )
+            message = failure_message(check, frame, failing, failed)
         else:
             status = "passed"
             message = f"{len(frame)} rows meet {len(outcomes)} expectation(s)"
         return CheckResult(
             check, status, message, len(frame), failing.head(MAX_FAILING_ROWS), outcomes
         )
+
+
+def failure_message(
+    check: Check, frame: pd.DataFrame, failing: pd.DataFrame, failed: list[ExpectationOutcome]
+) -> str:
+    """What a failed check found, in words: the check's own explanation of its failing rows, or the
+    count, the expectations that failed and the first failing rows as examples."""
+    if check.explain is not None:
+        try:
+            return check.explain(failing)
+        except Exception as exc:  # noqa: BLE001 — an explanation must never hide the failure itself
+            log.warning("%s: could not explain the failure: %s", check.key, exc)
+    examples = rows_in_words(failing, check.example_columns)
+    text = f"{len(failing)} of {len(frame)} rows fail: " + "; ".join(o.expectation for o in failed)
+    return f"{text}. For example: {examples}" if examples else text
 
 
 def _describe(config: Any) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gate.expectations.check import Catalog, Check, Level, SkipCheck, expect
+from gate.expectations.check import Catalog, Check, Level, SkipCheck, expect, rows_in_words
 
 # one row per key: the grain of each mart (as stated in its dbt .yml)
 MART_KEYS: dict[str, tuple[str, ...]] = {
@@ -19,6 +19,8 @@ MART_KEYS: dict[str, tuple[str, ...]] = {
     "fct_shnor_list": ("school_id", "list_year"),
     "fct_isbsh": ("school_id", "year"),
     "fct_resource_deficits": ("school_id", "year"),
+    "dim_list_year": ("list_year",),
+    "fct_delivery_completeness": ("year", "municipality_code", "source"),
 }
 
 # share-like columns that do not follow the *_share naming convention
@@ -31,11 +33,17 @@ LIST_SIZE_CHANGE_LIMIT = 1 / 3
 ISBSH_VALUE_COLUMNS = ("isbsh", "isbsh_value", "isbsh_index", "isbsh_score")
 ISBSH_QUARTILE_COLUMNS = ("isbsh_quartile", "regional_quartile", "quartile")
 
+# the cluster bounds of each profile and whether each bound is inclusive: the check bins by the
+# profile's own rule, as the model does (a profile may flip ≥ / >)
 PROFILE_BOUNDS = """
 profile_bounds as (
     select profile_name, profile_version,
-           cast(max(case when parameter = 'cluster_moderate_from' then value end) as double) as moderate_from,
-           cast(max(case when parameter = 'cluster_severe_above' then value end) as double) as severe_above
+           cast(max(value) filter (where parameter = 'cluster_moderate_from') as double) as moderate_from,
+           coalesce(cast(max(value) filter (where parameter = 'cluster_moderate_inclusive') as boolean), true)
+               as moderate_inclusive,
+           cast(max(value) filter (where parameter = 'cluster_severe_above') as double) as severe_above,
+           coalesce(cast(max(value) filter (where parameter = 'cluster_severe_inclusive') as boolean), false)
+               as severe_inclusive
     from reference.methodology_profiles
     group by profile_name, profile_version
 )"""
@@ -85,7 +93,9 @@ def _key_check(table: str, key: tuple[str, ...]) -> Check:
         "duplicate would count a school twice in every figure built on it.",
         query=f"select {', '.join(key)} from marts.{table}",
         expectations=(
-            expect("ExpectCompoundColumnsToBeUnique", column_list=list(key)),
+            expect("ExpectCompoundColumnsToBeUnique", column_list=list(key))
+            if len(key) > 1
+            else expect("ExpectColumnValuesToBeUnique", column=key[0]),
             *(expect("ExpectColumnValuesToNotBeNull", column=c) for c in key),
         ),
     )
@@ -178,6 +188,8 @@ def mart_checks(catalog: Catalog) -> list[Check]:
                 ),
             )
         )
+    if "fct_delivery_completeness" in tables:
+        checks += _completeness_checks()
     if "fct_isbsh" in tables:
         checks.append(
             Check(
@@ -210,6 +222,116 @@ def mart_checks(catalog: Catalog) -> list[Check]:
             )
         )
     return checks
+
+
+def _incomplete_in_words(rows) -> str:
+    parts = [
+        f"{r.year}, {r.municipality_name or r.municipality_code}: {r.source_ru} — "
+        f"{r.n_missing_schools} из {r.n_expected_schools} школ без данных"
+        + (
+            f" ({r.missing_school_ids})"
+            if r.n_missing_schools <= 5 and r.missing_school_ids
+            else ""
+        )
+        for r in rows.head(5).itertuples()
+    ]
+    more = f" (and {len(rows) - 5} more)" if len(rows) > 5 else ""
+    return "; ".join(parts) + more
+
+
+def _completeness_checks() -> list[Check]:
+    """Deliveries that are not (yet) complete. Incompleteness is not wrong data: these are warnings
+    (the warehouse is still promoted, with its completeness visible), and the publication gate
+    refuses every list that depends on an incomplete year (marts.dim_list_year.is_publishable)."""
+    asset = ("marts", "fct_delivery_completeness")
+    return [
+        Check(
+            name="deliveries_complete",
+            suite="marts",
+            asset=asset,
+            level=Level.WARNING,
+            description="Every municipality delivered every source for every year of the registry: ВПР for each "
+            "school with students, ОГЭ/ЕГЭ where it has 9th/11th grades, the social passport and the resource "
+            "survey for each school. A year still being delivered shows here; the list built on it is not "
+            "published until it is complete (dim_list_year). Deliver the missing files, or correct the registry.",
+            query="""
+                select year, municipality_code, municipality_name, source, source_ru, n_expected_schools,
+                       n_delivered_schools, n_missing_schools, missing_school_ids, is_complete
+                from marts.fct_delivery_completeness
+                order by year desc, municipality_code, source
+            """,
+            expectations=(
+                expect("ExpectColumnValuesToBeInSet", column="is_complete", value_set=[True]),
+            ),
+            explain=lambda rows: (
+                f"{len(rows)} delivery(ies) incomplete: {_incomplete_in_words(rows)}. Deliver the missing "
+                "files (or correct the registry); lists built on these years are not published until then."
+            ),
+        ),
+        Check(
+            name="graduating_grades_have_exam_results",
+            suite="marts",
+            asset=asset,
+            level=Level.WARNING,
+            description="A school with a 9th grade has ОГЭ results and one with an 11th grade has ЕГЭ results, "
+            "for the exams that count for the list under the methodology profile. A gap can be real (no "
+            "graduates that year) or a missing file.",
+            requires=(
+                "reference.methodology_profile_procedures",
+                "reference.procedures",
+                "marts.dim_list_year",
+            ),
+            query="""
+                with counted_exams as (
+                    select distinct lower(p.exam) as source
+                    from reference.methodology_profile_procedures as mp
+                    join reference.procedures as p using (procedure_code)
+                    where mp.counts_for_list
+                      and mp.profile_name = (select min(profile_name) from marts.dim_list_year)
+                )
+                select year, municipality_code, municipality_name, source, source_ru, n_expected_schools,
+                       n_missing_schools, missing_school_ids
+                from marts.fct_delivery_completeness
+                where source in (select source from counted_exams) and source in ('oge', 'ege')
+                order by year desc, municipality_code, source
+            """,
+            expectations=(
+                expect("ExpectColumnValuesToBeBetween", column="n_missing_schools", max_value=0),
+            ),
+            explain=lambda rows: (
+                f"schools with a graduating grade but no exam results: {_incomplete_in_words(rows)}. "
+                "No graduates that year, or a missing file?"
+            ),
+        ),
+        Check(
+            name="no_vanished_procedure",
+            suite="marts",
+            asset=("intermediate", "int_procedure_coverage"),
+            level=Level.WARNING,
+            description="No procedure vanished from a results year: a procedure that most schools had the year "
+            "before and that most of them lack now is usually a lost subject file (exam centres export one file "
+            "per exam and subject). A vanished procedure that counts for the list makes the year incomplete, so "
+            "its list is not published. If the procedure really was not held that year, add it to seed "
+            "procedures_not_held.",
+            requires=("intermediate.int_procedure_coverage", "reference.procedures"),
+            query="""
+                select c.year, c.procedure_code, p.procedure_name_ru, c.n_schools_previous_year,
+                       c.n_schools_continuing, c.n_schools, c.is_vanished
+                from intermediate.int_procedure_coverage as c
+                left join reference.procedures as p using (procedure_code)
+                order by c.year desc, c.procedure_code
+            """,
+            expectations=(
+                expect("ExpectColumnValuesToBeInSet", column="is_vanished", value_set=[False]),
+            ),
+            explain=lambda rows: "; ".join(
+                f"{r.procedure_name_ru or r.procedure_code} {r.year}: {r.n_schools_continuing} of "
+                f"{r.n_schools_previous_year} schools that had results in {r.year - 1} have them in "
+                f"{r.year} — a lost subject file? Deliver it (or add the procedure to procedures_not_held)"
+                for r in rows.itertuples()
+            ),
+        ),
+    ]
 
 
 def _shnor_list_checks() -> list[Check]:
@@ -247,15 +369,19 @@ def _shnor_list_checks() -> list[Check]:
             asset=asset,
             level=Level.ERROR,
             description="The cluster of every listed school is the bin of its cluster measure under the bounds "
-            "of its methodology profile (reference.methodology_profiles): severe above the severe bound, "
-            "moderate from the moderate bound, basic below. Recomputed here independently of the model.",
+            "of its methodology profile (reference.methodology_profiles), each bound inclusive or not as the "
+            "profile says (cluster_*_inclusive): by default severe above 0.50, moderate from 0.40, basic "
+            "below. Recomputed here independently of the model.",
             requires=("reference.methodology_profiles",),
             query=f"""
                 with {PROFILE_BOUNDS.strip()}
                 select l.school_id, l.list_year, l.profile_name, l.profile_version, l.cluster_measure_value,
                        l.fioko_cluster,
-                       case when l.cluster_measure_value > b.severe_above then 'severe'
-                            when l.cluster_measure_value >= b.moderate_from then 'moderate'
+                       case when l.cluster_measure_value > b.severe_above
+                                 or (b.severe_inclusive and l.cluster_measure_value = b.severe_above) then 'severe'
+                            when l.cluster_measure_value > b.moderate_from
+                                 or (b.moderate_inclusive and l.cluster_measure_value = b.moderate_from)
+                                then 'moderate'
                             else 'basic' end as expected_cluster
                 from marts.fct_shnor_list as l
                 left join profile_bounds as b using (profile_name, profile_version)
@@ -268,6 +394,21 @@ def _shnor_list_checks() -> list[Check]:
                     column_A="fioko_cluster",
                     column_B="expected_cluster",
                 ),
+            ),
+            explain=lambda rows: (
+                f"{len(rows)} listed school(s) have a cluster that does not match their measure under the "
+                "profile's bounds: "
+                + rows_in_words(
+                    rows,
+                    (
+                        "list_year",
+                        "school_id",
+                        "cluster_measure_value",
+                        "fioko_cluster",
+                        "expected_cluster",
+                    ),
+                )
+                + ". The list model and its profile disagree: do not publish; report it to the maintainers."
             ),
         ),
         Check(

@@ -18,10 +18,10 @@ from gate.audit import CheckOutcome, audit_dir, run_audit
 from gate.dbt_results import find_invocation_dir, read_invocation
 from gate.errors import AuditFailed
 from gate.promote import promote
+from gate.publishable import computed_list_years
 from orchestration.assets.dbt import eduq_dbt_models
 from orchestration.dbt_project import DBT_PROJECT_DIR
 from publishing.publish import publish_list
-from publishing.shnor_list import available_list_years
 
 list_year_partitions = dg.DynamicPartitionsDefinition(name="list_year")
 DBT_TARGET_DIR = DBT_PROJECT_DIR / "target"
@@ -135,7 +135,7 @@ def serving_warehouse(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     settings = load_settings()
     promotion = promote(settings)
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
-        years = [str(y) for y in available_list_years(con)]
+        years = [str(y) for y in computed_list_years(con)]
     new = [
         y for y in years if not context.instance.has_dynamic_partition(list_year_partitions.name, y)
     ]

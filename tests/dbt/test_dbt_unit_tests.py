@@ -22,7 +22,7 @@ from tests.marts import PUBLIC_MARTS
 
 DBT = str(Path(sys.executable).with_name("dbt"))
 # marts whose rows do not depend on the methodology profile (no profile columns)
-PROFILE_FREE_MARTS = {"dim_school", "fct_academic_debt"}
+PROFILE_FREE_MARTS = {"dim_school", "fct_academic_debt", "fct_delivery_completeness"}
 
 
 def _dbt(args: list[str], db: Path) -> subprocess.CompletedProcess:

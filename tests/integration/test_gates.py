@@ -21,6 +21,7 @@ import pytest
 from core.files import sha256_file
 from gate.audit import read_record, records
 from tests.integration.test_gates_support import (
+    MALFORMED_CODE,
     copy_home,
     default_profile_version,
     failed_run,
@@ -112,7 +113,8 @@ def test_every_trigger_runs_the_gated_job() -> None:
     assert any(h.name == "record_failed_build" for h in job.hook_defs)
     # the GX suites are asset checks on the raw and mart assets, beside the dbt tests
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
-    assert ("raw/schools", "registry_schools_have_results") in checks
+    assert ("staging/stg_registry__school_codes", "crosswalk_codes_well_formed") in checks
+    assert ("marts/fct_delivery_completeness", "deliveries_complete") in checks
     assert ("marts/fct_shnor_list", "listed_school_has_cluster") in checks
 
 
@@ -142,7 +144,7 @@ def test_failed_build_says_which_checks_failed_and_saves_the_failing_rows(in_fai
         if c.source == "dbt" and c.asset == "staging/stg_registry__school_codes"
     ]
     assert len(crosswalk) == 1 and "unique" in crosswalk[0].key
-    gx_key = "gx__raw__schools__registry_schools_have_results"
+    gx_key = "gx__staging__stg_registry__school_codes__crosswalk_codes_well_formed"
     assert gx_key in failed
     assert any(c.key == "step__eduq_dbt_models" for c in record.errors)
     for key in (crosswalk[0].key, gx_key, "step__eduq_dbt_models"):
@@ -152,9 +154,16 @@ def test_failed_build_says_which_checks_failed_and_saves_the_failing_rows(in_fai
     dbt_rows = pd.read_parquet(folder / crosswalk[0].failing_rows_file)
     assert len(dbt_rows) == 1 and "777001" in dbt_rows.astype(str).values.tolist()[0]
     gx_rows = pd.read_parquet(folder / failed[gx_key].failing_rows_file)
-    assert gx_rows[["year", "school_id", "registry_file"]].values.tolist() == [
-        [2024, f.new_school, "schools_2024_dop.csv"]
+    assert gx_rows[["source_file", "external_code", "school_id"]].values.tolist() == [
+        ["school_codes_fix.csv", "777002", MALFORMED_CODE]
     ]
+    assert (
+        "777002" in failed[gx_key].message
+        and "Correct the crosswalk file" in failed[gx_key].message
+    )
+    # the registry school without results is incompleteness, reported as a warning with its code
+    incomplete = next(c for c in record.warnings if c.key.endswith("__deliveries_complete"))
+    assert f.new_school in incomplete.message and "без данных" in incomplete.message
     assert record.candidate_sha256 == sha256_file(f.settings.candidate_db)
 
 
@@ -178,12 +187,15 @@ def test_audit_alone_fails_says_why_and_cannot_vouch_for_dbt_tests(in_failed_hom
     result = _run_assets([AUDIT], new_instance())
     assert not result.success
     text = _step_errors(result)
-    assert "AuditFailed" in text and "gx__raw__schools__registry_schools_have_results" in text
+    assert "AuditFailed" in text
+    assert "gx__staging__stg_registry__school_codes__crosswalk_codes_well_formed" in text
     assert "dbt_build_results" in text  # the audit saw no dbt build of this candidate in its run
     record = next(r for r in records(f.settings) if r.run_id == result.run_id)
     assert not record.passed
     gx = next(
-        c for c in record.errors if c.key == "gx__raw__schools__registry_schools_have_results"
+        c
+        for c in record.errors
+        if c.key == "gx__staging__stg_registry__school_codes__crosswalk_codes_well_formed"
     )
     assert (f.settings.warehouse_dir / "audit" / record.build_id / gx.failing_rows_file).exists()
     assert _run_assets([SERVING], new_instance()).success is False

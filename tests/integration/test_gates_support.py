@@ -271,12 +271,16 @@ REGISTRY_HEADER = [
 ]
 
 
+MALFORMED_CODE = "sch76\u041e999"  # a Cyrillic «О» typed for the Latin one
+
+
 def failed_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    """Once per session, on a copy of the built region: a delivery breaks two error-level checks —
-    a registry addition lists a school (with students, in a municipality that sent results) that has
-    no results at all (a Great Expectations check on raw/schools), and a crosswalk file maps one
-    exam-system code to two schools, the system spelled in two cases (it loads, but the dbt test on
-    staging fails). The landing sensor requests the job; `eduq run`'s runner runs it."""
+    """Once per session, on a copy of the built region: a delivery breaks two error-level checks and
+    leaves a year incomplete. A crosswalk file maps one exam-system code to two schools, the system
+    spelled in two cases (it loads, but the dbt test on staging fails), and maps another code to a
+    malformed Код ОО with a Cyrillic «О» (the Great Expectations check on the crosswalk fails); a
+    registry addition lists a school with students that has no results yet (incomplete: a warning,
+    not an error). The landing sensor requests the job; `eduq run`'s runner runs it."""
     if "failed" in _RUNS:
         return _RUNS["failed"]
     from orchestration.definitions import defs
@@ -309,7 +313,11 @@ def failed_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> Simple
         write_csv(
             settings.landing_dir / "school_codes_fix.csv",
             ["Система", "Код в системе", "Код ОО"],
-            [["РЦОИ", "777001", listed], ["рцои", "777001", model["school_id"]]],
+            [
+                ["РЦОИ", "777001", listed],
+                ["рцои", "777001", model["school_id"]],
+                ["РЦОИ", "777002", MALFORMED_CODE],
+            ],
         )
         instance = new_instance()
         tick = defs.resolve_sensor_def("landing_sensor").evaluate_tick(
@@ -395,7 +403,7 @@ def correction_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> Si
             write_csv(
                 landing / "school_codes_fix2.csv",
                 ["Система", "Код в системе", "Код ОО"],
-                [["РЦОИ", "777001", min(listed)]],
+                [["РЦОИ", "777001", min(listed)], ["РЦОИ", "777002", min(listed)]],
             )
         )
         delivered = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in files}

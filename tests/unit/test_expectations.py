@@ -148,6 +148,17 @@ def build_warehouse(con: duckdb.DuckDBPyConnection) -> None:
         file_name="social_passport_2024.xlsx",
     )
 
+    # the staging views the code checks read (dbt builds them in the pipeline: the latest delivery
+    # per key; a single delivery each here)
+    con.execute("create schema staging")
+    con.execute("""create view staging.stg_registry__schools as
+        select year as registry_year, school_id, school_name, municipality_code, municipality_name,
+               _file_id as file_id, _source_file as source_file, _row_number as source_row_number
+        from raw.schools""")
+    con.execute("""create view staging.stg_registry__school_codes as
+        select lower(system) as code_system, external_code, school_id, _file_id as file_id,
+               _source_file as source_file, _row_number as source_row_number
+        from raw.school_codes""")
     con.execute("create schema marts")
     con.execute("create schema reference")
     con.execute("""create table reference.fioko_clusters as select * from (values
@@ -174,6 +185,28 @@ def build_warehouse(con: duckdb.DuckDBPyConnection) -> None:
         "alter table marts.fct_shnor_list add column profile_name varchar default 'fioko_2025'"
     )
     con.execute("alter table marts.fct_shnor_list add column profile_version varchar default '1.0'")
+    con.execute("""create table reference.procedures as select * from (values
+        ('VPR_MA_5', 'VPR', 'ВПР Математика, 5 класс'), ('OGE_MA', 'OGE', 'ОГЭ Математика'),
+        ('EGE_RU', 'EGE', 'ЕГЭ Русский язык')) as t(procedure_code, exam, procedure_name_ru)""")
+    con.execute("""create table reference.methodology_profile_procedures as select * from (values
+        ('fioko_2025', 'VPR_MA_5', true), ('fioko_2025', 'OGE_MA', true), ('fioko_2025', 'EGE_RU', true),
+        ('vpr_only', 'VPR_MA_5', true), ('vpr_only', 'OGE_MA', false), ('vpr_only', 'EGE_RU', false)
+        ) as t(profile_name, procedure_code, counts_for_list)""")
+    con.execute("""create table marts.dim_list_year as select * from (values
+        (2024, 'fioko_2025'), (2025, 'fioko_2025')) as t(list_year, profile_name)""")
+    con.execute("""create table marts.fct_delivery_completeness as
+        select year, municipality_code, any_value(municipality_name) as municipality_name, source,
+               source_ru, count(*) as n_expected_schools, count(*) as n_delivered_schools,
+               0::bigint as n_missing_schools, null::varchar as missing_school_ids, true as is_complete
+        from raw.schools
+        cross join (values ('results', 'Результаты (ВПР, ОГЭ, ЕГЭ)'), ('vpr', 'ВПР'), ('oge', 'ОГЭ'),
+                           ('ege', 'ЕГЭ')) as t(source, source_ru)
+        group by all""")
+    con.execute("create schema intermediate")
+    con.execute("""create table intermediate.int_procedure_coverage as select * from (values
+        ('OGE_MA', 2024, 3::bigint, 3::bigint, 3::bigint, false),
+        ('VPR_MA_5', 2024, 3::bigint, 3::bigint, 3::bigint, false)
+        ) as t(procedure_code, year, n_schools_previous_year, n_schools_continuing, n_schools, is_vanished)""")
 
 
 @pytest.fixture()
@@ -240,12 +273,18 @@ def test_malformed_school_code_fails_the_registry_check_with_its_row(con) -> Non
         file_id=40,
         file_name="schools_2024_dop.xlsx",
     )
-    results = _results(con, "raw.schools")
-    assert _not_passed(results) == {"raw__schools__school_codes_well_formed_and_unique": "failed"}
-    failing = results["raw__schools__school_codes_well_formed_and_unique"].failing_rows
+    results = _results(con, "staging.stg_registry__schools")
+    key = "staging__stg_registry__schools__school_codes_well_formed"
+    assert _not_passed(results) == {key: "failed"}
+    failing = results[key].failing_rows
     assert failing[["source_file", "row_number", "school_id"]].values.tolist() == [
         ["schools_2024_dop.xlsx", 2, "s\u0441h000004"]
     ]  # Cyrillic «с»
+    assert results[key].message == (
+        "1 registry row(s) with a malformed Код ОО or without a name or municipality: source_file "
+        "schools_2024_dop.xlsx, row_number 2, school_id s\u0441h000004, school_name Школа с кириллицей. "
+        "Correct the registry file and deliver it again."
+    )
 
 
 def test_mark_out_of_range_fails_with_the_file_and_first_row(con) -> None:
@@ -273,84 +312,67 @@ def test_mark_out_of_range_fails_with_the_file_and_first_row(con) -> None:
     ]
 
 
-def test_registry_school_without_results_is_an_error_and_a_silent_municipality_a_warning(
-    con,
-) -> None:
-    _insert(
-        con,
-        "raw.schools",
-        [
-            {
-                "year": 2024,
-                "school_id": "sch000004",
-                "school_name": "Новая школа",
-                "municipality_code": "01",
-                "municipality_name": "Город",
-                "enrolment": 120,
-            },
-            {
-                "year": 2024,
-                "school_id": "sch000005",
-                "school_name": "Сельская школа",
-                "municipality_code": "03",
-                "municipality_name": "Тихий район",
-                "enrolment": 40,
-            },
-        ],
-        file_id=42,
-        file_name="schools_2024_dop.xlsx",
+def test_an_incomplete_delivery_is_a_warning_that_says_what_is_missing(con) -> None:
+    con.execute(
+        """update marts.fct_delivery_completeness set n_delivered_schools = n_expected_schools - 1,
+           n_missing_schools = 1, missing_school_ids = 'sch000003', is_complete = false
+           where year = 2024 and municipality_code = '02' and source = 'results'"""
     )
-    results = _results(con, "raw.schools", "raw.gia_results")
+    results = _results(con, "marts.fct_delivery_completeness")
     assert _not_passed(results) == {
-        "raw__schools__registry_schools_have_results": "failed",
-        "raw__schools__municipality_sent_results": "failed",
+        "marts__fct_delivery_completeness__deliveries_complete": "failed"
     }
-    error = results["raw__schools__registry_schools_have_results"]
-    assert error.check.level is Level.ERROR
-    assert error.failing_rows[["year", "school_id", "registry_row_number"]].values.tolist() == [
-        [2024, "sch000004", 2]
-    ]
-    warning = results["raw__schools__municipality_sent_results"]
-    assert warning.check.level is Level.WARNING
-    assert warning.failing_rows[["municipality_code", "schools"]].values.tolist() == [["03", 1]]
-
-
-def test_results_of_a_school_under_its_exam_code_count_through_the_crosswalk(con) -> None:
-    con.execute("delete from raw.school_codes")
-    results = _results(con, "raw.schools", "raw.gia_results", "raw.school_codes")
-    # without the crosswalk sch000001's ЕГЭ results are under R-1: the warning names it
-    assert _not_passed(results) == {
-        "raw__gia_results__graduating_grades_have_exam_results": "failed"
-    }
-    failing = results["raw__gia_results__graduating_grades_have_exam_results"].failing_rows
-    assert failing["school_id"].tolist() == ["sch000001", "sch000001"]
-
-
-def test_a_missing_results_year_fails_years_complete(con) -> None:
-    _insert(
-        con,
-        "raw.gia_results",
-        [
-            {
-                "year": 2026,
-                "school_id": "sch000002",
-                "exam": "OGE",
-                "subject": "Математика",
-                "participant_code": "z",
-                "mark": 4,
-            }
-        ],
-        file_id=43,
-        file_name="gia_2026.csv",
+    result = results["marts__fct_delivery_completeness__deliveries_complete"]
+    assert result.check.level is Level.WARNING  # incompleteness is not wrong data: no block
+    assert result.message == (
+        "1 delivery(ies) incomplete: 2024, Район: Результаты (ВПР, ОГЭ, ЕГЭ) — 1 из 1 школ без данных "
+        "(sch000003). Deliver the missing files (or correct the registry); lists built on these years "
+        "are not published until then."
     )
-    results = _results(con, "raw.vpr_results")
-    failed = _not_passed(results)
-    assert failed["raw__vpr_results__results_years_complete"] == "failed"
-    rows = results["raw__vpr_results__results_years_complete"].failing_rows
-    assert rows[["year", "has_vpr", "has_gia", "has_registry"]].values.tolist() == [
-        [2025, False, False, False],
-        [2026, False, True, False],
-    ]
+
+
+def test_a_vanished_procedure_is_reported_naming_the_procedure_year_and_count(con) -> None:
+    con.execute(
+        """update intermediate.int_procedure_coverage set n_schools_previous_year = 40,
+           n_schools_continuing = 2, n_schools = 2, is_vanished = true where procedure_code = 'OGE_MA'"""
+    )
+    results = _results(con, "intermediate.int_procedure_coverage")
+    result = results["intermediate__int_procedure_coverage__no_vanished_procedure"]
+    assert result.status == "failed"
+    assert result.message == (
+        "ОГЭ Математика 2024: 2 of 40 schools that had results in 2023 have them in 2024 — a lost "
+        "subject file? Deliver it (or add the procedure to procedures_not_held)"
+    )
+
+
+def test_missing_exam_results_are_checked_only_for_the_exams_the_profile_counts(con) -> None:
+    con.execute(
+        """update marts.fct_delivery_completeness set n_missing_schools = 1,
+           missing_school_ids = 'sch000002' where year = 2024 and municipality_code = '01' and source = 'oge'"""
+    )
+    key = "marts__fct_delivery_completeness__graduating_grades_have_exam_results"
+    assert _results(con, "marts.fct_delivery_completeness")[key].status == "failed"
+    # a profile that counts ВПР only is not concerned by missing ОГЭ
+    con.execute("update marts.dim_list_year set profile_name = 'vpr_only'")
+    assert _results(con, "marts.fct_delivery_completeness")[key].status == "passed"
+
+
+def test_the_cluster_check_bins_by_the_profiles_own_inclusive_bounds(con) -> None:
+    con.execute(
+        """update marts.fct_shnor_list set cluster_measure_value = 0.5, fioko_cluster = 'severe',
+           fioko_cluster_ru = 'сильно неуспевающие' where school_id = 'sch000003' and list_year = 2025"""
+    )
+    key = "marts__fct_shnor_list__cluster_matches_measure"
+    # the default bounds: «более 50%» is severe, exactly 0.50 is moderate -> severe is wrong
+    result = _results(con, "marts.fct_shnor_list")[key]
+    assert result.status == "failed"
+    assert "school_id sch000003, cluster_measure_value 0.5, fioko_cluster severe" in result.message
+    # a profile whose severe bound is inclusive makes exactly 0.50 severe: the check agrees
+    con.execute(
+        """insert into reference.methodology_profiles values
+           ('fioko_2025', '1.0', 'cluster_severe_inclusive', 'true')"""
+    )
+    assert _results(con, "marts.fct_shnor_list")[key].status == "passed"
 
 
 def test_counts_above_totals_fail(con) -> None:

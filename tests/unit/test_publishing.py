@@ -22,7 +22,12 @@ from gate.audit import AuditRecord, CheckOutcome, write_record
 from gate.errors import PromotionRefused, PublicationRefused
 from gate.promote import embed_audit, promote, serving_audit
 from ingestion.warehouse import ensure_raw_schema
-from publishing.errors import ListYearNotAvailable, VersionConflict
+from publishing.errors import (
+    ListIncomplete,
+    ListNotComputable,
+    ListYearNotAvailable,
+    VersionConflict,
+)
 from publishing.publish import compute_diff, publish_list, render_list_files, versions
 from publishing.shnor_list import published_table, read_list
 from publishing.xlsx import HEADER_ROW, DocumentInfo
@@ -86,6 +91,21 @@ def write_candidate(settings: Settings, listed: list[tuple[str, str, str, str, f
         con.execute(
             "insert into marts.dim_school values ('sch000009', 2024, 'МБОУ Лицей', 'Город')"
         )
+        # the list years: 2025 publishable; 2024 not computable (no 2022 results); 2026 incomplete
+        con.execute(
+            """create table marts.dim_list_year as select * from (values
+            (2024, 2023, 'not_computable', false, false, 2022,
+             'Список не составляется: нет результатов 2022 года', null::bigint),
+            (2025, 2024, 'publishable', true, true, null, null, ?::bigint),
+            (2026, 2025, 'incomplete', true, false, null,
+             '2025, Район: Результаты (ВПР, ОГЭ, ЕГЭ): 2 из 9 школ без результатов', 0)
+            ) as t(list_year, results_year, list_status, is_computable, is_publishable,
+                   missing_results_year, not_computable_reason_ru, n_listed)""",
+            [len(listed)],
+        )
+        con.execute("alter table marts.dim_list_year add column incomplete_reason_ru varchar")
+        con.execute("""update marts.dim_list_year set incomplete_reason_ru = not_computable_reason_ru,
+                       not_computable_reason_ru = null where list_status = 'incomplete'""")
         con.execute("""insert into marts.fct_shnor_list values ('sch000009', 2025, 2024, false, 0, null, null, 0.1,
                        null, null, 'fioko_2025', '1.0')""")
 
@@ -210,8 +230,32 @@ def test_publication_refuses_a_serving_file_with_a_failed_audit(settings: Settin
 def test_publication_of_a_year_without_a_list_says_which_years_exist(settings: Settings) -> None:
     audit(settings)
     promote(settings)
-    with pytest.raises(ListYearNotAvailable, match="list years available: 2025"):
+    with pytest.raises(ListYearNotAvailable, match="lists available: 2025, 2026"):
         publish_list(settings, 2031)
+
+
+def test_a_list_that_cannot_be_computed_is_refused_naming_the_missing_results_year(
+    settings: Settings,
+) -> None:
+    audit(settings)
+    promote(settings)
+    with pytest.raises(ListNotComputable) as refused:
+        publish_list(settings, 2024)
+    message = str(refused.value)
+    assert "cannot be computed" in message and "results of 2022" in message
+    assert "not an empty one" in message
+    assert versions(settings, 2024) == []
+    assert not (settings.publications_dir / "2024").exists()
+
+
+def test_an_incomplete_list_is_refused_saying_what_is_missing(settings: Settings) -> None:
+    audit(settings)
+    promote(settings)
+    with pytest.raises(ListIncomplete) as refused:
+        publish_list(settings, 2026)
+    assert "2 из 9 школ без результатов" in str(refused.value)
+    assert "Deliver the missing files" in str(refused.value)
+    assert versions(settings, 2026) == []
 
 
 # --- versions ---------------------------------------------------------------------------------------

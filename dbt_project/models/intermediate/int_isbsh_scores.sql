@@ -74,8 +74,13 @@ standardised as (
         school_id,
         input_code,
         weight,
-        (oriented_share - avg(oriented_share) over (partition by year, input_code))
-            / nullif(stddev_pop(oriented_share) over (partition by year, input_code), 0) as z_score
+        -- rounded to 12 decimals: a window sum's order (how rows happen to arrive) moves the last bits,
+        -- and the same deliveries must give the same index to the bit
+        round(
+            (oriented_share - avg(oriented_share) over (partition by year, input_code))
+            / nullif(stddev_pop(oriented_share) over (partition by year, input_code), 0),
+            12
+        ) as z_score
     from oriented
 ),
 
@@ -84,8 +89,11 @@ composite as (
         year,
         school_id,
         count(z_score) as n_inputs_available,
-        sum(weight * z_score) filter (where z_score is not null)
-            / nullif(sum(weight) filter (where z_score is not null), 0) as mean_z_score
+        round(
+            sum(weight * z_score) filter (where z_score is not null)
+            / nullif(sum(weight) filter (where z_score is not null), 0),
+            12
+        ) as mean_z_score
     from standardised
     group by year, school_id
 ),

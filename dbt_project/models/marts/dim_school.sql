@@ -6,8 +6,10 @@ registry as (
     select * from {{ ref('stg_registry__schools') }}
 ),
 
+-- the school's own successor (the first hop of a chain of reorganisations)
 successors as (
     select * from {{ ref('int_school_successors') }}
+    where depth = 1
 ),
 
 memberships as (

@@ -1,8 +1,9 @@
 -- Transitions between consecutive ШНОР lists (динамика на основе кластеризации ФИОКО), one row
 -- per school of the later list and pair of list years: the FIOKO cluster in each list (none <
 -- basic < moderate < severe; schools reorganised into this one count with their worst cluster)
--- and the transition type and direction of seed 003. Only pairs of lists that both had a
--- previous results year to check persistence against are compared.
+-- and the transition type and direction of seed 003. Only consecutive lists that could both be
+-- computed are compared. A school of the earlier list that closed without a successor carrying it
+-- on is in the later pair too: it left the list (is_closed).
 with
 
 shnor_list as (
@@ -34,30 +35,39 @@ ranked as (
     from shnor_list
 ),
 
-comparable_lists as (
-    select list_year from shnor_list
-    group by list_year
-    having bool_and(prior_results_available)
-),
-
+-- fct_shnor_list holds only the list years that could be computed; consecutive ones are compared
 list_pairs as (
-    select list_year as list_year_to
-    from comparable_lists
-    where list_year - 1 in (select earlier_lists.list_year from comparable_lists as earlier_lists)
+    select distinct list_year as list_year_to
+    from shnor_list
+    where list_year - 1 in (select earlier_lists.list_year from shnor_list as earlier_lists)
 ),
 
--- the earlier list, carried to the school that continues each school by the later list
-earlier as (
+-- each school of the earlier list, carried to the school that continues it by the later list's
+-- results year (the furthest hop of its reorganisations already in effect)
+earlier_continued as (
     select
         coalesce(successors.successor_school_id, ranked.school_id) as school_id,
+        ranked.school_id as from_school_id,
         ranked.list_year + 1 as list_year_to,
-        max(ranked.cluster_rank) as cluster_rank_from,
-        string_agg(ranked.school_id, ', ' order by ranked.school_id) as from_school_ids
+        ranked.cluster_rank
     from ranked
     left join successors
         on ranked.school_id = successors.old_school_id
         and successors.first_results_year_under_successor <= ranked.results_year + 1
-    group by all
+    qualify row_number() over (
+        partition by ranked.school_id, ranked.list_year
+        order by successors.depth desc nulls last
+    ) = 1
+),
+
+earlier as (
+    select
+        school_id,
+        list_year_to,
+        max(cluster_rank) as cluster_rank_from,
+        string_agg(from_school_id, ', ' order by from_school_id) as from_school_ids
+    from earlier_continued
+    group by school_id, list_year_to
 ),
 
 later as (
@@ -66,18 +76,27 @@ later as (
     inner join list_pairs on ranked.list_year = list_pairs.list_year_to
 ),
 
+-- every school of the later list, and every school of the earlier list that is not in the later
+-- one at all (closed without a successor that carries it on): it left the list
 compared as (
     select
-        later.school_id,
-        later.list_year - 1 as list_year_from,
-        later.list_year as list_year_to,
+        coalesce(later.school_id, earlier.school_id) as school_id,
+        coalesce(later.list_year, earlier.list_year_to) - 1 as list_year_from,
+        coalesce(later.list_year, earlier.list_year_to) as list_year_to,
         coalesce(earlier.cluster_rank_from, 0) as cluster_rank_from,
-        later.cluster_rank as cluster_rank_to,
+        coalesce(later.cluster_rank, 0) as cluster_rank_to,
+        later.school_id is null as is_closed,
         earlier.from_school_ids
     from later
-    left join earlier
+    full outer join earlier
         on later.school_id = earlier.school_id
         and later.list_year = earlier.list_year_to
+    where
+        later.school_id is not null
+        or (
+            earlier.cluster_rank_from > 0
+            and earlier.list_year_to in (select list_pairs.list_year_to from list_pairs)
+        )
 ),
 
 typed as (
@@ -111,6 +130,7 @@ final as (
             when typed.transition_type = 'not_listed' then profile.transition_not_listed_direction
             else transition_types.direction
         end as transition_direction,
+        typed.is_closed,
         typed.from_school_ids,
         profile.profile_name,
         profile.profile_version

@@ -53,12 +53,14 @@ joined as (
 scaled as (
     select
         joined.*,
+        -- full precision (to 9 decimals, which only removes floating-point noise): schools are ranked
+        -- on it, so that rounding for display never makes two different schools tie
         round(
             profile.isbsh_scale_centre + profile.isbsh_scale_sd
             * (joined.mean_z_score - avg(joined.mean_z_score) over (partition by joined.year))
             / nullif(stddev_pop(joined.mean_z_score) over (partition by joined.year), 0),
-            profile.isbsh_decimals
-        ) as isbsh,
+            9
+        ) as isbsh_exact,
         case profile.isbsh_quartile_scope
             when 'municipality' then coalesce(joined.municipality_code, '?')
             when 'locality' then coalesce(joined.locality, '?')
@@ -73,18 +75,18 @@ scored as (
         school_id,
         year,
         quartile_scope_value,
-        isbsh,
+        isbsh_exact,
         count(*) over (partition by year, quartile_scope_value) as n_in_scope,
         -- position counting every tied school before it (ties -> lower quartile) ...
-        rank() over (partition by year, quartile_scope_value order by isbsh) as position_ties_low,
+        rank() over (partition by year, quartile_scope_value order by isbsh_exact) as position_ties_low,
         -- ... or after it (ties -> upper quartile)
-        count(*) over (partition by year, quartile_scope_value order by isbsh) as position_ties_high,
-        avg(isbsh) over (partition by year, municipality_code) as municipal_mean_isbsh,
-        min(isbsh) over (partition by year, municipality_code) as municipal_min_isbsh,
-        max(isbsh) over (partition by year, municipality_code) as municipal_max_isbsh,
+        count(*) over (partition by year, quartile_scope_value order by isbsh_exact) as position_ties_high,
+        round(avg(isbsh_exact) over (partition by year, municipality_code), 9) as municipal_mean_isbsh,
+        min(isbsh_exact) over (partition by year, municipality_code) as municipal_min_isbsh,
+        max(isbsh_exact) over (partition by year, municipality_code) as municipal_max_isbsh,
         count(*) over (partition by year, municipality_code) as n_scored_in_municipality
     from scaled
-    where isbsh is not null
+    where isbsh_exact is not null
 ),
 
 quartiles as (
@@ -98,10 +100,10 @@ quartiles as (
                 end - 1
             ) / scored.n_in_scope
         ))::integer as isbsh_quartile,
-        round(scored.isbsh - scored.municipal_mean_isbsh, 6) as municipal_deviation,
+        round(scored.isbsh_exact - scored.municipal_mean_isbsh, 6) as municipal_deviation,
         -- «самый низкий в МР»: the municipality's minimum, when the municipality has enough scored
         -- schools and they do not all share one value
-        scored.isbsh = scored.municipal_min_isbsh
+        scored.isbsh_exact = scored.municipal_min_isbsh
             and scored.municipal_min_isbsh < scored.municipal_max_isbsh
             and scored.n_scored_in_municipality >= profile.isbsh_lowest_min_schools as is_municipal_minimum
     from scored
@@ -146,7 +148,8 @@ final as (
         scaled.unemployed_parents_share,
         scaled.n_inputs_available,
         scaled.mean_z_score,
-        scaled.isbsh,
+        scaled.isbsh_exact,
+        round(scaled.isbsh_exact, profile.isbsh_decimals) as isbsh,
         positioned.isbsh_quartile,
         profile.isbsh_quartile_scope as quartile_scope,
         coalesce(positioned.isbsh_quartile <= profile.isbsh_risk_zone_max_quartile, false) as is_risk_zone,

@@ -1,6 +1,10 @@
 -- One row per school and list year: is the school a low-result school (ШНОР) under the
 -- selected methodology profile, why, and its FIOKO severity cluster. Every school of the
--- registry in a results year gets a row (schools without results are not listed).
+-- registry in a results year gets a row (schools without results are not listed). Only list years
+-- that can be computed have rows (int_list_years: under a persistence profile the first year of
+-- data and the year after a gap have no list; dim_list_year says why). is_results_complete flags
+-- rows whose municipality's results (of the results year and, for persistence, the year before)
+-- are not all delivered yet: such a list is not published (dim_list_year.is_publishable).
 with
 
 procedure_results as (
@@ -8,7 +12,22 @@ procedure_results as (
 ),
 
 schools as (
-    select school_id, year from {{ ref('dim_school') }}
+    select school_id, year, municipality_code from {{ ref('dim_school') }}
+),
+
+list_years as (
+    select * from {{ ref('int_list_years') }}
+    where is_computable
+),
+
+completeness as (
+    select year, municipality_code, is_complete from {{ ref('int_results_completeness') }}
+),
+
+region_completeness as (
+    select year, bool_and(is_complete) as is_complete
+    from completeness
+    group by year
 ),
 
 profile as (
@@ -101,24 +120,46 @@ listed as (
         profile.profile_version
     from per_school
     cross join profile
+    inner join list_years on per_school.results_year + profile.list_year_offset = list_years.list_year
+),
+
+flagged as (
+    select
+        listed.*,
+        coalesce(current_municipality.is_complete, current_region.is_complete, false)
+        and (
+            not profile.require_persistence
+            or coalesce(prior_municipality.is_complete, prior_region.is_complete, false)
+        ) as is_results_complete
+    from listed
+    cross join profile
+    left join schools on listed.school_id = schools.school_id and listed.results_year = schools.year
+    left join completeness as current_municipality
+        on listed.results_year = current_municipality.year
+        and schools.municipality_code = current_municipality.municipality_code
+    left join region_completeness as current_region on listed.results_year = current_region.year
+    left join completeness as prior_municipality
+        on listed.results_year - 1 = prior_municipality.year
+        and schools.municipality_code = prior_municipality.municipality_code
+    left join region_completeness as prior_region on listed.results_year - 1 = prior_region.year
 ),
 
 binned as (
     select
-        listed.*,
+        flagged.*,
         case
-            when not listed.is_shnor then null
-            when listed.cluster_severe_inclusive and listed.cluster_measure_value >= listed.cluster_severe_above
+            when not flagged.is_shnor then null
+            when flagged.cluster_severe_inclusive and flagged.cluster_measure_value >= flagged.cluster_severe_above
                 then 'severe'
-            when not listed.cluster_severe_inclusive and listed.cluster_measure_value > listed.cluster_severe_above
+            when not flagged.cluster_severe_inclusive and flagged.cluster_measure_value > flagged.cluster_severe_above
                 then 'severe'
-            when listed.cluster_moderate_inclusive and listed.cluster_measure_value >= listed.cluster_moderate_from
+            when flagged.cluster_moderate_inclusive and flagged.cluster_measure_value >= flagged.cluster_moderate_from
                 then 'moderate'
-            when not listed.cluster_moderate_inclusive and listed.cluster_measure_value > listed.cluster_moderate_from
+            when not flagged.cluster_moderate_inclusive and flagged.cluster_measure_value > flagged.cluster_moderate_from
                 then 'moderate'
             else 'basic'
         end as fioko_cluster
-    from listed
+    from flagged
 ),
 
 final as (
@@ -128,6 +169,7 @@ final as (
         binned.results_year,
         binned.is_shnor,
         binned.prior_results_available,
+        binned.is_results_complete,
         binned.n_counted_procedures,
         binned.n_informative_procedures,
         binned.n_flagged_procedures,

@@ -3,7 +3,10 @@
 -- and pair of list years: schools that improved a cluster or left the list (positive), kept
 -- their cluster (neutral), worsened or were newly listed (negative). Group membership is taken
 -- in the earlier list year; the group «ШНОР» is the schools on the earlier list, a school counting
--- when it or a school reorganised into it was listed.
+-- when it or a school reorganised into it was listed. A listed school that closed without a
+-- successor counts as having left the list («вышли из списка ШНОР»: it is no longer on it) and is
+-- shown again apart in n_closed («из них закрыты»), so the table accounts for every school of the
+-- earlier list.
 with
 
 transitions as (
@@ -47,6 +50,7 @@ grouped as (
         count(*) as n_schools,
         count(*) filter (where transition_type = 'improved_cluster') as n_improved_cluster,
         count(*) filter (where transition_type = 'left_list') as n_left_list,
+        count(*) filter (where transition_type = 'left_list' and is_closed) as n_closed,
         count(*) filter (where transition_type = 'unchanged') as n_unchanged,
         count(*) filter (where transition_type = 'not_listed') as n_not_listed,
         count(*) filter (where transition_type = 'worsened_cluster') as n_worsened_cluster,
@@ -68,6 +72,7 @@ final as (
         grouped.n_schools,
         grouped.n_improved_cluster,
         grouped.n_left_list,
+        grouped.n_closed,
         grouped.n_positive,
         grouped.n_positive / grouped.n_schools as positive_share,
         grouped.n_unchanged,

@@ -1,7 +1,8 @@
 -- Resource deficits by municipality (seed 003, «Ресурсные дефициты школ»), one row per
 -- municipality and year plus a region total row: schools with staffing, infrastructure and
 -- both deficits, all schools of the municipality, and the ШНОР of the list in force that year
--- (list_year = year); counts and shares of all schools of the municipality.
+-- (list_year = year; NULL, «нет списка», when that year has no computed list); counts and shares
+-- of all schools of the municipality.
 with
 
 deficits as (
@@ -15,6 +16,11 @@ schools as (
 
 shnor_list as (
     select school_id, list_year, is_shnor from {{ ref('fct_shnor_list') }}
+),
+
+list_years as (
+    select list_year from {{ ref('dim_list_year') }}
+    where is_computable
 ),
 
 profile as (
@@ -31,7 +37,8 @@ joined as (
         coalesce(deficits.has_staffing_deficit, false) as has_staffing_deficit,
         coalesce(deficits.has_infrastructure_deficit, false) as has_infrastructure_deficit,
         coalesce(deficits.has_both_deficits, false) as has_both_deficits,
-        coalesce(shnor_list.is_shnor, false) as is_shnor
+        coalesce(shnor_list.is_shnor, false) as is_shnor,
+        schools.year in (select list_years.list_year from list_years) as has_shnor_list
     from schools
     left join deficits on schools.school_id = deficits.school_id and schools.year = deficits.year
     left join shnor_list on schools.school_id = shnor_list.school_id and schools.year = shnor_list.list_year
@@ -49,7 +56,8 @@ grouped as (
         count(*) filter (where has_staffing_deficit) as n_staffing_deficit,
         count(*) filter (where has_infrastructure_deficit) as n_infrastructure_deficit,
         count(*) filter (where has_both_deficits) as n_both_deficits,
-        count(*) filter (where is_shnor) as n_shnor
+        count(*) filter (where is_shnor) as n_shnor,
+        bool_and(has_shnor_list) as has_shnor_list
     from joined
     group by grouping sets ((year, municipality_code), (year))
 ),
@@ -68,8 +76,9 @@ final as (
         grouped.n_infrastructure_deficit / grouped.n_schools as infrastructure_deficit_share,
         grouped.n_both_deficits,
         grouped.n_both_deficits / grouped.n_schools as both_deficits_share,
-        grouped.n_shnor,
-        grouped.n_shnor / grouped.n_schools as shnor_share,
+        grouped.has_shnor_list,
+        case when grouped.has_shnor_list then grouped.n_shnor end as n_shnor,
+        case when grouped.has_shnor_list then grouped.n_shnor / grouped.n_schools end as shnor_share,
         profile.profile_name,
         profile.profile_version
     from grouped

@@ -1,7 +1,9 @@
 -- The ШНОР list by FIOKO cluster (seed 003, «Сильно / умеренно / базово неуспевающие»), one
 -- row per list year and cluster plus a total row (fioko_cluster = 'total'): listed schools,
 -- their share of the list and of all schools, how many were already on the previous list
--- (with reorganised predecessors) and how many have been in a support programme.
+-- (with reorganised predecessors) and how many have been in a support programme. Every list year
+-- of dim_list_year has its rows; a list year without a list (not computable) carries NULL counts
+-- and its status («нет списка»), never 0 listed schools.
 with
 
 shnor_list as (
@@ -27,12 +29,13 @@ profile as (
 list_years as (
     select
         list_year,
-        min(results_year) as results_year,
-        count(*) as n_schools,
-        count(*) filter (where is_shnor) as n_listed_total,
-        bool_and(prior_results_available) as prior_results_available
-    from shnor_list
-    group by list_year
+        results_year,
+        n_schools,
+        n_listed as n_listed_total,
+        is_computable,
+        list_status,
+        list_status_ru
+    from {{ ref('dim_list_year') }}
 ),
 
 compared_years as (
@@ -81,7 +84,9 @@ counted as (
         grid.cluster_rank,
         grid.n_schools,
         grid.n_listed_total,
-        grid.prior_results_available,
+        grid.is_computable,
+        grid.list_status,
+        grid.list_status_ru,
         grid.is_compared,
         count(listed.list_year) as n_listed,
         count(*) filter (where listed.was_listed_before) as n_listed_before,
@@ -100,14 +105,15 @@ final as (
         counted.fioko_cluster,
         counted.cluster_name_ru as fioko_cluster_ru,
         counted.cluster_rank as fioko_cluster_rank,
-        counted.n_listed,
-        counted.n_listed / nullif(counted.n_listed_total, 0) as cluster_share,
+        case when counted.is_computable then counted.n_listed end as n_listed,
+        case when counted.is_computable then counted.n_listed / nullif(counted.n_listed_total, 0) end as cluster_share,
         counted.n_schools,
-        counted.n_listed / counted.n_schools as listed_share,
+        case when counted.is_computable then counted.n_listed / counted.n_schools end as listed_share,
         case when counted.is_compared then counted.n_listed_before end as n_listed_before,
         case when counted.is_compared then counted.n_listed - counted.n_listed_before end as n_newly_listed,
-        counted.n_supported,
-        counted.prior_results_available,
+        case when counted.is_computable then counted.n_supported end as n_supported,
+        counted.list_status,
+        counted.list_status_ru,
         profile.profile_name,
         profile.profile_version
     from counted

@@ -1,29 +1,35 @@
 with
 
+subjects as (
+    select subject_alias, subject_code from {{ ref('subject_aliases') }}
+),
+
 source as (
     select * from {{ source('raw', 'gia_results') }}
 ),
 
 final as (
     select
-        year,
-        school_id as school_code,
-        exam,
-        case when exam = 'OGE' then 9 else 11 end as grade,
-        lower(trim(subject)) as subject_alias,
-        subject,
-        participant_code,
-        category,
-        wave,
-        primary_score,
-        test_score,
-        mark,
-        status,
-        _file_id as file_id,
-        _source_file as source_file,
-        _row_number as source_row_number
+        source.year,
+        source.school_id as school_code,
+        source.exam,
+        case when source.exam = 'OGE' then 9 else 11 end as grade,
+        lower(trim(source.subject)) as subject_alias,
+        source.subject,
+        coalesce(subjects.subject_code, lower(trim(source.subject))) as subject_key,
+        source.participant_code,
+        source.category,
+        source.wave,
+        source.primary_score,
+        source.test_score,
+        source.mark,
+        source.status,
+        source._file_id as file_id,
+        source._source_file as source_file,
+        source._row_number as source_row_number
     from source
-    {{ latest_delivery(['year', 'school_id']) }}
+    left join subjects on lower(trim(source.subject)) = subjects.subject_alias
+    {{ latest_delivery(['source.year', 'source.school_id', 'source.exam', 'coalesce(subjects.subject_code, lower(trim(source.subject)))'], file_id='source._file_id') }}
 )
 
 select * from final

@@ -1,26 +1,32 @@
 with
 
+subjects as (
+    select subject_alias, subject_code from {{ ref('subject_aliases') }}
+),
+
 source as (
     select * from {{ source('raw', 'vpr_results') }}
 ),
 
 final as (
     select
-        year,
-        school_id as school_code,
+        source.year,
+        source.school_id as school_code,
         'VPR' as exam,
-        grade,
-        lower(trim(subject)) as subject_alias,
-        subject,
-        participant_code,
-        primary_score,
-        mark,
-        status,
-        _file_id as file_id,
-        _source_file as source_file,
-        _row_number as source_row_number
+        source.grade,
+        lower(trim(source.subject)) as subject_alias,
+        source.subject,
+        coalesce(subjects.subject_code, lower(trim(source.subject))) as subject_key,
+        source.participant_code,
+        source.primary_score,
+        source.mark,
+        source.status,
+        source._file_id as file_id,
+        source._source_file as source_file,
+        source._row_number as source_row_number
     from source
-    {{ latest_delivery(['year', 'school_id']) }}
+    left join subjects on lower(trim(source.subject)) = subjects.subject_alias
+    {{ latest_delivery(['source.year', 'source.school_id', 'source.grade', 'coalesce(subjects.subject_code, lower(trim(source.subject)))'], file_id='source._file_id') }}
 )
 
 select * from final

@@ -1,0 +1,82 @@
+-- Which procedures vanished from a results year (a lost subject file): one row per procedure and
+-- results year after the first, region-wide. A procedure that at least vanished_min_schools schools
+-- had in the previous year and that fewer than half of them have this year, in a year that has
+-- results at all, vanished, unless seed procedures_not_held says it was not held that year.
+-- Thresholds are those of the delivery check, not of the methodology (vars in dbt_project.yml).
+with
+
+counts as (
+    select school_id, procedure_code, year from {{ ref('int_procedure_counts') }}
+),
+
+successors as (
+    select * from {{ ref('int_school_successors') }}
+),
+
+not_held as (
+    select year, procedure_code, note_ru from {{ ref('procedures_not_held') }}
+),
+
+results_years as (
+    select distinct year from counts
+),
+
+-- last year's schools carried to the school that continues them this year
+previous as (
+    select
+        coalesce(successors.successor_school_id, counts.school_id) as school_id,
+        counts.procedure_code,
+        counts.year + 1 as year
+    from counts
+    left join successors
+        on counts.school_id = successors.old_school_id
+        and successors.first_results_year_under_successor <= counts.year + 1
+    qualify row_number() over (
+        partition by counts.school_id, counts.procedure_code, counts.year
+        order by successors.depth desc nulls last
+    ) = 1
+),
+
+compared as (
+    select
+        previous.procedure_code,
+        previous.year,
+        count(distinct previous.school_id) as n_schools_previous_year,
+        count(distinct counts.school_id) as n_schools_continuing
+    from previous
+    inner join results_years on previous.year = results_years.year
+    left join counts
+        on previous.school_id = counts.school_id
+        and previous.procedure_code = counts.procedure_code
+        and previous.year = counts.year
+    group by previous.procedure_code, previous.year
+),
+
+this_year as (
+    select procedure_code, year, count(distinct school_id) as n_schools
+    from counts
+    group by procedure_code, year
+),
+
+final as (
+    select
+        compared.procedure_code,
+        compared.year,
+        compared.n_schools_previous_year,
+        compared.n_schools_continuing,
+        coalesce(this_year.n_schools, 0) as n_schools,
+        not_held.procedure_code is not null as is_not_held,
+        not_held.note_ru as not_held_note_ru,
+        compared.n_schools_previous_year >= {{ var('vanished_min_schools') }}
+            and compared.n_schools_continuing < {{ var('vanished_max_continuing_share') }} * compared.n_schools_previous_year
+            and not_held.procedure_code is null as is_vanished
+    from compared
+    left join this_year
+        on compared.procedure_code = this_year.procedure_code
+        and compared.year = this_year.year
+    left join not_held
+        on compared.procedure_code = not_held.procedure_code
+        and compared.year = not_held.year
+)
+
+select * from final

@@ -1,0 +1,86 @@
+-- Are the results of a year complete enough to build a list on, per municipality: one row per
+-- results year and municipality of the registry. Every school with students has results
+-- (fct_delivery_completeness, source results: a late municipality has none), and no procedure that
+-- counts for the list under the selected profile vanished region-wide (int_procedure_coverage: a
+-- lost subject file; a ВПР-only profile is not held up by a lost ОГЭ file). reason_ru says in words
+-- what is missing.
+with
+
+completeness as (
+    select * from {{ ref('fct_delivery_completeness') }}
+),
+
+coverage as (
+    select * from {{ ref('int_procedure_coverage') }}
+),
+
+profile as (
+    select profile_name from {{ ref('int_methodology_profile') }}
+),
+
+profile_procedures as (
+    select profile_procedures.procedure_code
+    from {{ ref('methodology_profile_procedures') }} as profile_procedures
+    inner join profile on profile_procedures.profile_name = profile.profile_name
+    where profile_procedures.counts_for_list
+),
+
+procedures as (
+    select procedure_code, exam, procedure_name_ru from {{ ref('procedures') }}
+),
+
+vanished as (
+    select
+        coverage.year,
+        string_agg(
+            procedures.procedure_name_ru || ': ' || coverage.n_schools_continuing || ' из '
+            || coverage.n_schools_previous_year || ' школ, у которых были результаты в '
+            || (coverage.year - 1) || ' году, имеют их в ' || coverage.year || ' (потерян файл предмета?)',
+            '; ' order by coverage.procedure_code
+        ) as vanished_ru
+    from coverage
+    inner join profile_procedures on coverage.procedure_code = profile_procedures.procedure_code
+    inner join procedures on coverage.procedure_code = procedures.procedure_code
+    where coverage.is_vanished
+    group by coverage.year
+),
+
+municipal as (
+    select
+        completeness.year,
+        completeness.municipality_code,
+        any_value(completeness.municipality_name) as municipality_name,
+        bool_and(completeness.is_complete) as is_delivery_complete,
+        string_agg(
+            case
+                when not completeness.is_complete
+                    then completeness.source_ru || ': ' || completeness.n_missing_schools || ' из '
+                    || completeness.n_expected_schools || ' школ без результатов'
+                    || case
+                        when completeness.n_missing_schools <= 5 then ' (' || completeness.missing_school_ids || ')'
+                        else ''
+                    end
+            end,
+            '; ' order by completeness.source
+        ) as missing_ru
+    from completeness
+    where completeness.source = 'results'
+    group by completeness.year, completeness.municipality_code
+),
+
+final as (
+    select
+        municipal.year,
+        municipal.municipality_code,
+        municipal.municipality_name,
+        municipal.is_delivery_complete,
+        vanished.vanished_ru is null as has_no_vanished_procedure,
+        municipal.is_delivery_complete and vanished.vanished_ru is null as is_complete,
+        municipal.missing_ru,
+        vanished.vanished_ru,
+        nullif(concat_ws('; ', municipal.missing_ru, vanished.vanished_ru), '') as reason_ru
+    from municipal
+    left join vanished on municipal.year = vanished.year
+)
+
+select * from final

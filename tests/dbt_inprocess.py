@@ -1,0 +1,77 @@
+"""dbt models built in this process (dbtRunner with a manifest parsed once per session): the
+fastest way for a test to turn raw tables into marts without Dagster."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from functools import cache
+from pathlib import Path
+
+from orchestration.dbt_project import DBT_PROJECT_DIR
+
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _args(work: Path) -> list[str]:
+    return [
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work / "logs"),
+        "--quiet",
+    ]
+
+
+@cache
+def _manifest(work: str, profile: str):
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke(
+        ["parse", *_args(Path(work)), "--vars", json.dumps({"methodology_profile": profile})]
+    )
+    assert result.success, result.exception
+    return result.result
+
+
+def build_models(db: Path, work: Path, profile: str = "fioko_2025") -> None:
+    """Seeds and every model of the project into ``db`` (no tests: the caller compares marts)."""
+    from dbt.cli.main import dbtRunner
+
+    work.mkdir(parents=True, exist_ok=True)
+    shared = Path(tempfile.gettempdir()) / f"eduq_dbt_parse_{os.getpid()}"
+    manifest = _manifest(str(shared), profile)
+    saved = os.environ.get("EDUQ_DBT_DB_PATH")
+    os.environ["EDUQ_DBT_DB_PATH"] = str(db)
+    try:
+        for command in ("seed", "run"):
+            result = dbtRunner(manifest=manifest).invoke(
+                [command, *_args(work), "--vars", json.dumps({"methodology_profile": profile})]
+            )
+            assert result.success, f"dbt {command} failed: {result.exception or result.result}"
+    finally:
+        release_connections()
+        if saved is None:
+            os.environ.pop("EDUQ_DBT_DB_PATH", None)
+        else:
+            os.environ["EDUQ_DBT_DB_PATH"] = saved
+
+
+def release_connections() -> None:
+    """Close the DuckDB connections dbt keeps in this process after an invocation (dbt-duckdb holds
+    the database open for reuse; a later ``duckdb.connect`` of the same file would get that instance)."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
+    # dbt-duckdb keeps its environment (and the DuckDB connection) at class level between runs
+    environment = DuckDBConnectionManager._ENV
+    if environment is not None:
+        environment.close()
+    DuckDBConnectionManager.close_all_connections()

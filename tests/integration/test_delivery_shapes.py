@@ -1,0 +1,149 @@
+"""Delivery-shape invariance: the same facts delivered in different files give identical marts.
+
+Exam-processing centres export one file per exam and subject, municipalities send their own files,
+files arrive in any order and one is sometimes sent twice. The latest delivery wins per (source,
+year, school, exam, subject, grade) for results, so files of other subjects add up instead of
+erasing each other (issue 9: a region whose 2023 ОГЭ/ЕГЭ came as five per-subject files kept only
+the last file's subject). A correction file for one subject of a few schools changes exactly the
+rows of those schools and that subject.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from core.settings import Settings
+from tests.dbt_inprocess import build_models
+from tests.delivery_shapes import (
+    add_duplicate,
+    municipality_of_schools,
+    read_delivered_csv,
+    shape_keys,
+    shuffle_times,
+    split_results,
+)
+from tests.marts import PUBLIC_MARTS
+
+pytestmark = pytest.mark.integration
+
+YEARS = (2022, 2023)
+
+
+def _settings(home: Path, landing: Path) -> Settings:
+    return Settings(
+        home=home,
+        landing_dir=landing,
+        warehouse_dir=home / "warehouse",
+        publications_dir=home / "publications",
+        methodology_profile="fioko_2025",
+        today=dt.date(2024, 11, 1),
+    )
+
+
+def _build(landing: Path, home: Path) -> Path:
+    """Load a landing folder with the ingestion code and build the marts with dbt."""
+    from ingestion.loader import ingest_all
+    from ingestion.warehouse import connect
+
+    settings = _settings(home, landing)
+    settings.ensure_dirs()
+    with connect(settings.candidate_db) as con:
+        survey, reports = ingest_all(con, settings, run_id="shape")
+    assert not survey.by_status("rejected"), survey.by_status("rejected")
+    assert all(not r.rows_quarantined for r in reports)
+    build_models(settings.candidate_db, home / "dbt")
+    return settings.candidate_db
+
+
+def _marts(db: Path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {
+            table: con.execute(f"select * from marts.{table} order by all").fetchall()
+            for table in sorted(PUBLIC_MARTS)
+        }
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from synthetic import generate_region
+
+    landing = tmp_path_factory.mktemp("shapes") / "delivered"
+    generate_region(landing, seed=11, schools=24, years=YEARS)
+    return landing
+
+
+@pytest.fixture(scope="module")
+def baseline(region: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple]]:
+    home = tmp_path_factory.mktemp("baseline")
+    landing = home / "landing"
+    import shutil
+
+    shutil.copytree(region, landing)
+    marts = _marts(_build(landing, home))
+    assert sum(len(rows) for rows in marts.values()) > 0
+    assert marts["fct_procedure_results"], "the region has results"
+    return marts
+
+
+@pytest.mark.parametrize(
+    "shape", ["per_municipality", "per_exam", "per_subject", "per_subject_and_municipality"]
+)
+def test_every_delivery_shape_gives_identical_marts(
+    shape: str, region: Path, baseline: dict, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    home = tmp_path_factory.mktemp(shape)
+    key = shape_keys(municipality_of_schools(region))[shape]
+    parts = split_results(region, home / "landing", key, seed=len(shape))
+    assert len(parts) > 2 * len(YEARS), "the shape really splits the files"
+    add_duplicate(home / "landing", seed=len(shape))
+    shuffle_times(home / "landing", seed=7 * len(shape))
+    got = _marts(_build(home / "landing", home))
+    for table in sorted(PUBLIC_MARTS):
+        assert got[table] == baseline[table], f"{shape}: marts.{table} differs"
+
+
+def test_a_correction_of_one_subject_changes_exactly_those_rows(
+    region: Path, baseline: dict, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import shutil
+
+    home = tmp_path_factory.mktemp("correction")
+    landing = home / "landing"
+    shutil.copytree(region, landing)
+    # a later delivery: ОГЭ Математика 2023 of two schools again, every participant failing
+    gia = read_delivered_csv(next(landing.rglob("gia_results_2023.csv")))
+    oge_ma = gia[(gia["Экзамен"] == "ОГЭ") & (gia["Предмет"] == "Математика")]
+    schools = sorted(oge_ma["Код ОО"].unique())[:2]
+    correction = oge_ma[oge_ma["Код ОО"].isin(schools)].copy()
+    correction["Отметка"] = correction["Отметка"].map(lambda m: "2" if m else m)
+    path = landing / "gia" / "gia_results_2023_correction_oge_math.csv"
+    correction.to_csv(path, sep=";", index=False, encoding="utf-8")
+    shuffle_times(landing, seed=3)
+    import os
+
+    os.utime(path, (1_900_000_000, 1_900_000_000))  # delivered last
+    db = _build(landing, home)
+    with duckdb.connect(str(db), read_only=True) as con:
+        codes = dict(
+            con.execute("select code, school_id from intermediate.int_school_codes").fetchall()
+        )
+        results = con.execute("select * from marts.fct_procedure_results order by all").fetchall()
+        columns = [c[0] for c in con.execute("describe marts.fct_procedure_results").fetchall()]
+    corrected = {codes[s] for s in schools}
+    before = {(r[0], r[1], r[3]): r for r in baseline["fct_procedure_results"]}
+    after = {(r[0], r[1], r[3]): r for r in results}
+    assert before.keys() == after.keys(), "no result of another subject was erased or added"
+    changed = {k for k in before if before[k] != after[k]}
+    # the corrected rows and the rows that read them as the previous year (2024: none here)
+    assert changed == {(s, "OGE_MA", 2023) for s in corrected}
+    failing, participants = columns.index("failing"), columns.index("participants")
+    for key in changed:
+        assert after[key][failing] == after[key][participants] > 0
+    # the other subjects of the same schools in 2023 are untouched
+    for (school, procedure, year), row in after.items():
+        if school in corrected and year == 2023 and procedure != "OGE_MA":
+            assert row == before[(school, procedure, year)]
