@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from core.files import CHUNK, fsync_dir, sha256_file
+from core.files import CHUNK, fsync_dir, sha256_file, write_json_atomic
 from core.settings import Settings
 from gate.audit import AuditRecord, find_passed_audit, records
 from gate.errors import CandidateChanged, PromotionRefused
@@ -168,7 +168,57 @@ def promote(settings: Settings) -> Promotion:
     finally:
         tmp.unlink(missing_ok=True)
     fsync_dir(serving.parent)
-    return Promotion(serving, serving.stat().st_size, sha256_file(serving), record.build_id, sha)
+    promotion = Promotion(serving, serving.stat().st_size, sha256_file(serving), record.build_id, sha)
+    write_json_atomic(
+        serving_state_path(settings),
+        {
+            "build_id": record.build_id,
+            "serving_sha256": promotion.sha256,
+            "serving_bytes": promotion.size_bytes,
+            "candidate_sha256": sha,
+            "candidate_bytes": record.candidate_bytes,
+            "candidate_mtime_ns": record.candidate_mtime_ns,
+            "code_fingerprint": record.code_fingerprint,
+            "methodology_profile": record.methodology_profile,
+            "promoted_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        },
+    )
+    return promotion
+
+
+def serving_state_path(settings: Settings) -> Path:
+    """What promotion last put in place: the serving file's hash and the build it came from."""
+    return settings.warehouse_dir / "serving.json"
+
+
+@dataclass(frozen=True)
+class ServingState:
+    build_id: str
+    serving_sha256: str
+    candidate_sha256: str
+    candidate_bytes: int
+    candidate_mtime_ns: int
+    code_fingerprint: str
+    methodology_profile: str
+
+
+def verified_serving_state(settings: Settings) -> tuple[ServingState | None, str]:
+    """The state promotion recorded, if the serving file is byte for byte what it promoted (its
+    SHA-256 is computed now); else None and why not."""
+    path = serving_state_path(settings)
+    if not settings.serving_db.exists():
+        return None, "there is no serving warehouse yet"
+    if not path.exists():
+        return None, "the serving warehouse has no promotion record (serving.json)"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    sha = sha256_file(settings.serving_db)
+    if sha != data.get("serving_sha256"):
+        return None, (
+            f"the serving warehouse is not the file promotion wrote (sha256 {sha[:12]}… instead of "
+            f"{str(data.get('serving_sha256'))[:12]}…)"
+        )
+    fields = {k: data.get(k) for k in ServingState.__dataclass_fields__}
+    return ServingState(**fields), "verified"
 
 
 def serving_audit(con: duckdb.DuckDBPyConnection) -> ServingAudit | None:

@@ -29,18 +29,22 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    import os
-
-    if args.profile:
-        os.environ["EDUQ_METHODOLOGY_PROFILE"] = args.profile
-    if args.full_refresh:
-        os.environ["EDUQ_DBT_FULL_REFRESH"] = "1"
     from core.errors import EduqError
     from gate.errors import ListIncomplete, ListYearNotAvailable
+
+    started = time.perf_counter()
+    settings = load_settings().with_overrides(args.profile, True if args.full_refresh else None)
+    if args.list_year is None:
+        # a night with nothing new costs seconds: decided before Dagster and dbt are even imported
+        from orchestration.plan import nothing_new
+
+        noop, _why = nothing_new(settings)
+        if noop is not None:
+            print(noop.render())
+            print(f"Done in {time.perf_counter() - started:.1f} s (nothing to do)")
+            return 0
     from orchestration.runner import PipelineFailed, run_pipeline
 
-    settings = load_settings()
-    started = time.perf_counter()
     log_path = None if args.verbose else _log_path(settings, "run")
     try:
         if log_path is None:
@@ -249,7 +253,36 @@ def main(argv: list[str] | None = None) -> int:
             logging.WARNING
         )  # library loggers set their own levels; keep the terminal quiet
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(
+            "Interrupted; nothing was promoted or published by the interrupted step.",
+            file=sys.stderr,
+        )
+        return 130
+    except Exception as exc:  # noqa: BLE001 — no input reaches the user as a traceback
+        return _unexpected(exc)
+
+
+def _unexpected(exc: BaseException) -> int:
+    """An error eduq did not foresee: one line for the user, the traceback in a log for a bug report."""
+    import traceback
+
+    from core.errors import EduqError
+
+    if isinstance(exc, EduqError):
+        print(f"eduq: {exc}", file=sys.stderr)
+        return 1
+    try:
+        settings = load_settings()
+        path = _log_path(settings, "error")
+        path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        where = f" The details are in {path}; please report it."
+    except Exception:  # noqa: BLE001 — even the log may be impossible (a read-only disk)
+        where = ""
+    print(f"eduq: unexpected error: {type(exc).__name__}: {exc}.{where}", file=sys.stderr)
+    return 3
 
 
 if __name__ == "__main__":

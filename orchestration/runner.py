@@ -111,6 +111,12 @@ def _instance(settings: Settings, instance: dg.DagsterInstance | None) -> dg.Dag
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
+def _run_config(settings: Settings, quiet: bool) -> dict:
+    from orchestration.resources import run_config_for
+
+    return {**run_config_for(settings), **(QUIET_RUN_CONFIG if quiet else {})}
+
+
 def run_pipeline(
     settings: Settings,
     instance: dg.DagsterInstance | None = None,
@@ -120,29 +126,19 @@ def run_pipeline(
     from gate.audit import audit_dir, read_record
     from gate.publishable import list_years, require_publishable
     from orchestration.assets.publication import build_id
-    from orchestration.definitions import defs
+    from orchestration.definitions import get_definitions
+
+    defs = get_definitions()
 
     settings.ensure_dirs()
     instance = _instance(settings, instance)
-    run_config = QUIET_RUN_CONFIG if quiet else None
     load = defs.resolve_job_def("nightly_load").execute_in_process(
-        instance=instance, raise_on_error=False, run_config=run_config
+        instance=instance, raise_on_error=False, run_config=_run_config(settings, quiet)
     )
     build = build_id(instance, load.run_id)
     record = read_record(settings, build)
     if not load.success:
-        text = _failure_text(load)
-        failed_steps = {e.step_key for e in load.all_events if e.event_type_value == "STEP_FAILURE"}
-        if (
-            record is not None and "warehouse__audit" not in failed_steps
-        ):  # the audit step says it itself
-            text += (
-                f"\nBuild {build} stopped before its audit; the serving warehouse and the publications are "
-                f"unchanged.\n{record.describe_failures(audit_dir(settings, build))}"
-            )
-        if record is not None:
-            text += f"\nAudit record and failing rows: {audit_dir(settings, build)}"
-        raise PipelineFailed(text)
+        raise PipelineFailed(_failure_text(load, record, audit_dir(settings, build)))
     summary = RunSummary(
         load.run_id,
         None,
@@ -201,7 +197,9 @@ def publish(
     from gate.errors import PublicationRefused
     from gate.publishable import require_publishable
     from orchestration.assets.publication import list_year_partitions
-    from orchestration.definitions import defs
+    from orchestration.definitions import get_definitions
+
+    defs = get_definitions()
 
     instance = _instance(settings, instance)
     if not settings.serving_db.exists():
@@ -217,7 +215,7 @@ def publish(
         instance=instance,
         partition_key=str(list_year),
         raise_on_error=False,
-        run_config=QUIET_RUN_CONFIG if quiet else None,
+        run_config=_run_config(settings, quiet),
     )
     if not result.success:
         raise PipelineFailed(_failure_text(result))
@@ -242,17 +240,32 @@ def publish(
     )
 
 
-def _failure_text(result: dg.ExecuteInProcessResult) -> str:
-    lines = []
+def _step_failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
+    out = []
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             error = event.step_failure_data.error
             cause = error.cause if error is not None and error.cause is not None else error
             message = cause.message.strip() if cause else "failed"
-            lines.append(f"{event.step_key}: {message}")
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            data = event.event_specific_data
-            if not data.passed:
-                level = "warning" if data.severity == dg.AssetCheckSeverity.WARN else "check failed"
-                lines.append(f"{level}: {data.asset_key.to_user_string()} {data.check_name}")
-    return "pipeline failed:\n" + "\n".join(lines)
+            out.append((event.step_key, message.splitlines()[0] if message else "failed"))
+    return out
+
+
+def _failure_text(result: dg.ExecuteInProcessResult, record, folder: Path) -> str:
+    """What went wrong, once: the audit's verdict with every failed check when the build got that
+    far (or was recorded as failed before it), else the steps that failed."""
+    steps = _step_failures(result)
+    if record is None:
+        lines = [f"  {step}: {message}" for step, message in steps]
+        return "The run failed; nothing was promoted or published.\n" + "\n".join(lines)
+    audited = not any(step.startswith("step__") for step in (c.key for c in record.errors))
+    head = (
+        f"Build {record.build_id}: the audit failed"
+        if audited
+        else f"Build {record.build_id} failed before its audit"
+    )
+    return (
+        f"{head} ({len(record.errors)} error-level check(s)); the serving warehouse and the "
+        f"publications are unchanged.\n{record.describe_failures(folder)}\n"
+        f"Audit record and failing rows: {folder}"
+    )

@@ -239,6 +239,18 @@ def _year_lock(folder: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def published_unchanged(settings: Settings, list_year: int) -> int | None:
+    """The version of ``list_year`` whose list is exactly what the serving warehouse holds now (the
+    same CSV bytes publish_list would write), or None when a publication would make a new version."""
+    existing = versions(settings, list_year)
+    if not existing or not settings.serving_db.exists():
+        return None
+    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+        csv_bytes = render_csv(published_table(read_list(con, list_year)))
+    latest = list_dir(settings, list_year) / f"v{existing[-1]}" / file_names(list_year)["csv"]
+    return existing[-1] if latest.read_bytes() == csv_bytes else None
+
+
 def publish_list(settings: Settings, list_year: int) -> PublicationResult:
     """Publish the ШНОР list of ``list_year`` from the serving warehouse (see the module docstring)."""
     serving = settings.serving_db

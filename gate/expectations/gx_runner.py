@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -132,6 +133,36 @@ def failure_message(
     return f"{text}. For example: {examples}" if examples else text
 
 
+_shared: dict[str, Any] = {}
+_shared_lock = threading.Lock()
+
+
+def _make_shared() -> None:
+    try:
+        _shared["validator"] = _Validator()
+    except BaseException as exc:  # noqa: BLE001 — kept and raised where the validator is used
+        _shared["error"] = exc
+
+
+def preload() -> None:
+    """Start importing Great Expectations in the background (3–4 s of imports and context set-up),
+    so that it is ready when the checks run after the load and the dbt build. Idempotent."""
+    with _shared_lock:
+        if "thread" not in _shared:
+            thread = threading.Thread(target=_make_shared, name="gx-preload", daemon=True)
+            _shared["thread"] = thread
+            thread.start()
+
+
+def shared_validator() -> _Validator:
+    """The process's validator (one ephemeral GX context for every check of every run)."""
+    preload()
+    _shared["thread"].join()
+    if "error" in _shared:
+        raise _shared["error"]
+    return _shared["validator"]
+
+
 def _describe(config: Any) -> str:
     kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id", "result_format")}
     return f"{config.type}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
@@ -145,7 +176,7 @@ def run_checks(
     if not checks:
         return []
     catalog = catalog if catalog is not None else read_catalog(con)
-    validator = _Validator()
+    validator = shared_validator()
     results = []
     for check in checks:
         started = time.perf_counter()

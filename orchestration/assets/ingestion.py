@@ -9,12 +9,14 @@ silent success, without blocking the rest of the pipeline (bad input is normal; 
 that are fine still load).
 """
 
+from functools import cache
+
 import dagster as dg
 
-from core.settings import load_settings
 from ingestion.contract import load_contracts
 from ingestion.loader import load_source, survey_landing
 from ingestion.warehouse import connect
+from orchestration.resources import EduqResource
 
 REFERENCE_SOURCES = ("schools", "school_codes", "school_successors")
 LANDING_SURVEY_KEY = dg.AssetKey(["raw", "landing_survey"])
@@ -41,10 +43,13 @@ def _md_list(lines: list[str]) -> dg.MetadataValue:
         )
     ],
 )
-def landing_survey(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = load_settings()
+def landing_survey(context: dg.AssetExecutionContext, eduq: EduqResource) -> dg.MaterializeResult:
+    from gate.expectations.gx_runner import preload
+
+    settings = eduq.settings()
     settings.ensure_dirs()
-    with connect(settings.candidate_db) as con:
+    preload()  # Great Expectations imports in the background while the load and dbt run
+    with connect(settings.candidate_db, settings=settings) as con:
         report = survey_landing(con, settings, run_id=context.run.run_id)
     rejected = report.by_status("rejected")
     for outcome in rejected:
@@ -95,9 +100,9 @@ def _source_asset(source: str, title_ru: str, description: str) -> dg.AssetsDefi
             ),
         ],
     )
-    def _load(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        settings = load_settings()
-        with connect(settings.candidate_db) as con:
+    def _load(context: dg.AssetExecutionContext, eduq: EduqResource) -> dg.MaterializeResult:
+        settings = eduq.settings()
+        with connect(settings.candidate_db, settings=settings) as con:
             run_id = context.run.run_id
             report = load_source(con, settings, source, run_id=run_id)
             total = con.execute(f"select count(*) from raw.{source}").fetchone()[0]
@@ -164,6 +169,9 @@ def _source_asset(source: str, title_ru: str, description: str) -> dg.AssetsDefi
     return _load
 
 
-source_assets = [
-    _source_asset(c.source, c.title_ru, c.description) for c in load_contracts().values()
-]
+@cache
+def source_assets() -> tuple[dg.AssetsDefinition, ...]:
+    """One asset per input contract (built when the definitions load, not at import)."""
+    return tuple(
+        _source_asset(c.source, c.title_ru, c.description) for c in load_contracts().values()
+    )

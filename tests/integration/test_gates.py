@@ -37,7 +37,9 @@ AUDIT = dg.AssetKey(["warehouse", "audit"])
 
 
 def _defs():
-    from orchestration.definitions import defs
+    from orchestration.definitions import get_definitions
+
+    defs = get_definitions()
 
     return defs
 

@@ -283,7 +283,9 @@ def failed_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> Simple
     not an error). The landing sensor requests the job; `eduq run`'s runner runs it."""
     if "failed" in _RUNS:
         return _RUNS["failed"]
-    from orchestration.definitions import defs
+    from orchestration.definitions import get_definitions
+
+    defs = get_definitions()
     from orchestration.runner import PipelineFailed, run_pipeline
 
     monkeypatch = pytest.MonkeyPatch()

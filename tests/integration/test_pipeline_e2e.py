@@ -31,7 +31,9 @@ def test_every_delivered_row_is_loaded_and_nothing_quarantined(small_region) -> 
 
 
 def test_every_asset_materialised_and_every_check_passed(small_region) -> None:
-    from orchestration.definitions import defs
+    from orchestration.definitions import get_definitions
+
+    defs = get_definitions()
 
     graph = defs.resolve_asset_graph()
     instance = small_region.instance

@@ -32,6 +32,7 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], tuple[bo
 
 def test_rejections_and_quarantine_are_visible_as_warn_checks(bare: Region) -> None:
     from orchestration.assets.ingestion import landing_survey, source_assets
+    from orchestration.resources import EduqResource
 
     for name in (
         "schools_2024.csv",
@@ -42,8 +43,10 @@ def test_rejections_and_quarantine_are_visible_as_warn_checks(bare: Region) -> N
     ):
         bare.deliver(name)
     wanted = {"raw/schools", "raw/school_codes", "raw/school_successors", "raw/vpr_results"}
-    assets = [landing_survey, *[a for a in source_assets if a.key.to_user_string() in wanted]]
-    result = dg.materialize(assets, instance=dg.DagsterInstance.ephemeral())
+    assets = [landing_survey, *[a for a in source_assets() if a.key.to_user_string() in wanted]]
+    result = dg.materialize(
+        assets, instance=dg.DagsterInstance.ephemeral(), resources={"eduq": EduqResource()}
+    )
     assert result.success
     checks = _checks(result)
     assert checks[("raw/landing_survey", "no_rejected_files")][:2] == (False, "WARN")
