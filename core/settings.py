@@ -32,6 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from core.errors import EduqError
+
 DEFAULT_PROFILE = "fioko_2025"
 DEFAULT_SCHOOL_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 MEMORY_LIMIT_CAP_BYTES = 3 * 1024**3
@@ -122,7 +124,7 @@ def default_memory_limit() -> str:
     return f"{max(limit // 1024**2, 256)}MB"
 
 
-class SettingsError(ValueError):
+class SettingsError(EduqError, ValueError):
     """An EDUQ_* variable has a value that cannot be used (the message names it)."""
 
 

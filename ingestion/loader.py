@@ -20,12 +20,14 @@ import json
 import logging
 import re
 import shutil
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from core import progress
 from core.settings import Settings
 from ingestion import readers
 from ingestion.contract import Contract, get_contract, load_contracts, normalise_label
@@ -389,6 +391,7 @@ def load_source(
         if not path.exists():
             continue
         layout = readers.FileLayout.from_json(json.loads(layout_json))
+        started = time.perf_counter()
         try:
             outcome = load_file(
                 con,
@@ -405,8 +408,12 @@ def load_source(
             )
         except IngestionError as exc:
             _reject(con, settings, path, file_hash, size, source, str(exc), run_id, report)
+            progress.file_loaded(path.name, source, size, 0, time.perf_counter() - started)
             continue
         report.files.append(outcome)
+        progress.file_loaded(
+            path.name, source, size, outcome.rows_read, time.perf_counter() - started
+        )
     return report
 
 

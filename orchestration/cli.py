@@ -34,15 +34,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     settings = load_settings().with_overrides(args.profile, True if args.full_refresh else None)
-    if args.list_year is None:
-        # a night with nothing new costs seconds: decided before Dagster and dbt are even imported
-        from orchestration.plan import nothing_new
+    from orchestration.plan import nothing_new, requested_list_refusal
 
-        noop, _why = nothing_new(settings)
-        if noop is not None:
-            print(noop.render())
-            print(f"Done in {time.perf_counter() - started:.1f} s (nothing to do)")
-            return 0
+    # a night with nothing new costs seconds: decided before Dagster and dbt are even imported
+    noop, _why = nothing_new(settings)
+    if args.list_year is not None:
+        refusal = requested_list_refusal(settings, args.list_year)
+        if refusal is not None:  # no file waits that could make the list: refuse before any work
+            print(f"Not published: {refusal}", file=sys.stderr)
+            return 2
+    elif noop is not None:
+        print(noop.render())
+        print(f"Done in {time.perf_counter() - started:.1f} s (nothing to do)")
+        return 0
     from orchestration.runner import PipelineFailed, run_pipeline
 
     log_path = None if args.verbose else _log_path(settings, "run")
@@ -50,9 +54,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if log_path is None:
             summary = run_pipeline(settings, list_year=args.list_year)
         else:
-            # dbt's and Dagster's step-by-step output goes to a log file; the summary to the terminal
-            with _output_to(log_path):
-                summary = run_pipeline(settings, list_year=args.list_year)
+            # dbt's and Dagster's step-by-step output goes to a log file; the stages and the load's
+            # progress and the summary to the terminal
+            from core import progress
+
+            shown = progress.show_on()
+            try:
+                with _output_to(log_path):
+                    summary = run_pipeline(settings, list_year=args.list_year)
+            finally:
+                progress.hide(shown)
     except (ListYearNotAvailable, ListIncomplete) as exc:
         print(f"Not published: {exc}", file=sys.stderr)
         return 2

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core import progress
 from core.settings import Settings
 from orchestration.dbt_project import (
     TARGET_DIR,
@@ -98,6 +99,12 @@ def run_build(
     from dbt.cli.main import dbtRunner
 
     manifest = manifest_object()
+    total = sum(
+        1
+        for n in manifest.nodes.values()
+        if n.resource_type in ("model", "seed", "snapshot", "test")
+    )
+    progress.stage(f"dbt build ({total} models, seeds and tests)")
     target = target_dir_for(run_id)
     target.mkdir(parents=True, exist_ok=True)
     build = DbtBuild(target, 0.0)
@@ -117,6 +124,7 @@ def run_build(
             message=str(info.message or ""),
         )
         build.nodes.append(item)
+        progress.nodes_done(len(build.nodes), total, item.name)
         if on_node is not None:
             on_node(item)
 

@@ -84,6 +84,7 @@ publish_list_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
+
 @dg.schedule(
     name="nightly_load_schedule",
     job=nightly_load_job,

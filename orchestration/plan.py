@@ -89,3 +89,27 @@ def nothing_new(settings: Settings) -> tuple[NothingNew | None, str]:
             f"the ШНОР list {latest.list_year} is not published as the serving warehouse holds it",
         )
     return NothingNew(state.build_id, state.serving_sha256, latest.list_year, version, None), ""
+
+
+def requested_list_refusal(settings: Settings, list_year: int) -> str | None:
+    """Why ``list_year`` cannot be published, when a run cannot change that (no file waits in the
+    landing folder, and the profile is the serving build's); None when it may be, or a run might
+    make it so (then the run decides)."""
+    from gate.errors import ListIncomplete, ListYearNotAvailable
+    from gate.publishable import require_publishable
+
+    if not settings.serving_db.exists() or (
+        settings.landing_dir.exists() and landing_files(settings)
+    ):
+        return None
+    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+        from gate.promote import serving_audit
+
+        audit = serving_audit(con)
+        if audit is None or audit.methodology_profile != settings.methodology_profile:
+            return None
+        try:
+            require_publishable(con, list_year)
+        except (ListYearNotAvailable, ListIncomplete) as exc:
+            return str(exc)
+    return None

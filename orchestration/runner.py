@@ -199,9 +199,6 @@ def publish(
     from orchestration.assets.publication import list_year_partitions
     from orchestration.definitions import get_definitions
 
-    defs = get_definitions()
-
-    instance = _instance(settings, instance)
     if not settings.serving_db.exists():
         raise PublicationRefused(
             f"no serving warehouse at {settings.serving_db}: run `eduq run` first. "
@@ -209,6 +206,8 @@ def publish(
         )
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
         require_publishable(con, list_year)
+    defs = get_definitions()
+    instance = _instance(settings, instance)
     if not instance.has_dynamic_partition(list_year_partitions.name, str(list_year)):
         instance.add_dynamic_partitions(list_year_partitions.name, [str(list_year)])
     result = defs.resolve_job_def("publish_list").execute_in_process(

@@ -13,6 +13,7 @@ from functools import cache
 
 import dagster as dg
 
+from core import progress
 from ingestion.contract import load_contracts
 from ingestion.loader import load_source, survey_landing
 from ingestion.warehouse import connect
@@ -49,8 +50,13 @@ def landing_survey(context: dg.AssetExecutionContext, eduq: EduqResource) -> dg.
     settings = eduq.settings()
     settings.ensure_dirs()
     preload()  # Great Expectations imports in the background while the load and dbt run
+    progress.stage("survey the landing folder and load new files")
     with connect(settings.candidate_db, settings=settings) as con:
         report = survey_landing(con, settings, run_id=context.run.run_id)
+        files, size = con.execute(
+            "select count(*), coalesce(sum(size_bytes), 0) from raw._landing_queue"
+        ).fetchone()
+    progress.files_to_load(files, int(size))
     rejected = report.by_status("rejected")
     for outcome in rejected:
         context.log.warning(f"rejected: {outcome.message}")

@@ -16,6 +16,7 @@ import datetime as dt
 import dagster as dg
 import duckdb
 
+from core import progress
 from gate.audit import CheckOutcome, audit_dir, run_audit
 from gate.dbt_results import read_invocation
 from gate.promote import promote
@@ -100,6 +101,7 @@ def build_publication_assets(dbt_asset_keys: set[dg.AssetKey]) -> list[dg.Assets
         context: dg.AssetExecutionContext, eduq: EduqResource
     ) -> dg.MaterializeResult:
         settings = eduq.settings()
+        progress.stage("audit: dbt tests and Great Expectations suites")
         run_id = context.run.run_id
         build = build_id(context.instance, run_id)
         dbt_results = dbt_results_of_run(run_id)
@@ -155,6 +157,7 @@ def build_publication_assets(dbt_asset_keys: set[dg.AssetKey]) -> list[dg.Assets
         context: dg.AssetExecutionContext, eduq: EduqResource
     ) -> dg.MaterializeResult:
         settings = eduq.settings()
+        progress.stage("promote the audited warehouse to serving")
         promotion = promote(settings)
         with duckdb.connect(str(settings.serving_db), read_only=True) as con:
             years = [str(y) for y in computed_list_years(con)]
@@ -195,6 +198,7 @@ def shnor_list_publication(
 ) -> dg.MaterializeResult:
     settings = eduq.settings()
     list_year = int(context.partition_key)
+    progress.stage(f"publish the ШНОР list {list_year}")
     result = publish_list(settings, list_year)
     context.log.info(result.render())
     for warning in result.warnings:
