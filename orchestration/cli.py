@@ -170,6 +170,21 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check_files(args: argparse.Namespace) -> int:
+    from core.errors import EduqError
+    from ingestion.check_files import check_files
+
+    settings = load_settings()
+    folder = Path(args.folder) if args.folder else settings.landing_dir
+    try:
+        report = check_files(folder, settings)
+    except EduqError as exc:
+        print(f"eduq check-files: {exc}", file=sys.stderr)
+        return 2
+    print(report.render())
+    return report.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eduq", description="Education-quality warehouse: ШНОР, ИСБШ, risk zones."
@@ -224,6 +239,15 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--max-rows", type=int, default=100, help="rows to print (default 100)")
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.set_defaults(func=_cmd_sql)
+
+    check = sub.add_parser(
+        "check-files",
+        help="a dry run of the loader over a folder: per file, the source, year, rows read, rows "
+        "that would be quarantined (with the first reasons) or why it would be rejected; "
+        "nothing is loaded, moved or written",
+    )
+    check.add_argument("folder", nargs="?", help="folder to check (default: the landing folder)")
+    check.set_defaults(func=_cmd_check_files)
     return parser
 
 
