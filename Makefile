@@ -12,7 +12,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_HOME ?= $(EDUQ_HOME)/dagster
 
-.PHONY: setup setup-libreoffice demo test test-unit test-integration dbt-test dev lint format docs bench check-xlsx clean
+.PHONY: setup setup-libreoffice demo test test-unit test-integration dbt-test dev lint format docs contracts bench check-xlsx clean
 
 $(BIN)/eduq: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ lint: setup
 format: setup
 	$(BIN)/ruff format core ingestion synthetic orchestration gate publishing tests bench
 	cd dbt_project && ../$(BIN)/sqlfluff fix models tests macros --processes 2 --disable-progress-bar
+
+# docs/contracts.md and the dbt sources (dbt_project/models/staging/_sources.yml) from the contract
+# YAML files (ingestion/contracts/*.yaml); tests/unit/test_contract_docs.py fails when they are stale
+contracts: setup
+	$(BIN)/python -m ingestion.contract_docs
 
 # dbt docs with the catalog of the serving warehouse, read from a copy: dbt opens its database
 # read-write, and the serving file must stay untouched for analysts and the audit
