@@ -185,6 +185,18 @@ def _cmd_check_files(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def _cmd_templates(args: argparse.Namespace) -> int:
+    from ingestion.templates import write_templates
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        print(f"eduq templates: {out} is a file, not a folder", file=sys.stderr)
+        return 2
+    written = write_templates(out)
+    print(f"Wrote {len(written)} templates into {out}: " + ", ".join(p.name for p in written))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eduq", description="Education-quality warehouse: ШНОР, ИСБШ, risk zones."
@@ -248,6 +260,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("folder", nargs="?", help="folder to check (default: the landing folder)")
     check.set_defaults(func=_cmd_check_files)
+
+    templates = sub.add_parser(
+        "templates",
+        help="write an empty XLSX template per source (Russian headers, drop-down lists, "
+        "an «Инструкция» sheet) for the people who send files",
+    )
+    templates.add_argument("--out", required=True, help="folder to write the templates into")
+    templates.set_defaults(func=_cmd_templates)
     return parser
 
 

@@ -4,43 +4,17 @@ sources and the contracts differ by a column, or when a new contract would need 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-import ingestion.contract as contract_module
 from ingestion import contract_docs
 from ingestion.contract import load_contracts
 from ingestion.warehouse import METADATA_COLUMNS
+from tests.unit.new_contract import with_programme_targets
 
 ROOT = Path(__file__).resolve().parents[2]
-
-NEW_CONTRACT = """\
-source: programme_targets
-title_ru: Целевые показатели программ
-description: Targets of support programmes, one row per school, indicator and year.
-grain: [year, school_id, indicator]
-year: {column: year}
-school_column: school_id
-role: fact
-filename_patterns: ["programme_targets*"]
-columns:
-  - {name: school_id, type: code, required: true, aliases: ["Код ОО"], description: "The school."}
-  - {name: indicator, type: string, required: true, aliases: ["Показатель"], description: "Indicator."}
-  - name: unit
-    type: enum
-    aliases: ["Единица измерения"]
-    values: {percent: ["%", "процент"], count: ["чел.", "человек"]}
-    description: "Unit."
-  - {name: baseline, type: number, aliases: ["Базовое значение"], description: "Baseline."}
-  - {name: target, type: number, required: true, aliases: ["Целевое значение"], description: "Target."}
-  - {name: year, type: integer, required: true, range: [2000, null], aliases: ["Год"], description: "Year."}
-examples:
-  - {school_id: sch990001, indicator: "Доля «2» по ВПР", unit: "%", baseline: "18,5", target: 10, year: 2025}
-  - {school_id: sch990002, indicator: "Участники олимпиад", unit: "чел.", baseline: 3, target: 8, year: 2025}
-"""
 
 
 def test_the_generated_files_are_up_to_date() -> None:
@@ -137,26 +111,15 @@ sources:
     assert list(tables)[-1] == "_load_log"
 
 
-@pytest.fixture()
-def with_new_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The contracts folder with a programme_targets contract added (YAML only)."""
-    folder = tmp_path / "contracts"
-    folder.mkdir()
-    for path in contract_module.CONTRACTS_DIR.glob("*.yaml"):
-        (folder / path.name).write_bytes(path.read_bytes())
-    (folder / "programme_targets.yaml").write_text(NEW_CONTRACT, encoding="utf-8")
-    monkeypatch.setattr(contract_module, "CONTRACTS_DIR", folder)
-    load_contracts.cache_clear()
-    try:
-        yield folder
-    finally:
-        monkeypatch.undo()
-        load_contracts.cache_clear()
-
-
 def test_a_new_contract_yaml_appears_in_the_docs_and_the_sources_with_no_code_change(
-    with_new_contract: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    with with_programme_targets(tmp_path, monkeypatch):
+        _new_contract_in_docs_and_sources()
+    assert "programme_targets" not in load_contracts()
+
+
+def _new_contract_in_docs_and_sources() -> None:
     assert "programme_targets" in load_contracts()
     text = contract_docs.render_contracts_md()
     assert "## `programme_targets` — Целевые показатели программ" in text
