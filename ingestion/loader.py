@@ -113,6 +113,40 @@ class SourceLoadReport:
         return [f for f in self.files if f.status == "rejected"]
 
 
+def _files(n: int) -> str:
+    return f"{n} file{'' if n == 1 else 's'}"
+
+
+def rejected_summary(messages: list[str]) -> str:
+    """In words, for a check and the audit: «2 files rejected: a.csv: …; b.xlsx: … — …»."""
+    if not messages:
+        return "no file rejected"
+    return (
+        f"{_files(len(messages))} rejected: {'; '.join(messages)} — each waits in "
+        "landing/rejected/ with <name>.reason.txt; fix it and drop it into the landing folder again"
+    )
+
+
+def quarantine_summary(
+    by_reason: list[tuple[str, int]], files: int, rows_read: int, files_read: int
+) -> str:
+    """In words, for a check and the audit: «12 rows of 2 files quarantined: 8 unknown_school,
+    4 total_row — see raw._quarantine»; ``by_reason``: (reason code, rows), most frequent first."""
+    rows = sum(n for _, n in by_reason)
+    if not rows:
+        return (
+            f"no row quarantined ({rows_read} row{'' if rows_read == 1 else 's'} read from "
+            f"{_files(files_read)})"
+            if files_read
+            else "no row quarantined (no new file)"
+        )
+    reasons = ", ".join(f"{n} {code}" for code, n in by_reason)
+    return (
+        f"{rows} row{'' if rows == 1 else 's'} of {_files(files)} quarantined: {reasons} — see "
+        "raw._quarantine (file, row, column, value, reason)"
+    )
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

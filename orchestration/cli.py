@@ -13,14 +13,33 @@ from core.settings import load_settings
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from synthetic import generate_region, parse_years
+    from synthetic import RegionSpec, files_not_generated, parse_years, write_region
 
     settings = load_settings()
     out = Path(args.out) if args.out else settings.landing_dir
+    # a usage error is one line and exit code 2, no traceback
+    try:
+        years = parse_years(args.years)
+    except ValueError as exc:
+        print(f"eduq generate: --years {args.years}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        spec = RegionSpec(seed=args.seed, schools=args.schools, years=years)
+    except ValueError as exc:
+        print(f"eduq generate: {exc}", file=sys.stderr)
+        return 2
+    if not args.out and not args.force:
+        real = files_not_generated(out)
+        if real:
+            print(
+                f"eduq generate: the landing folder {out} holds {len(real)} file(s) the generator "
+                f"did not write (e.g. {real[0].relative_to(out)}): synthetic files would be loaded "
+                "with them. Use --out DIR for another folder, or --force to write here anyway.",
+                file=sys.stderr,
+            )
+            return 2
     started = time.perf_counter()
-    report = generate_region(
-        out, seed=args.seed, schools=args.schools, years=parse_years(args.years)
-    )
+    report = write_region(out, spec)
     rows = sum(f.rows for f in report.files)
     print(
         f"Generated {len(report.files)} files, {rows} rows into {out} in {time.perf_counter() - started:.1f} s"
@@ -210,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--schools", type=int, default=335)
     gen.add_argument("--years", default="2021-2024", help="e.g. 2021-2024 or 2022,2023")
+    gen.add_argument(
+        "--force",
+        action="store_true",
+        help="write into the landing folder even if it holds files the generator did not write",
+    )
     gen.set_defaults(func=_cmd_generate)
 
     run = sub.add_parser(
