@@ -82,6 +82,7 @@ class CheckReport:
     folder: Path
     files: list[FileCheck]
     warehouse: Path | None  # the serving warehouse read for known codes and earlier deliveries
+    warehouse_problem: str = ""  # why the serving warehouse could not be read, if it could not
 
     def by_status(self, status: str) -> list[FileCheck]:
         return [f for f in self.files if f.status == status]
@@ -92,11 +93,12 @@ class CheckReport:
         return 1 if self.by_status("rejected") else 0
 
     def render(self) -> str:
-        known = (
-            f"the serving warehouse ({self.warehouse}, read-only) and "
-            if self.warehouse
-            else "no serving warehouse yet; "
-        )
+        if self.warehouse_problem:
+            known = f"not the serving warehouse ({self.warehouse_problem}); only "
+        elif self.warehouse:
+            known = f"the serving warehouse ({self.warehouse}, read-only) and "
+        else:
+            known = "no serving warehouse yet; "
         head = [
             f"Checked {_n(len(self.files), 'file')} in {self.folder} "
             + "(a dry run: nothing was loaded, moved or written).",
@@ -128,6 +130,7 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
     of the registry, crosswalk and successors, and the log of loaded files (duplicates)."""
     literal = "'" + str(warehouse).replace("'", "''") + "'"
     con.execute(f"attach {literal} as warehouse (read_only)")
+    con.execute("begin transaction")
     try:
         have = {}
         for table, column in con.execute(
@@ -150,6 +153,10 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
             con.execute(
                 f"insert into raw.{table} ({names}) select {names} from warehouse.raw.{table}{where}"
             )
+        con.execute("commit")
+    except duckdb.Error:
+        con.execute("rollback")  # all or nothing of the warehouse
+        raise
     finally:
         con.execute("detach warehouse")
 
@@ -183,10 +190,14 @@ def check_files(
     folder = folder.resolve()
     scratch = dataclasses.replace(settings, landing_dir=folder)
     warehouse = settings.serving_db if settings.serving_db.is_file() else None
+    problem = ""
     with duckdb.connect(":memory:") as con:
         ensure_raw_schema(con)
         if warehouse is not None:
-            _attach_warehouse(con, warehouse)
+            try:
+                _attach_warehouse(con, warehouse)
+            except duckdb.Error as exc:  # locked, damaged, another DuckDB version
+                problem = f"cannot read {warehouse}: {str(exc).splitlines()[0]}"
         survey, reports = ingest_all(con, scratch, dry_run=True)
         outcomes = [o for o in survey.outcomes if o.status != "queued"]
         outcomes += [f for r in reports for f in r.files]
@@ -200,4 +211,4 @@ def check_files(
             relative = Path(o.landing_path).relative_to(folder).as_posix()
             files.append(FileCheck(relative, o, reasons))
     files.sort(key=lambda f: f.path)
-    return CheckReport(folder, files, warehouse)
+    return CheckReport(folder, files, warehouse, problem)

@@ -233,3 +233,28 @@ def test_a_folder_that_does_not_exist_is_a_usage_error(
     assert captured.err == (
         f"eduq check-files: no folder {tmp_path / 'nowhere'}: give the folder of the files to check\n"
     )
+
+
+def test_a_serving_warehouse_that_cannot_be_read_is_said_and_the_check_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    (home / "warehouse").mkdir(parents=True)
+    serving = home / "warehouse" / "serving.duckdb"
+    serving.write_bytes(b"not a database, " * 1000)
+    monkeypatch.setenv("EDUQ_HOME", str(home))
+    monkeypatch.setenv("EDUQ_TODAY", TODAY)
+    folder = _deliver(tmp_path / "delivery", ["schools_2024.csv", "gia_results_2024.csv"])
+    before = _hashes(folder, home)
+    assert main(["check-files", str(folder)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith(
+        f"School codes and earlier deliveries: not the serving warehouse (cannot read {serving}: "
+    )
+    assert out[1].endswith("); only the reference files of this folder.")
+    # the registry of the folder is there (sch002), the crosswalk of the warehouse (R-0001) is not
+    assert out[out.index("gia_results_2024.csv") + 1] == (
+        "  → gia_results «Результаты ГИА (ОГЭ, ЕГЭ)», year 2024: 3 rows read, 1 would load, "
+        "2 would be quarantined (2 unknown_school)"
+    )
+    assert _hashes(folder, home) == before
