@@ -549,6 +549,13 @@ def check_file(
     try:
         staged = readers.stage(con, path, layout, prefix)
         tables += staged.tables
+        where = f" of sheet «{layout.sheet}»" if layout.sheet else ""
+        if staged.rows_read == 0:  # nothing at all under the header: no need to validate
+            raise NoDataRowsError(
+                path,
+                f"the header (row {layout.header_row}{where}) has no data rows below it: "
+                "an empty template? Fill it in and resend",
+            )
         ctx = ValidationContext(
             max_year=settings.today.year,
             file_year=year_from_filename(path) if contract.year.from_filename else None,
@@ -557,8 +564,7 @@ def check_file(
         )
         checked = validate(con, contract, staged, layout, ctx, prefix)
         tables += checked.tables
-        where = f" of sheet «{layout.sheet}»" if layout.sheet else ""
-        if checked.rows_read == 0:
+        if checked.rows_read == 0:  # only blank rows
             raise NoDataRowsError(
                 path,
                 f"the header (row {layout.header_row}{where}) has no data rows below it: "
