@@ -497,8 +497,8 @@ def load_source(
 class CheckedFile:
     """A file staged and validated but not written yet: what loading it would do.
 
-    ``typed`` and ``failures`` are temp tables of the connection (see :mod:`ingestion.validate`);
-    ``tables`` lists every temp table to drop when done.
+    ``validated.typed`` and ``validated.failures`` are temp tables of the connection (see
+    :mod:`ingestion.validate`); ``tables`` lists every temp table to drop when done.
     """
 
     contract: Contract
@@ -506,7 +506,7 @@ class CheckedFile:
     layout: readers.FileLayout
     file_id: int
     staged: readers.StagedFile
-    checked: Validated
+    validated: Validated
     extra_keys: dict[int, str]
     ctx: ValidationContext
     rows_quarantined: int
@@ -515,7 +515,7 @@ class CheckedFile:
 
     @property
     def rows_read(self) -> int:
-        return self.checked.rows_read
+        return self.validated.rows_read
 
 
 # row-level reasons of rows that are not data at all: a file with nothing else has no data rows
@@ -551,11 +551,7 @@ def check_file(
         tables += staged.tables
         where = f" of sheet «{layout.sheet}»" if layout.sheet else ""
         if staged.rows_read == 0:  # nothing at all under the header: no need to validate
-            raise NoDataRowsError(
-                path,
-                f"the header (row {layout.header_row}{where}) has no data rows below it: "
-                "an empty template? Fill it in and resend",
-            )
+            raise _no_data_rows(path, layout, where)
         ctx = ValidationContext(
             max_year=settings.today.year,
             file_year=year_from_filename(path) if contract.year.from_filename else None,
@@ -565,11 +561,7 @@ def check_file(
         checked = validate(con, contract, staged, layout, ctx, prefix)
         tables += checked.tables
         if checked.rows_read == 0:  # only blank rows
-            raise NoDataRowsError(
-                path,
-                f"the header (row {layout.header_row}{where}) has no data rows below it: "
-                "an empty template? Fill it in and resend",
-            )
+            raise _no_data_rows(path, layout, where)
         rows_quarantined = con.execute(
             f"select count(distinct _row_number) from {checked.failures}"
         ).fetchone()[0]
@@ -599,6 +591,14 @@ def check_file(
         rows_quarantined,
         years,
         tables,
+    )
+
+
+def _no_data_rows(path: Path, layout: readers.FileLayout, where: str) -> NoDataRowsError:
+    return NoDataRowsError(
+        path,
+        f"the header (row {layout.header_row}{where}) has no data rows below it: "
+        "an empty template? Fill it in and resend",
     )
 
 
@@ -648,7 +648,7 @@ def write_file(
         checked.layout,
         checked.file_id,
     )
-    typed, failures = checked.checked.typed, checked.checked.failures
+    typed, failures = checked.validated.typed, checked.validated.failures
     layout.extra["parsed_by"] = checked.staged.method
     columns = ", ".join(f'"{c}"' for c in contract.table_columns)
     good = f"from {typed} where _ok and _row_number not in (select _row_number from {failures})"
