@@ -396,7 +396,7 @@ def _source_section(c: Contract) -> list[str]:
         )
     if not c.year.none and "year" not in [col.name for col in c.columns]:
         lines.append(
-            f"| — | `year` | whole number | — | — | — | {_cell(year_words(c).capitalize())} |"
+            f"| — | `year` | whole number | — | — | — | {_cell(year_words(c)[:1].upper() + year_words(c)[1:])} |"
         )
     if c.checks:
         lines += ["", "Rules across columns (a row that breaks one is quarantined, `check`):", ""]
