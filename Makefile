@@ -3,6 +3,8 @@
 #   make test   set up, run pytest (unit + integration) and the dbt tests
 SHELL := /bin/bash
 PYTHON ?= python3
+# the Python the project needs (pyproject.toml: requires-python = ">=3.11,<3.12")
+PYTHON_NEEDED := 3.11
 VENV := .venv
 BIN := $(VENV)/bin
 EDUQ_HOME ?= $(CURDIR)/.eduq
@@ -12,15 +14,21 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_HOME ?= $(EDUQ_HOME)/dagster
 
-.PHONY: setup setup-libreoffice demo test test-unit test-integration dbt-test dev lint format docs bench check-xlsx clean
+.PHONY: check-python setup setup-libreoffice demo test test-unit test-integration dbt-test dev lint format docs contracts bench check-xlsx clean
 
-$(BIN)/eduq: pyproject.toml
+# first of all, the Python version (of .venv once it exists, else of $(PYTHON)), said in one line
+PYTHON_CHECKED = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+PYTHON_HAS = $(shell $(PYTHON_CHECKED) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+check-python:
+	$(if $(filter $(PYTHON_NEEDED),$(PYTHON_HAS)),@:,$(error eduq needs Python $(PYTHON_NEEDED) but $(PYTHON_CHECKED) is $(or $(PYTHON_HAS),not a working Python): install Python $(PYTHON_NEEDED) and point PYTHON= at it, e.g. make $(or $(MAKECMDGOALS),setup) PYTHON=python$(PYTHON_NEEDED) or PYTHON=/usr/local/bin/python$(PYTHON_NEEDED)$(if $(wildcard $(BIN)/python), (after rm -rf $(VENV): it was made with another Python))))
+
+$(BIN)/eduq: pyproject.toml | check-python
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(BIN)/eduq
 
-setup: $(BIN)/eduq
+setup: check-python $(BIN)/eduq
 
 demo: setup
 	@if [ -n "$$(ls -A $(EDUQ_HOME)/landing 2>/dev/null)" ] || [ -e $(EDUQ_HOME)/warehouse/candidate.duckdb ]; then \
@@ -46,7 +54,7 @@ dbt-test: setup
 
 dev: setup
 	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/python -c "from ingestion.settings import load_settings; from orchestration.instance import prepare_dagster_home; prepare_dagster_home(load_settings())"
+	$(BIN)/python -c "from core.settings import load_settings; from orchestration.instance import prepare_dagster_home; prepare_dagster_home(load_settings())"
 	$(BIN)/dagster dev -w workspace.yaml
 
 # LibreOffice Calc + pdftotext (Debian packages) for the test that the published XLSX opens;
@@ -71,6 +79,11 @@ lint: setup
 format: setup
 	$(BIN)/ruff format core ingestion synthetic orchestration gate publishing tests bench
 	cd dbt_project && ../$(BIN)/sqlfluff fix models tests macros --processes 2 --disable-progress-bar
+
+# docs/contracts.md and the dbt sources (dbt_project/models/staging/_sources.yml) from the contract
+# YAML files (ingestion/contracts/*.yaml); tests/unit/test_contract_docs.py fails when they are stale
+contracts: setup
+	$(BIN)/python -m ingestion.contract_docs
 
 # dbt docs with the catalog of the serving warehouse, read from a copy: dbt opens its database
 # read-write, and the serving file must stay untouched for analysts and the audit

@@ -24,8 +24,8 @@ from typing import Any
 
 import duckdb
 
-from core.files import sha256_file, write_json_atomic
 from core.code_version import code_fingerprint
+from core.files import sha256_file, write_json_atomic
 from core.settings import Settings
 from gate.dbt_results import DbtNodeResult
 from gate.errors import CandidateChanged

@@ -166,6 +166,7 @@ def parse_expr(
         return f"(case when {b_full} = {a} + 1 then {a}::varchar || '/' || {b_full}::varchar end)"
     if t in ("enum", "boolean"):
         mapping = value_map(column)
+        null = f"cast(null as {'boolean' if t == 'boolean' else 'varchar'})"
         default = f"when {txt} is null then {_q(column.default)} " if column.default else ""
         if distinct_texts is not None:
             pairs = [
@@ -174,7 +175,9 @@ def parse_expr(
                 if normalise_label(v) in mapping
             ]
             if not pairs:
-                return f"(case {default}else cast(null as {'boolean' if t == 'boolean' else 'varchar'}) end)"
+                # no cell of the file holds a known spelling (a column left empty, or no rows at
+                # all): a CASE needs at least one WHEN, so without a default the value is NULL
+                return f"(case {default}else {null} end)" if default else null
             cases = " ".join(f"when {_q(v)} then {_sql_value(k)}" for v, k in pairs)
             inner = f"case {raw or txt} {cases} end"
             return f"(case {default}else {inner} end)" if default else f"({inner})"

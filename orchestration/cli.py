@@ -13,14 +13,33 @@ from core.settings import Settings, load_settings
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from synthetic import generate_region, parse_years
+    from synthetic import RegionSpec, files_not_generated, parse_years, write_region
 
     settings = load_settings()
     out = Path(args.out) if args.out else settings.landing_dir
+    # a usage error is one line and exit code 2, no traceback
+    try:
+        years = parse_years(args.years)
+    except ValueError as exc:
+        print(f"eduq generate: --years {args.years}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        spec = RegionSpec(seed=args.seed, schools=args.schools, years=years)
+    except ValueError as exc:
+        print(f"eduq generate: {exc}", file=sys.stderr)
+        return 2
+    if not args.out and not args.force:
+        real = files_not_generated(out)
+        if real:
+            print(
+                f"eduq generate: the landing folder {out} holds {len(real)} file(s) the generator "
+                f"did not write (e.g. {real[0].relative_to(out)}): synthetic files would be loaded "
+                "with them. Use --out DIR for another folder, or --force to write here anyway.",
+                file=sys.stderr,
+            )
+            return 2
     started = time.perf_counter()
-    report = generate_region(
-        out, seed=args.seed, schools=args.schools, years=parse_years(args.years)
-    )
+    report = write_region(out, spec)
     rows = sum(f.rows for f in report.files)
     print(
         f"Generated {len(report.files)} files, {rows} rows into {out} in {time.perf_counter() - started:.1f} s"
@@ -200,6 +219,33 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check_files(args: argparse.Namespace) -> int:
+    from core.errors import EduqError
+    from ingestion.check_files import check_files
+
+    settings = load_settings()
+    folder = Path(args.folder) if args.folder else settings.landing_dir
+    try:
+        report = check_files(folder, settings)
+    except EduqError as exc:
+        print(f"eduq check-files: {exc}", file=sys.stderr)
+        return 2
+    print(report.render())
+    return report.exit_code
+
+
+def _cmd_templates(args: argparse.Namespace) -> int:
+    from ingestion.templates import write_templates
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        print(f"eduq templates: {out} is a file, not a folder", file=sys.stderr)
+        return 2
+    written = write_templates(out)
+    print(f"Wrote {len(written)} templates into {out}: " + ", ".join(p.name for p in written))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eduq", description="Education-quality warehouse: ШНОР, ИСБШ, risk zones."
@@ -213,6 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--schools", type=int, default=335)
     gen.add_argument("--years", default="2021-2024", help="e.g. 2021-2024 or 2022,2023")
+    gen.add_argument(
+        "--force",
+        action="store_true",
+        help="write into the landing folder even if it holds files the generator did not write",
+    )
     gen.set_defaults(func=_cmd_generate)
 
     run = sub.add_parser(
@@ -254,6 +305,23 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--max-rows", type=int, default=100, help="rows to print (default 100)")
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.set_defaults(func=_cmd_sql)
+
+    check = sub.add_parser(
+        "check-files",
+        help="a dry run of the loader over a folder: per file, the source, year, rows read, rows "
+        "that would be quarantined (with the first reasons) or why it would be rejected; "
+        "nothing is loaded, moved or written",
+    )
+    check.add_argument("folder", nargs="?", help="folder to check (default: the landing folder)")
+    check.set_defaults(func=_cmd_check_files)
+
+    templates = sub.add_parser(
+        "templates",
+        help="write an empty XLSX template per source (Russian headers, drop-down lists, "
+        "an «Инструкция» sheet) for the people who send files",
+    )
+    templates.add_argument("--out", required=True, help="folder to write the templates into")
+    templates.set_defaults(func=_cmd_templates)
     return parser
 
 

@@ -76,6 +76,41 @@ def write_region(out_dir: Path, spec: RegionSpec) -> GenerationReport:
     return report
 
 
+# what a landing folder may hold besides deliveries: the loader skips these too
+_NOT_DELIVERIES = {"thumbs.db", ".ds_store", MANIFEST}
+REJECTED_DIR = "rejected"  # files the loader rejected wait there; they are not loaded again
+
+
+def files_not_generated(folder: Path) -> list[Path]:
+    """Files of ``folder`` waiting to be loaded that the generator did not write: everything
+    that its ``region_manifest.json`` does not list (all files when there is no manifest).
+
+    Hidden files, Office lock files («~$…») and the ``rejected/`` folder are not deliveries
+    and are left out, as the loader leaves them out."""
+    if not folder.is_dir():
+        return []
+    listed: set[str] = set()
+    manifest = folder / MANIFEST
+    if manifest.is_file():
+        try:
+            listed = {f["path"] for f in json.loads(manifest.read_text(encoding="utf-8"))["files"]}
+        except (ValueError, KeyError, TypeError):
+            listed = set()  # not our manifest: nothing is known to be generated
+    found = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if (
+            not path.is_file()
+            or path.name.lower() in _NOT_DELIVERIES
+            or path.name.startswith((".", "~$"))
+            or relative.parts[0] == REJECTED_DIR
+        ):
+            continue
+        if relative.as_posix() not in listed:
+            found.append(path)
+    return found
+
+
 def _report(out_dir: Path, sink: Sink, source: str, year: int | None) -> FileReport:
     return FileReport(sink.path.relative_to(out_dir).as_posix(), source, sink.rows, year)
 

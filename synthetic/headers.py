@@ -1,4 +1,4 @@
-"""File layouts: paths, sheet names and the Russian headers of ../shared/contracts.md."""
+"""File layouts: paths, sheet names and the Russian headers of the contracts (docs/contracts.md)."""
 
 from __future__ import annotations
 

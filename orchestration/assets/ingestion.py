@@ -15,7 +15,12 @@ import dagster as dg
 
 from core import progress
 from ingestion.contract import load_contracts
-from ingestion.loader import load_source, survey_landing
+from ingestion.loader import (
+    load_source,
+    quarantine_summary,
+    rejected_summary,
+    survey_landing,
+)
 from ingestion.warehouse import connect
 from orchestration.resources import EduqResource
 
@@ -61,6 +66,7 @@ def landing_survey(context: dg.AssetExecutionContext, eduq: EduqResource) -> dg.
     for outcome in rejected:
         context.log.warning(f"rejected: {outcome.message}")
     messages = [o.message for o in rejected]
+    summary = rejected_summary(messages)
     return dg.MaterializeResult(
         metadata={
             "files_queued": len(report.by_status("queued")),
@@ -73,7 +79,12 @@ def landing_survey(context: dg.AssetExecutionContext, eduq: EduqResource) -> dg.
                 check_name=REJECTED_CHECK,
                 passed=not rejected,
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={"files_rejected": len(rejected), "rejected": _md_list(messages)},
+                description=summary,
+                metadata={
+                    "message": summary,
+                    "files_rejected": len(rejected),
+                    "rejected": _md_list(messages),
+                },
             )
         ],
     )
@@ -130,6 +141,13 @@ def _source_asset(source: str, title_ru: str, description: str) -> dg.AssetsDefi
             )
             if f.rows_quarantined or f.status == "rejected":
                 context.log.warning(f"{f.file_name}: {f.message}")
+        rejected_words = rejected_summary([m for _, m in rejected])
+        quarantine_words = quarantine_summary(
+            reasons,
+            sum(1 for f in report.files if f.rows_quarantined),
+            report.rows_read,
+            sum(1 for f in report.files if f.status == "loaded"),
+        )
         table = "\n".join(
             f"| {f.file_name} | {f.status} | {f.rows_read} | {f.rows_loaded} | {f.rows_quarantined} |"
             for f in report.files
@@ -154,7 +172,9 @@ def _source_asset(source: str, title_ru: str, description: str) -> dg.AssetsDefi
                     check_name=REJECTED_CHECK,
                     passed=not rejected,
                     severity=dg.AssetCheckSeverity.WARN,
+                    description=rejected_words,
                     metadata={
+                        "message": rejected_words,
                         "files_rejected": len(rejected),
                         "rejected": _md_list([m for _, m in rejected]),
                     },
@@ -163,7 +183,9 @@ def _source_asset(source: str, title_ru: str, description: str) -> dg.AssetsDefi
                     check_name=QUARANTINE_CHECK,
                     passed=report.rows_quarantined == 0,
                     severity=dg.AssetCheckSeverity.WARN,
+                    description=quarantine_words,
                     metadata={
+                        "message": quarantine_words,
                         "rows_quarantined": report.rows_quarantined,
                         "rows_read": report.rows_read,
                         "by_reason": _md_list([f"{code}: {n} rows" for code, n in reasons]),

@@ -45,7 +45,7 @@ def dbt_results_of_run(run_id: str):
 
 
 def other_checks_of_run(
-    instance: dg.DagsterInstance, run_id: str, dbt_asset_keys: set[dg.AssetKey]
+    instance: dg.DagsterInstance, run_id: str, dbt_asset_keys: frozenset | set = frozenset()
 ) -> list[CheckOutcome]:
     """Asset checks of the run that are neither dbt tests nor GX checks (the ingestion checks on
     rejected files and quarantined rows): they count in the audit at their own severity."""

@@ -85,9 +85,9 @@ def test_run_verbose_never_points_to_a_log_that_was_not_written(served: Settings
 
 
 def test_a_bad_setting_is_one_line_not_a_traceback(
-    settings: Settings,
+    settings: Settings,  # noqa: F811
     capsys,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("EDUQ_TODAY", "yesterday")
     code, _, err = _run(["publish", "--year", "2025"], capsys)
