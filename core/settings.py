@@ -21,6 +21,9 @@ so nothing reads the environment deep inside a stage or at import time.
 ``EDUQ_DUCKDB_TEMP_DIR``        where DuckDB spills (default ``$EDUQ_WAREHOUSE_DIR/tmp``)
 ``EDUQ_SCHOOL_CODE_PATTERN``    regular expression a Код ОО must match (default: Latin letters,
                                 digits, ``_ . -``)
+``EDUQ_DAGSTER_HISTORY``        ``1``: `eduq run` records its runs in DAGSTER_HOME's instance (the
+                                Dagster UI lists them); default: in memory (faster), the run's
+                                record being its audit folder and log
 =============================== ===========================================================
 """
 
@@ -53,6 +56,7 @@ class Settings:
     duckdb_threads: int = 2
     duckdb_temp_dir: Path | None = None
     school_code_pattern: str = DEFAULT_SCHOOL_CODE_PATTERN
+    dagster_history: bool = False
 
     @property
     def candidate_db(self) -> Path:
@@ -89,13 +93,17 @@ class Settings:
         }
 
     def with_overrides(
-        self, methodology_profile: str | None = None, full_refresh: bool | None = None
+        self,
+        methodology_profile: str | None = None,
+        full_refresh: bool | None = None,
+        dagster_history: bool | None = None,
     ) -> Settings:
         """The same settings with what a run chooses (a CLI flag, the Dagster launchpad)."""
         return replace(
             self,
             methodology_profile=methodology_profile or self.methodology_profile,
             full_refresh=self.full_refresh if full_refresh is None else full_refresh,
+            dagster_history=self.dagster_history if dagster_history is None else dagster_history,
         )
 
     def ensure_dirs(self) -> None:
@@ -155,4 +163,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         duckdb_threads=max(threads, 1),
         duckdb_temp_dir=Path(temp_dir).expanduser().resolve() if temp_dir else None,
         school_code_pattern=env.get("EDUQ_SCHOOL_CODE_PATTERN") or DEFAULT_SCHOOL_CODE_PATTERN,
+        dagster_history=env.get("EDUQ_DAGSTER_HISTORY", "").strip().lower() in TRUE_WORDS,
     )

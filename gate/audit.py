@@ -349,7 +349,9 @@ def record_failed_build(
                 with duckdb.connect(str(candidate), read_only=True) as con:
                     checks += dbt_outcomes(con, dbt_results or [], folder)
                     if run_gx:
-                        checks += gx_outcomes(con, folder, settings, stale_assets(dbt_results or []))
+                        checks += gx_outcomes(
+                            con, folder, settings, stale_assets(dbt_results or [])
+                        )
             except duckdb.Error as exc:  # e.g. still locked by a writer
                 log.warning("could not read the candidate for failing rows: %s", exc)
                 checks += dbt_outcomes(_NoConnection(), dbt_results or [], folder)

@@ -168,7 +168,9 @@ def promote(settings: Settings) -> Promotion:
     finally:
         tmp.unlink(missing_ok=True)
     fsync_dir(serving.parent)
-    promotion = Promotion(serving, serving.stat().st_size, sha256_file(serving), record.build_id, sha)
+    promotion = Promotion(
+        serving, serving.stat().st_size, sha256_file(serving), record.build_id, sha
+    )
     write_json_atomic(
         serving_state_path(settings),
         {

@@ -52,7 +52,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from gate.errors import ListIncomplete, ListYearNotAvailable
 
     started = time.perf_counter()
-    settings = load_settings().with_overrides(args.profile, True if args.full_refresh else None)
+    settings = load_settings().with_overrides(
+        args.profile,
+        True if args.full_refresh else None,
+        True if args.dagster_history else None,
+    )
     from orchestration.plan import nothing_new, requested_list_refusal
 
     # a night with nothing new costs seconds: decided before Dagster and dbt are even imported
@@ -66,6 +70,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(noop.render())
         print(f"Done in {time.perf_counter() - started:.1f} s (nothing to do)")
         return 0
+    from gate.expectations.gx_runner import preload
+
+    preload()  # Great Expectations imports in a worker process, on the other core, from now on
     from orchestration.runner import PipelineFailed, run_pipeline
 
     log_path = None if args.verbose else _log_path(settings, "run")
@@ -278,6 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="rebuild the incremental models from scratch (every year counted again)",
     )
     run.add_argument("--list-year", type=int, help="list year to publish (default: the latest)")
+    run.add_argument(
+        "--dagster-history",
+        action="store_true",
+        help="record the run in DAGSTER_HOME's instance, so that `dagster dev` lists it "
+        "(default: in memory, faster; EDUQ_DAGSTER_HISTORY=1)",
+    )
     run.add_argument(
         "--verbose", action="store_true", help="print dbt and Dagster output instead of logging it"
     )

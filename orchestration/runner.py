@@ -102,10 +102,32 @@ class RunSummary:
 
 
 def _instance(settings: Settings, instance: dg.DagsterInstance | None) -> dg.DagsterInstance:
+    """The Dagster instance a CLI run executes in: in memory by default (every step's events stay in
+    this process: a few hundred events cost a second instead of many on a busy disk; the run's record
+    is the audit folder and the log), or DAGSTER_HOME's with EDUQ_DAGSTER_HISTORY=1 (`eduq run
+    --dagster-history`), so that `dagster dev` lists the run."""
     if instance is not None:
         return instance
+    if settings.dagster_history:
+        prepare_dagster_home(settings)
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def register_list_years(settings: Settings, list_years: list[int]) -> None:
+    """Make the list years known to DAGSTER_HOME's instance (the publish job's partitions in the UI),
+    also after a run that executed in memory."""
+    from orchestration.assets.publication import list_year_partitions
+
     prepare_dagster_home(settings)
-    return dg.DagsterInstance.get()
+    with dg.DagsterInstance.get() as home:
+        new = [
+            str(y)
+            for y in list_years
+            if not home.has_dynamic_partition(list_year_partitions.name, str(y))
+        ]
+        if new:
+            home.add_dynamic_partitions(list_year_partitions.name, new)
 
 
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -131,6 +153,7 @@ def run_pipeline(
     defs = get_definitions()
 
     settings.ensure_dirs()
+    given_instance = instance
     instance = _instance(settings, instance)
     load = defs.resolve_job_def("nightly_load").execute_in_process(
         instance=instance, raise_on_error=False, run_config=_run_config(settings, quiet)
@@ -168,6 +191,8 @@ def run_pipeline(
         if list_year is not None:
             require_publishable(con, list_year)  # refuses, saying why, before anything is published
     computed = [y for y in years if y.is_computable]
+    if given_instance is None and not settings.dagster_history:
+        register_list_years(settings, [y.list_year for y in computed])
     if list_year is None:
         if not computed:
             return summary
