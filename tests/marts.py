@@ -26,5 +26,10 @@ PUBLIC_MARTS = frozenset(
 
 # the public marts that the methodology profile does not shape (no profile columns)
 PROFILE_FREE_MARTS = frozenset(
-    {"dim_school", "fct_academic_debt", "fct_programme_targets", "rpt_academic_debt_by_municipality"}
+    {
+        "dim_school",
+        "fct_academic_debt",
+        "fct_programme_targets",
+        "rpt_academic_debt_by_municipality",
+    }
 )
