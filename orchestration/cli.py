@@ -224,6 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--max-rows", type=int, default=100, help="rows to print (default 100)")
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.set_defaults(func=_cmd_sql)
+
+    # the regional report and the school cards (issue 11): logic in publishing/report/cli.py
+    from publishing.report.cli import add_commands as add_report_commands
+
+    add_report_commands(sub)
     return parser
 
 

@@ -12,6 +12,7 @@ from orchestration.assets.publication import (
     serving_warehouse,
     shnor_list_publication,
 )
+from orchestration.assets.report import report_assets
 from orchestration.jobs import (
     landing_sensor,
     nightly_load_job,
@@ -28,6 +29,7 @@ defs = dg.Definitions(
         candidate_audit,
         serving_warehouse,
         shnor_list_publication,
+        *report_assets,
     ],
     asset_checks=expectation_checks,
     jobs=[nightly_load_job, publish_list_job],

@@ -22,6 +22,7 @@ from orchestration.assets.publication import (
     build_id,
     shnor_list_publication,
 )
+from orchestration.assets.report import report_assets
 from publishing.shnor_list import available_list_years
 
 NIGHTLY_CRON = "0 2 * * *"
@@ -69,7 +70,13 @@ def _gx_failures_of_run(instance: dg.DagsterInstance, run_id: str, folder) -> li
 
 
 # steps that write their own verdict: the audit records it; promotion and publication come after it
-AUDITED_STEPS = ("warehouse__audit", "warehouse__serving", "publications__shnor_list")
+AUDITED_STEPS = (
+    "warehouse__audit",
+    "warehouse__serving",
+    "publications__shnor_list",
+    "publications__regional_report",
+    "publications__school_cards",
+)
 
 
 def _record_failed_build(context: dg.HookContext, failed_step: bool) -> None:
@@ -123,7 +130,8 @@ def complete_failed_build_record_hook(context: dg.HookContext) -> None:
 
 nightly_load_job = dg.define_asset_job(
     "nightly_load",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(shnor_list_publication),
+    selection=dg.AssetSelection.all()
+    - dg.AssetSelection.assets(shnor_list_publication, *report_assets),
     description="Load new landing files, build and test the candidate warehouse, audit it, and promote it "
     "to serving only if the audit passed.",
     executor_def=dg.in_process_executor,
@@ -132,8 +140,9 @@ nightly_load_job = dg.define_asset_job(
 
 publish_list_job = dg.define_asset_job(
     "publish_list",
-    selection=dg.AssetSelection.assets(shnor_list_publication),
-    description="Publish the ШНОР list of a list year from the serving warehouse.",
+    selection=dg.AssetSelection.assets(shnor_list_publication, *report_assets),
+    description="Publish the ШНОР list of a list year from the serving warehouse, with the regional report "
+    "and the school cards of that year.",
     executor_def=dg.in_process_executor,
 )
 

@@ -278,13 +278,14 @@ def build_card(data: CardData, school: dict, *, build_id: str, document_date: An
     )
     blocks: list[Any] = [procs]
     if chart_data:
-        blocks.insert(
-            0,
+        spec = charts.procedure_trends(chart_data, threshold, columns=6, width=70, height=42)
+        blocks.append(
             Chart(
                 "procedures",
                 "Доля не преодолевших порог по годам (пунктир — порог)",
-                charts.procedure_trends(chart_data, threshold, columns=3, width=80, height=60),
-            ),
+                spec,
+                svg=charts.trend_panels_svg(spec),
+            )
         )
     elif by_proc:
         blocks.append(

@@ -258,31 +258,36 @@ def publish_cards(
     moment = gate.document_date
 
     def files(version: int) -> dict[str, bytes]:
+        from publishing.report import card_pdf
+
         label = f"v{version}"
         page = render.CARD_PAGE
+        total = len(docs)
+        for n, doc in enumerate(docs, start=1):
+            render.draw_charts(doc)
+            if progress is not None and (n % 50 == 0 or n == total):
+                progress(n, total, "charts")
+        title = f"Карточки школ, список ШНОР {list_year}"
+        pdf, starts = card_pdf.render_cards_pdf(docs, title)
         if school_id:
-            render.draw_charts(docs[0])
             html = render.render_html(docs, version_label=label, page=page, toc=False)
-            pdf_html = render.render_html(
-                docs, version_label=label, page=page, toc=False, for_pdf=True
-            )
-            return {
-                "card.html": html.encode("utf-8"),
-                "card.pdf": render.render_pdf(pdf_html, moment),
-            }
-        rendered = render_cards_parallel(docs, label, moment, progress)
-        out: dict[str, bytes] = {}
-        for doc, svgs in zip(docs, rendered.svgs):
-            for chart, svg in zip(doc.charts(), svgs):
-                chart.svg = svg
+            return {"card.html": html.encode("utf-8"), "card.pdf": pdf}
+        if progress is not None:
+            progress(total, total, "pdf")
+        out: dict[str, bytes] = {
+            f"cards_{list_year}.pdf": pdf,
+            f"cards_{list_year}.html": render.render_html(
+                docs, version_label=label, page=page, toc=False
+            ).encode("utf-8"),
+        }
+        for n, (doc, single) in enumerate(zip(docs, card_pdf.split_pdf(pdf, starts)), start=1):
             sid = doc.anchor.removeprefix("card-")
+            out[f"pdf/{sid}.pdf"] = single
             out[f"html/{sid}.html"] = render.render_html(
                 [doc], version_label=label, page=page, toc=False
             ).encode("utf-8")
-        out[f"cards_{list_year}.html"] = render.render_html(
-            docs, version_label=label, page=page, toc=False
-        ).encode("utf-8")
-        out[f"cards_{list_year}.pdf"] = rendered.pdf
+            if progress is not None and (n % 50 == 0 or n == total):
+                progress(n, total, "folder")
         return out
 
     def manifest(version: int, previous: int | None, written: dict[str, bytes]) -> dict:
@@ -310,78 +315,3 @@ def publish_cards(
     )
     published = publish_version(folder, print_fp, files, manifest)
     return _result("card" if school_id else "cards", list_year, published, gate, started, len(docs))
-
-
-# --- all cards: laid out in chunks by worker processes, joined into one PDF -----------------------
-CHUNK = 30  # cards per WeasyPrint document (layout time grows faster than linearly with length)
-
-
-@dataclass
-class RenderedCards:
-    pdf: bytes
-    svgs: list[list[str]]  # the charts of each card, drawn once
-
-
-def _render_chunk(args: tuple[list, str, dt.date | None]) -> tuple[bytes, list[list[str]]]:
-    docs, label, moment = args
-    for doc in docs:
-        render.draw_charts(doc)
-    html = render.render_html(
-        docs, version_label=label, page=render.CARD_PAGE, toc=False, for_pdf=True
-    )
-    return render.render_pdf(html, moment), [[c.svg for c in d.charts()] for d in docs]
-
-
-def render_cards_parallel(
-    docs: list, label: str, moment: dt.date | None, progress: Progress | None
-) -> RenderedCards:
-    """Lay out the cards in chunks on worker processes (one per core, at most two: the machine is
-    shared) and join the chunks' PDFs in order into one deterministic PDF."""
-    import concurrent.futures
-    import io
-    import multiprocessing
-    import os
-
-    from pypdf import PdfReader, PdfWriter
-
-    chunks = [docs[i : i + CHUNK] for i in range(0, len(docs), CHUNK)]
-    workers = max(1, min(2, os.cpu_count() or 1, len(chunks)))
-    results: list[tuple[bytes, list[list[str]]] | None] = [None] * len(chunks)
-    done = 0
-    if workers == 1:
-        for i, chunk in enumerate(chunks):
-            results[i] = _render_chunk((chunk, label, moment))
-            done += len(chunk)
-            if progress is not None:
-                progress(done, len(docs), "cards")
-    else:
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = {
-                pool.submit(_render_chunk, (chunk, label, moment)): i
-                for i, chunk in enumerate(chunks)
-            }
-            for future in concurrent.futures.as_completed(futures):
-                i = futures[future]
-                results[i] = future.result()
-                done += len(chunks[i])
-                if progress is not None:
-                    progress(done, len(docs), "cards")
-    writer = PdfWriter()
-    svgs: list[list[str]] = []
-    for result in results:
-        assert result is not None
-        writer.append(PdfReader(io.BytesIO(result[0])))
-        svgs.extend(result[1])
-    stamp = (moment or dt.date(2000, 1, 1)).strftime("D:%Y%m%d000000Z")
-    writer.add_metadata(
-        {
-            "/Title": "Карточки школ",
-            "/Creator": f"eduq {label}",
-            "/CreationDate": stamp,
-            "/ModDate": stamp,
-        }
-    )
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return RenderedCards(buffer.getvalue(), svgs)

@@ -35,7 +35,7 @@ class Page:
 
 
 REPORT_PAGE = Page("landscape")
-CARD_PAGE = Page("portrait", "9mm 10mm 12mm 10mm")
+CARD_PAGE = Page("portrait", "8mm 9mm 11mm 9mm")
 
 
 # --- layout shared by the XLSX and the HTML (each HTML cell names its XLSX cell) -------------------
