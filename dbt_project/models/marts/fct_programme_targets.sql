@@ -53,12 +53,12 @@ exam_success as (
 -- every measure of every school and year, long
 measures as (
     {%- for measure in ['vpr_success_share', 'oge_success_share', 'ege_success_share'] %}
-    select school_id, year, '{{ measure }}' as measure, {{ measure }} as value from exam_success
+    select school_id, year, '{{ measure }}' as measure, {{ measure }} as measure_value from exam_success
     where {{ measure }} is not null
     union all
     {%- endfor %}
     {%- for measure in ['debt_share', 'attending_extra_share', 'iom_share', 'debt_closed_share'] %}
-    select school_id, year, '{{ measure }}' as measure, {{ measure }} as value from debt
+    select school_id, year, '{{ measure }}' as measure, {{ measure }} as measure_value from debt
     where {{ measure }} is not null
     {{- ' union all' if not loop.last }}
     {%- endfor %}
@@ -84,12 +84,12 @@ actuals as (
         recognised.year,
         recognised.indicator,
         measures.year as actual_year,
-        measures.value as actual_share
+        measures.measure_value as actual_share
     from recognised
     inner join measures
         on recognised.school_id = measures.school_id
         and recognised.measure = measures.measure
-        and measures.year <= recognised.target_year
+        and recognised.target_year >= measures.year
     qualify row_number() over (
         partition by recognised.school_id, recognised.year, recognised.indicator order by measures.year desc
     ) = 1
