@@ -2,8 +2,9 @@
 region built to match them (tests/report/seed003.py). Each expected figure is copied from the seed.
 
 Reproduced exactly: the list 2023 by cluster (and the list 2022: 32% of schools); cluster transitions
-by support group; procedures not conducted by the supported schools; resource deficits by
-municipality. Risk-zone schools by municipality: the counts of schools with an ИСБШ and of risk-zone
+by support group; procedures not conducted by the 81 supported schools in 2022 (the seed's 2021 column
+counts the same 81 schools in 2021; the mart counts the schools in a programme in 2021); resource
+deficits by municipality. Risk-zone schools by municipality: the counts of schools with an ИСБШ and of risk-zone
 schools, except г. Ярославль (13 for the seed's 12: the bottom quartile of 330 schools holds 83, the
 seed counts 82), the overlaps with the list (26) and with the programmes (5).
 Not reproduced: the dynamics tables by procedure and the urban / rural table (their percentages
@@ -85,9 +86,11 @@ def test_procedures_not_conducted_by_the_supported_schools(seed003_region) -> No
         "ВПР Математика, 5 класс": (3, 4, 3, 4),
         "ВПР Математика, 6 класс": (1, 1, 3, 4),
     }
-    for procedure, (n21, p21, n22, p22) in seed.items():
+    # 2022: the 81 supported schools. 2021: the mart counts the schools that were in a programme in
+    # 2021 (the 11 of «500+ 2021»), while the seed counts the 81 of 2022 in 2021 — not reproduced
+    for procedure, (_n21, _p21, n22, p22) in seed.items():
         r = rows[procedure]
-        assert (r[0], _pct(r[1]), r[3], _pct(r[4])) == (n21, p21, n22, p22), procedure
+        assert (r[3], _pct(r[4])) == (n22, p22), procedure
     # ЕГЭ in the 45 basic schools: no grade 11 by the registry
     assert rows["ЕГЭ Русский язык"][5] == 45
 
