@@ -47,13 +47,20 @@ def serving(small_region):
         yield con
 
 
-def test_the_run_publishes_the_report_and_the_cards_and_says_where(small_region, report_dir) -> None:
+def test_the_run_publishes_the_report_and_the_cards_and_says_where(
+    small_region, report_dir
+) -> None:
     text = small_region.summary.render()
     assert f"Regional report {YEAR}: published v1" in text
     assert str(report_dir / f"report_{YEAR}.pdf") in text
     assert f"School cards {YEAR}: published v1" in text
     names = {p.name for p in report_dir.iterdir()}
-    assert {f"report_{YEAR}.html", f"report_{YEAR}.pdf", f"report_{YEAR}.xlsx", "sources.json"} <= names
+    assert {
+        f"report_{YEAR}.html",
+        f"report_{YEAR}.pdf",
+        f"report_{YEAR}.xlsx",
+        "sources.json",
+    } <= names
     manifest = json.loads((report_dir / "manifest.json").read_text(encoding="utf-8"))
     audit = small_region.summary.build_id
     assert manifest["warehouse"]["build_id"] == audit
@@ -71,9 +78,13 @@ def _sources(report_dir: Path) -> list[dict]:
 
 def _mart_value(con, mart: str, column: str, key: dict):
     schema, table = mart.split(".")
-    assert schema == "marts" and re.fullmatch(r"[a-z_]+", table) and re.fullmatch(r"[a-z_]+", column)
+    assert (
+        schema == "marts" and re.fullmatch(r"[a-z_]+", table) and re.fullmatch(r"[a-z_]+", column)
+    )
     where = " and ".join(f"{k} is not distinct from ?" for k in key)
-    found = con.execute(f"select {column} from marts.{table} where {where}", list(key.values())).fetchall()
+    found = con.execute(
+        f"select {column} from marts.{table} where {where}", list(key.values())
+    ).fetchall()
     assert len(found) == 1, (mart, column, key, found)
     return found[0][0]
 
@@ -157,7 +168,11 @@ def test_the_html_shows_the_figures_of_the_xlsx(report_dir) -> None:
             value = ws[c["cell"]].value
             if c["kind"] == "share" and isinstance(value, float):
                 assert text.endswith("%")
-                assert abs(float(text[:-1].replace(",", ".")) - value * 100) <= 0.5 + 1e-9, (c, text, value)
+                assert abs(float(text[:-1].replace(",", ".")) - value * 100) <= 0.5 + 1e-9, (
+                    c,
+                    text,
+                    value,
+                )
             elif c["kind"] == "int" and isinstance(value, (int, float)):
                 assert int(text) == value, (c, text, value)
             elif c["kind"] == "text" and value is not None:
@@ -179,28 +194,37 @@ def test_sections_follow_seed_003_and_every_figure_has_its_definition(report_dir
     assert len(blocks) >= 20
     for block in blocks:
         assert 'class="footnote"' in block, block[:200]
-    notes = re.findall(r'<p class="footnote">(.*?)</p>', text, re.S)
+    notes = re.findall(r'<p class="footnote">(.*?)</p>', text, re.DOTALL)
     assert all("Данные по состоянию на" in n for n in notes)
     # the academic-debt monitoring is the one figure the methodology profile does not shape
     assert all("Методика: fioko_2025, версия 1.1" in n or "задолженност" in n for n in notes)
     # the list of 2023 (results 2022, no 2021 results) cannot be computed: «нет списка», never 0
     assert "нет списка" in text
-    assert "https://" not in text.replace("https://vega.github.io/schema", "") and "<script src" not in text
+    assert (
+        "https://" not in text.replace("https://vega.github.io/schema", "")
+        and "<script src" not in text
+    )
 
 
-def test_the_same_inputs_publish_nothing_new_and_give_the_same_bytes(small_region, report_dir, tmp_path) -> None:
+def test_the_same_inputs_publish_nothing_new_and_give_the_same_bytes(
+    small_region, report_dir, tmp_path
+) -> None:
     from publishing.report.publish import publish_report
 
     again = publish_report(small_region.settings, YEAR)
     assert (again.status, again.version) == ("unchanged", 1)
-    elsewhere = dataclasses.replace(small_region.settings, publications_dir=tmp_path / "publications")
+    elsewhere = dataclasses.replace(
+        small_region.settings, publications_dir=tmp_path / "publications"
+    )
     fresh = publish_report(elsewhere, YEAR)
     assert fresh.status == "published" and fresh.version == 1
     for name in sorted(p.name for p in report_dir.iterdir()):
         assert (fresh.directory / name).read_bytes() == (report_dir / name).read_bytes(), name
 
 
-def test_the_gate_refuses_a_serving_warehouse_without_a_passed_audit(small_region, tmp_path) -> None:
+def test_the_gate_refuses_a_serving_warehouse_without_a_passed_audit(
+    small_region, tmp_path
+) -> None:
     from publishing.errors import PublicationRefused
     from publishing.report.publish import publish_cards, publish_report
 
@@ -219,7 +243,9 @@ def test_the_gate_refuses_a_serving_warehouse_without_a_passed_audit(small_regio
     assert not (tmp_path / "publications").exists()
 
 
-def test_a_list_year_that_cannot_be_computed_is_refused_by_the_command(small_region, capsys) -> None:
+def test_a_list_year_that_cannot_be_computed_is_refused_by_the_command(
+    small_region, capsys
+) -> None:
     from orchestration.cli import main
 
     assert main(["report", "--year", str(YEAR - 2)]) == 1
@@ -237,7 +263,8 @@ def test_the_cards_of_every_school_and_one_card(small_region, serving) -> None:
     schools = [
         r[0]
         for r in serving.execute(
-            "select school_id from marts.fct_shnor_list where list_year = ? order by school_id", [YEAR]
+            "select school_id from marts.fct_shnor_list where list_year = ? order by school_id",
+            [YEAR],
         ).fetchall()
     ]
     assert sorted(p.stem for p in (folder / "pdf").iterdir()) == schools
@@ -263,7 +290,9 @@ def test_the_cards_of_every_school_and_one_card(small_region, serving) -> None:
     assert again.status == "unchanged"
 
 
-def test_programme_targets_join_the_actual_value_the_warehouse_computes(small_region, serving) -> None:
+def test_programme_targets_join_the_actual_value_the_warehouse_computes(
+    small_region, serving
+) -> None:
     import pandas as pd
 
     delivered = pd.read_csv(
