@@ -133,6 +133,8 @@ def _targets(out_dir: Path, region: Region) -> FileReport:
     ) as sink:
         for school in sorted({m.school for m in region.programmes}):
             s = region.schools[school]
+            if s.closed_from is not None and s.closed_from <= year:
+                continue  # reorganised before the programme year: not in that year's registry
             sink.write_many(
                 [
                     (s.school_id, *row, year, target_year)
