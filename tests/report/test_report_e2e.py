@@ -54,7 +54,7 @@ def _not_blank(png: Path) -> tuple[float, int]:
     from PIL import Image
 
     image = Image.open(png).convert("RGB").resize((200, 300))
-    pixels = list(image.getdata())
+    pixels = [image.getpixel((x, y)) for y in range(image.height) for x in range(image.width)]
     ink = sum(1 for p in pixels if min(p) < 200) / len(pixels)
     return ink, len(set(pixels))
 
