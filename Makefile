@@ -14,7 +14,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_HOME ?= $(EDUQ_HOME)/dagster
 
-.PHONY: check-python setup setup-libreoffice demo test test-unit test-integration dbt-test dev lint format docs contracts bench check-xlsx clean
+.PHONY: check-python setup setup-libreoffice setup-report demo test test-unit test-integration test-report report-picture bench-report dbt-test dev lint format docs contracts bench check-xlsx clean
 
 # first of all, the Python version (of .venv once it exists, else of $(PYTHON)), said in one line
 PYTHON_CHECKED = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
@@ -41,7 +41,17 @@ demo: setup
 # pytest runs the unit tests, the dbt unit tests (tests/dbt) and the integration tests,
 # which materialise every asset through Dagster with the dbt data tests as checks
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not report"
+
+# the regional report and the school cards end to end: headless Chromium opens the HTML report
+# (screenshot not blank, every chart drawn), pdftotext reads the PDF, the seed-003 region
+# reproduces the seed's tables; needs `make setup-report` (CI: .ci/run)
+test-report: setup
+	$(BIN)/pytest -q -m report tests/report
+
+# page 1 of the demo region's report as docs/report-page1.png (the picture in the README)
+report-picture: setup
+	scripts/report_picture.sh
 
 test-unit: setup
 	$(BIN)/pytest -q tests/unit
@@ -62,12 +72,20 @@ dev: setup
 setup-libreoffice:
 	scripts/install_libreoffice.sh
 
+# Chromium, pdftotext/pdftoppm and the DejaVu fonts (Debian packages) for the report's tests and PDF
+setup-report:
+	scripts/install_report_tools.sh
+
 check-xlsx:
 	scripts/check_xlsx.sh
 
 # ingest throughput against DuckDB's own read_csv of the same file (prints figures, not a test)
 bench: setup
 	$(BIN)/python bench/bench_ingest.py --rows 3000000 --xlsx-rows 200000 --repeat 3
+
+# the report of the demo region (<= 10 s) and all its school cards (<= 60 s); prints the figures
+bench-report: setup
+	$(BIN)/python bench/bench_report.py
 
 # Python with ruff (lint and format); the dbt models, tests and macros with SQLFluff (dbt_project/.sqlfluff)
 lint: setup

@@ -808,7 +808,7 @@ def sniff_parquet(
     try:
         schema = pq.read_schema(path)
         rows = pq.ParquetFile(path).metadata.num_rows
-    except Exception as exc:  # noqa: BLE001 — pyarrow raises several types for a broken file
+    except Exception as exc:
         raise UnreadableFileError(
             path, f"cannot be read as a Parquet file, it is damaged or incomplete ({exc})"
         ) from exc

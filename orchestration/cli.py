@@ -335,6 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     templates.add_argument("--out", required=True, help="folder to write the templates into")
     templates.set_defaults(func=_cmd_templates)
+
+    # the regional report and the school cards (issue 11): logic in publishing/report/cli.py
+    from publishing.report.cli import add_commands as add_report_commands
+
+    add_report_commands(sub)
     return parser
 
 

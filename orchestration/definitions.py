@@ -21,6 +21,7 @@ def get_definitions() -> dg.Definitions:
         build_publication_assets,
         shnor_list_publication,
     )
+    from orchestration.assets.report import report_assets
     from orchestration.jobs import (
         landing_sensor,
         nightly_load_job,
@@ -38,6 +39,7 @@ def get_definitions() -> dg.Definitions:
             dbt_models,
             *build_publication_assets(set(dbt_models.keys)),
             shnor_list_publication,
+            *report_assets,
         ],
         asset_checks=[build_gx_checks()],
         jobs=[nightly_load_job, publish_list_job],

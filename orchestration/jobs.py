@@ -15,7 +15,11 @@ from orchestration.assets.publication import build_id, dbt_results_of_run
 
 NIGHTLY_CRON = "0 2 * * *"
 LANDING_SETTLE_SECONDS = 60
-PUBLICATION_KEY = dg.AssetKey(["publications", "shnor_list"])
+PUBLICATION_KEYS = (
+    dg.AssetKey(["publications", "shnor_list"]),
+    dg.AssetKey(["publications", "regional_report"]),
+    dg.AssetKey(["publications", "school_cards"]),
+)
 
 
 def _step_error(error: BaseException | None) -> str:
@@ -26,7 +30,13 @@ def _step_error(error: BaseException | None) -> str:
 
 
 # steps that write their own verdict: the audit records it; promotion and publication come after it
-AUDITED_STEPS = ("warehouse__audit", "warehouse__serving", "publications__shnor_list")
+AUDITED_STEPS = (
+    "warehouse__audit",
+    "warehouse__serving",
+    "publications__shnor_list",
+    "publications__regional_report",
+    "publications__school_cards",
+)
 DBT_STEP = "eduq_dbt_models"
 
 
@@ -70,7 +80,7 @@ def record_failed_build_hook(context: dg.HookContext) -> None:
 
 nightly_load_job = dg.define_asset_job(
     "nightly_load",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(PUBLICATION_KEY),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*PUBLICATION_KEYS),
     description="Load new landing files, build and test the candidate warehouse, audit it, and promote it "
     "to serving only if the audit passed.",
     executor_def=dg.in_process_executor,
@@ -79,8 +89,9 @@ nightly_load_job = dg.define_asset_job(
 
 publish_list_job = dg.define_asset_job(
     "publish_list",
-    selection=dg.AssetSelection.assets(PUBLICATION_KEY),
-    description="Publish the ШНОР list of a list year from the serving warehouse.",
+    selection=dg.AssetSelection.assets(*PUBLICATION_KEYS),
+    description="Publish the ШНОР list of a list year from the serving warehouse, with the regional report "
+    "and the school cards of that year.",
     executor_def=dg.in_process_executor,
 )
 

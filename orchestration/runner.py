@@ -32,6 +32,7 @@ class PublicationSummary:
     run_id: str
     warnings: list[str] = field(default_factory=list)
     diff: dict[str, int] = field(default_factory=dict)
+    documents: list[str] = field(default_factory=list)  # the report and the cards (issue 11)
 
     def render(self) -> str:
         clusters = ", ".join(f"{k}: {v}" for k, v in sorted(self.by_cluster.items()))
@@ -44,7 +45,7 @@ class PublicationSummary:
                     f"; against v{self.version - 1}: {self.diff.get('added', 0)} added, "
                     f"{self.diff.get('removed', 0)} removed, {self.diff.get('cluster_changed', 0)} cluster changed"
                 )
-        return f"{line}\n  {self.directory}"
+        return "\n".join([f"{line}\n  {self.directory}", *self.documents])
 
 
 @dataclass
@@ -261,7 +262,26 @@ def publish(
             if line.startswith("- ")
         ],
         diff={k.removeprefix("diff_"): int(v) for k, v in meta.items() if k.startswith("diff_")},
+        documents=_documents(result),
     )
+
+
+def _documents(result: dg.ExecuteInProcessResult) -> list[str]:
+    """Where the report and the cards of the publish run are (issue 11)."""
+    out = []
+    for node, label in (
+        ("publications__regional_report", "Regional report"),
+        ("publications__school_cards", "School cards"),
+    ):
+        mats = result.asset_materializations_for_node(node)
+        if not mats:
+            continue
+        meta = {k: v.value for k, v in mats[-1].metadata.items()}
+        state = "unchanged" if meta.get("status") == "unchanged" else "published"
+        out.append(
+            f"{label} {meta.get('list_year')}: {state} v{meta.get('version')}\n  {meta.get('main_file')}"
+        )
+    return out
 
 
 def _step_failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:

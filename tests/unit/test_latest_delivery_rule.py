@@ -6,12 +6,11 @@ keys (other subjects, periods, schools) add up."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from ingestion.contract import load_contracts
 from orchestration.dbt_project import DBT_PROJECT_DIR
 
-CALL = re.compile(r"latest_delivery\(\[(.*?)\]", re.S)
+CALL = re.compile(r"latest_delivery\(\[(.*?)\]", re.DOTALL)
 SOURCE = re.compile(r"source\('raw', '(\w+)'\)")
 
 
