@@ -170,6 +170,34 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from core.errors import EduqError
+    from orchestration.docs import build_docs, serve_docs
+
+    settings = load_settings()
+    try:
+        site = build_docs(settings)
+    except EduqError as exc:
+        print(f"No docs: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"dbt docs with the catalog of the serving warehouse: {site.folder}/index.html "
+        f"({site.marts} public marts, {site.columns} columns)"
+    )
+    for gap in site.undocumented:
+        print(f"  UNDOCUMENTED {gap}")
+    if args.no_serve:
+        return 0
+    port = args.port or settings.docs_port
+    print(f"Serving on http://127.0.0.1:{port}/ (Ctrl-C to stop)", flush=True)
+    try:
+        serve_docs(site.folder, port)
+    except EduqError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eduq", description="Education-quality warehouse: ШНОР, ИСБШ, risk zones."
@@ -224,6 +252,17 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--max-rows", type=int, default=100, help="rows to print (default 100)")
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.set_defaults(func=_cmd_sql)
+
+    docs = sub.add_parser(
+        "docs",
+        help="build the dbt docs with the catalog of the serving warehouse and serve them on "
+        "127.0.0.1 (every public mart and column described)",
+    )
+    docs.add_argument("--no-serve", action="store_true", help="build only")
+    docs.add_argument(
+        "--port", type=int, help="port on 127.0.0.1 (default: EDUQ_DOCS_PORT or 8580)"
+    )
+    docs.set_defaults(func=_cmd_docs)
     return parser
 
 

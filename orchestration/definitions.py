@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.assets.bi import marts_files_publication, postgres_marts
 from orchestration.assets.checks import expectation_checks
 from orchestration.assets.dbt import dbt_resource, eduq_dbt_models
 from orchestration.assets.ingestion import landing_survey, source_assets
@@ -28,6 +29,8 @@ defs = dg.Definitions(
         candidate_audit,
         serving_warehouse,
         shnor_list_publication,
+        postgres_marts,
+        marts_files_publication,
     ],
     asset_checks=expectation_checks,
     jobs=[nightly_load_job, publish_list_job],

@@ -16,6 +16,7 @@ from gate.audit import (
 from gate.dbt_results import find_invocation_dir, read_invocation
 from gate.promote import serving_audit
 from ingestion.loader import landing_files
+from orchestration.assets.bi import marts_files_publication
 from orchestration.assets.checks import GX_CHECKS_BY_SPEC, gx_check_key
 from orchestration.assets.publication import (
     DBT_TARGET_DIR,
@@ -69,7 +70,13 @@ def _gx_failures_of_run(instance: dg.DagsterInstance, run_id: str, folder) -> li
 
 
 # steps that write their own verdict: the audit records it; promotion and publication come after it
-AUDITED_STEPS = ("warehouse__audit", "warehouse__serving", "publications__shnor_list")
+AUDITED_STEPS = (
+    "warehouse__audit",
+    "warehouse__serving",
+    "warehouse__postgres",
+    "publications__shnor_list",
+    "publications__marts",
+)
 
 
 def _record_failed_build(context: dg.HookContext, failed_step: bool) -> None:
@@ -123,17 +130,19 @@ def complete_failed_build_record_hook(context: dg.HookContext) -> None:
 
 nightly_load_job = dg.define_asset_job(
     "nightly_load",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(shnor_list_publication),
-    description="Load new landing files, build and test the candidate warehouse, audit it, and promote it "
-    "to serving only if the audit passed.",
+    selection=dg.AssetSelection.all()
+    - dg.AssetSelection.assets(shnor_list_publication, marts_files_publication),
+    description="Load new landing files, build and test the candidate warehouse, audit it, promote it "
+    "to serving only if the audit passed, and publish its marts to PostgreSQL (when configured).",
     executor_def=dg.in_process_executor,
     hooks={record_failed_build_hook, complete_failed_build_record_hook},
 )
 
 publish_list_job = dg.define_asset_job(
     "publish_list",
-    selection=dg.AssetSelection.assets(shnor_list_publication),
-    description="Publish the ШНОР list of a list year from the serving warehouse.",
+    selection=dg.AssetSelection.assets(shnor_list_publication, marts_files_publication),
+    description="Publish the ШНОР list of a list year and, under the latest list year, every public mart "
+    "as Parquet and CSV, from the serving warehouse.",
     executor_def=dg.in_process_executor,
 )
 

@@ -32,6 +32,7 @@ class PublicationSummary:
     run_id: str
     warnings: list[str] = field(default_factory=list)
     diff: dict[str, int] = field(default_factory=dict)
+    marts_files: str = ""  # what publications/marts did
 
     def render(self) -> str:
         clusters = ", ".join(f"{k}: {v}" for k, v in sorted(self.by_cluster.items()))
@@ -44,7 +45,8 @@ class PublicationSummary:
                     f"; against v{self.version - 1}: {self.diff.get('added', 0)} added, "
                     f"{self.diff.get('removed', 0)} removed, {self.diff.get('cluster_changed', 0)} cluster changed"
                 )
-        return f"{line}\n  {self.directory}"
+        out = f"{line}\n  {self.directory}"
+        return f"{out}\n{self.marts_files}" if self.marts_files else out
 
 
 @dataclass
@@ -66,6 +68,7 @@ class RunSummary:
     checks: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     publication: PublicationSummary | None = None
+    postgres: str = ""  # what warehouse/postgres did
 
     def render(self) -> str:
         lines = ["Loaded this run (files, rows read / loaded / quarantined):"]
@@ -89,6 +92,8 @@ class RunSummary:
         if self.publication is not None:
             lines.append(self.publication.render())
         lines.append(f"Serving warehouse: {self.serving_db}")
+        if self.postgres:
+            lines.append(self.postgres)
         return "\n".join(lines)
 
 
@@ -139,6 +144,7 @@ def run_pipeline(
         None,
         None,
         serving_db=settings.serving_db,
+        postgres=_postgres_outcome(settings, load),
         build_id=build,
         audit_dir=audit_dir(settings, build),
     )
@@ -226,6 +232,42 @@ def publish(
             if line.startswith("- ")
         ],
         diff={k.removeprefix("diff_"): int(v) for k, v in meta.items() if k.startswith("diff_")},
+        marts_files=_marts_files_outcome(result),
+    )
+
+
+def _materialization(result: dg.ExecuteInProcessResult, node: str) -> dict | None:
+    found = result.asset_materializations_for_node(node)
+    return {k: v.value for k, v in found[-1].metadata.items()} if found else None
+
+
+def _postgres_outcome(settings: Settings, load: dg.ExecuteInProcessResult) -> str:
+    """One line on the PostgreSQL marts of this run (published, unchanged, or why not)."""
+    from publishing.postgres import resolve_target
+
+    meta = _materialization(load, "warehouse__postgres")
+    if meta is None:
+        target, why = resolve_target(settings)
+        if target is None:
+            return f"PostgreSQL marts: not published ({why})"
+        return f"PostgreSQL marts: not published ({target.label} could not be reached; see the log)"
+    if meta.get("status") == "unchanged":
+        return f"PostgreSQL marts ({meta['target']}): build {meta['build_id']} already published"
+    return (
+        f"PostgreSQL marts ({meta['target']}): published build {meta['build_id']}, "
+        f"{meta['tables']} tables, {meta['rows']} rows in {meta['seconds']} s"
+    )
+
+
+def _marts_files_outcome(result: dg.ExecuteInProcessResult) -> str:
+    meta = _materialization(result, "publications__marts")
+    if meta is None:
+        return ""
+    if meta.get("status") == "unchanged":
+        return f"Marts files: unchanged since v{meta['version']}\n  {meta['directory']}"
+    return (
+        f"Marts files: published v{meta['version']}, {meta['marts']} marts, {meta['rows']} rows "
+        f"(Parquet, CSV, datapackage.json)\n  {meta['directory']}"
     )
 
 

@@ -84,8 +84,13 @@ composite as (
         year,
         school_id,
         count(z_score) as n_inputs_available,
-        sum(weight * z_score) filter (where z_score is not null)
-            / nullif(sum(weight) filter (where z_score is not null), 0) as mean_z_score
+        -- rounded: a sum of doubles depends on the order DuckDB's threads add them up, and the
+        -- same inputs must give the same index (and the same published files)
+        round(
+            sum(weight * z_score) filter (where z_score is not null)
+            / nullif(sum(weight) filter (where z_score is not null), 0),
+            12
+        ) as mean_z_score
     from standardised
     group by year, school_id
 ),

@@ -79,7 +79,7 @@ scored as (
         rank() over (partition by year, quartile_scope_value order by isbsh) as position_ties_low,
         -- ... or after it (ties -> upper quartile)
         count(*) over (partition by year, quartile_scope_value order by isbsh) as position_ties_high,
-        avg(isbsh) over (partition by year, municipality_code) as municipal_mean_isbsh,
+        round(avg(isbsh) over (partition by year, municipality_code), 6) as municipal_mean_isbsh,
         min(isbsh) over (partition by year, municipality_code) as municipal_min_isbsh,
         max(isbsh) over (partition by year, municipality_code) as municipal_max_isbsh,
         count(*) over (partition by year, municipality_code) as n_scored_in_municipality
