@@ -170,6 +170,33 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pg_publish(args: argparse.Namespace) -> int:
+    from core.errors import EduqError
+    from orchestration.dbt_project import ensure_manifest
+    from publishing.postgres import publish_marts, resolve_target
+
+    settings = load_settings()
+    target, why = resolve_target(settings)
+    if target is None:
+        print(f"Not published: {why}", file=sys.stderr)
+        return 1
+    try:
+        result = publish_marts(
+            settings.serving_db,
+            target.conninfo,
+            ensure_manifest(),
+            bi_role=settings.pg_bi_role,
+            force=args.force,
+        )
+    except EduqError as exc:
+        print(f"Not published: {exc}", file=sys.stderr)
+        return 1
+    print(result.render())
+    for warning in result.warnings:
+        print(f"  WARNING {warning}")
+    return 0
+
+
 def _cmd_docs(args: argparse.Namespace) -> int:
     from core.errors import EduqError
     from orchestration.docs import build_docs, serve_docs
@@ -252,6 +279,16 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--max-rows", type=int, default=100, help="rows to print (default 100)")
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.set_defaults(func=_cmd_sql)
+
+    pg = sub.add_parser(
+        "pg-publish",
+        help="publish the marts of the serving warehouse (only with a passed audit) to PostgreSQL: "
+        "EDUQ_PG_URL or the project's cluster (make postgres); eduq run does it after every promotion",
+    )
+    pg.add_argument(
+        "--force", action="store_true", help="publish even if this build is already published"
+    )
+    pg.set_defaults(func=_cmd_pg_publish)
 
     docs = sub.add_parser(
         "docs",
