@@ -67,7 +67,7 @@ def duckdb_readable(path: Path) -> str:
     try:
         with duckdb.connect(str(path), read_only=True) as con:
             con.execute("select count(*) from information_schema.tables").fetchone()
-    except Exception as exc:  # any reason is a reason to skip it
+    except duckdb.Error as exc:
         return f"DuckDB {duckdb.__version__} cannot open it: {str(exc).splitlines()[0]}"
     return ""
 
@@ -127,7 +127,6 @@ def main() -> int:
     args = parser.parse_args()
 
     from flask import g
-
     from superset.app import create_app
 
     app = create_app()
