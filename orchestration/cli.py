@@ -310,7 +310,13 @@ def main(argv: list[str] | None = None) -> int:
             logging.WARNING
         )  # library loggers set their own levels; keep the terminal quiet
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    from core.errors import EduqError
+
+    try:
+        return args.func(args)
+    except EduqError as exc:  # e.g. an EDUQ_* variable eduq cannot use
+        print(str(exc), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

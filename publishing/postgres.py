@@ -126,7 +126,10 @@ def project_cluster_running(pg_dir: Path) -> bool:
 
 
 def _url(user: str, password: str, port: int, database: str) -> str:
-    return f"postgresql://{quote(user)}:{quote(password)}@127.0.0.1:{port}/{quote(database)}"
+    return (
+        f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}"
+        f"@127.0.0.1:{port}/{quote(database, safe='')}"
+    )
 
 
 def _label(conninfo: str) -> str:
