@@ -152,7 +152,7 @@ start() {
 }
 
 ensure_database() {
-    if ! owner_psql -d postgres -tAc "select 1 from pg_database where datname = '$DATABASE'" | grep -q 1; then
+    if [ "$(owner_psql -d postgres -tAc "select 1 from pg_database where datname = '$DATABASE'")" != "1" ]; then
         owner_psql -d postgres -c "create database $DATABASE"
     fi
     # nobody but the owner reaches the maintenance databases

@@ -46,7 +46,9 @@ export DO_NOT_TRACK=1
 die() { echo "superset: $*" >&2; exit 1; }
 
 install() {
-    if [ -x "$VENV/bin/superset" ] && "$VENV/bin/pip" show apache-superset 2>/dev/null | grep -q "^Version: 6.1.0$"; then
+    local version
+    version=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("apache-superset"))' 2>/dev/null || true)
+    if [ -x "$VENV/bin/superset" ] && [ "$version" = "6.1.0" ]; then
         echo "Superset 6.1.0 already installed in $VENV"
         return
     fi
