@@ -14,7 +14,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_HOME ?= $(EDUQ_HOME)/dagster
 
-.PHONY: check-python setup setup-libreoffice setup-report demo test test-unit test-integration test-report report-picture bench-report dbt-test dev lint format docs contracts bench check-xlsx clean
+.PHONY: check-python setup setup-libreoffice setup-report demo test test-unit test-integration test-report report-picture bench-report dbt-test dev lint format docs docs-serve contracts bench bench-postgres check-xlsx clean postgres postgres-stop bi bi-serve bi-stop test-bi
 
 # first of all, the Python version (of .venv once it exists, else of $(PYTHON)), said in one line
 PYTHON_CHECKED = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
@@ -28,7 +28,12 @@ $(BIN)/eduq: pyproject.toml | check-python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(BIN)/eduq
 
-setup: check-python $(BIN)/eduq
+# DuckDB 1.x beside the pipeline's 2.0: the test that BI tools' DuckDB reads the serving warehouse
+.venv-duckdb1/bin/python: scripts/duckdb1_venv.sh
+	scripts/duckdb1_venv.sh
+	touch .venv-duckdb1/bin/python
+
+setup: check-python $(BIN)/eduq .venv-duckdb1/bin/python
 
 demo: setup
 	@if [ -n "$$(ls -A $(EDUQ_HOME)/landing 2>/dev/null)" ] || [ -e $(EDUQ_HOME)/warehouse/candidate.duckdb ]; then \
@@ -89,13 +94,13 @@ bench-report: setup
 
 # Python with ruff (lint and format); the dbt models, tests and macros with SQLFluff (dbt_project/.sqlfluff)
 lint: setup
-	$(BIN)/ruff check core ingestion synthetic orchestration gate publishing tests bench
-	$(BIN)/ruff format --check core ingestion synthetic orchestration gate publishing tests bench
+	$(BIN)/ruff check core ingestion synthetic orchestration gate publishing tests bench bi
+	$(BIN)/ruff format --check core ingestion synthetic orchestration gate publishing tests bench bi
 	cd dbt_project && ../$(BIN)/sqlfluff lint models tests macros --processes 2 --disable-progress-bar
 
 # apply ruff's formatting and SQLFluff's fixes (review the diff)
 format: setup
-	$(BIN)/ruff format core ingestion synthetic orchestration gate publishing tests bench
+	$(BIN)/ruff format core ingestion synthetic orchestration gate publishing tests bench bi
 	cd dbt_project && ../$(BIN)/sqlfluff fix models tests macros --processes 2 --disable-progress-bar
 
 # docs/contracts.md and the dbt sources (dbt_project/models/staging/_sources.yml) from the contract
@@ -103,15 +108,53 @@ format: setup
 contracts: setup
 	$(BIN)/python -m ingestion.contract_docs
 
-# dbt docs with the catalog of the serving warehouse, read from a copy: dbt opens its database
-# read-write, and the serving file must stay untouched for analysts and the audit
+# dbt docs with the catalog of the serving warehouse (read from a copy: dbt opens its database
+# read-write, and the serving file must stay untouched) in $(EDUQ_HOME)/docs/site; docs-serve also
+# serves them on 127.0.0.1 (EDUQ_DOCS_PORT, default 8580)
 docs: setup
-	@test -f $(EDUQ_HOME)/warehouse/serving.duckdb || { echo "No serving warehouse: run make demo first"; exit 1; }
-	mkdir -p $(EDUQ_HOME)/docs
-	cp $(EDUQ_HOME)/warehouse/serving.duckdb $(EDUQ_HOME)/docs/serving.duckdb
-	cd dbt_project && EDUQ_DBT_DB_PATH=$(EDUQ_HOME)/docs/serving.duckdb ../$(BIN)/dbt docs generate --profiles-dir .
-	rm -f $(EDUQ_HOME)/docs/serving.duckdb $(EDUQ_HOME)/docs/serving.duckdb.wal
-	@echo "dbt docs: dbt_project/target/index.html (to browse: cd dbt_project && ../$(BIN)/dbt docs serve --profiles-dir .)"
+	$(BIN)/eduq docs --no-serve
+
+docs-serve: setup
+	$(BIN)/eduq docs
+
+# --- BI: the marts in PostgreSQL and Superset (docs/bi.md) ------------------------------------------
+# the project's PostgreSQL cluster under $(EDUQ_HOME)/postgres on 127.0.0.1:$${EDUQ_PG_PORT:-5433}
+# (installs PostgreSQL from the Debian packages where missing); a running cluster is where every
+# audited build's marts are published
+postgres:
+	scripts/postgres.sh start
+
+postgres-stop:
+	scripts/postgres.sh stop
+
+# Superset in its own virtual environment (.venv-superset), its metadata under $(EDUQ_HOME)/superset,
+# the PostgreSQL marts (and the serving DuckDB file where its DuckDB 1.x reads it), the dashboard of
+# bi/superset/assets/; publishes the current serving warehouse's marts first when there is one
+bi: setup postgres
+	scripts/superset.sh install
+	@if [ -f $(EDUQ_HOME)/warehouse/serving.duckdb ]; then $(BIN)/eduq pg-publish || true; \
+	else echo "No serving warehouse yet (make demo): the dashboard stays empty until a run publishes the marts"; fi
+	scripts/superset.sh init
+
+bi-serve:
+	scripts/superset.sh serve
+
+bi-stop:
+	scripts/superset.sh stop
+
+# servers and a browser: PostgreSQL, Superset, headless Chromium (Debian packages); run by .ci/run
+# after make test
+test-bi: setup
+	scripts/install_chromium.sh
+	scripts/superset.sh install
+	$(BIN)/pip install --quiet -e '.[dev,bi-test]'
+	$(BIN)/pytest -q tests/bi
+
+# COPY of country-size marts into PostgreSQL (prints figures; needs make postgres or EDUQ_PG_URL)
+bench-postgres: setup postgres
+	$(BIN)/python bench/bench_postgres.py --schools 38000
 
 clean:
+	-scripts/superset.sh stop >/dev/null 2>&1
+	-scripts/postgres.sh stop >/dev/null 2>&1
 	rm -rf $(EDUQ_HOME) dbt_project/target

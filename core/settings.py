@@ -24,6 +24,13 @@ so nothing reads the environment deep inside a stage or at import time.
 ``EDUQ_DAGSTER_HISTORY``        ``1``: `eduq run` records its runs in DAGSTER_HOME's instance (the
                                 Dagster UI lists them); default: in memory (faster), the run's
                                 record being its audit folder and log
+``EDUQ_PG_URL``                 an existing PostgreSQL server to publish the marts to
+                                (``postgresql://user:pw@host:port/db``); unset: the project's own
+                                cluster under ``$EDUQ_HOME/postgres`` (``make postgres``)
+``EDUQ_PG_PORT``                port of the project's PostgreSQL cluster on 127.0.0.1 (default 5433)
+``EDUQ_PG_BI_ROLE``             the read-only role BI tools log in as (default ``eduq_bi``)
+``EDUQ_SUPERSET_PORT``          port of Superset on 127.0.0.1 (``make bi-serve``; default 8088)
+``EDUQ_DOCS_PORT``              port of the dbt docs on 127.0.0.1 (``eduq docs``; default 8580)
 =============================== ===========================================================
 """
 
@@ -32,7 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.errors import EduqError
@@ -41,6 +48,10 @@ DEFAULT_PROFILE = "fioko_2025"
 DEFAULT_SCHOOL_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 MEMORY_LIMIT_CAP_BYTES = 3 * 1024**3
 TRUE_WORDS = ("1", "true", "yes", "on")
+DEFAULT_PG_PORT = 5433
+DEFAULT_PG_BI_ROLE = "eduq_bi"
+DEFAULT_SUPERSET_PORT = 8088
+DEFAULT_DOCS_PORT = 8580
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,11 @@ class Settings:
     duckdb_temp_dir: Path | None = None
     school_code_pattern: str = DEFAULT_SCHOOL_CODE_PATTERN
     dagster_history: bool = False
+    pg_url: str | None = field(default=None, repr=False)  # may hold a password
+    pg_port: int = DEFAULT_PG_PORT
+    pg_bi_role: str = DEFAULT_PG_BI_ROLE
+    superset_port: int = DEFAULT_SUPERSET_PORT
+    docs_port: int = DEFAULT_DOCS_PORT
 
     @property
     def candidate_db(self) -> Path:
@@ -106,6 +122,16 @@ class Settings:
             dagster_history=self.dagster_history if dagster_history is None else dagster_history,
         )
 
+    @property
+    def pg_dir(self) -> Path:
+        """The project's own PostgreSQL cluster (``scripts/postgres.sh``): data, log, credentials."""
+        return self.home / "postgres"
+
+    @property
+    def superset_dir(self) -> Path:
+        """Superset's metadata database, configuration secret and admin credentials."""
+        return self.home / "superset"
+
     def ensure_dirs(self) -> None:
         for path in (
             self.landing_dir,
@@ -132,6 +158,15 @@ def default_memory_limit() -> str:
     return f"{max(limit // 1024**2, 256)}MB"
 
 
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise SettingsError(f"{name}={value!r} is not a TCP port (a number from 1 to 65535)")
+    return int(value)
+
+
 class SettingsError(EduqError, ValueError):
     """An EDUQ_* variable has a value that cannot be used (the message names it)."""
 
@@ -151,6 +186,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     except ValueError as exc:
         raise SettingsError(f"EDUQ_DUCKDB_THREADS={threads_text!r} is not a whole number") from exc
     temp_dir = env.get("EDUQ_DUCKDB_TEMP_DIR")
+
     return Settings(
         home=home,
         landing_dir=_path(env, "EDUQ_LANDING_DIR", home / "landing"),
@@ -164,4 +200,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         duckdb_temp_dir=Path(temp_dir).expanduser().resolve() if temp_dir else None,
         school_code_pattern=env.get("EDUQ_SCHOOL_CODE_PATTERN") or DEFAULT_SCHOOL_CODE_PATTERN,
         dagster_history=env.get("EDUQ_DAGSTER_HISTORY", "").strip().lower() in TRUE_WORDS,
+        pg_url=env.get("EDUQ_PG_URL") or None,
+        pg_port=_port(env, "EDUQ_PG_PORT", DEFAULT_PG_PORT),
+        pg_bi_role=env.get("EDUQ_PG_BI_ROLE") or DEFAULT_PG_BI_ROLE,
+        superset_port=_port(env, "EDUQ_SUPERSET_PORT", DEFAULT_SUPERSET_PORT),
+        docs_port=_port(env, "EDUQ_DOCS_PORT", DEFAULT_DOCS_PORT),
     )

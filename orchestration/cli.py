@@ -253,6 +253,61 @@ def _cmd_templates(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pg_publish(args: argparse.Namespace) -> int:
+    from core.errors import EduqError
+    from orchestration.dbt_project import prepare_manifest
+    from publishing.postgres import publish_marts, resolve_target
+
+    settings = load_settings()
+    target, why = resolve_target(settings)
+    if target is None:
+        print(f"Not published: {why}", file=sys.stderr)
+        return 1
+    try:
+        result = publish_marts(
+            settings.serving_db,
+            target.conninfo,
+            prepare_manifest(),
+            bi_role=settings.pg_bi_role,
+            force=args.force,
+        )
+    except EduqError as exc:
+        print(f"Not published: {exc}", file=sys.stderr)
+        return 1
+    print(result.render())
+    for warning in result.warnings:
+        print(f"  WARNING {warning}")
+    return 0
+
+
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from core.errors import EduqError
+    from orchestration.docs import build_docs, serve_docs
+
+    settings = load_settings()
+    try:
+        site = build_docs(settings)
+    except EduqError as exc:
+        print(f"No docs: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"dbt docs with the catalog of the serving warehouse: {site.folder}/index.html "
+        f"({site.marts} public marts, {site.columns} columns)"
+    )
+    for gap in site.undocumented:
+        print(f"  UNDOCUMENTED {gap}")
+    if args.no_serve:
+        return 0
+    port = args.port or settings.docs_port
+    print(f"Serving on http://127.0.0.1:{port}/ (Ctrl-C to stop)", flush=True)
+    try:
+        serve_docs(site.folder, port)
+    except EduqError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eduq", description="Education-quality warehouse: ШНОР, ИСБШ, risk zones."
@@ -340,6 +395,28 @@ def build_parser() -> argparse.ArgumentParser:
     from publishing.report.cli import add_commands as add_report_commands
 
     add_report_commands(sub)
+
+
+    pg = sub.add_parser(
+        "pg-publish",
+        help="publish the marts of the serving warehouse (only with a passed audit) to PostgreSQL: "
+        "EDUQ_PG_URL or the project's cluster (make postgres); eduq run does it after every promotion",
+    )
+    pg.add_argument(
+        "--force", action="store_true", help="publish even if this build is already published"
+    )
+    pg.set_defaults(func=_cmd_pg_publish)
+
+    docs = sub.add_parser(
+        "docs",
+        help="build the dbt docs with the catalog of the serving warehouse and serve them on "
+        "127.0.0.1 (every public mart and column described)",
+    )
+    docs.add_argument("--no-serve", action="store_true", help="build only")
+    docs.add_argument(
+        "--port", type=int, help="port on 127.0.0.1 (default: EDUQ_DOCS_PORT or 8580)"
+    )
+    docs.set_defaults(func=_cmd_docs)
     return parser
 
 

@@ -14,6 +14,7 @@ import dagster as dg
 @cache
 def get_definitions() -> dg.Definitions:
     """Every asset, check, job, schedule and sensor of eduq (built once per process)."""
+    from orchestration.assets.bi import marts_files_publication, postgres_marts
     from orchestration.assets.checks import build_gx_checks
     from orchestration.assets.dbt import build_dbt_assets
     from orchestration.assets.ingestion import landing_survey, source_assets
@@ -40,6 +41,8 @@ def get_definitions() -> dg.Definitions:
             *build_publication_assets(set(dbt_models.keys)),
             shnor_list_publication,
             *report_assets,
+            postgres_marts,
+            marts_files_publication,
         ],
         asset_checks=[build_gx_checks()],
         jobs=[nightly_load_job, publish_list_job],

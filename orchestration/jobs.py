@@ -19,6 +19,7 @@ PUBLICATION_KEYS = (
     dg.AssetKey(["publications", "shnor_list"]),
     dg.AssetKey(["publications", "regional_report"]),
     dg.AssetKey(["publications", "school_cards"]),
+    dg.AssetKey(["publications", "marts"]),
 )
 
 
@@ -33,7 +34,9 @@ def _step_error(error: BaseException | None) -> str:
 AUDITED_STEPS = (
     "warehouse__audit",
     "warehouse__serving",
+    "warehouse__postgres",
     "publications__shnor_list",
+    "publications__marts",
     "publications__regional_report",
     "publications__school_cards",
 )
@@ -81,8 +84,8 @@ def record_failed_build_hook(context: dg.HookContext) -> None:
 nightly_load_job = dg.define_asset_job(
     "nightly_load",
     selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*PUBLICATION_KEYS),
-    description="Load new landing files, build and test the candidate warehouse, audit it, and promote it "
-    "to serving only if the audit passed.",
+    description="Load new landing files, build and test the candidate warehouse, audit it, promote it "
+    "to serving only if the audit passed, and publish its marts to PostgreSQL (when configured).",
     executor_def=dg.in_process_executor,
     hooks={record_failed_build_hook},
 )
@@ -91,7 +94,8 @@ publish_list_job = dg.define_asset_job(
     "publish_list",
     selection=dg.AssetSelection.assets(*PUBLICATION_KEYS),
     description="Publish the ШНОР list of a list year from the serving warehouse, with the regional report "
-    "and the school cards of that year.",
+    "and the school cards of that year and, under the latest list year, every public mart as Parquet and "
+    "CSV.",
     executor_def=dg.in_process_executor,
 )
 

@@ -33,6 +33,7 @@ class PublicationSummary:
     warnings: list[str] = field(default_factory=list)
     diff: dict[str, int] = field(default_factory=dict)
     documents: list[str] = field(default_factory=list)  # the report and the cards (issue 11)
+    marts_files: str = ""  # what publications/marts did
 
     def render(self) -> str:
         clusters = ", ".join(f"{k}: {v}" for k, v in sorted(self.by_cluster.items()))
@@ -45,7 +46,8 @@ class PublicationSummary:
                     f"; against v{self.version - 1}: {self.diff.get('added', 0)} added, "
                     f"{self.diff.get('removed', 0)} removed, {self.diff.get('cluster_changed', 0)} cluster changed"
                 )
-        return "\n".join([f"{line}\n  {self.directory}", *self.documents])
+        out = "\n".join([f"{line}\n  {self.directory}", *self.documents])
+        return f"{out}\n{self.marts_files}" if self.marts_files else out
 
 
 @dataclass
@@ -74,6 +76,7 @@ class RunSummary:
     def status(self) -> str:
         """ok | incomplete: a run whose latest list waits for missing files is not a failure."""
         return "incomplete" if self.list_not_published else "ok"
+    postgres: str = ""  # what warehouse/postgres did
 
     def render(self) -> str:
         lines = ["Loaded this run (files, rows read / loaded / quarantined):"]
@@ -99,6 +102,8 @@ class RunSummary:
         if self.list_not_published:
             lines.append(f"INCOMPLETE: {self.list_not_published}")
         lines.append(f"Serving warehouse: {self.serving_db}")
+        if self.postgres:
+            lines.append(self.postgres)
         return "\n".join(lines)
 
 
@@ -168,6 +173,7 @@ def run_pipeline(
         None,
         None,
         serving_db=settings.serving_db,
+        postgres=_postgres_outcome(settings, load),
         build_id=build,
         audit_dir=audit_dir(settings, build),
     )
@@ -177,15 +183,15 @@ def run_pipeline(
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
         summary.sources = con.execute(
             """select source, count(*), sum(rows_read), sum(rows_loaded), sum(rows_quarantined)
-               from raw._load_log where run_id = ? and status = 'loaded' group by source order by source""",
+               from meta.load_log where run_id = ? and status = 'loaded' group by source order by source""",
             [load.run_id],
         ).fetchall()
         summary.rejected = con.execute(
-            "select file_name, message from raw._load_log where run_id = ? and status = 'rejected' order by file_id",
+            "select file_name, message from meta.load_log where run_id = ? and status = 'rejected' order by file_id",
             [load.run_id],
         ).fetchall()
         summary.duplicates = con.execute(
-            "select count(*) from raw._load_log where run_id = ? and status = 'duplicate'",
+            "select count(*) from meta.load_log where run_id = ? and status = 'duplicate'",
             [load.run_id],
         ).fetchone()[0]
         years = list_years(con)
@@ -243,7 +249,7 @@ def publish(
         run_config=_run_config(settings, quiet),
     )
     if not result.success:
-        raise PipelineFailed(_failure_text(result))
+        raise PipelineFailed(_failure_text(result))  # a publication step failed: no audit record
     mat = result.asset_materializations_for_node("publications__shnor_list")
     meta = {k: v.value for k, v in mat[-1].metadata.items()} if mat else {}
     return PublicationSummary(
@@ -263,6 +269,42 @@ def publish(
         ],
         diff={k.removeprefix("diff_"): int(v) for k, v in meta.items() if k.startswith("diff_")},
         documents=_documents(result),
+        marts_files=_marts_files_outcome(result),
+    )
+
+
+def _materialization(result: dg.ExecuteInProcessResult, node: str) -> dict | None:
+    found = result.asset_materializations_for_node(node)
+    return {k: v.value for k, v in found[-1].metadata.items()} if found else None
+
+
+def _postgres_outcome(settings: Settings, load: dg.ExecuteInProcessResult) -> str:
+    """One line on the PostgreSQL marts of this run (published, unchanged, or why not)."""
+    from publishing.postgres import resolve_target
+
+    meta = _materialization(load, "warehouse__postgres")
+    if meta is None:
+        target, why = resolve_target(settings)
+        if target is None:
+            return f"PostgreSQL marts: not published ({why})"
+        return f"PostgreSQL marts: not published ({target.label} could not be reached; see the log)"
+    if meta.get("status") == "unchanged":
+        return f"PostgreSQL marts ({meta['target']}): build {meta['build_id']} already published"
+    return (
+        f"PostgreSQL marts ({meta['target']}): published build {meta['build_id']}, "
+        f"{meta['tables']} tables, {meta['rows']} rows in {meta['seconds']} s"
+    )
+
+
+def _marts_files_outcome(result: dg.ExecuteInProcessResult) -> str:
+    meta = _materialization(result, "publications__marts")
+    if meta is None:
+        return ""
+    if meta.get("status") == "unchanged":
+        return f"Marts files: unchanged since v{meta['version']}\n  {meta['directory']}"
+    return (
+        f"Marts files: published v{meta['version']}, {meta['marts']} marts, {meta['rows']} rows "
+        f"(Parquet, CSV, datapackage.json)\n  {meta['directory']}"
     )
 
 
@@ -295,7 +337,9 @@ def _step_failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
     return out
 
 
-def _failure_text(result: dg.ExecuteInProcessResult, record, folder: Path) -> str:
+def _failure_text(
+    result: dg.ExecuteInProcessResult, record=None, folder: Path | None = None
+) -> str:
     """What went wrong, once: the audit's verdict with every failed check when the build got that
     far (or was recorded as failed before it), else the steps that failed."""
     steps = _step_failures(result)

@@ -80,6 +80,7 @@ def build_gx_checks() -> dg.AssetChecksDefinition:
         ],
         description="Great Expectations suites of the raw inputs and the marts (gate/expectations/), "
         "as evaluated once by the audit of this run.",
+        can_subset=True,
     )
     def great_expectations(
         context: dg.AssetCheckExecutionContext, eduq: EduqResource

@@ -31,13 +31,13 @@ from marts.fct_shnor_list group by list_year order by list_year
 SQL_PROFILE = "select * from intermediate.int_methodology_profile"
 
 SQL_DATA_AS_OF = """
-select max(loaded_at), count(*) from raw._load_log where status = 'loaded'
+select max(loaded_at), count(*) from meta.load_log where status = 'loaded'
 """
 
 SQL_INPUT_FILES = """
 select file_id, source, file_name, file_hash as sha256, size_bytes, rows_read, rows_loaded,
        rows_quarantined, years, cast(loaded_at as varchar) as loaded_at
-from raw._load_log where status = 'loaded' order by file_id
+from meta.load_log where status = 'loaded' order by file_id
 """
 
 # --- the report's tables ------------------------------------------------------------------------

@@ -40,6 +40,8 @@ def test_every_asset_materialised_and_every_check_passed(small_region) -> None:
     for key in graph.get_all_asset_keys():
         if key.path[0] == "publications":
             continue  # partitioned: checked in test_published_list
+        if key.to_user_string() == "warehouse/postgres":
+            continue  # skipped without PostgreSQL (test_bi_files.py); tests/bi runs it with one
         assert instance.get_latest_materialization_event(key) is not None, key.to_user_string()
     checks = list(graph.asset_check_keys)
     assert len(checks) > 50

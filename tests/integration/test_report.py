@@ -197,7 +197,7 @@ def test_sections_follow_seed_003_and_every_figure_has_its_definition(report_dir
     notes = re.findall(r'<p class="footnote">(.*?)</p>', text, re.DOTALL)
     assert all("Данные по состоянию на" in n for n in notes)
     # the academic-debt monitoring is the one figure the methodology profile does not shape
-    assert all("Методика: fioko_2025, версия 1.1" in n or "задолженност" in n for n in notes)
+    assert all("Методика: fioko_2025, версия 1.2" in n or "задолженност" in n for n in notes)
     # the list of 2023 (results 2022, no 2021 results) cannot be computed: «нет списка», never 0
     assert "нет списка" in text
     assert (
@@ -259,7 +259,7 @@ def test_a_list_year_that_cannot_be_computed_is_refused_by_the_command(
 
     assert main(["report", "--year", str(YEAR - 2)]) == 1
     err = capsys.readouterr().err
-    assert f"the ШНОР list of {YEAR - 2} cannot be computed" in err and f"{YEAR - 4}" in err
+    assert f"the ШНОР list {YEAR - 2} cannot be computed" in err and f"{YEAR - 4}" in err
     assert not (small_region.settings.publications_dir / str(YEAR - 2)).exists()
 
 

@@ -96,7 +96,7 @@ def test_pdftotext_reads_the_headings_and_the_figures(seed003_region) -> None:
     assert re.search(r"Всего ШНОР\s+87\s+100%", flat)
     assert re.search(r"сильно неуспевающие\s+13\s", flat)
     assert re.search(
-        r"Были охвачены сопровождением\s+10\s+49\s+59\s+73%\s+14\s+17%\s+0\s+8\s+10%\s+81",
+        r"Были охвачены сопровождением\s+10\s+49\s+0\s+59\s+73%\s+14\s+17%\s+0\s+8\s+10%\s+81",
         flat,
     )
     pages = int(re.search(r"Страница 1 из (\d+)", flat).group(1))

@@ -53,7 +53,8 @@ def test_the_list_2023_by_cluster(seed003_region) -> None:
 
 def test_cluster_transitions_by_support_group(seed003_region) -> None:
     rows = _sheet(seed003_region, "2 Переходы кластеров")
-    # improved, left, total «+», «+» %, unchanged, %, not listed both years, negative, %, all
+    # improved, left, of them closed, total «+», «+» %, unchanged, %, not listed both years,
+    # negative, %, all
     seed = {
         "Участники: 500+ 2021": (0, 7, 64, 3, 1, 11),
         "Участники: 500+ 2022": (8, 24, 76, 9, 1, 42),
@@ -62,7 +63,7 @@ def test_cluster_transitions_by_support_group(seed003_region) -> None:
     }
     for group, (improved, left, positive, unchanged, negative, total) in seed.items():
         r = rows[group]
-        assert (r[0], r[1], _pct(r[3]), r[4], r[7], r[9]) == (
+        assert (r[0], r[1], _pct(r[4]), r[5], r[8], r[10]) == (
             improved,
             left,
             positive,
@@ -71,7 +72,8 @@ def test_cluster_transitions_by_support_group(seed003_region) -> None:
             total,
         ), group
     supported = rows["Были охвачены сопровождением (все программы поддержки)"]
-    assert (_pct(supported[5]), _pct(supported[8])) == (17, 10)  # «14 (17%)», «8 (10%)»
+    assert supported[2] == 0  # no school of the seed-003 region closed
+    assert (_pct(supported[6]), _pct(supported[9])) == (17, 10)  # «14 (17%)», «8 (10%)»
 
 
 def test_procedures_not_conducted_by_the_supported_schools(seed003_region) -> None:

@@ -13,14 +13,14 @@ import ingestion.contract as contract_module
 from ingestion.contract import load_contracts
 
 PROGRAMME_TARGETS = """\
-source: programme_targets
-title_ru: Целевые показатели программ
+source: teacher_courses
+title_ru: Курсы повышения квалификации
 description: Targets of support programmes, one row per school, indicator and year.
 grain: [year, school_id, indicator]
 year: {column: year}
 school_column: school_id
 role: fact
-filename_patterns: ["programme_targets*"]
+filename_patterns: ["teacher_courses*"]
 columns:
   - {name: school_id, type: code, required: true, aliases: ["Код ОО"], description: "The school."}
   - {name: indicator, type: string, required: true, aliases: ["Показатель"], description: "Indicator."}
@@ -39,13 +39,13 @@ examples:
 
 
 @contextlib.contextmanager
-def with_programme_targets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The contracts folder, copied, with programme_targets.yaml added."""
+def with_teacher_courses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The contracts folder, copied, with teacher_courses.yaml added."""
     folder = tmp_path / "contracts"
     folder.mkdir()
     for path in contract_module.CONTRACTS_DIR.glob("*.yaml"):
         (folder / path.name).write_bytes(path.read_bytes())
-    (folder / "programme_targets.yaml").write_text(PROGRAMME_TARGETS, encoding="utf-8")
+    (folder / "teacher_courses.yaml").write_text(PROGRAMME_TARGETS, encoding="utf-8")
     with monkeypatch.context() as m:
         m.setattr(contract_module, "CONTRACTS_DIR", folder)
         load_contracts.cache_clear()

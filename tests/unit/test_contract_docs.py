@@ -12,7 +12,7 @@ import yaml
 from ingestion import contract_docs
 from ingestion.contract import load_contracts
 from ingestion.warehouse import METADATA_COLUMNS
-from tests.unit.new_contract import with_programme_targets
+from tests.unit.new_contract import with_teacher_courses
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,15 +114,15 @@ sources:
 def test_a_new_contract_yaml_appears_in_the_docs_and_the_sources_with_no_code_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with with_programme_targets(tmp_path, monkeypatch):
+    with with_teacher_courses(tmp_path, monkeypatch):
         _new_contract_in_docs_and_sources()
-    assert "programme_targets" not in load_contracts()
+    assert "teacher_courses" not in load_contracts()
 
 
 def _new_contract_in_docs_and_sources() -> None:
-    assert "programme_targets" in load_contracts()
+    assert "teacher_courses" in load_contracts()
     text = contract_docs.render_contracts_md()
-    assert "## `programme_targets` — Целевые показатели программ" in text
+    assert "## `teacher_courses` — Курсы повышения квалификации" in text
     assert (
         "| «Единица измерения» | `unit` | one of a list | no | «%» (also процент) → `percent`"
         in text
@@ -130,8 +130,8 @@ def _new_contract_in_docs_and_sources() -> None:
     assert "Код ОО;Показатель;Единица измерения;Базовое значение;Целевое значение;Год" in text
     current = (ROOT / contract_docs.SOURCES_YML).read_text(encoding="utf-8")
     data = yaml.safe_load(contract_docs.render_sources_yml(current))
-    table = next(t for t in data["sources"][0]["tables"] if t["name"] == "programme_targets")
-    assert table["meta"] == {"dagster": {"asset_key": ["raw", "programme_targets"]}}
+    table = next(t for t in data["sources"][0]["tables"] if t["name"] == "teacher_courses")
+    assert table["meta"] == {"dagster": {"asset_key": ["raw", "teacher_courses"]}}
     assert [c["name"] for c in table["columns"]][:6] == [
         "school_id",
         "indicator",

@@ -124,7 +124,9 @@ def test_eduq_run_full_refresh_and_profile_reach_the_dbt_build(
     assert main(["run", "--full-refresh", "--profile", "fioko_2025_or", "--verbose"]) == 1
     assert seen and seen[0][0] == "build" and seen[0][-1] == "--full-refresh"
     assert '"methodology_profile": "fioko_2025_or"' in " ".join(seen[0])
-    assert "EDUQ_DBT_FULL_REFRESH" not in __import__("os").environ  # nothing written to the environment
+    assert (
+        "EDUQ_DBT_FULL_REFRESH" not in __import__("os").environ
+    )  # nothing written to the environment
 
 
 def test_a_run_started_from_the_dagster_ui_chooses_profile_and_full_refresh() -> None:

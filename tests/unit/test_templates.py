@@ -25,7 +25,7 @@ from ingestion.templates import (
     write_templates,
 )
 from orchestration.cli import main
-from tests.unit.new_contract import with_programme_targets
+from tests.unit.new_contract import with_teacher_courses
 
 TODAY = "2025-06-01"
 
@@ -156,9 +156,9 @@ def test_every_template_filled_with_the_example_rows_loads_exactly_those_rows(
 def test_a_new_contract_gets_a_template_that_round_trips(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with with_programme_targets(tmp_path, monkeypatch):
-        assert "programme_targets" in load_contracts()
-        _round_trip(tmp_path, monkeypatch, ["schools", "school_codes", "programme_targets"])
+    with with_teacher_courses(tmp_path, monkeypatch):
+        assert "teacher_courses" in load_contracts()
+        _round_trip(tmp_path, monkeypatch, ["schools", "school_codes", "teacher_courses"])
 
 
 def test_templates_needs_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
