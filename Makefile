@@ -42,6 +42,7 @@ demo: setup
 		$(BIN)/eduq generate --seed 42 --schools 335 --years 2021-2024; \
 	fi
 	$(BIN)/eduq run
+	$(BIN)/eduq report
 
 # pytest runs the unit tests, the dbt unit tests (tests/dbt) and the integration tests,
 # which materialise every asset through Dagster with the dbt data tests as checks

@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from core.settings import load_settings
-from orchestration.dbt_project import ensure_manifest
+from orchestration.dbt_project import prepare_manifest
 from publishing.mart_catalog import read_marts
 from publishing.postgres import connect, publish_marts, resolve_target, select_expression
 
@@ -121,7 +121,7 @@ def main() -> int:
             0
         ]
     copies = math.ceil(args.schools / schools)
-    manifest = ensure_manifest()
+    manifest = prepare_manifest()
     folder = Path(tempfile.mkdtemp(prefix="eduq-bench-pg-"))
     try:
         db = folder / "serving.duckdb"

@@ -114,7 +114,10 @@ class TerminalProgress(logging.Handler):
             self._write(self._last, not self.tty)
         elif kind == "dbt":
             self._last = f"  dbt build: {fields['done']}/{fields['total']} nodes ({fields['name']})"
-            self._write(self._last, not self.tty)
+            done, total = fields["done"], max(fields["total"], 1)
+            # a terminal redraws one line; a log gets a line at each quarter of the build
+            if self.tty or done == total or (4 * done // total) != (4 * (done - 1) // total):
+                self._write(self._last, not self.tty)
 
     def close(self) -> None:
         if self._line_open:

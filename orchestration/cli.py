@@ -78,7 +78,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     log_path = None if args.verbose else _log_path(settings, "run")
     try:
         if log_path is None:
-            summary = run_pipeline(settings, list_year=args.list_year)
+            summary = run_pipeline(settings, list_year=args.list_year, documents=args.documents)
         else:
             # dbt's and Dagster's step-by-step output goes to a log file; the stages and the load's
             # progress and the summary to the terminal
@@ -87,7 +87,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             shown = progress.show_on()
             try:
                 with _output_to(log_path):
-                    summary = run_pipeline(settings, list_year=args.list_year)
+                    summary = run_pipeline(
+                        settings, list_year=args.list_year, documents=args.documents
+                    )
             finally:
                 progress.hide(shown)
     except (ListYearNotAvailable, ListIncomplete) as exc:
@@ -341,6 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--list-year", type=int, help="list year to publish (default: the latest)")
     run.add_argument(
+        "--documents",
+        action="store_true",
+        help="also publish the regional report and the school cards of the list year (else "
+        "`eduq report` / `eduq card --all` do; the Dagster publish job always does)",
+    )
+    run.add_argument(
         "--dagster-history",
         action="store_true",
         help="record the run in DAGSTER_HOME's instance, so that `dagster dev` lists it "
@@ -395,7 +403,6 @@ def build_parser() -> argparse.ArgumentParser:
     from publishing.report.cli import add_commands as add_report_commands
 
     add_report_commands(sub)
-
 
     pg = sub.add_parser(
         "pg-publish",

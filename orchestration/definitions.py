@@ -17,7 +17,7 @@ def get_definitions() -> dg.Definitions:
     from orchestration.assets.bi import marts_files_publication, postgres_marts
     from orchestration.assets.checks import build_gx_checks
     from orchestration.assets.dbt import build_dbt_assets
-    from orchestration.assets.ingestion import landing_survey, source_assets
+    from orchestration.assets.ingestion import ingestion_assets
     from orchestration.assets.publication import (
         build_publication_assets,
         shnor_list_publication,
@@ -35,8 +35,7 @@ def get_definitions() -> dg.Definitions:
     dbt_models = build_dbt_assets()
     return dg.Definitions(
         assets=[
-            landing_survey,
-            *source_assets(),
+            ingestion_assets(),
             dbt_models,
             *build_publication_assets(set(dbt_models.keys)),
             shnor_list_publication,

@@ -76,6 +76,7 @@ class RunSummary:
     def status(self) -> str:
         """ok | incomplete: a run whose latest list waits for missing files is not a failure."""
         return "incomplete" if self.list_not_published else "ok"
+
     postgres: str = ""  # what warehouse/postgres did
 
     def render(self) -> str:
@@ -150,6 +151,7 @@ def run_pipeline(
     instance: dg.DagsterInstance | None = None,
     list_year: int | None = None,
     quiet: bool = False,
+    documents: bool = False,
 ) -> RunSummary:
     from gate.audit import audit_dir, read_record
     from gate.publishable import list_years, require_publishable
@@ -208,7 +210,9 @@ def run_pipeline(
             summary.list_not_published = latest.describe()
             return summary
         list_year = latest.list_year
-    publication = publish(settings, list_year, instance=instance, quiet=quiet)
+    publication = publish(settings, list_year, instance=instance, quiet=quiet, documents=documents)
+    if not documents:
+        publication.documents = _documents_on_disk(settings, list_year)
     summary.publication = publication
     summary.publish_run_id = publication.run_id
     summary.list_year = publication.list_year
@@ -218,11 +222,18 @@ def run_pipeline(
     return summary
 
 
+LIST_AND_MARTS = (
+    dg.AssetKey(["publications", "shnor_list"]),
+    dg.AssetKey(["publications", "marts"]),
+)
+
+
 def publish(
     settings: Settings,
     list_year: int,
     instance: dg.DagsterInstance | None = None,
     quiet: bool = False,
+    documents: bool = True,
 ) -> PublicationSummary:
     """Publish the list of ``list_year`` from the serving warehouse through the job publish_list
     (the asset refuses a serving warehouse without a passed audit record)."""
@@ -242,7 +253,12 @@ def publish(
     instance = _instance(settings, instance)
     if not instance.has_dynamic_partition(list_year_partitions.name, str(list_year)):
         instance.add_dynamic_partitions(list_year_partitions.name, [str(list_year)])
-    result = defs.resolve_job_def("publish_list").execute_in_process(
+    # the job publish_list: the list and the marts files, and (documents) the regional report and the
+    # school cards; the yearly documents take seconds to render, a nightly `eduq run` leaves them to
+    # `eduq report` / `eduq card --all` unless asked (`--documents`)
+    job = defs.resolve_job_def("publish_list")
+    result = job.execute_in_process(
+        asset_selection=None if documents else list(LIST_AND_MARTS),
         instance=instance,
         partition_key=str(list_year),
         raise_on_error=False,
@@ -323,6 +339,26 @@ def _documents(result: dg.ExecuteInProcessResult) -> list[str]:
         out.append(
             f"{label} {meta.get('list_year')}: {state} v{meta.get('version')}\n  {meta.get('main_file')}"
         )
+    return out
+
+
+def _documents_on_disk(settings: Settings, list_year: int) -> list[str]:
+    """Where the latest regional report and school cards of ``list_year`` are, or how to make them."""
+    from publishing.publish import version_numbers
+
+    out = []
+    for folder, label, command in (
+        ("report", "Regional report", f"eduq report --year {list_year}"),
+        ("cards", "School cards", f"eduq card --all --year {list_year}"),
+    ):
+        base = settings.publications_dir / str(list_year) / folder
+        found = version_numbers(base) if base.exists() else []
+        if found:
+            out.append(
+                f"{label} {list_year}: latest v{found[-1]} in {base / f'v{found[-1]}'} ({command} updates it)"
+            )
+        else:
+            out.append(f"{label} {list_year}: not published yet ({command})")
     return out
 
 

@@ -40,7 +40,7 @@ from publishing.publish import (
     software_versions,
     version_numbers,
 )
-from publishing.shnor_list import available_list_years
+from gate.publishable import computed_list_years
 
 BATCH_ROWS = 100_000
 DATAPACKAGE = "datapackage.json"
@@ -220,7 +220,7 @@ def publish_marts_files(settings: Settings, list_year: int, manifest: Path) -> M
     folder = marts_dir(settings, list_year)
     with duckdb.connect(str(serving), read_only=True) as con:
         audit = require_audited(con, serving)
-        years = available_list_years(con)
+        years = computed_list_years(con)
         if not years or list_year != max(years):
             latest = max(years) if years else None
             return MartsFilesResult(

@@ -5,6 +5,7 @@ PUBLIC_MARTS = frozenset(
         "dim_school",
         "dim_school_group",
         "dim_list_year",
+        "dim_methodology_profile",
         "fct_delivery_completeness",
         "fct_procedure_results",
         "fct_shnor_list",

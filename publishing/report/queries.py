@@ -28,7 +28,7 @@ select list_year, min(results_year) as results_year, bool_and(prior_results_avai
 from marts.fct_shnor_list group by list_year order by list_year
 """
 
-SQL_PROFILE = "select * from intermediate.int_methodology_profile"
+SQL_PROFILE = "select * from marts.dim_methodology_profile"
 
 SQL_DATA_AS_OF = """
 select max(loaded_at), count(*) from meta.load_log where status = 'loaded'
@@ -261,7 +261,7 @@ order by school_id, case significance when 'high' then 0 when 'medium' then 1 wh
 SQL_DEFICIT_RULES = """
 select r.rule_code, r.deficit_type, r.rule_ru
 from reference.deficit_rules as r
-inner join intermediate.int_methodology_profile as p on r.rule_set = p.deficit_rule_set
+inner join marts.dim_methodology_profile as p on r.rule_set = p.deficit_rule_set
 where r.is_enabled order by r.deficit_type desc, r.rule_code
 """
 # one column has_<rule> per rule in fct_resource_deficits

@@ -116,7 +116,7 @@ def test_eduq_run_full_refresh_and_profile_reach_the_dbt_build(
     assert "--full-refresh" not in build_args(load_settings())
     seen: list[list[str]] = []
 
-    def fake_run_pipeline(settings, list_year=None):
+    def fake_run_pipeline(settings, list_year=None, **kwargs):
         seen.append(build_args(settings))
         raise orchestration.runner.PipelineFailed("stopped by the test")
 
