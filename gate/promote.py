@@ -75,7 +75,7 @@ def add_load_log(db: Path, candidate: Path) -> None:
     loaded and quarantined, and the quarantined values without the participant codes."""
     with duckdb.connect() as con:
         con.execute(f"attach '{candidate}' as cand (read_only)")
-        con.execute(f"attach '{db}' as serving (storage_version '{SERVING_STORAGE_VERSION}')")
+        _attach_serving(con, db)
         con.execute(f"create schema if not exists serving.{META_SCHEMA}")
         con.execute(
             f"""create or replace table serving.{META_SCHEMA}.load_log as
@@ -94,10 +94,17 @@ def add_load_log(db: Path, candidate: Path) -> None:
         con.execute("detach serving")
 
 
+def _attach_serving(con: duckdb.DuckDBPyConnection, db: Path) -> None:
+    """Attach ``db`` as ``serving``: a new file in the serving storage version, an existing one as it is
+    (DuckDB refuses to lower the storage version of an existing file)."""
+    option = "" if db.exists() else f" (storage_version '{SERVING_STORAGE_VERSION}')"
+    con.execute(f"attach '{db}' as serving{option}")
+
+
 def embed_audit(db: Path, record: AuditRecord, promoted_at: dt.datetime) -> None:
     """Write the audit record into ``db`` (schema ``audit``): the build, each check, the row counts."""
     with duckdb.connect() as top:
-        top.execute(f"attach '{db}' as serving (storage_version '{SERVING_STORAGE_VERSION}')")
+        _attach_serving(top, db)
         top.execute("use serving")
         _embed(top, record, promoted_at)
         top.execute("use memory")

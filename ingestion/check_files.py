@@ -10,9 +10,10 @@ delivery rules, no second implementation. Nothing is written anywhere: the files
 they are, the warehouse is only read.
 
 School codes are checked as the night run would check them: against the registry, crosswalk
-and successors already in the serving warehouse (opened read-only, if there is one) and
-against the reference files of the same folder, which the loader loads before the facts.
-Files whose content the serving warehouse has loaded already are reported as duplicates.
+and successors already in the warehouse the loader writes (``candidate.duckdb``, opened read-only,
+if there is one; the serving file holds the public marts only) and against the reference files of
+the same folder, which the loader loads before the facts. Files whose content the warehouse has
+loaded already are reported as duplicates, as the night run would skip them.
 """
 
 from __future__ import annotations
@@ -81,8 +82,8 @@ class FileCheck:
 class CheckReport:
     folder: Path
     files: list[FileCheck]
-    warehouse: Path | None  # the serving warehouse read for known codes and earlier deliveries
-    warehouse_problem: str = ""  # why the serving warehouse could not be read, if it could not
+    warehouse: Path | None  # the loader's warehouse, read for known codes and earlier deliveries
+    warehouse_problem: str = ""  # why it could not be read, if it could not
 
     def by_status(self, status: str) -> list[FileCheck]:
         return [f for f in self.files if f.status == status]
@@ -94,11 +95,11 @@ class CheckReport:
 
     def render(self) -> str:
         if self.warehouse_problem:
-            known = f"not the serving warehouse ({self.warehouse_problem}); only "
+            known = f"not the warehouse ({self.warehouse_problem}); only "
         elif self.warehouse:
-            known = f"the serving warehouse ({self.warehouse}, read-only) and "
+            known = f"the warehouse ({self.warehouse}, read-only) and "
         else:
-            known = "no serving warehouse yet; "
+            known = "no warehouse yet; "
         head = [
             f"Checked {_n(len(self.files), 'file')} in {self.folder} "
             + "(a dry run: nothing was loaded, moved or written).",
@@ -189,7 +190,8 @@ def check_files(
         raise CheckFilesError(f"{folder} is a file, not a folder: give the folder that holds it")
     folder = folder.resolve()
     scratch = dataclasses.replace(settings, landing_dir=folder)
-    warehouse = settings.serving_db if settings.serving_db.is_file() else None
+    # the loader's own warehouse: the night run checks codes and duplicates against it
+    warehouse = settings.candidate_db if settings.candidate_db.is_file() else None
     problem = ""
     with duckdb.connect(":memory:") as con:
         ensure_raw_schema(con)

@@ -1,4 +1,4 @@
-"""``eduq check-files`` on a demo landing folder written by ``eduq generate``, next to the serving
+"""``eduq check-files`` on a demo landing folder written by ``eduq generate``, next to the
 warehouse of the session's built region: every file is recognised with its year and its rows (the
 generator's manifest says how many), a file already loaded is a duplicate, and the warehouse and
 the folder are byte-identical afterwards."""
@@ -27,7 +27,7 @@ def _hashes(*folders: Path) -> dict[str, str]:
     }
 
 
-def test_check_files_on_a_generated_landing_folder_with_a_serving_warehouse(
+def test_check_files_on_a_generated_landing_folder_with_a_built_warehouse(
     small_region, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     settings = small_region.settings
@@ -50,12 +50,12 @@ def test_check_files_on_a_generated_landing_folder_with_a_serving_warehouse(
         == 0
     )
     manifest = json.loads((folder / "region_manifest.json").read_text(encoding="utf-8"))
-    # a file the serving warehouse has loaded already
+    # a file the warehouse has loaded already
     shutil.copyfile(
         small_region.landing_copy / "school_codes.csv", folder / "school_codes_again.csv"
     )
     capsys.readouterr()
-    assert settings.serving_db.is_file()
+    assert settings.candidate_db.is_file()
     before = _hashes(folder, settings.warehouse_dir)
     assert main(["check-files", str(folder)]) == 0
     out = capsys.readouterr().out
@@ -64,7 +64,7 @@ def test_check_files_on_a_generated_landing_folder_with_a_serving_warehouse(
     from ingestion.contract import load_contracts
 
     lines = out.splitlines()
-    assert f"the serving warehouse ({settings.serving_db}, read-only)" in lines[1]
+    assert f"the warehouse ({settings.candidate_db}, read-only)" in lines[1]
     for f in manifest["files"]:
         title = load_contracts()[f["source"]].title_ru
         year = f", year {f['year']}" if f["year"] else ""

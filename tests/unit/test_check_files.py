@@ -1,6 +1,6 @@
 """``eduq check-files``: a dry run of the loader over a folder of files.
 
-On the corpus of real-looking bad files, with a serving warehouse that already holds the school
+On the corpus of real-looking bad files, with a warehouse that already holds the school
 registry and the code crosswalk: the printed outcome per file, the same outcomes as a real load of
 the same files (one code path), and not one byte changed in the folder or the warehouse.
 """
@@ -76,11 +76,11 @@ def _hashes(*folders: Path) -> dict[str, str]:
 
 @pytest.fixture()
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """EDUQ_HOME whose serving warehouse holds the registry and the crosswalk of the corpus."""
+    """EDUQ_HOME whose warehouse holds the registry and the crosswalk of the corpus."""
     template = _reference_warehouse(monkeypatch)
     home = tmp_path / "home"
     (home / "warehouse").mkdir(parents=True)
-    shutil.copyfile(template, home / "warehouse" / "serving.duckdb")
+    shutil.copyfile(template, home / "warehouse" / "candidate.duckdb")
     monkeypatch.setenv("EDUQ_HOME", str(home))
     monkeypatch.setenv("EDUQ_TODAY", TODAY)
     for name in ("EDUQ_LANDING_DIR", "EDUQ_WAREHOUSE_DIR", "EDUQ_PUBLICATIONS_DIR"):
@@ -118,7 +118,7 @@ def test_check_files_prints_the_outcome_of_every_file_changes_nothing_and_decide
     code = main(["check-files", str(folder)])
     out = capsys.readouterr().out
     assert _hashes(folder, home) == before, "the folder and the warehouse are byte-identical"
-    assert sorted(p.name for p in home.rglob("*")) == ["serving.duckdb", "warehouse"]
+    assert sorted(p.name for p in home.rglob("*")) == ["candidate.duckdb", "warehouse"]
     assert code == 1  # files would be rejected
 
     blocks = _blocks(out)
@@ -170,7 +170,7 @@ def test_check_files_prints_the_outcome_of_every_file_changes_nothing_and_decide
     real_home = tmp_path / "real" / "eduq"
     (real_home / "warehouse").mkdir(parents=True)
     shutil.copyfile(
-        home / "warehouse" / "serving.duckdb", real_home / "warehouse" / "candidate.duckdb"
+        home / "warehouse" / "candidate.duckdb", real_home / "warehouse" / "candidate.duckdb"
     )
     region = Region(tmp_path / "real", monkeypatch)
     try:
@@ -242,13 +242,13 @@ def test_a_folder_that_does_not_exist_is_a_usage_error(
     )
 
 
-def test_a_serving_warehouse_that_cannot_be_read_is_said_and_the_check_goes_on(
+def test_a_warehouse_that_cannot_be_read_is_said_and_the_check_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     home = tmp_path / "home"
     (home / "warehouse").mkdir(parents=True)
-    serving = home / "warehouse" / "serving.duckdb"
-    serving.write_bytes(b"not a database, " * 1000)
+    warehouse = home / "warehouse" / "candidate.duckdb"
+    warehouse.write_bytes(b"not a database, " * 1000)
     monkeypatch.setenv("EDUQ_HOME", str(home))
     monkeypatch.setenv("EDUQ_TODAY", TODAY)
     folder = _deliver(tmp_path / "delivery", ["schools_2024.csv", "gia_results_2024.csv"])
@@ -256,7 +256,7 @@ def test_a_serving_warehouse_that_cannot_be_read_is_said_and_the_check_goes_on(
     assert main(["check-files", str(folder)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[1].startswith(
-        f"School codes and earlier deliveries: not the serving warehouse (cannot read {serving}: "
+        f"School codes and earlier deliveries: not the warehouse (cannot read {warehouse}: "
     )
     assert out[1].endswith("); only the reference files of this folder.")
     # the registry of the folder is there (sch002), the crosswalk of the warehouse (R-0001) is not

@@ -41,8 +41,9 @@ grouped as (
         sum(attending_extra) as attending_extra,
         sum(with_iom) as with_iom,
         sum(debt_closed) as debt_closed,
-        avg(debt_share) as mean_school_debt_share,
-        avg(debt_not_closed_share) as mean_school_debt_not_closed_share
+        -- exact sums (macros/exact_aggregates.sql): a float sum's last bits follow the row order
+        {{ exact_sum('debt_share') }} / count(debt_share) as mean_school_debt_share,
+        {{ exact_sum('debt_not_closed_share') }} / count(debt_not_closed_share) as mean_school_debt_not_closed_share
     from joined
     group by grouping sets ((academic_year, year, period, municipality_code), (academic_year, year, period))
 ),
