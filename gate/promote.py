@@ -162,11 +162,18 @@ def _embed(con: duckdb.DuckDBPyConnection, record: AuditRecord, promoted_at: dt.
     con.execute(
         f"create or replace table {AUDIT_SCHEMA}.table_rows (table_name varchar, row_count bigint)"
     )
-    if record.table_rows:
-        con.executemany(
-            f"insert into {AUDIT_SCHEMA}.table_rows values (?, ?)",
-            [[t, n] for t, n in sorted(record.table_rows.items())],
-        )
+    # the audited row counts of the tables this file serves (the full count of the candidate, raw
+    # included, stays in the record's JSON): a reader can check every served table against it
+    served = {
+        f"{schema}.{name}"
+        for schema, name in con.execute(
+            """select table_schema, table_name from information_schema.tables
+               where table_catalog = current_database() and table_type = 'BASE TABLE'"""
+        ).fetchall()
+    }
+    rows = [[t, n] for t, n in sorted(record.table_rows.items()) if t in served]
+    if rows:
+        con.executemany(f"insert into {AUDIT_SCHEMA}.table_rows values (?, ?)", rows)
 
 
 def _refusal(settings: Settings, sha: str) -> PromotionRefused:

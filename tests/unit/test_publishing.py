@@ -139,7 +139,8 @@ def audit(
         audited_at=dt.datetime.now(dt.UTC).isoformat(),
         methodology_profile="fioko_2025",
         checks=checks,
-        table_rows={"marts.fct_shnor_list": len(LISTED) + 1},
+        # raw tables are counted in the candidate but never served
+        table_rows={"marts.fct_shnor_list": len(LISTED) + 1, "raw.vpr_results": 7},
     )
     write_record(settings, record)
     return record
@@ -192,7 +193,8 @@ def test_promotion_copies_the_audited_candidate_and_embeds_its_audit(settings: S
         assert con.execute("select count(*) from marts.fct_shnor_list").fetchone()[0] == 4
         assert con.execute("select table_name, row_count from audit.table_rows").fetchall() == [
             ("marts.fct_shnor_list", 4)
-        ]
+        ]  # the served tables only; the candidate's raw count stays in the record
+        assert carried.record["table_rows"]["raw.vpr_results"] == 7
         assert con.execute(
             "select check_key, level, status from audit.check_results order by 1"
         ).fetchall() == [

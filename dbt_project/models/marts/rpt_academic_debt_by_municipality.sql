@@ -36,11 +36,11 @@ grouped as (
             as municipality_name,
         count(*) as n_schools_reporting,
         count(*) filter (where with_debt > 0) as n_schools_with_debt,
-        sum(students_total) as students_total,
-        sum(with_debt) as with_debt,
-        sum(attending_extra) as attending_extra,
-        sum(with_iom) as with_iom,
-        sum(debt_closed) as debt_closed,
+        cast(sum(students_total) as bigint) as students_total,
+        cast(sum(with_debt) as bigint) as with_debt,
+        cast(sum(attending_extra) as bigint) as attending_extra,
+        cast(sum(with_iom) as bigint) as with_iom,
+        cast(sum(debt_closed) as bigint) as debt_closed,
         -- exact sums (macros/exact_aggregates.sql): a float sum's last bits follow the row order
         {{ exact_sum('debt_share') }} / count(debt_share) as mean_school_debt_share,
         {{ exact_sum('debt_not_closed_share') }} / count(debt_not_closed_share) as mean_school_debt_not_closed_share
