@@ -29,6 +29,13 @@ def run_floor(input_dir: Path, out_dir: Path, threads: int | None = None) -> dic
     con.execute("set variable input_dir = ?", [str(input_dir)])
     con.execute("set variable seeds_dir = ?", [str(SEEDS)])
     con.execute("set variable results_latin1 = true")
+    # a set whose regions had no reorganisation has no successors file: read an empty one
+    successors = str(input_dir / "*" / "school_successors.csv")
+    if not any(input_dir.glob("*/school_successors.csv")):
+        empty = out_dir / "no_successors.csv"
+        empty.write_text("old;new;date\n", encoding="utf-8")
+        successors = str(empty)
+    con.execute("set variable successors_files = ?", [successors])
     con.execute((HERE / "floor.sql").read_text(encoding="utf-8"))
     counts = {}
     for table in ("fct_procedure_results", "shnor_list"):

@@ -15,7 +15,7 @@
 -- pooled share over the flagged procedures: basic < 0.40 ≤ moderate ≤ 0.50 < severe.
 --
 -- Variables (set by bench/floor.py): input_dir (the generated set), seeds_dir (the project's
--- seeds), results_latin1 (true: the Windows-1251 result files are read as latin-1, because
+-- seeds), successors_files (the sets' successor files), results_latin1 (true: the Windows-1251 result files are read as latin-1, because
 -- DuckDB has no cp1251 reader without the `encodings` extension, which needs the internet; the
 -- Russian labels are then compared in that spelling, see the macro `label`).
 -- Not covered because the generator never writes them: ВПР school statistics (XLSX), several
@@ -55,7 +55,7 @@ from read_csv(
 create or replace temp table successors as
 select old_school_id, new_school_id, effective_date
 from read_csv(
-    getvariable('input_dir') || '/*/school_successors.csv',
+    getvariable('successors_files'),
     delim = ';', header = true, dateformat = '%d.%m.%Y',
     columns = {'old_school_id': 'VARCHAR', 'new_school_id': 'VARCHAR', 'effective_date': 'DATE'}
 );

@@ -124,8 +124,9 @@ def successors_of(root: Path) -> pd.DataFrame:
         pd.read_csv(p, sep=";", encoding="utf-8-sig", dtype=str)
         for p in sorted(root.glob("*/school_successors.csv"))
     ]
-    df = pd.concat(frames, ignore_index=True)
-    df.columns = ["old_school_id", "new_school_id", "effective_date"]
+    columns = ["old_school_id", "new_school_id", "effective_date"]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    df.columns = columns
     date = pd.to_datetime(df["effective_date"], format="%d.%m.%Y")
     df["first_results_year"] = date.dt.year + (date.dt.month >= 7).astype(int)
     return df

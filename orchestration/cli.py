@@ -77,7 +77,7 @@ def _generate_country(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    report = generate_country(out, spec, progress if spec.regions > 1 else None)
+    report = generate_country(out, spec, progress if spec.regions > 1 else None, jobs=args.jobs)
     print(
         f"Generated {len(report.files)} files ({fmt}), {report.rows:,} rows for "
         f"{report.schools:,} schools in {spec.regions} region{'s' if spec.regions > 1 else ''} "
@@ -269,6 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
         "schools, every results year per participant, written streaming (~1 million rows/s)",
     )
     size.add_argument("--regions", type=int, help="number of regions (1-99), as --scale")
+    gen.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="with --scale/--regions and CSV: regions written at once by worker processes (default 1)",
+    )
     gen.add_argument(
         "--format",
         choices=["csv", "parquet"],

@@ -39,9 +39,11 @@ byte-identical files. Memory is bounded by one region's year (a few hundred thou
 from __future__ import annotations
 
 import json
+import multiprocessing
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -300,8 +302,7 @@ class _Files:
     def sink(
         self, source: str, year: int | None, region: int, schema: pa.Schema | None = None
     ) -> FileSink:
-        rel = h.path_of(source, year) if source != "school_successors" else "school_successors.xlsx"
-        stem = rel.rsplit(".", 1)[0]
+        stem = h.path_of(source, year).rsplit(".", 1)[0]
         if self.spec.format == "csv":
             rel = f"{_region_folder(region)}/{stem}.csv"
         else:
@@ -344,31 +345,61 @@ def generate_country(
     out_dir: Path | str,
     spec: CountrySpec,
     progress: Callable[[int, CountryReport, int], None] | None = None,
+    jobs: int = 1,
 ) -> CountryReport:
     """Write a country set into `out_dir`. `progress(region, report, rows so far)` is called after
-    each region. Existing files of the same names are replaced; nothing else is touched."""
+    each region. `jobs` > 1 writes that many regions at once in worker processes (CSV only: a
+    Parquet file holds every region). Existing files of the same names are replaced; nothing
+    else is touched."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = CountryReport(out, spec)
     started = time.perf_counter()
-    files = _Files(out, spec, report)
     rows = 0
-    try:
-        for r in range(1, spec.regions + 1):
-            rows += _write_region(files, spec, r)
-            if spec.format == "csv":
-                files.close()
-            if progress is not None:
-                report.seconds = time.perf_counter() - started
-                progress(r, report, rows)
-        files.close()
-    except BaseException:
-        files.abort()
-        raise
+
+    def done(r: int, region_rows: int) -> None:
+        nonlocal rows
+        rows += region_rows
+        if progress is not None:
+            report.seconds = time.perf_counter() - started
+            progress(r, report, rows)
+
+    if spec.format == "csv" and jobs > 1 and spec.regions > 1:
+        context = multiprocessing.get_context("spawn")  # no fork of a process with Arrow threads
+        with ProcessPoolExecutor(min(jobs, spec.regions), mp_context=context) as pool:
+            futures = [pool.submit(_csv_region, out, spec, r) for r in range(1, spec.regions + 1)]
+            for r, future in enumerate(futures, start=1):
+                files, region_rows = future.result()
+                report.files.extend(files)
+                done(r, region_rows)
+    else:
+        files = _Files(out, spec, report)
+        try:
+            for r in range(1, spec.regions + 1):
+                region_rows = _write_region(files, spec, r)
+                if spec.format == "csv":
+                    files.close()
+                done(r, region_rows)
+            files.close()
+        except BaseException:
+            files.abort()
+            raise
     report.seconds = time.perf_counter() - started
     report.files.sort(key=lambda f: f.path)
     _write_manifest(report)
     return report
+
+
+def _csv_region(out: Path, spec: CountrySpec, r: int) -> tuple[list[FileReport], int]:
+    """One region's CSV files (in a worker process): the files written and the rows."""
+    files = _Files(out, spec, CountryReport(out, spec))
+    try:
+        rows = _write_region(files, spec, r)
+        files.close()
+    except BaseException:
+        files.abort()
+        raise
+    return files.report.files, rows
 
 
 def _write_region(files: _Files, spec: CountrySpec, r: int) -> int:
@@ -413,7 +444,8 @@ def _reference(files: _Files, region: Region, r: int) -> int:
         }
     )
     files.write("school_codes", None, r, codes)
-    files.write("school_successors", None, r, successors)
+    if successors.num_rows:  # a region without reorganisations sends no such file
+        files.write("school_successors", None, r, successors)
     files.write("support_programmes", None, r, programmes)
     return codes.num_rows + successors.num_rows + programmes.num_rows
 
