@@ -12,7 +12,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_HOME ?= $(EDUQ_HOME)/dagster
 
-.PHONY: setup setup-libreoffice demo test test-unit test-integration dbt-test dev lint format docs bench check-xlsx clean
+.PHONY: setup setup-libreoffice setup-bench demo test test-unit test-integration dbt-test dev lint format docs bench bench-ingest check-xlsx clean
 
 $(BIN)/eduq: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,8 +57,21 @@ setup-libreoffice:
 check-xlsx:
 	scripts/check_xlsx.sh
 
+# issue 10's comparison at a size (BENCH_SIZE=region|10|country; BENCH_ROUNDS, BENCH_SEED,
+# BENCH_YEARS): generate (cached), then, interleaved over rounds, the floor (bench/floor.sql),
+# the pandas script and eduq run (fresh, then again with nothing new); checks the baselines
+# against the warehouse before timing; writes bench/results/, docs/performance.md and .png
+BENCH_SIZE ?= region
+export BENCH_ROUNDS BENCH_SEED BENCH_YEARS
+bench: setup-bench
+	$(BIN)/python bench/run_bench.py --size $(BENCH_SIZE)
+
+# matplotlib for the benchmark's plot (eduq itself does not need it)
+setup-bench: setup
+	@$(BIN)/python -c "import matplotlib" 2>/dev/null || $(BIN)/pip install --quiet -e '.[bench]'
+
 # ingest throughput against DuckDB's own read_csv of the same file (prints figures, not a test)
-bench: setup
+bench-ingest: setup
 	$(BIN)/python bench/bench_ingest.py --rows 3000000 --xlsx-rows 200000 --repeat 3
 
 # Python with ruff (lint and format); the dbt models, tests and macros with SQLFluff (dbt_project/.sqlfluff)
