@@ -58,7 +58,7 @@ check-xlsx:
 	scripts/check_xlsx.sh
 
 # issue 10's comparison at a size (BENCH_SIZE=region|10|country; BENCH_ROUNDS, BENCH_SEED,
-# BENCH_YEARS): generate (cached), then, interleaved over rounds, the floor (bench/floor.sql),
+# BENCH_YEARS default 2023-2024): generate (cached), then, interleaved over rounds, the floor (bench/floor.sql),
 # the pandas script and eduq run (fresh, then again with nothing new); checks the baselines
 # against the warehouse before timing; writes bench/results/, docs/performance.md and .png
 BENCH_SIZE ?= region

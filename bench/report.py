@@ -66,8 +66,10 @@ def tables(results: list[dict]) -> str:
             f"{r['load_average_median']:.1f}. Input: {r['rows']:,} rows in "
             f"{r['csv_bytes'] / 1e9:.2f} GB of CSV (seed {r['seed']})"
             + (
-                f", generated at {gen['rows_per_second'] / 1e6:.2f} million rows/s "
-                f"({gen['seconds']:.0f} s, {gen.get('jobs', 1)} job(s), peak {_gb(gen['peak_rss_bytes'])})."
+                f"; `eduq generate` took {gen['seconds']:.1f} s with start-up "
+                f"({gen['rows_per_second'] / 1e6:.2f} million rows/s; the generator's own rate "
+                f"{(gen.get('generator_rows_per_second') or 0) / 1e6:.2f} million rows/s; "
+                f"{gen.get('jobs', 1)} job(s), peak {_gb(gen['peak_rss_bytes'])})."
                 if gen
                 else "."
             )
