@@ -93,3 +93,19 @@ def test_a_region_of_a_country_is_calibrated_like_the_demo(
         share = listed["school_id"].isin(ids).sum() / len(ids)
         assert 0.15 <= share <= 0.40, (folder.name, share)
     assert set(listed["fioko_cluster"]) == {"basic", "moderate", "severe"}
+
+
+def test_measure_sees_the_memory_of_child_processes(tmp_path: Path) -> None:
+    """bench/measure.py sums the resident memory of the whole process tree (a parent that only
+    waits for a child holding 300 MB) and keeps the output's last lines."""
+    measure = _module("measure")
+    child = "x = bytearray(300_000_000); import time; time.sleep(0.5); print('child done')"
+    parent = (
+        f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}], check=True)"
+    )
+    result = measure.run("tree", [sys.executable, "-c", parent], log=tmp_path / "log.txt")
+    assert result.exit_code == 0
+    assert result.peak_rss_bytes >= 300_000_000
+    assert result.output_tail == "child done"
+    failed = measure.run("fails", [sys.executable, "-c", "raise SystemExit(4)"])
+    assert failed.exit_code == 4
