@@ -43,6 +43,15 @@ def _seconds(value: float) -> str:
     return f"{value:.1f} s" if value < 100 else f"{value:.0f} s"
 
 
+def _changes(code: dict) -> str:
+    if not code.get("dirty"):
+        return ""
+    files = code.get("changed_files") or []
+    return " with uncommitted changes" + (
+        f" to {', '.join(f'`{f}`' for f in files)}" if files else ""
+    )
+
+
 def _size_label(r: dict) -> str:
     regions = r["regions"]
     return f"{regions} region{'s' if regions > 1 else ''}"
@@ -61,7 +70,7 @@ def tables(results: list[dict]) -> str:
         out.append(
             f"Measured {r['date']} on {m['cpu']}, {m['cores']} cores, {m['memory_bytes'] / 2**30:.0f} GiB "
             f"({m['system']}; Python {m['python']}, DuckDB {m['duckdb']}); code {code['commit']} on "
-            f"`{code['branch']}`{' with uncommitted changes' if code['dirty'] else ''}; "
+            f"`{code['branch']}`{_changes(code)}; "
             f"{r['rounds']} round(s), medians; load average during the runs "
             f"{r['load_average_median']:.1f}. Input: {r['rows']:,} rows in "
             f"{r['csv_bytes'] / 1e9:.2f} GB of CSV (seed {r['seed']})"
@@ -107,6 +116,7 @@ def plot(results: list[dict]) -> Path | None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
     except ImportError:
         print("matplotlib is not installed (make bench installs it): no plot", file=sys.stderr)
         return None
@@ -118,8 +128,20 @@ def plot(results: list[dict]) -> Path | None:
         x = [p[0] for p in points]
         label = points[0][1]["label"]
         style = {"color": COLOURS[tool], "marker": "o", "label": label}
-        ax_time.plot(x, [p[1]["median_seconds"] for p in points], **style)
-        ax_mem.plot(x, [p[1]["median_peak_rss_bytes"] / 1e9 for p in points], **style)
+        seconds = [p[1]["median_seconds"] for p in points]
+        memory = [p[1]["median_peak_rss_bytes"] / 1e9 for p in points]
+        ax_time.plot(x, seconds, **style)
+        ax_mem.plot(x, memory, **style)
+        for ax, values, unit in ((ax_time, seconds, "s"), (ax_mem, memory, "GB")):
+            for xi, v in zip(x, values):
+                ax.annotate(
+                    f"{v:.3g} {unit}",
+                    (xi, v),
+                    textcoords="offset points",
+                    xytext=(6, -3),
+                    fontsize=7,
+                    color=COLOURS[tool],
+                )
     regions = sorted({r["regions"] for r in results})
     for ax, title, unit in (
         (ax_time, "Wall time (median)", "seconds"),
@@ -127,8 +149,12 @@ def plot(results: list[dict]) -> Path | None:
     ):
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_locator(NullLocator())
         ax.set_xticks(regions, [str(x) for x in regions])
-        ax.minorticks_off()
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlim(min(regions) / 1.6, max(regions) * 2.2)
         ax.set_xlabel("regions (450 schools each)")
         ax.set_ylabel(unit)
         ax.set_title(title)

@@ -288,10 +288,12 @@ def git_commit() -> dict:
         done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
         return done.stdout.strip()
 
+    changed = git("diff", "--name-only", "HEAD").split()
     return {
         "commit": git("rev-parse", "--short", "HEAD"),
         "branch": git("rev-parse", "--abbrev-ref", "HEAD"),
-        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "dirty": bool(changed),
+        "changed_files": changed,
     }
 
 
