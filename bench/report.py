@@ -106,6 +106,8 @@ def tables(results: list[dict]) -> str:
                 f"{check['list']:,} listed schools (list years {', '.join(map(str, check['list_years']))}; "
                 f"warehouse `{check['warehouse']}`)."
             )
+            for name, digest in (check.get("published_csv_sha256") or {}).items():
+                out.append(f"Published list `{name}`: SHA-256 `{digest}`.")
         out.append("")
     return "\n".join(out)
 

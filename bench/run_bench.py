@@ -241,6 +241,13 @@ def check(work: Path) -> dict:
                 problems.append(
                     f"{tool} {what}: missing from {tool} (first 5): {missing}; not in eduq (first 5): {extra}"
                 )
+    # the published list as a fingerprint of the result (compare before and after a change)
+    result["published_csv_sha256"] = {
+        path.relative_to(work / "eduq_home" / "publications").as_posix(): hashlib.sha256(
+            path.read_bytes()
+        ).hexdigest()
+        for path in sorted((work / "eduq_home" / "publications").glob("*/v*/shnor_list_*.csv"))
+    }
     result["list_years"] = [
         r[0]
         for r in con.execute(
