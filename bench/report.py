@@ -103,13 +103,33 @@ def tables(results: list[dict]) -> str:
             out.append(
                 f"\nChecked before timing: the floor and the pandas script computed the warehouse's "
                 f"{check['procedure_results']:,} school × procedure × year counts and its "
-                f"{check['list']:,} listed schools (list years {', '.join(map(str, check['list_years']))}; "
+                f"{check['list']:,} listed schools (list year{'s' if len(check['list_years']) > 1 else ''} "
+                f"{', '.join(map(str, check['list_years']))}; "
                 f"warehouse `{check['warehouse']}`)."
             )
             for name, digest in (check.get("published_csv_sha256") or {}).items():
                 out.append(f"Published list `{name}`: SHA-256 `{digest}`.")
         out.append("")
     return "\n".join(out)
+
+
+def _annotate(ax: object, x: float, points: list[tuple[float, str, str]]) -> None:
+    """Value labels beside the points of one x, ascending; two values closer than ~25% part: the
+    lower label goes below its point, the upper one above."""
+    for i, (value, text, tool) in enumerate(points):
+        dy = -3
+        if i > 0 and value / points[i - 1][0] < 1.25:
+            dy = 4
+        elif i + 1 < len(points) and points[i + 1][0] / value < 1.25:
+            dy = -10
+        ax.annotate(  # type: ignore[attr-defined]
+            text,
+            (x, value),
+            textcoords="offset points",
+            xytext=(6, dy),
+            fontsize=7,
+            color=COLOURS[tool],
+        )
 
 
 def plot(results: list[dict]) -> Path | None:
@@ -123,27 +143,22 @@ def plot(results: list[dict]) -> Path | None:
         print("matplotlib is not installed (make bench installs it): no plot", file=sys.stderr)
         return None
     fig, (ax_time, ax_mem) = plt.subplots(1, 2, figsize=(11, 4.2))
+    labels: dict[tuple[int, int], list[tuple[float, str, str]]] = {}  # (panel, x) -> points
     for tool in TOOLS:
         points = [(r["regions"], r["tools"][tool]) for r in results if tool in r["tools"]]
         if not points:
             continue
         x = [p[0] for p in points]
-        label = points[0][1]["label"]
-        style = {"color": COLOURS[tool], "marker": "o", "label": label}
+        style = {"color": COLOURS[tool], "marker": "o", "label": points[0][1]["label"]}
         seconds = [p[1]["median_seconds"] for p in points]
         memory = [p[1]["median_peak_rss_bytes"] / 1e9 for p in points]
         ax_time.plot(x, seconds, **style)
         ax_mem.plot(x, memory, **style)
-        for ax, values, unit in ((ax_time, seconds, "s"), (ax_mem, memory, "GB")):
+        for panel, values, unit in ((0, seconds, "s"), (1, memory, "GB")):
             for xi, v in zip(x, values):
-                ax.annotate(
-                    f"{v:.3g} {unit}",
-                    (xi, v),
-                    textcoords="offset points",
-                    xytext=(6, -3),
-                    fontsize=7,
-                    color=COLOURS[tool],
-                )
+                labels.setdefault((panel, xi), []).append((v, f"{v:.3g} {unit}", tool))
+    for (panel, xi), points in labels.items():
+        _annotate((ax_time, ax_mem)[panel], xi, sorted(points))
     regions = sorted({r["regions"] for r in results})
     for ax, title, unit in (
         (ax_time, "Wall time (median)", "seconds"),
