@@ -1,24 +1,57 @@
-"""Where eduq keeps its files, configured by environment variables with the ``EDUQ_`` prefix.
+"""Where eduq keeps its files and how it runs, configured by environment variables with the ``EDUQ_``
+prefix. Every setting has a safe default so that the demo runs with nothing set.
 
-Every setting has a safe default so that the demo runs with nothing set:
+``load_settings()`` reads the environment once; every stage receives the resulting
+:class:`Settings` as an argument (a Dagster resource in orchestration, a plain argument elsewhere),
+so nothing reads the environment deep inside a stage or at import time.
 
-``EDUQ_HOME``            root folder (default ``./.eduq``)
-``EDUQ_LANDING_DIR``     incoming files (default ``$EDUQ_HOME/landing``)
-``EDUQ_WAREHOUSE_DIR``   DuckDB files (default ``$EDUQ_HOME/warehouse``)
-``EDUQ_PUBLICATIONS_DIR`` published lists (default ``$EDUQ_HOME/publications``)
-``EDUQ_METHODOLOGY_PROFILE`` methodology profile used by dbt (default ``fioko_2025``)
-``EDUQ_DBT_FULL_REFRESH`` ``1``: dbt rebuilds incremental models from scratch (``eduq run --full-refresh``)
-``EDUQ_TODAY``           ISO date treated as today (future-year checks; tests and replays)
+=============================== ===========================================================
+``EDUQ_HOME``                   root folder (default ``./.eduq``)
+``EDUQ_LANDING_DIR``            incoming files (default ``$EDUQ_HOME/landing``)
+``EDUQ_WAREHOUSE_DIR``          DuckDB files (default ``$EDUQ_HOME/warehouse``)
+``EDUQ_PUBLICATIONS_DIR``       published lists (default ``$EDUQ_HOME/publications``)
+``EDUQ_METHODOLOGY_PROFILE``    methodology profile used by dbt (default ``fioko_2025``)
+``EDUQ_DBT_FULL_REFRESH``       ``1``: dbt rebuilds incremental models from scratch
+                                (``eduq run --full-refresh``)
+``EDUQ_TODAY``                  ISO date treated as today (future-year checks; tests and replays)
+``EDUQ_DUCKDB_MEMORY_LIMIT``    DuckDB's memory limit for every connection the pipeline opens
+                                (e.g. ``2GB``; default: half the machine's memory, at most 3 GB;
+                                beyond it DuckDB spills to the temp directory)
+``EDUQ_DUCKDB_THREADS``         DuckDB worker threads (default: the machine's cores)
+``EDUQ_DUCKDB_TEMP_DIR``        where DuckDB spills (default ``$EDUQ_WAREHOUSE_DIR/tmp``)
+``EDUQ_SCHOOL_CODE_PATTERN``    regular expression a Код ОО must match (default: Latin letters,
+                                digits, ``_ . -``)
+``EDUQ_DAGSTER_HISTORY``        ``1``: `eduq run` records its runs in DAGSTER_HOME's instance (the
+                                Dagster UI lists them); default: in memory (faster), the run's
+                                record being its audit folder and log
+``EDUQ_PG_URL``                 an existing PostgreSQL server to publish the marts to
+                                (``postgresql://user:pw@host:port/db``); unset: the project's own
+                                cluster under ``$EDUQ_HOME/postgres`` (``make postgres``)
+``EDUQ_PG_PORT``                port of the project's PostgreSQL cluster on 127.0.0.1 (default 5433)
+``EDUQ_PG_BI_ROLE``             the read-only role BI tools log in as (default ``eduq_bi``)
+``EDUQ_SUPERSET_PORT``          port of Superset on 127.0.0.1 (``make bi-serve``; default 8088)
+``EDUQ_DOCS_PORT``              port of the dbt docs on 127.0.0.1 (``eduq docs``; default 8580)
+=============================== ===========================================================
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from core.errors import EduqError
+
 DEFAULT_PROFILE = "fioko_2025"
+DEFAULT_SCHOOL_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+MEMORY_LIMIT_CAP_BYTES = 3 * 1024**3
+TRUE_WORDS = ("1", "true", "yes", "on")
+DEFAULT_PG_PORT = 5433
+DEFAULT_PG_BI_ROLE = "eduq_bi"
+DEFAULT_SUPERSET_PORT = 8088
+DEFAULT_DOCS_PORT = 8580
 
 
 @dataclass(frozen=True)
@@ -29,6 +62,17 @@ class Settings:
     publications_dir: Path
     methodology_profile: str
     today: dt.date
+    full_refresh: bool = False
+    duckdb_memory_limit: str = "3GB"
+    duckdb_threads: int = 2
+    duckdb_temp_dir: Path | None = None
+    school_code_pattern: str = DEFAULT_SCHOOL_CODE_PATTERN
+    dagster_history: bool = False
+    pg_url: str | None = field(default=None, repr=False)  # may hold a password
+    pg_port: int = DEFAULT_PG_PORT
+    pg_bi_role: str = DEFAULT_PG_BI_ROLE
+    superset_port: int = DEFAULT_SUPERSET_PORT
+    docs_port: int = DEFAULT_DOCS_PORT
 
     @property
     def candidate_db(self) -> Path:
@@ -52,25 +96,113 @@ class Settings:
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 
+    @property
+    def spill_dir(self) -> Path:
+        return self.duckdb_temp_dir or self.warehouse_dir / "tmp"
+
+    def duckdb_config(self) -> dict[str, str]:
+        """DuckDB configuration for every connection the pipeline opens (memory, threads, spilling)."""
+        return {
+            "memory_limit": self.duckdb_memory_limit,
+            "threads": str(self.duckdb_threads),
+            "temp_directory": str(self.spill_dir),
+        }
+
+    def with_overrides(
+        self,
+        methodology_profile: str | None = None,
+        full_refresh: bool | None = None,
+        dagster_history: bool | None = None,
+    ) -> Settings:
+        """The same settings with what a run chooses (a CLI flag, the Dagster launchpad)."""
+        return replace(
+            self,
+            methodology_profile=methodology_profile or self.methodology_profile,
+            full_refresh=self.full_refresh if full_refresh is None else full_refresh,
+            dagster_history=self.dagster_history if dagster_history is None else dagster_history,
+        )
+
+    @property
+    def pg_dir(self) -> Path:
+        """The project's own PostgreSQL cluster (``scripts/postgres.sh``): data, log, credentials."""
+        return self.home / "postgres"
+
+    @property
+    def superset_dir(self) -> Path:
+        """Superset's metadata database, configuration secret and admin credentials."""
+        return self.home / "superset"
+
     def ensure_dirs(self) -> None:
-        for path in (self.landing_dir, self.warehouse_dir, self.publications_dir, self.archive_dir):
+        for path in (
+            self.landing_dir,
+            self.warehouse_dir,
+            self.publications_dir,
+            self.archive_dir,
+            self.spill_dir,
+        ):
             path.mkdir(parents=True, exist_ok=True)
 
 
-def _path(name: str, default: Path) -> Path:
-    value = os.environ.get(name)
+def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
+    value = env.get(name)
     return Path(value).expanduser().resolve() if value else default.resolve()
 
 
-def load_settings() -> Settings:
-    home = _path("EDUQ_HOME", Path.cwd() / ".eduq")
-    today_text = os.environ.get("EDUQ_TODAY")
-    today = dt.date.fromisoformat(today_text) if today_text else dt.date.today()
+def default_memory_limit() -> str:
+    """Half the machine's memory, at most 3 GB (DuckDB spills beyond it)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 2 * MEMORY_LIMIT_CAP_BYTES
+    limit = min(total // 2, MEMORY_LIMIT_CAP_BYTES)
+    return f"{max(limit // 1024**2, 256)}MB"
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise SettingsError(f"{name}={value!r} is not a TCP port (a number from 1 to 65535)")
+    return int(value)
+
+
+class SettingsError(EduqError, ValueError):
+    """An EDUQ_* variable has a value that cannot be used (the message names it)."""
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from ``env`` (default: the process environment), read once."""
+    env = os.environ if env is None else env
+    home = _path(env, "EDUQ_HOME", Path.cwd() / ".eduq")
+    today_text = env.get("EDUQ_TODAY")
+    try:
+        today = dt.date.fromisoformat(today_text) if today_text else dt.date.today()
+    except ValueError as exc:
+        raise SettingsError(f"EDUQ_TODAY={today_text!r} is not a date like 2025-11-01") from exc
+    threads_text = env.get("EDUQ_DUCKDB_THREADS", "").strip()
+    try:
+        threads = int(threads_text) if threads_text else (os.cpu_count() or 2)
+    except ValueError as exc:
+        raise SettingsError(f"EDUQ_DUCKDB_THREADS={threads_text!r} is not a whole number") from exc
+    temp_dir = env.get("EDUQ_DUCKDB_TEMP_DIR")
+
     return Settings(
         home=home,
-        landing_dir=_path("EDUQ_LANDING_DIR", home / "landing"),
-        warehouse_dir=_path("EDUQ_WAREHOUSE_DIR", home / "warehouse"),
-        publications_dir=_path("EDUQ_PUBLICATIONS_DIR", home / "publications"),
-        methodology_profile=os.environ.get("EDUQ_METHODOLOGY_PROFILE", DEFAULT_PROFILE),
+        landing_dir=_path(env, "EDUQ_LANDING_DIR", home / "landing"),
+        warehouse_dir=_path(env, "EDUQ_WAREHOUSE_DIR", home / "warehouse"),
+        publications_dir=_path(env, "EDUQ_PUBLICATIONS_DIR", home / "publications"),
+        methodology_profile=env.get("EDUQ_METHODOLOGY_PROFILE") or DEFAULT_PROFILE,
         today=today,
+        full_refresh=env.get("EDUQ_DBT_FULL_REFRESH", "").strip().lower() in TRUE_WORDS,
+        duckdb_memory_limit=env.get("EDUQ_DUCKDB_MEMORY_LIMIT") or default_memory_limit(),
+        duckdb_threads=max(threads, 1),
+        duckdb_temp_dir=Path(temp_dir).expanduser().resolve() if temp_dir else None,
+        school_code_pattern=env.get("EDUQ_SCHOOL_CODE_PATTERN") or DEFAULT_SCHOOL_CODE_PATTERN,
+        dagster_history=env.get("EDUQ_DAGSTER_HISTORY", "").strip().lower() in TRUE_WORDS,
+        pg_url=env.get("EDUQ_PG_URL") or None,
+        pg_port=_port(env, "EDUQ_PG_PORT", DEFAULT_PG_PORT),
+        pg_bi_role=env.get("EDUQ_PG_BI_ROLE") or DEFAULT_PG_BI_ROLE,
+        superset_port=_port(env, "EDUQ_SUPERSET_PORT", DEFAULT_SUPERSET_PORT),
+        docs_port=_port(env, "EDUQ_DOCS_PORT", DEFAULT_DOCS_PORT),
     )

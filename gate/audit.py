@@ -24,6 +24,7 @@ from typing import Any
 
 import duckdb
 
+from core.code_version import code_fingerprint
 from core.files import sha256_file, write_json_atomic
 from core.settings import Settings
 from gate.dbt_results import DbtNodeResult
@@ -69,6 +70,8 @@ class AuditRecord:
     checks: list[CheckOutcome] = field(default_factory=list)
     table_rows: dict[str, int] = field(default_factory=dict)
     format: int = AUDIT_FORMAT
+    code_fingerprint: str = ""  # core.code_version of the code that built and judged it
+    candidate_mtime_ns: int = 0  # the candidate file as audited (a later write changes it)
 
     @property
     def errors(self) -> list[CheckOutcome]:
@@ -214,13 +217,38 @@ def dbt_outcomes(
     return outcomes
 
 
-def gx_outcomes(con: duckdb.DuckDBPyConnection, folder: Path) -> list[CheckOutcome]:
+def gx_outcomes(
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    settings: Settings | None = None,
+    stale_assets: Iterable[str] = (),
+) -> list[CheckOutcome]:
+    """Run every Great Expectations check once and keep its outcome and failing rows. A check on a
+    table this build did not rebuild (``stale_assets``, "schema/table": a dbt test upstream failed,
+    so dbt skipped it) is not run on the old table: it is ``not_run``."""
     from gate.expectations import all_checks
     from gate.expectations.gx_runner import read_catalog, run_checks
 
     catalog = read_catalog(con)
-    outcomes = []
-    for result in run_checks(con, all_checks(catalog), catalog):
+    stale = set(stale_assets)
+    pattern = settings.school_code_pattern if settings is not None else None
+    checks = all_checks(catalog, pattern)
+    outcomes = [
+        CheckOutcome(
+            key=f"gx__{check.key}",
+            source="gx",
+            asset="/".join(check.asset),
+            level=check.level.value,
+            status="not_run",
+            message=f"not checked: {'.'.join(check.asset)} was not rebuilt by this build (a dbt test "
+            "or model upstream of it failed)",
+            description=check.description,
+        )
+        for check in checks
+        if "/".join(check.asset) in stale
+    ]
+    runnable = [c for c in checks if "/".join(c.asset) not in stale]
+    for result in run_checks(con, runnable, catalog):
         check = result.check
         outcome = CheckOutcome(
             key=f"gx__{check.key}",
@@ -271,23 +299,26 @@ def run_audit(
             )
         else:
             checks += dbt_outcomes(con, dbt_results, folder)
-        checks += gx_outcomes(con, folder)
+        checks += gx_outcomes(con, folder, settings)
         rows = table_rows(con)
     if sha256_file(candidate) != sha:
         raise CandidateChanged(
             f"{candidate} changed while it was audited (another process wrote it); run the "
             "load again when nothing else writes the warehouse"
         )
+    stat = candidate.stat()
     record = AuditRecord(
         build_id=build_id,
         candidate_sha256=sha,
-        candidate_bytes=candidate.stat().st_size,
+        candidate_bytes=stat.st_size,
         passed=not any(c.blocks for c in checks),
         audited_at=_now(),
         methodology_profile=settings.methodology_profile,
         run_id=run_id,
         checks=checks,
         table_rows=rows,
+        code_fingerprint=code_fingerprint(),
+        candidate_mtime_ns=stat.st_mtime_ns,
     )
     write_record(settings, record)
     log.info("audit %s: %s", build_id, "passed" if record.passed else "FAILED")
@@ -300,9 +331,12 @@ def record_failed_build(
     failures: Iterable[CheckOutcome],
     dbt_results: Sequence[DbtNodeResult] | None = None,
     run_id: str | None = None,
+    run_gx: bool = False,
 ) -> AuditRecord:
     """Record a build that stopped before its audit (a step failed): the record says why and the
-    candidate stays unpromotable. The failing rows of failed dbt tests are saved as in an audit."""
+    candidate stays unpromotable. The failing rows of failed dbt tests are saved as in an audit.
+    With ``run_gx`` (the dbt build ran but a test or model failed) the Great Expectations suites run
+    too, on every table the build did rebuild, so that one record says everything that is wrong."""
     candidate = settings.candidate_db
     folder = audit_dir(settings, build_id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -310,13 +344,17 @@ def record_failed_build(
     sha, size = "", 0
     if candidate.exists():
         sha, size = sha256_file(candidate), candidate.stat().st_size
-        if dbt_results:
+        if dbt_results or run_gx:
             try:
                 with duckdb.connect(str(candidate), read_only=True) as con:
-                    checks += dbt_outcomes(con, dbt_results, folder)
+                    checks += dbt_outcomes(con, dbt_results or [], folder)
+                    if run_gx:
+                        checks += gx_outcomes(
+                            con, folder, settings, stale_assets(dbt_results or [])
+                        )
             except duckdb.Error as exc:  # e.g. still locked by a writer
                 log.warning("could not read the candidate for failing rows: %s", exc)
-                checks += dbt_outcomes(_NoConnection(), dbt_results, folder)
+                checks += dbt_outcomes(_NoConnection(), dbt_results or [], folder)
     record = AuditRecord(
         build_id=build_id,
         candidate_sha256=sha,
@@ -329,6 +367,11 @@ def record_failed_build(
     )
     write_record(settings, record)
     return record
+
+
+def stale_assets(dbt_results: Sequence[DbtNodeResult]) -> set[str]:
+    """The models and seeds ("schema/table") a dbt build did not rebuild (skipped or failed)."""
+    return {r.asset for r in dbt_results if not r.is_check and r.status != "passed" and r.asset}
 
 
 class _NoConnection:

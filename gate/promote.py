@@ -19,10 +19,11 @@ from pathlib import Path
 
 import duckdb
 
-from core.files import CHUNK, fsync_dir, sha256_file
+from core.files import CHUNK, fsync_dir, sha256_file, write_json_atomic
 from core.settings import Settings
 from gate.audit import AuditRecord, find_passed_audit, records
 from gate.errors import CandidateChanged, PromotionRefused
+from gate.serving_export import export_warehouse
 
 AUDIT_SCHEMA = "audit"
 
@@ -62,64 +63,110 @@ def _copy_hashing(source: Path, target: Path) -> str:
     return digest.hexdigest()
 
 
+# what readers get: the public marts and the reference tables (methodology profiles, thresholds);
+# never raw, staging or intermediate (participant codes are personal data and stay in the candidate)
+SERVING_SCHEMAS = ("marts", "reference")
+SERVING_STORAGE_VERSION = "v1.4.0"  # DuckDB 1.4 and later read it (BI tools embed DuckDB 1.x)
+META_SCHEMA = "meta"
+
+
+def add_load_log(db: Path, candidate: Path) -> None:
+    """The delivery history readers may see (schema ``meta``): every delivered file with its rows read,
+    loaded and quarantined, and the quarantined values without the participant codes."""
+    with duckdb.connect() as con:
+        con.execute(f"attach '{candidate}' as cand (read_only)")
+        _attach_serving(con, db)
+        con.execute(f"create schema if not exists serving.{META_SCHEMA}")
+        con.execute(
+            f"""create or replace table serving.{META_SCHEMA}.load_log as
+                select file_id, source, file_name, file_hash, size_bytes, status, rows_read, rows_loaded,
+                       rows_quarantined, message, years, received_at, loaded_at, run_id
+                from cand.raw._load_log order by file_id"""
+        )
+        con.execute(
+            f"""create or replace table serving.{META_SCHEMA}.quarantine as
+                select file_id, source, file_name, row_number, column_name,
+                       case when column_name = 'participant_code' then null else value end as value,
+                       reason, reason_code, quarantined_at
+                from cand.raw._quarantine order by file_id, row_number, column_name"""
+        )
+        con.execute("checkpoint serving")
+        con.execute("detach serving")
+
+
+def _attach_serving(con: duckdb.DuckDBPyConnection, db: Path) -> None:
+    """Attach ``db`` as ``serving``: a new file in the serving storage version, an existing one as it is
+    (DuckDB refuses to lower the storage version of an existing file)."""
+    option = "" if db.exists() else f" (storage_version '{SERVING_STORAGE_VERSION}')"
+    con.execute(f"attach '{db}' as serving{option}")
+
+
 def embed_audit(db: Path, record: AuditRecord, promoted_at: dt.datetime) -> None:
     """Write the audit record into ``db`` (schema ``audit``): the build, each check, the row counts."""
-    with duckdb.connect(str(db)) as con:
-        con.execute(f"create schema if not exists {AUDIT_SCHEMA}")
-        con.execute(
-            f"""create or replace table {AUDIT_SCHEMA}.build (
-                build_id varchar, candidate_sha256 varchar, passed boolean, audited_at timestamptz,
-                promoted_at timestamptz, methodology_profile varchar, run_id varchar, checks integer,
-                errors_failed integer, warnings integer, record json)"""
-        )
-        counts = record.counts()
-        con.execute(
-            f"insert into {AUDIT_SCHEMA}.build values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    with duckdb.connect() as top:
+        _attach_serving(top, db)
+        top.execute("use serving")
+        _embed(top, record, promoted_at)
+        top.execute("use memory")
+        top.execute("checkpoint serving")
+        top.execute("detach serving")
+
+
+def _embed(con: duckdb.DuckDBPyConnection, record: AuditRecord, promoted_at: dt.datetime) -> None:
+    con.execute(f"create schema if not exists {AUDIT_SCHEMA}")
+    con.execute(
+        f"""create or replace table {AUDIT_SCHEMA}.build (
+            build_id varchar, candidate_sha256 varchar, passed boolean, audited_at timestamptz,
+            promoted_at timestamptz, methodology_profile varchar, run_id varchar, checks integer,
+            errors_failed integer, warnings integer, record json)"""
+    )
+    counts = record.counts()
+    con.execute(
+        f"insert into {AUDIT_SCHEMA}.build values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            record.build_id,
+            record.candidate_sha256,
+            record.passed,
+            record.audited_at,
+            promoted_at,
+            record.methodology_profile,
+            record.run_id,
+            counts["checks"],
+            counts["errors_failed"],
+            counts["warnings"],
+            json.dumps(record.to_json(), ensure_ascii=False),
+        ],
+    )
+    con.execute(
+        f"""create or replace table {AUDIT_SCHEMA}.check_results (
+            check_key varchar, source varchar, asset varchar, level varchar, status varchar,
+            message varchar, failing_rows bigint, description varchar)"""
+    )
+    if record.checks:
+        con.executemany(
+            f"insert into {AUDIT_SCHEMA}.check_results values (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                record.build_id,
-                record.candidate_sha256,
-                record.passed,
-                record.audited_at,
-                promoted_at,
-                record.methodology_profile,
-                record.run_id,
-                counts["checks"],
-                counts["errors_failed"],
-                counts["warnings"],
-                json.dumps(record.to_json(), ensure_ascii=False),
+                [
+                    c.key,
+                    c.source,
+                    c.asset,
+                    c.level,
+                    c.status,
+                    c.message,
+                    c.failing_rows,
+                    c.description,
+                ]
+                for c in record.checks
             ],
         )
-        con.execute(
-            f"""create or replace table {AUDIT_SCHEMA}.check_results (
-                check_key varchar, source varchar, asset varchar, level varchar, status varchar,
-                message varchar, failing_rows bigint, description varchar)"""
+    con.execute(
+        f"create or replace table {AUDIT_SCHEMA}.table_rows (table_name varchar, row_count bigint)"
+    )
+    if record.table_rows:
+        con.executemany(
+            f"insert into {AUDIT_SCHEMA}.table_rows values (?, ?)",
+            [[t, n] for t, n in sorted(record.table_rows.items())],
         )
-        if record.checks:
-            con.executemany(
-                f"insert into {AUDIT_SCHEMA}.check_results values (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    [
-                        c.key,
-                        c.source,
-                        c.asset,
-                        c.level,
-                        c.status,
-                        c.message,
-                        c.failing_rows,
-                        c.description,
-                    ]
-                    for c in record.checks
-                ],
-            )
-        con.execute(
-            f"create or replace table {AUDIT_SCHEMA}.table_rows (table_name varchar, row_count bigint)"
-        )
-        if record.table_rows:
-            con.executemany(
-                f"insert into {AUDIT_SCHEMA}.table_rows values (?, ?)",
-                [[t, n] for t, n in sorted(record.table_rows.items())],
-            )
-        con.execute("checkpoint")
 
 
 def _refusal(settings: Settings, sha: str) -> PromotionRefused:
@@ -137,11 +184,13 @@ def _refusal(settings: Settings, sha: str) -> PromotionRefused:
 
 
 def promote(settings: Settings) -> Promotion:
-    """Replace the serving warehouse by the audited candidate in one atomic rename.
+    """Replace the serving warehouse by the audited candidate's public part in one atomic rename.
 
-    Readers holding the old serving file keep reading it (its inode lives until they close it)
-    and see the new data when they reconnect. Refuses (:class:`PromotionRefused`) unless the
-    candidate's exact content has a passed audit.
+    The serving file is a new DuckDB file in storage version v1.4.0 (DuckDB 1.x readers open it)
+    holding the candidate's marts and reference tables, its delivery history (schema meta) and its
+    audit record (schema audit); never raw data. Readers holding the old serving file keep reading it
+    (its inode lives until they close it) and see the new data when they reconnect. Refuses
+    (:class:`PromotionRefused`) unless the candidate's exact content has a passed audit.
     """
     candidate, serving = settings.candidate_db, settings.serving_db
     if not candidate.exists():
@@ -154,21 +203,76 @@ def promote(settings: Settings) -> Promotion:
         raise _refusal(settings, sha)
     serving.parent.mkdir(parents=True, exist_ok=True)
     tmp = serving.with_name(f".{serving.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
     try:
-        copied = _copy_hashing(candidate, tmp)
-        if copied != sha:
+        export_warehouse(candidate, tmp, SERVING_SCHEMAS, SERVING_STORAGE_VERSION)
+        add_load_log(tmp, candidate)
+        embed_audit(tmp, record, dt.datetime.now(dt.UTC))
+        if sha256_file(candidate) != sha:
             raise CandidateChanged(
-                f"{candidate} changed while it was copied for promotion; nothing was promoted. "
+                f"{candidate} changed while it was exported for promotion; nothing was promoted. "
                 "Run the load again when nothing else writes the warehouse."
             )
-        embed_audit(tmp, record, dt.datetime.now(dt.UTC))
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, serving)
     finally:
         tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
     fsync_dir(serving.parent)
-    return Promotion(serving, serving.stat().st_size, sha256_file(serving), record.build_id, sha)
+    promotion = Promotion(
+        serving, serving.stat().st_size, sha256_file(serving), record.build_id, sha
+    )
+    write_json_atomic(
+        serving_state_path(settings),
+        {
+            "build_id": record.build_id,
+            "serving_sha256": promotion.sha256,
+            "serving_bytes": promotion.size_bytes,
+            "candidate_sha256": sha,
+            "candidate_bytes": record.candidate_bytes,
+            "candidate_mtime_ns": record.candidate_mtime_ns,
+            "code_fingerprint": record.code_fingerprint,
+            "methodology_profile": record.methodology_profile,
+            "promoted_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        },
+    )
+    return promotion
+
+
+def serving_state_path(settings: Settings) -> Path:
+    """What promotion last put in place: the serving file's hash and the build it came from."""
+    return settings.warehouse_dir / "serving.json"
+
+
+@dataclass(frozen=True)
+class ServingState:
+    build_id: str
+    serving_sha256: str
+    candidate_sha256: str
+    candidate_bytes: int
+    candidate_mtime_ns: int
+    code_fingerprint: str
+    methodology_profile: str
+
+
+def verified_serving_state(settings: Settings) -> tuple[ServingState | None, str]:
+    """The state promotion recorded, if the serving file is byte for byte what it promoted (its
+    SHA-256 is computed now); else None and why not."""
+    path = serving_state_path(settings)
+    if not settings.serving_db.exists():
+        return None, "there is no serving warehouse yet"
+    if not path.exists():
+        return None, "the serving warehouse has no promotion record (serving.json)"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    sha = sha256_file(settings.serving_db)
+    if sha != data.get("serving_sha256"):
+        return None, (
+            f"the serving warehouse is not the file promotion wrote (sha256 {sha[:12]}… instead of "
+            f"{str(data.get('serving_sha256'))[:12]}…)"
+        )
+    fields = {k: data.get(k) for k in ServingState.__dataclass_fields__}
+    return ServingState(**fields), "verified"
 
 
 def serving_audit(con: duckdb.DuckDBPyConnection) -> ServingAudit | None:

@@ -1,9 +1,13 @@
 """Input contracts as data.
 
-Each source of ``shared/contracts.md`` is described by one YAML file in
-``ingestion/contracts/``: canonical columns, Russian header aliases, types, allowed values
-and ranges, required columns, the grain and how the year is found. Adding a header alias is
-one line in that file; no code changes.
+Each source is described by one YAML file in ``ingestion/contracts/``: canonical columns,
+Russian header aliases, types, allowed values and ranges, required columns, the grain, how the
+year is found, what a corrected delivery replaces, what each column means and example rows.
+Adding a header alias is one line in that file; no code changes.
+
+The YAML files are the single source of truth: ``docs/contracts.md``, the dbt sources
+(``dbt_project/models/staging/_sources.yml``) and the XLSX templates (``eduq templates``) are
+generated from them (:mod:`ingestion.contract_docs`, :mod:`ingestion.templates`).
 """
 
 from __future__ import annotations
@@ -63,6 +67,12 @@ class Column:
     range: tuple[float | None, float | None] | None = None
     values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     default: str | None = None
+    description: str = ""  # what the column means, in English (docs, dbt sources)
+
+    @property
+    def header(self) -> str:
+        """The Russian header a template and the docs show (the first alias)."""
+        return self.aliases[0] if self.aliases else self.name
 
     def header_keys(self) -> set[str]:
         return {normalise_label(self.name), *(normalise_label(a) for a in self.aliases)}
@@ -96,6 +106,10 @@ class Contract:
     validate_school: bool = True  # check the code against the registry and crosswalk
     role: str = "fact"
     filename_patterns: tuple[str, ...] = ()
+    # a corrected delivery replaces what earlier deliveries said per these columns (staging)
+    latest_delivery_per: tuple[str, ...] = ()
+    # example rows as a person types them: canonical column -> cell text (docs, templates)
+    examples: tuple[dict[str, str], ...] = ()
 
     @property
     def required_columns(self) -> tuple[Column, ...]:
@@ -146,6 +160,7 @@ def _parse_contract(path: Path) -> Contract:
                 range=(rng[0], rng[1]) if rng else None,
                 values=values,
                 default=raw.get("default"),
+                description=str(raw.get("description") or ""),
             )
         )
     year = YearRule(**data.get("year", {"none": True}))
@@ -162,14 +177,33 @@ def _parse_contract(path: Path) -> Contract:
         validate_school=bool(data.get("validate_school", True)),
         role=data.get("role", "fact"),
         filename_patterns=tuple(data.get("filename_patterns", ())),
+        latest_delivery_per=tuple(data.get("latest_delivery_per") or _default_delivery_key(data)),
+        examples=tuple(
+            {str(k): "" if v is None else str(v) for k, v in row.items()}
+            for row in data.get("examples") or ()
+        ),
     )
     names = set(contract.table_columns)
     for key in contract.grain:
         if key not in names:
             raise ContractError(f"{path.name}: grain column {key} is not a column")
+    for key in contract.latest_delivery_per:
+        if key not in names:
+            raise ContractError(f"{path.name}: latest_delivery_per column {key} is not a column")
+    for row in contract.examples:
+        unknown = set(row) - {c.name for c in contract.columns}
+        if unknown:
+            raise ContractError(f"{path.name}: example row names unknown columns {sorted(unknown)}")
     if contract.source != path.stem:
         raise ContractError(f"{path.name}: source {contract.source!r} must match the file name")
     return contract
+
+
+def _default_delivery_key(data: dict) -> list[str]:
+    """Without ``latest_delivery_per``: per (year, school) for a school-level source, else the grain."""
+    school = data.get("school_column")
+    has_year = not data.get("year", {"none": True}).get("none")
+    return ["year", school] if school and has_year else list(data["grain"])
 
 
 @cache

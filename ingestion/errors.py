@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.errors import EduqError
 
-class IngestionError(Exception):
+
+class IngestionError(EduqError):
     """Base class for errors that reject a whole file."""
 
     def __init__(self, path: Path | str, message: str) -> None:

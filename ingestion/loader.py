@@ -9,6 +9,11 @@ Two steps, each callable from a test, the CLI or a Dagster asset:
 2. :func:`load_source` loads the queued files of one source: rows that satisfy the contract
    go to ``raw.<source>``, the others to ``raw._quarantine``; every file gets a line in
    ``raw._load_log`` with rows read = loaded + quarantined, and is moved to the archive.
+
+Loading one file is two steps, :func:`check_file` (stage, validate: what loading would do) and
+:func:`write_file` (rows to ``raw``, quarantine, load log, archive). With ``dry_run=True`` every
+function here runs the same way against a scratch database and leaves the files where they are:
+nothing is moved, archived or rejected on disk (``eduq check-files``, :mod:`ingestion.check_files`).
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ import json
 import logging
 import re
 import shutil
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from core import progress
 from core.settings import Settings
 from ingestion import readers
 from ingestion.contract import Contract, get_contract, load_contracts, normalise_label
@@ -35,7 +42,16 @@ from ingestion.errors import (
     NoDataRowsError,
     RowCountMismatchError,
 )
-from ingestion.validate import ValidationContext, Validator, validate
+from ingestion.validate import (
+    NOT_DATA,
+    REPEATED_HEADER,
+    ROW_LEVEL,
+    TOTAL_ROW,
+    Validated,
+    ValidationContext,
+    Validator,
+    validate,
+)
 from ingestion.warehouse import ensure_raw_schema, next_file_id
 
 log = logging.getLogger(__name__)
@@ -65,6 +81,8 @@ class FileOutcome:
     rows_quarantined: int = 0
     message: str = ""
     file_id: int | None = None
+    years: str | None = None  # the years of the file's rows, e.g. "2023,2024"
+    landing_path: str | None = None
 
 
 @dataclass
@@ -95,6 +113,40 @@ class SourceLoadReport:
     @property
     def rejected(self) -> list[FileOutcome]:
         return [f for f in self.files if f.status == "rejected"]
+
+
+def _files(n: int) -> str:
+    return f"{n} file{'' if n == 1 else 's'}"
+
+
+def rejected_summary(messages: list[str]) -> str:
+    """In words, for a check and the audit: «2 files rejected: a.csv: …; b.xlsx: … — …»."""
+    if not messages:
+        return "no file rejected"
+    return (
+        f"{_files(len(messages))} rejected: {'; '.join(messages)} — each waits in "
+        "landing/rejected/ with <name>.reason.txt; fix it and drop it into the landing folder again"
+    )
+
+
+def quarantine_summary(
+    by_reason: list[tuple[str, int]], files: int, rows_read: int, files_read: int
+) -> str:
+    """In words, for a check and the audit: «12 rows of 2 files quarantined: 8 unknown_school,
+    4 total_row — see raw._quarantine»; ``by_reason``: (reason code, rows), most frequent first."""
+    rows = sum(n for _, n in by_reason)
+    if not rows:
+        return (
+            f"no row quarantined ({rows_read} row{'' if rows_read == 1 else 's'} read from "
+            f"{_files(files_read)})"
+            if files_read
+            else "no row quarantined (no new file)"
+        )
+    reasons = ", ".join(f"{n} {code}" for code, n in by_reason)
+    return (
+        f"{rows} row{'' if rows == 1 else 's'} of {_files(files)} quarantined: {reasons} — see "
+        "raw._quarantine (file, row, column, value, reason)"
+    )
 
 
 def file_sha256(path: Path) -> str:
@@ -229,10 +281,29 @@ def archive_file(settings: Settings, path: Path, source: str, file_id: int) -> P
     return dest
 
 
+def _require_year(contract: Contract, layout: readers.FileLayout, path: Path) -> None:
+    if (
+        contract.year.from_filename
+        and "year" not in layout.mapping.values()
+        and year_from_filename(path) is None
+    ):
+        raise MissingYearError(
+            path,
+            f"«{contract.title_ru}» ({contract.source}) needs the year: put it in the file name "
+            f"(e.g. {contract.source}_2024.xlsx) or add a «Год» column",
+        )
+
+
 def survey_landing(
-    con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    run_id: str | None = None,
+    dry_run: bool = False,
 ) -> SurveyReport:
-    """Hash, deduplicate, recognise or reject every file waiting in the landing folder."""
+    """Hash, deduplicate, recognise or reject every file waiting in the landing folder.
+
+    ``dry_run``: the same decisions, recorded in ``con`` only; no file is moved or written.
+    """
     _ensure_queue(con)
     report = SurveyReport()
     contracts = load_contracts()
@@ -264,14 +335,14 @@ def survey_landing(
             key = file_hash
         if key in delivered:
             file_id = next_file_id(con)
-            dest = archive_file(settings, path, "_duplicates", file_id)
+            dest = None if dry_run else archive_file(settings, path, "_duplicates", file_id)
             message = "same content as a file already delivered: skipped"
             _log_file(
                 con,
                 file_id=file_id,
                 source=None,
                 path=path,
-                archived=str(dest),
+                archived=str(dest) if dest else None,
                 file_hash=file_hash,
                 size=size,
                 status="duplicate",
@@ -279,24 +350,22 @@ def survey_landing(
                 run_id=run_id,
             )
             report.outcomes.append(
-                FileOutcome(path.name, None, "duplicate", message=message, file_id=file_id)
+                FileOutcome(
+                    path.name,
+                    None,
+                    "duplicate",
+                    message=message,
+                    file_id=file_id,
+                    landing_path=str(path),
+                )
             )
             continue
         try:
             contract, layout = sniffed or readers.sniff(path, candidates)
-            if (
-                contract.year.from_filename
-                and "year" not in layout.mapping.values()
-                and year_from_filename(path) is None
-            ):
-                raise MissingYearError(
-                    path,
-                    f"«{contract.title_ru}» ({contract.source}) needs the year: put it in the file name "
-                    f"(e.g. {contract.source}_2024.xlsx) or add a «Год» column",
-                )
+            _require_year(contract, layout, path)
         except IngestionError as exc:
             source = candidates[0].source if len(candidates) == 1 else None
-            _reject(con, settings, path, file_hash, size, source, str(exc), run_id, report)
+            _reject(con, settings, path, file_hash, size, source, str(exc), run_id, report, dry_run)
             continue
         modified = dt.datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
         con.execute(
@@ -314,7 +383,9 @@ def survey_landing(
         )
         hashes.add(file_hash)
         delivered.add(delivery_key(contract, layout, path, file_hash))
-        report.outcomes.append(FileOutcome(path.name, contract.source, "queued"))
+        report.outcomes.append(
+            FileOutcome(path.name, contract.source, "queued", landing_path=str(path))
+        )
     return report
 
 
@@ -322,27 +393,36 @@ def _ensure_queue(con: duckdb.DuckDBPyConnection) -> None:
     ensure_raw_schema(con, (QUEUE_DDL,), (("raw._landing_queue", "modified_at", "timestamp"),))
 
 
-def _reject(con, settings, path, file_hash, size, source, message, run_id, report) -> FileOutcome:
+def _reject(
+    con, settings, path, file_hash, size, source, message, run_id, report, dry_run=False
+) -> FileOutcome:
     file_id = next_file_id(con)
-    dest = reject_file(settings, path, message)
+    dest = None if dry_run else reject_file(settings, path, message)
     _log_file(
         con,
         file_id=file_id,
         source=source,
         path=path,
-        archived=str(dest),
+        archived=str(dest) if dest else None,
         file_hash=file_hash,
         size=size,
         status="rejected",
         message=message,
         run_id=run_id,
     )
-    log.warning("rejected %s", message)
-    outcome = FileOutcome(path.name, source, "rejected", message=message, file_id=file_id)
+    if not dry_run:
+        log.warning("rejected %s", message)
+    outcome = FileOutcome(
+        path.name, source, "rejected", message=message, file_id=file_id, landing_path=str(path)
+    )
     report.outcomes.append(outcome) if isinstance(report, SurveyReport) else report.files.append(
         outcome
     )
     return outcome
+
+
+# the sources whose codes a fact file's school codes are checked against (_known_codes_table)
+KNOWN_CODE_SOURCES = ("schools", "school_codes", "school_successors")
 
 
 def _known_codes_table(con: duckdb.DuckDBPyConnection) -> str:
@@ -368,9 +448,13 @@ def _registry_empty(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def load_source(
-    con: duckdb.DuckDBPyConnection, settings: Settings, source: str, run_id: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    source: str,
+    run_id: str | None = None,
+    dry_run: bool = False,
 ) -> SourceLoadReport:
-    """Load every queued file of ``source`` into ``raw.<source>``."""
+    """Load every queued file of ``source`` into ``raw.<source>`` (``dry_run``: see :func:`write_file`)."""
     _ensure_queue(con)
     contract = get_contract(source)
     report = SourceLoadReport(source)
@@ -389,6 +473,7 @@ def load_source(
         if not path.exists():
             continue
         layout = readers.FileLayout.from_json(json.loads(layout_json))
+        started = time.perf_counter()
         try:
             outcome = load_file(
                 con,
@@ -402,12 +487,270 @@ def load_source(
                 run_id,
                 queued_at,
                 registry_empty=registry_empty,
+                dry_run=dry_run,
             )
         except IngestionError as exc:
-            _reject(con, settings, path, file_hash, size, source, str(exc), run_id, report)
+            _reject(con, settings, path, file_hash, size, source, str(exc), run_id, report, dry_run)
+            if not dry_run:
+                progress.file_loaded(path.name, source, size, 0, time.perf_counter() - started)
             continue
         report.files.append(outcome)
+        if not dry_run:
+            progress.file_loaded(
+                path.name, source, size, outcome.rows_read, time.perf_counter() - started
+            )
     return report
+
+
+@dataclass
+class CheckedFile:
+    """A file staged and validated but not written yet: what loading it would do.
+
+    ``validated.typed`` and ``validated.failures`` are temp tables of the connection (see
+    :mod:`ingestion.validate`); ``tables`` lists every temp table to drop when done.
+    """
+
+    contract: Contract
+    path: Path
+    layout: readers.FileLayout
+    file_id: int
+    staged: readers.StagedFile
+    validated: Validated
+    extra_keys: dict[int, str]
+    ctx: ValidationContext
+    rows_quarantined: int
+    years: str | None
+    tables: list[str]
+
+    @property
+    def rows_read(self) -> int:
+        return self.validated.rows_read
+
+
+# row-level reasons of rows that are not data at all: a file with nothing else has no data rows
+NOT_DATA_REASONS = (TOTAL_ROW, NOT_DATA, REPEATED_HEADER)
+_NOT_DATA_WORDS = {
+    TOTAL_ROW: "a total row «Итого»",
+    NOT_DATA: "a note or a signature",
+    REPEATED_HEADER: "the header repeated",
+}
+
+
+def check_file(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    contract: Contract,
+    path: Path,
+    layout: readers.FileLayout,
+    file_id: int,
+    known_codes_table: str | None,
+    registry_empty: bool = False,
+) -> CheckedFile:
+    """Stage and validate one file: which rows would load and which would be quarantined, why.
+
+    Writes nothing but temp tables (dropped here on error, else by the caller via
+    ``CheckedFile.tables``). Raises :class:`IngestionError` (the caller rejects the file) when
+    the file cannot be staged or has no data rows: nothing under its header, or only rows
+    that are not data (a closing «Итого», a signature, the header again).
+    """
+    prefix = f"_stage_{file_id}"
+    tables: list[str] = [prefix]
+    try:
+        staged = readers.stage(con, path, layout, prefix)
+        tables += staged.tables
+        where = f" of sheet «{layout.sheet}»" if layout.sheet else ""
+        if staged.rows_read == 0:  # nothing at all under the header: no need to validate
+            raise _no_data_rows(path, layout, where)
+        ctx = ValidationContext(
+            max_year=settings.today.year,
+            file_year=year_from_filename(path) if contract.year.from_filename else None,
+            known_school_codes_table=known_codes_table,
+            registry_empty=registry_empty,
+        )
+        checked = validate(con, contract, staged, layout, ctx, prefix)
+        tables += checked.tables
+        if checked.rows_read == 0:  # only blank rows
+            raise _no_data_rows(path, layout, where)
+        rows_quarantined = con.execute(
+            f"select count(distinct _row_number) from {checked.failures}"
+        ).fetchone()[0]
+        if rows_quarantined == checked.rows_read:
+            _reject_without_data(con, path, layout, where, checked)
+        years = None
+        if contract.has_year:
+            years = ",".join(
+                str(r[0])
+                for r in con.execute(
+                    f"select distinct year from {checked.typed} where year is not null order by 1"
+                ).fetchall()
+            )
+    except BaseException:
+        for table in tables:
+            con.execute(f"drop table if exists {table}")
+        raise
+    return CheckedFile(
+        contract,
+        path,
+        layout,
+        file_id,
+        staged,
+        checked,
+        checked.extra_keys,
+        ctx,
+        rows_quarantined,
+        years,
+        tables,
+    )
+
+
+def _no_data_rows(path: Path, layout: readers.FileLayout, where: str) -> NoDataRowsError:
+    return NoDataRowsError(
+        path,
+        f"the header (row {layout.header_row}{where}) has no data rows below it: "
+        "an empty template? Fill it in and resend",
+    )
+
+
+def _reject_without_data(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    layout: readers.FileLayout,
+    where: str,
+    checked: Validated,
+) -> None:
+    """Raise :class:`NoDataRowsError` when every row under the header is not data."""
+    rows = con.execute(
+        f"select _row_number, reason_code from {checked.failures} where column_name = '{ROW_LEVEL}' "
+        f"and reason_code in ({', '.join(repr(r) for r in NOT_DATA_REASONS)}) order by 1"
+    ).fetchall()
+    if len({r for r, _ in rows}) != checked.rows_read:
+        return
+    found = "; ".join(f"{_NOT_DATA_WORDS[code]} in row {row}" for row, code in rows[:3])
+    more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
+    raise NoDataRowsError(
+        path,
+        f"the header (row {layout.header_row}{where}) has no data rows below it, only {found}{more}: "
+        "an empty template? Fill it in and resend",
+    )
+
+
+def write_file(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    checked: CheckedFile,
+    file_hash: str,
+    size: int,
+    run_id: str | None = None,
+    received_at: dt.datetime | None = None,
+    dry_run: bool = False,
+) -> FileOutcome:
+    """Write a checked file in one transaction: good rows to ``raw.<source>``, the others to
+    ``raw._quarantine``, a line in ``raw._load_log``, and the file moved to the archive.
+
+    ``dry_run``: the same statements against a scratch database, except that the file stays
+    where it is and only the rows of the sources that later files are checked against (the
+    registry, the code crosswalk, the successors) are inserted; the others are counted.
+    """
+    contract, path, layout, file_id = (
+        checked.contract,
+        checked.path,
+        checked.layout,
+        checked.file_id,
+    )
+    typed, failures = checked.validated.typed, checked.validated.failures
+    layout.extra["parsed_by"] = checked.staged.method
+    columns = ", ".join(f'"{c}"' for c in contract.table_columns)
+    good = f"from {typed} where _ok and _row_number not in (select _row_number from {failures})"
+    loaded_at = _now()
+    con.execute("begin transaction")
+    in_transaction = True
+    try:
+        if dry_run and contract.source not in KNOWN_CODE_SOURCES:
+            rows_loaded = con.execute(f"select count(*) {good}").fetchone()[0]
+        else:
+            rows_loaded = con.execute(
+                f"""
+                insert into raw.{contract.source} ({columns}, _extra, _file_id, _source_file, _file_hash,
+                    _row_number, _loaded_at)
+                select {columns}, _extra, ?, ?, ?, _row_number, ? {good}
+                """,
+                [file_id, path.name, file_hash, loaded_at],
+            ).fetchone()[0]
+        validator = Validator(contract, layout, checked.ctx)
+        validator.extra_keys = checked.extra_keys
+        failing = f"(select * from {checked.staged.relation} where _row_number in (select _row_number from {failures}))"
+        con.execute(
+            f"""
+            insert into raw._quarantine (file_id, source, file_name, file_hash, row_number, column_name, value,
+                reason, row_values, quarantined_at, reason_code)
+            select ?, ?, ?, ?, f._row_number, f.column_name, f.value, f.reason, v.row_values, ?, f.reason_code
+            from {failures} as f left join ({validator.row_values_sql(failing)}) as v using (_row_number)
+            order by f._row_number, f.column_name
+            """,
+            [file_id, contract.source, path.name, file_hash, loaded_at],
+        )
+        rows_quarantined = checked.rows_quarantined
+        if rows_loaded + rows_quarantined != checked.rows_read:
+            raise RowCountMismatchError(
+                f"{path.name}: {checked.rows_read} rows read but {rows_loaded} loaded + "
+                f"{rows_quarantined} quarantined; nothing was written (please report this bug)"
+            )
+        message = f"{rows_loaded} rows loaded, {rows_quarantined} quarantined"
+        if rows_quarantined:
+            message += " (" + _reason_summary(con, failures) + ")"
+        dest = (
+            None
+            if dry_run
+            else _unique_destination(
+                settings.archive_dir / contract.source, f"{file_id:06d}_{path.name}"
+            )
+        )
+        _log_file(
+            con,
+            file_id=file_id,
+            source=contract.source,
+            path=path,
+            archived=str(dest) if dest else None,
+            file_hash=file_hash,
+            size=size,
+            status="loaded",
+            read=checked.rows_read,
+            loaded=rows_loaded,
+            quarantined=rows_quarantined,
+            message=message,
+            layout=layout.to_json(),
+            years=checked.years,
+            received_at=received_at,
+            run_id=run_id,
+        )
+        # archive inside the transaction: a file is either loaded and archived, or still in landing
+        if dest is not None:
+            shutil.move(str(path), dest)
+        try:
+            con.execute("commit")
+        except BaseException:
+            if dest is not None:
+                shutil.move(str(dest), path)
+            raise
+        in_transaction = False
+    except BaseException:
+        if in_transaction:
+            con.execute("rollback")
+        raise
+    if not dry_run:
+        log.info("%s: %s (%s)", contract.source, path.name, message)
+    return FileOutcome(
+        path.name,
+        contract.source,
+        "loaded",
+        checked.rows_read,
+        rows_loaded,
+        rows_quarantined,
+        message,
+        file_id,
+        checked.years,
+        str(path),
+    )
 
 
 def load_file(
@@ -422,128 +765,29 @@ def load_file(
     run_id: str | None = None,
     received_at: dt.datetime | None = None,
     registry_empty: bool = False,
+    dry_run: bool = False,
 ) -> FileOutcome:
-    """Stage, validate and load one file: good rows to ``raw.<source>``, the rest to quarantine.
+    """Stage, validate and load one file: good rows to ``raw.<source>``, the rest to quarantine
+    (:func:`check_file`, then :func:`write_file`).
 
     Raises :class:`IngestionError` (the caller rejects the file) when the file cannot be
     staged or has no data rows; nothing is written then.
     """
-    file_id = next_file_id(con)
-    prefix = f"_stage_{file_id}"
-    tables: list[str] = [prefix]
-    in_transaction = False
-    try:
-        staged = readers.stage(con, path, layout, prefix)
-        tables += staged.tables
-        ctx = ValidationContext(
-            max_year=settings.today.year,
-            file_year=year_from_filename(path) if contract.year.from_filename else None,
-            known_school_codes_table=known_codes_table,
-            registry_empty=registry_empty,
-        )
-        checked = validate(con, contract, staged, layout, ctx, prefix)
-        tables += checked.tables
-        if checked.rows_read == 0:
-            where = f" of sheet «{layout.sheet}»" if layout.sheet else ""
-            raise NoDataRowsError(
-                path,
-                f"the header (row {layout.header_row}{where}) has no data rows below it: "
-                "an empty template? Fill it in and resend",
-            )
-        layout.extra["parsed_by"] = staged.method
-        columns = ", ".join(f'"{c}"' for c in contract.table_columns)
-        loaded_at = _now()
-        con.execute("begin transaction")
-        in_transaction = True
-        rows_loaded = con.execute(
-            f"""
-            insert into raw.{contract.source} ({columns}, _extra, _file_id, _source_file, _file_hash,
-                _row_number, _loaded_at)
-            select {columns}, _extra, ?, ?, ?, _row_number, ?
-            from {checked.typed}
-            where _ok and _row_number not in (select _row_number from {checked.failures})
-            """,
-            [file_id, path.name, file_hash, loaded_at],
-        ).fetchone()[0]
-        validator = Validator(contract, layout, ctx)
-        validator.extra_keys = checked.extra_keys
-        failing = f"(select * from {staged.relation} where _row_number in (select _row_number from {checked.failures}))"
-        con.execute(
-            f"""
-            insert into raw._quarantine (file_id, source, file_name, file_hash, row_number, column_name, value,
-                reason, row_values, quarantined_at, reason_code)
-            select ?, ?, ?, ?, f._row_number, f.column_name, f.value, f.reason, v.row_values, ?, f.reason_code
-            from {checked.failures} as f left join ({validator.row_values_sql(failing)}) as v using (_row_number)
-            order by f._row_number, f.column_name
-            """,
-            [file_id, contract.source, path.name, file_hash, loaded_at],
-        )
-        rows_quarantined = con.execute(
-            f"select count(distinct _row_number) from {checked.failures}"
-        ).fetchone()[0]
-        if rows_loaded + rows_quarantined != checked.rows_read:
-            raise RowCountMismatchError(
-                f"{path.name}: {checked.rows_read} rows read but {rows_loaded} loaded + "
-                f"{rows_quarantined} quarantined; nothing was written (please report this bug)"
-            )
-        years = None
-        if contract.has_year:
-            years = ",".join(
-                str(r[0])
-                for r in con.execute(
-                    f"select distinct year from {checked.typed} where year is not null order by 1"
-                ).fetchall()
-            )
-        message = f"{rows_loaded} rows loaded, {rows_quarantined} quarantined"
-        if rows_quarantined:
-            message += " (" + _reason_summary(con, checked.failures) + ")"
-        dest = _unique_destination(
-            settings.archive_dir / contract.source, f"{file_id:06d}_{path.name}"
-        )
-        _log_file(
-            con,
-            file_id=file_id,
-            source=contract.source,
-            path=path,
-            archived=str(dest),
-            file_hash=file_hash,
-            size=size,
-            status="loaded",
-            read=checked.rows_read,
-            loaded=rows_loaded,
-            quarantined=rows_quarantined,
-            message=message,
-            layout=layout.to_json(),
-            years=years,
-            received_at=received_at,
-            run_id=run_id,
-        )
-        # archive inside the transaction: a file is either loaded and archived, or still in landing
-        shutil.move(str(path), dest)
-        try:
-            con.execute("commit")
-        except BaseException:
-            shutil.move(str(dest), path)
-            raise
-        in_transaction = False
-    except BaseException:
-        if in_transaction:
-            con.execute("rollback")
-        raise
-    finally:
-        for table in tables:
-            con.execute(f"drop table if exists {table}")
-    log.info("%s: %s (%s)", contract.source, path.name, message)
-    return FileOutcome(
-        path.name,
-        contract.source,
-        "loaded",
-        checked.rows_read,
-        rows_loaded,
-        rows_quarantined,
-        message,
-        file_id,
+    checked = check_file(
+        con,
+        settings,
+        contract,
+        path,
+        layout,
+        next_file_id(con),
+        known_codes_table,
+        registry_empty,
     )
+    try:
+        return write_file(con, settings, checked, file_hash, size, run_id, received_at, dry_run)
+    finally:
+        for table in checked.tables:
+            con.execute(f"drop table if exists {table}")
 
 
 def _reason_summary(con: duckdb.DuckDBPyConnection, failures: str) -> str:
@@ -559,8 +803,15 @@ def ingest_all(
     settings: Settings,
     sources: Iterable[str] | None = None,
     run_id: str | None = None,
+    dry_run: bool = False,
 ) -> tuple[SurveyReport, list[SourceLoadReport]]:
-    """Survey the landing folder and load every source, reference sources first."""
-    survey = survey_landing(con, settings, run_id)
-    reports = [load_source(con, settings, s, run_id) for s in (sources or load_contracts())]
+    """Survey the landing folder and load every source, reference sources first.
+
+    ``dry_run``: decide everything as a real run would, recording it in ``con`` (a scratch
+    database) only: no file is moved, archived, rejected or written.
+    """
+    survey = survey_landing(con, settings, run_id, dry_run)
+    reports = [
+        load_source(con, settings, s, run_id, dry_run) for s in (sources or load_contracts())
+    ]
     return survey, reports

@@ -796,13 +796,84 @@ def stage_xlsx(
     return StagedFile(table, batcher.rows, [table], "calamine")
 
 
+# --------------------------------------------------------------------------- Parquet
+
+
+def sniff_parquet(
+    path: Path, contracts: Sequence[Contract]
+) -> tuple[Contract, FileLayout, HeaderMatch]:
+    """A Parquet file's columns are its header (canonical English names or the Russian ones)."""
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+        rows = pq.ParquetFile(path).metadata.num_rows
+    except Exception as exc:
+        raise UnreadableFileError(
+            path, f"cannot be read as a Parquet file, it is damaged or incomplete ({exc})"
+        ) from exc
+    names = list(schema.names)
+    best: tuple[Contract, HeaderMatch] | None = None
+    for contract in contracts:
+        match = match_header(names, contract)
+        if best is None or (match.complete, match.score) > (best[1].complete, best[1].score):
+            best = (contract, match)
+    if best is None or not best[1].complete:
+        if len(contracts) == 1:
+            raise missing_columns_error(
+                path, contracts[0], best[1] if best else None, " (Parquet columns)"
+            )
+        raise _no_source_error(
+            path, best if best and best[1].score else None, " (Parquet columns)", ", ".join(names)
+        )
+    contract, match = best
+    layout = FileLayout(
+        kind="parquet",
+        header_row=0,  # no header row: the first record is row 1
+        width=len(names),
+        mapping=match.mapping,
+        headers=names,
+        extra={"rows": str(rows)},
+    )
+    return contract, layout, match
+
+
+def stage_parquet(
+    con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str
+) -> StagedFile:
+    """DuckDB reads the file natively (in parallel); every cell becomes text for the one validation
+    path every format shares, and the row number is the record's position in the file."""
+    cells = ", ".join(
+        f'cast("{name.replace(chr(34), chr(34) * 2)}" as varchar) as c{i}'
+        for i, name in enumerate(layout.headers)
+    )
+    try:
+        con.execute(
+            f"""create or replace temp table {table} as
+                select file_row_number + 1 as _row_number, cast(null as integer) as _overflow, {cells}
+                from read_parquet(?, file_row_number = true)""",
+            [str(path)],
+        )
+    except duckdb.Error as exc:
+        con.execute(f"drop table if exists {table}")
+        raise UnreadableFileError(
+            path, f"cannot be read as a Parquet file ({str(exc).splitlines()[0]})"
+        ) from exc
+    rows = con.execute(f"select count(*) from {table}").fetchone()[0]
+    return StagedFile(table, rows, [table], "duckdb-parquet")
+
+
 # --------------------------------------------------------------------------- dispatch
+
+PARQUET_MAGIC = b"PAR1"
 
 
 def file_kind(path: Path) -> str:
     suffix = path.suffix.lower()
     with open(path, "rb") as fh:
         magic = fh.read(8)
+    if magic.startswith(PARQUET_MAGIC):
+        return "parquet"
     if magic.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         return "xlsx"  # a zip (xlsx, ods) or an OLE file (xls), whatever the name says
     if suffix in XLSX_SUFFIXES:
@@ -811,7 +882,8 @@ def file_kind(path: Path) -> str:
         return "csv"
     raise UnreadableFileError(
         path,
-        f"unsupported file type «{suffix or '(none)'}»: send .xlsx or .csv (UTF-8 or Windows-1251)",
+        f"unsupported file type «{suffix or '(none)'}»: send .xlsx, .csv (UTF-8 or Windows-1251) "
+        "or .parquet",
     )
 
 
@@ -820,13 +892,16 @@ def sniff(path: Path, contracts: Sequence[Contract]) -> tuple[Contract, FileLayo
     if path.stat().st_size == 0:
         raise EmptyFileError(path, "the file is empty (0 bytes)")
     kind = file_kind(path)
-    contract, layout, _ = (sniff_xlsx if kind == "xlsx" else sniff_csv)(path, contracts)
+    sniffer = {"xlsx": sniff_xlsx, "parquet": sniff_parquet}.get(kind, sniff_csv)
+    contract, layout, _ = sniffer(path, contracts)
     return contract, layout
 
 
 def stage(con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str) -> StagedFile:
     if layout.kind == "xlsx":
         return stage_xlsx(con, path, layout, table)
+    if layout.kind == "parquet":
+        return stage_parquet(con, path, layout, table)
     return stage_csv(con, path, layout, table)
 
 

@@ -49,6 +49,9 @@ UNKNOWN_SCHOOL = "unknown_school"
 DUPLICATE_ROW = "duplicate_row"
 DUPLICATE_KEY = "duplicate_key"
 ROW_LEVEL = "*"  # column_name of a reason about the whole row
+# files validated together (a batch of one source's files with the same layout) carry their part in
+# the row key: _row_number = part * PART + the row number in the file (part 0 for a single file)
+PART = 10**12
 
 
 def _q(text: str) -> str:
@@ -166,6 +169,7 @@ def parse_expr(
         return f"(case when {b_full} = {a} + 1 then {a}::varchar || '/' || {b_full}::varchar end)"
     if t in ("enum", "boolean"):
         mapping = value_map(column)
+        null = f"cast(null as {'boolean' if t == 'boolean' else 'varchar'})"
         default = f"when {txt} is null then {_q(column.default)} " if column.default else ""
         if distinct_texts is not None:
             pairs = [
@@ -174,7 +178,9 @@ def parse_expr(
                 if normalise_label(v) in mapping
             ]
             if not pairs:
-                return f"(case {default}else cast(null as {'boolean' if t == 'boolean' else 'varchar'}) end)"
+                # no cell of the file holds a known spelling (a column left empty, or no rows at
+                # all): a CASE needs at least one WHEN, so without a default the value is NULL
+                return f"(case {default}else {null} end)" if default else null
             cases = " ".join(f"when {_q(v)} then {_sql_value(k)}" for v, k in pairs)
             inner = f"case {raw or txt} {cases} end"
             return f"(case {default}else {inner} end)" if default else f"({inner})"
@@ -610,6 +616,7 @@ def _duplicates(
     """Rows of the file with the same key (grain): an exact copy of an earlier row is quarantined;
     rows that share a key but differ are all quarantined (which one is right is not ours to guess)."""
     grain = ", ".join(_ident(g) for g in contract.grain)
+    grain = f"_row_number // {PART}, {grain}"  # duplicates are within a file of a batch
     # one hash per key first (cheaper to group than the key columns); a hash collision only
     # adds a candidate that the exact window below then clears
     candidates = f"{typed}_dupkeys"
@@ -627,7 +634,7 @@ def _duplicates(
 def _insert_duplicates(
     con: duckdb.DuckDBPyConnection, contract: Contract, typed: str, failures: str, candidates: str
 ) -> None:
-    grain = ", ".join(_ident(g) for g in contract.grain)
+    grain = f"_row_number // {PART}, " + ", ".join(_ident(g) for g in contract.grain)
     values = ", ".join(_ident(c) for c in contract.table_columns)
     key_label = ", ".join(contract.grain)
     con.execute(
@@ -640,12 +647,13 @@ def _insert_duplicates(
         ), dups as (
             select *, min(_row_number) over (partition by {grain}) as _first,
                    count(distinct _all) over (partition by {grain}) as _variants,
-                   string_agg(_row_number::varchar, ', ' order by _row_number) over (partition by {grain}) as _rows
+                   string_agg((_row_number % {PART})::varchar, ', ' order by _row_number)
+                       over (partition by {grain}) as _rows
             from rows where _n > 1
         )
         select _row_number, {_q(contract.grain[-1])}, cast({_ident(contract.grain[-1])} as varchar),
                case when _variants = 1 then '{DUPLICATE_ROW}' else '{DUPLICATE_KEY}' end,
-               case when _variants = 1 then 'duplicate row: the same values as row ' || _first
+               case when _variants = 1 then 'duplicate row: the same values as row ' || (_first % {PART})
                     else 'duplicate key ({key_label}) with different values in rows ' || _rows
                          || ': none of them is loaded, correct the file and resend' end
         from dups

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 
+from core.settings import Settings
 from ingestion.contract import Contract, load_contracts
 
 SQL_TYPES = {
@@ -84,9 +85,16 @@ def raw_table_ddl(contract: Contract) -> str:
     return f"create table if not exists raw.{contract.source} ({', '.join(cols)})"
 
 
-def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: Path, read_only: bool = False, settings: Settings | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A connection to a warehouse file, with DuckDB's memory limit, threads and spill folder of
+    ``settings`` (DuckDB's own defaults without them)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only)
+    config = settings.duckdb_config() if settings is not None else {}
+    if settings is not None:
+        settings.spill_dir.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(path), read_only=read_only, config=config)
 
 
 def _raw_columns(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:

@@ -21,14 +21,33 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from synthetic import generate_region, parse_years
+    from synthetic import RegionSpec, files_not_generated, parse_years, write_region
 
     settings = load_settings()
     out = Path(args.out) if args.out else settings.landing_dir
+    # a usage error is one line and exit code 2, no traceback
+    try:
+        years = parse_years(args.years)
+    except ValueError as exc:
+        print(f"eduq generate: --years {args.years}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        spec = RegionSpec(seed=args.seed, schools=args.schools or 335, years=years)
+    except ValueError as exc:
+        print(f"eduq generate: {exc}", file=sys.stderr)
+        return 2
+    if not args.out and not args.force:
+        real = files_not_generated(out)
+        if real:
+            print(
+                f"eduq generate: the landing folder {out} holds {len(real)} file(s) the generator "
+                f"did not write (e.g. {real[0].relative_to(out)}): synthetic files would be loaded "
+                "with them. Use --out DIR for another folder, or --force to write here anyway.",
+                file=sys.stderr,
+            )
+            return 2
     started = time.perf_counter()
-    report = generate_region(
-        out, seed=args.seed, schools=args.schools or 335, years=parse_years(args.years)
-    )
+    report = write_region(out, spec)
     rows = sum(f.rows for f in report.files)
     print(
         f"Generated {len(report.files)} files, {rows} rows into {out} in {time.perf_counter() - started:.1f} s"
@@ -87,26 +106,50 @@ def _generate_country(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    import os
-
-    if args.profile:
-        os.environ["EDUQ_METHODOLOGY_PROFILE"] = args.profile
-    if args.full_refresh:
-        os.environ["EDUQ_DBT_FULL_REFRESH"] = "1"
     from core.errors import EduqError
     from gate.errors import ListIncomplete, ListYearNotAvailable
+
+    started = time.perf_counter()
+    settings = load_settings().with_overrides(
+        args.profile,
+        True if args.full_refresh else None,
+        True if args.dagster_history else None,
+    )
+    from orchestration.plan import nothing_new, requested_list_refusal
+
+    # a night with nothing new costs seconds: decided before Dagster and dbt are even imported
+    noop, _why = nothing_new(settings)
+    if args.list_year is not None:
+        refusal = requested_list_refusal(settings, args.list_year)
+        if refusal is not None:  # no file waits that could make the list: refuse before any work
+            print(f"Not published: {refusal}", file=sys.stderr)
+            return 2
+    elif noop is not None:
+        print(noop.render())
+        print(f"Done in {time.perf_counter() - started:.1f} s (nothing to do)")
+        return 0
+    from gate.expectations.gx_runner import preload
+
+    preload()  # Great Expectations imports in a worker process, on the other core, from now on
     from orchestration.runner import PipelineFailed, run_pipeline
 
-    settings = load_settings()
-    started = time.perf_counter()
     log_path = None if args.verbose else _log_path(settings, "run")
     try:
         if log_path is None:
-            summary = run_pipeline(settings, list_year=args.list_year)
+            summary = run_pipeline(settings, list_year=args.list_year, documents=args.documents)
         else:
-            # dbt's and Dagster's step-by-step output goes to a log file; the summary to the terminal
-            with _output_to(log_path):
-                summary = run_pipeline(settings, list_year=args.list_year)
+            # dbt's and Dagster's step-by-step output goes to a log file; the stages and the load's
+            # progress and the summary to the terminal
+            from core import progress
+
+            shown = progress.show_on()
+            try:
+                with _output_to(log_path):
+                    summary = run_pipeline(
+                        settings, list_year=args.list_year, documents=args.documents
+                    )
+            finally:
+                progress.hide(shown)
     except (ListYearNotAvailable, ListIncomplete) as exc:
         print(f"Not published: {exc}", file=sys.stderr)
         return 2
@@ -243,6 +286,88 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check_files(args: argparse.Namespace) -> int:
+    from core.errors import EduqError
+    from ingestion.check_files import check_files
+
+    settings = load_settings()
+    folder = Path(args.folder) if args.folder else settings.landing_dir
+    try:
+        report = check_files(folder, settings)
+    except EduqError as exc:
+        print(f"eduq check-files: {exc}", file=sys.stderr)
+        return 2
+    print(report.render())
+    return report.exit_code
+
+
+def _cmd_templates(args: argparse.Namespace) -> int:
+    from ingestion.templates import write_templates
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        print(f"eduq templates: {out} is a file, not a folder", file=sys.stderr)
+        return 2
+    written = write_templates(out)
+    print(f"Wrote {len(written)} templates into {out}: " + ", ".join(p.name for p in written))
+    return 0
+
+
+def _cmd_pg_publish(args: argparse.Namespace) -> int:
+    from core.errors import EduqError
+    from orchestration.dbt_project import prepare_manifest
+    from publishing.postgres import publish_marts, resolve_target
+
+    settings = load_settings()
+    target, why = resolve_target(settings)
+    if target is None:
+        print(f"Not published: {why}", file=sys.stderr)
+        return 1
+    try:
+        result = publish_marts(
+            settings.serving_db,
+            target.conninfo,
+            prepare_manifest(),
+            bi_role=settings.pg_bi_role,
+            force=args.force,
+        )
+    except EduqError as exc:
+        print(f"Not published: {exc}", file=sys.stderr)
+        return 1
+    print(result.render())
+    for warning in result.warnings:
+        print(f"  WARNING {warning}")
+    return 0
+
+
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from core.errors import EduqError
+    from orchestration.docs import build_docs, serve_docs
+
+    settings = load_settings()
+    try:
+        site = build_docs(settings)
+    except EduqError as exc:
+        print(f"No docs: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"dbt docs with the catalog of the serving warehouse: {site.folder}/index.html "
+        f"({site.marts} public marts, {site.columns} columns)"
+    )
+    for gap in site.undocumented:
+        print(f"  UNDOCUMENTED {gap}")
+    if args.no_serve:
+        return 0
+    port = args.port or settings.docs_port
+    print(f"Serving on http://127.0.0.1:{port}/ (Ctrl-C to stop)", flush=True)
+    try:
+        serve_docs(site.folder, port)
+    except EduqError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eduq", description="Education-quality warehouse: ШНОР, ИСБШ, risk zones."
@@ -281,6 +406,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --scale/--regions: csv (default; as regions send files, one folder per region) "
         "or parquet (canonical column names, one file per source and year; needs --out)",
     )
+    gen.add_argument(
+        "--force",
+        action="store_true",
+        help="write into the landing folder even if it holds files the generator did not write",
+    )
     gen.set_defaults(func=_cmd_generate)
 
     run = sub.add_parser(
@@ -295,6 +425,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="rebuild the incremental models from scratch (every year counted again)",
     )
     run.add_argument("--list-year", type=int, help="list year to publish (default: the latest)")
+    run.add_argument(
+        "--documents",
+        action="store_true",
+        help="also publish the regional report and the school cards of the list year (else "
+        "`eduq report` / `eduq card --all` do; the Dagster publish job always does)",
+    )
+    run.add_argument(
+        "--dagster-history",
+        action="store_true",
+        help="record the run in DAGSTER_HOME's instance, so that `dagster dev` lists it "
+        "(default: in memory, faster; EDUQ_DAGSTER_HISTORY=1)",
+    )
     run.add_argument(
         "--verbose", action="store_true", help="print dbt and Dagster output instead of logging it"
     )
@@ -322,6 +464,49 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--max-rows", type=int, default=100, help="rows to print (default 100)")
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.set_defaults(func=_cmd_sql)
+
+    check = sub.add_parser(
+        "check-files",
+        help="a dry run of the loader over a folder: per file, the source, year, rows read, rows "
+        "that would be quarantined (with the first reasons) or why it would be rejected; "
+        "nothing is loaded, moved or written",
+    )
+    check.add_argument("folder", nargs="?", help="folder to check (default: the landing folder)")
+    check.set_defaults(func=_cmd_check_files)
+
+    templates = sub.add_parser(
+        "templates",
+        help="write an empty XLSX template per source (Russian headers, drop-down lists, "
+        "an «Инструкция» sheet) for the people who send files",
+    )
+    templates.add_argument("--out", required=True, help="folder to write the templates into")
+    templates.set_defaults(func=_cmd_templates)
+
+    # the regional report and the school cards (issue 11): logic in publishing/report/cli.py
+    from publishing.report.cli import add_commands as add_report_commands
+
+    add_report_commands(sub)
+
+    pg = sub.add_parser(
+        "pg-publish",
+        help="publish the marts of the serving warehouse (only with a passed audit) to PostgreSQL: "
+        "EDUQ_PG_URL or the project's cluster (make postgres); eduq run does it after every promotion",
+    )
+    pg.add_argument(
+        "--force", action="store_true", help="publish even if this build is already published"
+    )
+    pg.set_defaults(func=_cmd_pg_publish)
+
+    docs = sub.add_parser(
+        "docs",
+        help="build the dbt docs with the catalog of the serving warehouse and serve them on "
+        "127.0.0.1 (every public mart and column described)",
+    )
+    docs.add_argument("--no-serve", action="store_true", help="build only")
+    docs.add_argument(
+        "--port", type=int, help="port on 127.0.0.1 (default: EDUQ_DOCS_PORT or 8580)"
+    )
+    docs.set_defaults(func=_cmd_docs)
     return parser
 
 
@@ -332,7 +517,36 @@ def main(argv: list[str] | None = None) -> int:
             logging.WARNING
         )  # library loggers set their own levels; keep the terminal quiet
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(
+            "Interrupted; nothing was promoted or published by the interrupted step.",
+            file=sys.stderr,
+        )
+        return 130
+    except Exception as exc:  # noqa: BLE001 — no input reaches the user as a traceback
+        return _unexpected(exc)
+
+
+def _unexpected(exc: BaseException) -> int:
+    """An error eduq did not foresee: one line for the user, the traceback in a log for a bug report."""
+    import traceback
+
+    from core.errors import EduqError
+
+    if isinstance(exc, EduqError):
+        print(f"eduq: {exc}", file=sys.stderr)
+        return 1
+    try:
+        settings = load_settings()
+        path = _log_path(settings, "error")
+        path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        where = f" The details are in {path}; please report it."
+    except Exception:  # noqa: BLE001 — even the log may be impossible (a read-only disk)
+        where = ""
+    print(f"eduq: unexpected error: {type(exc).__name__}: {exc}.{where}", file=sys.stderr)
+    return 3
 
 
 if __name__ == "__main__":

@@ -1,66 +1,115 @@
-"""The dbt project as Dagster sees it, with the manifest prepared once (not per step)."""
+"""The dbt project as Dagster sees it, parsed once and reused while the project is unchanged.
+
+Nothing happens at import time. :func:`prepare_manifest` parses the project in this process only
+when a model, macro, test, seed or project file changed since the last parse (a fingerprint of
+their names, sizes and modification times is kept beside the manifest), and keeps the parsed
+``Manifest`` object so that the dbt build of the same process does not parse again.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-import subprocess
-import sys
+import threading
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from dagster_dbt import DbtProject
-
-from core.settings import load_settings
+from core.settings import Settings
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 SEEDS_DIR = DBT_PROJECT_DIR.parent / "seeds"
-MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+TARGET_DIR = DBT_PROJECT_DIR / "target"
+MANIFEST = TARGET_DIR / "manifest.json"
+FINGERPRINT = TARGET_DIR / "eduq_project_fingerprint.txt"
+PROJECT_FOLDERS = ("models", "macros", "tests")
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
+TELEMETRY_OFF = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
 
-os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-
-
-def _sources_newer_than(path: Path) -> bool:
-    if not path.exists():
-        return True
-    built = path.stat().st_mtime
-    for folder in (
-        DBT_PROJECT_DIR / "models",
-        DBT_PROJECT_DIR / "macros",
-        DBT_PROJECT_DIR / "tests",
-        SEEDS_DIR,
-    ):
-        for file in folder.rglob("*"):
-            if file.is_file() and file.stat().st_mtime > built:
-                return True
-    return (DBT_PROJECT_DIR / "dbt_project.yml").stat().st_mtime > built
+_lock = threading.Lock()
+_parsed: dict[str, Any] = {}  # fingerprint -> dbt Manifest object of this process
 
 
-def dbt_env() -> dict[str, str]:
-    """Environment for a dbt subprocess: the candidate warehouse of the current settings."""
-    env = dict(os.environ)
-    env["EDUQ_DBT_DB_PATH"] = str(load_settings().candidate_db)
-    return env
+def project_fingerprint() -> str:
+    """Names, sizes and modification times of every file dbt parses (cheap: no file is read)."""
+    digest = hashlib.sha256()
+    folders = [DBT_PROJECT_DIR / f for f in PROJECT_FOLDERS] + [SEEDS_DIR]
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                stat = path.stat()
+                digest.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    for name in PROJECT_FILES:
+        stat = (DBT_PROJECT_DIR / name).stat()
+        digest.update(f"{name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
-def ensure_manifest() -> Path:
-    """Parse the dbt project when the manifest is missing or older than a model, macro or seed."""
-    if _sources_newer_than(MANIFEST):
-        dbt = Path(sys.executable).with_name("dbt")
-        subprocess.run(
-            [
-                str(dbt),
-                "parse",
-                "--quiet",
-                "--project-dir",
-                str(DBT_PROJECT_DIR),
-                "--profiles-dir",
-                str(DBT_PROJECT_DIR),
-            ],
-            check=True,
-            cwd=DBT_PROJECT_DIR,
-            env=dbt_env(),
-        )
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """What dbt reads from the environment (profiles.yml): the candidate warehouse of these settings
+    and DuckDB's memory, threads and spill folder; telemetry off."""
+    return {
+        **TELEMETRY_OFF,
+        "EDUQ_DBT_DB_PATH": str(settings.candidate_db),
+        "EDUQ_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+        "EDUQ_DUCKDB_THREADS": str(settings.duckdb_threads),
+        "EDUQ_DUCKDB_TEMP_DIR": str(settings.spill_dir),
+    }
+
+
+def apply_env(env: Mapping[str, str]) -> None:
+    """dbt runs in this process and reads its profile from the environment when it is invoked."""
+    os.environ.update(env)
+
+
+def cli_args(target_dir: Path = TARGET_DIR) -> list[str]:
+    return [
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target_dir),
+        "--log-path",
+        str(target_dir / "logs"),
+    ]
+
+
+def _parse() -> Any:
+    from dbt.cli.main import dbtRunner
+
+    apply_env(TELEMETRY_OFF)
+    result = dbtRunner().invoke(["parse", "--quiet", *cli_args()])
+    if not result.success:
+        raise RuntimeError(f"dbt could not parse the project: {result.exception}")
+    return result.result
+
+
+def prepare_manifest() -> Path:
+    """The manifest of the project as it is now, parsed only when the project changed."""
+    fingerprint = project_fingerprint()
+    with _lock:
+        if (
+            MANIFEST.exists()
+            and FINGERPRINT.exists()
+            and FINGERPRINT.read_text(encoding="utf-8").strip() == fingerprint
+        ):
+            return MANIFEST
+        _parsed[fingerprint] = _parse()
+        FINGERPRINT.write_text(fingerprint + "\n", encoding="utf-8")
     return MANIFEST
 
 
-eduq_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+def manifest_object() -> Any:
+    """The parsed dbt Manifest of the project as it is now (parsed once per process and project state)."""
+    prepare_manifest()
+    fingerprint = project_fingerprint()
+    with _lock:
+        if fingerprint not in _parsed:
+            _parsed[fingerprint] = _parse()  # partial parsing makes this ~1 s
+        return _parsed[fingerprint]
+
+
+def manifest_json() -> dict[str, Any]:
+    return json.loads(prepare_manifest().read_text(encoding="utf-8"))

@@ -1,156 +1,126 @@
 """Jobs, schedules and sensors."""
 
 import hashlib
+import time
 
 import dagster as dg
 import duckdb
 
 from core.settings import load_settings
-from gate.audit import (
-    CheckOutcome,
-    audit_dir,
-    failing_rows_name,
-    read_record,
-    record_failed_build,
-)
-from gate.dbt_results import find_invocation_dir, read_invocation
+from gate.audit import CheckOutcome, read_record, record_failed_build
 from gate.promote import serving_audit
 from gate.publishable import list_years
 from ingestion.loader import landing_files
-from orchestration.assets.checks import GX_CHECKS_BY_SPEC, gx_check_key
-from orchestration.assets.publication import (
-    DBT_TARGET_DIR,
-    build_id,
-    shnor_list_publication,
-)
+from orchestration.assets.publication import build_id, dbt_results_of_run
 
 NIGHTLY_CRON = "0 2 * * *"
 LANDING_SETTLE_SECONDS = 60
+PUBLICATION_KEYS = (
+    dg.AssetKey(["publications", "shnor_list"]),
+    dg.AssetKey(["publications", "regional_report"]),
+    dg.AssetKey(["publications", "school_cards"]),
+    dg.AssetKey(["publications", "marts"]),
+)
 
 
 def _step_error(error: BaseException | None) -> str:
     if error is None:
         return "failed"
-    if type(error).__name__ == "DagsterDbtCliRuntimeError":
-        return "dbt build failed: a model or an error-level dbt test failed (listed below)"
     lines = [line for line in str(error).strip().splitlines() if line.strip()]
     return (lines[0] if lines else type(error).__name__)[:500]
 
 
-def _gx_failures_of_run(instance: dg.DagsterInstance, run_id: str, folder) -> list[CheckOutcome]:
-    """The Great Expectations asset checks of the run that did not pass (their failing rows were
-    saved by the check step in the build's audit folder)."""
-    out = []
-    records = instance.get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
-    ).records
-    for record in records:
-        evaluation = record.event_log_entry.dagster_event.event_specific_data
-        check = GX_CHECKS_BY_SPEC.get((tuple(evaluation.asset_key.path), evaluation.check_name))
-        if check is None or evaluation.passed:
-            continue
-        key = gx_check_key(check)
-        message = evaluation.metadata.get("message")
-        out.append(
-            CheckOutcome(
-                key=key,
-                source="gx",
-                asset="/".join(check.asset),
-                level=check.level.value,
-                status="failed",
-                message=str(message.value) if message is not None else "failed",
-                failing_rows_file=failing_rows_name(key)
-                if (folder / failing_rows_name(key)).exists()
-                else None,
-                description=check.description,
-            )
-        )
-    return out
-
-
 # steps that write their own verdict: the audit records it; promotion and publication come after it
-AUDITED_STEPS = ("warehouse__audit", "warehouse__serving", "publications__shnor_list")
+AUDITED_STEPS = (
+    "warehouse__audit",
+    "warehouse__serving",
+    "warehouse__postgres",
+    "publications__shnor_list",
+    "publications__marts",
+    "publications__regional_report",
+    "publications__school_cards",
+)
+DBT_STEP = "eduq_dbt_models"
 
 
-def _record_failed_build(context: dg.HookContext, failed_step: bool) -> None:
-    """Write (or bring up to date) the record of a build that failed before its audit: the failed
-    steps, the failed dbt tests with their rows, the failed Great Expectations asset checks."""
+@dg.failure_hook(name="record_failed_build", required_resource_keys={"eduq"})
+def record_failed_build_hook(context: dg.HookContext) -> None:
+    """A step before the audit failed (a load, the dbt build with a failing error-level test or model):
+    record the build as failed with every failing check — the failed dbt tests with their rows and,
+    when dbt ran, the Great Expectations suites on what it rebuilt — so that the run says what to fix."""
     if context.step_key in AUDITED_STEPS:
         return
-    settings = load_settings()
+    settings = context.resources.eduq.settings()
     build = build_id(context.instance, context.run_id)
     previous = read_record(settings, build)
     if previous is not None and previous.passed:
         return
-    if not failed_step and previous is None:
-        return  # nothing has failed in this run (yet)
     failures = [c for c in (previous.checks if previous else []) if c.source == "pipeline"]
-    if failed_step:
-        failures.append(
-            CheckOutcome(
-                key=f"step__{context.step_key}",
-                source="pipeline",
-                asset=context.step_key,
-                level="error",
-                status="error",
-                message=_step_error(context.op_exception),
-            )
+    failures.append(
+        CheckOutcome(
+            key=f"step__{context.step_key}",
+            source="pipeline",
+            asset=context.step_key,
+            level="error",
+            status="error",
+            message=_step_error(context.op_exception),
         )
-    failures += _gx_failures_of_run(context.instance, context.run_id, audit_dir(settings, build))
-    invocation = find_invocation_dir(DBT_TARGET_DIR, context.run_id)
-    dbt_results = read_invocation(invocation) if invocation else None
-    record = record_failed_build(settings, build, failures, dbt_results, run_id=context.run_id)
-    if failed_step:
-        context.log.error(
-            f"build {build} failed before its audit; nothing is promoted or published.\n"
-            f"{record.describe_failures(settings.warehouse_dir / 'audit' / build)}"
-        )
-
-
-@dg.failure_hook(name="record_failed_build")
-def record_failed_build_hook(context: dg.HookContext) -> None:
-    """A step before the audit failed (a load, the dbt build with a failing error-level test): record
-    the build as failed, with the failing dbt tests and their rows, so the run says what to fix."""
-    _record_failed_build(context, failed_step=True)
-
-
-@dg.success_hook(name="complete_failed_build_record")
-def complete_failed_build_record_hook(context: dg.HookContext) -> None:
-    """Steps that still run after a failure (e.g. the Great Expectations checks of the raw inputs)
-    add their findings to the failed build's record."""
-    _record_failed_build(context, failed_step=False)
+    )
+    dbt_results = dbt_results_of_run(context.run_id)
+    record = record_failed_build(
+        settings,
+        build,
+        failures,
+        dbt_results,
+        run_id=context.run_id,
+        run_gx=context.step_key == DBT_STEP and dbt_results is not None,
+    )
+    context.log.error(
+        f"build {build} failed before its audit; nothing is promoted or published.\n"
+        f"{record.describe_failures(settings.warehouse_dir / 'audit' / build)}"
+    )
 
 
 nightly_load_job = dg.define_asset_job(
     "nightly_load",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(shnor_list_publication),
-    description="Load new landing files, build and test the candidate warehouse, audit it, and promote it "
-    "to serving only if the audit passed.",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*PUBLICATION_KEYS),
+    description="Load new landing files, build and test the candidate warehouse, audit it, promote it "
+    "to serving only if the audit passed, and publish its marts to PostgreSQL (when configured).",
     executor_def=dg.in_process_executor,
-    hooks={record_failed_build_hook, complete_failed_build_record_hook},
+    hooks={record_failed_build_hook},
 )
 
 publish_list_job = dg.define_asset_job(
     "publish_list",
-    selection=dg.AssetSelection.assets(shnor_list_publication),
-    description="Publish the ШНОР list of a list year from the serving warehouse.",
+    selection=dg.AssetSelection.assets(*PUBLICATION_KEYS),
+    description="Publish the ШНОР list of a list year from the serving warehouse, with the regional report "
+    "and the school cards of that year and, under the latest list year, every public mart as Parquet and "
+    "CSV.",
     executor_def=dg.in_process_executor,
 )
 
-nightly_schedule = dg.ScheduleDefinition(
+
+@dg.schedule(
     name="nightly_load_schedule",
     job=nightly_load_job,
     cron_schedule=NIGHTLY_CRON,
     execution_timezone="Europe/Moscow",
     default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Every night at 02:00 Moscow time.",
+    description="Every night at 02:00 Moscow time, unless nothing is new (no landing file, the same "
+    "code and profile, the serving warehouse verified and its list published): then the night is "
+    "skipped with the reason.",
 )
+def nightly_schedule(context: dg.ScheduleEvaluationContext):
+    from orchestration.plan import nothing_new
+
+    noop, _why = nothing_new(load_settings())
+    if noop is not None:
+        return dg.SkipReason(noop.render())
+    return dg.RunRequest()
 
 
 def landing_signature() -> tuple[str, int]:
     """A fingerprint of the settled files waiting in the landing folder (name, size, mtime)."""
-    import time
-
     settings = load_settings()
     if not settings.landing_dir.exists():
         return "", 0

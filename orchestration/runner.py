@@ -32,6 +32,8 @@ class PublicationSummary:
     run_id: str
     warnings: list[str] = field(default_factory=list)
     diff: dict[str, int] = field(default_factory=dict)
+    documents: list[str] = field(default_factory=list)  # the report and the cards (issue 11)
+    marts_files: str = ""  # what publications/marts did
 
     def render(self) -> str:
         clusters = ", ".join(f"{k}: {v}" for k, v in sorted(self.by_cluster.items()))
@@ -44,7 +46,8 @@ class PublicationSummary:
                     f"; against v{self.version - 1}: {self.diff.get('added', 0)} added, "
                     f"{self.diff.get('removed', 0)} removed, {self.diff.get('cluster_changed', 0)} cluster changed"
                 )
-        return f"{line}\n  {self.directory}"
+        out = "\n".join([f"{line}\n  {self.directory}", *self.documents])
+        return f"{out}\n{self.marts_files}" if self.marts_files else out
 
 
 @dataclass
@@ -74,6 +77,8 @@ class RunSummary:
         """ok | incomplete: a run whose latest list waits for missing files is not a failure."""
         return "incomplete" if self.list_not_published else "ok"
 
+    postgres: str = ""  # what warehouse/postgres did
+
     def render(self) -> str:
         lines = ["Loaded this run (files, rows read / loaded / quarantined):"]
         for source, files, read, loaded, quarantined in self.sources:
@@ -98,17 +103,47 @@ class RunSummary:
         if self.list_not_published:
             lines.append(f"INCOMPLETE: {self.list_not_published}")
         lines.append(f"Serving warehouse: {self.serving_db}")
+        if self.postgres:
+            lines.append(self.postgres)
         return "\n".join(lines)
 
 
 def _instance(settings: Settings, instance: dg.DagsterInstance | None) -> dg.DagsterInstance:
+    """The Dagster instance a CLI run executes in: in memory by default (every step's events stay in
+    this process: a few hundred events cost a second instead of many on a busy disk; the run's record
+    is the audit folder and the log), or DAGSTER_HOME's with EDUQ_DAGSTER_HISTORY=1 (`eduq run
+    --dagster-history`), so that `dagster dev` lists the run."""
     if instance is not None:
         return instance
+    if settings.dagster_history:
+        prepare_dagster_home(settings)
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def register_list_years(settings: Settings, list_years: list[int]) -> None:
+    """Make the list years known to DAGSTER_HOME's instance (the publish job's partitions in the UI),
+    also after a run that executed in memory."""
+    from orchestration.assets.publication import list_year_partitions
+
     prepare_dagster_home(settings)
-    return dg.DagsterInstance.get()
+    with dg.DagsterInstance.get() as home:
+        new = [
+            str(y)
+            for y in list_years
+            if not home.has_dynamic_partition(list_year_partitions.name, str(y))
+        ]
+        if new:
+            home.add_dynamic_partitions(list_year_partitions.name, new)
 
 
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _run_config(settings: Settings, quiet: bool) -> dict:
+    from orchestration.resources import run_config_for
+
+    return {**run_config_for(settings), **(QUIET_RUN_CONFIG if quiet else {})}
 
 
 def run_pipeline(
@@ -116,38 +151,31 @@ def run_pipeline(
     instance: dg.DagsterInstance | None = None,
     list_year: int | None = None,
     quiet: bool = False,
+    documents: bool = False,
 ) -> RunSummary:
     from gate.audit import audit_dir, read_record
     from gate.publishable import list_years, require_publishable
     from orchestration.assets.publication import build_id
-    from orchestration.definitions import defs
+    from orchestration.definitions import get_definitions
+
+    defs = get_definitions()
 
     settings.ensure_dirs()
+    given_instance = instance
     instance = _instance(settings, instance)
-    run_config = QUIET_RUN_CONFIG if quiet else None
     load = defs.resolve_job_def("nightly_load").execute_in_process(
-        instance=instance, raise_on_error=False, run_config=run_config
+        instance=instance, raise_on_error=False, run_config=_run_config(settings, quiet)
     )
     build = build_id(instance, load.run_id)
     record = read_record(settings, build)
     if not load.success:
-        text = _failure_text(load)
-        failed_steps = {e.step_key for e in load.all_events if e.event_type_value == "STEP_FAILURE"}
-        if (
-            record is not None and "warehouse__audit" not in failed_steps
-        ):  # the audit step says it itself
-            text += (
-                f"\nBuild {build} stopped before its audit; the serving warehouse and the publications are "
-                f"unchanged.\n{record.describe_failures(audit_dir(settings, build))}"
-            )
-        if record is not None:
-            text += f"\nAudit record and failing rows: {audit_dir(settings, build)}"
-        raise PipelineFailed(text)
+        raise PipelineFailed(_failure_text(load, record, audit_dir(settings, build)))
     summary = RunSummary(
         load.run_id,
         None,
         None,
         serving_db=settings.serving_db,
+        postgres=_postgres_outcome(settings, load),
         build_id=build,
         audit_dir=audit_dir(settings, build),
     )
@@ -157,21 +185,23 @@ def run_pipeline(
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
         summary.sources = con.execute(
             """select source, count(*), sum(rows_read), sum(rows_loaded), sum(rows_quarantined)
-               from raw._load_log where run_id = ? and status = 'loaded' group by source order by source""",
+               from meta.load_log where run_id = ? and status = 'loaded' group by source order by source""",
             [load.run_id],
         ).fetchall()
         summary.rejected = con.execute(
-            "select file_name, message from raw._load_log where run_id = ? and status = 'rejected' order by file_id",
+            "select file_name, message from meta.load_log where run_id = ? and status = 'rejected' order by file_id",
             [load.run_id],
         ).fetchall()
         summary.duplicates = con.execute(
-            "select count(*) from raw._load_log where run_id = ? and status = 'duplicate'",
+            "select count(*) from meta.load_log where run_id = ? and status = 'duplicate'",
             [load.run_id],
         ).fetchone()[0]
         years = list_years(con)
         if list_year is not None:
             require_publishable(con, list_year)  # refuses, saying why, before anything is published
     computed = [y for y in years if y.is_computable]
+    if given_instance is None and not settings.dagster_history:
+        register_list_years(settings, [y.list_year for y in computed])
     if list_year is None:
         if not computed:
             return summary
@@ -180,7 +210,9 @@ def run_pipeline(
             summary.list_not_published = latest.describe()
             return summary
         list_year = latest.list_year
-    publication = publish(settings, list_year, instance=instance, quiet=quiet)
+    publication = publish(settings, list_year, instance=instance, quiet=quiet, documents=documents)
+    if not documents:
+        publication.documents = _documents_on_disk(settings, list_year)
     summary.publication = publication
     summary.publish_run_id = publication.run_id
     summary.list_year = publication.list_year
@@ -190,20 +222,26 @@ def run_pipeline(
     return summary
 
 
+LIST_AND_MARTS = (
+    dg.AssetKey(["publications", "shnor_list"]),
+    dg.AssetKey(["publications", "marts"]),
+)
+
+
 def publish(
     settings: Settings,
     list_year: int,
     instance: dg.DagsterInstance | None = None,
     quiet: bool = False,
+    documents: bool = True,
 ) -> PublicationSummary:
     """Publish the list of ``list_year`` from the serving warehouse through the job publish_list
     (the asset refuses a serving warehouse without a passed audit record)."""
     from gate.errors import PublicationRefused
     from gate.publishable import require_publishable
     from orchestration.assets.publication import list_year_partitions
-    from orchestration.definitions import defs
+    from orchestration.definitions import get_definitions
 
-    instance = _instance(settings, instance)
     if not settings.serving_db.exists():
         raise PublicationRefused(
             f"no serving warehouse at {settings.serving_db}: run `eduq run` first. "
@@ -211,16 +249,23 @@ def publish(
         )
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
         require_publishable(con, list_year)
+    defs = get_definitions()
+    instance = _instance(settings, instance)
     if not instance.has_dynamic_partition(list_year_partitions.name, str(list_year)):
         instance.add_dynamic_partitions(list_year_partitions.name, [str(list_year)])
-    result = defs.resolve_job_def("publish_list").execute_in_process(
+    # the job publish_list: the list and the marts files, and (documents) the regional report and the
+    # school cards; the yearly documents take seconds to render, a nightly `eduq run` leaves them to
+    # `eduq report` / `eduq card --all` unless asked (`--documents`)
+    job = defs.resolve_job_def("publish_list")
+    result = job.execute_in_process(
+        asset_selection=None if documents else list(LIST_AND_MARTS),
         instance=instance,
         partition_key=str(list_year),
         raise_on_error=False,
-        run_config=QUIET_RUN_CONFIG if quiet else None,
+        run_config=_run_config(settings, quiet),
     )
     if not result.success:
-        raise PipelineFailed(_failure_text(result))
+        raise PipelineFailed(_failure_text(result))  # a publication step failed: no audit record
     mat = result.asset_materializations_for_node("publications__shnor_list")
     meta = {k: v.value for k, v in mat[-1].metadata.items()} if mat else {}
     return PublicationSummary(
@@ -239,20 +284,112 @@ def publish(
             if line.startswith("- ")
         ],
         diff={k.removeprefix("diff_"): int(v) for k, v in meta.items() if k.startswith("diff_")},
+        documents=_documents(result),
+        marts_files=_marts_files_outcome(result),
     )
 
 
-def _failure_text(result: dg.ExecuteInProcessResult) -> str:
-    lines = []
+def _materialization(result: dg.ExecuteInProcessResult, node: str) -> dict | None:
+    found = result.asset_materializations_for_node(node)
+    return {k: v.value for k, v in found[-1].metadata.items()} if found else None
+
+
+def _postgres_outcome(settings: Settings, load: dg.ExecuteInProcessResult) -> str:
+    """One line on the PostgreSQL marts of this run (published, unchanged, or why not)."""
+    from publishing.postgres import resolve_target
+
+    meta = _materialization(load, "warehouse__postgres")
+    if meta is None:
+        target, why = resolve_target(settings)
+        if target is None:
+            return f"PostgreSQL marts: not published ({why})"
+        return f"PostgreSQL marts: not published ({target.label} could not be reached; see the log)"
+    if meta.get("status") == "unchanged":
+        return f"PostgreSQL marts ({meta['target']}): build {meta['build_id']} already published"
+    return (
+        f"PostgreSQL marts ({meta['target']}): published build {meta['build_id']}, "
+        f"{meta['tables']} tables, {meta['rows']} rows in {meta['seconds']} s"
+    )
+
+
+def _marts_files_outcome(result: dg.ExecuteInProcessResult) -> str:
+    meta = _materialization(result, "publications__marts")
+    if meta is None:
+        return ""
+    if meta.get("status") == "unchanged":
+        return f"Marts files: unchanged since v{meta['version']}\n  {meta['directory']}"
+    return (
+        f"Marts files: published v{meta['version']}, {meta['marts']} marts, {meta['rows']} rows "
+        f"(Parquet, CSV, datapackage.json)\n  {meta['directory']}"
+    )
+
+
+def _documents(result: dg.ExecuteInProcessResult) -> list[str]:
+    """Where the report and the cards of the publish run are (issue 11)."""
+    out = []
+    for node, label in (
+        ("publications__regional_report", "Regional report"),
+        ("publications__school_cards", "School cards"),
+    ):
+        mats = result.asset_materializations_for_node(node)
+        if not mats:
+            continue
+        meta = {k: v.value for k, v in mats[-1].metadata.items()}
+        state = "unchanged" if meta.get("status") == "unchanged" else "published"
+        out.append(
+            f"{label} {meta.get('list_year')}: {state} v{meta.get('version')}\n  {meta.get('main_file')}"
+        )
+    return out
+
+
+def _documents_on_disk(settings: Settings, list_year: int) -> list[str]:
+    """Where the latest regional report and school cards of ``list_year`` are, or how to make them."""
+    from publishing.publish import version_numbers
+
+    out = []
+    for folder, label, command in (
+        ("report", "Regional report", f"eduq report --year {list_year}"),
+        ("cards", "School cards", f"eduq card --all --year {list_year}"),
+    ):
+        base = settings.publications_dir / str(list_year) / folder
+        found = version_numbers(base) if base.exists() else []
+        if found:
+            out.append(
+                f"{label} {list_year}: latest v{found[-1]} in {base / f'v{found[-1]}'} ({command} updates it)"
+            )
+        else:
+            out.append(f"{label} {list_year}: not published yet ({command})")
+    return out
+
+
+def _step_failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
+    out = []
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             error = event.step_failure_data.error
             cause = error.cause if error is not None and error.cause is not None else error
             message = cause.message.strip() if cause else "failed"
-            lines.append(f"{event.step_key}: {message}")
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            data = event.event_specific_data
-            if not data.passed:
-                level = "warning" if data.severity == dg.AssetCheckSeverity.WARN else "check failed"
-                lines.append(f"{level}: {data.asset_key.to_user_string()} {data.check_name}")
-    return "pipeline failed:\n" + "\n".join(lines)
+            out.append((event.step_key, message.splitlines()[0] if message else "failed"))
+    return out
+
+
+def _failure_text(
+    result: dg.ExecuteInProcessResult, record=None, folder: Path | None = None
+) -> str:
+    """What went wrong, once: the audit's verdict with every failed check when the build got that
+    far (or was recorded as failed before it), else the steps that failed."""
+    steps = _step_failures(result)
+    if record is None:
+        lines = [f"  {step}: {message}" for step, message in steps]
+        return "The run failed; nothing was promoted or published.\n" + "\n".join(lines)
+    audited = not any(step.startswith("step__") for step in (c.key for c in record.errors))
+    head = (
+        f"Build {record.build_id}: the audit failed"
+        if audited
+        else f"Build {record.build_id} failed before its audit"
+    )
+    return (
+        f"{head} ({len(record.errors)} error-level check(s)); the serving warehouse and the "
+        f"publications are unchanged.\n{record.describe_failures(folder)}\n"
+        f"Audit record and failing rows: {folder}"
+    )

@@ -111,7 +111,11 @@ def list_dir(settings: Settings, list_year: int) -> Path:
 
 def versions(settings: Settings, list_year: int) -> list[int]:
     """Published versions of a year's list (folders v<N> with a manifest), ascending."""
-    folder = list_dir(settings, list_year)
+    return version_numbers(list_dir(settings, list_year))
+
+
+def version_numbers(folder: Path) -> list[int]:
+    """Published versions in ``folder`` (sub-folders v<N> with a manifest), ascending."""
     if not folder.exists():
         return []
     found = []
@@ -209,7 +213,7 @@ def input_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     rows = con.execute(
         """select file_id, source, file_name, file_hash, size_bytes, rows_read, rows_loaded, rows_quarantined,
                   years, loaded_at
-           from raw._load_log where status = 'loaded' order by file_id"""
+           from meta.load_log where status = 'loaded' order by file_id"""
     ).fetchall()
     keys = (
         "file_id",
@@ -229,7 +233,7 @@ def input_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def _year_lock(folder: Path) -> Iterator[None]:
+def folder_lock(folder: Path) -> Iterator[None]:
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / ".lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -237,6 +241,18 @@ def _year_lock(folder: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def published_unchanged(settings: Settings, list_year: int) -> int | None:
+    """The version of ``list_year`` whose list is exactly what the serving warehouse holds now (the
+    same CSV bytes publish_list would write), or None when a publication would make a new version."""
+    existing = versions(settings, list_year)
+    if not existing or not settings.serving_db.exists():
+        return None
+    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+        csv_bytes = render_csv(published_table(read_list(con, list_year)))
+    latest = list_dir(settings, list_year) / f"v{existing[-1]}" / file_names(list_year)["csv"]
+    return existing[-1] if latest.read_bytes() == csv_bytes else None
 
 
 def publish_list(settings: Settings, list_year: int) -> PublicationResult:
@@ -259,7 +275,7 @@ def publish_list(settings: Settings, list_year: int) -> PublicationResult:
         if c["level"] == "warning" and c["status"] in ("failed", "error", "not_run")
     ]
     folder = list_dir(settings, list_year)
-    with _year_lock(folder):
+    with folder_lock(folder):
         existing = versions(settings, list_year)
         published = published_table(table)
         csv_bytes = render_csv(published)
@@ -337,7 +353,7 @@ def publish_list(settings: Settings, list_year: int) -> PublicationResult:
             "software": software_versions(),
         }
         files["manifest.json"] = dumps_json(manifest).encode("utf-8")
-        _write_version(folder, target, files)
+        write_version(folder, target, files)
     return PublicationResult(
         list_year,
         "published",
@@ -352,7 +368,7 @@ def publish_list(settings: Settings, list_year: int) -> PublicationResult:
     )
 
 
-def _write_version(folder: Path, target: Path, files: dict[str, bytes]) -> None:
+def write_version(folder: Path, target: Path, files: dict[str, bytes]) -> None:
     """Write every file into a staging folder, then rename it to v<N> in one step (read-only files)."""
     staging = folder / f".{target.name}.staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)

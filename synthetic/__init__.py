@@ -27,7 +27,14 @@ openpyxl write-only workbooks); memory is bounded by one school's year of studen
 
 from __future__ import annotations
 
-from .generate import MANIFEST, FileReport, GenerationReport, generate_region, write_region
+from .generate import (
+    MANIFEST,
+    FileReport,
+    GenerationReport,
+    files_not_generated,
+    generate_region,
+    write_region,
+)
 from .spec import GENERATOR_VERSION, RegionSpec, parse_years
 
 __all__ = [
@@ -36,6 +43,7 @@ __all__ = [
     "FileReport",
     "GenerationReport",
     "RegionSpec",
+    "files_not_generated",
     "generate_region",
     "parse_years",
     "write_region",

@@ -10,6 +10,7 @@ from statistics import NormalDist
 import numpy as np
 
 from .model import SchoolYear
+from .region import School
 from .seeding import Stream, rng
 
 YES, NO = "да", "нет"
@@ -193,5 +194,66 @@ def academic_debt_rows(sy: SchoolYear, seed: int) -> list[tuple]:
                 int(r.binomial(debt, iom)),
                 int(r.binomial(debt, closed)),
             )
+        )
+    return rows
+
+
+def _percent(value: float) -> str:
+    return f"{value:.0f}%"
+
+
+def programme_target_rows(school: School, seed: int) -> list[tuple]:
+    """(indicator, unit, baseline, target) of a supported school's programme, worded as schools
+    word them (seed 001): indicators the warehouse computes (ВПР, ГИА-9, academic debt, ИОМ) and
+    some it cannot (teacher training, a database «имеется»)."""
+    r = rng(seed, Stream.TARGETS, school.index)
+    vpr = float(np.clip(82 + 6 * school.quality + r.normal(0, 3), 55, 97))
+    debt = float(np.clip(5 - 1.5 * school.quality + r.normal(0, 1), 1, 15))
+    rows: list[tuple] = [
+        (
+            "Доля учащихся, успешно написавших ВПР (среди всех участвовавших)",
+            "%",
+            _percent(vpr),
+            _percent(min(vpr + r.integers(3, 8), 99)),
+        ),
+        (
+            "Доля обучающихся, имеющих академическую задолженность",
+            "%",
+            _percent(debt),
+            _percent(debt / 2),
+        ),
+        (
+            (
+                "Доля слабоуспевающих и неуспевающих обучающихся (от числа слабоуспевающих и "
+                "неуспевающих) для которых разработаны и реализованы индивидуальные образовательные маршруты"
+            ),
+            "%",
+            _percent(10 * r.integers(2, 5)),
+            _percent(10 * r.integers(5, 9)),
+        ),
+        (
+            (
+                "Доля педагогических работников, прошедших адресное обучение по вопросам организации "
+                "образовательной деятельности со слабоуспевающими и неуспевающими учениками"
+            ),
+            "%",
+            _percent(5 * r.integers(2, 5)),
+            _percent(5 * r.integers(5, 9)),
+        ),
+        ("Наличие банка данных о детях группы риска", "", "имеется", "обновляется ежегодно"),
+    ]
+    if school.has_grade_9:
+        oge = float(np.clip(85 + 5 * school.quality + r.normal(0, 3), 50, 99))
+        rows.insert(
+            1,
+            (
+                (
+                    "Доля обучающихся, получивших положительные результаты на государственной итоговой "
+                    "аттестации ГИА-9 (с первого раза)"
+                ),
+                "%",
+                _percent(oge),
+                _percent(min(oge + r.integers(2, 6), 100)),
+            ),
         )
     return rows

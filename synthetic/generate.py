@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from . import headers as h
-from .context import academic_debt_rows, resource_row, risk_rows, social_passport_row
+from .context import (
+    academic_debt_rows,
+    programme_target_rows,
+    resource_row,
+    risk_rows,
+    social_passport_row,
+)
 from .model import school_year
 from .region import Region, build_region
 from .results import gia_rows, vpr_stats_rows, vpr_student_rows
@@ -70,10 +76,46 @@ def write_region(out_dir: Path, spec: RegionSpec) -> GenerationReport:
     report.files.append(_school_codes(out_dir, region))
     report.files.append(_successors(out_dir, region))
     report.files.append(_programmes(out_dir, region))
+    report.files.append(_targets(out_dir, region))
     for year in spec.years:
         report.files.extend(_year(out_dir, region, year))
     _write_manifest(report)
     return report
+
+
+# what a landing folder may hold besides deliveries: the loader skips these too
+_NOT_DELIVERIES = {"thumbs.db", ".ds_store", MANIFEST}
+REJECTED_DIR = "rejected"  # files the loader rejected wait there; they are not loaded again
+
+
+def files_not_generated(folder: Path) -> list[Path]:
+    """Files of ``folder`` waiting to be loaded that the generator did not write: everything
+    that its ``region_manifest.json`` does not list (all files when there is no manifest).
+
+    Hidden files, Office lock files («~$…») and the ``rejected/`` folder are not deliveries
+    and are left out, as the loader leaves them out."""
+    if not folder.is_dir():
+        return []
+    listed: set[str] = set()
+    manifest = folder / MANIFEST
+    if manifest.is_file():
+        try:
+            listed = {f["path"] for f in json.loads(manifest.read_text(encoding="utf-8"))["files"]}
+        except (ValueError, KeyError, TypeError):
+            listed = set()  # not our manifest: nothing is known to be generated
+    found = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if (
+            not path.is_file()
+            or path.name.lower() in _NOT_DELIVERIES
+            or path.name.startswith((".", "~$"))
+            or relative.parts[0] == REJECTED_DIR
+        ):
+            continue
+        if relative.as_posix() not in listed:
+            found.append(path)
+    return found
 
 
 def _report(out_dir: Path, sink: Sink, source: str, year: int | None) -> FileReport:
@@ -114,6 +156,27 @@ def _programmes(out_dir: Path, region: Region) -> FileReport:
         for m in region.programmes:
             sink.write((region.schools[m.school].school_id, m.programme, m.year))
     return _report(out_dir, sink, "support_programmes", None)
+
+
+def _targets(out_dir: Path, region: Region) -> FileReport:
+    """The target indicators of each supported school's programme (seed 001): written the year
+    before the last results year, for the last one."""
+    target_year = region.spec.years[-1]
+    year = region.spec.years[-2] if len(region.spec.years) > 1 else target_year
+    with CsvSink(
+        out_dir / h.path_of("programme_targets"), h.PROGRAMME_TARGETS, lineterminator="\n"
+    ) as sink:
+        for school in sorted({m.school for m in region.programmes}):
+            s = region.schools[school]
+            if s.closed_from is not None and s.closed_from <= year:
+                continue  # reorganised before the programme year: not in that year's registry
+            sink.write_many(
+                [
+                    (s.school_id, *row, year, target_year)
+                    for row in programme_target_rows(s, region.spec.seed)
+                ]
+            )
+    return _report(out_dir, sink, "programme_targets", None)
 
 
 def _year(out_dir: Path, region: Region, year: int) -> list[FileReport]:

@@ -1,4 +1,4 @@
-"""File layouts: paths, sheet names and the Russian headers of ../shared/contracts.md."""
+"""File layouts: paths, sheet names and the Russian headers of the contracts (docs/contracts.md)."""
 
 from __future__ import annotations
 
@@ -93,6 +93,15 @@ ACADEMIC_DEBT = (
     "Ликвидировали задолженность",
 )
 SUPPORT_PROGRAMMES = ("Код ОО", "Программа", "Год")
+PROGRAMME_TARGETS = (
+    "Код ОО",
+    "Показатель",
+    "Единица измерения",
+    "Базовое значение",
+    "Целевое значение",
+    "Год",
+    "Год достижения",
+)
 
 SHEET_SCHOOLS = "Реестр ОО"
 SHEET_SUCCESSORS = "Реорганизация"
@@ -117,4 +126,5 @@ def path_of(source: str, year: int | None = None) -> str:
         "risk_questionnaire": f"risk_questionnaire/risk_questionnaire_{year}.csv",
         "academic_debt": f"academic_debt/academic_debt_{year}.xlsx",
         "support_programmes": "support_programmes.csv",
+        "programme_targets": "programme_targets.csv",
     }[source]

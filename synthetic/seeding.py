@@ -26,6 +26,7 @@ class Stream(IntEnum):
     DEBT = 10
     REORGANISATION = 11
     PROGRAMMES = 12
+    TARGETS = 13
 
 
 def rng(seed: int, stream: Stream, *keys: int) -> np.random.Generator:

@@ -96,7 +96,10 @@ def parse_years(text: str) -> tuple[int, ...]:
         first = int(match.group(1))
         last = int(match.group(2) or first)
         if last < first:
-            raise ValueError(f"year range goes backwards: {part!r}")
+            raise ValueError(
+                f"year range goes backwards: {part!r} (write the earlier year first, "
+                f"e.g. {last}-{first})"
+            )
         years.update(range(first, last + 1))
     if not years:
         raise ValueError(f"no years in {text!r}")

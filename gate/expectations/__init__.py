@@ -15,9 +15,9 @@ from gate.expectations.marts import mart_checks
 from gate.expectations.raw import raw_checks
 
 
-def all_checks(catalog: Catalog) -> list[Check]:
+def all_checks(catalog: Catalog, school_code_pattern: str | None = None) -> list[Check]:
     """Every check that applies to a warehouse with this catalog: the raw suite, then the marts suite."""
-    return raw_checks() + mart_checks(catalog)
+    return raw_checks(school_code_pattern) + mart_checks(catalog)
 
 
 __all__ = [

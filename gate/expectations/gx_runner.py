@@ -8,10 +8,13 @@ ephemeral context (no ``gx/`` folder is written).
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -41,6 +44,15 @@ def read_catalog(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, ...]]:
     return {f"{schema}.{table}": tuple(columns) for schema, table, columns in rows}
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """What Great Expectations said about one frame (picklable: it crosses to the worker and back)."""
+
+    outcomes: tuple[ExpectationOutcome, ...]
+    failing_index: tuple[Any, ...]
+    whole_frame_fails: bool
+
+
 class _Validator:
     """One ephemeral GX context and pandas datasource reused for every check of a run."""
 
@@ -63,13 +75,17 @@ class _Validator:
         ).add_batch_definition_whole_dataframe("whole_frame")
         log.debug("great_expectations ready in %.1f s", time.perf_counter() - started)
 
-    def validate(self, check: Check, frame: pd.DataFrame) -> CheckResult:
-        suite = self.gx.ExpectationSuite(name=check.key)
-        for spec in check.expectations:
-            cls = getattr(self.gxe, spec.kind)
-            suite.add_expectation(
-                cls(**spec.kwargs, severity=check.level.gx_severity, meta={"check": check.key})
-            )
+    def evaluate(
+        self,
+        key: str,
+        severity: str,
+        expectations: tuple[tuple[str, dict], ...],
+        frame: pd.DataFrame,
+    ) -> Evaluation:
+        suite = self.gx.ExpectationSuite(name=key)
+        for kind, kwargs in expectations:
+            cls = getattr(self.gxe, kind)
+            suite.add_expectation(cls(**kwargs, severity=severity, meta={"check": key}))
         batch = self.batch_definition.get_batch(batch_parameters={"dataframe": frame})
         validation = batch.validate(suite, result_format={"result_format": "COMPLETE"})
         outcomes: list[ExpectationOutcome] = []
@@ -85,7 +101,7 @@ class _Validator:
                     expectation=_describe(config),
                     success=bool(result.success),
                     unexpected_count=info.get("unexpected_count"),
-                    observed_value=info.get("observed_value"),
+                    observed_value=_plain_value(info.get("observed_value")),
                     error=error,
                 )
             )
@@ -97,24 +113,50 @@ class _Validator:
                 whole_frame_fails = (
                     True  # a table-level expectation: the whole frame is the evidence
                 )
-        errors = [o for o in outcomes if o.error]
-        failed = [o for o in outcomes if not o.success]
-        if whole_frame_fails:
-            failing = frame
-        else:
-            failing = frame.loc[sorted(failing_index)] if failing_index else frame.iloc[0:0]
-        if errors:
-            status = "error"
-            message = "; ".join(f"{o.expectation}: {o.error}" for o in errors)
-        elif failed:
-            status = "failed"
-            message = failure_message(check, frame, failing, failed)
-        else:
-            status = "passed"
-            message = f"{len(frame)} rows meet {len(outcomes)} expectation(s)"
-        return CheckResult(
-            check, status, message, len(frame), failing.head(MAX_FAILING_ROWS), outcomes
-        )
+        return Evaluation(tuple(outcomes), tuple(sorted(failing_index)), whole_frame_fails)
+
+
+def _plain_value(value: Any) -> Any:
+    """An observed value as plain data (GX may return numpy scalars or its own objects)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain_value(v) for k, v in value.items()}
+    item = getattr(value, "item", None)
+    return item() if callable(item) else str(value)
+
+
+def check_result(check: Check, frame: pd.DataFrame, evaluation: Evaluation) -> CheckResult:
+    """The check's verdict, message and failing rows from what GX said about its frame."""
+    outcomes = list(evaluation.outcomes)
+    if evaluation.whole_frame_fails:
+        failing = frame
+    elif evaluation.failing_index:
+        failing = frame.loc[list(evaluation.failing_index)]
+    else:
+        failing = frame.iloc[0:0]
+    errors = [o for o in outcomes if o.error]
+    failed = [o for o in outcomes if not o.success]
+    if errors:
+        status = "error"
+        message = "; ".join(f"{o.expectation}: {o.error}" for o in errors)
+    elif failed:
+        status = "failed"
+        message = failure_message(check, frame, failing, failed)
+    else:
+        status = "passed"
+        message = f"{len(frame)} rows meet {len(outcomes)} expectation(s)"
+    return CheckResult(check, status, message, len(frame), failing.head(MAX_FAILING_ROWS), outcomes)
+
+
+def _request(check: Check) -> tuple[str, str, tuple[tuple[str, dict], ...]]:
+    return (
+        check.key,
+        check.level.gx_severity,
+        tuple((e.kind, dict(e.kwargs)) for e in check.expectations),
+    )
 
 
 def failure_message(
@@ -132,6 +174,115 @@ def failure_message(
     return f"{text}. For example: {examples}" if examples else text
 
 
+def _worker_main(connection: Any) -> None:
+    """The worker process: import Great Expectations once, then evaluate frames as they come."""
+    try:
+        validator = _Validator()
+        connection.send(("ready", None))
+    except BaseException as exc:  # noqa: BLE001 — reported to the parent, which falls back
+        connection.send(("failed", repr(exc)))
+        return
+    while True:
+        try:
+            request = connection.recv()
+        except EOFError:
+            return
+        if request is None:
+            return
+        key, severity, expectations, frame = request
+        try:
+            connection.send(("ok", validator.evaluate(key, severity, expectations, frame)))
+        except BaseException as exc:  # noqa: BLE001 — one check's failure is that check's error
+            connection.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class GxWorker:
+    """Great Expectations in a process of its own: its 3–4 s of imports run on the other core while
+    this process loads files and builds dbt, and it is ready when the audit needs it."""
+
+    def __init__(self) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.connection, child = context.Pipe()
+        self.process = context.Process(
+            target=_worker_main, args=(child,), name="eduq-gx-worker", daemon=True
+        )
+        self.process.start()
+        child.close()
+        self._ready: bool | None = None
+        self._lock = threading.Lock()
+
+    def ready(self) -> bool:
+        if self._ready is None:
+            try:
+                status, detail = self.connection.recv()
+            except (EOFError, OSError):
+                status, detail = "failed", "the worker process ended"
+            self._ready = status == "ready"
+            if not self._ready:
+                log.warning("Great Expectations worker not available (%s): validating here", detail)
+        return self._ready
+
+    def evaluate(self, check: Check, frame: pd.DataFrame) -> Evaluation:
+        with self._lock:
+            self.connection.send((*_request(check), frame))
+            status, payload = self.connection.recv()
+        if status != "ok":
+            raise RuntimeError(payload)
+        return payload
+
+    def close(self) -> None:
+        try:
+            self.connection.send(None)
+        except (OSError, BrokenPipeError):
+            pass
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.terminate()
+
+
+_shared: dict[str, Any] = {}
+_shared_lock = threading.Lock()
+
+
+def preload() -> None:
+    """Start the Great Expectations worker process (idempotent), so that its imports overlap with the
+    load and the dbt build."""
+    with _shared_lock:
+        if "worker" not in _shared and "local" not in _shared:
+            try:
+                _shared["worker"] = GxWorker()
+                atexit.register(_shared["worker"].close)
+            except (OSError, RuntimeError) as exc:
+                log.warning("could not start the Great Expectations worker (%s)", exc)
+
+
+class _Evaluator:
+    """Evaluates checks in the worker when it is there, else in this process."""
+
+    def evaluate(self, check: Check, frame: pd.DataFrame) -> Evaluation:
+        worker = _shared.get("worker")
+        if worker is not None and worker.ready():
+            try:
+                return worker.evaluate(check, frame)
+            except (EOFError, OSError, BrokenPipeError):
+                log.warning("the Great Expectations worker stopped; validating here")
+                _shared.pop("worker", None)
+        with _shared_lock:
+            if "local" not in _shared:
+                _shared["local"] = _Validator()
+        return _shared["local"].evaluate(*_request(check), frame)
+
+    def validate(self, check: Check, frame: pd.DataFrame) -> CheckResult:
+        return check_result(check, frame, self.evaluate(check, frame))
+
+
+def shared_validator() -> _Evaluator:
+    preload()
+    return _Evaluator()
+
+
 def _describe(config: Any) -> str:
     kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id", "result_format")}
     return f"{config.type}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
@@ -145,7 +296,7 @@ def run_checks(
     if not checks:
         return []
     catalog = catalog if catalog is not None else read_catalog(con)
-    validator = _Validator()
+    validator = shared_validator()
     results = []
     for check in checks:
         started = time.perf_counter()

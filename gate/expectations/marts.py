@@ -30,7 +30,8 @@ EXTRA_SHARE_COLUMNS: dict[str, tuple[str, ...]] = {"fct_shnor_list": ("cluster_m
 # fraction (a data-quality signal for a person to look at, not a methodology parameter)
 LIST_SIZE_CHANGE_LIMIT = 1 / 3
 
-ISBSH_VALUE_COLUMNS = ("isbsh", "isbsh_value", "isbsh_index", "isbsh_score")
+# the full-precision index first: quartiles are formed on it (the rounded one may tie)
+ISBSH_VALUE_COLUMNS = ("isbsh_exact", "isbsh", "isbsh_value", "isbsh_index", "isbsh_score")
 ISBSH_QUARTILE_COLUMNS = ("isbsh_quartile", "regional_quartile", "quartile")
 
 # the cluster bounds of each profile and whether each bound is inclusive: the check bins by the

@@ -13,19 +13,12 @@ source file and the first row number, so the saved failing rows point at what to
 
 from __future__ import annotations
 
-import os
-
+from core.settings import DEFAULT_SCHOOL_CODE_PATTERN
 from gate.expectations.check import Check, Level, expect, rows_in_words
 
+
 # Код ОО (логин ФИС ОКО): letters (Latin), digits, '_', '-', '.'; no spaces or Cyrillic look-alikes.
-# A region with another code format sets EDUQ_SCHOOL_CODE_PATTERN (a regular expression).
-DEFAULT_SCHOOL_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
-
-
-def school_code_pattern() -> str:
-    return os.environ.get("EDUQ_SCHOOL_CODE_PATTERN") or DEFAULT_SCHOOL_CODE_PATTERN
-
-
+# A region with another code format sets EDUQ_SCHOOL_CODE_PATTERN (core.settings).
 def _le(column_a: str, column_b: str) -> object:
     """column_b <= column_a wherever both are present."""
     return expect(
@@ -37,8 +30,8 @@ def _le(column_a: str, column_b: str) -> object:
     )
 
 
-def raw_checks() -> list[Check]:
-    pattern = school_code_pattern()
+def raw_checks(school_code_pattern: str | None = None) -> list[Check]:
+    pattern = school_code_pattern or DEFAULT_SCHOOL_CODE_PATTERN
     return [
         Check(
             name="school_codes_well_formed",

@@ -1,34 +1,46 @@
-"""The Great Expectations suites (``gate/expectations/``) as Dagster asset checks on the raw and mart
-assets, next to the dbt tests: the Dagster UI shows each check on its table, with its level
-(ERROR blocks, WARN reports) and a sample of the failing rows.
+"""The Great Expectations suites (``gate/expectations/``) as Dagster asset checks on the tables they
+check, beside the dbt tests: the Dagster UI shows each check on its table, with its level (ERROR
+blocks, WARN reports) and a sample of the failing rows.
 
-These checks report; they do not gate. The gate is the ``warehouse/audit`` asset, which
-evaluates the same suites (and the dbt tests of the run) for the exact candidate it promotes.
+The suites run once per build, in the audit (``warehouse/audit``), which keeps every outcome and
+its failing rows in the build's audit record. This step runs after the audit and reports those
+outcomes; it evaluates nothing itself.
 """
 
-import json
 from collections.abc import Iterator
+from functools import cache
 
 import dagster as dg
-import duckdb
+import pandas as pd
 
-from core.settings import load_settings
-from gate.audit import audit_dir, save_failing_rows
+from gate.audit import audit_dir, read_record
 from gate.expectations import Check, Level, mart_checks, raw_checks
-from gate.expectations.check import CheckResult
-from orchestration.dbt_project import ensure_manifest
+from orchestration.dbt_project import manifest_json
+from orchestration.resources import EduqResource
 
 SAMPLE_ROWS = 10
+AUDIT_KEY = dg.AssetKey(["warehouse", "audit"])
 
 
 def _mart_catalog_from_manifest() -> dict[str, tuple[str, ...]]:
-    """``marts.<model>`` -> documented columns, from the dbt manifest (contracts list every column)."""
-    manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
+    """``schema.<model>`` -> documented columns of the dbt models (contracts list every column), for
+    the checks whose queries depend on what the marts hold."""
     catalog = {}
-    for node in manifest.get("nodes", {}).values():
-        if node.get("resource_type") == "model" and node.get("schema") == "marts":
-            catalog[f"marts.{node['name']}"] = tuple(node.get("columns", {}))
+    for node in manifest_json().get("nodes", {}).values():
+        if node.get("resource_type") in ("model", "seed"):
+            catalog[f"{node['schema']}.{node['name']}"] = tuple(node.get("columns", {}))
     return catalog
+
+
+@cache
+def gx_checks() -> tuple[Check, ...]:
+    """Every GX check the warehouse of this project can have (raw suite and mart suite)."""
+    return tuple(raw_checks() + mart_checks(_mart_catalog_from_manifest()))
+
+
+def gx_check_key(check: Check) -> str:
+    """The key of a GX check in audit records (``gx__<schema>__<table>__<name>``)."""
+    return f"gx__{check.key}"
 
 
 def _spec(check: Check) -> dg.AssetCheckSpec:
@@ -40,79 +52,89 @@ def _spec(check: Check) -> dg.AssetCheckSpec:
     )
 
 
-def gx_check_key(check: Check) -> str:
-    """The key of a GX check in audit records (``gx__<schema>__<table>__<name>``)."""
-    return f"gx__{check.key}"
+SUITES_CHECK = "great_expectations_suites"
 
 
-def _results(
-    context: dg.AssetCheckExecutionContext, checks: list[Check]
-) -> Iterator[dg.AssetCheckResult]:
-    from gate.expectations.gx_runner import run_checks
-    from orchestration.assets.publication import build_id
-
-    settings = load_settings()
-    with duckdb.connect(str(settings.candidate_db), read_only=True) as con:
-        results = run_checks(con, checks)
-    folder = audit_dir(settings, build_id(context.instance, context.run.run_id))
-    for result in results:
-        saved = None
-        if not result.passed:
-            log = context.log.error if result.check.level is Level.ERROR else context.log.warning
-            log(f"{result.check.key}: {result.message}")
-            saved = save_failing_rows(folder, gx_check_key(result.check), result.failing_rows)
-        yield _check_result(result, folder / saved if saved else None)
+def _sample(path) -> dg.MetadataValue | None:
+    if path is None or not path.exists():
+        return None
+    sample = pd.read_parquet(path).head(SAMPLE_ROWS).astype(str)
+    header = "| " + " | ".join(sample.columns) + " |\n|" + "---|" * len(sample.columns)
+    body = "\n".join("| " + " | ".join(row) + " |" for row in sample.itertuples(index=False))
+    return dg.MetadataValue.md(f"{header}\n{body}")
 
 
-def _check_result(result: CheckResult, failing_rows_path: object = None) -> dg.AssetCheckResult:
-    check = result.check
-    metadata: dict[str, object] = {
-        "level": check.level.value,
-        "status": result.status,
-        "message": result.message,
-        "rows_checked": result.rows_checked,
-        "failing_rows": result.failing_row_count,
-    }
-    if failing_rows_path is not None:
-        metadata["failing_rows_file"] = dg.MetadataValue.path(str(failing_rows_path))
-    if result.failing_rows is not None and len(result.failing_rows):
-        sample = result.failing_rows.head(SAMPLE_ROWS).astype(str)
-        header = "| " + " | ".join(sample.columns) + " |\n|" + "---|" * len(sample.columns)
-        body = "\n".join("| " + " | ".join(row) + " |" for row in sample.itertuples(index=False))
-        metadata["failing_rows_sample"] = dg.MetadataValue.md(f"{header}\n{body}")
-    return dg.AssetCheckResult(
-        asset_key=dg.AssetKey(list(check.asset)),
-        check_name=check.name,
-        passed=result.passed,
-        severity=dg.AssetCheckSeverity.ERROR
-        if check.level is Level.ERROR
-        else dg.AssetCheckSeverity.WARN,
-        metadata=metadata,
-        description=check.description,
+def build_gx_checks() -> dg.AssetChecksDefinition:
+    checks = gx_checks()
+
+    @dg.multi_asset_check(
+        name="great_expectations",
+        specs=[_spec(c) for c in checks]
+        + [
+            dg.AssetCheckSpec(
+                SUITES_CHECK,
+                asset=AUDIT_KEY,
+                description="The Great Expectations suites ran on this build's candidate warehouse and no "
+                "error-level check failed (the outcomes of each check are on its table).",
+            )
+        ],
+        description="Great Expectations suites of the raw inputs and the marts (gate/expectations/), "
+        "as evaluated once by the audit of this run.",
+        can_subset=True,
     )
+    def great_expectations(
+        context: dg.AssetCheckExecutionContext, eduq: EduqResource
+    ) -> Iterator[dg.AssetCheckResult]:
+        from orchestration.assets.publication import build_id
+
+        settings = eduq.settings()
+        build = build_id(context.instance, context.run.run_id)
+        record = read_record(settings, build)
+        folder = audit_dir(settings, build)
+        outcomes = {c.key: c for c in record.checks} if record is not None else {}
+        selected = set(context.selected_asset_check_keys)
+        errors = 0
+        for check in checks:
+            key = dg.AssetCheckKey(dg.AssetKey(list(check.asset)), check.name)
+            if key not in selected:
+                continue
+            outcome = outcomes.get(gx_check_key(check))
+            if outcome is None:
+                continue  # not applicable to this warehouse (its table is not there)
+            passed = outcome.status in ("passed", "skipped")
+            errors += not passed and check.level is Level.ERROR
+            metadata: dict[str, object] = {
+                "status": outcome.status,
+                "message": outcome.message,
+                "failing_rows": outcome.failing_rows,
+            }
+            if outcome.failing_rows_file:
+                sample = _sample(folder / outcome.failing_rows_file)
+                metadata["failing_rows_file"] = dg.MetadataValue.path(
+                    str(folder / outcome.failing_rows_file)
+                )
+                if sample is not None:
+                    metadata["failing_rows_sample"] = sample
+            yield dg.AssetCheckResult(
+                asset_key=key.asset_key,
+                check_name=check.name,
+                passed=passed,
+                severity=dg.AssetCheckSeverity.ERROR
+                if check.level is Level.ERROR
+                else dg.AssetCheckSeverity.WARN,
+                metadata=metadata,
+                description=check.description,
+            )
+        if dg.AssetCheckKey(AUDIT_KEY, SUITES_CHECK) in selected:
+            yield dg.AssetCheckResult(
+                asset_key=AUDIT_KEY,
+                check_name=SUITES_CHECK,
+                passed=record is not None and errors == 0,
+                metadata={"error_level_failures": errors, "audit_dir": str(folder)},
+            )
+
+    return great_expectations
 
 
-RAW_CHECKS = raw_checks()
-MART_CHECKS = mart_checks(_mart_catalog_from_manifest())
-GX_CHECKS_BY_SPEC = {(c.asset, c.name): c for c in RAW_CHECKS + MART_CHECKS}
-
-
-@dg.multi_asset_check(
-    name="raw_expectations",
-    specs=[_spec(c) for c in RAW_CHECKS],
-    description="Great Expectations suite of the raw inputs (gate/expectations/raw.py).",
-)
-def raw_expectations(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
-    yield from _results(context, RAW_CHECKS)
-
-
-@dg.multi_asset_check(
-    name="mart_expectations",
-    specs=[_spec(c) for c in MART_CHECKS],
-    description="Great Expectations suite of the marts (gate/expectations/marts.py).",
-)
-def mart_expectations(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
-    yield from _results(context, MART_CHECKS)
-
-
-expectation_checks = [raw_expectations, mart_expectations]
+def gx_checks_by_spec() -> dict[tuple[tuple[str, ...], str], Check]:
+    return {(c.asset, c.name): c for c in gx_checks()}

@@ -1,24 +1,33 @@
-"""Every dbt model and seed is a Dagster asset; every dbt data test is an asset check."""
+"""Every dbt model and seed is a Dagster asset; the dbt data tests of each model are one asset check
+on it (``dbt_tests``: which tests ran, which failed, how many rows), so that a build's events stay few.
 
-import json
-import os
-import sys
-from collections.abc import Mapping
-from pathlib import Path
+dbt runs in this process (orchestration/dbt_build.py): the project is parsed once and the build
+reuses it. When an error-level test or a model fails, the step yields what it built and then fails;
+the failure hook records the build with every failing check (dbt tests with their rows, and the
+Great Expectations suites on what dbt rebuilt), and nothing is promoted.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import (
-    DagsterDbtTranslator,
-    DagsterDbtTranslatorSettings,
-    DbtCliResource,
-    dbt_assets,
-)
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
+from dagster_dbt.asset_utils import build_dbt_specs, get_asset_check_key_for_test
 
-from core.settings import load_settings
-from orchestration.dbt_project import dbt_env, eduq_dbt_project, ensure_manifest
+from orchestration.dbt_project import DBT_PROJECT_DIR, manifest_json
+from orchestration.resources import EduqResource
 
 LAYER_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
+BUILT = {"success"}
+TEST_FAILED = {"fail", "error"}
+TESTS_CHECK = "dbt_tests"
+
+
+class DbtBuildFailed(RuntimeError):
+    """An error-level dbt test or a model failed: the build is recorded as failed, nothing promoted."""
 
 
 class EduqDbtTranslator(DagsterDbtTranslator):
@@ -30,8 +39,7 @@ class EduqDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
             return "reference"
-        fqn = dbt_resource_props.get("fqn", [])
-        for part in fqn[1:2]:
+        for part in dbt_resource_props.get("fqn", [])[1:2]:
             if part in LAYER_GROUPS:
                 return LAYER_GROUPS[part]
         return "warehouse"
@@ -39,32 +47,144 @@ class EduqDbtTranslator(DagsterDbtTranslator):
 
 translator = EduqDbtTranslator(
     settings=DagsterDbtTranslatorSettings(
-        enable_asset_checks=True, enable_duplicate_source_asset_keys=True
+        enable_asset_checks=False, enable_duplicate_source_asset_keys=True
     )
 )
 
 
-@dbt_assets(manifest=ensure_manifest(), project=eduq_dbt_project, dagster_dbt_translator=translator)
-def eduq_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """dbt build: seeds, models and their tests (error-severity failures stop the run)."""
-    settings = load_settings()
-    # dbt runs as a subprocess that inherits the environment: point it at this run's warehouse
-    os.environ.update(dbt_env())
-    yield from dbt.cli(dbt_build_args(settings.methodology_profile), context=context).stream()
+@dataclass(frozen=True)
+class DbtTest:
+    unique_id: str
+    name: str
+    severity: str  # error | warn
 
 
-def dbt_build_args(methodology_profile: str) -> list[str]:
-    """`dbt build` with the run's methodology profile; with EDUQ_DBT_FULL_REFRESH set (`eduq run
-    --full-refresh`) the incremental models (int_procedure_counts) count every year again."""
-    args = ["build", "--vars", json.dumps({"methodology_profile": methodology_profile})]
-    if os.environ.get("EDUQ_DBT_FULL_REFRESH", "").strip().lower() in ("1", "true", "yes"):
-        args.append("--full-refresh")
-    return args
+@dataclass(frozen=True)
+class DbtKeys:
+    """dbt node -> Dagster asset key; asset key -> the dbt data tests on it."""
+
+    assets: dict[str, dg.AssetKey]
+    tests: dict[dg.AssetKey, tuple[DbtTest, ...]]
 
 
-def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(
-        project_dir=eduq_dbt_project,
-        profiles_dir=str(eduq_dbt_project.profiles_dir),
-        dbt_executable=str(Path(sys.executable).with_name("dbt")),
+def _project() -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+@cache
+def dbt_keys() -> DbtKeys:
+    manifest = manifest_json()
+    project = _project()
+    assets: dict[str, dg.AssetKey] = {}
+    tests: dict[dg.AssetKey, list[DbtTest]] = defaultdict(list)
+    for unique_id, node in manifest["nodes"].items():
+        kind = node["resource_type"]
+        if kind in ("model", "seed", "snapshot"):
+            assets[unique_id] = translator.get_asset_key(node)
+        elif kind == "test":
+            # which model a test is on, as dagster-dbt decides it (attached node, or the one parent)
+            key = get_asset_check_key_for_test(manifest, translator, unique_id, project)
+            if key is not None:
+                severity = str((node.get("config") or {}).get("severity", "error")).lower()
+                tests[key.asset_key].append(DbtTest(unique_id, node["name"], severity))
+    return DbtKeys(assets, {k: tuple(v) for k, v in tests.items()})
+
+
+def _check_spec(key: dg.AssetKey, tests: tuple[DbtTest, ...]) -> dg.AssetCheckSpec:
+    names = "; ".join(t.name for t in tests[:20]) + (" …" if len(tests) > 20 else "")
+    return dg.AssetCheckSpec(
+        TESTS_CHECK,
+        asset=key,
+        description=f"The dbt data tests of this model pass ({len(tests)}: {names}). An error-level "
+        "failure stops the build before its audit; the failing rows are saved in the build's audit folder.",
     )
+
+
+def dagster_events(
+    context: dg.AssetExecutionContext, nodes: list[Any]
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """The Dagster events of a dbt build: a materialization per model or seed built, and per model
+    one check result for its data tests (only for what this run selected)."""
+    keys = dbt_keys()
+    selected_assets = set(context.selected_asset_keys)
+    selected_checks = set(context.selected_asset_check_keys)
+    by_id = {n.unique_id: n for n in nodes}
+    for node in nodes:
+        key = keys.assets.get(node.unique_id)
+        if key is not None and key in selected_assets and node.status in BUILT:
+            yield dg.MaterializeResult(asset_key=key, metadata={"seconds": round(node.seconds, 3)})
+    for key, tests in keys.tests.items():
+        if dg.AssetCheckKey(key, TESTS_CHECK) not in selected_checks:
+            continue
+        ran = [(t, by_id[t.unique_id]) for t in tests if t.unique_id in by_id]
+        ran = [(t, n) for t, n in ran if n.status != "skipped"]
+        if not ran:
+            continue
+        failed = [(t, n) for t, n in ran if n.status in TEST_FAILED or n.status == "warn"]
+        errors = [t for t, n in failed if t.severity != "warn"]
+        yield dg.AssetCheckResult(
+            asset_key=key,
+            check_name=TESTS_CHECK,
+            passed=not failed,
+            severity=dg.AssetCheckSeverity.ERROR if errors else dg.AssetCheckSeverity.WARN,
+            metadata={
+                "tests_run": len(ran),
+                "tests_failed": len(failed),
+                "failed": dg.MetadataValue.md(
+                    "\n".join(
+                        f"- {t.name}: {n.failures} failing row(s) {n.message}" for t, n in failed
+                    )
+                    or "none"
+                ),
+            },
+        )
+
+
+def build_dbt_assets() -> dg.AssetsDefinition:
+    """The dbt asset of the project as it is now (the manifest is prepared when this is called)."""
+    manifest = manifest_json()
+    specs, _ = build_dbt_specs(
+        translator=translator,
+        manifest=manifest,
+        select="fqn:*",
+        exclude="",
+        selector="",
+        io_manager_key=None,
+        project=_project(),
+    )
+    check_specs = [_check_spec(key, tests) for key, tests in sorted(dbt_keys().tests.items())]
+
+    @dg.multi_asset(
+        name="eduq_dbt_models",
+        specs=specs,
+        check_specs=check_specs,
+        can_subset=True,
+        description="dbt build (models, seeds, data tests) in this process; the audit judges the results.",
+    )
+    def eduq_dbt_models(context: dg.AssetExecutionContext, eduq: EduqResource):
+        from orchestration.dbt_build import run_build
+
+        settings = eduq.settings()
+        keys = dbt_keys()
+        selected = set(context.selected_asset_keys)
+        select = (
+            []
+            if selected >= set(keys.assets.values())
+            else sorted(uid.split(".")[-1] for uid, key in keys.assets.items() if key in selected)
+        )
+        build = run_build(settings, context.run.run_id, select=select)
+        failed = [n for n in build.nodes if n.status in TEST_FAILED]
+        context.log.info(
+            f"dbt build: {len(build.nodes)} nodes in {build.seconds:.1f} s, {len(failed)} failed"
+            + (": " + ", ".join(n.name for n in failed[:10]) if failed else "")
+        )
+        yield from dagster_events(context, build.nodes)
+        if failed:
+            raise DbtBuildFailed(
+                f"dbt build: {len(failed)} error-level test(s) or model(s) failed ("
+                + ", ".join(n.name for n in failed[:10])
+                + "); what depends on them was not rebuilt. The build is recorded as failed with "
+                "every failing check; nothing is promoted."
+            )
+
+    return eduq_dbt_models

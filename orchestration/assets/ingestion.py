@@ -9,12 +9,20 @@ silent success, without blocking the rest of the pipeline (bad input is normal; 
 that are fine still load).
 """
 
+from functools import cache
+
 import dagster as dg
 
-from core.settings import load_settings
+from core import progress
 from ingestion.contract import load_contracts
-from ingestion.loader import load_source, survey_landing
+from ingestion.loader import (
+    load_source,
+    quarantine_summary,
+    rejected_summary,
+    survey_landing,
+)
 from ingestion.warehouse import connect
+from orchestration.resources import EduqResource
 
 REFERENCE_SOURCES = ("schools", "school_codes", "school_successors")
 LANDING_SURVEY_KEY = dg.AssetKey(["raw", "landing_survey"])
@@ -26,31 +34,68 @@ def _md_list(lines: list[str]) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(f"- {line}" for line in lines) or "none")
 
 
-@dg.asset(
-    key=LANDING_SURVEY_KEY,
-    group_name="ingestion",
-    description="Hash every new file in the landing folder, skip contents already loaded, recognise the "
-    "source of the rest, reject unreadable files (landing/rejected/ with a reason file).",
-    kinds={"python", "duckdb"},
-    check_specs=[
+def _survey_specs() -> tuple[dg.AssetSpec, dg.AssetCheckSpec]:
+    return (
+        dg.AssetSpec(
+            LANDING_SURVEY_KEY,
+            group_name="ingestion",
+            description="Hash every new file in the landing folder, skip contents already loaded, "
+            "recognise the source of the rest, reject unreadable files (landing/rejected/ with a "
+            "reason file).",
+            kinds={"python", "duckdb"},
+        ),
         dg.AssetCheckSpec(
             REJECTED_CHECK,
             asset=LANDING_SURVEY_KEY,
-            description="No file of this run was rejected whole at the survey (unreadable, unknown source, "
-            "missing required columns). A rejected file waits in landing/rejected/ with <name>.reason.txt.",
-        )
-    ],
-)
-def landing_survey(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = load_settings()
-    settings.ensure_dirs()
-    with connect(settings.candidate_db) as con:
-        report = survey_landing(con, settings, run_id=context.run.run_id)
+            description="No file of this run was rejected whole at the survey (unreadable, unknown "
+            "source, missing required columns). A rejected file waits in landing/rejected/ with "
+            "<name>.reason.txt.",
+        ),
+    )
+
+
+def _source_specs(source: str, title_ru: str, description: str):
+    key = dg.AssetKey(["raw", source])
+    deps = [LANDING_SURVEY_KEY]
+    if source not in REFERENCE_SOURCES:
+        deps += [dg.AssetKey(["raw", s]) for s in REFERENCE_SOURCES]
+    spec = dg.AssetSpec(
+        key,
+        group_name="ingestion",
+        deps=deps,
+        description=f"{title_ru}. {description} Rows that break the contract go to raw._quarantine.",
+        kinds={"python", "duckdb"},
+    )
+    checks = [
+        dg.AssetCheckSpec(
+            REJECTED_CHECK,
+            asset=key,
+            description=f"No file of {source} was rejected whole in this run (see raw._load_log and "
+            "landing/rejected/<name>.reason.txt).",
+        ),
+        dg.AssetCheckSpec(
+            QUARANTINE_CHECK,
+            asset=key,
+            description=f"No row of the {source} files loaded in this run was quarantined. Quarantined "
+            "rows are in raw._quarantine with the file, row number, column, value and reason.",
+        ),
+    ]
+    return spec, checks
+
+
+def _survey(context, con, settings) -> dg.MaterializeResult:
+    report = survey_landing(con, settings, run_id=context.run.run_id)
+    files, size = con.execute(
+        "select count(*), coalesce(sum(size_bytes), 0) from raw._landing_queue"
+    ).fetchone()
+    progress.files_to_load(files, int(size))
     rejected = report.by_status("rejected")
     for outcome in rejected:
         context.log.warning(f"rejected: {outcome.message}")
     messages = [o.message for o in rejected]
+    summary = rejected_summary(messages)
     return dg.MaterializeResult(
+        asset_key=LANDING_SURVEY_KEY,
         metadata={
             "files_queued": len(report.by_status("queued")),
             "files_duplicate": len(report.by_status("duplicate")),
@@ -59,111 +104,134 @@ def landing_survey(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         },
         check_results=[
             dg.AssetCheckResult(
+                asset_key=LANDING_SURVEY_KEY,
                 check_name=REJECTED_CHECK,
                 passed=not rejected,
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={"files_rejected": len(rejected), "rejected": _md_list(messages)},
+                description=summary,
+                metadata={
+                    "message": summary,
+                    "files_rejected": len(rejected),
+                    "rejected": _md_list(messages),
+                },
             )
         ],
     )
 
 
-def _source_asset(source: str, title_ru: str, description: str) -> dg.AssetsDefinition:
+def _load(context, con, settings, source: str) -> dg.MaterializeResult:
     key = dg.AssetKey(["raw", source])
-    deps = [landing_survey.key]
-    if source not in REFERENCE_SOURCES:
-        deps += [dg.AssetKey(["raw", s]) for s in REFERENCE_SOURCES]
-
-    @dg.asset(
-        key=key,
-        group_name="ingestion",
-        deps=deps,
-        description=f"{title_ru}. {description} Rows that break the contract go to raw._quarantine.",
-        kinds={"python", "duckdb"},
-        check_specs=[
-            dg.AssetCheckSpec(
-                REJECTED_CHECK,
-                asset=key,
-                description=f"No file of {source} was rejected whole in this run (see raw._load_log and "
-                "landing/rejected/<name>.reason.txt).",
+    run_id = context.run.run_id
+    report = load_source(con, settings, source, run_id=run_id)
+    total = con.execute(f"select count(*) from raw.{source}").fetchone()[0]
+    rejected = con.execute(
+        "select file_name, message from raw._load_log where run_id = ? and source = ? "
+        "and status = 'rejected' order by file_id",
+        [run_id, source],
+    ).fetchall()
+    reasons = con.execute(
+        "select coalesce(q.reason_code, 'other'), count(distinct (q.file_id, q.row_number)) "
+        "from raw._quarantine as q join raw._load_log as l using (file_id) "
+        "where l.run_id = ? and q.source = ? group by 1 order by 2 desc, 1",
+        [run_id, source],
+    ).fetchall()
+    for f in report.files:
+        context.log.info(
+            f"{f.file_name}: {f.status}, read {f.rows_read}, loaded {f.rows_loaded}, "
+            f"quarantined {f.rows_quarantined}"
+        )
+        if f.rows_quarantined or f.status == "rejected":
+            context.log.warning(f"{f.file_name}: {f.message}")
+    rejected_words = rejected_summary([m for _, m in rejected])
+    quarantine_words = quarantine_summary(
+        reasons,
+        sum(1 for f in report.files if f.rows_quarantined),
+        report.rows_read,
+        sum(1 for f in report.files if f.status == "loaded"),
+    )
+    table = "\n".join(
+        f"| {f.file_name} | {f.status} | {f.rows_read} | {f.rows_loaded} | {f.rows_quarantined} |"
+        for f in report.files
+    )
+    return dg.MaterializeResult(
+        asset_key=key,
+        metadata={
+            "files": len(report.files),
+            "rows_read": report.rows_read,
+            "rows_loaded": report.rows_loaded,
+            "rows_quarantined": report.rows_quarantined,
+            "files_rejected": len(report.rejected),
+            "rows_in_table": total,
+            "per_file": dg.MetadataValue.md(
+                "| file | status | read | loaded | quarantined |\n|---|---|---|---|---|\n" + table
+                if table
+                else "no new files"
             ),
-            dg.AssetCheckSpec(
-                QUARANTINE_CHECK,
-                asset=key,
-                description=f"No row of the {source} files loaded in this run was quarantined. Quarantined "
-                "rows are in raw._quarantine with the file, row number, column, value and reason.",
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                asset_key=key,
+                check_name=REJECTED_CHECK,
+                passed=not rejected,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=rejected_words,
+                metadata={
+                    "message": rejected_words,
+                    "files_rejected": len(rejected),
+                    "rejected": _md_list([m for _, m in rejected]),
+                },
+            ),
+            dg.AssetCheckResult(
+                asset_key=key,
+                check_name=QUARANTINE_CHECK,
+                passed=report.rows_quarantined == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=quarantine_words,
+                metadata={
+                    "message": quarantine_words,
+                    "rows_quarantined": report.rows_quarantined,
+                    "rows_read": report.rows_read,
+                    "by_reason": _md_list([f"{code}: {n} rows" for code, n in reasons]),
+                },
             ),
         ],
     )
-    def _load(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        settings = load_settings()
-        with connect(settings.candidate_db) as con:
-            run_id = context.run.run_id
-            report = load_source(con, settings, source, run_id=run_id)
-            total = con.execute(f"select count(*) from raw.{source}").fetchone()[0]
-            rejected = con.execute(
-                "select file_name, message from raw._load_log where run_id = ? and source = ? "
-                "and status = 'rejected' order by file_id",
-                [run_id, source],
-            ).fetchall()
-            reasons = con.execute(
-                "select coalesce(q.reason_code, 'other'), count(distinct (q.file_id, q.row_number)) "
-                "from raw._quarantine as q join raw._load_log as l using (file_id) "
-                "where l.run_id = ? and q.source = ? group by 1 order by 2 desc, 1",
-                [run_id, source],
-            ).fetchall()
-        for f in report.files:
-            context.log.info(
-                f"{f.file_name}: {f.status}, read {f.rows_read}, loaded {f.rows_loaded}, "
-                f"quarantined {f.rows_quarantined}"
-            )
-            if f.rows_quarantined or f.status == "rejected":
-                context.log.warning(f"{f.file_name}: {f.message}")
-        table = "\n".join(
-            f"| {f.file_name} | {f.status} | {f.rows_read} | {f.rows_loaded} | {f.rows_quarantined} |"
-            for f in report.files
+
+
+@cache
+def ingestion_assets() -> dg.AssetsDefinition:
+    """The landing survey and one asset per input contract, loaded in one step: one connection to the
+    candidate warehouse and one checkpoint for the whole load (built when the definitions load)."""
+    survey_spec, survey_check = _survey_specs()
+    specs, checks = [survey_spec], [survey_check]
+    sources = list(load_contracts().values())
+    for contract in sources:
+        spec, source_checks = _source_specs(
+            contract.source, contract.title_ru, contract.description
         )
-        return dg.MaterializeResult(
-            metadata={
-                "files": len(report.files),
-                "rows_read": report.rows_read,
-                "rows_loaded": report.rows_loaded,
-                "rows_quarantined": report.rows_quarantined,
-                "files_rejected": len(report.rejected),
-                "rows_in_table": total,
-                "per_file": dg.MetadataValue.md(
-                    "| file | status | read | loaded | quarantined |\n|---|---|---|---|---|\n"
-                    + table
-                    if table
-                    else "no new files"
-                ),
-            },
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name=REJECTED_CHECK,
-                    passed=not rejected,
-                    severity=dg.AssetCheckSeverity.WARN,
-                    metadata={
-                        "files_rejected": len(rejected),
-                        "rejected": _md_list([m for _, m in rejected]),
-                    },
-                ),
-                dg.AssetCheckResult(
-                    check_name=QUARANTINE_CHECK,
-                    passed=report.rows_quarantined == 0,
-                    severity=dg.AssetCheckSeverity.WARN,
-                    metadata={
-                        "rows_quarantined": report.rows_quarantined,
-                        "rows_read": report.rows_read,
-                        "by_reason": _md_list([f"{code}: {n} rows" for code, n in reasons]),
-                    },
-                ),
-            ],
-        )
+        specs.append(spec)
+        checks += source_checks
 
-    return _load
+    @dg.multi_asset(
+        name="ingestion",
+        specs=specs,
+        check_specs=checks,
+        can_subset=True,
+        description="Survey the landing folder and load every source (reference sources first).",
+    )
+    def ingestion(context: dg.AssetExecutionContext, eduq: EduqResource):
+        from gate.expectations.gx_runner import preload
 
+        settings = eduq.settings()
+        settings.ensure_dirs()
+        preload()  # Great Expectations imports in its worker while the load and dbt run
+        progress.stage("survey the landing folder and load new files")
+        selected = set(context.selected_asset_keys)
+        with connect(settings.candidate_db, settings=settings) as con:
+            if LANDING_SURVEY_KEY in selected:
+                yield _survey(context, con, settings)
+            for contract in sources:
+                if dg.AssetKey(["raw", contract.source]) in selected:
+                    yield _load(context, con, settings, contract.source)
 
-source_assets = [
-    _source_asset(c.source, c.title_ru, c.description) for c in load_contracts().values()
-]
+    return ingestion

@@ -18,11 +18,9 @@ import pytest
 
 from ingestion.warehouse import connect, ensure_raw_schema
 from orchestration.dbt_project import DBT_PROJECT_DIR
-from tests.marts import PUBLIC_MARTS
+from tests.marts import PROFILE_FREE_MARTS, PUBLIC_MARTS
 
 DBT = str(Path(sys.executable).with_name("dbt"))
-# marts whose rows do not depend on the methodology profile (no profile columns)
-PROFILE_FREE_MARTS = {"dim_school", "fct_academic_debt", "fct_delivery_completeness"}
 
 
 def _dbt(args: list[str], db: Path) -> subprocess.CompletedProcess:
@@ -84,6 +82,8 @@ def test_dbt_unit_tests_pass(empty_build: Path) -> None:
         "fct_academic_debt",
         "rpt_dynamics_by_group",
         "rpt_cluster_transitions_by_group",
+        "rpt_academic_debt_by_municipality",
+        "fct_programme_targets",
     }
 
 

@@ -39,7 +39,7 @@ def build_region(
     counts = expected.count_rows(copy)
     results = expected.procedure_counts(copy)
     instance = dg.DagsterInstance.ephemeral()
-    summary = run_pipeline(settings, instance=instance)
+    summary = run_pipeline(settings, instance=instance, documents=True)
     return BuiltRegion(settings, copy, summary, instance, counts, results)
 
 

@@ -65,6 +65,7 @@ def _source_of(path: Path) -> str:
         "school_codes",
         "school_successors",
         "support_programmes",
+        "programme_targets",
         "vpr_results",
         "vpr_school_stats",
         "gia_results",

@@ -35,7 +35,9 @@ def _graphql(port: int, query: str) -> dict:
 
 
 def test_dagster_dev_serves_the_whole_graph(tmp_path: Path) -> None:
-    from orchestration.definitions import defs
+    from orchestration.definitions import get_definitions
+
+    defs = get_definitions()
 
     expected = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     port = _free_port()

@@ -67,6 +67,17 @@ def _marts(db: Path) -> dict[str, list[tuple]]:
         }
 
 
+def _difference(got: list[tuple], want: list[tuple]) -> str:
+    """The first differing row, and which positions differ, in words."""
+    if len(got) != len(want):
+        return f"{len(got)} rows instead of {len(want)}"
+    for a, b in zip(got, want):
+        if a != b:
+            cells = [f"#{i}: {x!r} != {y!r}" for i, (x, y) in enumerate(zip(a, b)) if x != y]
+            return f"row {a[:3]}…: " + "; ".join(cells)
+    return "same rows"
+
+
 @pytest.fixture(scope="module")
 def region(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from synthetic import generate_region
@@ -103,7 +114,9 @@ def test_every_delivery_shape_gives_identical_marts(
     shuffle_times(home / "landing", seed=7 * len(shape))
     got = _marts(_build(home / "landing", home))
     for table in sorted(PUBLIC_MARTS):
-        assert got[table] == baseline[table], f"{shape}: marts.{table} differs"
+        assert got[table] == baseline[table], f"{shape}: marts.{table} differs: " + _difference(
+            got[table], baseline[table]
+        )
 
 
 def test_a_correction_of_one_subject_changes_exactly_those_rows(

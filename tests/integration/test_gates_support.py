@@ -128,7 +128,8 @@ def informative_students_only(settings: Settings, years: tuple[int, ...]) -> set
     informative procedures every year, and no reorganisation: their list status follows from their
     per-student rows alone."""
     in_years = ", ".join(map(str, years))
-    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+    # the candidate holds raw (the serving file has the public schemas only); both are the same build here
+    with duckdb.connect(str(settings.candidate_db), read_only=True) as con:
         rows = con.execute(
             f"""with per_year as (
                     select school_id, year, count(*) filter (where counts_for_list and is_informative) as informative,
@@ -283,7 +284,9 @@ def failed_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> Simple
     not an error). The landing sensor requests the job; `eduq run`'s runner runs it."""
     if "failed" in _RUNS:
         return _RUNS["failed"]
-    from orchestration.definitions import defs
+    from orchestration.definitions import get_definitions
+
+    defs = get_definitions()
     from orchestration.runner import PipelineFailed, run_pipeline
 
     monkeypatch = pytest.MonkeyPatch()

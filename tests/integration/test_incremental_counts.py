@@ -7,6 +7,7 @@ dbt asset does (the dbt asset's own arguments), so the test needs no second Dags
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -57,18 +58,16 @@ def _dbt_run(
     project_dir: Path | None = None,
 ) -> str:
     """`dbt run` of the counts with the dbt asset's arguments; returns dbt's output."""
-    from orchestration.assets.dbt import dbt_build_args
+    from core.settings import load_settings
+    from orchestration.dbt_build import build_args
     from orchestration.dbt_project import DBT_PROJECT_DIR, dbt_env
 
     project_dir = project_dir or DBT_PROJECT_DIR
-
-    if full_refresh:
-        monkeypatch.setenv("EDUQ_DBT_FULL_REFRESH", "1")  # as `eduq run --full-refresh` sets it
-    else:
-        monkeypatch.delenv("EDUQ_DBT_FULL_REFRESH", raising=False)
-    args = dbt_build_args("fioko_2025")
+    settings = load_settings().with_overrides("fioko_2025", full_refresh)
+    args = build_args(settings)  # as `eduq run [--full-refresh]` builds
     args[0] = "run"  # the two models alone; their tests run in every pipeline run
-    env = dbt_env() | {"EDUQ_DBT_DB_PATH": str(db)}
+    args = [a for a in args if a not in ("--exclude-resource-type", "unit_test")]
+    env = dict(os.environ) | dbt_env(settings) | {"EDUQ_DBT_DB_PATH": str(db)}
     dbt = Path(sys.executable).with_name("dbt")
     done = subprocess.run(
         [

@@ -24,7 +24,7 @@ import pytest
 
 from ingestion.warehouse import connect, ensure_raw_schema
 from orchestration.dbt_project import DBT_PROJECT_DIR
-from tests.marts import PUBLIC_MARTS
+from tests.marts import PROFILE_FREE_MARTS, PUBLIC_MARTS
 
 pytestmark = pytest.mark.integration
 
@@ -607,9 +607,7 @@ def test_build_passes_every_data_test(warehouse: Path) -> None:
 
 def test_every_profile_dependent_mart_names_the_profile(warehouse: Path) -> None:
     # every public mart but the two that do not depend on the methodology profile
-    for table in sorted(
-        PUBLIC_MARTS - {"dim_school", "fct_academic_debt", "fct_delivery_completeness"}
-    ):
+    for table in sorted(PUBLIC_MARTS - PROFILE_FREE_MARTS):
         assert rows(
             warehouse, f"select distinct profile_name, profile_version from marts.{table}"
         ) == [PROFILE], table

@@ -23,6 +23,7 @@ SOURCES = {  # shared/contracts.md
     "risk_questionnaire",
     "academic_debt",
     "support_programmes",
+    "programme_targets",  # issue 11: the school programme's target indicators (seed 001)
 }
 
 

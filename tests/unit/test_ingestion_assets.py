@@ -31,7 +31,12 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], tuple[bo
 
 
 def test_rejections_and_quarantine_are_visible_as_warn_checks(bare: Region) -> None:
-    from orchestration.assets.ingestion import landing_survey, source_assets
+    """Each check also says in words what was rejected or quarantined (its description and
+    ``message`` metadata), and the audit picks that up: no «no_quarantined_rows:» with nothing
+    after the colon."""
+    from orchestration.assets.ingestion import ingestion_assets
+    from orchestration.assets.publication import other_checks_of_run
+    from orchestration.resources import EduqResource
 
     for name in (
         "schools_2024.csv",
@@ -42,8 +47,16 @@ def test_rejections_and_quarantine_are_visible_as_warn_checks(bare: Region) -> N
     ):
         bare.deliver(name)
     wanted = {"raw/schools", "raw/school_codes", "raw/school_successors", "raw/vpr_results"}
-    assets = [landing_survey, *[a for a in source_assets if a.key.to_user_string() in wanted]]
-    result = dg.materialize(assets, instance=dg.DagsterInstance.ephemeral())
+    instance = dg.DagsterInstance.ephemeral()
+    selection = [dg.AssetKey(["raw", "landing_survey"])] + [
+        dg.AssetKey(k.split("/")) for k in sorted(wanted)
+    ]
+    result = dg.materialize(
+        [ingestion_assets()],
+        instance=instance,
+        resources={"eduq": EduqResource()},
+        selection=selection,
+    )
     assert result.success
     checks = _checks(result)
     assert checks[("raw/landing_survey", "no_rejected_files")][:2] == (False, "WARN")
@@ -61,5 +74,51 @@ def test_rejections_and_quarantine_are_visible_as_warn_checks(bare: Region) -> N
 
     assert checks[("raw/schools", "no_quarantined_rows")][:2] == (True, "WARN")
     assert checks[("raw/schools", "no_rejected_files")][:2] == (True, "WARN")
-    materialised = result.asset_materializations_for_node("raw__vpr_results")
+    materialised = [
+        m
+        for m in result.asset_materializations_for_node("ingestion")
+        if m.asset_key == dg.AssetKey(["raw", "vpr_results"])
+    ]
     assert materialised[0].metadata["rows_loaded"].value == 4
+
+    words = {
+        (e.asset_key.to_user_string(), e.check_name): (e.description, e.metadata["message"].value)
+        for e in result.get_asset_check_evaluations()
+    }
+    quarantined = (
+        "7 rows of 1 file quarantined: 1 above_max, 1 below_min, 1 duplicate_row, 1 future_year, "
+        "1 not_data, 1 total_row, 1 unknown_school — see raw._quarantine (file, row, column, "
+        "value, reason)"
+    )
+    assert words[("raw/vpr_results", "no_quarantined_rows")] == (quarantined, quarantined)
+    survey_rejected = (
+        "1 file rejected: empty.csv: the file is empty (0 bytes) — each waits in "
+        "landing/rejected/ with <name>.reason.txt; fix it and drop it into the landing folder again"
+    )
+    assert words[("raw/landing_survey", "no_rejected_files")] == (survey_rejected, survey_rejected)
+    assert words[("raw/vpr_results", "no_rejected_files")][0] == (
+        "1 file rejected: vpr_results_header_only.csv: the header (row 1) has no data rows below "
+        "it: an empty template? Fill it in and resend — each waits in landing/rejected/ with "
+        "<name>.reason.txt; fix it and drop it into the landing folder again"
+    )
+    assert words[("raw/schools", "no_quarantined_rows")][0] == (
+        "no row quarantined (6 rows read from 1 file)"
+    )
+    assert words[("raw/schools", "no_rejected_files")][0] == "no file rejected"
+    assert words[("raw/school_successors", "no_quarantined_rows")][0] == (
+        "no row quarantined (no new file)"
+    )
+
+    audit = {
+        o.key: (o.level, o.status, o.message) for o in other_checks_of_run(instance, result.run_id)
+    }
+    assert audit["dagster__raw__vpr_results__no_quarantined_rows"] == (
+        "warning",
+        "failed",
+        quarantined,
+    )
+    assert audit["dagster__raw__landing_survey__no_rejected_files"] == (
+        "warning",
+        "failed",
+        survey_rejected,
+    )

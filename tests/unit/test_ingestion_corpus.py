@@ -218,7 +218,7 @@ REJECTED = [
         "scan.pdf",
         None,
         None,
-        "unsupported file type «.pdf»: send .xlsx or .csv (UTF-8 or Windows-1251)",
+        "unsupported file type «.pdf»: send .xlsx, .csv (UTF-8 or Windows-1251) or .parquet",
     ),
     (
         "vpr_results_header_only.csv",

@@ -18,7 +18,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_definitions_hold_the_whole_graph() -> None:
-    from orchestration.definitions import defs
+    from orchestration.definitions import get_definitions
+
+    defs = get_definitions()
 
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
@@ -38,7 +40,9 @@ def test_definitions_hold_the_whole_graph() -> None:
 
 
 def test_nightly_schedule_runs_at_two_moscow_time() -> None:
-    from orchestration.definitions import defs
+    from orchestration.definitions import get_definitions
+
+    defs = get_definitions()
 
     schedule = defs.resolve_schedule_def("nightly_load_schedule")
     assert schedule.cron_schedule == "0 2 * * *"
@@ -52,7 +56,9 @@ def _settled(path: Path) -> None:
 
 
 def test_landing_sensor_requests_a_run_once_per_new_set_of_settled_files(home: Path) -> None:
-    from orchestration.definitions import defs
+    from orchestration.definitions import get_definitions
+
+    defs = get_definitions()
 
     sensor = defs.resolve_sensor_def("landing_sensor")
     instance = dg.DagsterInstance.ephemeral()
@@ -82,7 +88,9 @@ def test_landing_sensor_requests_a_run_once_per_new_set_of_settled_files(home: P
 
 
 def test_landing_sensor_ignores_rejected_files(home: Path) -> None:
-    from orchestration.definitions import defs
+    from orchestration.definitions import get_definitions
+
+    defs = get_definitions()
 
     rejected = home / "landing" / "rejected" / "bad.csv"
     rejected.parent.mkdir()
@@ -94,23 +102,36 @@ def test_landing_sensor_ignores_rejected_files(home: Path) -> None:
     assert not result.run_requests
 
 
-def test_eduq_run_full_refresh_rebuilds_incremental_models(
+def test_eduq_run_full_refresh_and_profile_reach_the_dbt_build(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`eduq run --full-refresh` reaches dbt as `dbt build --full-refresh`; a plain run is incremental."""
+    """`eduq run --full-refresh --profile P` reaches dbt as `dbt build --full-refresh` with the
+    profile's var, through the run's settings (not the environment); a plain run is incremental."""
     import orchestration.runner
-    from orchestration.assets.dbt import dbt_build_args
+    from core.settings import load_settings
     from orchestration.cli import main
+    from orchestration.dbt_build import build_args
 
     monkeypatch.delenv("EDUQ_DBT_FULL_REFRESH", raising=False)
-    assert "--full-refresh" not in dbt_build_args("fioko_2025")
+    assert "--full-refresh" not in build_args(load_settings())
     seen: list[list[str]] = []
 
-    def fake_run_pipeline(settings, list_year=None):
-        seen.append(dbt_build_args(settings.methodology_profile))
+    def fake_run_pipeline(settings, list_year=None, **kwargs):
+        seen.append(build_args(settings))
         raise orchestration.runner.PipelineFailed("stopped by the test")
 
     monkeypatch.setattr(orchestration.runner, "run_pipeline", fake_run_pipeline)
-    assert main(["run", "--full-refresh", "--verbose"]) == 1
+    assert main(["run", "--full-refresh", "--profile", "fioko_2025_or", "--verbose"]) == 1
     assert seen and seen[0][0] == "build" and seen[0][-1] == "--full-refresh"
-    assert '"methodology_profile": "fioko_2025"' in seen[0][2]
+    assert '"methodology_profile": "fioko_2025_or"' in " ".join(seen[0])
+    assert (
+        "EDUQ_DBT_FULL_REFRESH" not in __import__("os").environ
+    )  # nothing written to the environment
+
+
+def test_a_run_started_from_the_dagster_ui_chooses_profile_and_full_refresh() -> None:
+    """The launchpad's run config reaches every asset through the eduq resource."""
+    from orchestration.resources import EduqResource
+
+    settings = EduqResource(profile="fioko_2025_strict", full_refresh=True).settings()
+    assert settings.methodology_profile == "fioko_2025_strict" and settings.full_refresh

@@ -103,6 +103,7 @@ def test_report_and_manifest(small: GenerationReport) -> None:
         "risk_questionnaire",
         "academic_debt",
         "support_programmes",
+        "programme_targets",
     }
     for f in small.files:
         path = out / f.path
@@ -195,6 +196,7 @@ def test_csv_encodings_and_headers(small: GenerationReport) -> None:
     for name, header, sep in (
         ("school_codes.csv", h.SCHOOL_CODES, ";"),
         ("support_programmes.csv", h.SUPPORT_PROGRAMMES, ";"),
+        ("programme_targets.csv", h.PROGRAMME_TARGETS, ";"),
         ("risk_questionnaire/risk_questionnaire_2023.csv", h.RISK_QUESTIONNAIRE, ","),
     ):
         data = (out / name).read_bytes()

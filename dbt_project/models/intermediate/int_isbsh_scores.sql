@@ -68,20 +68,34 @@ oriented as (
     where long_shares.input_share is not null
 ),
 
+moments as (
+    -- each input's mean and spread across the year's schools, from exact sums (see
+    -- macros/exact_aggregates.sql): the same deliveries give the same index to the bit
+    select year, input_code, {{ exact_mean('oriented_share') }} as mean_share
+    from oriented
+    group by year, input_code
+),
+
+spread as (
+    select
+        oriented.year,
+        oriented.input_code,
+        moments.mean_share,
+        {{ exact_stddev_pop('oriented.oriented_share', 'moments.mean_share') }} as sd_share
+    from oriented
+    inner join moments on oriented.year = moments.year and oriented.input_code = moments.input_code
+    group by oriented.year, oriented.input_code, moments.mean_share
+),
+
 standardised as (
     select
-        year,
-        school_id,
-        input_code,
-        weight,
-        -- rounded to 12 decimals: a window sum's order (how rows happen to arrive) moves the last bits,
-        -- and the same deliveries must give the same index to the bit
-        round(
-            (oriented_share - avg(oriented_share) over (partition by year, input_code))
-            / nullif(stddev_pop(oriented_share) over (partition by year, input_code), 0),
-            12
-        ) as z_score
+        oriented.year,
+        oriented.school_id,
+        oriented.input_code,
+        oriented.weight,
+        (oriented.oriented_share - cast(spread.mean_share as double)) / nullif(spread.sd_share, 0) as z_score
     from oriented
+    inner join spread on oriented.year = spread.year and oriented.input_code = spread.input_code
 ),
 
 composite as (
@@ -89,11 +103,8 @@ composite as (
         year,
         school_id,
         count(z_score) as n_inputs_available,
-        round(
-            sum(weight * z_score) filter (where z_score is not null)
-            / nullif(sum(weight) filter (where z_score is not null), 0),
-            12
-        ) as mean_z_score
+        {{ exact_sum('weight * z_score', filter='z_score is not null') }}
+        / nullif({{ exact_sum('weight', filter='z_score is not null') }}, 0) as mean_z_score
     from standardised
     group by year, school_id
 ),

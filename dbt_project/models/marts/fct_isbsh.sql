@@ -50,15 +50,34 @@ joined as (
     left join scores on spine.school_id = scores.school_id and spine.year = scores.year
 ),
 
+year_moments as (
+    -- the year's mean and spread of the composite, from exact sums (macros/exact_aggregates.sql)
+    select year, {{ exact_mean('mean_z_score') }} as mean_z
+    from joined
+    where mean_z_score is not null
+    group by year
+),
+
+year_spread as (
+    select
+        joined.year,
+        year_moments.mean_z,
+        {{ exact_stddev_pop('joined.mean_z_score', 'year_moments.mean_z') }} as sd_z
+    from joined
+    inner join year_moments on joined.year = year_moments.year
+    where joined.mean_z_score is not null
+    group by joined.year, year_moments.mean_z
+),
+
 scaled as (
     select
         joined.*,
-        -- full precision (to 9 decimals, which only removes floating-point noise): schools are ranked
-        -- on it, so that rounding for display never makes two different schools tie
+        -- to 9 decimals: schools are ranked on it, so that rounding for display never makes two
+        -- different schools tie
         round(
             profile.isbsh_scale_centre + profile.isbsh_scale_sd
-            * (joined.mean_z_score - avg(joined.mean_z_score) over (partition by joined.year))
-            / nullif(stddev_pop(joined.mean_z_score) over (partition by joined.year), 0),
+            * (joined.mean_z_score - cast(year_spread.mean_z as double))
+            / nullif(year_spread.sd_z, 0),
             9
         ) as isbsh_exact,
         case profile.isbsh_quartile_scope
@@ -67,6 +86,7 @@ scaled as (
             else 'region'
         end as quartile_scope_value
     from joined
+    left join year_spread on joined.year = year_spread.year
     cross join profile
 ),
 
@@ -81,7 +101,11 @@ scored as (
         rank() over (partition by year, quartile_scope_value order by isbsh_exact) as position_ties_low,
         -- ... or after it (ties -> upper quartile)
         count(*) over (partition by year, quartile_scope_value order by isbsh_exact) as position_ties_high,
-        round(avg(isbsh_exact) over (partition by year, municipality_code), 9) as municipal_mean_isbsh,
+        round(
+            {{ exact_sum('isbsh_exact', over='partition by year, municipality_code') }}
+            / count(isbsh_exact) over (partition by year, municipality_code),
+            9
+        ) as municipal_mean_isbsh,
         min(isbsh_exact) over (partition by year, municipality_code) as municipal_min_isbsh,
         max(isbsh_exact) over (partition by year, municipality_code) as municipal_max_isbsh,
         count(*) over (partition by year, municipality_code) as n_scored_in_municipality

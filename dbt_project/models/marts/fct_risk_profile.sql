@@ -61,8 +61,10 @@ factor_scores as (
         factors.factor_number,
         factors.factor_name_ru,
         count(item_scores.item_score) as n_items_answered,
-        sum(item_scores.weight * item_scores.item_score) filter (where item_scores.item_score is not null)
-            / nullif(sum(item_scores.weight) filter (where item_scores.item_score is not null), 0) as mean_item_score
+        -- exact sums (macros/exact_aggregates.sql): the same answers give the same score to the bit
+        {{ exact_sum('item_scores.weight * item_scores.item_score', filter='item_scores.item_score is not null') }}
+            / nullif({{ exact_sum('item_scores.weight', filter='item_scores.item_score is not null') }}, 0)
+            as mean_item_score
     from school_years
     cross join factors
     left join item_scores

@@ -19,7 +19,7 @@ final as (
         _source_file as source_file,
         _row_number as source_row_number
     from source
-    {{ latest_delivery(['academic_year', 'school_id']) }}
+    {{ latest_delivery(['academic_year', 'period', 'school_id']) }}
 )
 
 select * from final

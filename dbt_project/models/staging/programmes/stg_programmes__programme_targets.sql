@@ -1,0 +1,54 @@
+-- Target indicators of the schools' programmes, one row per school, programme year and indicator
+-- (the latest delivery wins per programme year and school). Values arrive as people type them
+-- («15%», «0,85», «имеется»): the number is read where there is one, the text is kept beside it;
+-- a value typed with «%» or a unit of percent is in percent (15 means 15%).
+with
+
+source as (
+    select * from {{ source('raw', 'programme_targets') }}
+),
+
+cleaned as (
+    select
+        year,
+        cast(coalesce(target_year, year) as integer) as target_year,
+        school_id,
+        trim(indicator) as indicator,
+        nullif(upper(trim(indicator_code)), '') as indicator_code,
+        nullif(trim(unit), '') as unit,
+        nullif(trim(baseline), '') as baseline_text,
+        nullif(trim(target), '') as target_text,
+        _file_id as file_id,
+        _source_file as source_file,
+        _row_number as source_row_number
+    from source
+    {{ latest_delivery(['year', 'school_id']) }}
+),
+
+final as (
+    select
+        year,
+        target_year,
+        school_id,
+        indicator,
+        -- the indicator as compared with the catalogue: lower case, ё as е, single spaces
+        trim(regexp_replace(replace(lower(indicator), 'ё', 'е'), '\s+', ' ', 'g')) as indicator_key,
+        indicator_code,
+        coalesce(
+            unit,
+            case when ends_with(baseline_text, '%') or ends_with(target_text, '%') then '%' end
+        ) as unit,
+        coalesce(unit in ('%', 'процент', 'проценты', '% обучающихся'), false)
+            or ends_with(coalesce(baseline_text, ''), '%')
+            or ends_with(coalesce(target_text, ''), '%') as is_percent,
+        baseline_text,
+        target_text,
+        try_cast(replace(replace(rtrim(baseline_text, '% '), ' ', ''), ',', '.') as double) as baseline_value,
+        try_cast(replace(replace(rtrim(target_text, '% '), ' ', ''), ',', '.') as double) as target_value,
+        file_id,
+        source_file,
+        source_row_number
+    from cleaned
+)
+
+select * from final

@@ -1,0 +1,216 @@
+"""``eduq check-files``: what the loader would do with a folder of files, without loading them.
+
+A regional analyst checks a delivery before the night: for every file, which source it is
+recognised as, its year(s), the rows read, the rows that would be quarantined and the first
+reasons, or why it would be rejected, or that it was delivered already.
+
+It is the loader itself (:func:`ingestion.loader.ingest_all` with ``dry_run=True``), run
+against a scratch in-memory database: the same recognition, staging, validation and
+delivery rules, no second implementation. Nothing is written anywhere: the files stay where
+they are, the warehouse is only read.
+
+School codes are checked as the night run would check them: against the registry, crosswalk
+and successors already in the warehouse the loader writes (``candidate.duckdb``, opened read-only,
+if there is one; the serving file holds the public marts only) and against the reference files of
+the same folder, which the loader loads before the facts. Files whose content the warehouse has
+loaded already are reported as duplicates, as the night run would skip them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from core.errors import EduqError
+from core.settings import Settings
+from ingestion.contract import load_contracts
+from ingestion.loader import KNOWN_CODE_SOURCES, FileOutcome, ingest_all
+from ingestion.warehouse import ensure_raw_schema
+
+FIRST_REASONS = 3
+
+
+class CheckFilesError(EduqError):
+    """The folder to check cannot be checked (it does not exist, or is not a folder)."""
+
+
+@dataclass
+class FileCheck:
+    """What the loader would do with one file."""
+
+    path: str  # relative to the checked folder
+    outcome: FileOutcome
+    reasons: list[str] = field(default_factory=list)  # the first quarantine reasons
+
+    @property
+    def status(self) -> str:
+        """``load`` | ``rejected`` | ``duplicate``."""
+        return {"loaded": "load"}.get(self.outcome.status, self.outcome.status)
+
+    def render(self) -> str:
+        o = self.outcome
+        lines = [self.path]
+        if o.status == "rejected":
+            lines.append(f"  → REJECTED: {_without_name(o.message, o.file_name)}")
+        elif o.status == "duplicate":
+            lines.append(
+                "  → DUPLICATE: the same content as a file already delivered: it would be skipped"
+            )
+        else:
+            contract = load_contracts()[o.source]
+            years = (o.years or "").split(",") if o.years else []
+            year = f", year{'s' if len(years) > 1 else ''} {', '.join(years)}" if years else ""
+            quarantined = "0 quarantined"
+            if o.rows_quarantined:
+                by_reason = o.message.partition(" (")[2].removesuffix(")")
+                quarantined = f"{o.rows_quarantined} would be quarantined ({by_reason})"
+            lines.append(
+                f"  → {o.source} «{contract.title_ru}»{year}: {_n(o.rows_read, 'row')} read, "
+                f"{o.rows_loaded} would load, {quarantined}"
+            )
+            lines += [f"      {r}" for r in self.reasons]
+            more = o.rows_quarantined - len(self.reasons)
+            if self.reasons and more > 0:
+                lines.append(f"      … and {_n(more, 'more row')}")
+        return "\n".join(lines)
+
+
+@dataclass
+class CheckReport:
+    folder: Path
+    files: list[FileCheck]
+    warehouse: Path | None  # the loader's warehouse, read for known codes and earlier deliveries
+    warehouse_problem: str = ""  # why it could not be read, if it could not
+
+    def by_status(self, status: str) -> list[FileCheck]:
+        return [f for f in self.files if f.status == status]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every file would load or be skipped as a duplicate, 1 when one is rejected."""
+        return 1 if self.by_status("rejected") else 0
+
+    def render(self) -> str:
+        if self.warehouse_problem:
+            known = f"not the warehouse ({self.warehouse_problem}); only "
+        elif self.warehouse:
+            known = f"the warehouse ({self.warehouse}, read-only) and "
+        else:
+            known = "no warehouse yet; "
+        head = [
+            f"Checked {_n(len(self.files), 'file')} in {self.folder} "
+            + "(a dry run: nothing was loaded, moved or written).",
+            f"School codes and earlier deliveries: {known}the reference files of this folder.",
+            "",
+        ]
+        load = self.by_status("load")
+        rows = sum(f.outcome.rows_read for f in load)
+        quarantined = sum(f.outcome.rows_quarantined for f in load)
+        summary = (
+            f"{_n(len(load), 'file')} would load ({_n(rows, 'row')} read, {quarantined} would be "
+            "quarantined), "
+            f"{len(self.by_status('rejected'))} would be rejected, "
+            f"{len(self.by_status('duplicate'))} duplicate."
+        )
+        return "\n".join([*head, *(f.render() for f in self.files), "", summary])
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _without_name(message: str, name: str) -> str:
+    return message.removeprefix(f"{name}: ")
+
+
+def _attach_warehouse(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+    """Copy what the loader reads of an existing warehouse into the scratch database: the codes
+    of the registry, crosswalk and successors, and the log of loaded files (duplicates)."""
+    literal = "'" + str(warehouse).replace("'", "''") + "'"
+    con.execute(f"attach {literal} as warehouse (read_only)")
+    con.execute("begin transaction")
+    try:
+        have = {}
+        for table, column in con.execute(
+            "select table_name, column_name from duckdb_columns() "
+            "where database_name = 'warehouse' and schema_name = 'raw'"
+        ).fetchall():
+            have.setdefault(table, set()).add(column)
+        ours = {}
+        for table, column in con.execute(
+            "select table_name, column_name from duckdb_columns() "
+            "where database_name = current_database() and schema_name = 'raw'"
+        ).fetchall():
+            ours.setdefault(table, []).append(column)
+        for table in (*KNOWN_CODE_SOURCES, "_load_log"):
+            columns = [c for c in ours.get(table, []) if c in have.get(table, set())]
+            if not columns:
+                continue
+            names = ", ".join(f'"{c}"' for c in columns)
+            where = " where status = 'loaded'" if table == "_load_log" else ""
+            con.execute(
+                f"insert into raw.{table} ({names}) select {names} from warehouse.raw.{table}{where}"
+            )
+        con.execute("commit")
+    except duckdb.Error:
+        con.execute("rollback")  # all or nothing of the warehouse
+        raise
+    finally:
+        con.execute("detach warehouse")
+
+
+def quarantine_reasons(con: duckdb.DuckDBPyConnection, file_id: int, limit: int) -> list[str]:
+    rows = con.execute(
+        "select row_number, column_name, value, reason from raw._quarantine where file_id = ? "
+        "and row_number in (select distinct row_number from raw._quarantine where file_id = ? "
+        "order by row_number limit ?) order by row_number, column_name",
+        [file_id, file_id, limit],
+    ).fetchall()
+    out = []
+    for row, column, value, reason in rows:
+        if column == "*":
+            out.append(f"row {row}: {reason}")
+        else:
+            shown = f" «{value}»" if value is not None else ""
+            out.append(f"row {row}, {column}{shown}: {reason}")
+    return out
+
+
+def check_files(
+    folder: Path, settings: Settings, first_reasons: int = FIRST_REASONS
+) -> CheckReport:
+    """Run the loader over ``folder`` as a dry run and say, per file, what it would do."""
+    folder = Path(folder).expanduser()
+    if not folder.exists():
+        raise CheckFilesError(f"no folder {folder}: give the folder of the files to check")
+    if not folder.is_dir():
+        raise CheckFilesError(f"{folder} is a file, not a folder: give the folder that holds it")
+    folder = folder.resolve()
+    scratch = dataclasses.replace(settings, landing_dir=folder)
+    # the loader's own warehouse: the night run checks codes and duplicates against it
+    warehouse = settings.candidate_db if settings.candidate_db.is_file() else None
+    problem = ""
+    with duckdb.connect(":memory:") as con:
+        ensure_raw_schema(con)
+        if warehouse is not None:
+            try:
+                _attach_warehouse(con, warehouse)
+            except duckdb.Error as exc:  # locked, damaged, another DuckDB version
+                problem = f"cannot read {warehouse}: {str(exc).splitlines()[0]}"
+        survey, reports = ingest_all(con, scratch, dry_run=True)
+        outcomes = [o for o in survey.outcomes if o.status != "queued"]
+        outcomes += [f for r in reports for f in r.files]
+        files = []
+        for o in outcomes:
+            reasons = (
+                quarantine_reasons(con, o.file_id, first_reasons)
+                if o.status == "loaded" and o.rows_quarantined
+                else []
+            )
+            relative = Path(o.landing_path).relative_to(folder).as_posix()
+            files.append(FileCheck(relative, o, reasons))
+    files.sort(key=lambda f: f.path)
+    return CheckReport(folder, files, warehouse, problem)

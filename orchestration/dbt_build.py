@@ -1,0 +1,156 @@
+"""`dbt build` in this process, with the project parsed once (dbtRunner with a preloaded manifest).
+
+A subprocess per build cost dbt's start-up and parse every night (~4 s); in this process a build
+of the demo region's models, seeds and data tests takes a few seconds. The build never stops the
+pipeline because a test failed: dbt skips what depends on a failed test, and the audit judges every
+result (gate/audit.py). Only a build that cannot run at all raises.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core import progress
+from core.settings import Settings
+from orchestration.dbt_project import (
+    TARGET_DIR,
+    apply_env,
+    cli_args,
+    dbt_env,
+    manifest_object,
+)
+
+BUILDS_DIR = TARGET_DIR / "builds"
+KEEP_BUILDS = 20
+
+
+class DbtBuildError(RuntimeError):
+    """dbt could not run the build at all (not a failed test: those are results)."""
+
+
+@dataclass(frozen=True)
+class NodeEvent:
+    """One node finished: what it was, how it ended, how long it took."""
+
+    unique_id: str
+    resource_type: str
+    name: str
+    status: str  # dbt's: success / error / skipped / pass / fail / warn
+    seconds: float
+    failures: int = 0
+    message: str = ""
+
+
+@dataclass
+class DbtBuild:
+    target_dir: Path
+    seconds: float
+    nodes: list[NodeEvent] = field(default_factory=list)
+
+    @property
+    def run_results(self) -> Path:
+        return self.target_dir / "run_results.json"
+
+
+def build_args(settings: Settings, select: Sequence[str] = ()) -> list[str]:
+    """`dbt build` of the data (models, seeds, data tests) with the run's methodology profile; unit
+    tests check the SQL on fixed inputs and run in CI (`make test`), not every night. With
+    ``settings.full_refresh`` the incremental models count every year again."""
+    args = [
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+        "--vars",
+        json.dumps({"methodology_profile": settings.methodology_profile}),
+    ]
+    if select:
+        args += ["--select", *select]
+    if settings.full_refresh:
+        args.append("--full-refresh")
+    return args
+
+
+def target_dir_for(run_id: str) -> Path:
+    """dbt's target folder of one pipeline run (run_results.json and manifest.json of its build)."""
+    return BUILDS_DIR / f"build-{run_id[:7]}-{run_id[8:16]}"
+
+
+def _prune(keep: int = KEEP_BUILDS) -> None:
+    if not BUILDS_DIR.exists():
+        return
+    folders = sorted(BUILDS_DIR.iterdir(), key=lambda p: p.stat().st_mtime)
+    for folder in folders[:-keep]:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_build(
+    settings: Settings,
+    run_id: str,
+    select: Sequence[str] = (),
+    on_node: Callable[[NodeEvent], None] | None = None,
+) -> DbtBuild:
+    """Build the candidate warehouse of ``settings`` in this process; ``on_node`` hears of every node."""
+    from dbt.cli.main import dbtRunner
+
+    manifest = manifest_object()
+    total = sum(
+        1
+        for n in manifest.nodes.values()
+        if n.resource_type in ("model", "seed", "snapshot", "test")
+    )
+    progress.stage(f"dbt build ({total} models, seeds and tests)")
+    target = target_dir_for(run_id)
+    target.mkdir(parents=True, exist_ok=True)
+    build = DbtBuild(target, 0.0)
+
+    def callback(event: Any) -> None:
+        if event.info.name != "NodeFinished":
+            return
+        info = event.data.run_result
+        node = event.data.node_info
+        item = NodeEvent(
+            unique_id=node.unique_id,
+            resource_type=node.resource_type,
+            name=node.node_name,
+            status=str(info.status),
+            seconds=float(info.execution_time or 0.0),
+            failures=int(info.num_failures or 0),
+            message=str(info.message or ""),
+        )
+        build.nodes.append(item)
+        progress.nodes_done(len(build.nodes), total, item.name)
+        if on_node is not None:
+            on_node(item)
+
+    apply_env(dbt_env(settings))
+    started = time.perf_counter()
+    try:
+        result = dbtRunner(manifest=manifest, callbacks=[callback]).invoke(
+            [*build_args(settings, select), "--quiet", *cli_args(target)]
+        )
+    finally:
+        release_connections()
+    build.seconds = time.perf_counter() - started
+    if result.exception is not None or not build.run_results.exists():
+        raise DbtBuildError(f"dbt build could not run: {result.exception}")
+    _prune()
+    return build
+
+
+def release_connections() -> None:
+    """Close the DuckDB connection dbt-duckdb keeps open in this process between invocations, so that
+    the next step of the pipeline (or a reader in this process) opens the file afresh."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
+    environment = DuckDBConnectionManager._ENV  # dbt-duckdb keeps it at class level
+    if environment is not None:
+        environment.close()
+    DuckDBConnectionManager.close_all_connections()

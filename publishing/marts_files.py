@@ -1,0 +1,312 @@
+"""Every public mart as files, for readers without a database: ``publications/<Y>/marts/v<N>/``.
+
+- ``<mart>.csv``: UTF-8 with BOM, ``;``, a header of the warehouse column names, rows sorted by the
+  primary key (the same marts give the same bytes);
+- ``<mart>.parquet``: the same rows with their types;
+- ``datapackage.json``: a Frictionless Data package (https://specs.frictionlessdata.io/) of the CSV
+  files: for each mart its fields with types, the dbt descriptions (English with the Russian term),
+  required fields, the primary key, the file's size and SHA-256;
+- ``manifest.json``: the audited build, the checks, row counts and hashes of every file, what
+  changed against the previous version, software versions.
+
+Gated and versioned like the list (publishing/publish.py): only from a serving warehouse that
+carries a passed audit, under the latest list year ``Y`` of the warehouse; a version is written in a
+staging folder and renamed to ``v<N>`` (never overwritten, files read-only); when every CSV is
+byte-identical to the latest version's, nothing new is published (``unchanged``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from core.files import dumps_json, fsync_dir
+from core.settings import Settings
+from gate.publishable import computed_list_years
+from publishing.errors import PublicationRefused, VersionConflict
+from publishing.mart_catalog import PUBLIC_SCHEMA, Mart, read_marts
+from publishing.publish import (
+    folder_lock,
+    list_dir,
+    require_audited,
+    software_versions,
+    version_numbers,
+)
+
+BATCH_ROWS = 100_000
+DATAPACKAGE = "datapackage.json"
+MANIFEST = "manifest.json"
+CSV_DIALECT = {"delimiter": ";", "quoteChar": '"', "header": True}
+
+# DuckDB type -> Frictionless field type
+FIELD_TYPES = {
+    "VARCHAR": "string",
+    "BOOLEAN": "boolean",
+    "TINYINT": "integer",
+    "SMALLINT": "integer",
+    "INTEGER": "integer",
+    "BIGINT": "integer",
+    "HUGEINT": "integer",
+    "UTINYINT": "integer",
+    "USMALLINT": "integer",
+    "UINTEGER": "integer",
+    "UBIGINT": "integer",
+    "FLOAT": "number",
+    "DOUBLE": "number",
+    "DATE": "date",
+    "TIME": "time",
+    "TIMESTAMP": "datetime",
+    "TIMESTAMP WITH TIME ZONE": "datetime",
+}
+
+
+@dataclass
+class MartsFilesResult:
+    status: str  # published | unchanged | skipped
+    list_year: int
+    version: int = 0
+    directory: Path | None = None
+    rows: dict[str, int] = field(default_factory=dict)
+    changed: list[str] = field(default_factory=list)
+    build_id: str = ""
+    message: str = ""
+
+    def render(self) -> str:
+        if self.status == "skipped":
+            return f"Marts files {self.list_year}: not published ({self.message})"
+        if self.status == "unchanged":
+            return (
+                f"Marts files {self.list_year}: unchanged since v{self.version}, nothing new "
+                f"published\n  {self.directory}"
+            )
+        return (
+            f"Marts files {self.list_year}: published v{self.version}, {len(self.rows)} marts, "
+            f"{sum(self.rows.values())} rows\n  {self.directory}"
+        )
+
+
+def marts_dir(settings: Settings, list_year: int) -> Path:
+    return list_dir(settings, list_year) / "marts"
+
+
+def field_type(duckdb_type: str) -> str:
+    if duckdb_type.startswith("DECIMAL"):
+        return "number"
+    return FIELD_TYPES.get(duckdb_type, "string")
+
+
+def _order_by(mart: Mart) -> str:
+    keys = mart.primary_key or tuple(mart.column_names)
+    return ", ".join(f'"{k}"' for k in keys)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_mart_files(con: duckdb.DuckDBPyConnection, mart: Mart, folder: Path) -> dict:
+    """``<mart>.csv`` and ``<mart>.parquet`` in ``folder``; returns rows, sizes and hashes."""
+    columns = ", ".join(f'"{c}"' for c in mart.column_names)
+    relation = con.sql(
+        f'select {columns} from {PUBLIC_SCHEMA}."{mart.name}" order by {_order_by(mart)}'
+    )
+    reader = relation.to_arrow_reader(BATCH_ROWS)
+    csv_path, parquet_path = folder / f"{mart.name}.csv", folder / f"{mart.name}.parquet"
+    rows = 0
+    with open(csv_path, "wb") as out:
+        out.write("\ufeff".encode())
+        with (
+            pacsv.CSVWriter(
+                out, reader.schema, write_options=pacsv.WriteOptions(delimiter=";")
+            ) as csv,
+            pq.ParquetWriter(parquet_path, reader.schema) as parquet,
+        ):
+            for batch in reader:
+                csv.write_batch(batch)
+                parquet.write_batch(batch)
+                rows += batch.num_rows
+    return {
+        "rows": rows,
+        "csv": {
+            "name": csv_path.name,
+            "bytes": csv_path.stat().st_size,
+            "sha256": _sha256(csv_path),
+        },
+        "parquet": {
+            "name": parquet_path.name,
+            "bytes": parquet_path.stat().st_size,
+            "sha256": _sha256(parquet_path),
+        },
+    }
+
+
+def datapackage(marts: list[Mart], files: dict[str, dict], info: dict) -> dict:
+    """The Frictionless Data package of the CSV files."""
+    resources = []
+    for mart in marts:
+        fields = []
+        for column in mart.columns:
+            spec = {"name": column.name, "type": field_type(column.data_type)}
+            if column.description:
+                spec["description"] = column.description
+            if spec["type"] == "boolean":
+                spec |= {"trueValues": ["true"], "falseValues": ["false"]}
+            if spec["type"] == "datetime":
+                spec["format"] = "any"
+            if not column.nullable:
+                spec["constraints"] = {"required": True}
+            fields.append(spec)
+        schema: dict = {"fields": fields, "missingValues": [""]}
+        if mart.primary_key:
+            schema["primaryKey"] = list(mart.primary_key)
+        csv = files[mart.name]["csv"]
+        resources.append(
+            {
+                "name": mart.name,
+                "path": csv["name"],
+                "profile": "tabular-data-resource",
+                "title": mart.name,
+                "description": mart.description,
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8-sig",
+                "dialect": CSV_DIALECT,
+                "bytes": csv["bytes"],
+                "hash": f"sha256:{csv['sha256']}",
+                "schema": schema,
+            }
+        )
+    return {
+        "profile": "tabular-data-package",
+        "name": f"eduq-marts-{info['list_year']}",
+        "title": f"Витрины хранилища качества образования: список {info['list_year']} года, "
+        f"версия {info['version']}",
+        "description": "Все публичные витрины (схема marts) проверенной сборки хранилища: ШНОР, "
+        "кластеры ФИОКО, ИСБШ и зона риска, дефициты, рисковые профили, динамика. Каждая витрина — "
+        "CSV (UTF-8 с BOM, разделитель «;») и Parquet с теми же строками. Сборка: "
+        f"{info['build_id']}; методика: {info['profile']}.",
+        "version": str(info["version"]),
+        "created": info["created_at"],
+        "resources": resources,
+    }
+
+
+def _previous_hashes(folder: Path, version: int) -> dict[str, str]:
+    manifest = json.loads((folder / f"v{version}" / MANIFEST).read_text(encoding="utf-8"))
+    return {name: m["csv"]["sha256"] for name, m in manifest["marts"].items()}
+
+
+def publish_marts_files(settings: Settings, list_year: int, manifest: Path) -> MartsFilesResult:
+    """Publish every public mart of the serving warehouse under ``list_year`` (see the module
+    docstring). ``manifest`` is the dbt manifest that describes the marts."""
+    serving = settings.serving_db
+    if not serving.exists():
+        raise PublicationRefused(
+            f"no serving warehouse at {serving}: run `eduq run` first. Nothing was published."
+        )
+    folder = marts_dir(settings, list_year)
+    with duckdb.connect(str(serving), read_only=True) as con:
+        audit = require_audited(con, serving)
+        years = computed_list_years(con)
+        if not years or list_year != max(years):
+            latest = max(years) if years else None
+            return MartsFilesResult(
+                "skipped",
+                list_year,
+                build_id=audit.build_id,
+                message=f"the marts are published under the latest list year ({latest}) only",
+            )
+        marts = read_marts(con, manifest)
+        with folder_lock(folder):
+            existing = version_numbers(folder)
+            version = (existing[-1] if existing else 0) + 1
+            target = folder / f"v{version}"
+            if target.exists():
+                raise VersionConflict(
+                    f"{target} exists without a manifest (an interrupted publication?); published "
+                    "versions are never overwritten: move it aside and publish again."
+                )
+            staging = folder / f".{target.name}.staging-{os.getpid()}"
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            try:
+                files = {mart.name: write_mart_files(con, mart, staging) for mart in marts}
+                hashes = {name: f["csv"]["sha256"] for name, f in files.items()}
+                previous = _previous_hashes(folder, existing[-1]) if existing else {}
+                if existing and previous == hashes:
+                    shutil.rmtree(staging)
+                    return MartsFilesResult(
+                        "unchanged",
+                        list_year,
+                        existing[-1],
+                        folder / f"v{existing[-1]}",
+                        {n: f["rows"] for n, f in files.items()},
+                        build_id=audit.build_id,
+                    )
+                changed = sorted(
+                    n for n in set(hashes) | set(previous) if hashes.get(n) != previous.get(n)
+                )
+                created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+                info = {
+                    "list_year": list_year,
+                    "version": version,
+                    "build_id": audit.build_id,
+                    "profile": audit.methodology_profile,
+                    "created_at": created,
+                }
+                package = datapackage(marts, files, info)
+                record = {
+                    "data_set": "Публичные витрины хранилища (схема marts)",
+                    "list_year": list_year,
+                    "version": version,
+                    "previous_version": existing[-1] if existing else None,
+                    "created_at": created,
+                    "warehouse": {
+                        "build_id": audit.build_id,
+                        "candidate_sha256": audit.candidate_sha256,
+                        "methodology_profile": audit.methodology_profile,
+                        "audited_at": str(audit.audited_at),
+                        "promoted_at": str(audit.promoted_at),
+                    },
+                    "checks": {
+                        "passed": audit.passed,
+                        "summary": audit.record.get("summary", {}),
+                    },
+                    "marts": files,
+                    "changed_since_previous": changed if existing else None,
+                    "software": software_versions(),
+                }
+                for name, data in ((DATAPACKAGE, package), (MANIFEST, record)):
+                    (staging / name).write_text(dumps_json(data), encoding="utf-8")
+                for path in staging.iterdir():
+                    with open(path, "rb") as fh:
+                        os.fsync(fh.fileno())
+                    path.chmod(0o444)
+                fsync_dir(staging)
+                os.rename(staging, target)  # under the folder lock; `target` was checked absent
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            fsync_dir(folder)
+    return MartsFilesResult(
+        "published",
+        list_year,
+        version,
+        target,
+        {n: f["rows"] for n, f in files.items()},
+        changed,
+        audit.build_id,
+    )

@@ -1,0 +1,403 @@
+"""Render a document: HTML (one self-contained file, charts inline as SVG), PDF (WeasyPrint, A4,
+page numbers, fonts embedded) and XLSX (one sheet a table, Russian headers).
+
+Reproducible: the same document gives the same bytes. Charts are rendered by vl-convert (same
+specification, same SVG); the PDF carries the document's date (not the time of writing) and the
+fonts embedded by WeasyPrint are subset with their timestamp fixed (``SOURCE_DATE_EPOCH``, the
+reproducible-builds convention fontTools follows); the XLSX zip entries carry a fixed date.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import os
+import re
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from publishing.report import charts
+from publishing.report.content import INT, SHARE, Chart, Document, Paragraph, Table
+
+TEMPLATES = Path(__file__).parent / "templates"
+SHEET_NAME = re.compile(r"[\[\]\*\?/\\:]")
+
+
+@dataclass(frozen=True)
+class Page:
+    orientation: str = "landscape"
+    margin: str = "12mm 12mm 14mm 12mm"
+
+
+REPORT_PAGE = Page("landscape")
+CARD_PAGE = Page("portrait", "8mm 9mm 11mm 9mm")
+
+
+# --- layout shared by the XLSX and the HTML (each HTML cell names its XLSX cell) -------------------
+def header_rows(table: Table) -> int:
+    return 2 if any(c.group for c in table.columns) else 1
+
+
+FIRST_HEADER_ROW = 3  # row 1: title, row 2: empty
+
+
+def first_data_row(table: Table) -> int:
+    return FIRST_HEADER_ROW + header_rows(table)
+
+
+def col_letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index + 1)
+
+
+def sheet_name(table: Table) -> str:
+    return SHEET_NAME.sub(" ", table.key)[:31]
+
+
+def _header_cells(table: Table) -> list[list[dict]]:
+    if header_rows(table) == 1:
+        return [[{"text": c.header, "colspan": 1, "rowspan": 1} for c in table.columns]]
+    top: list[dict] = []
+    bottom: list[dict] = []
+    i = 0
+    while i < len(table.columns):
+        col = table.columns[i]
+        if col.group is None:
+            top.append({"text": col.header, "colspan": 1, "rowspan": 2})
+            i += 1
+            continue
+        j = i
+        while j < len(table.columns) and table.columns[j].group == col.group:
+            bottom.append({"text": table.columns[j].header, "colspan": 1, "rowspan": 1})
+            j += 1
+        top.append({"text": col.group, "colspan": j - i, "rowspan": 1})
+        i = j
+    return [top, bottom]
+
+
+# --- HTML --------------------------------------------------------------------------------------
+@cache
+def _environment() -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        keep_trailing_newline=True,
+    )
+
+
+def draw_charts(doc: Document) -> None:
+    for chart in doc.charts():
+        if not chart.svg:
+            chart.svg = charts.render_svg(chart.spec)
+
+
+def _widths(table: Table) -> list[str]:
+    """Column widths in percent of the table (fixed table layout: WeasyPrint does not measure every
+    cell's text to size the columns, which is most of its time)."""
+    total = sum(c.width for c in table.columns) or 1
+    return [f"{100 * c.width / total:.2f}%" for c in table.columns]
+
+
+def _table_width(table: Table) -> str:
+    """A table as wide as its columns need (in characters, about 0.62 em each), at most the page."""
+    chars = sum(c.width for c in table.columns)
+    return f"{chars * 0.62:.1f}em; max-width: 100%" if chars < 150 else "100%"
+
+
+def _svg_image(svg: str) -> str:
+    """An SVG as an <img> with a data URI: WeasyPrint draws it without styling every SVG element."""
+    import base64
+
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    width = re.search(r'width="([0-9.]+)"', svg)
+    style = f' style="width: {float(width.group(1)) * 0.75:.1f}pt"' if width else ""
+    return f'<img alt="" src="data:image/svg+xml;base64,{data}"{style}>'
+
+
+def _blocks(doc: Document, for_pdf: bool = False) -> list[dict]:
+    sections = []
+    for s in doc.sections:
+        blocks: list[dict] = []
+        for b in s.blocks:
+            if isinstance(b, Table):
+                start = first_data_row(b)
+                rows = [
+                    {
+                        "total": i in b.total_rows,
+                        "cells": [
+                            {
+                                "text": c.text(),
+                                "kind": c.kind,
+                                "bold": c.bold,
+                                "missing": c.value is None,
+                                "ref": f"{col_letter(j)}{start + i}",
+                            }
+                            for j, c in enumerate(row)
+                        ],
+                    }
+                    for i, row in enumerate(b.rows)
+                ]
+                blocks.append(
+                    {
+                        "kind": "table",
+                        "title": b.title,
+                        "sheet": sheet_name(b),
+                        "header_rows": _header_cells(b),
+                        "rows": rows,
+                        "ncols": len(b.columns),
+                        "widths": _widths(b),
+                        "table_width": _table_width(b),
+                        "footnote": b.footnote,
+                        "empty_text": b.empty_text,
+                    }
+                )
+            elif isinstance(b, Chart):
+                blocks.append(
+                    {
+                        "kind": "chart",
+                        "key": b.key,
+                        "title": b.title,
+                        "svg": _svg_image(b.svg) if for_pdf else b.svg,
+                        "footnote": b.footnote,
+                    }
+                )
+            elif isinstance(b, Paragraph):
+                blocks.append({"kind": "text", "text": b.text, "css": b.css})
+        sections.append({"key": s.key, "title": s.title, "lead": s.lead, "blocks": blocks})
+    return sections
+
+
+def render_html(
+    docs: Sequence[Document],
+    *,
+    version_label: str,
+    page: Page = REPORT_PAGE,
+    toc: bool = True,
+    for_pdf: bool = False,
+) -> str:
+    """One HTML file holding ``docs`` one after another (a report is one; all cards are many).
+    ``for_pdf``: charts as SVG images (faster for WeasyPrint), no script."""
+    for doc in docs:
+        draw_charts(doc)
+    parts = []
+    for doc in docs:
+        anchor = doc.anchor or doc.kind
+        parts.append(
+            {
+                "doc": _Doc(doc, _blocks(doc, for_pdf)),
+                "anchor": anchor,
+                "prefix": "" if len(docs) == 1 else f"{anchor}-",
+                "toc": toc and len(docs) == 1,
+            }
+        )
+    template = _environment().get_template("document.html.j2")
+    return template.render(
+        doc=docs[0],
+        parts=parts,
+        css=(TEMPLATES / "style.css").read_text(encoding="utf-8"),
+        version_label=version_label,
+        orientation=page.orientation,
+        margin=page.margin,
+        for_pdf=for_pdf,
+    )
+
+
+class _Doc:
+    """A document as the template reads it (sections with plain blocks)."""
+
+    def __init__(self, doc: Document, sections: list[dict]) -> None:
+        self.title, self.subtitle, self.facts = doc.title, doc.subtitle, doc.facts
+        self.sections = [_Obj(s) for s in sections]
+
+
+class _Obj:
+    def __init__(self, data: dict) -> None:
+        self.__dict__.update(data)
+        self.blocks = [_Obj(b) if isinstance(b, dict) else b for b in data.get("blocks", [])]
+
+
+# --- PDF ---------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def fixed_font_timestamp(moment: dt.date | None) -> Iterator[None]:
+    """fontTools stamps a subset font with the current time unless SOURCE_DATE_EPOCH is set; set it
+    to the document's date for the duration of the rendering."""
+    name = "SOURCE_DATE_EPOCH"
+    saved = os.environ.get(name)
+    epoch = dt.datetime.combine(moment or dt.date(2000, 1, 1), dt.time(0, 0), dt.UTC)
+    os.environ[name] = str(int(epoch.timestamp()))
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
+
+
+def layout_pdf(html: str, moment: dt.date | None) -> Any:
+    """A WeasyPrint document (pages laid out) of ``html``."""
+    import weasyprint
+
+    with fixed_font_timestamp(moment):
+        return weasyprint.HTML(string=html, base_url=str(TEMPLATES)).render()
+
+
+def write_pdf(document: Any, moment: dt.date | None, pages: Sequence[Any] | None = None) -> bytes:
+    with fixed_font_timestamp(moment):
+        target = document if pages is None else document.copy(list(pages))
+        return target.write_pdf(pdf_identifier=b"eduq")
+
+
+def render_pdf(html: str, moment: dt.date | None) -> bytes:
+    """The PDF of an HTML rendered with ``for_pdf=True``."""
+    return write_pdf(layout_pdf(html, moment), moment)
+
+
+# --- XLSX --------------------------------------------------------------------------------------
+def render_xlsx(tables: Sequence[Table], moment: dt.date | None, title: str) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    thin = Side(style="thin", color="000000")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    bold = Font(name="Times New Roman", size=11, bold=True)
+    text = Font(name="Times New Roman", size=11)
+    fill = PatternFill("solid", fgColor="D9D9D9")
+    used: set[str] = set()
+    for table in tables:
+        name = sheet_name(table)
+        assert name not in used, f"two tables named {name}"
+        used.add(name)
+        ws = wb.create_sheet(name)
+        ncols = max(len(table.columns), 1)
+        ws.cell(row=1, column=1, value=table.title).font = Font(
+            name="Times New Roman", size=12, bold=True
+        )
+        for r, header_row in enumerate(_header_cells(table), start=FIRST_HEADER_ROW):
+            col = 1
+            for h in header_row:
+                while ws.cell(row=r, column=col).coordinate in ws.merged_cells:
+                    col += 1
+                cell = ws.cell(row=r, column=col, value=h["text"])
+                if h["colspan"] > 1 or h["rowspan"] > 1:
+                    ws.merge_cells(
+                        start_row=r,
+                        start_column=col,
+                        end_row=r + h["rowspan"] - 1,
+                        end_column=col + h["colspan"] - 1,
+                    )
+                for rr in range(r, r + h["rowspan"]):
+                    for cc in range(col, col + h["colspan"]):
+                        c = ws.cell(row=rr, column=cc)
+                        c.font, c.border, c.fill = bold, border, fill
+                        c.alignment = Alignment(
+                            horizontal="center", vertical="center", wrap_text=True
+                        )
+                col += h["colspan"]
+        start = first_data_row(table)
+        for i, row in enumerate(table.rows):
+            for j, c in enumerate(row):
+                value = c.value
+                if (
+                    value is not None
+                    and c.kind in (INT, SHARE)
+                    and not isinstance(value, (int, float))
+                ):
+                    value = float(value)
+                cell = ws.cell(
+                    row=start + i, column=j + 1, value=value if value is not None else c.missing
+                )
+                cell.font = bold if (c.bold or i in table.total_rows) else text
+                cell.border = border
+                if c.kind == INT and value is not None:
+                    cell.number_format = "#,##0"
+                elif c.kind == SHARE and value is not None:
+                    cell.number_format = "0%"
+                cell.alignment = Alignment(vertical="top", wrap_text=c.kind not in (INT, SHARE))
+        for j, column in enumerate(table.columns):
+            ws.column_dimensions[col_letter(j)].width = column.width
+        note_row = start + len(table.rows) + 1
+        if table.footnote:
+            ws.cell(row=note_row, column=1, value=table.footnote).alignment = Alignment(
+                wrap_text=True, vertical="top"
+            )
+            ws.merge_cells(start_row=note_row, start_column=1, end_row=note_row, end_column=ncols)
+            ws.row_dimensions[note_row].height = 15 * max(
+                2, len(table.footnote) // (8 * ncols + 20) + 1
+            )
+        ws.freeze_panes = ws.cell(row=start, column=2)
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.print_title_rows = f"{FIRST_HEADER_ROW}:{start - 1}"
+        ws.oddFooter.center.text = "Страница &P из &N"
+    moment = dt.datetime.combine(moment or dt.date(2000, 1, 1), dt.time(0, 0))
+    wb.properties.creator = "eduq"
+    wb.properties.title = title
+    wb.properties.created = moment
+    wb.properties.modified = moment
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return _normalise_zip(buffer.getvalue(), moment)
+
+
+MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+
+
+def _normalise_zip(data: bytes, moment: dt.datetime) -> bytes:
+    """Fixed timestamps on every zip entry and in the document properties (openpyxl stamps 'now')."""
+    stamp = (max(moment.year, 1980), moment.month, moment.day, 0, 0, 0)
+    modified = moment.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as src,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for item in src.infolist():
+            content = src.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                content = MODIFIED.sub(rb"\g<1>" + modified + rb"\g<2>", content)
+            info = zipfile.ZipInfo(item.filename, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            dst.writestr(info, content)
+    return out.getvalue()
+
+
+def sources_map(tables: Sequence[Table]) -> list[dict]:
+    """Where each figure comes from: for every table, each XLSX cell with its mart, column and key."""
+    out = []
+    for table in tables:
+        start = first_data_row(table)
+        cells = []
+        for i, row in enumerate(table.rows):
+            for j, c in enumerate(row):
+                if c.src is not None:
+                    cells.append(
+                        {
+                            "cell": f"{col_letter(j)}{start + i}",
+                            "mart": c.src.mart,
+                            "column": c.src.column,
+                            "key": {
+                                k: (v if isinstance(v, (int, str, bool)) or v is None else str(v))
+                                for k, v in c.src.key
+                            },
+                            "kind": c.kind,
+                        }
+                    )
+        out.append({"sheet": sheet_name(table), "title": table.title, "cells": cells})
+    return out

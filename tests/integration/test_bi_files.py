@@ -1,0 +1,263 @@
+"""The marts for readers without a database, on the session's built region:
+
+- the pipeline publishes every public mart as Parquet and CSV with a datapackage.json under
+  publications/<latest list year>/marts/v1; the set validates against its datapackage (Frictionless
+  Data) and, checked independently, each file holds exactly the mart's rows;
+- the same marts publish nothing new; a changed mart makes v2 and leaves v1 untouched; a serving
+  file without an audit record publishes nothing;
+- a DuckDB 1.x process reads an export of the serving warehouse (marts, reference, audit);
+- every public mart and every column is described (the dbt docs and the PostgreSQL comments come
+  from these descriptions);
+- without PostgreSQL the nightly run skips warehouse/postgres and says why.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from orchestration.dbt_project import MANIFEST
+from publishing.errors import PublicationRefused
+from publishing.mart_catalog import read_manifest_docs, read_marts, undocumented
+from publishing.marts_files import marts_dir, publish_marts_files
+from tests.integration.test_gates_support import copy_home, snapshot
+from tests.unit.test_serving_export import DUCKDB1_PYTHON
+
+pytestmark = pytest.mark.integration
+
+
+def _marts(settings) -> dict[str, list[tuple]]:
+    """Every table of schema marts with its rows sorted by the primary key (read here, not by the
+    code under test: the key comes from the manifest's unique_combination_of_columns tests)."""
+    manifest = json.loads(MANIFEST.read_text())
+    keys = {
+        n["attached_node"].split(".")[-1]: n["test_metadata"]["kwargs"]["combination_of_columns"]
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "test"
+        and (n.get("test_metadata") or {}).get("name") == "unique_combination_of_columns"
+        and n.get("attached_node")
+    }
+    out = {}
+    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts'"
+            ).fetchall()
+        ]
+        for table in tables:
+            order = ", ".join(f'"{k}"' for k in keys[table])
+            out[table] = con.execute(f"select * from marts.{table} order by {order}").fetchall()
+    return out
+
+
+def _csv_value(text: str, like: object) -> object:
+    """A CSV cell read back as the type of the mart's value (empty = NULL)."""
+    if text == "" and like != "":
+        return None
+    if isinstance(like, bool):
+        return {"true": True, "false": False}[text]
+    if isinstance(like, int):
+        return int(text)
+    if isinstance(like, float):
+        return float(text)
+    if isinstance(like, dt.date):
+        return dt.date.fromisoformat(text)
+    return text
+
+
+def test_the_pipeline_publishes_every_mart_as_files_that_validate(small_region) -> None:
+    import frictionless
+
+    settings = small_region.settings
+    assert "Marts files: published v1" in small_region.summary.publication.marts_files
+    folder = marts_dir(settings, 2025) / "v1"
+    marts = _marts(settings)
+    assert len(marts) >= 17 and "fct_shnor_list" in marts
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == sorted(
+        ["datapackage.json", "manifest.json"]
+        + [f"{m}.csv" for m in marts]
+        + [f"{m}.parquet" for m in marts]
+    )
+    assert all(not (p.stat().st_mode & 0o222) for p in folder.iterdir())  # read-only
+
+    report = frictionless.validate(str(folder / "datapackage.json"))
+    assert report.valid, report.flatten(["resourceName", "rowNumber", "fieldName", "type", "note"])
+    assert report.stats["tasks"] == len(marts)
+
+    package = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    docs = read_manifest_docs(MANIFEST)
+    for resource in package["resources"]:
+        name = resource["name"]
+        rows = marts[name]
+        fields = resource["schema"]["fields"]
+        assert resource["schema"]["primaryKey"] == list(docs[name].primary_key)
+        assert resource["description"] == docs[name].description != ""
+        assert [f["description"] for f in fields] == [docs[name].columns[f["name"]] for f in fields]
+        # Parquet: the very rows of the mart, with their types
+        assert [
+            tuple(r.values()) for r in pq.read_table(folder / f"{name}.parquet").to_pylist()
+        ] == rows
+        # CSV: UTF-8 with BOM, ';', the header, one line per row (empty = NULL)
+        raw = (folder / f"{name}.csv").read_bytes()
+        assert raw.startswith("\ufeff".encode())
+        lines = list(csv.reader(raw.decode("utf-8-sig").splitlines(), delimiter=";"))
+        assert lines[0] == [f["name"] for f in fields]
+        assert [
+            [_csv_value(v, c) for v, c in zip(line, row)] for line, row in zip(lines[1:], rows)
+        ] == [list(row) for row in rows]
+        assert len(lines) - 1 == len(rows)
+
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+        build = con.execute("select build_id from audit.build").fetchone()[0]
+    assert manifest["warehouse"]["build_id"] == build and manifest["checks"]["passed"]
+    assert {m: v["rows"] for m, v in manifest["marts"].items()} == {
+        m: len(r) for m, r in marts.items()
+    }
+
+
+def test_same_marts_publish_nothing_a_change_makes_v2_no_audit_publishes_nothing(
+    small_region, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import frictionless
+
+    settings = copy_home(small_region.settings, tmp_path / "home", monkeypatch)
+    folder = marts_dir(settings, 2025)
+    v1 = snapshot(folder / "v1")
+    again = publish_marts_files(settings, 2025, MANIFEST)
+    assert (again.status, again.version) == ("unchanged", 1)
+    older = publish_marts_files(settings, 2024, MANIFEST)
+    assert older.status == "skipped" and "latest list year (2025)" in older.message
+    assert not (settings.publications_dir / "2024" / "marts").exists()
+
+    with duckdb.connect(str(settings.serving_db)) as con:
+        con.execute("update marts.rpt_shnor_by_cluster set n_supported = n_supported + 1")
+    changed = publish_marts_files(settings, 2025, MANIFEST)
+    assert (changed.status, changed.version, changed.changed) == (
+        "published",
+        2,
+        ["rpt_shnor_by_cluster"],
+    )
+    assert snapshot(folder / "v1") == v1
+    manifest = json.loads((folder / "v2" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["previous_version"] == 1
+    assert manifest["changed_since_previous"] == ["rpt_shnor_by_cluster"]
+
+    # the validator does catch a broken set: a duplicated key
+    broken = tmp_path / "broken"
+    shutil.copytree(folder / "v2", broken)
+    path = broken / "fct_shnor_list.csv"
+    path.chmod(0o644)
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    path.write_text("\ufeff" + "\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")
+    package = json.loads((broken / "datapackage.json").read_text(encoding="utf-8"))
+    for resource in package["resources"]:
+        resource.pop("hash"), resource.pop("bytes")
+    (broken / "datapackage.json").chmod(0o644)
+    (broken / "datapackage.json").write_text(json.dumps(package), encoding="utf-8")
+    report = frictionless.validate(str(broken / "datapackage.json"))
+    assert not report.valid
+    assert {row[0] for row in report.flatten(["type"])} == {"primary-key"}
+
+    with duckdb.connect(str(settings.serving_db)) as con:
+        con.execute("drop schema audit cascade")  # a serving file copied by hand
+    before = snapshot(folder)
+    with pytest.raises(PublicationRefused, match="no audit record"):
+        publish_marts_files(settings, 2025, MANIFEST)
+    assert snapshot(folder) == before
+
+
+def test_a_duckdb_1x_process_reads_an_export_of_the_serving_warehouse(
+    small_region, tmp_path: Path
+) -> None:
+    from gate.serving_export import export_warehouse
+
+    settings = small_region.settings
+    target = tmp_path / "serving_v1.duckdb"
+    result = export_warehouse(settings.serving_db, target, ["marts", "reference", "audit"])
+    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+        expected = {
+            f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]
+            for s, t in con.execute(
+                "select schema_name, table_name from duckdb_tables() "
+                "where schema_name in ('marts', 'reference', 'audit')"
+            ).fetchall()
+        }
+        comment = con.execute(
+            "select comment from duckdb_columns() where schema_name = 'marts' "
+            "and table_name = 'fct_shnor_list' and column_name = 'school_id'"
+        ).fetchone()[0]
+    assert result.tables == expected
+    assert comment == read_manifest_docs(MANIFEST)["fct_shnor_list"].columns["school_id"]
+    script = r"""
+import json, sys
+import duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+tables = con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
+print(json.dumps({
+    "version": duckdb.__version__,
+    "rows": {f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0] for s, t in tables},
+    "schemas": sorted({s for s, _ in tables}),
+    "comment": con.execute("select comment from duckdb_columns() where table_name = 'fct_shnor_list' "
+                           "and column_name = 'school_id'").fetchone()[0],
+    "listed": con.execute("select count(*) from marts.fct_shnor_list where is_shnor and list_year = 2025").fetchone()[0],
+}))
+"""
+    done = subprocess.run(
+        [str(DUCKDB1_PYTHON), "-c", script, str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["version"].startswith("1.4.")
+    assert seen["rows"] == expected
+    assert seen["schemas"] == ["audit", "marts", "reference"]
+    assert seen["comment"] == comment
+    assert seen["listed"] == small_region.summary.list_size
+
+
+def test_every_public_mart_and_column_is_described(small_region, tmp_path: Path) -> None:
+    with duckdb.connect(str(small_region.settings.serving_db), read_only=True) as con:
+        marts = read_marts(con, MANIFEST)
+        assert undocumented(marts) == []
+        assert all(m.primary_key for m in marts)
+        # the check does find a gap: one description removed from a copy of the manifest
+        manifest = json.loads(MANIFEST.read_text())
+        manifest["nodes"]["model.eduq.fct_isbsh"]["columns"]["isbsh"]["description"] = " "
+        manifest["nodes"]["model.eduq.rpt_shnor_by_cluster"]["description"] = ""
+        gap = tmp_path / "manifest.json"
+        gap.write_text(json.dumps(manifest))
+        assert undocumented(read_marts(con, gap)) == [
+            "fct_isbsh.isbsh: no description",
+            "rpt_shnor_by_cluster: no description",
+        ]
+
+
+def test_without_postgresql_the_run_skips_the_postgres_marts_and_says_why(small_region) -> None:
+    summary = small_region.summary
+    assert summary.postgres.startswith("PostgreSQL marts: not published (no PostgreSQL configured")
+    assert "make postgres" in summary.postgres
+    key = dg.AssetKey(["warehouse", "postgres"])
+    assert small_region.instance.get_latest_materialization_event(key) is None
+    from orchestration.definitions import get_definitions
+
+    assert (
+        key
+        in get_definitions()
+        .resolve_job_def("nightly_load")
+        .asset_layer.asset_graph.get_all_asset_keys()
+    )

@@ -1,0 +1,37 @@
+"""The latest-delivery rule of every staging model is the one its contract states
+(``latest_delivery_per`` in ingestion/contracts/*.yaml, documented in docs/contracts.md): a
+correction replaces exactly what an earlier delivery said for the same key, and files for other
+keys (other subjects, periods, schools) add up."""
+
+from __future__ import annotations
+
+import re
+
+from ingestion.contract import load_contracts
+from orchestration.dbt_project import DBT_PROJECT_DIR
+
+CALL = re.compile(r"latest_delivery\(\[(.*?)\]", re.DOTALL)
+SOURCE = re.compile(r"source\('raw', '(\w+)'\)")
+
+
+def _column(expression: str) -> str:
+    """The contract column a partition expression stands for."""
+    text = expression.strip().strip("'").replace("source.", "")
+    if "subject" in text:
+        return "subject"  # the subject as delivered, or its code in seed subject_aliases
+    text = re.sub(r"^lower\((\w+)\)$", r"\1", text)
+    return text
+
+
+def test_every_staging_model_partitions_the_latest_delivery_as_its_contract_says() -> None:
+    contracts = load_contracts()
+    seen = set()
+    for path in sorted((DBT_PROJECT_DIR / "models" / "staging").rglob("stg_*.sql")):
+        sql = path.read_text(encoding="utf-8")
+        source = SOURCE.search(sql).group(1)
+        call = CALL.search(sql)
+        assert call, f"{path.name} applies no latest-delivery rule"
+        partition = {_column(part) for part in re.findall(r"'(?:[^']|'')*'", call.group(1))}
+        assert partition == set(contracts[source].latest_delivery_per), (path.name, partition)
+        seen.add(source)
+    assert seen == set(contracts)

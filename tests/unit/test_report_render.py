@@ -1,0 +1,151 @@
+"""The report's formatting, rendering and versioning on small hand-made documents (no warehouse)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+
+import pytest
+
+from publishing.errors import VersionConflict
+from publishing.report import charts, render
+from publishing.report.content import (
+    INT,
+    SHARE,
+    Cell,
+    Chart,
+    Column,
+    Document,
+    Section,
+    Table,
+    format_number,
+    format_share,
+    format_value,
+    source,
+)
+from publishing.report.versioning import publish_version, versions
+
+
+def test_figures_are_formatted_in_russian_and_rounded_half_up() -> None:
+    assert format_share(0.125) == "13%"  # half up, not to even
+    assert format_share(0.735) == "74%"
+    assert format_share(0.0) == "0%" and format_share(1.0) == "100%"
+    assert format_value(1234567, INT) == "1\u00a0234\u00a0567"
+    assert format_number(45.05) == "45,1" and format_number(-3.0) == "-3,0"
+    assert format_value(None, SHARE, "нет списка") == "нет списка"
+    assert format_value(True, "text") == "да"
+
+
+def _doc() -> Document:
+    table = Table(
+        key="1 Таблица",
+        title="Список ШНОР",
+        columns=[
+            Column("Кластер"),
+            Column("Число", INT, group="2025"),
+            Column("Доля", SHARE, group="2025"),
+        ],
+        rows=[
+            [
+                Cell("сильно неуспевающие"),
+                Cell(13, INT, source("marts.t", "n", k=1)),
+                Cell(0.149, SHARE),
+            ],
+            [Cell("Всего ШНОР", bold=True), Cell(87, INT), Cell(None, SHARE, missing="нет списка")],
+        ],
+        footnote="Правило. Методика: p, версия 1. Данные по состоянию на 16.03.2023.",
+        total_rows={1},
+    )
+    chart = Chart(
+        "c",
+        "Кластеры",
+        charts.grouped_bars(
+            [
+                {"Кластер": "сильно", "Год": "2025", "Школ": 13},
+                {"Кластер": "сильно", "Год": "2024", "Школ": 10},
+            ],
+            "Кластер",
+            "Год",
+            "Школ",
+        ),
+        footnote="Определение.",
+    )
+    return Document(
+        "report",
+        "Отчёт",
+        "Подзаголовок",
+        [("Год", "2025")],
+        [Section("s", "1. Раздел", [table, chart])],
+        "Отчёт",
+    )
+
+
+def test_html_is_self_contained_and_names_the_xlsx_cell_of_every_figure() -> None:
+    html = render.render_html([_doc()], version_label="v1")
+    assert "<script src" not in html and "http://" not in html.replace("http://www.w3.org", "")
+    assert (
+        'data-cell="B5"' in html and ">13<" in html
+    )  # title row 1, headers rows 3-4, data from row 5
+    assert 'data-cell="C6"' in html and "нет списка" in html
+    assert html.count("<svg") == 1 and "Кластеры" in html
+    assert render.render_html([_doc()], version_label="v1") == html
+
+
+def test_a_chart_renders_to_the_same_svg_with_cyrillic_and_russian_numbers() -> None:
+    spec = charts.grouped_bars(
+        [{"Кластер": "умеренно", "Год": "2025", "Школ": 1500}], "Кластер", "Год", "Школ"
+    )
+    svg = charts.render_svg(spec)
+    assert svg.startswith("<svg") and "умеренно" in svg
+    assert ">1\u00a0000<" in svg  # ru-RU thousands separator on the axis
+    assert charts.render_svg(spec) == svg
+
+
+def test_xlsx_holds_the_values_with_formats_and_fixed_dates() -> None:
+    from openpyxl import load_workbook
+
+    doc = _doc()
+    data = render.render_xlsx(doc.tables(), dt.date(2023, 3, 16), "t")
+    assert data == render.render_xlsx(doc.tables(), dt.date(2023, 3, 16), "t")
+    ws = load_workbook(io.BytesIO(data))["1 Таблица"]
+    assert ws["A1"].value == "Список ШНОР"
+    assert (
+        ws["B5"].value == 13
+        and ws["C5"].value == pytest.approx(0.149)
+        and ws["C5"].number_format == "0%"
+    )
+    assert ws["C6"].value == "нет списка"
+    sources = render.sources_map(doc.tables())
+    assert sources[0]["cells"] == [
+        {"cell": "B5", "mart": "marts.t", "column": "n", "key": {"k": 1}, "kind": "int"}
+    ]
+
+
+def test_pdf_bytes_are_the_same_for_the_same_document() -> None:
+    html = render.render_html([_doc()], version_label="v1", for_pdf=True)
+    first = render.render_pdf(html, dt.date(2023, 3, 16))
+    assert first.startswith(b"%PDF") and render.render_pdf(html, dt.date(2023, 3, 16)) == first
+
+
+def test_versions_are_never_overwritten_and_the_same_content_is_unchanged(tmp_path) -> None:
+    def files(version: int) -> dict[str, bytes]:
+        return {"a.txt": f"v{version}".encode(), "sub/b.txt": b"b"}
+
+    def manifest(version: int, previous: int | None, written: dict[str, bytes]) -> dict:
+        return {"version": version, "previous_version": previous}
+
+    first = publish_version(tmp_path, "fp1", files, manifest)
+    assert (first.status, first.version) == ("published", 1)
+    assert (tmp_path / "v1" / "sub" / "b.txt").read_bytes() == b"b"
+    assert publish_version(tmp_path, "fp1", files, manifest).status == "unchanged"
+    second = publish_version(tmp_path, "fp2", files, manifest)
+    assert (second.status, second.version) == ("published", 2)
+    assert (tmp_path / "v1" / "a.txt").read_bytes() == b"v1"
+    m = json.loads((tmp_path / "v2" / "manifest.json").read_text())
+    assert m["previous_version"] == 1 and m["content_fingerprint"] == "fp2"
+    assert {f["name"] for f in m["files"]} == {"a.txt", "sub/b.txt"}
+    (tmp_path / "v3").mkdir()  # an interrupted publication
+    with pytest.raises(VersionConflict):
+        publish_version(tmp_path, "fp3", files, manifest)
+    assert versions(tmp_path) == [1, 2]
