@@ -14,7 +14,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_HOME ?= $(EDUQ_HOME)/dagster
 
-.PHONY: check-python setup setup-libreoffice setup-report demo test test-unit test-integration test-report report-picture bench-report dbt-test dev lint format docs docs-serve contracts bench bench-postgres check-xlsx clean postgres postgres-stop bi bi-serve bi-stop test-bi
+.PHONY: check-python setup setup-libreoffice setup-report demo test test-unit test-integration test-report report-picture bench-report dbt-test dev lint format docs docs-serve contracts bench setup-bench bench-ingest bench-postgres check-xlsx clean postgres postgres-stop bi bi-serve bi-stop test-bi
 
 # first of all, the Python version (of .venv once it exists, else of $(PYTHON)), said in one line
 PYTHON_CHECKED = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
@@ -85,8 +85,21 @@ setup-report:
 check-xlsx:
 	scripts/check_xlsx.sh
 
+# issue 10's comparison at a size (BENCH_SIZE=region|10|country; BENCH_ROUNDS, BENCH_SEED,
+# BENCH_YEARS default 2023-2024): generate (cached), then, interleaved over rounds, the floor (bench/floor.sql),
+# the pandas script and eduq run (fresh, then again with nothing new); checks the baselines
+# against the warehouse before timing; writes bench/results/, docs/performance.md and .png
+BENCH_SIZE ?= region
+export BENCH_ROUNDS BENCH_SEED BENCH_YEARS
+bench: setup-bench
+	$(BIN)/python bench/run_bench.py --size $(BENCH_SIZE)
+
+# matplotlib for the benchmark's plot (eduq itself does not need it)
+setup-bench: setup
+	@$(BIN)/python -c "import matplotlib" 2>/dev/null || $(BIN)/pip install --quiet -e '.[bench]'
+
 # ingest throughput against DuckDB's own read_csv of the same file (prints figures, not a test)
-bench: setup
+bench-ingest: setup
 	$(BIN)/python bench/bench_ingest.py --rows 3000000 --xlsx-rows 200000 --repeat 3
 
 # the report of the demo region (<= 10 s) and all its school cards (<= 60 s); prints the figures

@@ -13,6 +13,14 @@ from core.settings import Settings, load_settings
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
+    if args.scale is not None or args.regions is not None:
+        return _generate_country(args)
+    if args.format is not None:
+        print(
+            "--format goes with --scale or --regions (the demo region is XLSX and CSV)",
+            file=sys.stderr,
+        )
+        return 2
     from synthetic import RegionSpec, files_not_generated, parse_years, write_region
 
     settings = load_settings()
@@ -24,7 +32,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         print(f"eduq generate: --years {args.years}: {exc}", file=sys.stderr)
         return 2
     try:
-        spec = RegionSpec(seed=args.seed, schools=args.schools, years=years)
+        spec = RegionSpec(seed=args.seed, schools=args.schools or 335, years=years)
     except ValueError as exc:
         print(f"eduq generate: {exc}", file=sys.stderr)
         return 2
@@ -43,6 +51,56 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     rows = sum(f.rows for f in report.files)
     print(
         f"Generated {len(report.files)} files, {rows} rows into {out} in {time.perf_counter() - started:.1f} s"
+    )
+    return 0
+
+
+def _generate_country(args: argparse.Namespace) -> int:
+    """`eduq generate --scale region|10|country` / `--regions N`: a country-sized set, streamed."""
+    from synthetic import parse_years
+    from synthetic.country import (
+        SCHOOLS_PER_REGION,
+        CountryReport,
+        CountrySpec,
+        generate_country,
+        parse_scale,
+    )
+
+    fmt = args.format or "csv"
+    try:
+        regions = parse_scale(args.scale) if args.scale is not None else args.regions
+        spec = CountrySpec(
+            regions=regions,
+            schools_per_region=args.schools or SCHOOLS_PER_REGION,
+            seed=args.seed,
+            years=parse_years(args.years),
+            format=fmt,
+        )
+    except ValueError as exc:
+        print(f"eduq generate: {exc}", file=sys.stderr)
+        return 2
+    if args.out is None and fmt == "parquet":
+        print(
+            "eduq generate: --format parquet needs --out DIR (eduq run loads CSV and XLSX from the "
+            "landing folder, not Parquet)",
+            file=sys.stderr,
+        )
+        return 2
+    out = Path(args.out) if args.out else load_settings().landing_dir
+
+    def progress(region: int, report: CountryReport, rows: int) -> None:
+        print(
+            f"  region {region:02d}/{spec.regions}: {rows:,} rows, "
+            f"{rows / max(report.seconds, 1e-9):,.0f} rows/s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    report = generate_country(out, spec, progress if spec.regions > 1 else None, jobs=args.jobs)
+    print(
+        f"Generated {len(report.files)} files ({fmt}), {report.rows:,} rows for "
+        f"{report.schools:,} schools in {spec.regions} region{'s' if spec.regions > 1 else ''} "
+        f"into {out} in {report.seconds:.1f} s: {report.rows_per_second:,.0f} rows/s"
     )
     return 0
 
@@ -317,12 +375,37 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser(
-        "generate", help="write a synthetic region's input files (deterministic by seed)"
+        "generate",
+        help="write a synthetic region's input files (deterministic by seed); "
+        "--scale/--regions: a country-sized set of many regions",
     )
     gen.add_argument("--out", help="target folder (default: the landing folder)")
     gen.add_argument("--seed", type=int, default=42)
-    gen.add_argument("--schools", type=int, default=335)
+    gen.add_argument(
+        "--schools",
+        type=int,
+        help="schools (default 335); with --scale or --regions: per region (default 450)",
+    )
     gen.add_argument("--years", default="2021-2024", help="e.g. 2021-2024 or 2022,2023")
+    size = gen.add_mutually_exclusive_group()
+    size.add_argument(
+        "--scale",
+        help="region (1 region), 10 (10 regions) or country (85 regions): many regions of ~450 "
+        "schools, every results year per participant, written streaming (~1 million rows/s)",
+    )
+    size.add_argument("--regions", type=int, help="number of regions (1-99), as --scale")
+    gen.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="with --scale/--regions and CSV: regions written at once by worker processes (default 1)",
+    )
+    gen.add_argument(
+        "--format",
+        choices=["csv", "parquet"],
+        help="with --scale/--regions: csv (default; as regions send files, one folder per region) "
+        "or parquet (canonical column names, one file per source and year; needs --out)",
+    )
     gen.add_argument(
         "--force",
         action="store_true",

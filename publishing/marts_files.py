@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from core.files import dumps_json, fsync_dir
 from core.settings import Settings
+from gate.publishable import computed_list_years
 from publishing.errors import PublicationRefused, VersionConflict
 from publishing.mart_catalog import PUBLIC_SCHEMA, Mart, read_marts
 from publishing.publish import (
@@ -40,7 +41,6 @@ from publishing.publish import (
     software_versions,
     version_numbers,
 )
-from gate.publishable import computed_list_years
 
 BATCH_ROWS = 100_000
 DATAPACKAGE = "datapackage.json"

@@ -255,4 +255,9 @@ def test_without_postgresql_the_run_skips_the_postgres_marts_and_says_why(small_
     assert small_region.instance.get_latest_materialization_event(key) is None
     from orchestration.definitions import get_definitions
 
-    assert key in get_definitions().resolve_job_def("nightly_load").asset_layer.asset_graph.get_all_asset_keys()
+    assert (
+        key
+        in get_definitions()
+        .resolve_job_def("nightly_load")
+        .asset_layer.asset_graph.get_all_asset_keys()
+    )
