@@ -46,8 +46,10 @@ demo: setup
 
 # pytest runs the unit tests, the dbt unit tests (tests/dbt) and the integration tests,
 # which materialise every asset through Dagster with the dbt data tests as checks
+# on two workers (pytest-xdist; tests/conftest.py keeps each module on one worker, longest first)
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/pytest -q -m "not report"
+	$(BIN)/pytest -q -m "not report" -n $(TEST_WORKERS)
 
 # the regional report and the school cards end to end: headless Chromium opens the HTML report
 # (screenshot not blank, every chart drawn), pdftotext reads the PDF, the seed-003 region

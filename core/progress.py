@@ -15,6 +15,8 @@ import time
 from typing import IO, Any
 
 log = logging.getLogger("eduq.progress")
+ESTIMATE_AFTER_SHARE = 0.05  # an estimate of the time left only once it rests on 5% of the bytes
+ESTIMATE_AFTER_SECONDS = 3.0  # or on 3 seconds of loading
 
 
 def _emit(message: str, **fields: Any) -> None:
@@ -69,6 +71,7 @@ class TerminalProgress(logging.Handler):
         self.total_files = self.total_bytes = 0
         self.done_files = self.done_bytes = self.done_rows = 0
         self.load_seconds = 0.0
+        self.started_load: float | None = None
         self._line_open = False
 
     def _write(self, text: str, final: bool) -> None:
@@ -80,16 +83,19 @@ class TerminalProgress(logging.Handler):
         self.stream.flush()
 
     def _load_line(self) -> str:
-        elapsed = time.perf_counter() - self.started
+        # the estimate extrapolates the loading time so far (not the run's start-up) by bytes, and
+        # is shown once it rests on something: 5% of the bytes or 3 seconds of loading
+        elapsed = time.perf_counter() - (self.started_load or self.started)
         rate = self.done_rows / self.load_seconds if self.load_seconds else 0.0
         line = (
             f"  loading: {self.done_files}/{self.total_files} files, {self.done_rows:,} rows, "
             f"{rate:,.0f} rows/s"
         )
         if self.total_bytes and self.done_bytes:
-            share = self.done_bytes / self.total_bytes
-            eta = elapsed / share - elapsed if share else 0.0
-            line += f", {share:.0%} of {self.total_bytes / 1e6:.0f} MB, about {_human(eta)} left"
+            share = min(self.done_bytes / self.total_bytes, 1.0)
+            line += f", {share:.0%} of {self.total_bytes / 1e6:.0f} MB"
+            if share < 1.0 and (share >= ESTIMATE_AFTER_SHARE or elapsed >= ESTIMATE_AFTER_SECONDS):
+                line += f", about {_human(elapsed / share - elapsed)} left"
         return line
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -104,7 +110,8 @@ class TerminalProgress(logging.Handler):
         elif kind == "total":
             self.total_files += fields["files"]
             self.total_bytes += fields["bytes"]
-            self.started_load = time.perf_counter()
+            if self.started_load is None:
+                self.started_load = time.perf_counter()
         elif kind == "file":
             self.done_files += 1
             self.done_bytes += fields["bytes"]

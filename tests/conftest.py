@@ -1,0 +1,60 @@
+"""How `make test` spreads the tests over two pytest-xdist workers: whole modules go to one worker
+(module-scoped fixtures are built once), the modules sharing the failed and the corrected runs of
+tests/integration/test_gates_support.py (a per-process cache) go to the same worker, and the
+longest modules start first so that the short ones fill the gaps at the end.
+
+(pytest-xdist's own --dist loadgroup does not group under pytest 9: it renames node ids, which
+pytest 9 no longer reads; a scheduler of our own groups by file.)"""
+
+from __future__ import annotations
+
+import pytest
+
+# modules that share expensive state built once per process: one unit of work
+SHARED_SCOPES = {
+    "tests/integration/test_publication_versions.py": "tests/integration/test_gates.py",
+    "tests/integration/test_concurrent_reader.py": "tests/integration/test_gates.py",
+}
+# the modules that take longest (whole pipeline runs), started first
+LONGEST_FIRST = [
+    "tests/integration/test_gates.py",
+    "tests/integration/test_concurrent_reader.py",
+    "tests/integration/test_publication_versions.py",
+    "tests/integration/test_delivery_shapes.py",
+    "tests/integration/test_methodology_region.py",
+    "tests/integration/test_incremental_counts.py",
+    "tests/integration/test_pipeline_e2e.py",
+    "tests/dbt/test_dbt_unit_tests.py",
+    "tests/integration/test_dagster_dev.py",
+    "tests/integration/test_bi_files.py",
+]
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+
+    def key(item: pytest.Item) -> tuple[int, int]:
+        module = _module(item.nodeid)
+        return (rank.get(module, len(rank)), 0 if module.startswith("tests/integration") else 1)
+
+    items.sort(key=key)  # stable: the order inside a module is kept
+
+
+try:
+    from xdist.scheduler import LoadFileScheduling
+except ImportError:  # plain pytest without xdist: nothing to schedule
+    pass
+else:
+
+    class _ModuleScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = _module(nodeid)
+            return SHARED_SCOPES.get(module, module)
+
+    def pytest_xdist_make_scheduler(config: pytest.Config, log) -> LoadFileScheduling:
+        config.option.loadscopereorder = False  # keep the order above
+        return _ModuleScheduling(config, log)
