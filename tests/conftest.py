@@ -24,6 +24,7 @@ LONGEST_FIRST = [
     "tests/integration/test_methodology_region.py",
     "tests/integration/test_incremental_counts.py",
     "tests/integration/test_pipeline_e2e.py",
+    "tests/integration/test_incomplete_year.py",
     "tests/dbt/test_dbt_unit_tests.py",
     "tests/integration/test_dagster_dev.py",
     "tests/integration/test_bi_files.py",

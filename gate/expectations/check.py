@@ -45,6 +45,39 @@ class Expect:
         args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
         return f"{self.kind}({args})"
 
+    def in_words(self) -> str:
+        """What a row failing this expectation is, in words («min_mark below 2»)."""
+        a = self.kwargs
+        column = a.get("column")
+        if self.kind == "ExpectColumnValuesToNotBeNull":
+            return f"{column} empty"
+        if self.kind == "ExpectColumnValuesToBeBetween":
+            low, high = a.get("min_value"), a.get("max_value")
+            if low is not None and high is not None:
+                return f"{column} outside {_plain(low)}–{_plain(high)}"
+            return (
+                f"{column} below {_plain(low)}"
+                if low is not None
+                else f"{column} above {_plain(high)}"
+            )
+        if self.kind == "ExpectColumnValuesToMatchRegex":
+            return f"{column} malformed (does not match {a.get('regex')})"
+        if self.kind == "ExpectColumnValuesToBeInSet":
+            values = ", ".join(_plain(v) for v in a.get("value_set", ()))
+            return f"{column} not one of {values}"
+        if self.kind == "ExpectColumnValuesToBeUnique":
+            return f"{column} repeated"
+        if self.kind == "ExpectCompoundColumnsToBeUnique":
+            return "the same " + ", ".join(a.get("column_list", ())) + " more than once"
+        if self.kind == "ExpectColumnPairValuesAToBeGreaterThanB":
+            relation = "above" if a.get("or_equal") else "not below"
+            return f"{a.get('column_B')} {relation} {a.get('column_A')}"
+        if self.kind == "ExpectColumnPairValuesToBeEqual":
+            return f"{a.get('column_A')} differs from {a.get('column_B')}"
+        if self.kind == "ExpectTableRowCountToBeBetween":
+            return "no rows" if a.get("min_value") == 1 else "a row count out of range"
+        return self.describe()
+
 
 def expect(kind: str, **kwargs: Any) -> Expect:
     return Expect(kind, kwargs)

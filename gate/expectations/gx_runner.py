@@ -24,6 +24,7 @@ from gate.expectations.check import (
     Catalog,
     Check,
     CheckResult,
+    Expect,
     ExpectationOutcome,
     SkipCheck,
     rows_in_words,
@@ -139,12 +140,16 @@ def check_result(check: Check, frame: pd.DataFrame, evaluation: Evaluation) -> C
         failing = frame.iloc[0:0]
     errors = [o for o in outcomes if o.error]
     failed = [o for o in outcomes if not o.success]
+    if len(outcomes) == len(check.expectations):  # the failed expectations, for their words
+        failed_expectations = [e for e, o in zip(check.expectations, outcomes) if not o.success]
+    else:
+        failed_expectations = []
     if errors:
         status = "error"
         message = "; ".join(f"{o.expectation}: {o.error}" for o in errors)
     elif failed:
         status = "failed"
-        message = failure_message(check, frame, failing, failed)
+        message = failure_message(check, frame, failing, failed, failed_expectations)
     else:
         status = "passed"
         message = f"{len(frame)} rows meet {len(outcomes)} expectation(s)"
@@ -160,18 +165,33 @@ def _request(check: Check) -> tuple[str, str, tuple[tuple[str, dict], ...]]:
 
 
 def failure_message(
-    check: Check, frame: pd.DataFrame, failing: pd.DataFrame, failed: list[ExpectationOutcome]
+    check: Check,
+    frame: pd.DataFrame,
+    failing: pd.DataFrame,
+    failed: list[ExpectationOutcome],
+    failed_expectations: list[Expect] | None = None,
 ) -> str:
-    """What a failed check found, in words: the check's own explanation of its failing rows, or the
-    count, the expectations that failed and the first failing rows as examples."""
+    """What a failed check found, in words: the check's own explanation of its failing rows, or what
+    is wrong in them (each failed expectation in words), examples and what to do."""
     if check.explain is not None:
         try:
             return check.explain(failing)
         except Exception as exc:  # noqa: BLE001 — an explanation must never hide the failure itself
             log.warning("%s: could not explain the failure: %s", check.key, exc)
+    wrong = (
+        ", ".join(e.in_words() for e in failed_expectations)
+        if failed_expectations
+        else "; ".join(o.expectation for o in failed)
+    )
     examples = rows_in_words(failing, check.example_columns)
-    text = f"{len(failing)} of {len(frame)} rows fail: " + "; ".join(o.expectation for o in failed)
-    return f"{text}. For example: {examples}" if examples else text
+    text = f"{len(failing)} of {len(frame)} row(s) wrong: {wrong}"
+    if examples:
+        text += f". For example: {examples}"
+    if "source_file" in failing.columns:
+        todo = "Correct the file(s) named and deliver them again"
+    else:
+        todo = "The failing rows are saved in the audit folder"
+    return f"{text}. {todo}."
 
 
 def _worker_main(connection: Any) -> None:

@@ -31,6 +31,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     card.set_defaults(func=cmd_card)
 
 
+def _exit_code(exc: Exception) -> int:
+    """As `eduq publish`: 2 for a list year that has no publishable list, 1 for any other refusal."""
+    from gate.errors import ListIncomplete, ListYearNotAvailable
+
+    return 2 if isinstance(exc, (ListYearNotAvailable, ListIncomplete)) else 1
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from publishing.report.publish import publish_report
 
@@ -38,7 +45,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         result = publish_report(load_settings(), args.year)
     except EduqError as exc:
         print(f"Not published: {exc}", file=sys.stderr)
-        return 1
+        return _exit_code(exc)
     print(result.render())
     return 0
 
@@ -63,6 +70,6 @@ def cmd_card(args: argparse.Namespace) -> int:
         )
     except EduqError as exc:
         print(f"Not published: {exc}", file=sys.stderr)
-        return 1
+        return _exit_code(exc)
     print(result.render())
     return 0

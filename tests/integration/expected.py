@@ -1,5 +1,5 @@
 """Expected results computed independently of the warehouse, straight from the landing files
-with pandas, following ../shared/methodology.md (default profile fioko_2025). Used by the
+with pandas, following docs/methodology.md (default profile fioko_2025). Used by the
 end-to-end tests to check the pipeline; deliberately written without any project code."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """A tiny region built by hand, run through the real dbt project, and every methodology mart
-compared with tables worked out by hand (../shared/methodology.md, profile fioko_2025 1.1).
+compared with tables worked out by hand (docs/methodology.md, profile fioko_2025).
 
 The region: two municipalities, six schools, results years 2022-2024; E_OLD is merged into E
 from results year 2024. Raw tables are written directly (ingestion.warehouse.ensure_raw_schema +

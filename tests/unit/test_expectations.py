@@ -4,6 +4,7 @@ each defect fails exactly the check written for it, with exactly the offending r
 from __future__ import annotations
 
 import duckdb
+import pandas as pd
 import pytest
 
 from gate.expectations import Level, all_checks, mart_checks, raw_checks
@@ -310,6 +311,12 @@ def test_mark_out_of_range_fails_with_the_file_and_first_row(con) -> None:
     assert failing[["source_file", "year", "max_mark", "first_row_number"]].values.tolist() == [
         ["late.csv", 2024, 7, 2]
     ]
+    # in words, with the example and what to do; never the expectation's class name
+    assert results["raw__vpr_results__marks_2_to_5"].message == (
+        "1 of 3 row(s) wrong: max_mark above 5. For example: source_file late.csv, year 2024, "
+        "subject Математика, grade 5, rows 1, first_row_number 2. "
+        "Correct the file(s) named and deliver them again."
+    )
 
 
 def test_an_incomplete_delivery_is_a_warning_that_says_what_is_missing(con) -> None:
@@ -413,6 +420,28 @@ def test_counts_above_totals_fail(con) -> None:
     assert results["raw__vpr_school_stats__mark_counts_add_up"].failing_rows[
         "participants"
     ].tolist() == [9]
+    assert results["raw__social_passport__counts_within_totals"].message.startswith(
+        "1 of 2 row(s) wrong: low_income above students_total. For example: source_file "
+        "social_passport_fix.xlsx, row_number 2"
+    )
+    assert results["raw__vpr_school_stats__mark_counts_add_up"].message.startswith(
+        "1 of 2 row(s) wrong: participants differs from marks_total. For example:"
+    )
+
+
+def test_every_check_without_its_own_explanation_says_in_words_what_is_wrong(con) -> None:
+    """No failure message names a Great Expectations class: each expectation has its words."""
+    from gate.expectations.gx_runner import failure_message
+
+    frame = pd.DataFrame({"source_file": ["a.csv"], "row_number": [2]})
+    checks = all_checks(read_catalog(con))
+    assert len(checks) > 15
+    for check in checks:
+        words = [e.in_words() for e in check.expectations]
+        assert all("Expect" not in w for w in words), (check.key, words)
+        message = failure_message(check, frame, frame, [], list(check.expectations))
+        if check.explain is None:
+            assert "Expect" not in message and message.endswith("deliver them again."), message
 
 
 def test_listed_school_without_cluster_or_with_the_wrong_cluster_fails(con) -> None:
