@@ -81,8 +81,8 @@ def _generate_country(args: argparse.Namespace) -> int:
         return 2
     if args.out is None and fmt == "parquet":
         print(
-            "eduq generate: --format parquet needs --out DIR (eduq run loads CSV and XLSX from the "
-            "landing folder, not Parquet)",
+            "eduq generate: --format parquet needs --out DIR (the Parquet sets are for the "
+            "benchmark's baselines; regions send CSV and XLSX)",
             file=sys.stderr,
         )
         return 2
