@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,8 @@ def build_args(settings: Settings, select: Sequence[str] = ()) -> list[str]:
     ``settings.full_refresh`` the incremental models count every year again."""
     args = [
         "build",
+        "--threads",
+        str(settings.dbt_threads),
         "--exclude-resource-type",
         "unit_test",
         "--vars",
@@ -139,7 +142,9 @@ def run_build(
     build.seconds = time.perf_counter() - started
     if result.exception is not None or not build.run_results.exists():
         raise DbtBuildError(f"dbt build could not run: {result.exception}")
-    _prune()
+    # the oldest build folders go while the run audits and promotes (deleting ~500 files took a
+    # second or more in the run's path); not a daemon: the process finishes it before it exits
+    threading.Thread(target=_prune, name="eduq-prune-dbt-builds").start()
     return build
 
 

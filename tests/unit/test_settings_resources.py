@@ -1,0 +1,65 @@
+"""DuckDB's and dbt's resources come from EDUQ_* settings (issue 10): memory limit, threads and
+spill folder for every connection, dbt's parallel nodes for the build; a bad value is one clear
+line, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.settings import DEFAULT_DBT_THREADS, SettingsError, load_settings
+from orchestration.dbt_build import build_args
+from orchestration.dbt_project import dbt_env
+
+NAMES = (
+    "EDUQ_DUCKDB_MEMORY_LIMIT",
+    "EDUQ_DUCKDB_THREADS",
+    "EDUQ_DUCKDB_TEMP_DIR",
+    "EDUQ_DBT_THREADS",
+)
+
+
+@pytest.fixture()
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("EDUQ_HOME", str(tmp_path))
+    for name in NAMES:
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def test_defaults_are_a_safe_share_of_the_machine(home: Path) -> None:
+    settings = load_settings()
+    limit = settings.duckdb_memory_limit
+    assert limit.endswith("MB") and 256 <= int(limit[:-2]) <= 3 * 1024
+    assert settings.spill_dir == home / "warehouse" / "tmp"
+    assert settings.dbt_threads == DEFAULT_DBT_THREADS == 4
+    args = build_args(settings)
+    assert args[args.index("--threads") + 1] == "4"
+
+
+def test_the_settings_reach_duckdb_and_dbt(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDUQ_DUCKDB_MEMORY_LIMIT", "2GB")
+    monkeypatch.setenv("EDUQ_DUCKDB_THREADS", "1")
+    monkeypatch.setenv("EDUQ_DUCKDB_TEMP_DIR", str(home / "spill"))
+    monkeypatch.setenv("EDUQ_DBT_THREADS", "1")
+    settings = load_settings()
+    assert settings.duckdb_config() == {
+        "memory_limit": "2GB",
+        "threads": "1",
+        "temp_directory": str(home / "spill"),
+    }
+    env = dbt_env(settings)
+    assert (env["EDUQ_DUCKDB_MEMORY_LIMIT"], env["EDUQ_DUCKDB_THREADS"]) == ("2GB", "1")
+    assert env["EDUQ_DUCKDB_TEMP_DIR"] == str(home / "spill")
+    args = build_args(settings)
+    assert args[args.index("--threads") + 1] == "1"
+
+
+@pytest.mark.parametrize("name", ["EDUQ_DUCKDB_THREADS", "EDUQ_DBT_THREADS"])
+def test_a_bad_number_is_a_clear_error(
+    home: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv(name, "four")
+    with pytest.raises(SettingsError, match=f"{name}='four' is not a whole number"):
+        load_settings()
