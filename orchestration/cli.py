@@ -359,9 +359,14 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     if args.no_serve:
         return 0
     port = args.port or settings.docs_port
-    print(f"Serving on http://127.0.0.1:{port}/ (Ctrl-C to stop)", flush=True)
     try:
-        serve_docs(site.folder, port)
+        serve_docs(
+            site.folder,
+            port,
+            on_ready=lambda: print(
+                f"Serving on http://127.0.0.1:{port}/ (Ctrl-C to stop)", flush=True
+            ),
+        )
     except EduqError as exc:
         print(str(exc), file=sys.stderr)
         return 1

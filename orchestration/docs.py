@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,8 +87,9 @@ def build_docs(settings: Settings) -> DocsSite:
     return DocsSite(site, len(marts), sum(len(m.columns) for m in marts), undocumented(marts))
 
 
-def serve_docs(folder: Path, port: int) -> None:
-    """Serve ``folder`` on http://127.0.0.1:<port>/ until interrupted (Ctrl-C)."""
+def serve_docs(folder: Path, port: int, on_ready: Callable[[], None] | None = None) -> None:
+    """Serve ``folder`` on http://127.0.0.1:<port>/ until interrupted (Ctrl-C); ``on_ready`` is
+    called once the port listens (saying «serving» before would send a quick client away)."""
     handler = functools.partial(_QuietHandler, directory=str(folder))
     try:
         server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
@@ -97,6 +99,8 @@ def serve_docs(folder: Path, port: int) -> None:
             "pass --port"
         ) from exc
     with server:
+        if on_ready is not None:
+            on_ready()
         try:
             server.serve_forever()
         except KeyboardInterrupt:
