@@ -68,7 +68,8 @@ final as (
         not_held.procedure_code is not null as is_not_held,
         not_held.note_ru as not_held_note_ru,
         compared.n_schools_previous_year >= {{ var('vanished_min_schools') }}
-            and compared.n_schools_continuing < {{ var('vanished_max_continuing_share') }} * compared.n_schools_previous_year
+            and compared.n_schools_continuing
+            < {{ var('vanished_max_continuing_share') }} * compared.n_schools_previous_year
             and not_held.procedure_code is null as is_vanished
     from compared
     left join this_year

@@ -31,10 +31,11 @@ missing as (
         string_agg(
             case
                 when completeness.missing_ru is not null
-                    then completeness.year || ', ' || coalesce(completeness.municipality_name, completeness.municipality_code)
+                    then completeness.year || ', '
+                    || coalesce(completeness.municipality_name, completeness.municipality_code)
                     || ': ' || completeness.missing_ru
             end,
-            '; ' order by completeness.year desc, completeness.municipality_code
+            '; ' order by completeness.year desc, completeness.municipality_code asc
         ) as missing_ru,
         string_agg(distinct completeness.vanished_ru, '; ') as vanished_ru
     from dependencies

@@ -10,4 +10,5 @@ final as (
     select * from profile
 )
 
-select * from final
+-- every parameter of the profile, as int_methodology_profile types them
+select * from final  -- noqa: AM04

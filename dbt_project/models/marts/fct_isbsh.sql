@@ -116,14 +116,14 @@ scored as (
 quartiles as (
     select
         scored.*,
-        least(4, 1 + floor(
+        cast(least(4, 1 + floor(
             4.0 * (
                 case profile.isbsh_quartile_ties
                     when 'upper' then scored.position_ties_high
                     else scored.position_ties_low
                 end - 1
             ) / scored.n_in_scope
-        ))::integer as isbsh_quartile,
+        )) as integer) as isbsh_quartile,
         round(scored.isbsh_exact - scored.municipal_mean_isbsh, 6) as municipal_deviation,
         -- «самый низкий в МР»: the municipality's minimum, when the municipality has enough scored
         -- schools and they do not all share one value
@@ -150,8 +150,8 @@ positioned as (
         and lowest.position_rule = 'municipal_minimum'
     left join positions as banded
         on banded.position_rule = 'deviation'
-        and quartiles.municipal_deviation >= coalesce(banded.deviation_from, '-infinity'::double)
-        and quartiles.municipal_deviation < coalesce(banded.deviation_to, 'infinity'::double)
+        and quartiles.municipal_deviation >= coalesce(banded.deviation_from, cast('-infinity' as double))
+        and quartiles.municipal_deviation < coalesce(banded.deviation_to, cast('infinity' as double))
 ),
 
 final as (

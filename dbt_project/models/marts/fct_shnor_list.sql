@@ -155,7 +155,9 @@ binned as (
                 then 'severe'
             when flagged.cluster_moderate_inclusive and flagged.cluster_measure_value >= flagged.cluster_moderate_from
                 then 'moderate'
-            when not flagged.cluster_moderate_inclusive and flagged.cluster_measure_value > flagged.cluster_moderate_from
+            when
+                not flagged.cluster_moderate_inclusive
+                and flagged.cluster_measure_value > flagged.cluster_moderate_from
                 then 'moderate'
             else 'basic'
         end as fioko_cluster

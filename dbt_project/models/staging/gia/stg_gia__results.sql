@@ -29,7 +29,10 @@ final as (
         source._row_number as source_row_number
     from source
     left join subjects on lower(trim(source.subject)) = subjects.subject_alias
-    {{ latest_delivery(['source.year', 'source.school_id', 'source.exam', 'coalesce(subjects.subject_code, lower(trim(source.subject)))'], file_id='source._file_id') }}
+    {{ latest_delivery(
+        ['source.year', 'source.school_id', 'source.exam', 'coalesce(subjects.subject_code, lower(trim(source.subject)))'],
+        file_id='source._file_id'
+    ) }}
 )
 
 select * from final
