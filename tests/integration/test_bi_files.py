@@ -229,6 +229,26 @@ print(json.dumps({
     assert seen["comment"] == comment
     assert seen["listed"] == small_region.summary.list_size
 
+    # the promoted serving file itself is written in that storage version: DuckDB 1.x opens it
+    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+        served = {
+            f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]
+            for s, t in con.execute(
+                "select schema_name, table_name from duckdb_tables()"
+            ).fetchall()
+        }
+    done = subprocess.run(
+        [str(DUCKDB1_PYTHON), "-c", script, str(settings.serving_db)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["rows"] == served and seen["schemas"] == ["audit", "marts", "meta", "reference"]
+    assert seen["listed"] == small_region.summary.list_size
+
 
 def test_every_public_mart_and_column_is_described(small_region, tmp_path: Path) -> None:
     with duckdb.connect(str(small_region.settings.serving_db), read_only=True) as con:
