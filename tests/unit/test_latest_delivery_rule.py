@@ -10,7 +10,7 @@ import re
 from ingestion.contract import load_contracts
 from orchestration.dbt_project import DBT_PROJECT_DIR
 
-CALL = re.compile(r"latest_delivery\(\[(.*?)\]", re.DOTALL)
+CALL = re.compile(r"latest_delivery\(\s*\[(.*?)\]", re.DOTALL)
 SOURCE = re.compile(r"source\('raw', '(\w+)'\)")
 
 
