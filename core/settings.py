@@ -31,6 +31,8 @@ so nothing reads the environment deep inside a stage or at import time.
 ``EDUQ_PG_BI_ROLE``             the read-only role BI tools log in as (default ``eduq_bi``)
 ``EDUQ_SUPERSET_PORT``          port of Superset on 127.0.0.1 (``make bi-serve``; default 8088)
 ``EDUQ_DOCS_PORT``              port of the dbt docs on 127.0.0.1 (``eduq docs``; default 8580)
+``EDUQ_LOCK_WAIT_SECONDS``      how long a writer waits for another writer on the same home to finish
+                                before it refuses (default 10; ``core/run_lock.py``)
 =============================== ===========================================================
 """
 
@@ -52,6 +54,7 @@ DEFAULT_PG_PORT = 5433
 DEFAULT_PG_BI_ROLE = "eduq_bi"
 DEFAULT_SUPERSET_PORT = 8088
 DEFAULT_DOCS_PORT = 8580
+DEFAULT_LOCK_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class Settings:
     pg_bi_role: str = DEFAULT_PG_BI_ROLE
     superset_port: int = DEFAULT_SUPERSET_PORT
     docs_port: int = DEFAULT_DOCS_PORT
+    lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS
 
     @property
     def candidate_db(self) -> Path:
@@ -132,6 +136,12 @@ class Settings:
         """Superset's metadata database, configuration secret and admin credentials."""
         return self.home / "superset"
 
+    def writer_lock(self, purpose: str = "this run"):
+        """The home's writer lock (``core/run_lock.py``): one writer at a time on this home."""
+        from core.run_lock import writer_lock
+
+        return writer_lock(self.home, purpose, self.lock_wait_seconds)
+
     def ensure_dirs(self) -> None:
         for path in (
             self.landing_dir,
@@ -186,6 +196,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     except ValueError as exc:
         raise SettingsError(f"EDUQ_DUCKDB_THREADS={threads_text!r} is not a whole number") from exc
     temp_dir = env.get("EDUQ_DUCKDB_TEMP_DIR")
+    wait_text = env.get("EDUQ_LOCK_WAIT_SECONDS", "").strip()
+    try:
+        lock_wait = float(wait_text) if wait_text else DEFAULT_LOCK_WAIT_SECONDS
+    except ValueError as exc:
+        raise SettingsError(
+            f"EDUQ_LOCK_WAIT_SECONDS={wait_text!r} is not a number of seconds"
+        ) from exc
 
     return Settings(
         home=home,
@@ -205,4 +222,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pg_bi_role=env.get("EDUQ_PG_BI_ROLE") or DEFAULT_PG_BI_ROLE,
         superset_port=_port(env, "EDUQ_SUPERSET_PORT", DEFAULT_SUPERSET_PORT),
         docs_port=_port(env, "EDUQ_DOCS_PORT", DEFAULT_DOCS_PORT),
+        lock_wait_seconds=max(lock_wait, 0.0),
     )

@@ -11,6 +11,9 @@ from pathlib import Path
 
 from core.settings import Settings, load_settings
 
+# another writer holds the home's lock (core/run_lock.py): "try again later" (sysexits EX_TEMPFAIL)
+EXIT_LOCKED = 75
+
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from synthetic import RegionSpec, files_not_generated, parse_years, write_region
@@ -49,6 +52,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from core.errors import EduqError
+    from core.run_lock import HomeLocked
     from gate.errors import ListIncomplete, ListYearNotAvailable
 
     started = time.perf_counter()
@@ -92,6 +96,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
                     )
             finally:
                 progress.hide(shown)
+    except HomeLocked as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_LOCKED
     except (ListYearNotAvailable, ListIncomplete) as exc:
         print(f"Not published: {exc}", file=sys.stderr)
         return 2
@@ -141,6 +148,7 @@ def _output_to(log_path: Path):
 
 def _cmd_publish(args: argparse.Namespace) -> int:
     from core.errors import EduqError
+    from core.run_lock import HomeLocked
     from gate.errors import ListIncomplete, ListYearNotAvailable
     from orchestration.runner import PipelineFailed, publish
 
@@ -152,6 +160,9 @@ def _cmd_publish(args: argparse.Namespace) -> int:
         else:
             with _output_to(log_path):
                 result = publish(settings, args.year)
+    except HomeLocked as exc:
+        print(f"Not published: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
     except (ListYearNotAvailable, ListIncomplete) as exc:
         print(f"Not published: {exc}", file=sys.stderr)
         return 2
@@ -266,13 +277,14 @@ def _cmd_pg_publish(args: argparse.Namespace) -> int:
         print(f"Not published: {why}", file=sys.stderr)
         return 1
     try:
-        result = publish_marts(
-            settings.serving_db,
-            target.conninfo,
-            prepare_manifest(),
-            bi_role=settings.pg_bi_role,
-            force=args.force,
-        )
+        with settings.writer_lock("`eduq pg-publish`"):
+            result = publish_marts(
+                settings.serving_db,
+                target.conninfo,
+                prepare_manifest(),
+                bi_role=settings.pg_bi_role,
+                force=args.force,
+            )
     except EduqError as exc:
         print(f"Not published: {exc}", file=sys.stderr)
         return 1

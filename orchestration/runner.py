@@ -153,14 +153,25 @@ def run_pipeline(
     quiet: bool = False,
     documents: bool = False,
 ) -> RunSummary:
+    from orchestration.definitions import get_definitions
+
+    settings.ensure_dirs()
+    with settings.writer_lock("`eduq run`"):
+        return _run_pipeline(settings, get_definitions(), instance, list_year, quiet, documents)
+
+
+def _run_pipeline(
+    settings: Settings,
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance | None,
+    list_year: int | None,
+    quiet: bool,
+    documents: bool,
+) -> RunSummary:
     from gate.audit import audit_dir, read_record
     from gate.publishable import list_years, require_publishable
     from orchestration.assets.publication import build_id
-    from orchestration.definitions import get_definitions
 
-    defs = get_definitions()
-
-    settings.ensure_dirs()
     given_instance = instance
     instance = _instance(settings, instance)
     load = defs.resolve_job_def("nightly_load").execute_in_process(
@@ -237,6 +248,17 @@ def publish(
 ) -> PublicationSummary:
     """Publish the list of ``list_year`` from the serving warehouse through the job publish_list
     (the asset refuses a serving warehouse without a passed audit record)."""
+    with settings.writer_lock(f"`eduq publish --year {list_year}`"):
+        return _publish(settings, list_year, instance, quiet, documents)
+
+
+def _publish(
+    settings: Settings,
+    list_year: int,
+    instance: dg.DagsterInstance | None,
+    quiet: bool,
+    documents: bool,
+) -> PublicationSummary:
     from gate.errors import PublicationRefused
     from gate.publishable import require_publishable
     from orchestration.assets.publication import list_year_partitions
