@@ -203,12 +203,22 @@ def format_table(columns: list[str], rows: list[tuple], max_width: int = 60) -> 
 def _cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
+    from orchestration.sql_query import WritingStatementRefused, check_read_only, connect_read_only
+
     settings = load_settings()
     serving = settings.serving_db
+    try:
+        check_read_only(args.query)
+    except WritingStatementRefused as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except duckdb.Error as exc:
+        print(f"Query failed: {exc}", file=sys.stderr)
+        return 2
     if not serving.exists():
         print(f"No serving warehouse at {serving}: run `eduq run` first.", file=sys.stderr)
         return 1
-    with duckdb.connect(str(serving), read_only=True) as con:
+    with connect_read_only(serving) as con:
         try:
             relation = con.sql(args.query)
             if relation is None:
@@ -218,7 +228,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
             rows = relation.limit(args.max_rows + 1).fetchall()
         except duckdb.Error as exc:
             message = str(exc)
-            if "read-only" in message or "read_only" in message:
+            if "read-only" in message or "read_only" in message or "disabled by" in message:
                 message += "\n(the serving warehouse is opened read-only: `eduq sql` runs queries, it changes nothing)"
             print(f"Query failed: {message}", file=sys.stderr)
             return 2
