@@ -34,6 +34,10 @@ class EncodingError(UnreadableFileError):
     """The text is neither UTF-8 (with or without BOM), UTF-16 nor Windows-1251 throughout."""
 
 
+class OversizedWorkbookError(UnreadableFileError):
+    """A workbook would unpack to more than eduq reads in memory, or compresses like a zip bomb."""
+
+
 class UnrecognisedFileError(IngestionError):
     """No contract's required columns were found in any sheet or header row."""
 

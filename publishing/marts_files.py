@@ -31,6 +31,8 @@ import pyarrow.parquet as pq
 
 from core.files import dumps_json, fsync_dir
 from core.settings import Settings
+from gate.publishable import computed_list_years
+from publishing.cells import neutralise_csv
 from publishing.errors import PublicationRefused, VersionConflict
 from publishing.mart_catalog import PUBLIC_SCHEMA, Mart, read_marts
 from publishing.publish import (
@@ -40,7 +42,6 @@ from publishing.publish import (
     software_versions,
     version_numbers,
 )
-from gate.publishable import computed_list_years
 
 BATCH_ROWS = 100_000
 DATAPACKAGE = "datapackage.json"
@@ -135,7 +136,7 @@ def write_mart_files(con: duckdb.DuckDBPyConnection, mart: Mart, folder: Path) -
             pq.ParquetWriter(parquet_path, reader.schema) as parquet,
         ):
             for batch in reader:
-                csv.write_batch(batch)
+                csv.write_batch(neutralise_csv(batch))  # CSV injection: publishing/cells.py
                 parquet.write_batch(batch)
                 rows += batch.num_rows
     return {
