@@ -14,7 +14,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_HOME ?= $(EDUQ_HOME)/dagster
 
-.PHONY: check-python setup setup-libreoffice setup-report demo test test-unit test-integration test-report report-picture bench-report dbt-test dev lint format docs docs-serve contracts bench bench-postgres check-xlsx clean postgres postgres-stop bi bi-serve bi-stop test-bi
+.PHONY: check-python setup setup-libreoffice setup-report demo test test-unit test-integration test-report report-picture bench-report dbt-test dev lint format docs docs-serve contracts bench bench-postgres check-xlsx clean postgres postgres-stop bi bi-serve bi-stop test-bi fuzz reliability
 
 # first of all, the Python version (of .venv once it exists, else of $(PYTHON)), said in one line
 PYTHON_CHECKED = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
@@ -88,6 +88,12 @@ check-xlsx:
 # ingest throughput against DuckDB's own read_csv of the same file (prints figures, not a test)
 bench: setup
 	$(BIN)/python bench/bench_ingest.py --rows 3000000 --xlsx-rows 200000 --repeat 3
+
+# the loader against 1,000 seeded mutations of valid landing files (encodings, delimiters, truncation,
+# wrong types, giant fields, NUL bytes …), each in a worker with a timeout; prints the counts, exit 1 on
+# any traceback, hang or lost row (bench/fuzz.py; ~50 cases run in make test)
+fuzz: setup
+	$(BIN)/python bench/fuzz.py --cases 1000 --seed 1
 
 # the report of the demo region (<= 10 s) and all its school cards (<= 60 s); prints the figures
 bench-report: setup
