@@ -47,7 +47,7 @@ demo: setup
 # pytest runs the unit tests, the dbt unit tests (tests/dbt) and the integration tests,
 # which materialise every asset through Dagster with the dbt data tests as checks
 test: setup
-	$(BIN)/pytest -q -m "not report"
+	$(BIN)/pytest -q -m "not report and not reliability"
 
 # the regional report and the school cards end to end: headless Chromium opens the HTML report
 # (screenshot not blank, every chart drawn), pdftotext reads the PDF, the seed-003 region
@@ -94,6 +94,12 @@ bench: setup
 # any traceback, hang or lost row (bench/fuzz.py; ~50 cases run in make test)
 fuzz: setup
 	$(BIN)/python bench/fuzz.py --cases 1000 --seed 1
+
+# fault campaigns with real processes (docs/reliability.md): kill -9 of eduq run at 30 seeded points
+# with the invariants checked after each kill and the resumed result compared with a clean run, and
+# two eduq commands at once on one home (EDUQ_KILLS, EDUQ_KILL_SEED choose the campaign); ~15 min
+reliability: setup
+	$(BIN)/pytest -q -s -m reliability tests/reliability
 
 # the report of the demo region (<= 10 s) and all its school cards (<= 60 s); prints the figures
 bench-report: setup

@@ -284,34 +284,73 @@ def promote(settings: Settings) -> Promotion:
             )
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        promotion = Promotion(serving, tmp.stat().st_size, sha256_file(tmp), record.build_id, sha)
+        # the record first, then the rename: killed between the two, the serving file is still the
+        # previous one, whose hash the record keeps (publication accepts either, nothing else)
+        state_path = serving_state_path(settings)
+        previous = _read_state(state_path)
+        previous_sha = previous.get("serving_sha256") if serving.exists() else None
+        if previous_sha and sha256_file(serving) != previous_sha:
+            previous_sha = (
+                None  # the file in place is not what the record said: do not vouch for it
+            )
+        write_json_atomic(
+            state_path,
+            {
+                "build_id": record.build_id,
+                "serving_sha256": promotion.sha256,
+                "serving_bytes": promotion.size_bytes,
+                "previous_serving_sha256": previous_sha,
+                "candidate_sha256": sha,
+                "candidate_bytes": record.candidate_bytes,
+                "candidate_mtime_ns": record.candidate_mtime_ns,
+                "code_fingerprint": record.code_fingerprint,
+                "methodology_profile": record.methodology_profile,
+                "promoted_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+            },
+        )
         os.replace(tmp, serving)
     finally:
         tmp.unlink(missing_ok=True)
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
     fsync_dir(serving.parent)
-    promotion = Promotion(
-        serving, serving.stat().st_size, sha256_file(serving), record.build_id, sha
-    )
-    write_json_atomic(
-        serving_state_path(settings),
-        {
-            "build_id": record.build_id,
-            "serving_sha256": promotion.sha256,
-            "serving_bytes": promotion.size_bytes,
-            "candidate_sha256": sha,
-            "candidate_bytes": record.candidate_bytes,
-            "candidate_mtime_ns": record.candidate_mtime_ns,
-            "code_fingerprint": record.code_fingerprint,
-            "methodology_profile": record.methodology_profile,
-            "promoted_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-        },
-    )
     return promotion
 
 
 def serving_state_path(settings: Settings) -> Path:
     """What promotion last put in place: the serving file's hash and the build it came from."""
-    return settings.warehouse_dir / "serving.json"
+    return settings.warehouse_dir / SERVING_STATE
+
+
+SERVING_STATE = "serving.json"
+
+
+def _read_state(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def serving_integrity(serving: Path) -> str | None:
+    """Why the serving file at ``serving`` is not one promotion wrote (None: it is). Its SHA-256 must
+    be the one recorded beside it in serving.json (or the previous one, when a promotion was
+    interrupted between writing the record and renaming the file)."""
+    state = _read_state(serving.with_name(SERVING_STATE))
+    if not state.get("serving_sha256"):
+        return (
+            f"{serving} has no promotion record ({SERVING_STATE} beside it): it was not put in "
+            "place by an audited promotion"
+        )
+    sha = sha256_file(serving)
+    if sha in (state.get("serving_sha256"), state.get("previous_serving_sha256")):
+        return None
+    return (
+        f"{serving} is damaged or was changed after promotion: its SHA-256 {sha[:12]}… is not the "
+        f"one promotion recorded ({state['serving_sha256'][:12]}…, build {state.get('build_id')}). "
+        "It is not served. `eduq rebuild` rebuilds the warehouse from the raw archive / файл "
+        "витрины повреждён; восстановите его командой `eduq rebuild`"
+    )
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from gate.errors import ListIncomplete, ListNotComputable, ListYearNotAvailable, PublicationRefused
-from gate.promote import ServingAudit, serving_audit
+from gate.promote import ServingAudit, serving_audit, serving_integrity
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,15 @@ def require_publishable(con: duckdb.DuckDBPyConnection, list_year: int) -> ListY
     return year
 
 
+def require_intact(serving: Path) -> None:
+    """The serving file must be byte for byte what promotion wrote (its hash in serving.json)."""
+    problem = serving_integrity(serving)
+    if problem is not None:
+        raise PublicationRefused(f"{problem}. Nothing was published.")
+
+
 def require_audited(con: duckdb.DuckDBPyConnection, serving: Path) -> ServingAudit:
-    """The serving warehouse must carry a passed audit record."""
+    """The serving warehouse must carry a passed audit record, and be the file promotion wrote."""
     audit = serving_audit(con)
     if audit is None:
         raise PublicationRefused(
@@ -112,4 +119,5 @@ def require_audited(con: duckdb.DuckDBPyConnection, serving: Path) -> ServingAud
             f"{serving} carries a failed audit (build {audit.build_id}, {audit.errors_failed} error-level "
             "check(s) failed). Nothing was published. Fix the data and run the job nightly_load again."
         )
+    require_intact(serving)
     return audit

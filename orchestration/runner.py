@@ -260,7 +260,7 @@ def _publish(
     documents: bool,
 ) -> PublicationSummary:
     from gate.errors import PublicationRefused
-    from gate.publishable import require_publishable
+    from gate.publishable import require_intact, require_publishable
     from orchestration.assets.publication import list_year_partitions
     from orchestration.definitions import get_definitions
 
@@ -269,6 +269,7 @@ def _publish(
             f"no serving warehouse at {settings.serving_db}: run `eduq run` first. "
             "Nothing was published."
         )
+    require_intact(settings.serving_db)  # a damaged file is refused before DuckDB opens it
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
         require_publishable(con, list_year)
     defs = get_definitions()

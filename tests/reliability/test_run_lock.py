@@ -121,6 +121,7 @@ def _eduq(home: Path, *args: str) -> subprocess.Popen:
     )
 
 
+@pytest.mark.reliability
 def test_eduq_run_and_publish_refuse_while_another_writer_runs(tmp_path: Path) -> None:
     """The CLI: `eduq run` (with a file waiting) and `eduq publish` while another process holds the
     home: exit code 75, one clear message, no traceback, nothing written."""
