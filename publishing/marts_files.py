@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from core.files import dumps_json, fsync_dir
 from core.settings import Settings
-from gate.publishable import computed_list_years
+from gate.publishable import computed_list_years, require_intact
 from publishing.cells import neutralise_csv
 from publishing.errors import PublicationRefused, VersionConflict
 from publishing.mart_catalog import PUBLIC_SCHEMA, Mart, read_marts
@@ -219,6 +219,7 @@ def publish_marts_files(settings: Settings, list_year: int, manifest: Path) -> M
             f"no serving warehouse at {serving}: run `eduq run` first. Nothing was published."
         )
     folder = marts_dir(settings, list_year)
+    require_intact(serving)  # a damaged file is refused before DuckDB opens it
     with duckdb.connect(str(serving), read_only=True) as con:
         audit = require_audited(con, serving)
         years = computed_list_years(con)

@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from core.files import dumps_json, fsync_dir, sha256_bytes
 from core.settings import Settings
-from gate.publishable import require_audited, require_publishable
+from gate.publishable import require_audited, require_intact, require_publishable
 from publishing.cells import neutralise_csv
 from publishing.errors import PublicationRefused, VersionConflict
 from publishing.shnor_list import (
@@ -264,6 +264,7 @@ def publish_list(settings: Settings, list_year: int) -> PublicationResult:
         raise PublicationRefused(
             f"no serving warehouse at {serving}: run `eduq run` first. Nothing was published."
         )
+    require_intact(serving)  # a damaged file is refused before DuckDB opens it
     with duckdb.connect(str(serving), read_only=True) as con:
         audit = require_audited(con, serving)
         require_publishable(con, list_year)
