@@ -332,12 +332,14 @@ def _read_state(path: Path) -> dict:
         return {}
 
 
-def serving_integrity(serving: Path) -> str | None:
+def serving_integrity(serving: Path, record_required: bool = True) -> str | None:
     """Why the serving file at ``serving`` is not one promotion wrote (None: it is). Its SHA-256 must
     be the one recorded beside it in serving.json (or the previous one, when a promotion was
     interrupted between writing the record and renaming the file)."""
     state = _read_state(serving.with_name(SERVING_STATE))
     if not state.get("serving_sha256"):
+        if not record_required:
+            return None
         return (
             f"{serving} has no promotion record ({SERVING_STATE} beside it): it was not put in "
             "place by an audited promotion"

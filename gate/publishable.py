@@ -99,9 +99,11 @@ def require_publishable(con: duckdb.DuckDBPyConnection, list_year: int) -> ListY
     return year
 
 
-def require_intact(serving: Path) -> None:
-    """The serving file must be byte for byte what promotion wrote (its hash in serving.json)."""
-    problem = serving_integrity(serving)
+def require_intact(serving: Path, record_required: bool = True) -> None:
+    """The serving file must be byte for byte what promotion wrote (its hash in serving.json).
+    ``record_required=False`` (before the file is opened): a file without any promotion record is
+    left to :func:`require_audited`, which says whether it carries an audit at all."""
+    problem = serving_integrity(serving, record_required)
     if problem is not None:
         raise PublicationRefused(f"{problem}. Nothing was published.")
 

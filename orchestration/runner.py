@@ -269,7 +269,7 @@ def _publish(
             f"no serving warehouse at {settings.serving_db}: run `eduq run` first. "
             "Nothing was published."
         )
-    require_intact(settings.serving_db)  # a damaged file is refused before DuckDB opens it
+    require_intact(settings.serving_db, record_required=False)  # refused unopened
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
         require_publishable(con, list_year)
     defs = get_definitions()

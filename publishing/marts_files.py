@@ -219,7 +219,7 @@ def publish_marts_files(settings: Settings, list_year: int, manifest: Path) -> M
             f"no serving warehouse at {serving}: run `eduq run` first. Nothing was published."
         )
     folder = marts_dir(settings, list_year)
-    require_intact(serving)  # a damaged file is refused before DuckDB opens it
+    require_intact(serving, record_required=False)  # a damaged file: refused unopened
     with duckdb.connect(str(serving), read_only=True) as con:
         audit = require_audited(con, serving)
         years = computed_list_years(con)

@@ -264,7 +264,7 @@ def publish_list(settings: Settings, list_year: int) -> PublicationResult:
         raise PublicationRefused(
             f"no serving warehouse at {serving}: run `eduq run` first. Nothing was published."
         )
-    require_intact(serving)  # a damaged file is refused before DuckDB opens it
+    require_intact(serving, record_required=False)  # a damaged file: refused unopened
     with duckdb.connect(str(serving), read_only=True) as con:
         audit = require_audited(con, serving)
         require_publishable(con, list_year)

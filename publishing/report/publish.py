@@ -88,7 +88,7 @@ def open_serving(settings: Settings) -> duckdb.DuckDBPyConnection:
         raise PublicationRefused(
             f"no serving warehouse at {serving}: run `eduq run` first. Nothing was published."
         )
-    require_intact(serving)  # a damaged file is refused before DuckDB opens it
+    require_intact(serving, record_required=False)  # a damaged file: refused unopened
     return duckdb.connect(str(serving), read_only=True)
 
 
