@@ -31,6 +31,9 @@ so nothing reads the environment deep inside a stage or at import time.
 ``EDUQ_PG_BI_ROLE``             the read-only role BI tools log in as (default ``eduq_bi``)
 ``EDUQ_SUPERSET_PORT``          port of Superset on 127.0.0.1 (``make bi-serve``; default 8088)
 ``EDUQ_DOCS_PORT``              port of the dbt docs on 127.0.0.1 (``eduq docs``; default 8580)
+``EDUQ_LANDING_SETTLE_SECONDS`` a landing file modified less than this many seconds ago is left for
+                                the next run (still being copied in; default 0: files named
+                                ``*.part``, ``*.tmp``, ``*.partial``, ``*.crdownload`` always are)
 ``EDUQ_LOCK_WAIT_SECONDS``      how long a writer waits for another writer on the same home to finish
                                 before it refuses (default 10; ``core/run_lock.py``)
 =============================== ===========================================================
@@ -77,6 +80,7 @@ class Settings:
     superset_port: int = DEFAULT_SUPERSET_PORT
     docs_port: int = DEFAULT_DOCS_PORT
     lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS
+    landing_settle_seconds: float = 0.0
 
     @property
     def candidate_db(self) -> Path:
@@ -196,6 +200,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     except ValueError as exc:
         raise SettingsError(f"EDUQ_DUCKDB_THREADS={threads_text!r} is not a whole number") from exc
     temp_dir = env.get("EDUQ_DUCKDB_TEMP_DIR")
+    settle_text = env.get("EDUQ_LANDING_SETTLE_SECONDS", "").strip()
+    try:
+        settle = float(settle_text) if settle_text else 0.0
+    except ValueError as exc:
+        raise SettingsError(
+            f"EDUQ_LANDING_SETTLE_SECONDS={settle_text!r} is not a number of seconds"
+        ) from exc
     wait_text = env.get("EDUQ_LOCK_WAIT_SECONDS", "").strip()
     try:
         lock_wait = float(wait_text) if wait_text else DEFAULT_LOCK_WAIT_SECONDS
@@ -223,4 +234,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         superset_port=_port(env, "EDUQ_SUPERSET_PORT", DEFAULT_SUPERSET_PORT),
         docs_port=_port(env, "EDUQ_DOCS_PORT", DEFAULT_DOCS_PORT),
         lock_wait_seconds=max(lock_wait, 0.0),
+        landing_settle_seconds=max(settle, 0.0),
     )

@@ -58,5 +58,10 @@ class MissingYearError(IngestionError):
     """The source needs a year and neither a column nor the file name gives one."""
 
 
+class FileChangedWhileLoading(EduqError):
+    """The file's bytes changed between the survey and the end of its load (still being copied in, or
+    replaced): nothing of it is kept, it stays in the landing folder for the next run."""
+
+
 class RowCountMismatchError(RuntimeError):
     """Internal invariant broken: rows read != rows loaded + rows quarantined (a bug, not bad data)."""

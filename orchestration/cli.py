@@ -249,6 +249,35 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rebuild(args: argparse.Namespace) -> int:
+    from core.errors import EduqError
+    from core.run_lock import HomeLocked
+    from gate.errors import ListIncomplete, ListYearNotAvailable
+    from orchestration.rebuild import rebuild
+    from orchestration.runner import PipelineFailed
+
+    settings = load_settings()
+    log_path = None if args.verbose else _log_path(settings, "rebuild")
+    try:
+        if log_path is None:
+            result = rebuild(settings, list_year=args.list_year, documents=args.documents)
+        else:
+            with _output_to(log_path):
+                result = rebuild(settings, list_year=args.list_year, documents=args.documents)
+    except HomeLocked as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_LOCKED
+    except (ListYearNotAvailable, ListIncomplete) as exc:
+        print(f"Rebuilt, not published: {exc}", file=sys.stderr)
+        return 2
+    except (PipelineFailed, EduqError) as exc:
+        print(f"Rebuild failed: {exc}", file=sys.stderr)
+        _point_to_log(log_path)
+        return 1
+    print(result.render())
+    return 0
+
+
 def _cmd_check_files(args: argparse.Namespace) -> int:
     from core.errors import EduqError
     from ingestion.check_files import check_files
@@ -403,6 +432,21 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--max-rows", type=int, default=100, help="rows to print (default 100)")
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.set_defaults(func=_cmd_sql)
+
+    rebuild = sub.add_parser(
+        "rebuild",
+        help="rebuild the warehouse from the raw archive (after a damaged candidate or serving "
+        "file): the old files are moved aside, every archived delivery is loaded again in its "
+        "original order, then the pipeline runs with a full refresh",
+    )
+    rebuild.add_argument("--list-year", type=int, help="list year to publish (default: the latest)")
+    rebuild.add_argument(
+        "--documents", action="store_true", help="also publish the report and the school cards"
+    )
+    rebuild.add_argument(
+        "--verbose", action="store_true", help="print dbt and Dagster output instead of logging it"
+    )
+    rebuild.set_defaults(func=_cmd_rebuild)
 
     check = sub.add_parser(
         "check-files",
