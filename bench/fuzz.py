@@ -5,17 +5,78 @@ figures.
 
     .venv/bin/python bench/fuzz.py --cases 1000 --seed 1
     .venv/bin/python bench/fuzz.py --seed 1 --reproduce 417 --out /tmp   # write one case's file
+    .venv/bin/python bench/fuzz.py --bomb-mb 2048   # a real zip bomb: refusal time, peak memory
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.reliability.fuzzing import reproduce, run_fuzz
+
+BOMB_CHILD = """
+import resource, sys, time
+from pathlib import Path
+from core.errors import EduqError
+from ingestion.contract import load_contracts
+from ingestion.readers import sniff
+started = time.perf_counter()
+try:
+    sniff(Path(sys.argv[1]), list(load_contracts().values()))
+    print("OPENED (not refused!)")
+except EduqError as exc:
+    print(f"refused in {time.perf_counter() - started:.2f} s: {exc}")
+print(f"peak memory of the reading process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+"""
+
+
+def zip_bomb(path: Path, megabytes: int) -> None:
+    """A workbook whose one sheet is ``megabytes`` of repeated rows, streamed (bounded memory)."""
+    from tests.fixtures.reliability.make_fixtures import sheet, workbook, write_xlsx
+
+    members = workbook(sheet([["Год", "Код ОО"]]))
+    head, tail = members.pop("xl/worksheets/sheet1.xml").split("</sheetData>")
+    write_xlsx(path, members)
+    import zipfile
+
+    row = b"<row><c><v>0</v></c></row>" * 40_000  # ~1 MB
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as zf:
+        info = zipfile.ZipInfo("xl/worksheets/sheet1.xml", (2025, 3, 1, 9, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with zf.open(info, "w", force_zip64=True) as out:
+            out.write(head.encode())
+            for _ in range(megabytes):
+                out.write(row)
+            out.write(b"</sheetData>" + tail.encode())
+
+
+def bomb(megabytes: int) -> int:
+    with tempfile.TemporaryDirectory(prefix="eduq_bomb_") as tmp:
+        path = Path(tmp) / "vpr_school_stats_2024.xlsx"
+        started = time.perf_counter()
+        zip_bomb(path, megabytes)
+        print(
+            f"zip bomb: {path.stat().st_size / 1024**2:.1f} MB packed, {megabytes:,} MB of XML "
+            f"(written in {time.perf_counter() - started:.0f} s)"
+        )
+        root = Path(__file__).resolve().parent.parent
+        out = subprocess.run(
+            [sys.executable, "-c", BOMB_CHILD, str(path)],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        print(out.stdout.strip() or out.stderr.strip()[-2000:])
+
+        return 0 if "refused" in out.stdout else 1
 
 
 def main() -> int:
@@ -28,7 +89,10 @@ def main() -> int:
     )
     parser.add_argument("--reproduce", type=int, help="write case N of the seed and stop")
     parser.add_argument("--out", default=".", help="folder for --reproduce")
+    parser.add_argument("--bomb-mb", type=int, help="refuse a real zip bomb of this many MB, stop")
     args = parser.parse_args()
+    if args.bomb_mb:
+        return bomb(args.bomb_mb)
     if args.reproduce is not None:
         print(reproduce(args.seed, args.reproduce, Path(args.out), args.giant))
         return 0
