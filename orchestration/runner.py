@@ -405,6 +405,15 @@ def _failure_text(
     if record is None:
         lines = [f"  {step}: {message}" for step, message in steps]
         return "The run failed; nothing was promoted or published.\n" + "\n".join(lines)
+    if record.passed:  # a step after the audit failed (e.g. the disk filled up during promotion)
+        failed = {step for step, _ in steps}
+        promoted = "warehouse__serving" not in failed and bool(steps)
+        head = f"Build {record.build_id} passed its audit, but a later step failed; " + (
+            "it was promoted, and what failed after the promotion was not published."
+            if promoted
+            else "nothing was promoted or published (the serving warehouse is unchanged)."
+        )
+        return head + "\n" + "\n".join(f"  {step}: {message}" for step, message in steps)
     audited = not any(step.startswith("step__") for step in (c.key for c in record.errors))
     head = (
         f"Build {record.build_id}: the audit failed"
