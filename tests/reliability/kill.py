@@ -354,6 +354,7 @@ def campaign(
     years: tuple[int, ...] = (2022, 2023, 2024),
     max_kills_per_group: int = 3,
     log=print,
+    stages: tuple[str, ...] = (),
 ) -> KillReport:
     from synthetic import generate_region
 
@@ -380,6 +381,8 @@ def campaign(
     if not expected:
         raise RuntimeError("the clean run published nothing")
     windows = _stage_windows(clean)
+    if stages:  # a campaign aimed at some stages (e.g. only inside the load)
+        windows = {k: v for k, v in windows.items() if k in stages}
     log(
         f"clean run: {clean.seconds:.0f} s, stages "
         + ", ".join(f"{k} {v[1]:.1f} s" for k, v in windows.items())
