@@ -99,6 +99,19 @@ def require_publishable(con: duckdb.DuckDBPyConnection, list_year: int) -> ListY
     return year
 
 
+def open_serving(serving: Path) -> duckdb.DuckDBPyConnection:
+    """The serving warehouse opened read-only for a publication. A file DuckDB cannot open at all
+    (truncated, random bytes) is refused as damaged when promotion recorded another hash."""
+    try:
+        return duckdb.connect(str(serving), read_only=True)
+    except duckdb.Error as exc:
+        require_intact(serving, record_required=False)
+        raise PublicationRefused(
+            f"{serving} cannot be opened ({exc}). Nothing was published. `eduq rebuild` rebuilds "
+            "the warehouse from the raw archive."
+        ) from exc
+
+
 def require_intact(serving: Path, record_required: bool = True) -> None:
     """The serving file must be byte for byte what promotion wrote (its hash in serving.json).
     ``record_required=False`` (before the file is opened): a file without any promotion record is
@@ -110,7 +123,14 @@ def require_intact(serving: Path, record_required: bool = True) -> None:
 
 def require_audited(con: duckdb.DuckDBPyConnection, serving: Path) -> ServingAudit:
     """The serving warehouse must carry a passed audit record, and be the file promotion wrote."""
-    audit = serving_audit(con)
+    try:
+        audit = serving_audit(con)
+    except duckdb.Error as exc:  # a damaged file may open and fail on its first read
+        require_intact(serving, record_required=False)
+        raise PublicationRefused(
+            f"{serving} cannot be read ({exc}). Nothing was published. `eduq rebuild` rebuilds the "
+            "warehouse from the raw archive."
+        ) from exc
     if audit is None:
         raise PublicationRefused(
             f"{serving} carries no audit record, so it was not promoted by an audited build (it may have been "

@@ -260,7 +260,7 @@ def _publish(
     documents: bool,
 ) -> PublicationSummary:
     from gate.errors import PublicationRefused
-    from gate.publishable import require_intact, require_publishable
+    from gate.publishable import open_serving, require_intact, require_publishable
     from orchestration.assets.publication import list_year_partitions
     from orchestration.definitions import get_definitions
 
@@ -269,9 +269,14 @@ def _publish(
             f"no serving warehouse at {settings.serving_db}: run `eduq run` first. "
             "Nothing was published."
         )
-    require_intact(settings.serving_db, record_required=False)  # refused unopened
-    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
-        require_publishable(con, list_year)
+    with open_serving(settings.serving_db) as con:  # a file DuckDB cannot open: refused as damaged
+        try:
+            require_publishable(con, list_year)
+        except duckdb.Error as exc:  # a damaged file may open and fail on its first read
+            require_intact(settings.serving_db, record_required=False)
+            raise PublicationRefused(
+                f"{settings.serving_db} cannot be read ({exc}). Nothing was published."
+            ) from exc
     defs = get_definitions()
     instance = _instance(settings, instance)
     if not instance.has_dynamic_partition(list_year_partitions.name, str(list_year)):

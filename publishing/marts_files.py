@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from core.files import dumps_json, fsync_dir
 from core.settings import Settings
-from gate.publishable import computed_list_years, require_intact
+from gate.publishable import computed_list_years, open_serving
 from publishing.cells import neutralise_csv
 from publishing.errors import PublicationRefused, VersionConflict
 from publishing.mart_catalog import PUBLIC_SCHEMA, Mart, read_marts
@@ -219,8 +219,7 @@ def publish_marts_files(settings: Settings, list_year: int, manifest: Path) -> M
             f"no serving warehouse at {serving}: run `eduq run` first. Nothing was published."
         )
     folder = marts_dir(settings, list_year)
-    require_intact(serving, record_required=False)  # a damaged file: refused unopened
-    with duckdb.connect(str(serving), read_only=True) as con:
+    with open_serving(serving) as con:  # a damaged file is refused (gate/publishable.py)
         audit = require_audited(con, serving)
         years = computed_list_years(con)
         if not years or list_year != max(years):
