@@ -97,7 +97,8 @@ fuzz: setup
 
 # fault campaigns with real processes (docs/reliability.md): kill -9 of eduq run at 30 seeded points
 # with the invariants checked after each kill and the resumed result compared with a clean run, and
-# two eduq commands at once on one home (EDUQ_KILLS, EDUQ_KILL_SEED choose the campaign); ~15 min
+# two eduq commands at once on one home, disk full (root), a 30-night soak with readers (EDUQ_KILLS,
+# EDUQ_KILL_SEED, EDUQ_KILL_STAGES, EDUQ_SOAK_NIGHTS choose the campaigns); ~40 min
 reliability: setup
 	$(BIN)/pytest -q -s -m reliability tests/reliability
 
