@@ -33,7 +33,8 @@ def test_no_participant_code_leaves_the_candidate(small_region, tmp_path) -> Non
     with duckdb.connect(str(settings.candidate_db), read_only=True) as con:
         sample = sorted(codes)[:50]
         found = con.execute(
-            "select count(distinct participant_code) from raw.vpr_results "
+            "select count(distinct participant_code) from (select participant_code from "
+            "raw.vpr_results union all select participant_code from raw.gia_results) "
             "where participant_code in (select unnest(?::varchar[]))",
             [sample],
         ).fetchone()[0]
