@@ -14,7 +14,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_HOME ?= $(EDUQ_HOME)/dagster
 
-.PHONY: check-python setup setup-libreoffice setup-report demo test test-unit test-integration test-report report-picture bench-report dbt-test dev lint format docs docs-serve contracts bench setup-bench bench-ingest bench-postgres check-xlsx clean postgres postgres-stop bi bi-serve bi-stop test-bi
+.PHONY: check-python setup setup-libreoffice setup-report demo test test-unit test-integration test-report report-picture bench-report dbt-test dev lint format docs docs-serve contracts bench setup-bench bench-ingest bench-postgres check-xlsx clean postgres postgres-stop bi bi-serve bi-stop test-bi fuzz reliability
 
 # first of all, the Python version (of .venv once it exists, else of $(PYTHON)), said in one line
 PYTHON_CHECKED = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
@@ -49,7 +49,7 @@ demo: setup
 # on two workers (pytest-xdist; tests/conftest.py keeps each module on one worker, longest first)
 TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/pytest -q -m "not report" -n $(TEST_WORKERS)
+	$(BIN)/pytest -q -m "not report and not reliability" -n $(TEST_WORKERS)
 
 # the regional report and the school cards end to end: headless Chromium opens the HTML report
 # (screenshot not blank, every chart drawn), pdftotext reads the PDF, the seed-003 region
@@ -103,6 +103,19 @@ setup-bench: setup
 # ingest throughput against DuckDB's own read_csv of the same file (prints figures, not a test)
 bench-ingest: setup
 	$(BIN)/python bench/bench_ingest.py --rows 3000000 --xlsx-rows 200000 --repeat 3
+
+# the loader against 1,000 seeded mutations of valid landing files (encodings, delimiters, truncation,
+# wrong types, giant fields, NUL bytes …), each in a worker with a timeout; prints the counts, exit 1 on
+# any traceback, hang or lost row (bench/fuzz.py; ~50 cases run in make test)
+fuzz: setup
+	$(BIN)/python bench/fuzz.py --cases 1000 --seed 1
+
+# fault campaigns with real processes (docs/reliability.md): kill -9 of eduq run at 30 seeded points
+# with the invariants checked after each kill and the resumed result compared with a clean run, and
+# two eduq commands at once on one home, disk full (root), a 30-night soak with readers (EDUQ_KILLS,
+# EDUQ_KILL_SEED, EDUQ_KILL_STAGES, EDUQ_SOAK_NIGHTS choose the campaigns); ~40 min
+reliability: setup
+	$(BIN)/pytest -q -s -m reliability tests/reliability
 
 # the report of the demo region (<= 10 s) and all its school cards (<= 60 s); prints the figures
 bench-report: setup

@@ -31,6 +31,11 @@ so nothing reads the environment deep inside a stage or at import time.
 ``EDUQ_PG_BI_ROLE``             the read-only role BI tools log in as (default ``eduq_bi``)
 ``EDUQ_SUPERSET_PORT``          port of Superset on 127.0.0.1 (``make bi-serve``; default 8088)
 ``EDUQ_DOCS_PORT``              port of the dbt docs on 127.0.0.1 (``eduq docs``; default 8580)
+``EDUQ_LANDING_SETTLE_SECONDS`` a landing file modified less than this many seconds ago is left for
+                                the next run (still being copied in; default 0: files named
+                                ``*.part``, ``*.tmp``, ``*.partial``, ``*.crdownload`` always are)
+``EDUQ_LOCK_WAIT_SECONDS``      how long a writer waits for another writer on the same home to finish
+                                before it refuses (default 10; ``core/run_lock.py``)
 =============================== ===========================================================
 """
 
@@ -52,6 +57,7 @@ DEFAULT_PG_PORT = 5433
 DEFAULT_PG_BI_ROLE = "eduq_bi"
 DEFAULT_SUPERSET_PORT = 8088
 DEFAULT_DOCS_PORT = 8580
+DEFAULT_LOCK_WAIT_SECONDS = 10.0
 
 
 # dbt builds 4 nodes at once: most of a small node's time is dbt's own Python, which overlaps
@@ -80,6 +86,8 @@ class Settings:
     pg_bi_role: str = DEFAULT_PG_BI_ROLE
     superset_port: int = DEFAULT_SUPERSET_PORT
     docs_port: int = DEFAULT_DOCS_PORT
+    lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS
+    landing_settle_seconds: float = 0.0
 
     @property
     def candidate_db(self) -> Path:
@@ -138,6 +146,12 @@ class Settings:
     def superset_dir(self) -> Path:
         """Superset's metadata database, configuration secret and admin credentials."""
         return self.home / "superset"
+
+    def writer_lock(self, purpose: str = "this run"):
+        """The home's writer lock (``core/run_lock.py``): one writer at a time on this home."""
+        from core.run_lock import writer_lock
+
+        return writer_lock(self.home, purpose, self.lock_wait_seconds)
 
     def ensure_dirs(self) -> None:
         for path in (
@@ -198,6 +212,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dbt_threads = int(dbt_threads_text) if dbt_threads_text else DEFAULT_DBT_THREADS
     except ValueError as exc:
         raise SettingsError(f"EDUQ_DBT_THREADS={dbt_threads_text!r} is not a whole number") from exc
+    settle_text = env.get("EDUQ_LANDING_SETTLE_SECONDS", "").strip()
+    try:
+        settle = float(settle_text) if settle_text else 0.0
+    except ValueError as exc:
+        raise SettingsError(
+            f"EDUQ_LANDING_SETTLE_SECONDS={settle_text!r} is not a number of seconds"
+        ) from exc
+    wait_text = env.get("EDUQ_LOCK_WAIT_SECONDS", "").strip()
+    try:
+        lock_wait = float(wait_text) if wait_text else DEFAULT_LOCK_WAIT_SECONDS
+    except ValueError as exc:
+        raise SettingsError(
+            f"EDUQ_LOCK_WAIT_SECONDS={wait_text!r} is not a number of seconds"
+        ) from exc
 
     return Settings(
         home=home,
@@ -218,4 +246,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pg_bi_role=env.get("EDUQ_PG_BI_ROLE") or DEFAULT_PG_BI_ROLE,
         superset_port=_port(env, "EDUQ_SUPERSET_PORT", DEFAULT_SUPERSET_PORT),
         docs_port=_port(env, "EDUQ_DOCS_PORT", DEFAULT_DOCS_PORT),
+        lock_wait_seconds=max(lock_wait, 0.0),
+        landing_settle_seconds=max(settle, 0.0),
     )

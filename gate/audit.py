@@ -162,6 +162,11 @@ def table_rows(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     }
 
 
+# what an audit file shows where a failing row had a participant code (a duplicate participant:
+# the school, year, subject and grade of the row say where to look in the candidate's staging)
+PERSONAL_MASK = "‹код участника скрыт›"
+
+
 def failing_rows_name(key: str) -> str:
     return f"failing_{_slug(key)}.parquet"
 
@@ -173,6 +178,9 @@ def save_failing_rows(folder: Path, key: str, frame: Any) -> str | None:
     folder.mkdir(parents=True, exist_ok=True)
     name = failing_rows_name(key)
     frame = frame.copy()
+    for column in frame.columns:  # participant codes are personal data: never in an audit file
+        if "participant_code" in str(column).lower():
+            frame[column] = frame[column].map(lambda v: None if v is None else PERSONAL_MASK)
     for column in frame.columns:  # mixed object columns (e.g. dicts) are kept as text
         if frame[column].dtype == object:
             frame[column] = frame[column].map(

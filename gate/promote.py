@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import duckdb
 
 from core.files import CHUNK, fsync_dir, sha256_file, write_json_atomic
 from core.settings import Settings
-from gate.audit import AuditRecord, find_passed_audit, records
+from gate.audit import PERSONAL_MASK, AuditRecord, find_passed_audit, records
 from gate.errors import CandidateChanged, PromotionRefused
 from gate.serving_export import export_warehouse
 
@@ -70,28 +71,96 @@ SERVING_STORAGE_VERSION = "v1.4.0"  # DuckDB 1.4 and later read it (BI tools emb
 META_SCHEMA = "meta"
 
 
+MASK = PERSONAL_MASK  # what readers see where a delivered value was a participant code
+TOKEN = r"[\w-]+"
+
+
 def add_load_log(db: Path, candidate: Path) -> None:
     """The delivery history readers may see (schema ``meta``): every delivered file with its rows read,
-    loaded and quarantined, and the quarantined values without the participant codes."""
+    loaded and quarantined, and the quarantined values without the participant codes.
+
+    Participant codes are personal data (they stay in the candidate's raw schema). A quarantined
+    value is withheld (NULL) when its column is the participant code, when it is a whole-row value
+    (a note row, a row wider than the header) of a source with participant codes, or when any word
+    of it is a participant code delivered anywhere (a code shifted into the mark's column); a
+    file's message (e.g. a header that was a data row) shows such a word as «‹код участника скрыт›»."""
     with duckdb.connect() as con:
         con.execute(f"attach '{candidate}' as cand (read_only)")
         _attach_serving(con, db)
         con.execute(f"create schema if not exists serving.{META_SCHEMA}")
+        coded = [
+            r[0]
+            for r in con.execute(
+                """select table_name from duckdb_columns() where database_name = 'cand'
+                   and schema_name = 'raw' and column_name = 'participant_code' order by 1"""
+            ).fetchall()
+        ]
+        selects = [
+            f"select cast(participant_code as varchar) as code from cand.raw.{t}" for t in coded
+        ]
+        selects += [
+            "select value from cand.raw._quarantine where column_name = 'participant_code'",
+            "select json_extract_string(row_values, '$.participant_code') from cand.raw._quarantine",
+        ]
+        con.execute(
+            "create temp table participant_codes as select distinct code from ("
+            + " union all ".join(selects)
+            + ") as c(code) where code is not null and length(trim(code)) > 0"
+        )
+        coded_sources = ", ".join(f"'{t}'" for t in coded) or "''"
+        con.execute(
+            """create temp table quarantine_values as
+                select row_number() over () as q_id, * from cand.raw._quarantine"""
+        )
+        con.execute(
+            f"""create temp table personal as
+                select distinct q_id from (
+                    select q_id, unnest(regexp_extract_all(value, '{TOKEN}')) as word
+                    from quarantine_values where value is not null
+                ) as w semi join participant_codes as p on w.word = p.code"""
+        )
         con.execute(
             f"""create or replace table serving.{META_SCHEMA}.load_log as
                 select file_id, source, file_name, file_hash, size_bytes, status, rows_read, rows_loaded,
                        rows_quarantined, message, years, received_at, loaded_at, run_id
                 from cand.raw._load_log order by file_id"""
         )
+        _mask_messages(con)
         con.execute(
             f"""create or replace table serving.{META_SCHEMA}.quarantine as
                 select file_id, source, file_name, row_number, column_name,
-                       case when column_name = 'participant_code' then null else value end as value,
+                       case when column_name = 'participant_code'
+                                 or (column_name = '*' and source in ({coded_sources}))
+                                 or q_id in (select q_id from personal)
+                            then null else value end as value,
                        reason, reason_code, quarantined_at
-                from cand.raw._quarantine order by file_id, row_number, column_name"""
+                from quarantine_values order by file_id, row_number, column_name"""
         )
         con.execute("checkpoint serving")
         con.execute("detach serving")
+
+
+def _mask_messages(con: duckdb.DuckDBPyConnection) -> None:
+    """Replace every participant code in the exported files' messages (few rows: done in Python)."""
+    hits = con.execute(
+        f"""select distinct w.file_id, w.word from (
+                select file_id, unnest(regexp_extract_all(message, '{TOKEN}')) as word
+                from serving.{META_SCHEMA}.load_log where message is not null
+            ) as w semi join participant_codes as p on w.word = p.code"""
+    ).fetchall()
+    by_file: dict[int, set[str]] = {}
+    for file_id, word in hits:
+        by_file.setdefault(file_id, set()).add(word)
+    for file_id, words in by_file.items():
+        (message,) = con.execute(
+            f"select message from serving.{META_SCHEMA}.load_log where file_id = ?", [file_id]
+        ).fetchone()
+        for word in sorted(words, key=len, reverse=True):
+            message = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", MASK, message)
+        con.execute(
+            f"update serving.{META_SCHEMA}.load_log set message = ? where file_id = ?",
+            [message, file_id],
+        )
 
 
 def _attach_serving(con: duckdb.DuckDBPyConnection, db: Path) -> None:
@@ -222,34 +291,75 @@ def promote(settings: Settings) -> Promotion:
             )
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        promotion = Promotion(serving, tmp.stat().st_size, sha256_file(tmp), record.build_id, sha)
+        # the record first, then the rename: killed between the two, the serving file is still the
+        # previous one, whose hash the record keeps (publication accepts either, nothing else)
+        state_path = serving_state_path(settings)
+        previous = _read_state(state_path)
+        previous_sha = previous.get("serving_sha256") if serving.exists() else None
+        if previous_sha and sha256_file(serving) != previous_sha:
+            previous_sha = (
+                None  # the file in place is not what the record said: do not vouch for it
+            )
+        write_json_atomic(
+            state_path,
+            {
+                "build_id": record.build_id,
+                "serving_sha256": promotion.sha256,
+                "serving_bytes": promotion.size_bytes,
+                "previous_serving_sha256": previous_sha,
+                "candidate_sha256": sha,
+                "candidate_bytes": record.candidate_bytes,
+                "candidate_mtime_ns": record.candidate_mtime_ns,
+                "code_fingerprint": record.code_fingerprint,
+                "methodology_profile": record.methodology_profile,
+                "promoted_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+            },
+        )
         os.replace(tmp, serving)
     finally:
         tmp.unlink(missing_ok=True)
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
     fsync_dir(serving.parent)
-    promotion = Promotion(
-        serving, serving.stat().st_size, sha256_file(serving), record.build_id, sha
-    )
-    write_json_atomic(
-        serving_state_path(settings),
-        {
-            "build_id": record.build_id,
-            "serving_sha256": promotion.sha256,
-            "serving_bytes": promotion.size_bytes,
-            "candidate_sha256": sha,
-            "candidate_bytes": record.candidate_bytes,
-            "candidate_mtime_ns": record.candidate_mtime_ns,
-            "code_fingerprint": record.code_fingerprint,
-            "methodology_profile": record.methodology_profile,
-            "promoted_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-        },
-    )
     return promotion
 
 
 def serving_state_path(settings: Settings) -> Path:
     """What promotion last put in place: the serving file's hash and the build it came from."""
-    return settings.warehouse_dir / "serving.json"
+    return settings.warehouse_dir / SERVING_STATE
+
+
+SERVING_STATE = "serving.json"
+
+
+def _read_state(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def serving_integrity(serving: Path, record_required: bool = True) -> str | None:
+    """Why the serving file at ``serving`` is not one promotion wrote (None: it is). Its SHA-256 must
+    be the one recorded beside it in serving.json (or the previous one, when a promotion was
+    interrupted between writing the record and renaming the file)."""
+    state = _read_state(serving.with_name(SERVING_STATE))
+    if not state.get("serving_sha256"):
+        if not record_required:
+            return None
+        return (
+            f"{serving} has no promotion record ({SERVING_STATE} beside it): it was not put in "
+            "place by an audited promotion"
+        )
+    sha = sha256_file(serving)
+    if sha in (state.get("serving_sha256"), state.get("previous_serving_sha256")):
+        return None
+    return (
+        f"{serving} is damaged or was changed after promotion: its SHA-256 {sha[:12]}… is not the "
+        f"one promotion recorded ({state['serving_sha256'][:12]}…, build {state.get('build_id')}). "
+        "It is not served. `eduq rebuild` rebuilds the warehouse from the raw archive / файл "
+        "витрины повреждён; восстановите его командой `eduq rebuild`"
+    )
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from gate.errors import ListIncomplete, ListNotComputable, ListYearNotAvailable, PublicationRefused
-from gate.promote import ServingAudit, serving_audit
+from gate.promote import ServingAudit, serving_audit, serving_integrity
 
 
 @dataclass(frozen=True)
@@ -99,9 +99,38 @@ def require_publishable(con: duckdb.DuckDBPyConnection, list_year: int) -> ListY
     return year
 
 
+def open_serving(serving: Path) -> duckdb.DuckDBPyConnection:
+    """The serving warehouse opened read-only for a publication. A file DuckDB cannot open at all
+    (truncated, random bytes) is refused as damaged when promotion recorded another hash."""
+    try:
+        return duckdb.connect(str(serving), read_only=True)
+    except duckdb.Error as exc:
+        require_intact(serving, record_required=False)
+        raise PublicationRefused(
+            f"{serving} cannot be opened ({exc}). Nothing was published. `eduq rebuild` rebuilds "
+            "the warehouse from the raw archive."
+        ) from exc
+
+
+def require_intact(serving: Path, record_required: bool = True) -> None:
+    """The serving file must be byte for byte what promotion wrote (its hash in serving.json).
+    ``record_required=False`` (before the file is opened): a file without any promotion record is
+    left to :func:`require_audited`, which says whether it carries an audit at all."""
+    problem = serving_integrity(serving, record_required)
+    if problem is not None:
+        raise PublicationRefused(f"{problem}. Nothing was published.")
+
+
 def require_audited(con: duckdb.DuckDBPyConnection, serving: Path) -> ServingAudit:
-    """The serving warehouse must carry a passed audit record."""
-    audit = serving_audit(con)
+    """The serving warehouse must carry a passed audit record, and be the file promotion wrote."""
+    try:
+        audit = serving_audit(con)
+    except duckdb.Error as exc:  # a damaged file may open and fail on its first read
+        require_intact(serving, record_required=False)
+        raise PublicationRefused(
+            f"{serving} cannot be read ({exc}). Nothing was published. `eduq rebuild` rebuilds the "
+            "warehouse from the raw archive."
+        ) from exc
     if audit is None:
         raise PublicationRefused(
             f"{serving} carries no audit record, so it was not promoted by an audited build (it may have been "
@@ -112,4 +141,5 @@ def require_audited(con: duckdb.DuckDBPyConnection, serving: Path) -> ServingAud
             f"{serving} carries a failed audit (build {audit.build_id}, {audit.errors_failed} error-level "
             "check(s) failed). Nothing was published. Fix the data and run the job nightly_load again."
         )
+    require_intact(serving)
     return audit

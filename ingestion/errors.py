@@ -34,6 +34,10 @@ class EncodingError(UnreadableFileError):
     """The text is neither UTF-8 (with or without BOM), UTF-16 nor Windows-1251 throughout."""
 
 
+class OversizedWorkbookError(UnreadableFileError):
+    """A workbook would unpack to more than eduq reads in memory, or compresses like a zip bomb."""
+
+
 class UnrecognisedFileError(IngestionError):
     """No contract's required columns were found in any sheet or header row."""
 
@@ -52,6 +56,11 @@ class NoDataRowsError(IngestionError):
 
 class MissingYearError(IngestionError):
     """The source needs a year and neither a column nor the file name gives one."""
+
+
+class FileChangedWhileLoading(EduqError):
+    """The file's bytes changed between the survey and the end of its load (still being copied in, or
+    replaced): nothing of it is kept, it stays in the landing folder for the next run."""
 
 
 class RowCountMismatchError(RuntimeError):

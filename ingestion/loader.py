@@ -37,6 +37,7 @@ from core.settings import Settings
 from ingestion import readers
 from ingestion.contract import Contract, get_contract, load_contracts, normalise_label
 from ingestion.errors import (
+    FileChangedWhileLoading,
     IngestionError,
     MissingYearError,
     NoDataRowsError,
@@ -69,6 +70,8 @@ create table if not exists raw._landing_queue (
 """
 YEAR_IN_NAME = re.compile(r"(?<!\d)(20\d{2}|19\d{2})(?!\d)")
 IGNORED_NAMES = {".ds_store", "thumbs.db", "region_manifest.json"}
+# a file still being copied in: copy it as «name.xlsx.part», rename it when complete
+PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".filepart", ".download")
 
 
 @dataclass
@@ -97,6 +100,7 @@ class SurveyReport:
 class SourceLoadReport:
     source: str
     files: list[FileOutcome] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)  # changed while loading: left for next run
 
     @property
     def rows_read(self) -> int:
@@ -193,17 +197,24 @@ def candidate_contracts(path: Path, landing_dir: Path) -> list[Contract]:
 
 
 def landing_files(settings: Settings) -> list[Path]:
+    """The files waiting in the landing folder: not hidden, not a partial copy (``*.part`` …), not
+    modified within the last ``EDUQ_LANDING_SETTLE_SECONDS``, not in ``rejected/``."""
     rejected = settings.rejected_dir.resolve()
+    settle = settings.landing_settle_seconds
+    now = time.time()
     files = []
     for path in sorted(settings.landing_dir.rglob("*")):
         if (
             not path.is_file()
             or path.name.lower() in IGNORED_NAMES
             or path.name.startswith((".", "~$"))
+            or path.name.lower().endswith(PARTIAL_SUFFIXES)
         ):
             continue
         if rejected in path.resolve().parents:
             continue
+        if settle and now - path.stat().st_mtime < settle:
+            continue  # still being copied in: the next run takes it
         files.append(path)
     return files
 
@@ -489,6 +500,10 @@ def load_source(
                 registry_empty=registry_empty,
                 dry_run=dry_run,
             )
+        except FileChangedWhileLoading as exc:
+            log.warning("%s", exc)
+            report.deferred.append(path.name)
+            continue
         except IngestionError as exc:
             _reject(con, settings, path, file_hash, size, source, str(exc), run_id, report, dry_run)
             if not dry_run:
@@ -723,20 +738,21 @@ def write_file(
             received_at=received_at,
             run_id=run_id,
         )
-        # archive inside the transaction: a file is either loaded and archived, or still in landing
-        if dest is not None:
-            shutil.move(str(path), dest)
-        try:
-            con.execute("commit")
-        except BaseException:
-            if dest is not None:
-                shutil.move(str(dest), path)
-            raise
+        if not dry_run and file_sha256(path) != file_hash:
+            raise FileChangedWhileLoading(
+                f"{path.name} changed while it was being loaded (still being copied in, or "
+                "replaced): nothing of it was kept; it stays in the landing folder for the next run"
+            )
+        con.execute("commit")
         in_transaction = False
     except BaseException:
         if in_transaction:
             con.execute("rollback")
         raise
+    # archived after the commit: killed in between, the file is loaded and still in the landing
+    # folder, and the next run skips it as already delivered (never lost, never loaded twice)
+    if dest is not None:
+        shutil.move(str(path), dest)
     if not dry_run:
         log.info("%s: %s (%s)", contract.source, path.name, message)
     return FileOutcome(

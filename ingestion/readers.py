@@ -28,6 +28,7 @@ import logging
 import os
 import re
 import tempfile
+import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ from ingestion.errors import (
     EncodingError,
     IngestionError,
     MissingColumnsError,
+    OversizedWorkbookError,
     UnreadableFileError,
     UnrecognisedFileError,
 )
@@ -633,7 +635,51 @@ def _cell_text(value: object) -> str | None:
     return text if text.strip() else None
 
 
+# A workbook is a zip archive, and calamine holds a sheet in memory: before it opens one, the sizes
+# its central directory declares are checked (nothing is unpacked to check them). Real sheets
+# compress 5–30 times; a zip bomb compresses ~1000 times.
+MAX_UNCOMPRESSED_BYTES = 1024**3  # 1 GiB of XML: millions of cells, far beyond a regional file
+MAX_COMPRESSION_RATIO = 200
+RATIO_CHECKED_FROM_BYTES = 16 * 1024**2  # small members may compress as they like
+
+
+def check_archive(
+    path: Path,
+    max_uncompressed: int = MAX_UNCOMPRESSED_BYTES,
+    max_ratio: float = MAX_COMPRESSION_RATIO,
+) -> None:
+    """Refuse a zip-based workbook (xlsx, xlsm, xlsb, ods) whose central directory declares more
+    than ``max_uncompressed`` bytes, or a member compressed more than ``max_ratio`` times."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        return  # not a zip (an .xls) or a damaged one: calamine says what is wrong
+    total = sum(m.file_size for m in members)
+    if total > max_uncompressed:
+        raise OversizedWorkbookError(
+            path,
+            f"the workbook would unpack to {total / 1024**2:,.0f} MB, more than eduq reads "
+            f"({max_uncompressed / 1024**2:,.0f} MB); it was not opened. Split it (e.g. one file "
+            "per municipality) or send it as CSV / книга распаковывается в слишком большой объём, "
+            "разделите её на несколько файлов или пришлите CSV",
+        )
+    for member in members:
+        if member.file_size < RATIO_CHECKED_FROM_BYTES:
+            continue
+        ratio = member.file_size / max(member.compress_size, 1)
+        if ratio > max_ratio:
+            raise OversizedWorkbookError(
+                path,
+                f"part «{member.filename}» of the workbook unpacks {ratio:,.0f} times its packed "
+                f"size ({member.file_size / 1024**2:,.0f} MB), as a zip bomb does; it was not "
+                "opened. Open it in Excel, check it, save it again and resend / файл похож на "
+                "zip-бомбу и не открыт",
+            )
+
+
 def _open_workbook(path: Path) -> CalamineWorkbook:
+    check_archive(path)
     try:
         return CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises several error types for broken files

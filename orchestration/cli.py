@@ -11,6 +11,9 @@ from pathlib import Path
 
 from core.settings import Settings, load_settings
 
+# another writer holds the home's lock (core/run_lock.py): "try again later" (sysexits EX_TEMPFAIL)
+EXIT_LOCKED = 75
+
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     if args.scale is not None or args.regions is not None:
@@ -107,6 +110,7 @@ def _generate_country(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from core.errors import EduqError
+    from core.run_lock import HomeLocked
     from gate.errors import ListIncomplete, ListYearNotAvailable
 
     started = time.perf_counter()
@@ -150,6 +154,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
                     )
             finally:
                 progress.hide(shown)
+    except HomeLocked as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_LOCKED
     except (ListYearNotAvailable, ListIncomplete) as exc:
         print(f"Not published: {exc}", file=sys.stderr)
         return 2
@@ -199,6 +206,7 @@ def _output_to(log_path: Path):
 
 def _cmd_publish(args: argparse.Namespace) -> int:
     from core.errors import EduqError
+    from core.run_lock import HomeLocked
     from gate.errors import ListIncomplete, ListYearNotAvailable
     from orchestration.runner import PipelineFailed, publish
 
@@ -210,6 +218,9 @@ def _cmd_publish(args: argparse.Namespace) -> int:
         else:
             with _output_to(log_path):
                 result = publish(settings, args.year)
+    except HomeLocked as exc:
+        print(f"Not published: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
     except (ListYearNotAvailable, ListIncomplete) as exc:
         print(f"Not published: {exc}", file=sys.stderr)
         return 2
@@ -250,12 +261,22 @@ def format_table(columns: list[str], rows: list[tuple], max_width: int = 60) -> 
 def _cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
+    from orchestration.sql_query import WritingStatementRefused, check_read_only, connect_read_only
+
     settings = load_settings()
     serving = settings.serving_db
+    try:
+        check_read_only(args.query)
+    except WritingStatementRefused as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except duckdb.Error as exc:
+        print(f"Query failed: {exc}", file=sys.stderr)
+        return 2
     if not serving.exists():
         print(f"No serving warehouse at {serving}: run `eduq run` first.", file=sys.stderr)
         return 1
-    with duckdb.connect(str(serving), read_only=True) as con:
+    with connect_read_only(serving) as con:
         try:
             relation = con.sql(args.query)
             if relation is None:
@@ -265,7 +286,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
             rows = relation.limit(args.max_rows + 1).fetchall()
         except duckdb.Error as exc:
             message = str(exc)
-            if "read-only" in message or "read_only" in message:
+            if "read-only" in message or "read_only" in message or "disabled by" in message:
                 message += "\n(the serving warehouse is opened read-only: `eduq sql` runs queries, it changes nothing)"
             print(f"Query failed: {message}", file=sys.stderr)
             return 2
@@ -283,6 +304,35 @@ def _cmd_sql(args: argparse.Namespace) -> int:
         f"({shown} row{'s' if shown != 1 else ''}){more}",
         file=sys.stderr if args.csv else sys.stdout,
     )
+    return 0
+
+
+def _cmd_rebuild(args: argparse.Namespace) -> int:
+    from core.errors import EduqError
+    from core.run_lock import HomeLocked
+    from gate.errors import ListIncomplete, ListYearNotAvailable
+    from orchestration.rebuild import rebuild
+    from orchestration.runner import PipelineFailed
+
+    settings = load_settings()
+    log_path = None if args.verbose else _log_path(settings, "rebuild")
+    try:
+        if log_path is None:
+            result = rebuild(settings, list_year=args.list_year, documents=args.documents)
+        else:
+            with _output_to(log_path):
+                result = rebuild(settings, list_year=args.list_year, documents=args.documents)
+    except HomeLocked as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_LOCKED
+    except (ListYearNotAvailable, ListIncomplete) as exc:
+        print(f"Rebuilt, not published: {exc}", file=sys.stderr)
+        return 2
+    except (PipelineFailed, EduqError) as exc:
+        print(f"Rebuild failed: {exc}", file=sys.stderr)
+        _point_to_log(log_path)
+        return 1
+    print(result.render())
     return 0
 
 
@@ -324,13 +374,14 @@ def _cmd_pg_publish(args: argparse.Namespace) -> int:
         print(f"Not published: {why}", file=sys.stderr)
         return 1
     try:
-        result = publish_marts(
-            settings.serving_db,
-            target.conninfo,
-            prepare_manifest(),
-            bi_role=settings.pg_bi_role,
-            force=args.force,
-        )
+        with settings.writer_lock("`eduq pg-publish`"):
+            result = publish_marts(
+                settings.serving_db,
+                target.conninfo,
+                prepare_manifest(),
+                bi_role=settings.pg_bi_role,
+                force=args.force,
+            )
     except EduqError as exc:
         print(f"Not published: {exc}", file=sys.stderr)
         return 1
@@ -469,6 +520,21 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--max-rows", type=int, default=100, help="rows to print (default 100)")
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.set_defaults(func=_cmd_sql)
+
+    rebuild = sub.add_parser(
+        "rebuild",
+        help="rebuild the warehouse from the raw archive (after a damaged candidate or serving "
+        "file): the old files are moved aside, every archived delivery is loaded again in its "
+        "original order, then the pipeline runs with a full refresh",
+    )
+    rebuild.add_argument("--list-year", type=int, help="list year to publish (default: the latest)")
+    rebuild.add_argument(
+        "--documents", action="store_true", help="also publish the report and the school cards"
+    )
+    rebuild.add_argument(
+        "--verbose", action="store_true", help="print dbt and Dagster output instead of logging it"
+    )
+    rebuild.set_defaults(func=_cmd_rebuild)
 
     check = sub.add_parser(
         "check-files",

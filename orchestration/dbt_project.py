@@ -8,11 +8,13 @@ their names, sizes and modification times is kept beside the manifest), and keep
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
 TELEMETRY_OFF = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
 
 _lock = threading.Lock()
+PARSE_LOCK = TARGET_DIR / ".eduq_parse.lock"
 _parsed: dict[str, Any] = {}  # fingerprint -> dbt Manifest object of this process
 
 
@@ -76,6 +79,20 @@ def cli_args(target_dir: Path = TARGET_DIR) -> list[str]:
     ]
 
 
+@contextlib.contextmanager
+def _target_lock(exclusive: bool) -> Iterator[None]:
+    """dbt rewrites target/manifest.json in place when it parses: between processes (two homes on
+    one installation, `eduq docs` during `eduq run`), a parse is exclusive and a read shared, so no
+    process reads a half-written manifest."""
+    TARGET_DIR.mkdir(parents=True, exist_ok=True)
+    with open(PARSE_LOCK, "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def _parse() -> Any:
     from dbt.cli.main import dbtRunner
 
@@ -96,8 +113,9 @@ def prepare_manifest() -> Path:
             and FINGERPRINT.read_text(encoding="utf-8").strip() == fingerprint
         ):
             return MANIFEST
-        _parsed[fingerprint] = _parse()
-        FINGERPRINT.write_text(fingerprint + "\n", encoding="utf-8")
+        with _target_lock(exclusive=True):
+            _parsed[fingerprint] = _parse()
+            FINGERPRINT.write_text(fingerprint + "\n", encoding="utf-8")
     return MANIFEST
 
 
@@ -107,9 +125,12 @@ def manifest_object() -> Any:
     fingerprint = project_fingerprint()
     with _lock:
         if fingerprint not in _parsed:
-            _parsed[fingerprint] = _parse()  # partial parsing makes this ~1 s
+            with _target_lock(exclusive=True):
+                _parsed[fingerprint] = _parse()  # partial parsing makes this ~1 s
         return _parsed[fingerprint]
 
 
 def manifest_json() -> dict[str, Any]:
-    return json.loads(prepare_manifest().read_text(encoding="utf-8"))
+    path = prepare_manifest()
+    with _target_lock(exclusive=False):
+        return json.loads(path.read_text(encoding="utf-8"))

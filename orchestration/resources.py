@@ -4,7 +4,9 @@ a full refresh) in the launchpad: ``resources: {eduq: {config: {profile: fioko_2
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import dagster as dg
 
@@ -23,6 +25,14 @@ class EduqResource(dg.ConfigurableResource):
         if self.home:
             env["EDUQ_HOME"] = self.home
         return load_settings(env).with_overrides(self.profile, self.full_refresh)
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[EduqResource]:
+        """A run of eduq's jobs holds the home's writer lock for its whole duration (the jobs run
+        in process: resources live for the run): a scheduled or sensor run and a manual `eduq run`
+        or `eduq publish` never write at once; the CLI already holds it (re-entrant)."""
+        with self.settings().writer_lock("this Dagster run / этот запуск Dagster"):
+            yield self
 
 
 def run_config_for(settings: Settings) -> dict:

@@ -153,14 +153,25 @@ def run_pipeline(
     quiet: bool = False,
     documents: bool = False,
 ) -> RunSummary:
+    from orchestration.definitions import get_definitions
+
+    settings.ensure_dirs()
+    with settings.writer_lock("`eduq run`"):
+        return _run_pipeline(settings, get_definitions(), instance, list_year, quiet, documents)
+
+
+def _run_pipeline(
+    settings: Settings,
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance | None,
+    list_year: int | None,
+    quiet: bool,
+    documents: bool,
+) -> RunSummary:
     from gate.audit import audit_dir, read_record
     from gate.publishable import list_years, require_publishable
     from orchestration.assets.publication import build_id
-    from orchestration.definitions import get_definitions
 
-    defs = get_definitions()
-
-    settings.ensure_dirs()
     given_instance = instance
     instance = _instance(settings, instance)
     load = defs.resolve_job_def("nightly_load").execute_in_process(
@@ -237,8 +248,19 @@ def publish(
 ) -> PublicationSummary:
     """Publish the list of ``list_year`` from the serving warehouse through the job publish_list
     (the asset refuses a serving warehouse without a passed audit record)."""
+    with settings.writer_lock(f"`eduq publish --year {list_year}`"):
+        return _publish(settings, list_year, instance, quiet, documents)
+
+
+def _publish(
+    settings: Settings,
+    list_year: int,
+    instance: dg.DagsterInstance | None,
+    quiet: bool,
+    documents: bool,
+) -> PublicationSummary:
     from gate.errors import PublicationRefused
-    from gate.publishable import require_publishable
+    from gate.publishable import open_serving, require_intact, require_publishable
     from orchestration.assets.publication import list_year_partitions
     from orchestration.definitions import get_definitions
 
@@ -247,8 +269,14 @@ def publish(
             f"no serving warehouse at {settings.serving_db}: run `eduq run` first. "
             "Nothing was published."
         )
-    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
-        require_publishable(con, list_year)
+    with open_serving(settings.serving_db) as con:  # a file DuckDB cannot open: refused as damaged
+        try:
+            require_publishable(con, list_year)
+        except duckdb.Error as exc:  # a damaged file may open and fail on its first read
+            require_intact(settings.serving_db, record_required=False)
+            raise PublicationRefused(
+                f"{settings.serving_db} cannot be read ({exc}). Nothing was published."
+            ) from exc
     defs = get_definitions()
     instance = _instance(settings, instance)
     if not instance.has_dynamic_partition(list_year_partitions.name, str(list_year)):
@@ -382,6 +410,15 @@ def _failure_text(
     if record is None:
         lines = [f"  {step}: {message}" for step, message in steps]
         return "The run failed; nothing was promoted or published.\n" + "\n".join(lines)
+    if record.passed:  # a step after the audit failed (e.g. the disk filled up during promotion)
+        failed = {step for step, _ in steps}
+        promoted = "warehouse__serving" not in failed and bool(steps)
+        head = f"Build {record.build_id} passed its audit, but a later step failed; " + (
+            "it was promoted, and what failed after the promotion was not published."
+            if promoted
+            else "nothing was promoted or published (the serving warehouse is unchanged)."
+        )
+        return head + "\n" + "\n".join(f"  {step}: {message}" for step, message in steps)
     audited = not any(step.startswith("step__") for step in (c.key for c in record.errors))
     head = (
         f"Build {record.build_id}: the audit failed"

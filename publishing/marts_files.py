@@ -31,7 +31,8 @@ import pyarrow.parquet as pq
 
 from core.files import dumps_json, fsync_dir
 from core.settings import Settings
-from gate.publishable import computed_list_years
+from gate.publishable import computed_list_years, open_serving
+from publishing.cells import neutralise_csv
 from publishing.errors import PublicationRefused, VersionConflict
 from publishing.mart_catalog import PUBLIC_SCHEMA, Mart, read_marts
 from publishing.publish import (
@@ -135,7 +136,7 @@ def write_mart_files(con: duckdb.DuckDBPyConnection, mart: Mart, folder: Path) -
             pq.ParquetWriter(parquet_path, reader.schema) as parquet,
         ):
             for batch in reader:
-                csv.write_batch(batch)
+                csv.write_batch(neutralise_csv(batch))  # CSV injection: publishing/cells.py
                 parquet.write_batch(batch)
                 rows += batch.num_rows
     return {
@@ -218,7 +219,7 @@ def publish_marts_files(settings: Settings, list_year: int, manifest: Path) -> M
             f"no serving warehouse at {serving}: run `eduq run` first. Nothing was published."
         )
     folder = marts_dir(settings, list_year)
-    with duckdb.connect(str(serving), read_only=True) as con:
+    with open_serving(serving) as con:  # a damaged file is refused (gate/publishable.py)
         audit = require_audited(con, serving)
         years = computed_list_years(con)
         if not years or list_year != max(years):

@@ -36,7 +36,8 @@ import pyarrow.parquet as pq
 
 from core.files import dumps_json, fsync_dir, sha256_bytes
 from core.settings import Settings
-from gate.publishable import require_audited, require_publishable
+from gate.publishable import open_serving, require_audited, require_publishable
+from publishing.cells import neutralise_csv
 from publishing.errors import PublicationRefused, VersionConflict
 from publishing.shnor_list import (
     CLUSTER,
@@ -134,7 +135,8 @@ def file_names(list_year: int) -> dict[str, str]:
 def render_csv(published: pa.Table) -> bytes:
     buffer = io.BytesIO()
     buffer.write("\ufeff".encode())
-    pacsv.write_csv(published, buffer, pacsv.WriteOptions(delimiter=";"))
+    # a text beginning with = + - @ gets an apostrophe (CSV injection; publishing/cells.py)
+    pacsv.write_csv(neutralise_csv(published), buffer, pacsv.WriteOptions(delimiter=";"))
     return buffer.getvalue()
 
 
@@ -262,7 +264,7 @@ def publish_list(settings: Settings, list_year: int) -> PublicationResult:
         raise PublicationRefused(
             f"no serving warehouse at {serving}: run `eduq run` first. Nothing was published."
         )
-    with duckdb.connect(str(serving), read_only=True) as con:
+    with open_serving(serving) as con:  # a damaged file is refused (gate/publishable.py)
         audit = require_audited(con, serving)
         require_publishable(con, list_year)
         table = read_list(con, list_year)

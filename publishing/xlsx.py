@@ -20,6 +20,8 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.page import PageMargins
 
+from publishing.cells import keep_as_text
+
 # (warehouse column, header, column width in characters)
 XLSX_COLUMNS: tuple[tuple[str, str, float], ...] = (
     ("row_number", "№ п/п", 6),
@@ -130,6 +132,9 @@ def render_xlsx(table: pa.Table, info: DocumentInfo) -> bytes:
         row = HEADER_ROW + 1 + i
         for col, (name, _, _) in enumerate(XLSX_COLUMNS, start=1):
             cell = ws.cell(row=row, column=col, value=data[name][i])
+            keep_as_text(
+                cell
+            )  # a school name beginning with «=» stays a name (publishing/cells.py)
             cell.font = text_font
             cell.border = border
             cell.alignment = Alignment(

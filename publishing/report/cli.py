@@ -42,7 +42,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from publishing.report.publish import publish_report
 
     try:
-        result = publish_report(load_settings(), args.year)
+        settings = load_settings()
+        with settings.writer_lock("`eduq report`"):
+            result = publish_report(settings, args.year)
     except EduqError as exc:
         print(f"Not published: {exc}", file=sys.stderr)
         return _exit_code(exc)
@@ -62,12 +64,14 @@ def cmd_card(args: argparse.Namespace) -> int:
         print(f"  {stage}: {done}/{total} ({time.perf_counter() - started:.0f} s)", flush=True)
 
     try:
-        result = publish_cards(
-            load_settings(),
-            args.year,
-            school_id=args.school_id,
-            progress=None if args.school_id else progress,
-        )
+        settings = load_settings()
+        with settings.writer_lock("`eduq card`"):
+            result = publish_cards(
+                settings,
+                args.year,
+                school_id=args.school_id,
+                progress=None if args.school_id else progress,
+            )
     except EduqError as exc:
         print(f"Not published: {exc}", file=sys.stderr)
         return _exit_code(exc)

@@ -22,6 +22,7 @@ import duckdb
 
 from core.settings import Settings
 from gate.promote import ServingAudit
+from gate.publishable import open_serving as gate_open_serving
 from gate.publishable import require_audited as gate_require_audited
 from gate.publishable import require_publishable
 from publishing.errors import ListYearNotAvailable, PublicationRefused
@@ -88,7 +89,7 @@ def open_serving(settings: Settings) -> duckdb.DuckDBPyConnection:
         raise PublicationRefused(
             f"no serving warehouse at {serving}: run `eduq run` first. Nothing was published."
         )
-    return duckdb.connect(str(serving), read_only=True)
+    return gate_open_serving(serving)  # a damaged file is refused (gate/publishable.py)
 
 
 def require_audited(con: duckdb.DuckDBPyConnection, serving: Path) -> Gate:

@@ -268,6 +268,8 @@ def render_xlsx(tables: Sequence[Table], moment: dt.date | None, title: str) -> 
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
+    from publishing.cells import keep_as_text
+
     wb = Workbook()
     wb.remove(wb.active)
     thin = Side(style="thin", color="000000")
@@ -319,6 +321,7 @@ def render_xlsx(tables: Sequence[Table], moment: dt.date | None, title: str) -> 
                 cell = ws.cell(
                     row=start + i, column=j + 1, value=value if value is not None else c.missing
                 )
+                keep_as_text(cell)  # a school name beginning with «=» stays a name
                 cell.font = bold if (c.bold or i in table.total_rows) else text
                 cell.border = border
                 if c.kind == INT and value is not None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 
 from core.settings import Settings, load_settings
+from orchestration.cli import _output_to
 from tests.integration import expected
 
 
@@ -39,7 +41,17 @@ def build_region(
     counts = expected.count_rows(copy)
     results = expected.procedure_counts(copy)
     instance = dg.DagsterInstance.ephemeral()
-    summary = run_pipeline(settings, instance=instance, documents=True)
+    # as `eduq run` does: dbt's and Dagster's output and the log records (from INFO) in the run's log,
+    # which tests/integration/test_personal_data.py scans for participant codes
+    (home / "logs").mkdir(parents=True)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        with _output_to(home / "logs" / "run-region.log"):
+            summary = run_pipeline(settings, instance=instance, documents=True)
+    finally:
+        root.setLevel(level)
     return BuiltRegion(settings, copy, summary, instance, counts, results)
 
 

@@ -25,6 +25,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from core.files import sha256_file
 from orchestration.dbt_project import MANIFEST
 from publishing.errors import PublicationRefused
 from publishing.mart_catalog import read_manifest_docs, read_marts, undocumented
@@ -143,6 +144,12 @@ def test_same_marts_publish_nothing_a_change_makes_v2_no_audit_publishes_nothing
 
     with duckdb.connect(str(settings.serving_db)) as con:
         con.execute("update marts.rpt_shnor_by_cluster set n_supported = n_supported + 1")
+    # the edit stands for a new audited build: promotion would record the file's new hash (a file
+    # changed after promotion is refused as damaged: docs/reliability.md)
+    state_path = settings.warehouse_dir / "serving.json"
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    state["serving_sha256"] = sha256_file(settings.serving_db)
+    state_path.write_text(json.dumps(state), encoding="utf-8")
     changed = publish_marts_files(settings, 2025, MANIFEST)
     assert (changed.status, changed.version, changed.changed) == (
         "published",

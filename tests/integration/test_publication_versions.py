@@ -84,7 +84,8 @@ def test_publishing_the_same_inputs_again_is_unchanged(correction, monkeypatch) 
 
     monkeypatch.setenv("EDUQ_HOME", str(correction.settings.home))
     before = snapshot(correction.settings.publications_dir)
-    # what the nightly run published (the list and the marts files; the documents are eduq report's)
+    # as the correction run did (eduq run publishes the list and the marts files; the report and the
+    # cards of the corrected data would be new versions, made by `eduq report` / `eduq card`)
     again = publish(correction.settings, 2025, instance=new_instance(), quiet=True, documents=False)
     assert (again.status, again.version) == ("unchanged", 2)
     assert snapshot(correction.settings.publications_dir) == before
