@@ -1,4 +1,4 @@
-"""Every user-facing error path of `eduq run` and `eduq publish`: one clear message, the right exit
+"""Every user-facing error path of the CLI (`eduq run`, `publish`, `report`, `card`, `docs`, `pg-publish`): one clear message, the right exit
 code, no traceback, and nothing published or promoted (issue 9, "Clear messages")."""
 
 from __future__ import annotations
@@ -110,3 +110,68 @@ def test_an_unexpected_error_is_one_line_with_the_traceback_in_a_log(
     assert "Traceback" not in err
     log = next((served.home / "logs").glob("error-*.log"))
     assert "ZeroDivisionError" in log.read_text(encoding="utf-8")
+
+
+def test_a_failed_run_says_which_checks_failed_exit_1_and_promotes_nothing(
+    served: Settings, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A night whose build or audit fails: the failed checks in words, where the log is, exit 1;
+    the serving warehouse and the publications are untouched (the gate itself is tested on the
+    real pipeline in tests/integration/test_gates.py)."""
+    import gate.expectations.gx_runner
+    import orchestration.runner
+
+    (served.landing_dir / "schools").mkdir(parents=True, exist_ok=True)
+    (served.landing_dir / "schools" / "schools_2025.csv").write_text("Код ОО\n", encoding="utf-8")
+    serving, publications = served.serving_db.read_bytes(), _snapshot(served.publications_dir)
+    failure = (
+        "Build 20261203T020000-1a2b3c4d failed its audit; the serving warehouse and the "
+        "publications are unchanged.\n  ERROR gx__raw__vpr_results__marks_2_to_5 [raw/vpr_results]: "
+        "1 of 3 row(s) wrong: max_mark above 5."
+    )
+
+    def failing_run(run_settings, list_year=None, **kwargs):
+        import logging
+
+        logging.getLogger("eduq.test").warning("the pipeline's own output goes to the log")
+        raise orchestration.runner.PipelineFailed(failure)
+
+    monkeypatch.setattr(orchestration.runner, "run_pipeline", failing_run)
+    monkeypatch.setattr(gate.expectations.gx_runner, "preload", lambda: None)
+    code, out, err = _run(["run"], capsys)
+    assert code == 1
+    assert failure in err and "Traceback" not in err + out
+    details = [line for line in err.splitlines() if line.startswith("Details: ")]
+    assert len(details) == 1 and Path(details[0].removeprefix("Details: ")).stat().st_size > 0
+    assert served.serving_db.read_bytes() == serving
+    assert _snapshot(served.publications_dir) == publications
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "words"),
+    [
+        (["card"], 2, "Give a school code"),
+        (["card", "sch000001"], 1, "no serving warehouse"),
+        (["report"], 1, "no serving warehouse"),
+        (["docs", "--no-serve"], 1, "no serving warehouse"),
+    ],
+)
+def test_the_document_commands_without_a_serving_warehouse_say_so(
+    settings: Settings,  # noqa: F811
+    capsys,
+    argv: list[str],
+    code: int,
+    words: str,
+) -> None:
+    got, out, err = _run(argv, capsys)
+    assert got == code and words in err and "Traceback" not in err + out
+    assert not settings.publications_dir.exists() or not any(settings.publications_dir.iterdir())
+
+
+def test_pg_publish_without_postgresql_says_how_to_start_it(
+    served: Settings, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("EDUQ_PG_URL", raising=False)
+    code, out, err = _run(["pg-publish"], capsys)
+    assert code == 1 and "no PostgreSQL configured" in err and "make postgres" in err
+    assert "Traceback" not in err + out
