@@ -1,5 +1,6 @@
-"""Every user-facing error path of the CLI (`eduq run`, `publish`, `report`, `card`, `docs`, `pg-publish`): one clear message, the right exit
-code, no traceback, and nothing published or promoted (issue 9, "Clear messages")."""
+"""Every user-facing error path of the CLI (`eduq run`, `publish`, `report`, `card`, `docs`,
+`pg-publish`): one clear message, the right exit code, no traceback, and nothing published or
+promoted (issue 9, "Clear messages")."""
 
 from __future__ import annotations
 
