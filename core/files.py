@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +53,42 @@ def dumps_json(data: Any) -> str:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     write_bytes_atomic(path, dumps_json(data).encode("utf-8"))
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """One publisher at a time in ``folder`` (an exclusive flock on ``folder/.lock``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def write_version_folder(folder: Path, target: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` (names may hold sub-folders) into a staging folder beside ``target``, each
+    file and folder synced and the files read-only, then rename it to ``target`` in one step.
+    Call it under :func:`folder_lock` with ``target`` checked absent; a failure leaves nothing."""
+    staging = folder / f".{target.name}.staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        dirs = {staging}
+        for name, data in files.items():
+            path = staging / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            dirs.add(path.parent)
+            with open(path, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            path.chmod(0o444)
+        for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
+            fsync_dir(d)
+        os.rename(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    fsync_dir(folder)

@@ -29,14 +29,13 @@ import duckdb
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from core.files import dumps_json, fsync_dir
+from core.files import dumps_json, folder_lock, fsync_dir
 from core.settings import Settings
 from gate.publishable import computed_list_years, open_serving
 from publishing.cells import neutralise_csv
 from publishing.errors import PublicationRefused, VersionConflict
 from publishing.mart_catalog import PUBLIC_SCHEMA, Mart, read_marts
 from publishing.publish import (
-    folder_lock,
     list_dir,
     require_audited,
     software_versions,

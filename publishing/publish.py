@@ -15,16 +15,11 @@ schools, clusters, reasons and profile) is not published again: the result is ``
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
 import importlib.metadata
 import io
-import os
 import platform
 import re
-import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +29,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from core.files import dumps_json, fsync_dir, sha256_bytes
+from core.files import dumps_json, folder_lock, sha256_bytes, write_version_folder
 from core.settings import Settings
 from gate.publishable import open_serving, require_audited, require_publishable
 from publishing.cells import neutralise_csv
@@ -234,17 +229,6 @@ def input_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     ]
 
 
-@contextlib.contextmanager
-def folder_lock(folder: Path) -> Iterator[None]:
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def published_unchanged(settings: Settings, list_year: int) -> int | None:
     """The version of ``list_year`` whose list is exactly what the serving warehouse holds now (the
     same CSV bytes publish_list would write), or None when a publication would make a new version."""
@@ -355,7 +339,7 @@ def publish_list(settings: Settings, list_year: int) -> PublicationResult:
             "software": software_versions(),
         }
         files["manifest.json"] = dumps_json(manifest).encode("utf-8")
-        write_version(folder, target, files)
+        write_version_folder(folder, target, files)
     return PublicationResult(
         list_year,
         "published",
@@ -368,27 +352,6 @@ def publish_list(settings: Settings, list_year: int) -> PublicationResult:
         warnings,
         audit.build_id,
     )
-
-
-def write_version(folder: Path, target: Path, files: dict[str, bytes]) -> None:
-    """Write every file into a staging folder, then rename it to v<N> in one step (read-only files)."""
-    staging = folder / f".{target.name}.staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        for name, data in files.items():
-            path = staging / name
-            with open(path, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            path.chmod(0o444)
-        fsync_dir(staging)
-        os.rename(staging, target)  # under the year lock; `target` was checked absent
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    fsync_dir(folder)
 
 
 def latest_version_dir(settings: Settings, list_year: int) -> Path | None:

@@ -7,20 +7,16 @@ renders it) equals the latest version's is not written again: the result is ``un
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import importlib.metadata
 import json
-import os
 import platform
 import re
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.files import dumps_json, fsync_dir, sha256_bytes
+from core.files import dumps_json, folder_lock, sha256_bytes, write_version_folder
 from publishing.errors import VersionConflict
 
 VERSION_DIR = re.compile(r"^v(\d+)$")
@@ -62,17 +58,6 @@ def latest_manifest(folder: Path) -> dict | None:
     if not found:
         return None
     return json.loads((folder / f"v{found[-1]}" / MANIFEST).read_text(encoding="utf-8"))
-
-
-@contextlib.contextmanager
-def folder_lock(folder: Path) -> Iterator[None]:
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def code_fingerprint() -> str:
@@ -127,29 +112,5 @@ def publish_version(
             for name, content in sorted(files.items())
         ]
         files[MANIFEST] = dumps_json(data).encode("utf-8")
-        _write(folder, target, files)
+        write_version_folder(folder, target, files)
     return Published("published", version, target, sorted(files))
-
-
-def _write(folder: Path, target: Path, files: dict[str, bytes]) -> None:
-    staging = folder / f".{target.name}.staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        dirs = {staging}
-        for name, data in files.items():
-            path = staging / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            dirs.add(path.parent)
-            with open(path, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            path.chmod(0o444)
-        for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
-            fsync_dir(d)
-        os.rename(staging, target)  # under the folder lock; `target` was checked absent
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    fsync_dir(folder)
