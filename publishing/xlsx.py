@@ -172,13 +172,13 @@ def render_xlsx(table: pa.Table, info: DocumentInfo) -> bytes:
     wb.properties.modified = moment
     buffer = io.BytesIO()
     wb.save(buffer)
-    return _normalise_zip(buffer.getvalue(), moment)
+    return normalise_zip(buffer.getvalue(), moment)
 
 
 MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 
 
-def _normalise_zip(data: bytes, moment: dt.datetime) -> bytes:
+def normalise_zip(data: bytes, moment: dt.datetime) -> bytes:
     """Rewrite the zip with a fixed timestamp on every entry (zip entries otherwise carry 'now') and
     the document's modification time set to ``moment`` (openpyxl stamps 'now' when it saves)."""
     stamp = (max(moment.year, 1980), moment.month, moment.day, 0, 0, 0)

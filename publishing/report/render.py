@@ -14,7 +14,6 @@ import datetime as dt
 import io
 import os
 import re
-import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -23,6 +22,7 @@ from typing import Any
 
 from publishing.report import charts
 from publishing.report.content import INT, SHARE, Chart, Document, Paragraph, Table
+from publishing.xlsx import normalise_zip
 
 TEMPLATES = Path(__file__).parent / "templates"
 SHEET_NAME = re.compile(r"[\[\]\*\?/\\:]")
@@ -355,30 +355,7 @@ def render_xlsx(tables: Sequence[Table], moment: dt.date | None, title: str) -> 
     wb.properties.modified = moment
     buffer = io.BytesIO()
     wb.save(buffer)
-    return _normalise_zip(buffer.getvalue(), moment)
-
-
-MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
-
-
-def _normalise_zip(data: bytes, moment: dt.datetime) -> bytes:
-    """Fixed timestamps on every zip entry and in the document properties (openpyxl stamps 'now')."""
-    stamp = (max(moment.year, 1980), moment.month, moment.day, 0, 0, 0)
-    modified = moment.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    out = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(data)) as src,
-        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
-    ):
-        for item in src.infolist():
-            content = src.read(item.filename)
-            if item.filename == "docProps/core.xml":
-                content = MODIFIED.sub(rb"\g<1>" + modified + rb"\g<2>", content)
-            info = zipfile.ZipInfo(item.filename, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            dst.writestr(info, content)
-    return out.getvalue()
+    return normalise_zip(buffer.getvalue(), moment)  # the same bytes for the same document
 
 
 def sources_map(tables: Sequence[Table]) -> list[dict]:
