@@ -4,10 +4,6 @@ loop."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -15,6 +11,7 @@ import psycopg
 
 from orchestration.dbt_project import MANIFEST
 from publishing.mart_catalog import read_manifest_docs
+from tests.looping_process import LoopingScript
 
 
 def mart_keys() -> dict[str, list[str]]:
@@ -103,46 +100,12 @@ with open(report_file, "w") as fh:
 """
 
 
-class PgReader:
+class PgReader(LoopingScript):
     """A separate process that runs :func:`fingerprint_sql` as the BI role in a loop, reconnecting
     every five queries, and records every distinct state it saw."""
 
     def __init__(self, url: str, tables: list[str], folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.stop_file = folder / "stop"
-        self.status_file = folder / "status.json"
-        self.report_file = folder / "report.json"
-        script = folder / "reader.py"
-        script.write_text(READER, encoding="utf-8")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                str(script),
-                url,
-                fingerprint_sql(tables),
-                str(self.stop_file),
-                str(self.status_file),
-                str(self.report_file),
-            ]
-        )
+        super().__init__(READER, folder, [url, fingerprint_sql(tables)])
 
     def builds(self) -> list[str]:
-        try:
-            return json.loads(self.status_file.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return []
-
-    def wait_for(self, condition, timeout: float = 60) -> bool:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if condition(self.builds()):
-                return True
-            if self.process.poll() is not None:
-                return False
-            time.sleep(0.05)
-        return False
-
-    def stop(self) -> dict:
-        self.stop_file.write_text("stop")
-        self.process.wait(timeout=60)
-        return json.loads(self.report_file.read_text())
+        return self.status() or []

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import os
 import shutil
 import time
@@ -21,6 +20,7 @@ import pytest
 
 from core.settings import Settings, load_settings
 from tests.integration import expected
+from tests.looping_process import LoopingScript
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
@@ -210,56 +210,17 @@ with open(report_file, "w") as fh:
 """
 
 
-class ReaderProcess:
+class ReaderProcess(LoopingScript):
     """A separate Python process querying the serving warehouse read-only in a loop, reconnecting
     every few queries (or never), checking each time that every table has the row count its audit
     recorded. (DuckDB shares one database per file within a process: a process sees a new file only
     once all its connections to the old one are closed.)"""
 
     def __init__(self, serving: Path, folder: Path, reconnect_every: int = 5) -> None:
-        import subprocess
-        import sys
-
-        folder.mkdir(parents=True, exist_ok=True)
-        self.stop_file, self.status_file, self.report_file = (
-            folder / "stop",
-            folder / "status.json",
-            folder / "report.json",
-        )
-        script = folder / "reader.py"
-        script.write_text(READER, encoding="utf-8")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                str(script),
-                str(serving),
-                str(self.stop_file),
-                str(self.status_file),
-                str(self.report_file),
-                str(reconnect_every),
-            ]
-        )
+        super().__init__(READER, folder, [str(serving)], [str(reconnect_every)])
 
     def builds(self) -> list[str]:
-        try:
-            return json.loads(self.status_file.read_text())["builds"]
-        except (FileNotFoundError, json.JSONDecodeError, KeyError):
-            return []
-
-    def wait_for(self, condition, timeout: float = 60) -> bool:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if condition(self.builds()):
-                return True
-            if self.process.poll() is not None:
-                return False
-            time.sleep(0.05)
-        return False
-
-    def stop(self) -> dict:
-        self.stop_file.write_text("stop")
-        self.process.wait(timeout=60)
-        return json.loads(self.report_file.read_text())
+        return (self.status() or {}).get("builds", [])
 
 
 # --- a delivery that breaks error-level checks --------------------------------------------------------
