@@ -115,3 +115,64 @@ def test_marts_have_contracts_keys_and_documented_columns(empty_build: Path) -> 
             assert {"profile_name", "profile_version"} <= set(node["columns"]), (
                 f"{name} lacks the profile columns"
             )
+
+
+def test_not_null_columns_counts_the_null_cells_of_every_listed_column(
+    empty_build: Path,
+) -> None:
+    """One `not_null_columns` test checks all of a model's required columns in one scan; when some
+    are NULL it fails naming them, and the failures counted are the NULL cells (not the columns)."""
+    db = empty_build.parent / "unit.duckdb"
+    select = "fioko_clusters,test_name:not_null_columns"
+    ok = _dbt(["test", "--select", select], db)
+    assert ok.returncode == 0, ok.stdout[-3000:]
+    with connect(db) as con:
+        con.execute(
+            "insert into reference.fioko_clusters (fioko_cluster, cluster_rank) "
+            "values (null, 7), (null, null)"
+        )
+    try:
+        failed = _dbt(["test", "--select", select], db)
+    finally:
+        with connect(db) as con:
+            con.execute("delete from reference.fioko_clusters where fioko_cluster is null")
+    assert failed.returncode == 1
+    result = json.loads((empty_build / "run_results.json").read_text())["results"]
+    (test,) = [r for r in result if "not_null_columns" in r["unique_id"]]
+    assert (test["status"], test["failures"]) == ("fail", 3)  # 2 NULL codes + 1 NULL rank
+
+
+def test_dbt_opens_the_warehouse_with_the_settings_of_eduq(
+    empty_build: Path, tmp_path: Path
+) -> None:
+    """Memory limit, threads and spill folder come from the EDUQ_DUCKDB_* settings, set when dbt
+    opens the database (profiles.yml `config_options`)."""
+    db = empty_build.parent / "unit.duckdb"
+    spill = tmp_path / "spill"
+    env = {
+        "EDUQ_DUCKDB_MEMORY_LIMIT": "700MB",
+        "EDUQ_DUCKDB_THREADS": "1",
+        "EDUQ_DUCKDB_TEMP_DIR": str(spill),
+    }
+    query = (
+        "select current_setting('memory_limit') as m, current_setting('threads') as t, "
+        "current_setting('temp_directory') as d"
+    )
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        shown = _dbt(["show", "--inline", query, "--output", "json", "--log-format", "json"], db)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    assert shown.returncode == 0, shown.stdout[-3000:]
+    rows = next(
+        json.loads(line)["data"]["preview"]
+        for line in shown.stdout.splitlines()
+        if '"preview"' in line
+    )
+    (row,) = json.loads(rows) if isinstance(rows, str) else rows
+    assert row["m"] == "667.5 MiB" and int(row["t"]) == 1 and row["d"] == str(spill)

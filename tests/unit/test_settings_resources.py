@@ -65,18 +65,24 @@ def test_a_bad_number_is_a_clear_error(
         load_settings()
 
 
-def test_the_spill_folder_is_set_once_when_the_database_opens() -> None:
-    """dbt-duckdb runs the profile's `settings` again on every new cursor (a node of another
-    thread), and DuckDB refuses to set temp_directory once it has spilled there: a country build
-    and a demo build under a 120 MB limit failed with «Cannot switch temporary directory after the
-    current one has been used». The spill folder belongs to `config_options` (used once, at
-    connect); memory and threads may be set again."""
+def test_duckdbs_settings_are_set_once_when_the_database_opens() -> None:
+    """dbt-duckdb runs the profile's `settings` again on every new cursor (every node of a build:
+    two more statements per node), and DuckDB refuses to set temp_directory once it has spilled
+    there: a country build and a demo build under a 120 MB limit failed with «Cannot switch
+    temporary directory after the current one has been used». Spill folder, memory and threads
+    belong to `config_options` (used once, at connect)."""
     import yaml
 
     from orchestration.dbt_project import DBT_PROJECT_DIR
 
     output = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8"))
     dev = output["eduq"]["outputs"]["dev"]
-    assert "temp_directory" not in dev["settings"]
-    assert "EDUQ_DUCKDB_TEMP_DIR" in dev["config_options"]["temp_directory"]
-    assert set(dev["settings"]) == {"memory_limit", "threads"}
+    assert "settings" not in dev
+    options = dev["config_options"]
+    assert set(options) == {"temp_directory", "memory_limit", "threads"}
+    for key, env in [
+        ("temp_directory", "EDUQ_DUCKDB_TEMP_DIR"),
+        ("memory_limit", "EDUQ_DUCKDB_MEMORY_LIMIT"),
+        ("threads", "EDUQ_DUCKDB_THREADS"),
+    ]:
+        assert env in options[key]
