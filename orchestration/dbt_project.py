@@ -115,18 +115,66 @@ def prepare_manifest() -> Path:
             return MANIFEST
         with _target_lock(exclusive=True):
             _parsed[fingerprint] = _parse()
+            _store_pickled(fingerprint, _parsed[fingerprint])
             FINGERPRINT.write_text(fingerprint + "\n", encoding="utf-8")
     return MANIFEST
 
 
+def _pickle_path(fingerprint: str) -> Path:
+    from importlib.metadata import version
+
+    tools = f"{version('dbt-core')}-{version('dbt-duckdb')}"
+    key = hashlib.sha256(f"{fingerprint}|{tools}".encode()).hexdigest()[:24]
+    return TARGET_DIR / f"eduq_manifest-{key}.pickle"
+
+
+def _load_pickled(fingerprint: str) -> Any | None:
+    """The Manifest object pickled by an earlier process for this project state and these dbt
+    versions (a parse costs ~1 s per process even when partial; unpickling ~0.02 s)."""
+    import pickle
+
+    path = _pickle_path(fingerprint)
+    with _target_lock(exclusive=False):
+        try:
+            return pickle.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (
+            pickle.UnpicklingError,
+            EOFError,
+            AttributeError,
+            ImportError,
+            TypeError,
+            ValueError,
+        ):
+            return None  # damaged, or written by other classes: parse again
+
+
+def _store_pickled(fingerprint: str, manifest: Any) -> None:
+    import pickle
+
+    from core.files import write_bytes_atomic
+
+    path = _pickle_path(fingerprint)
+    for old in TARGET_DIR.glob("eduq_manifest-*.pickle"):
+        if old != path:
+            old.unlink(missing_ok=True)
+    write_bytes_atomic(path, pickle.dumps(manifest, protocol=pickle.HIGHEST_PROTOCOL))
+
+
 def manifest_object() -> Any:
-    """The parsed dbt Manifest of the project as it is now (parsed once per process and project state)."""
+    """The parsed dbt Manifest of the project as it is now: parsed once per project state (and dbt
+    version), kept in this process and pickled beside the manifest for the next processes."""
     prepare_manifest()
     fingerprint = project_fingerprint()
     with _lock:
         if fingerprint not in _parsed:
-            with _target_lock(exclusive=True):
-                _parsed[fingerprint] = _parse()  # partial parsing makes this ~1 s
+            manifest = _load_pickled(fingerprint)
+            if manifest is None:
+                with _target_lock(exclusive=True):
+                    manifest = _parse()  # partial parsing makes this ~1 s
+                    _store_pickled(fingerprint, manifest)
+            _parsed[fingerprint] = manifest
         return _parsed[fingerprint]
 
 
