@@ -150,16 +150,48 @@ def _load_pickled(fingerprint: str) -> Any | None:
             return None  # damaged, or written by other classes: parse again
 
 
-def _store_pickled(fingerprint: str, manifest: Any) -> None:
+def _restore_manifest(cls: type, state: dict[str, Any]) -> Any:
+    """A Manifest from its fields; those not pickled (its lock) get their defaults."""
+    import dataclasses
+
+    manifest = cls.__new__(cls)
+    for f in dataclasses.fields(cls):
+        if f.name not in state and f.default_factory is not dataclasses.MISSING:
+            state[f.name] = f.default_factory()
+    manifest.__dict__.update(state)
+    return manifest
+
+
+def _dumps_manifest(manifest: Any) -> bytes:
+    """Pickle a Manifest field by field: dbt's own ``Manifest.__reduce_ex__`` passes the fields by
+    position and leaves two out (``fixtures``, ``_saved_query_lookup``), so an unpickled manifest
+    had its lookups shifted by one and failed to compile a ``ref`` («RefableLookup.find() missing
+    1 required positional argument»)."""
+    import io
     import pickle
 
+    kind = type(manifest)
+
+    class _Pickler(pickle.Pickler):
+        def reducer_override(self, obj: Any) -> Any:
+            if type(obj) is kind:
+                state = {k: v for k, v in obj.__dict__.items() if k != "_lock"}
+                return _restore_manifest, (kind, state)
+            return NotImplemented
+
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(manifest)
+    return buffer.getvalue()
+
+
+def _store_pickled(fingerprint: str, manifest: Any) -> None:
     from core.files import write_bytes_atomic
 
     path = _pickle_path(fingerprint)
     for old in TARGET_DIR.glob("eduq_manifest-*.pickle"):
         if old != path:
             old.unlink(missing_ok=True)
-    write_bytes_atomic(path, pickle.dumps(manifest, protocol=pickle.HIGHEST_PROTOCOL))
+    write_bytes_atomic(path, _dumps_manifest(manifest))
 
 
 def manifest_object() -> Any:

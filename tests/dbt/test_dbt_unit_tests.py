@@ -176,3 +176,41 @@ def test_dbt_opens_the_warehouse_with_the_settings_of_eduq(
     )
     (row,) = json.loads(rows) if isinstance(rows, str) else rows
     assert row["m"] == "667.5 MiB" and int(row["t"]) == 1 and row["d"] == str(spill)
+
+
+def test_the_key_test_also_finds_nulls_in_the_required_columns(empty_build: Path) -> None:
+    """`unique_combination_of_columns` with `not_null_columns` checks the grain and the required
+    columns in one scan: a duplicated key fails it, and so does a NULL in a required column that is
+    not part of the key."""
+    db = empty_build.parent / "unit.duckdb"
+    select = "methodology_profiles,test_name:unique_combination_of_columns"
+    assert _dbt(["test", "--select", select], db).returncode == 0
+
+    def failures_after(statement: str) -> tuple[str, int]:
+        with connect(db) as con:
+            con.execute(
+                "create or replace table main.mp_saved as from reference.methodology_profiles"
+            )
+            con.execute(statement)
+        try:
+            _dbt(["test", "--select", select], db)
+        finally:
+            with connect(db) as con:
+                con.execute("delete from reference.methodology_profiles")
+                con.execute("insert into reference.methodology_profiles from main.mp_saved")
+                con.execute("drop table main.mp_saved")
+        results = json.loads((empty_build / "run_results.json").read_text())["results"]
+        (test,) = [r for r in results if "unique_combination_of_columns" in r["unique_id"]]
+        return test["status"], test["failures"]
+
+    null_version = (
+        "update reference.methodology_profiles set profile_version = null "
+        "where parameter = (select min(parameter) from reference.methodology_profiles)"
+    )
+    duplicate = (
+        "insert into reference.methodology_profiles "
+        "from (from reference.methodology_profiles limit 1)"
+    )
+    assert failures_after(null_version)[0] == "fail"
+    assert failures_after(duplicate) == ("fail", 1)
+    assert _dbt(["test", "--select", select], db).returncode == 0
