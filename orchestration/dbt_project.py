@@ -123,7 +123,7 @@ def prepare_manifest() -> Path:
 def _pickle_path(fingerprint: str) -> Path:
     from importlib.metadata import version
 
-    tools = f"{version('dbt-core')}-{version('dbt-duckdb')}"
+    tools = f"{version('dbt-core')}-{version('dbt-duckdb')}-fields"  # -fields: _dumps_manifest
     key = hashlib.sha256(f"{fingerprint}|{tools}".encode()).hexdigest()[:24]
     return TARGET_DIR / f"eduq_manifest-{key}.pickle"
 
