@@ -920,6 +920,10 @@ def _step_label(step: str, result: dict) -> str:
     return LABELS[step]
 
 
+def _short(name: str, width: int = 64) -> str:
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
 def _section(result: dict) -> str:
     m, code, limit = result["machine"], result["code"], result["memory_limit"]
     regions = result["regions"]
@@ -939,8 +943,8 @@ def _section(result: dict) -> str:
         + " at the start of each night."
         + ("" if result.get("complete") else " **Not complete**: the nights missing did not run.")
         + "\n",
-        "| night | wall time | × full build | CPU time | peak memory | × full build |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| night | wall time | × full build | CPU time | peak memory | × full build | DuckDB spill (peak) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for step in STEPS:
         s = steps.get(step)
@@ -949,7 +953,8 @@ def _section(result: dict) -> str:
         out.append(
             f"| {_step_label(step, result)}{' — FAILED' if s.get('failed') else ''} | "
             f"{_seconds(s['seconds'])} | {s.get('time_ratio', 1):.2f}× | {_seconds(s['cpu_seconds'])} | "
-            f"{_gb(s['peak_rss_bytes'])} | {s.get('memory_ratio', 1):.2f}× |"
+            f"{_gb(s['peak_rss_bytes'])} | {s.get('memory_ratio', 1):.2f}× | "
+            f"{_gb(s.get('spill_peak_bytes', 0)) if s.get('spill_peak_bytes') else '–'} |"
         )
     out.append("\nSeconds per stage (timed from the stage lines `eduq run` prints):\n")
     out.append("| night | " + " | ".join(STAGE_COLUMNS) + " |")
@@ -970,9 +975,9 @@ def _section(result: dict) -> str:
             continue
         statuses = ", ".join(f"{n} {k}" for k, n in sorted(dbt["by_status"].items()))
         by_type = ", ".join(f"{k}s {v:.0f} s" for k, v in dbt["seconds_by_type"].items())
-        slow = ", ".join(f"`{n['node']}` {n['seconds']:.1f} s" for n in dbt["slowest"][:5])
+        slow = ", ".join(f"`{_short(n['node'])}` {n['seconds']:.1f} s" for n in dbt["slowest"][:5])
         out.append(
-            f"\ndbt in the {LABELS[step]}: {dbt['nodes']} nodes ({statuses}); node time summed over "
+            f"\ndbt, {LABELS[step]}: {dbt['nodes']} nodes ({statuses}); node time summed over "
             f"dbt's threads: {by_type}; slowest: {slow}."
         )
     checks = result.get("checks", {})
@@ -992,12 +997,6 @@ def _section(result: dict) -> str:
                     else " — **different** from the default-limit build's"
                 )
             )
-        spill = steps["full"].get("spill_peak_bytes", 0)
-        notes.append(
-            f"the full build's spill folder peaked at {_gb(spill)}"
-            if spill
-            else "the full build spilled nothing to disk"
-        )
     previous = (checks.get("full") or {}).get("published", {})
     for step in ("increment", "correction"):
         if step not in checks:
@@ -1005,7 +1004,7 @@ def _section(result: dict) -> str:
         new = sorted(set(checks[step]["published"]) - set(previous))
         previous = checks[step]["published"]
         notes.append(
-            f"the {LABELS[step]} published "
+            f"the night «{LABELS[step]}» published "
             + (", ".join(f"`{n}`" for n in new) if new else "no new list version")
         )
     if "increment" in checks:
