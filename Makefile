@@ -14,7 +14,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_HOME ?= $(EDUQ_HOME)/dagster
 
-.PHONY: check-python setup setup-libreoffice setup-report demo test test-unit test-integration test-report report-picture bench-report dbt-test dev lint format docs docs-serve contracts bench setup-bench bench-ingest bench-postgres check-xlsx clean postgres postgres-stop bi bi-serve bi-stop test-bi fuzz reliability
+.PHONY: check-python setup setup-libreoffice setup-report demo test test-unit test-integration test-report report-picture bench-report dbt-test dev lint format docs docs-serve contracts bench bench-increment setup-bench bench-ingest bench-postgres check-xlsx clean postgres postgres-stop bi bi-serve bi-stop test-bi fuzz reliability
 
 # first of all, the Python version (of .venv once it exists, else of $(PYTHON)), said in one line
 PYTHON_CHECKED = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
@@ -95,6 +95,15 @@ BENCH_SIZE ?= region
 export BENCH_ROUNDS BENCH_SEED BENCH_YEARS
 bench: setup-bench
 	$(BIN)/python bench/run_bench.py --size $(BENCH_SIZE)
+
+# issue 10's later nights at a size (BENCH_SIZE=region|10|country; BENCH_MEMORY_LIMIT, e.g. 2GB, sets
+# EDUQ_DUCKDB_MEMORY_LIMIT): on one home, a full build, a night with nothing new, one region's new
+# results year and a one-school correction, each timed with its ratio to the full build and its
+# result checked in the serving warehouse; writes bench/results/increment-<size>.json and
+# docs/performance.md's increment section (bench/increment.py)
+export BENCH_MEMORY_LIMIT
+bench-increment: setup
+	$(BIN)/python bench/increment.py --size $(BENCH_SIZE)
 
 # matplotlib for the benchmark's plot (eduq itself does not need it)
 setup-bench: setup

@@ -3,7 +3,9 @@
 Peak memory is the largest sum of resident set sizes (VmRSS) over the process and all its
 descendants, sampled from /proc every 50 ms (a process that lives shorter than that may be
 missed; the tools measured here live seconds to minutes). CPU time is user + system of the
-process and the descendants it waited for (os.wait4).
+process and the descendants it waited for (os.wait4). With ``stamp_lines`` every line of the
+log starts with the seconds since the start at which it was written (``   12.345 | text``), so
+that the stages a tool prints can be timed from the outside.
 """
 
 from __future__ import annotations
@@ -77,15 +79,35 @@ def run(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     log: Path | None = None,
+    stamp_lines: bool = False,
 ) -> Measured:
-    """Run `command` to the end and measure it; its output goes to `log` (or is kept in memory)."""
+    """Run `command` to the end and measure it; its output goes to `log` (or is kept in memory),
+    each line prefixed with the seconds since the start when ``stamp_lines``."""
     out_path = log or Path(os.devnull)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     peak = 0
+    stamping = stamp_lines and log is not None
     with open(out_path, "w+b") if log else open(os.devnull, "wb") as sink:
         started = time.perf_counter()
-        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE if stamping else sink,
+            stderr=subprocess.STDOUT,
+        )
         done = threading.Event()
+        stamper = None
+        if stamping:
+
+            def stamp() -> None:
+                assert process.stdout is not None
+                for line in process.stdout:
+                    sink.write(f"{time.perf_counter() - started:9.3f} | ".encode() + line)
+                    sink.flush()
+
+            stamper = threading.Thread(target=stamp, daemon=True)
+            stamper.start()
 
         def sample() -> None:
             nonlocal peak
@@ -99,12 +121,17 @@ def run(
         seconds = time.perf_counter() - started
         done.set()
         sampler.join()
+        if stamper is not None:
+            # the pipe ends with the process, or with the last child still holding it
+            stamper.join(timeout=30)
         process.returncode = os.waitstatus_to_exitcode(status)
         tail = ""
         if log:
             sink.flush()
             sink.seek(0)
             lines = sink.read().decode("utf-8", errors="replace").splitlines()
+            if stamping:
+                lines = [line.split(" | ", 1)[-1] for line in lines]
             tail = "\n".join(lines[-15:])
     return Measured(
         label=label,

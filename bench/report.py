@@ -31,7 +31,12 @@ COLOURS = {
 
 
 def load_results() -> list[dict]:
-    results = [json.loads(p.read_text(encoding="utf-8")) for p in RESULTS.glob("*.json")]
+    """The results of `make bench` (bench/results/<size>.json; not those of bench/increment.py)."""
+    results = [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in RESULTS.glob("*.json")
+        if not p.name.startswith("increment-")
+    ]
     return sorted(results, key=lambda r: r["regions"])
 
 

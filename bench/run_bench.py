@@ -190,13 +190,19 @@ def run_tool(tool: str, set_dir: Path, work: Path, years: list[int], round_: int
             str(work / "out" / "pandas"),
         ]
         return run(tool, command, env=_env(), log=logs / f"pandas-{round_}.log")
-    home = work / "eduq_home"
-    env = _env(
+    env = eduq_env(work / "eduq_home", years)
+    return run(tool, eduq_command() + ["run"], env=env, cwd=ROOT, log=logs / f"{tool}-{round_}.log")
+
+
+def eduq_env(home: Path, years: list[int], **extra: str) -> dict[str, str]:
+    """The environment of `eduq run` on ``home``: telemetry off, today after the set's last
+    results year (its list is due), ``extra`` on top (e.g. EDUQ_DUCKDB_MEMORY_LIMIT)."""
+    return _env(
         EDUQ_HOME=str(home),
         DAGSTER_HOME=str(home / "dagster"),
         EDUQ_TODAY=f"{max(years) + 1}-11-01",
+        **extra,
     )
-    return run(tool, eduq_command() + ["run"], env=env, cwd=ROOT, log=logs / f"{tool}-{round_}.log")
 
 
 # ---------------------------------------------------------------- the check
