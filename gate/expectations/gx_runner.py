@@ -206,9 +206,12 @@ def _worker_main(connection: Any) -> None:
         try:
             request = connection.recv()
         except EOFError:
-            return
+            request = None
         if request is None:
-            return
+            # nothing to flush or close here (the worker only computes): skipping the interpreter's
+            # shutdown with Great Expectations loaded saves ~2.5 s at the end of every run
+            connection.close()
+            os._exit(0)
         key, severity, expectations, frame = request
         try:
             connection.send(("ok", validator.evaluate(key, severity, expectations, frame)))
