@@ -217,6 +217,7 @@ class _Doc:
 
     def __init__(self, doc: Document, sections: list[dict]) -> None:
         self.title, self.subtitle, self.facts = doc.title, doc.subtitle, doc.facts
+        self.footer = doc.footer
         self.sections = [_Obj(s) for s in sections]
 
 
@@ -252,9 +253,18 @@ def layout_pdf(html: str, moment: dt.date | None) -> Any:
         return weasyprint.HTML(string=html, base_url=str(TEMPLATES)).render()
 
 
-def write_pdf(document: Any, moment: dt.date | None, pages: Sequence[Any] | None = None) -> bytes:
+def write_pdf(
+    document: Any, moment: dt.date | None, pages: Sequence[Any] | None = None, title: str = ""
+) -> bytes:
+    """The PDF of a laid-out document, or of some of its pages (a card cut out of all cards), with
+    ``title`` as its title when given."""
+    import copy
+
     with fixed_font_timestamp(moment):
         target = document if pages is None else document.copy(list(pages))
+        if title:
+            target.metadata = copy.copy(target.metadata)  # the copy shares the original's
+            target.metadata.title = title
         return target.write_pdf(pdf_identifier=b"eduq")
 
 
