@@ -106,7 +106,8 @@ def _render_in_workers(
     progress: Callable[[int, int], None] | None,
 ) -> list[list[bytes]]:
     """Lay the chunks out in ``workers`` processes (publishing/report/card_worker.py), each taking
-    the next chunk not yet taken; the results in the order of the chunks."""
+    the next chunk not yet taken; the results in the order of the chunks. A thread a process feeds
+    it and reads its answers; progress is reported from this thread."""
     import pickle
     import queue
     import subprocess
@@ -117,10 +118,8 @@ def _render_in_workers(
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
     for i in range(len(chunks)):
         todo.put(i)
-    results: list[list[bytes] | None] = [None] * len(chunks)
-    failures: list[str] = []
-    lock = threading.Lock()
-    done = [0]
+    finished: queue.SimpleQueue[tuple[int, list[bytes]] | str] = queue.SimpleQueue()
+    stop = threading.Event()
 
     def work() -> None:
         with tempfile.TemporaryFile() as errors:
@@ -132,7 +131,7 @@ def _render_in_workers(
             )
             assert process.stdin is not None and process.stdout is not None
             try:
-                while not failures:
+                while not stop.is_set():
                     try:
                         i = todo.get_nowait()
                     except queue.Empty:
@@ -141,18 +140,13 @@ def _render_in_workers(
                     answer = read_message(process.stdout)
                     if answer is None:
                         raise EOFError("the process ended without an answer")
-                    results[i] = pickle.loads(answer)
-                    with lock:
-                        done[0] += len(chunks[i].anchors)
-                        if progress is not None:
-                            progress(done[0], total)
-            except (OSError, EOFError, pickle.UnpicklingError) as exc:
+                    finished.put((i, pickle.loads(answer)))
+            except Exception as exc:  # reported below, as a message (the worker's own in its tail)
                 process.kill()
                 process.wait()
                 errors.seek(0)
                 tail = errors.read().decode("utf-8", "replace").strip().splitlines()[-5:]
-                with lock:
-                    failures.append(f"{exc}: {' / '.join(tail) or 'no message'}")
+                finished.put(f"{exc}: {' / '.join(tail) or 'no message'}")
             finally:
                 if process.poll() is None:
                     process.stdin.close()
@@ -161,15 +155,28 @@ def _render_in_workers(
     threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
     for thread in threads:
         thread.start()
+    results: dict[int, list[bytes]] = {}
+    failure = ""
+    done = 0
+    while len(results) < len(chunks) and not failure:
+        event = finished.get()
+        if isinstance(event, str):
+            failure = event
+            stop.set()
+            break
+        i, cards = event
+        results[i] = cards
+        done += len(chunks[i].anchors)
+        if progress is not None:
+            progress(done, total)
     for thread in threads:
         thread.join()
-    if failures or any(r is None for r in results):
+    if failure:
         raise CardRenderingFailed(
-            "the school cards could not be laid out (WeasyPrint in a worker process): "
-            + ("; ".join(failures) or "a chunk was not rendered")
-            + ". Nothing was published; run `eduq card --all` again, or report the message."
+            f"the school cards could not be laid out (WeasyPrint in a worker process): {failure}. "
+            "Nothing was published; run `eduq card --all` again, or report the message."
         )
-    return [r for r in results if r is not None]
+    return [results[i] for i in range(len(chunks))]
 
 
 def concatenate_pdfs(parts: Sequence[bytes], title: str, moment: dt.date | None) -> bytes:
