@@ -88,6 +88,12 @@ def main() -> int:
             f"{cards_s / max(cards.count, 1) * 1000:.0f} ms a card "
             f"(target <= {TARGET_CARDS_S:.0f} s: {'met' if cards_s <= TARGET_CARDS_S else 'NOT met'})"
         )
+        folder = cards.main_file.parent
+        singles = sum(p.stat().st_size for p in (folder / "pdf").iterdir())
+        print(
+            f"  PDF of all cards {cards.main_file.stat().st_size / 1e6:.1f} MB, "
+            f"{_pages(cards.main_file)} pages; the cards' own PDFs {singles / 1e6:.1f} MB"
+        )
         print(
             "  done after: "
             + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in stages.items())

@@ -5,8 +5,10 @@ Cards are laid out in chunks of a fixed number of cards, one HTML document a chu
 new page, its own page group: its footer, its pages numbered from 1), in parallel processes
 (publishing/report/card_worker.py) when there are several chunks: WeasyPrint takes about a fifth of
 a second of processor time a card, and a region has hundreds. Each card's PDF is its pages of its
-chunk's document (``Document.copy``), the PDF of all cards the chunks' PDFs one after another. The
-chunk size is fixed, so the bytes do not depend on the number of processes.
+chunk's document (``Document.copy``: its own font subsets, about 30 kB a page); the PDF of all cards
+is the cards' PDFs one after another (pypdf: a few milliseconds a card, where painting the pages
+once more would take about 50). The chunk size is fixed, so the bytes do not depend on the number
+of processes.
 """
 
 from __future__ import annotations
@@ -22,10 +24,6 @@ from publishing.errors import PublishingError
 from publishing.report.content import Document
 from publishing.report.render import CARD_PAGE, layout_pdf, render_html, write_pdf
 
-# Cards are laid out by WeasyPrint in chunks of a fixed number of cards, one HTML document a chunk
-# (each card from a new page), in parallel processes when there are several chunks; each card's PDF
-# is its pages of its chunk's document (Document.copy), the PDF of all cards the chunks' PDFs one
-# after another. The chunk size is fixed, so the bytes do not depend on the number of processes.
 CARDS_PER_CHUNK = 25
 MAX_CARD_WORKERS = 4
 
@@ -141,7 +139,9 @@ def _render_in_workers(
                     if answer is None:
                         raise EOFError("the process ended without an answer")
                     finished.put((i, pickle.loads(answer)))
-            except Exception as exc:  # reported below, as a message (the worker's own in its tail)
+            # any failure of this thread must reach the publishing thread (or it would wait for
+            # the chunk forever); the worker's own message is in the tail of its error output
+            except Exception as exc:  # noqa: BLE001
                 process.kill()
                 process.wait()
                 errors.seek(0)
