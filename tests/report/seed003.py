@@ -154,10 +154,10 @@ DYNAMICS: dict[str, dict[str, tuple[int, int, int, int, int]]] = {
 # procedure (the 9 of the profile: 243 and 234 pairs), as counts by type. The seed's rural column
 # holds only over the 9 procedures (over the 6 of its group tables, 38% + 24% of 156 pairs make at
 # least 96 = 61.5%, it prints 61%). Urban «Нет участников» is 34 (14%) where the seed prints 13% (31
-# or 32): the ЕГЭ the «не проводились» table takes away (49 of the 81 schools without ЕГЭ in 2021,
-# at most 28 of them outside track 1; 45 without grade 11) leave at least 21 + 21 + 17 track-1 schools
-# without ЕГЭ русский, профильная, базовая, with the 20 of the six other procedures 79 pairs — the
-# seed's 13% and 19% allow at most 32 + 45 = 77.
+# or 32): the ЕГЭ the «не проводились» table takes away (49 of the 81 schools without ЕГЭ in 2021, at
+# most 28 of them in the regional programme; 45 without grade 11) leave at least 21 + 21 + 17
+# track-1 schools without ЕГЭ русский, профильная, базовая, with the 20 of the six other procedures
+# 79 pairs — the seed's 13% and 19% allow at most 32 + 45 = 77 (docs/report.md).
 URBAN_RURAL = {
     "город": (27, (97, 38, 72, 2, 34)),
     "село": (26, (88, 55, 44, 2, 45)),
