@@ -79,18 +79,62 @@ def render_cards_pdf(
     if workers is None:
         workers = min(os.cpu_count() or 1, MAX_CARD_WORKERS)
     workers = max(1, min(workers, len(chunks)))
-    results: list[list[bytes]] = []
+    results: dict[int, list[bytes]] = {}
+    whole = _Concatenation()
     done = 0
+
+    def chunk_done(i: int, cards: list[bytes]) -> None:
+        # the PDF of all cards grows while the other chunks are laid out
+        nonlocal done
+        results[i] = cards
+        whole.add(i, cards)
+        done += len(chunks[i].anchors)
+        if progress is not None:
+            progress(done, len(docs))
+
     if workers == 1:
-        for chunk in chunks:
-            results.append(render_card_chunk(chunk))
-            done += len(chunk.anchors)
-            if progress is not None:
-                progress(done, len(docs))
+        for i, chunk in enumerate(chunks):
+            chunk_done(i, render_card_chunk(chunk))
     else:
-        results = _render_in_workers(chunks, workers, len(docs), progress)
-    singles = [card for cards in results for card in cards]
-    return concatenate_pdfs(singles, title, moment), singles
+        _render_in_workers(chunks, workers, chunk_done)
+    singles = [card for i in range(len(chunks)) for card in results[i]]
+    return whole.finish(title, moment), singles
+
+
+class _Concatenation:
+    """The PDF of all cards: the cards' PDFs one after another (pypdf), in the order of the chunks
+    whatever order they are laid out in, with a fixed title and dates."""
+
+    def __init__(self) -> None:
+        from pypdf import PdfWriter
+
+        self.writer = PdfWriter()
+        self.waiting: dict[int, list[bytes]] = {}
+        self.next = 0
+
+    def add(self, index: int, cards: list[bytes]) -> None:
+        from pypdf import PdfReader
+
+        self.waiting[index] = cards
+        while self.next in self.waiting:
+            for card in self.waiting.pop(self.next):
+                self.writer.append(PdfReader(io.BytesIO(card)))
+            self.next += 1
+
+    def finish(self, title: str, moment: dt.date | None) -> bytes:
+        assert not self.waiting, "a chunk is missing"
+        stamp = (moment or dt.date(2000, 1, 1)).strftime("D:%Y%m%d000000Z")
+        self.writer.add_metadata(
+            {
+                "/Title": title,
+                "/Producer": "eduq (WeasyPrint, pypdf)",
+                "/CreationDate": stamp,
+                "/ModDate": stamp,
+            }
+        )
+        buffer = io.BytesIO()
+        self.writer.write(buffer)
+        return buffer.getvalue()
 
 
 class CardRenderingFailed(PublishingError):
@@ -100,12 +144,11 @@ class CardRenderingFailed(PublishingError):
 def _render_in_workers(
     chunks: Sequence[CardChunk],
     workers: int,
-    total: int,
-    progress: Callable[[int, int], None] | None,
-) -> list[list[bytes]]:
+    chunk_done: Callable[[int, list[bytes]], None],
+) -> None:
     """Lay the chunks out in ``workers`` processes (publishing/report/card_worker.py), each taking
-    the next chunk not yet taken; the results in the order of the chunks. A thread a process feeds
-    it and reads its answers; progress is reported from this thread."""
+    the next chunk not yet taken; ``chunk_done(index, cards)`` is called in this thread as each
+    chunk comes back (a thread a process feeds it and reads its answers)."""
     import pickle
     import queue
     import subprocess
@@ -155,49 +198,25 @@ def _render_in_workers(
     threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
     for thread in threads:
         thread.start()
-    results: dict[int, list[bytes]] = {}
+    received = 0
     failure = ""
-    done = 0
-    while len(results) < len(chunks) and not failure:
-        event = finished.get()
-        if isinstance(event, str):
-            failure = event
-            stop.set()
-            break
-        i, cards = event
-        results[i] = cards
-        done += len(chunks[i].anchors)
-        if progress is not None:
-            progress(done, total)
-    for thread in threads:
-        thread.join()
+    try:
+        while received < len(chunks):
+            event = finished.get()
+            if isinstance(event, str):
+                failure = event
+                break
+            chunk_done(*event)
+            received += 1
+    finally:  # on a failure here or there, the threads take no new chunk and end their processes
+        stop.set()
+        for thread in threads:
+            thread.join()
     if failure:
         raise CardRenderingFailed(
             f"the school cards could not be laid out (WeasyPrint in a worker process): {failure}. "
             "Nothing was published; run `eduq card --all` again, or report the message."
         )
-    return [results[i] for i in range(len(chunks))]
-
-
-def concatenate_pdfs(parts: Sequence[bytes], title: str, moment: dt.date | None) -> bytes:
-    """One PDF of the pages of ``parts`` in order (pypdf), with a fixed title and dates."""
-    from pypdf import PdfReader, PdfWriter
-
-    writer = PdfWriter()
-    for part in parts:
-        writer.append(PdfReader(io.BytesIO(part)))
-    stamp = (moment or dt.date(2000, 1, 1)).strftime("D:%Y%m%d000000Z")
-    writer.add_metadata(
-        {
-            "/Title": title,
-            "/Producer": "eduq (WeasyPrint, pypdf)",
-            "/CreationDate": stamp,
-            "/ModDate": stamp,
-        }
-    )
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
 
 
 LENGTH = 8

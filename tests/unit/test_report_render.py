@@ -200,4 +200,4 @@ def test_a_failing_card_process_is_an_error_with_its_message() -> None:
     html = render.render_html([_card(5)], version_label="v1", page=render.CARD_PAGE, for_pdf=True)
     chunk = cards_pdf.CardChunk(html, ("card-unknown",), ("t",), None)  # no such card in the HTML
     with pytest.raises(cards_pdf.CardRenderingFailed, match="KeyError: 'card-unknown'"):
-        cards_pdf._render_in_workers([chunk, chunk], 2, 2, None)
+        cards_pdf._render_in_workers([chunk, chunk], 2, lambda i, cards: None)
