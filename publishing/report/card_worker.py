@@ -15,11 +15,13 @@ import sys
 
 
 def main() -> int:
-    from publishing.report.cards_pdf import read_message, render_card_chunk, write_message
-
-    # the answers go to the original standard output; anything printed goes to standard error
+    # the answers go to the original standard output; anything printed (from here on, imports
+    # included) goes to standard error
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+
+    from publishing.report.cards_pdf import read_message, render_card_chunk, write_message
+
     requests = sys.stdin.buffer
     while (message := read_message(requests)) is not None:
         chunk = pickle.loads(message)
