@@ -65,19 +65,39 @@ def main() -> int:
         report_cpu = time.process_time() - cpu0
         pages = _pages(report.main_file)
         cpu0 = time.process_time()
+        children0 = _children_cpu()
         started = time.perf_counter()
-        cards = publish_cards(fresh, report.list_year)
+        stages: dict[str, float] = {}
+
+        def progress(done: int, total: int, stage: str) -> None:
+            if done == total:
+                stages[stage] = time.perf_counter() - started
+
+        cards = publish_cards(fresh, report.list_year, progress=progress)
         cards_s = time.perf_counter() - started
         cards_cpu = time.process_time() - cpu0
+        workers_cpu = _children_cpu() - children0
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
             f"regional report {report.list_year}: {report_s:.1f} s wall, {report_cpu:.1f} s CPU, {pages} pages "
             f"(target <= {TARGET_REPORT_S:.0f} s: {'met' if report_s <= TARGET_REPORT_S else 'NOT met'})"
         )
         print(
-            f"school cards {cards.list_year}: {cards.count} schools in {cards_s:.1f} s wall, {cards_cpu:.1f} s CPU, "
+            f"school cards {cards.list_year}: {cards.count} schools in {cards_s:.1f} s wall, {cards_cpu:.1f} s CPU "
+            f"+ {workers_cpu:.1f} s CPU in the layout processes, "
             f"{cards_s / max(cards.count, 1) * 1000:.0f} ms a card "
             f"(target <= {TARGET_CARDS_S:.0f} s: {'met' if cards_s <= TARGET_CARDS_S else 'NOT met'})"
+        )
+        folder = cards.main_file.parent
+        singles = sum(p.stat().st_size for p in (folder / "pdf").iterdir())
+        print(
+            f"  PDF of all cards {cards.main_file.stat().st_size / 1e6:.1f} MB, "
+            f"{_pages(cards.main_file)} pages; the cards' own PDFs {singles / 1e6:.1f} MB"
+        )
+        print(
+            "  done after: "
+            + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in stages.items())
+            + " (charts: the cards' charts; pdf: WeasyPrint; folder: a PDF and an HTML a school)"
         )
         print(
             f"peak memory {rss:.0f} MB; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
@@ -85,6 +105,11 @@ def main() -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _pages(pdf: Path) -> int:

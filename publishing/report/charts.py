@@ -278,27 +278,34 @@ def trend_panels_svg(spec: dict) -> str:
     for n, name in enumerate(names):
         x0 = left + n * (pw + gap)
         label = name if len(name) <= 26 else name[:25] + "…"
+        # one group a procedure, its bars and its threshold line named, so that a reader (or a test)
+        # can tell which is which
+        parts.append(f'<g class="panel" data-procedure="{escape(name)}">')
         parts.append(f'<text x="{x0:.1f}" y="{top - 4}">{escape(label)}</text>')
         parts.append(
-            f'<line x1="{x0:.1f}" y1="{top + ph}" x2="{x0 + pw:.1f}" y2="{top + ph}" stroke="#777"/>'
+            f'<line class="axis" x1="{x0:.1f}" y1="{top + ph}" x2="{x0 + pw:.1f}" y2="{top + ph}" stroke="#777"/>'
         )
         bw = pw / max(len(years), 1)
         for k, year in enumerate(years):
             bx = x0 + k * bw + bw * 0.15
             d = next((d for d in data if d["procedure"] == name and d["year"] == year), None)
             if d is not None and d["share"] is not None:
-                h = max(float(d["share"]) * ph, 0.5)
+                share = float(d["share"])
+                h = max(share * ph, 0.5)
                 color = COLORS["negative"] if d["flagged"] == "выше порога" else "#607d8b"
                 parts.append(
-                    f'<rect x="{bx:.1f}" y="{top + ph - h:.1f}" width="{bw * 0.7:.1f}" height="{h:.1f}" fill="{color}">'
-                    f"<title>{escape(name)}, {year}: {float(d['share']) * 100:.1f}%</title></rect>"
+                    f'<rect class="bar" data-year="{year}" data-share="{share:.6f}" x="{bx:.1f}" '
+                    f'y="{top + ph - h:.3f}" width="{bw * 0.7:.1f}" height="{h:.3f}" fill="{color}">'
+                    f"<title>{escape(name)}, {year}: {share * 100:.1f}%</title></rect>"
                 )
             parts.append(
                 f'<text x="{bx + bw * 0.35:.1f}" y="{top + ph + 10}" text-anchor="middle">{year}</text>'
             )
         ty = top + ph * (1 - threshold)
         parts.append(
-            f'<line x1="{x0:.1f}" y1="{ty:.1f}" x2="{x0 + pw:.1f}" y2="{ty:.1f}" stroke="#000" stroke-dasharray="3,2"/>'
+            f'<line class="threshold" data-share="{threshold:g}" x1="{x0:.1f}" y1="{ty:.3f}" '
+            f'x2="{x0 + pw:.1f}" y2="{ty:.3f}" stroke="#000" stroke-dasharray="3,2"/>'
         )
+        parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)

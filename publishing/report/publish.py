@@ -237,7 +237,7 @@ def publish_cards(
 ) -> DocumentResult:
     """Publish the cards of every school of ``list_year`` (or of one school) as one PDF and HTML of
     all, and a folder of one HTML and one PDF per school."""
-    from publishing.report import card
+    from publishing.report import card, cards_pdf
 
     started = time.perf_counter()
     with open_serving(settings) as con:
@@ -254,8 +254,6 @@ def publish_cards(
     moment = gate.document_date
 
     def files(version: int) -> dict[str, bytes]:
-        from publishing.report import card_pdf
-
         label = f"v{version}"
         page = render.CARD_PAGE
         total = len(docs)
@@ -263,20 +261,29 @@ def publish_cards(
             render.draw_charts(doc)
             if progress is not None and (n % 50 == 0 or n == total):
                 progress(n, total, "charts")
-        title = f"Карточки школ, список ШНОР {list_year}"
-        pdf, starts = card_pdf.render_cards_pdf(docs, title)
+
+        def pdf_progress(done: int, of: int) -> None:
+            if progress is not None:
+                progress(done, of, "pdf")
+
+        # the PDF from the cards' HTML (WeasyPrint): all cards, and each card's pages
+        pdf, singles = cards_pdf.render_cards_pdf(
+            docs,
+            version_label=label,
+            moment=moment,
+            title=f"Карточки школ, список ШНОР {list_year}",
+            progress=pdf_progress,
+        )
         if school_id:
             html = render.render_html(docs, version_label=label, page=page, toc=False)
-            return {"card.html": html.encode("utf-8"), "card.pdf": pdf}
-        if progress is not None:
-            progress(total, total, "pdf")
+            return {"card.html": html.encode("utf-8"), "card.pdf": singles[0]}
         out: dict[str, bytes] = {
             f"cards_{list_year}.pdf": pdf,
             f"cards_{list_year}.html": render.render_html(
                 docs, version_label=label, page=page, toc=False
             ).encode("utf-8"),
         }
-        for n, (doc, single) in enumerate(zip(docs, card_pdf.split_pdf(pdf, starts)), start=1):
+        for n, (doc, single) in enumerate(zip(docs, singles), start=1):
             sid = doc.anchor.removeprefix("card-")
             out[f"pdf/{sid}.pdf"] = single
             out[f"html/{sid}.html"] = render.render_html(

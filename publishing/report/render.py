@@ -217,6 +217,7 @@ class _Doc:
 
     def __init__(self, doc: Document, sections: list[dict]) -> None:
         self.title, self.subtitle, self.facts = doc.title, doc.subtitle, doc.facts
+        self.footer = doc.footer
         self.sections = [_Obj(s) for s in sections]
 
 
@@ -244,17 +245,57 @@ def fixed_font_timestamp(moment: dt.date | None) -> Iterator[None]:
             os.environ[name] = saved
 
 
+# WeasyPrint's default style sheet gives every element of the page five pseudo-elements of footnotes
+# and notes (::footnote-call, ::note-marker …) and a ::marker, whose styles it computes for each
+# element: a tenth to a fifth of the time of a school card. These documents have no footnotes, notes
+# or list markers outside list items, so those rules are left out (or kept for <li> only); the pages
+# are the same. If a WeasyPrint release words them otherwise, its own style sheet is used unchanged.
+UNUSED_UA_RULES = (
+    "::footnote-call",
+    "::footnote-marker",
+    "::note-call",
+    "::note-marker",
+    "::note-callback",
+)
+
+
+@cache
+def _html_class() -> Any:
+    import weasyprint
+    import weasyprint.css
+
+    source = (Path(weasyprint.css.__file__).parent / "html5_ua.css").read_text(encoding="utf-8")
+    lines = source.splitlines()
+    kept = [line for line in lines if not line.startswith(UNUSED_UA_RULES)]
+    if len(lines) - len(kept) != len(UNUSED_UA_RULES) or source.count("\n::marker {") != 1:
+        return weasyprint.HTML
+    sheet = weasyprint.CSS(string="\n".join(kept).replace("\n::marker {", "\nli::marker {"))
+
+    class HTML(weasyprint.HTML):
+        def _ua_stylesheets(self, forms: bool = False) -> list[Any]:
+            return [sheet, *super()._ua_stylesheets(forms)[1:]]
+
+    return HTML
+
+
 def layout_pdf(html: str, moment: dt.date | None) -> Any:
     """A WeasyPrint document (pages laid out) of ``html``."""
-    import weasyprint
-
     with fixed_font_timestamp(moment):
-        return weasyprint.HTML(string=html, base_url=str(TEMPLATES)).render()
+        return _html_class()(string=html, base_url=str(TEMPLATES)).render()
 
 
-def write_pdf(document: Any, moment: dt.date | None, pages: Sequence[Any] | None = None) -> bytes:
+def write_pdf(
+    document: Any, moment: dt.date | None, pages: Sequence[Any] | None = None, title: str = ""
+) -> bytes:
+    """The PDF of a laid-out document, or of some of its pages (a card cut out of all cards), with
+    ``title`` as its title when given."""
+    import copy
+
     with fixed_font_timestamp(moment):
         target = document if pages is None else document.copy(list(pages))
+        if title:
+            target.metadata = copy.copy(target.metadata)  # the copy shares the original's
+            target.metadata.title = title
         return target.write_pdf(pdf_identifier=b"eduq")
 
 

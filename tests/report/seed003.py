@@ -8,11 +8,19 @@ so that the warehouse's rules produce the seed's figures:
 - cluster transitions 2022 → 2023 of the 81 supported schools (500+ 2021: 0/7/3/1 of 11; 500+ 2022:
   8/24/9/1 of 42; региональная программа: 2/18/2/6 of 28; all: 10/49/14/8 of 81);
 - procedures not conducted in 2021 and 2022 by the 81 supported schools (ОГЭ, ЕГЭ, ВПР 5–6);
+- dynamics 2021 → 2022 by procedure in each support group (positive, 0% both years, negative,
+  neutral, no participants: `DYNAMICS`, the seed's percentages turned into counts of schools), and
+  in the urban and rural schools of track 1 (`URBAN_RURAL`, over every school × reported procedure);
 - resource deficits 2023 by municipality (19 municipalities, 335 schools, ШНОР 2023 per municipality);
 - risk-zone schools 2023 by municipality: 330 schools with an ИСБШ, their bottom quartile, 26 of them
   on the list 2023 and 5 in a support programme. The quartile rule puts 83 of 330 schools in the bottom
   quartile (ranks 1–83: 4·82/330 < 1), where the seed counts 82: the 83rd is a school of г. Ярославль,
   which shows 13 where the seed has 12.
+
+Two seed figures cannot hold together with the rest (docs/report.md explains both): «Нет участников»
+of ВПР Математика 6 in «500+ 2022» (the seed prints 2%, its column then sums to 41 of 42 schools; the
+region has the 2 schools the «не проводились» table implies, 5%) and «Нет участников» of the urban
+schools (13% in the seed; the region has 34 of 243 pairs, 14%: see `URBAN_RURAL`).
 
 Results years 2020–2023 (the list 2021 has no previous year and cannot be computed; the list 2024
 is empty). Files use the contracts' canonical (English) headers, UTF-8 CSV with «;».
@@ -68,9 +76,10 @@ GROUPS = {
 LIST_2023 = {"severe": 13, "moderate": 38, "basic": 36}
 LIST_2022_TOTAL = 107
 
-# failing of 20 participants: the cluster's pooled share (flagged procedures)
-FAILING = {"severe": 12, "moderate": 9, "basic": 7, "one": 7, "none": 2}
-N_VPR, N_GIA = 20, 5
+# failing of 40 participants: the cluster's pooled share (flagged procedures); no share sits on a
+# boundary of the rule (30%, 40%, 50%)
+FAILING = {"severe": 24, "moderate": 18, "basic": 14, "one": 14, "none": 4}
+N_VPR, N_GIA = 40, 5
 VPR = (("Русский язык", 5), ("Математика", 5), ("Русский язык", 6), ("Математика", 6))
 GIA = (
     ("ОГЭ", "Русский язык"),
@@ -80,29 +89,82 @@ GIA = (
     ("ЕГЭ", "Математика (базовая)"),
 )
 
-# procedures the supported schools (by their index 0..80) did not take, seed 003
-# «Доля школ, в которых не проводились соответствующие оценочные процедуры»
-NO_GRADE_11 = set(range(36, 81))  # 45 basic schools: no ЕГЭ in either year
+# procedures the supported schools (by their index 0..80: 0–10 «500+ 2021», 11–52 «500+ 2022», 53–80
+# «региональная программа») did not take, seed 003 «Доля школ, в которых не проводились
+# соответствующие оценочные процедуры»; spread over the groups as the dynamics tables' «Нет
+# участников» require (ОГЭ 2/1/6 schools, ВПР 5 1/3/2, ВПР 6 1/2/1 in 500+ 2021 / 500+ 2022 / региональная)
+NO_GRADE_11 = set(range(36, 81))  # 45 basic schools (the 28 of the regional programme among them)
+OGE_2021, OGE_2022 = {5, 6, 20, 60, 61, 62, 63}, {62, 63, 64, 65}
+VPR6_2021, VPR6_2022 = {0}, {16, 17, 57}
 NOT_TAKEN: dict[tuple[str, int], set[int]] = {
-    ("ВПР Русский язык 5", 2021): {10, 11, 12, 13},
-    ("ВПР Русский язык 5", 2022): {14, 15},
-    ("ВПР Математика 5", 2021): {10, 11, 12},
-    ("ВПР Математика 5", 2022): {14, 15, 16},
-    ("ВПР Русский язык 6", 2021): {0},
-    ("ВПР Русский язык 6", 2022): {1, 2, 3},
-    ("ВПР Математика 6", 2021): {0},
-    ("ВПР Математика 6", 2022): {1, 2, 3},
-    ("ОГЭ Русский язык", 2021): set(range(20, 27)),
-    ("ОГЭ Русский язык", 2022): {25, 26, 27, 28},
-    ("ОГЭ Математика", 2021): set(range(20, 27)),
-    ("ОГЭ Математика", 2022): {25, 26, 27, 28},
+    ("ВПР Русский язык 5", 2021): {1, 12, 13, 54},
+    ("ВПР Русский язык 5", 2022): {14, 55},
+    ("ВПР Математика 5", 2021): {1, 12, 54},
+    ("ВПР Математика 5", 2022): {13, 15, 56},
+    ("ВПР Русский язык 6", 2021): VPR6_2021,
+    ("ВПР Русский язык 6", 2022): VPR6_2022,
+    ("ВПР Математика 6", 2021): VPR6_2021,
+    ("ВПР Математика 6", 2022): VPR6_2022,
+    ("ОГЭ Русский язык", 2021): OGE_2021,
+    ("ОГЭ Русский язык", 2022): OGE_2022,
+    ("ОГЭ Математика", 2021): OGE_2021,
+    ("ОГЭ Математика", 2022): OGE_2022,
     ("ЕГЭ Русский язык", 2021): {32, 33, 34, 35} | NO_GRADE_11,
     ("ЕГЭ Русский язык", 2022): set(NO_GRADE_11),
     ("ЕГЭ Математика (профильная)", 2021): {32, 33, 34, 35} | NO_GRADE_11,
     ("ЕГЭ Математика (профильная)", 2022): {32} | NO_GRADE_11,
-    ("ЕГЭ Математика (базовая)", 2021): {32, 33, 34, 35} | NO_GRADE_11,
+    ("ЕГЭ Математика (базовая)", 2021): set(NO_GRADE_11),
     ("ЕГЭ Математика (базовая)", 2022): set(NO_GRADE_11),
 }
+
+# seed 003, «Результаты анализа динамики образовательных результатов» 2021 → 2022: schools of each
+# group by type of dynamics, per procedure — the seed's percentages of 42, 11 and 28 schools as counts
+# (each count is the only one of its group size that rounds to the printed percentage)
+TYPES = ("positive", "zero_both", "negative", "neutral", "no_participants")
+DYNAMICS: dict[str, dict[str, tuple[int, int, int, int, int]]] = {
+    "500+ 2022": {
+        "ОГЭ Русский язык": (14, 17, 10, 0, 1),
+        "ОГЭ Математика": (25, 4, 11, 1, 1),
+        "ВПР Русский язык 5": (24, 1, 14, 0, 3),
+        "ВПР Русский язык 6": (27, 0, 12, 1, 2),
+        "ВПР Математика 5": (24, 4, 11, 0, 3),
+        # the seed prints «Нет участников» 2% (1 school) and its column sums to 41: the «не
+        # проводились» table gives 1 + 3 schools without ВПР 6 (as ВПР Русский язык 6 here), 2 of them
+        "ВПР Математика 6": (25, 0, 14, 1, 2),
+    },
+    "500+ 2021": {
+        "ОГЭ Русский язык": (3, 6, 0, 0, 2),
+        "ОГЭ Математика": (6, 1, 2, 0, 2),
+        "ВПР Русский язык 5": (2, 4, 4, 0, 1),
+        "ВПР Русский язык 6": (5, 3, 2, 0, 1),
+        "ВПР Математика 5": (3, 3, 4, 0, 1),
+        "ВПР Математика 6": (3, 3, 4, 0, 1),
+    },
+    "региональная программа": {
+        "ОГЭ Русский язык": (4, 15, 3, 0, 6),
+        "ОГЭ Математика": (11, 8, 3, 0, 6),
+        "ВПР Русский язык 5": (11, 6, 9, 0, 2),
+        "ВПР Русский язык 6": (12, 5, 10, 0, 1),
+        "ВПР Математика 5": (8, 7, 10, 1, 2),
+        "ВПР Математика 6": (10, 5, 12, 0, 1),
+    },
+}
+# seed 003, «Динамика образовательных результатов в городских / сельских школах трека 1» (the 53
+# schools of 500+ 2021 and 500+ 2022: 27 urban, 26 rural), over every pair school × reported
+# procedure (the 9 of the profile: 243 and 234 pairs), as counts by type. The seed's rural column
+# holds only over the 9 procedures (over the 6 of its group tables, 38% + 24% of 156 pairs make at
+# least 96 = 61.5%, it prints 61%). Urban «Нет участников» is 34 (14%) where the seed prints 13% (31
+# or 32): the ЕГЭ the «не проводились» table takes away (49 of the 81 schools without ЕГЭ in 2021, at
+# most 28 of them in the regional programme; 45 without grade 11) leave at least 21 + 21 + 17
+# track-1 schools without ЕГЭ русский, профильная, базовая, with the 20 of the six other procedures
+# 79 pairs — the seed's 13% and 19% allow at most 32 + 45 = 77 (docs/report.md).
+URBAN_RURAL = {
+    "город": (27, (97, 38, 72, 2, 34)),
+    "село": (26, (88, 55, 44, 2, 45)),
+}
+TRACK_1 = ("500+ 2021", "500+ 2022")
+PROCEDURES_6 = tuple(DYNAMICS["500+ 2021"])
+EGE = ("ЕГЭ Русский язык", "ЕГЭ Математика (профильная)", "ЕГЭ Математика (базовая)")
 
 
 @dataclass
@@ -121,6 +183,11 @@ class School:
     supported_index: int | None = None
     drivers: tuple[str, str] = ("ВПР Русский язык 6", "ВПР Математика 6")
     not_taken: set[tuple[str, int]] = field(default_factory=set)
+    # supported schools: the failing of each (procedure, year) and the type of dynamics 2021 → 2022
+    failing: dict[tuple[str, int], int] = field(default_factory=dict)
+    dynamics: dict[str, str] = field(default_factory=dict)
+    urban: bool | None = None  # track 1: chosen to match the urban / rural table
+    social: float = 0.0
 
 
 def _name(subject: str, grade_or_exam: int | str) -> str:
@@ -213,16 +280,199 @@ def build() -> list[School]:
     high = [s for s in scored if s not in low]
     extra.risk = True
     for k, s in enumerate(low):
-        s.social = 0.05 + 0.2 * k / len(low)  # type: ignore[attr-defined]
+        s.social = 0.05 + 0.2 * k / len(low)
     for k, s in enumerate(high):
-        s.social = 0.5 + 0.45 * k / len(high)  # type: ignore[attr-defined]
+        s.social = 0.5 + 0.45 * k / len(high)
+    supported = sorted(
+        (s for s in schools if s.supported_index is not None), key=lambda s: s.supported_index or 0
+    )
+    for programme in GROUPS:
+        _plan_group_dynamics(
+            [s for s in supported if s.programme == programme], DYNAMICS[programme]
+        )
+    _plan_urban_rural([s for s in supported if s.programme in TRACK_1])
     return schools
 
 
+# --- dynamics 2021 → 2022 of the supported schools -------------------------------------------------
+# Two procedures of every supported school carry its cluster (the «drivers»: flagged in 2020 and 2021,
+# and in 2022 while it stays on the list); their type of dynamics is what its transition allows. The
+# other procedures stay below the threshold and take the types the group's table still needs.
+P, Z, N, U, NONE = TYPES
+ANY_PAIR = [(a, b) for a in (P, N, U) for b in (P, N, U)]
+ONE_POSITIVE = [(P, P), (P, N), (N, P), (P, U), (U, P)]
+ALLOWED = {
+    "improved": ONE_POSITIVE,  # moderate → basic: the pooled share falls
+    "left": ONE_POSITIVE,  # at most one procedure stays flagged
+    "worsened": [(N, N), (N, P), (P, N), (N, U), (U, N)],  # basic → moderate: it rises
+    "unchanged": ANY_PAIR,
+}
+
+
+def _transition(s: School) -> str:
+    if s.listed_2023 is None:
+        return "left"
+    if s.listed_2023 == s.listed_2022:
+        return "unchanged"
+    return "improved" if (s.listed_2022, s.listed_2023) == ("moderate", "basic") else "worsened"
+
+
+def _driver_failing(kind: str, cluster: str, c1: str, c2: str) -> tuple[tuple[int, int], ...]:
+    """Failing of 40 of both drivers in 2021 and 2022 (types c1, c2): the cluster's pooled share each
+    year, every driver at least 13 of 40 (32.5%) while flagged."""
+    if kind == "unchanged":
+        base = {"basic": 13, "moderate": 17, "severe": 22}[cluster]
+        return (base + (c1 == P), base + (c2 == P)), (base + (c1 == N), base + (c2 == N))
+    table = {
+        "improved": {  # 2021 moderate (34–36 of 80), 2022 basic (26–28)
+            (P, P): ((18, 18), (14, 14)),
+            (P, N): ((21, 13), (13, 14)),
+            (N, P): ((13, 21), (14, 13)),
+            (P, U): ((21, 13), (13, 13)),
+            (U, P): ((13, 21), (13, 13)),
+        },
+        "worsened": {  # 2021 basic (28–30), 2022 moderate (34–36)
+            (N, N): ((14, 14), (18, 18)),
+            (N, P): ((13, 17), (21, 13)),
+            (P, N): ((17, 13), (13, 21)),
+            (N, U): ((13, 15), (19, 15)),
+            (U, N): ((15, 13), (15, 19)),
+        },
+        "left": {  # 2021 moderate (36), 2022 at most one flagged
+            (P, P): ((18, 18), (4, 4)),
+            (P, N): ((18, 18), (4, 20)),
+            (N, P): ((18, 18), (20, 4)),
+            (P, U): ((18, 18), (4, 18)),
+            (U, P): ((18, 18), (18, 4)),
+        },
+    }
+    return table[kind][(c1, c2)]
+
+
+# failing in 2021 and 2022 of a procedure below the threshold, by type (of 40 for ВПР, of 5 for ГИА)
+OTHER_VPR = {P: (3, 2), N: (2, 3), U: (2, 2), Z: (0, 0)}
+OTHER_GIA = {P: (1, 0), N: (0, 1), U: (1, 1), Z: (0, 0)}
+
+
+def _takes(s: School, procedure: str) -> bool:
+    """The school has participants in the procedure in 2021 and in 2022."""
+    if procedure.startswith("ЕГЭ") and s.supported_index in NO_GRADE_11:
+        return False
+    return (procedure, 2021) not in s.not_taken and (procedure, 2022) not in s.not_taken
+
+
+def _plan_group_dynamics(members: list[School], table: dict[str, tuple[int, ...]]) -> None:
+    from collections import Counter
+    from itertools import combinations
+
+    pools = {p: Counter(dict(zip(TYPES, counts))) for p, counts in table.items()}
+    for p in PROCEDURES_6:
+        absent = [s for s in members if not _takes(s, p)]
+        assert pools[p][NONE] == len(absent), (p, pools[p][NONE], len(absent))
+        pools[p][NONE] = 0
+        for s in absent:
+            s.dynamics[p] = NONE
+    vpr = [p for p in PROCEDURES_6 if p.startswith("ВПР")]
+    rank = {"worsened": 0, "improved": 1, "left": 2, "unchanged": 3}
+    order = sorted(
+        members,
+        key=lambda s: (sum(_takes(s, p) for p in vpr), rank[_transition(s)], s.supported_index),
+    )
+    chosen: dict[str, tuple[str, str, str, str]] = {}
+
+    def assign(i: int) -> bool:
+        if i == len(order):
+            return True
+        s = order[i]
+        options = []
+        for d1, d2 in combinations([p for p in vpr if _takes(s, p)], 2):
+            for c1, c2 in ALLOWED[_transition(s)]:
+                if pools[d1][c1] and pools[d2][c2]:
+                    options.append((-(pools[d1][c1] + pools[d2][c2]), d1, d2, c1, c2))
+        for _, d1, d2, c1, c2 in sorted(options):
+            pools[d1][c1] -= 1
+            pools[d2][c2] -= 1
+            chosen[s.school_id] = (d1, d2, c1, c2)
+            if assign(i + 1):
+                return True
+            pools[d1][c1] += 1
+            pools[d2][c2] += 1
+        return False
+
+    assert assign(0), "no assignment of the drivers' dynamics fits the seed's table"
+    for s in members:
+        d1, d2, c1, c2 = chosen[s.school_id]
+        s.drivers = (d1, d2)
+        (a1, a2), (b1, b2) = _driver_failing(_transition(s), s.listed_2022 or "", c1, c2)
+        for d, c, a, b in ((d1, c1, a1, b1), (d2, c2, a2, b2)):
+            s.dynamics[d] = c
+            s.failing.update({(d, 2020): a, (d, 2021): a, (d, 2022): b, (d, 2023): 4})
+    # the other procedures take what is left of each column, in the order of the schools
+    for p in PROCEDURES_6:
+        left = [t for t in TYPES for _ in range(pools[p][t])]
+        slots = [s for s in members if p not in s.dynamics]
+        assert len(left) == len(slots), (p, len(left), len(slots))
+        for s, t in zip(slots, left):
+            _set_other(s, p, t)
+
+
+def _set_other(s: School, procedure: str, kind: str) -> None:
+    s.dynamics[procedure] = kind
+    if kind == NONE:
+        return
+    before, after = (OTHER_VPR if procedure.startswith("ВПР") else OTHER_GIA)[kind]
+    s.failing.update(
+        {(procedure, 2020): before, (procedure, 2021): before, (procedure, 2022): after}
+    )
+    s.failing[(procedure, 2023)] = after
+
+
+def _plan_urban_rural(track: list[School]) -> None:
+    """Which schools of track 1 are urban, and the types of their ЕГЭ, so that the pairs school ×
+    procedure of the urban and of the rural schools count as `URBAN_RURAL`."""
+    import random
+    from collections import Counter
+
+    for s in track:
+        for p in EGE:
+            if not _takes(s, p):
+                s.dynamics[p] = NONE
+    (n_urban, urban), (_, rural) = URBAN_RURAL["город"], URBAN_RURAL["село"]
+    ege_total = Counter(dict(zip(TYPES, (u + r for u, r in zip(urban, rural)))))
+    for s in track:
+        ege_total -= Counter(s.dynamics[p] for p in PROCEDURES_6)
+    ege_total[NONE] = 0  # (what is left are the types of the ЕГЭ taken)
+    rng = random.Random(3)
+    for _ in range(100_000):
+        picked = rng.sample(track, n_urban)
+        got = Counter(s.dynamics[p] for s in picked for p in PROCEDURES_6 + EGE if p in s.dynamics)
+        need = Counter(dict(zip(TYPES, urban)))
+        if got[NONE] != need[NONE] or any(got[t] > need[t] for t in TYPES):
+            continue
+        need -= got
+        if all(need[t] <= ege_total[t] for t in TYPES):
+            break
+    else:
+        raise AssertionError("no choice of urban schools fits the seed's urban / rural table")
+    rest = ege_total - need
+    for s in track:
+        s.urban = s in picked
+    for group, types in ((picked, need), ([s for s in track if not s.urban], rest)):
+        left = [t for t in TYPES for _ in range(types[t])]
+        slots = [(s, p) for s in group for p in EGE if p not in s.dynamics]
+        assert len(left) == len(slots), (len(left), len(slots))
+        for (s, p), t in zip(slots, left):
+            _set_other(s, p, t)
+
+
 def _failing(s: School, procedure: str, year: int) -> int:
+    if (procedure, year) in s.failing:
+        return s.failing[(procedure, year)]
+    if not procedure.startswith("ВПР"):
+        return 0
     d1, d2 = s.drivers
     if procedure not in (d1, d2):
-        return 1
+        return 2
     level: str | None
     if year == 2020:
         level = s.listed_2022
@@ -233,6 +483,12 @@ def _failing(s: School, procedure: str, year: int) -> int:
     else:
         level = None
     return FAILING[level or "none"]
+
+
+def _locality(s: School) -> str:
+    if s.urban is not None:
+        return "город" if s.urban else "село"
+    return "город" if s.municipality.startswith("г.") else "село"
 
 
 def _write(path: Path, header: list[str], rows: list[list[object]]) -> None:
@@ -266,7 +522,7 @@ def write(out: Path) -> list[School]:
                     f"Школа {s.school_id[-4:]}",
                     s.code,
                     s.municipality,
-                    "город" if s.municipality.startswith("г.") else "село",
+                    _locality(s),
                     "нет",
                     "да",
                     yn[s.supported_index not in NO_GRADE_11],
@@ -306,12 +562,14 @@ def write(out: Path) -> list[School]:
                     exam == "ЕГЭ" and s.supported_index in NO_GRADE_11
                 ):
                     continue
+                failing = _failing(s, name, year)
                 for p in range(N_GIA):
-                    score = {
-                        "ЕГЭ Русский язык": (None, 60, None),
-                        "ЕГЭ Математика (профильная)": (None, 50, None),
+                    fails = p < failing
+                    score = {  # below the minimum: test score < 24 (русский), < 27 (профильная)
+                        "ЕГЭ Русский язык": (None, 20 if fails else 60, None),
+                        "ЕГЭ Математика (профильная)": (None, 20 if fails else 50, None),
                     }
-                    primary, test, mark = score.get(name, (None, None, 4))
+                    primary, test, mark = score.get(name, (None, None, 2 if fails else 4))
                     gia.append(
                         [
                             year,
@@ -348,7 +606,7 @@ def write(out: Path) -> list[School]:
     for s in schools:
         if not s.has_isbsh:
             continue
-        v = s.social  # type: ignore[attr-defined]
+        v = s.social
         total = 1000
         passports.append(
             [

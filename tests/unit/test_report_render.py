@@ -149,3 +149,55 @@ def test_versions_are_never_overwritten_and_the_same_content_is_unchanged(tmp_pa
     with pytest.raises(VersionConflict):
         publish_version(tmp_path, "fp3", files, manifest)
     assert versions(tmp_path) == [1, 2]
+
+
+def _card(n: int) -> Document:
+    table = Table(
+        key="Процедуры",
+        title="",
+        columns=[Column("Процедура"), Column("N", INT), Column("доля", SHARE)],
+        rows=[[Cell(f"ВПР Русский язык, {n} класс"), Cell(20 + n, INT), Cell(0.35, SHARE)]],
+    )
+    return Document(
+        "card",
+        f"Школа № {n}",
+        "Карточка школы",
+        [("Код ОО", f"sch{n}")],
+        [Section("procedures", "Оценочные процедуры", [table])],
+        f"Карточка sch{n}",
+        created="2023-03-16",
+        anchor=f"card-sch{n}",
+    )
+
+
+def test_cards_pdf_is_laid_out_from_the_html_the_same_in_one_or_two_processes(
+    monkeypatch,
+) -> None:
+    from pypdf import PdfReader
+
+    from publishing.report import cards_pdf
+
+    monkeypatch.setattr(cards_pdf, "CARDS_PER_CHUNK", 2)  # three cards, two chunks
+    docs = [_card(n) for n in (5, 6, 7)]
+    day = dt.date(2023, 3, 16)
+    one = cards_pdf.render_cards_pdf(docs, version_label="v1", moment=day, title="t", workers=1)
+    two = cards_pdf.render_cards_pdf(docs, version_label="v1", moment=day, title="t", workers=2)
+    assert one == two
+    whole, singles = one
+    assert len(PdfReader(io.BytesIO(whole)).pages) == 3
+    for n, single in zip((5, 6, 7), singles):
+        pdf = PdfReader(io.BytesIO(single))
+        text = pdf.pages[0].extract_text()
+        # its own footer and page number, its own figure, dated by the document
+        assert f"Карточка sch{n}, v1" in text and "Страница 1" in text and f"{20 + n}" in text
+        assert pdf.metadata["/Title"] == f"Школа № {n} — Карточка школы"
+        assert pdf.metadata["/CreationDate"].startswith("D:20230316")
+
+
+def test_a_failing_card_process_is_an_error_with_its_message() -> None:
+    from publishing.report import cards_pdf
+
+    html = render.render_html([_card(5)], version_label="v1", page=render.CARD_PAGE, for_pdf=True)
+    chunk = cards_pdf.CardChunk(html, ("card-unknown",), ("t",), None)  # no such card in the HTML
+    with pytest.raises(cards_pdf.CardRenderingFailed, match="KeyError: 'card-unknown'"):
+        cards_pdf._render_in_workers([chunk, chunk], 2, lambda i, cards: None)
