@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core import progress
+from core.dbt_manifest import target_lock
 from core.settings import Settings
 from orchestration.dbt_project import (
     TARGET_DIR,
@@ -134,9 +135,11 @@ def run_build(
     apply_env(dbt_env(settings))
     started = time.perf_counter()
     try:
-        result = dbtRunner(manifest=manifest, callbacks=[callback]).invoke(
-            [*build_args(settings, select), "--quiet", *cli_args(target)]
-        )
+        # dbt writes the build's manifest.json in place: its readers (the audit) take the shared lock
+        with target_lock(target, exclusive=True):
+            result = dbtRunner(manifest=manifest, callbacks=[callback]).invoke(
+                [*build_args(settings, select), "--quiet", *cli_args(target)]
+            )
     finally:
         release_connections()
     build.seconds = time.perf_counter() - started

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from core.dbt_manifest import read_manifest
 from publishing.errors import PublishingError
 
 PUBLIC_SCHEMA = "marts"
@@ -61,8 +62,8 @@ def read_manifest_docs(manifest: Path) -> dict[str, ModelDocs]:
     The primary key is the key of the model's ``unique_combination_of_columns`` test (in its
     order), else the one dbt infers (``unique`` + ``not_null`` tests or constraints).
     """
-    try:
-        data = json.loads(Path(manifest).read_text(encoding="utf-8"))
+    try:  # under the shared lock of its target folder: a parse may be rewriting it (core/dbt_manifest.py)
+        data = read_manifest(Path(manifest))
     except (OSError, json.JSONDecodeError) as exc:
         raise ManifestMissing(
             f"cannot read the dbt manifest {manifest} ({exc}); it describes the marts. Build the "
