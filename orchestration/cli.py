@@ -381,6 +381,7 @@ def _cmd_pg_publish(args: argparse.Namespace) -> int:
                 prepare_manifest(),
                 bi_role=settings.pg_bi_role,
                 force=args.force,
+                small_number_min=settings.small_number_min,
             )
     except EduqError as exc:
         print(f"Not published: {exc}", file=sys.stderr)
