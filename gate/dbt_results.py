@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.dbt_manifest import read_manifest
+
 # dbt status -> audit status
 _TEST_STATUS = {
     "pass": "passed",
