@@ -144,7 +144,9 @@ def run_build(
         release_connections()
     build.seconds = time.perf_counter() - started
     if result.exception is not None or not build.run_results.exists():
-        raise DbtBuildError(f"dbt build could not run: {result.exception}")
+        # dbt's message spans lines (Runtime Error / the database's error): keep all of it on one line
+        cause = " ".join(str(result.exception).split()) or "no result written"
+        raise DbtBuildError(f"dbt build could not run: {cause}")
     # the oldest build folders go while the run audits and promotes (deleting ~500 files took a
     # second or more in the run's path); not a daemon: the process finishes it before it exits
     threading.Thread(target=_prune, name="eduq-prune-dbt-builds").start()
