@@ -202,6 +202,16 @@ class _RunLog(io.TextIOBase):
     def writable(self) -> bool:
         return True
 
+    def fileno(self) -> int:  # for a library that writes to the descriptor itself
+        return self._file.fileno()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def buffer(self):  # for a library that writes bytes to sys.stdout.buffer
+        return self._file.buffer
+
     def write(self, text: str) -> int:
         if self.error is None:
             try:

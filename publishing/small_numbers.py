@@ -182,16 +182,22 @@ def attach_published(con: duckdb.DuckDBPyConnection, serving: Path, min_n: int) 
             "the warehouse from the raw archive."
         ) from exc
     try:
-        tables = _table_columns(con, SERVING_CATALOG)
+        _create_views(con, min_n, serving)
     except duckdb.Error as exc:  # a damaged file may attach and fail on its first read
         require_intact(serving, record_required=False)
         raise PublicationRefused(
-            f"{serving} cannot be read ({exc}). Nothing was published."
+            f"{serving} cannot be read ({exc}). Nothing was published. `eduq rebuild` rebuilds "
+            "the warehouse from the raw archive."
         ) from exc
+
+
+def _create_views(con: duckdb.DuckDBPyConnection, min_n: int, serving: Path) -> None:
+    tables = _table_columns(con, SERVING_CATALOG)
     has_marts = any(schema == "marts" for schema, _ in tables)
     protections: dict[str, Protection] = {}
     if has_marts:
         if ("reference", PROTECTION_TABLE) not in tables:
+            require_intact(serving, record_required=False)  # a damaged file says so first
             raise PublicationRefused(
                 f"{serving} has no reference.{PROTECTION_TABLE} (which published figures describe "
                 "small groups of pupils): it was built by an older eduq. Nothing was published; "
