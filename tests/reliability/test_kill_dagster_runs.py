@@ -25,7 +25,8 @@ def test_kill_9_of_dagster_runs_at_random_points_loses_nothing(tmp_path: Path) -
     assert not report.failures, report.render()
     assert sum(report.kills.values()) >= kills
     assert report.completed_groups == report.identical_groups >= 1
-    assert report.stale_locks_cleared == sum(report.kills.values())  # after every kill
+    # after every kill of a run that held the lock (one killed while winding down had released it)
+    assert report.stale_locks_cleared == sum(report.kills.values()) - report.killed_after_release
     if kills >= 10:  # both jobs were hit (seeded)
         assert set(report.kills) & {"load", "dbt", "audit", "promote"}
         assert set(report.kills) & {
