@@ -120,9 +120,11 @@ fuzz: setup
 	$(BIN)/python bench/fuzz.py --cases 1000 --seed 1
 
 # fault campaigns with real processes (docs/reliability.md): kill -9 of eduq run at 30 seeded points
-# with the invariants checked after each kill and the resumed result compared with a clean run, and
-# two eduq commands at once on one home, disk full (root), a 30-night soak with readers (EDUQ_KILLS,
-# EDUQ_KILL_SEED, EDUQ_KILL_STAGES, EDUQ_SOAK_NIGHTS choose the campaigns); ~40 min
+# and of 12 Dagster-launched runs of the jobs, with the invariants checked after each kill and the
+# resumed result compared with a clean run; two eduq commands at once on one home; disk full (root) in
+# the load, dbt, the promotion and the publication; readers of the dbt manifest during parses; a
+# 30-night soak with readers (EDUQ_KILLS, EDUQ_KILL_SEED, EDUQ_KILL_STAGES, EDUQ_DAGSTER_KILLS,
+# EDUQ_DAGSTER_KILL_SEED, EDUQ_SOAK_NIGHTS choose the campaigns); about an hour
 reliability: setup
 	$(BIN)/pytest -q -s -m reliability tests/reliability
 

@@ -34,11 +34,16 @@ KEYED = ("school_id", "old_school_id", "new_school_id", "successor_school_id", "
 
 
 def scaled_warehouse(template: Path, target: Path, copies: int) -> dict[str, int]:
-    """The template's marts ``copies`` times over (codes suffixed), with its audit record."""
+    """The template's marts ``copies`` times over (codes suffixed), with its audit record and its
+    small-number protection (reference.small_number_protection)."""
     con = duckdb.connect(str(target))
     try:
         con.execute(f"attach '{template}' as template (read_only)")
-        con.execute("create schema marts; create schema audit")
+        con.execute("create schema marts; create schema audit; create schema reference")
+        con.execute(
+            "create table reference.small_number_protection as "
+            "select * from template.reference.small_number_protection"
+        )
         for (table,) in con.execute(
             "select table_name from duckdb_tables() where database_name = 'template' "
             "and schema_name = 'audit'"

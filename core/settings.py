@@ -36,6 +36,8 @@ so nothing reads the environment deep inside a stage or at import time.
                                 ``*.part``, ``*.tmp``, ``*.partial``, ``*.crdownload`` always are)
 ``EDUQ_LOCK_WAIT_SECONDS``      how long a writer waits for another writer on the same home to finish
                                 before it refuses (default 10; ``core/run_lock.py``)
+``EDUQ_SMALL_NUMBER_MIN``       small-number protection: a published figure about fewer pupils than
+                                this is suppressed (default 5; ``publishing/small_numbers.py``)
 =============================== ===========================================================
 """
 
@@ -58,6 +60,7 @@ DEFAULT_PG_BI_ROLE = "eduq_bi"
 DEFAULT_SUPERSET_PORT = 8088
 DEFAULT_DOCS_PORT = 8580
 DEFAULT_LOCK_WAIT_SECONDS = 10.0
+DEFAULT_SMALL_NUMBER_MIN = 5
 
 
 # dbt builds 4 nodes at once: most of a small node's time is dbt's own Python, which overlaps
@@ -88,6 +91,8 @@ class Settings:
     docs_port: int = DEFAULT_DOCS_PORT
     lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS
     landing_settle_seconds: float = 0.0
+    # publications suppress every figure about a group of 1 .. small_number_min - 1 pupils
+    small_number_min: int = DEFAULT_SMALL_NUMBER_MIN
 
     @property
     def candidate_db(self) -> Path:
@@ -226,6 +231,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             f"EDUQ_LOCK_WAIT_SECONDS={wait_text!r} is not a number of seconds"
         ) from exc
+    small_text = env.get("EDUQ_SMALL_NUMBER_MIN", "").strip()
+    if small_text and (not small_text.isdigit() or int(small_text) < 1):
+        raise SettingsError(
+            f"EDUQ_SMALL_NUMBER_MIN={small_text!r} is not a whole number of pupils from 1 up "
+            f"(default {DEFAULT_SMALL_NUMBER_MIN}: figures about fewer than 5 pupils are not published)"
+        )
 
     return Settings(
         home=home,
@@ -248,4 +259,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         docs_port=_port(env, "EDUQ_DOCS_PORT", DEFAULT_DOCS_PORT),
         lock_wait_seconds=max(lock_wait, 0.0),
         landing_settle_seconds=max(settle, 0.0),
+        small_number_min=int(small_text) if small_text else DEFAULT_SMALL_NUMBER_MIN,
     )

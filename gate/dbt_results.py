@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.dbt_manifest import read_manifest
+
 # dbt status -> audit status
 _TEST_STATUS = {
     "pass": "passed",
@@ -52,7 +54,7 @@ def read_invocation(invocation_dir: Path) -> list[DbtNodeResult]:
     """Every test, unit test and model of the invocation's manifest, with its result (``not_run`` if
     dbt did not report it: a test that should have run and did not is not a pass)."""
     run_results = json.loads((invocation_dir / "run_results.json").read_text(encoding="utf-8"))
-    manifest = json.loads((invocation_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_manifest(invocation_dir / "manifest.json")  # dbt may be rewriting it
     nodes = {**manifest.get("nodes", {}), **manifest.get("unit_tests", {})}
     by_id = {r["unique_id"]: r for r in run_results["results"]}
     out: list[DbtNodeResult] = []

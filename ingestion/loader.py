@@ -747,7 +747,10 @@ def write_file(
         in_transaction = False
     except BaseException:
         if in_transaction:
-            con.execute("rollback")
+            try:
+                con.execute("rollback")
+            except duckdb.Error:  # a commit that failed (a full disk) already ended it: the
+                pass  # cause is the error being raised, not this one
         raise
     # archived after the commit: killed in between, the file is loaded and still in the landing
     # folder, and the next run skips it as already delivered (never lost, never loaded twice)

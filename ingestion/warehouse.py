@@ -3,10 +3,12 @@ and the quarantine. Plain DuckDB; dbt reads these tables as sources."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
 
+from core.files import fsync_dir
 from core.settings import Settings
 from ingestion.contract import Contract, load_contracts
 
@@ -94,7 +96,25 @@ def connect(
     config = settings.duckdb_config() if settings is not None else {}
     if settings is not None:
         settings.spill_dir.mkdir(parents=True, exist_ok=True)
+    if not read_only and not path.exists():
+        _create_empty(path)
     return duckdb.connect(str(path), read_only=read_only, config=config)
+
+
+def _create_empty(path: Path) -> None:
+    """A new warehouse file appears whole or not at all: DuckDB writes its header beside the target
+    and the file is renamed into place. A disk that fills up (or a kill) while DuckDB creates it
+    leaves no half-written file that the next run could not open."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    wal = tmp.with_name(tmp.name + ".wal")
+    try:
+        with duckdb.connect(str(tmp)) as con:
+            con.execute("checkpoint")
+        os.rename(tmp, path)
+        fsync_dir(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+        wal.unlink(missing_ok=True)
 
 
 def _raw_columns(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:

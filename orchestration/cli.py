@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import logging
 import sys
 import time
@@ -184,6 +185,59 @@ def _log_path(settings: Settings, name: str) -> Path:
     return log_dir / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
 
 
+class _RunLog(io.TextIOBase):
+    """The run's log file. A log that cannot be written (the disk is full) must not hide the run's
+    own outcome behind an error of its own: a write or flush that fails is dropped, and the run
+    reports what failed (the full disk too) on the terminal."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 — closed by close()
+        self.error: OSError | None = None
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:  # for a library that writes to the descriptor itself
+        return self._file.fileno()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def buffer(self):  # for a library that writes bytes to sys.stdout.buffer
+        return self._file.buffer
+
+    def write(self, text: str) -> int:
+        if self.error is None:
+            try:
+                self._file.write(text)
+            except OSError as exc:
+                self.error = exc
+        return len(text)
+
+    def flush(self) -> None:
+        if self._file.closed:
+            return
+        try:
+            self._file.flush()
+        except OSError as exc:
+            self.error = self.error or exc
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        super().close()  # flushes (a failure is kept, not raised)
+        try:
+            self._file.close()
+        except OSError as exc:
+            self.error = self.error or exc
+
+
 @contextlib.contextmanager
 def _output_to(log_path: Path):
     """Send dbt's and Dagster's output (stdout, stderr, log records) to the run's log file; what
@@ -191,7 +245,7 @@ def _output_to(log_path: Path):
     root = logging.getLogger()
     saved = root.handlers[:]
     with (
-        open(log_path, "w", encoding="utf-8") as log,
+        _RunLog(log_path) as log,
         contextlib.redirect_stdout(log),
         contextlib.redirect_stderr(log),
     ):
@@ -381,6 +435,7 @@ def _cmd_pg_publish(args: argparse.Namespace) -> int:
                 prepare_manifest(),
                 bi_role=settings.pg_bi_role,
                 force=args.force,
+                small_number_min=settings.small_number_min,
             )
     except EduqError as exc:
         print(f"Not published: {exc}", file=sys.stderr)

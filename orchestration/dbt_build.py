@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core import progress
+from core.dbt_manifest import target_lock
 from core.settings import Settings
 from orchestration.dbt_project import (
     TARGET_DIR,
@@ -137,14 +138,18 @@ def run_build(
         # the file log at warn: at debug dbt wrote ~40 lines per node through one locked handler
         # (5% of a demo build); run_results.json holds every node's result and message
         args = [*build_args(settings, select), "--quiet", "--log-level-file", "warn"]
-        result = dbtRunner(manifest=manifest, callbacks=[callback]).invoke(
-            [*args, *cli_args(target)]
-        )
+        # dbt writes the build's manifest.json in place: its readers (the audit) take the shared lock
+        with target_lock(target, exclusive=True):
+            result = dbtRunner(manifest=manifest, callbacks=[callback]).invoke(
+                [*args, *cli_args(target)]
+            )
     finally:
         release_connections()
     build.seconds = time.perf_counter() - started
     if result.exception is not None or not build.run_results.exists():
-        raise DbtBuildError(f"dbt build could not run: {result.exception}")
+        # dbt's message spans lines (Runtime Error / the database's error): keep all of it on one line
+        cause = " ".join(str(result.exception).split()) or "no result written"
+        raise DbtBuildError(f"dbt build could not run: {cause}")
     # the oldest build folders go while the run audits and promotes (deleting ~500 files took a
     # second or more in the run's path); not a daemon: the process finishes it before it exits
     threading.Thread(target=_prune, name="eduq-prune-dbt-builds").start()

@@ -8,16 +8,14 @@ their names, sizes and modification times is kept beside the manifest), and keep
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
-import json
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from core.dbt_manifest import read_manifest, target_lock
 from core.settings import Settings
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -30,7 +28,6 @@ PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
 TELEMETRY_OFF = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
 
 _lock = threading.Lock()
-PARSE_LOCK = TARGET_DIR / ".eduq_parse.lock"
 _parsed: dict[str, Any] = {}  # fingerprint -> dbt Manifest object of this process
 
 
@@ -79,25 +76,16 @@ def cli_args(target_dir: Path = TARGET_DIR) -> list[str]:
     ]
 
 
-@contextlib.contextmanager
-def _target_lock(exclusive: bool) -> Iterator[None]:
-    """dbt rewrites target/manifest.json in place when it parses: between processes (two homes on
-    one installation, `eduq docs` during `eduq run`), a parse is exclusive and a read shared, so no
-    process reads a half-written manifest."""
-    TARGET_DIR.mkdir(parents=True, exist_ok=True)
-    with open(PARSE_LOCK, "a") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def _parse() -> Any:
+def parse_into(target_dir: Path = TARGET_DIR) -> Any:
+    """`dbt parse` in this process, writing ``target_dir/manifest.json`` under the folder's exclusive
+    lock (core/dbt_manifest.py): dbt rewrites the manifest in place, and a reader in another process
+    (two homes on one installation, `eduq docs` during `eduq run`, a publication reading the marts'
+    descriptions) waits instead of reading half a file. Returns dbt's Manifest object."""
     from dbt.cli.main import dbtRunner
 
     apply_env(TELEMETRY_OFF)
-    result = dbtRunner().invoke(["parse", "--quiet", *cli_args()])
+    with target_lock(target_dir, exclusive=True):
+        result = dbtRunner().invoke(["parse", "--quiet", *cli_args(target_dir)])
     if not result.success:
         raise RuntimeError(f"dbt could not parse the project: {result.exception}")
     return result.result
@@ -113,10 +101,9 @@ def prepare_manifest() -> Path:
             and FINGERPRINT.read_text(encoding="utf-8").strip() == fingerprint
         ):
             return MANIFEST
-        with _target_lock(exclusive=True):
-            _parsed[fingerprint] = _parse()
-            _store_pickled(fingerprint, _parsed[fingerprint])
-            FINGERPRINT.write_text(fingerprint + "\n", encoding="utf-8")
+        _parsed[fingerprint] = parse_into(TARGET_DIR)
+        _store_pickled(fingerprint, _parsed[fingerprint])
+        FINGERPRINT.write_text(fingerprint + "\n", encoding="utf-8")
     return MANIFEST
 
 
@@ -134,7 +121,7 @@ def _load_pickled(fingerprint: str) -> Any | None:
     import pickle
 
     path = _pickle_path(fingerprint)
-    with _target_lock(exclusive=False):
+    with target_lock(TARGET_DIR, exclusive=False):
         try:
             return pickle.loads(path.read_bytes())
         except FileNotFoundError:
@@ -203,14 +190,11 @@ def manifest_object() -> Any:
         if fingerprint not in _parsed:
             manifest = _load_pickled(fingerprint)
             if manifest is None:
-                with _target_lock(exclusive=True):
-                    manifest = _parse()  # partial parsing makes this ~1 s
-                    _store_pickled(fingerprint, manifest)
+                manifest = parse_into(TARGET_DIR)  # partial parsing makes this ~1 s
+                _store_pickled(fingerprint, manifest)
             _parsed[fingerprint] = manifest
         return _parsed[fingerprint]
 
 
 def manifest_json() -> dict[str, Any]:
-    path = prepare_manifest()
-    with _target_lock(exclusive=False):
-        return json.loads(path.read_text(encoding="utf-8"))
+    return read_manifest(prepare_manifest())

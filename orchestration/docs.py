@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from core.dbt_manifest import target_lock
 from core.errors import EduqError
 from core.settings import Settings
 from orchestration.dbt_project import DBT_PROJECT_DIR
@@ -56,25 +57,28 @@ def build_docs(settings: Settings) -> DocsSite:
     env = dict(os.environ, EDUQ_DBT_DB_PATH=str(copy), DBT_SEND_ANONYMOUS_USAGE_STATS="False")
     dbt = Path(sys.executable).with_name("dbt")
     try:
-        done = subprocess.run(
-            [
-                str(dbt),
-                "docs",
-                "generate",
-                "--project-dir",
-                str(DBT_PROJECT_DIR),
-                "--profiles-dir",
-                str(DBT_PROJECT_DIR),
-                "--target-path",
-                str(site),
-                "--quiet",
-            ],
-            cwd=DBT_PROJECT_DIR,
-            env=env,
-            capture_output=True,
-            check=False,
-            text=True,
-        )
+        # dbt rewrites site/manifest.json in place; read_marts below (and another `eduq docs`) read it
+        # under the folder's shared lock (core/dbt_manifest.py)
+        with target_lock(site, exclusive=True):
+            done = subprocess.run(
+                [
+                    str(dbt),
+                    "docs",
+                    "generate",
+                    "--project-dir",
+                    str(DBT_PROJECT_DIR),
+                    "--profiles-dir",
+                    str(DBT_PROJECT_DIR),
+                    "--target-path",
+                    str(site),
+                    "--quiet",
+                ],
+                cwd=DBT_PROJECT_DIR,
+                env=env,
+                capture_output=True,
+                check=False,
+                text=True,
+            )
         if done.returncode != 0:
             raise DocsFailed(
                 f"dbt docs generate failed:\n{(done.stdout + done.stderr).strip()[-2000:]}"

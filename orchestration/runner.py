@@ -180,7 +180,8 @@ def _run_pipeline(
     build = build_id(instance, load.run_id)
     record = read_record(settings, build)
     if not load.success:
-        raise PipelineFailed(_failure_text(load, record, audit_dir(settings, build)))
+        text = _failure_text(load, record, audit_dir(settings, build))
+        raise PipelineFailed(text + _disk_full_hint(text, settings))
     summary = RunSummary(
         load.run_id,
         None,
@@ -292,8 +293,9 @@ def _publish(
         raise_on_error=False,
         run_config=_run_config(settings, quiet),
     )
-    if not result.success:
-        raise PipelineFailed(_failure_text(result))  # a publication step failed: no audit record
+    if not result.success:  # a publication step failed (after the audit and the promotion)
+        text = _publication_failure_text(result, list_year)
+        raise PipelineFailed(text + _disk_full_hint(text, settings))
     mat = result.asset_materializations_for_node("publications__shnor_list")
     meta = {k: v.value for k, v in mat[-1].metadata.items()} if mat else {}
     return PublicationSummary(
@@ -399,6 +401,31 @@ def _step_failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
             message = cause.message.strip() if cause else "failed"
             out.append((event.step_key, message.splitlines()[0] if message else "failed"))
     return out
+
+
+DISK_FULL = ("No space left on device", "Errno 28")
+
+
+def _disk_full_hint(text: str, settings: Settings) -> str:
+    """What to do when the failure was a full disk (said once, after what failed)."""
+    if not any(marker in text for marker in DISK_FULL):
+        return ""
+    return (
+        f"\nThe disk is full (No space left on device) where eduq writes ({settings.home}): free "
+        "space there and run `eduq run` again. Nothing is lost: the next run resumes from what was "
+        "loaded and published. / Диск заполнен: освободите место и запустите `eduq run` снова."
+    )
+
+
+def _publication_failure_text(result: dg.ExecuteInProcessResult, list_year: int) -> str:
+    """A publication step failed: the audited build was promoted before it, nothing half-written."""
+    lines = [f"  {step}: {message}" for step, message in _step_failures(result)]
+    return (
+        f"The publication of list year {list_year} failed: what failed was not published (no "
+        "version folder is half-written); the serving warehouse holds the audited build, unchanged. "
+        f"`eduq run` (or `eduq publish --year {list_year}`) publishes it once the cause is fixed.\n"
+        + "\n".join(lines)
+    )
 
 
 def _failure_text(

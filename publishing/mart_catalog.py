@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from core.dbt_manifest import read_manifest
 from publishing.errors import PublishingError
 
 PUBLIC_SCHEMA = "marts"
@@ -61,8 +62,8 @@ def read_manifest_docs(manifest: Path) -> dict[str, ModelDocs]:
     The primary key is the key of the model's ``unique_combination_of_columns`` test (in its
     order), else the one dbt infers (``unique`` + ``not_null`` tests or constraints).
     """
-    try:
-        data = json.loads(Path(manifest).read_text(encoding="utf-8"))
+    try:  # under the shared lock of its target folder: a parse may be rewriting it (core/dbt_manifest.py)
+        data = read_manifest(Path(manifest))
     except (OSError, json.JSONDecodeError) as exc:
         raise ManifestMissing(
             f"cannot read the dbt manifest {manifest} ({exc}); it describes the marts. Build the "
@@ -94,33 +95,38 @@ def read_manifest_docs(manifest: Path) -> dict[str, ModelDocs]:
     return out
 
 
-def public_mart_names(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The tables of the schema ``marts`` of the connected warehouse, by name."""
+def public_mart_names(con: duckdb.DuckDBPyConnection, database: str | None = None) -> list[str]:
+    """The tables of the schema ``marts`` of the connected warehouse (or of the attached
+    ``database``), by name."""
     return [
         r[0]
         for r in con.execute(
             """select table_name from duckdb_tables()
-               where schema_name = ? and database_name = current_database() order by table_name""",
-            [PUBLIC_SCHEMA],
+               where schema_name = ? and database_name = coalesce(?, current_database())
+               order by table_name""",
+            [PUBLIC_SCHEMA, database],
         ).fetchall()
     ]
 
 
-def read_marts(con: duckdb.DuckDBPyConnection, manifest: Path) -> list[Mart]:
-    """Every public mart of the connected warehouse with its columns, descriptions and key."""
+def read_marts(
+    con: duckdb.DuckDBPyConnection, manifest: Path, database: str | None = None
+) -> list[Mart]:
+    """Every public mart of the connected warehouse (or of the attached ``database``) with its
+    columns, descriptions and key."""
     docs = read_manifest_docs(manifest)
     rows = con.execute(
         """select table_name, column_name, data_type, is_nullable
            from duckdb_columns()
-           where schema_name = ? and database_name = current_database()
+           where schema_name = ? and database_name = coalesce(?, current_database())
            order by table_name, column_index""",
-        [PUBLIC_SCHEMA],
+        [PUBLIC_SCHEMA, database],
     ).fetchall()
     columns: dict[str, list[tuple[str, str, bool]]] = {}
     for table, column, data_type, nullable in rows:
         columns.setdefault(table, []).append((column, data_type, bool(nullable)))
     marts = []
-    for name in public_mart_names(con):
+    for name in public_mart_names(con, database):
         doc = docs.get(name, ModelDocs("", {}, ()))
         marts.append(
             Mart(

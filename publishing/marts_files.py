@@ -6,6 +6,10 @@
 - ``datapackage.json``: a Frictionless Data package (https://specs.frictionlessdata.io/) of the CSV
   files: for each mart its fields with types, the dbt descriptions (English with the Russian term),
   required fields, the primary key, the file's size and SHA-256;
+- small-number protection (publishing/small_numbers.py): a figure about fewer than
+  ``EDUQ_SMALL_NUMBER_MIN`` pupils is empty in Parquet and «<5» in CSV (a missing value of the
+  datapackage), a text says «скрыто: менее 5 участников», the row's ``is_small_number_suppressed``
+  is true;
 - ``manifest.json``: the audited build, the checks, row counts and hashes of every file, what
   changed against the previous version, software versions.
 
@@ -31,15 +35,23 @@ import pyarrow.parquet as pq
 
 from core.files import dumps_json, folder_lock, fsync_dir
 from core.settings import Settings
-from gate.publishable import computed_list_years, open_serving
+from gate.publishable import computed_list_years
 from publishing.cells import neutralise_csv
 from publishing.errors import PublicationRefused, VersionConflict
-from publishing.mart_catalog import PUBLIC_SCHEMA, Mart, read_marts
+from publishing.mart_catalog import PUBLIC_SCHEMA, Mart
 from publishing.publish import (
     list_dir,
     require_audited,
     software_versions,
     version_numbers,
+)
+from publishing.small_numbers import (
+    Protection,
+    csv_schema,
+    mark_csv,
+    number_mark,
+    open_published,
+    read_published_marts,
 )
 
 BATCH_ROWS = 100_000
@@ -117,8 +129,15 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_mart_files(con: duckdb.DuckDBPyConnection, mart: Mart, folder: Path) -> dict:
-    """``<mart>.csv`` and ``<mart>.parquet`` in ``folder``; returns rows, sizes and hashes."""
+def write_mart_files(
+    con: duckdb.DuckDBPyConnection,
+    mart: Mart,
+    folder: Path,
+    protection: Protection | None = None,
+    min_n: int = 5,
+) -> dict:
+    """``<mart>.csv`` and ``<mart>.parquet`` in ``folder``; returns rows, sizes and hashes. ``con``
+    is a published connection (the rule already applied); ``protection`` marks the CSV's cells."""
     columns = ", ".join(f'"{c}"' for c in mart.column_names)
     relation = con.sql(
         f'select {columns} from {PUBLIC_SCHEMA}."{mart.name}" order by {_order_by(mart)}'
@@ -130,12 +149,15 @@ def write_mart_files(con: duckdb.DuckDBPyConnection, mart: Mart, folder: Path) -
         out.write("\ufeff".encode())
         with (
             pacsv.CSVWriter(
-                out, reader.schema, write_options=pacsv.WriteOptions(delimiter=";")
+                out,
+                csv_schema(reader.schema, protection),
+                write_options=pacsv.WriteOptions(delimiter=";"),
             ) as csv,
             pq.ParquetWriter(parquet_path, reader.schema) as parquet,
         ):
             for batch in reader:
-                csv.write_batch(neutralise_csv(batch))  # CSV injection: publishing/cells.py
+                # «<5» in suppressed cells; CSV injection neutralised (publishing/cells.py)
+                csv.write_batch(mark_csv(neutralise_csv(batch), protection, min_n))
                 parquet.write_batch(batch)
                 rows += batch.num_rows
     return {
@@ -153,14 +175,22 @@ def write_mart_files(con: duckdb.DuckDBPyConnection, mart: Mart, folder: Path) -
     }
 
 
-def datapackage(marts: list[Mart], files: dict[str, dict], info: dict) -> dict:
+def datapackage(
+    marts: list[Mart],
+    files: dict[str, dict],
+    info: dict,
+    protections: dict[str, Protection] | None = None,
+) -> dict:
     """The Frictionless Data package of the CSV files."""
+    protections = protections or {}
+    min_n = int(info.get("small_number_min", 5))
     resources = []
     for mart in marts:
+        protection = protections.get(mart.name)
         fields = []
         for column in mart.columns:
             spec = {"name": column.name, "type": field_type(column.data_type)}
-            if column.description:
+            if column.description:  # a protected column's says when it is hidden (small_numbers.py)
                 spec["description"] = column.description
             if spec["type"] == "boolean":
                 spec |= {"trueValues": ["true"], "falseValues": ["false"]}
@@ -169,7 +199,8 @@ def datapackage(marts: list[Mart], files: dict[str, dict], info: dict) -> dict:
             if not column.nullable:
                 spec["constraints"] = {"required": True}
             fields.append(spec)
-        schema: dict = {"fields": fields, "missingValues": [""]}
+        missing = [""] if protection is None else ["", number_mark(min_n)]
+        schema: dict = {"fields": fields, "missingValues": missing}
         if mart.primary_key:
             schema["primaryKey"] = list(mart.primary_key)
         csv = files[mart.name]["csv"]
@@ -196,7 +227,9 @@ def datapackage(marts: list[Mart], files: dict[str, dict], info: dict) -> dict:
         f"версия {info['version']}",
         "description": "Все публичные витрины (схема marts) проверенной сборки хранилища: ШНОР, "
         "кластеры ФИОКО, ИСБШ и зона риска, дефициты, рисковые профили, динамика. Каждая витрина — "
-        "CSV (UTF-8 с BOM, разделитель «;») и Parquet с теми же строками. Сборка: "
+        "CSV (UTF-8 с BOM, разделитель «;») и Parquet с теми же строками. Защита малых чисел: "
+        f"значения о группах менее чем из {min_n} обучающихся скрыты («{number_mark(min_n)}» в CSV, "
+        "пусто в Parquet), в строке is_small_number_suppressed = true. Сборка: "
         f"{info['build_id']}; методика: {info['profile']}.",
         "version": str(info["version"]),
         "created": info["created_at"],
@@ -218,7 +251,9 @@ def publish_marts_files(settings: Settings, list_year: int, manifest: Path) -> M
             f"no serving warehouse at {serving}: run `eduq run` first. Nothing was published."
         )
     folder = marts_dir(settings, list_year)
-    with open_serving(serving) as con:  # a damaged file is refused (gate/publishable.py)
+    min_n = settings.small_number_min
+    # a damaged file is refused (gate/publishable.py); small figures are suppressed (small_numbers.py)
+    with open_published(serving, min_n) as con:
         audit = require_audited(con, serving)
         years = computed_list_years(con)
         if not years or list_year != max(years):
@@ -229,7 +264,9 @@ def publish_marts_files(settings: Settings, list_year: int, manifest: Path) -> M
                 build_id=audit.build_id,
                 message=f"the marts are published under the latest list year ({latest}) only",
             )
-        marts = read_marts(con, manifest)
+        published = read_published_marts(con, manifest)
+        marts = [mart for mart, _ in published]
+        protections = {mart.name: p for mart, p in published if p is not None}
         with folder_lock(folder):
             existing = version_numbers(folder)
             version = (existing[-1] if existing else 0) + 1
@@ -243,7 +280,12 @@ def publish_marts_files(settings: Settings, list_year: int, manifest: Path) -> M
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
             try:
-                files = {mart.name: write_mart_files(con, mart, staging) for mart in marts}
+                files = {
+                    mart.name: write_mart_files(
+                        con, mart, staging, protections.get(mart.name), min_n
+                    )
+                    for mart in marts
+                }
                 hashes = {name: f["csv"]["sha256"] for name, f in files.items()}
                 previous = _previous_hashes(folder, existing[-1]) if existing else {}
                 if existing and previous == hashes:
@@ -266,8 +308,9 @@ def publish_marts_files(settings: Settings, list_year: int, manifest: Path) -> M
                     "build_id": audit.build_id,
                     "profile": audit.methodology_profile,
                     "created_at": created,
+                    "small_number_min": min_n,
                 }
-                package = datapackage(marts, files, info)
+                package = datapackage(marts, files, info, protections)
                 record = {
                     "data_set": "Публичные витрины хранилища (схема marts)",
                     "list_year": list_year,
@@ -286,6 +329,12 @@ def publish_marts_files(settings: Settings, list_year: int, manifest: Path) -> M
                         "summary": audit.record.get("summary", {}),
                     },
                     "marts": files,
+                    "small_number_protection": {
+                        "min_pupils": min_n,
+                        "protected_columns": {
+                            name: dict(p.columns) for name, p in sorted(protections.items())
+                        },
+                    },
                     "changed_since_previous": changed if existing else None,
                     "software": software_versions(),
                 }

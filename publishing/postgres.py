@@ -15,7 +15,11 @@ state:
    resolves its tables again after the swap and sees only the new ones;
 3. the previous marts are dropped.
 
-The same audited build is not published twice (``unchanged``), unless forced.
+The same audited build is not published twice (``unchanged``), unless forced or published under
+another small-number minimum. The marts are read through the small-number protection
+(publishing/small_numbers.py): a figure about fewer than ``EDUQ_SMALL_NUMBER_MIN`` pupils is NULL
+(a text says «скрыто: менее 5 участников») and the row's ``is_small_number_suppressed`` is true; the
+serving warehouse keeps the exact values.
 """
 
 from __future__ import annotations
@@ -32,10 +36,11 @@ from urllib.parse import quote
 import duckdb
 import pyarrow.csv as pacsv
 
-from core.settings import Settings
+from core.settings import DEFAULT_SMALL_NUMBER_MIN, Settings
 from gate.promote import ServingAudit, serving_audit
 from publishing.errors import PublicationRefused, PublishingError
-from publishing.mart_catalog import PUBLIC_SCHEMA, Mart, read_marts
+from publishing.mart_catalog import PUBLIC_SCHEMA, Mart
+from publishing.small_numbers import open_published, read_published_marts
 
 LOADING_SCHEMA = "marts_next"
 PREVIOUS_SCHEMA = "marts_previous"
@@ -210,7 +215,7 @@ def _ident(name: str):
     return sql.Identifier(name)
 
 
-def _published_build(pg) -> tuple[str, str] | None:
+def _published_build(pg) -> tuple[str, str, int | None] | None:
     row = pg.execute(
         "select to_regclass(%s) is not null", [f"{PUBLIC_SCHEMA}.{PUBLICATION_TABLE}"]
     ).fetchone()
@@ -218,12 +223,14 @@ def _published_build(pg) -> tuple[str, str] | None:
         return None
     from psycopg import sql
 
-    got = pg.execute(
-        sql.SQL("select build_id, candidate_sha256 from {}.{}").format(
-            _ident(PUBLIC_SCHEMA), _ident(PUBLICATION_TABLE)
-        )
-    ).fetchone()
-    return (got[0], got[1]) if got else None
+    cur = pg.execute(
+        sql.SQL("select * from {}.{}").format(_ident(PUBLIC_SCHEMA), _ident(PUBLICATION_TABLE))
+    )
+    got = cur.fetchone()
+    if not got:
+        return None
+    row = dict(zip([d.name for d in cur.description], got))
+    return (row["build_id"], row["candidate_sha256"], row.get("small_number_min"))
 
 
 def _role_exists(pg, role: str) -> bool:
@@ -330,7 +337,7 @@ def _finish_mart(pg, mart: Mart) -> None:
     pg.execute(sql.SQL("analyze {}").format(table))
 
 
-def _write_publication(pg, audit: ServingAudit, tables: dict[str, int]) -> None:
+def _write_publication(pg, audit: ServingAudit, tables: dict[str, int], min_n: int) -> None:
     from psycopg import sql
 
     table = sql.SQL("{}.{}").format(_ident(LOADING_SCHEMA), _ident(PUBLICATION_TABLE))
@@ -339,11 +346,12 @@ def _write_publication(pg, audit: ServingAudit, tables: dict[str, int]) -> None:
             """create table {} (
                 build_id text not null primary key, candidate_sha256 text not null,
                 methodology_profile text, audited_at timestamptz, promoted_at timestamptz,
-                published_at timestamptz not null, tables integer not null, rows bigint not null)"""
+                published_at timestamptz not null, tables integer not null, rows bigint not null,
+                small_number_min integer not null)"""
         ).format(table)
     )
     pg.execute(
-        sql.SQL("insert into {} values (%s, %s, %s, %s, %s, now(), %s, %s)").format(table),
+        sql.SQL("insert into {} values (%s, %s, %s, %s, %s, now(), %s, %s, %s)").format(table),
         [
             audit.build_id,
             audit.candidate_sha256,
@@ -352,6 +360,7 @@ def _write_publication(pg, audit: ServingAudit, tables: dict[str, int]) -> None:
             audit.promoted_at,
             len(tables),
             sum(tables.values()),
+            min_n,
         ],
     )
     pg.execute(
@@ -359,13 +368,22 @@ def _write_publication(pg, audit: ServingAudit, tables: dict[str, int]) -> None:
             table,
             sql.Literal(
                 "Какая проверенная сборка хранилища опубликована в схеме marts (build_id — "
-                "сборка, прошедшая аудит; published_at — время публикации)."
+                "сборка, прошедшая аудит; published_at — время публикации; small_number_min — "
+                "значения о группах менее чем из стольких обучающихся скрыты)."
             ),
         )
     )
 
 
-def _load(pg, duck, marts: list[Mart], audit: ServingAudit, bi_role: str | None, batch_rows: int):
+def _load(
+    pg,
+    duck,
+    marts: list[Mart],
+    audit: ServingAudit,
+    bi_role: str | None,
+    batch_rows: int,
+    min_n: int,
+):
     from psycopg import sql
 
     tables = {}
@@ -386,7 +404,7 @@ def _load(pg, duck, marts: list[Mart], audit: ServingAudit, bi_role: str | None,
             _create_mart(pg, mart)
             tables[mart.name] = _copy_mart(pg, duck, mart, batch_rows)
             _finish_mart(pg, mart)
-        _write_publication(pg, audit, tables)
+        _write_publication(pg, audit, tables, min_n)
         if bi_role:
             pg.execute(
                 sql.SQL("grant select on all tables in schema {} to {}").format(
@@ -455,6 +473,7 @@ def publish_marts(
     force: bool = False,
     batch_rows: int = BATCH_ROWS,
     swap_attempts: int = SWAP_ATTEMPTS,
+    small_number_min: int = DEFAULT_SMALL_NUMBER_MIN,
 ) -> PgPublication:
     """Publish every public mart of ``serving_db`` to the PostgreSQL database ``conninfo``
     (see the module docstring). Refuses a serving warehouse without a passed audit."""
@@ -464,9 +483,10 @@ def publish_marts(
     if not serving_db.exists():
         raise PublicationRefused(f"no serving warehouse at {serving_db}: run `eduq run` first")
     label = _label(conninfo)
-    with duckdb.connect(str(serving_db), read_only=True) as duck:
+    # the marts as publications read them: small figures suppressed (publishing/small_numbers.py)
+    with open_published(serving_db, small_number_min) as duck:
         audit = require_passed_audit(duck, serving_db)
-        marts = read_marts(duck, manifest)
+        marts = [mart for mart, _ in read_published_marts(duck, manifest)]
         with contextlib.closing(connect(conninfo, "eduq publish")) as pg, _publisher_lock(pg):
             warnings = []
             role = bi_role if bi_role and _role_exists(pg, bi_role) else None
@@ -476,7 +496,11 @@ def publish_marts(
                     "create it with scripts/postgres_roles.sql"
                 )
             published = _published_build(pg)
-            if not force and published == (audit.build_id, audit.candidate_sha256):
+            if not force and published == (
+                audit.build_id,
+                audit.candidate_sha256,
+                small_number_min,
+            ):
                 return PgPublication(
                     "unchanged",
                     audit.build_id,
@@ -486,7 +510,7 @@ def publish_marts(
                 )
             pg.execute(sql.SQL("drop schema if exists {} cascade").format(_ident(PREVIOUS_SCHEMA)))
             loaded = time.perf_counter()
-            tables = _load(pg, duck, marts, audit, role, batch_rows)
+            tables = _load(pg, duck, marts, audit, role, batch_rows, small_number_min)
             swapping = time.perf_counter()
             attempts = _swap(pg, role, swap_attempts)
             swapped = time.perf_counter()

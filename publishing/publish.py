@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from core.files import dumps_json, folder_lock, sha256_bytes, write_version_folder
 from core.settings import Settings
-from gate.publishable import open_serving, require_audited, require_publishable
+from gate.publishable import require_audited, require_publishable
 from publishing.cells import neutralise_csv
 from publishing.errors import PublicationRefused, VersionConflict
 from publishing.shnor_list import (
@@ -43,6 +43,7 @@ from publishing.shnor_list import (
     published_table,
     read_list,
 )
+from publishing.small_numbers import open_published
 from publishing.xlsx import DocumentInfo, render_xlsx
 
 VERSION_DIR = re.compile(r"^v(\d+)$")
@@ -248,7 +249,9 @@ def publish_list(settings: Settings, list_year: int) -> PublicationResult:
         raise PublicationRefused(
             f"no serving warehouse at {serving}: run `eduq run` first. Nothing was published."
         )
-    with open_serving(serving) as con:  # a damaged file is refused (gate/publishable.py)
+    # a damaged file is refused (gate/publishable.py); the list shows no figure about fewer than
+    # EDUQ_SMALL_NUMBER_MIN pupils (publishing/small_numbers.py: the profile's min_participants)
+    with open_published(serving, settings.small_number_min) as con:
         audit = require_audited(con, serving)
         require_publishable(con, list_year)
         table = read_list(con, list_year)

@@ -43,7 +43,11 @@ def postgres_marts(context: dg.AssetExecutionContext, eduq: EduqResource):
         return
     try:
         result = publish_marts(
-            settings.serving_db, target.conninfo, prepare_manifest(), bi_role=settings.pg_bi_role
+            settings.serving_db,
+            target.conninfo,
+            prepare_manifest(),
+            bi_role=settings.pg_bi_role,
+            small_number_min=settings.small_number_min,
         )
     except PostgresUnavailable as exc:
         # BI tools keep the marts they have; the run (and the list's publication) goes on

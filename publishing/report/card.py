@@ -19,6 +19,7 @@ import duckdb
 from publishing.errors import PublishingError
 from publishing.report import charts, footnotes, queries
 from publishing.report.content import (
+    DASH,
     INT,
     NUMBER,
     SHARE,
@@ -77,7 +78,7 @@ def _by_school(rows: list[dict]) -> dict[str, list[dict]]:
 def read_cards(con: duckdb.DuckDBPyConnection, list_year: int) -> CardData:
     ly = check_list_year(con, list_year)
     r = ly.results_year
-    basis = Basis(queries.profile(con), queries.data_as_of(con))
+    basis = Basis(queries.profile(con), queries.data_as_of(con), queries.small_number_min(con))
     isbsh_year = queries.context_year(con, "fct_isbsh", list_year)
     risk_year = queries.context_year(con, "fct_risk_profile", list_year)
     deficit_year = queries.context_year(con, "fct_resource_deficits", list_year)
@@ -211,6 +212,8 @@ def build_card(data: CardData, school: dict, *, build_id: str, document_date: An
             "Школа «зоны риска» (ШНСУ)",
             f"{_yes(i['is_risk_zone'])} (квартиль {i['isbsh_quartile']})",
         )
+    elif i is not None and b.missing(i) != DASH:  # a school of fewer pupils than the minimum
+        row(f"ИСБШ {data.isbsh_year}", f"{b.missing(i)} (скрыто: мало обучающихся)")
     elif data.isbsh_year is not None:
         row(f"ИСБШ {data.isbsh_year}", "не рассчитан (мало данных социального паспорта)")
     half = (len(pairs) + 1) // 2
@@ -238,6 +241,7 @@ def build_card(data: CardData, school: dict, *, build_id: str, document_date: An
         empty_text="Нет участников процедур списка за три года",
     )
     chart_data = []
+    suppressed = False
     flagged_codes = [c for c, ys in by_proc.items() if any(p["is_flagged"] for p in ys.values())]
     for code, ys in by_proc.items():
         cells = [Cell(names[code])]
@@ -253,15 +257,22 @@ def build_card(data: CardData, school: dict, *, build_id: str, document_date: An
                     INT,
                     source(M + "fct_procedure_results", "participants", **key),
                 ),
-                Cell(p["failing"], INT, source(M + "fct_procedure_results", "failing", **key)),
+                Cell(
+                    p["failing"],
+                    INT,
+                    source(M + "fct_procedure_results", "failing", **key),
+                    missing=b.missing(p),
+                ),
                 Cell(
                     p["fail_share"],
                     SHARE,
                     source(M + "fct_procedure_results", "fail_share", **key),
+                    missing=b.missing(p),
                     bold=bool(p["is_flagged"]),
                 ),
             ]
-            if code in flagged_codes[:MAX_CHART_PROCEDURES]:
+            suppressed = suppressed or b.missing(p) != DASH
+            if code in flagged_codes[:MAX_CHART_PROCEDURES] and p["fail_share"] is not None:
                 chart_data.append(
                     {
                         "procedure": names[code],
@@ -275,7 +286,7 @@ def build_card(data: CardData, school: dict, *, build_id: str, document_date: An
     procs.footnote = (
         f"N — участники, F — не преодолели минимальный порог; жирным — доля не ниже порога "
         f"{footnotes._pct(threshold)} при {b.p('min_participants')} и более участниках."
-    )
+    ) + (" " + b.small_number_note() if suppressed else "")
     blocks: list[Any] = [procs]
     if chart_data:
         spec = charts.procedure_trends(chart_data, threshold, columns=6, width=70, height=42)
@@ -383,7 +394,7 @@ def build_card(data: CardData, school: dict, *, build_id: str, document_date: An
             table.rows.append(
                 [Cell(f"{p['academic_year']}, {p['period_ru'].removeprefix('на ')}")]
                 + [
-                    Cell(p[c], k, source(M + "fct_academic_debt", c, **key))
+                    Cell(p[c], k, source(M + "fct_academic_debt", c, **key), missing=b.missing(p))
                     for c, k in (
                         ("students_total", INT),
                         ("debt_share", SHARE),
@@ -395,7 +406,7 @@ def build_card(data: CardData, school: dict, *, build_id: str, document_date: An
             )
         table.footnote = (
             "Доля с задолженностью — от всех обучающихся; остальные — от имеющих задолженность."
-        )
+        ) + (" " + b.small_number_note() if any(b.missing(p) != DASH for p in debt[-2:]) else "")
         sections.append(Section("debt", "Академическая задолженность", [table]))
 
     # support programmes and targets
@@ -426,6 +437,8 @@ def build_card(data: CardData, school: dict, *, build_id: str, document_date: An
                 unit = "%" if t["is_percent"] else ""
                 value = format_number(t["actual_value"], 1 if t["is_percent"] else 3)
                 actual = f"{value}{unit} ({t['actual_year']})"
+            elif b.missing(t) != DASH:  # computed over fewer pupils than the minimum
+                actual = f"{b.missing(t)} ({t['actual_year']})"
             table.rows.append(
                 [
                     Cell(t["indicator"]),
@@ -446,7 +459,7 @@ def build_card(data: CardData, school: dict, *, build_id: str, document_date: An
         table.footnote = (
             f"Программа {targets[0]['year']} года. Факт — значение, которое рассчитывает хранилище (ВПР, ОГЭ, ЕГЭ, "
             "мониторинг задолженности), за год достижения или последний год с данными."
-        )
+        ) + (" " + b.small_number_note() if any(b.missing(t) != DASH for t in targets) else "")
         blocks.append(table)
     sections.append(Section("support", "Программы поддержки и целевые показатели", blocks))
 

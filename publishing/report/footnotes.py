@@ -4,16 +4,34 @@ the warehouse used), the profile and its version, and the date the data are as o
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from publishing.report.content import format_date, format_share
+from publishing.report.content import DASH, format_date, format_share
+from publishing.small_numbers import FLAG_COLUMN, number_mark
 
 
 @dataclass(frozen=True)
 class Basis:
     profile: dict[str, Any]
     data_as_of: dt.date | None
+    small_number_min: int | None = None  # of the published connection (small_numbers.py)
+
+    def missing(self, row: Mapping[str, Any] | None) -> str:
+        """What an empty cell of ``row`` shows: «<5» when small figures of the row were suppressed
+        (the row's is_small_number_suppressed), else «—»."""
+        if self.small_number_min and row is not None and row.get(FLAG_COLUMN):
+            return number_mark(self.small_number_min)
+        return DASH
+
+    def small_number_note(self) -> str:
+        """The footnote sentence of a table with suppressed cells."""
+        n = self.small_number_min or 5
+        return (
+            f"«{number_mark(n)}» — скрыто: значение о группе менее чем из {n} обучающихся "
+            "(защита малых чисел)."
+        )
 
     @property
     def name(self) -> str:

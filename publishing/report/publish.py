@@ -12,6 +12,7 @@ column and key of every figure), ``manifest.json``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -22,7 +23,6 @@ import duckdb
 
 from core.settings import Settings
 from gate.promote import ServingAudit
-from gate.publishable import open_serving as gate_open_serving
 from gate.publishable import require_audited as gate_require_audited
 from gate.publishable import require_publishable
 from publishing.errors import ListYearNotAvailable, PublicationRefused
@@ -34,6 +34,7 @@ from publishing.report.versioning import (
     publish_version,
     software_versions,
 )
+from publishing.small_numbers import open_published
 
 Progress = Callable[[int, int, str], None]
 
@@ -83,13 +84,18 @@ class Gate:
         return self.audit.audited_at.date()
 
 
-def open_serving(settings: Settings) -> duckdb.DuckDBPyConnection:
+def open_serving(
+    settings: Settings,
+) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """The serving warehouse as publications read it: a damaged file is refused
+    (gate/publishable.py), figures about fewer than EDUQ_SMALL_NUMBER_MIN pupils are suppressed
+    (publishing/small_numbers.py)."""
     serving = settings.serving_db
     if not serving.exists():
         raise PublicationRefused(
             f"no serving warehouse at {serving}: run `eduq run` first. Nothing was published."
         )
-    return gate_open_serving(serving)  # a damaged file is refused (gate/publishable.py)
+    return open_published(serving, settings.small_number_min)
 
 
 def require_audited(con: duckdb.DuckDBPyConnection, serving: Path) -> Gate:

@@ -12,6 +12,8 @@ from typing import Any
 
 import duckdb
 
+from publishing.small_numbers import small_number_min as published_small_number_min
+
 # --- which list years exist and whether each could be computed ---------------------------------
 # marts.dim_list_year (one row per list year, is_computable) is preferred when the warehouse has it;
 # before it, a list year is computable when its results year had a previous results year.
@@ -233,14 +235,15 @@ from marts.fct_cluster_transitions where list_year_to = ?
 """
 
 SQL_CARD_ISBSH = """
-select school_id, year, isbsh, isbsh_quartile, is_risk_zone, municipal_position_ru
+select school_id, year, isbsh, isbsh_quartile, is_risk_zone, municipal_position_ru,
+       is_small_number_suppressed
 from marts.fct_isbsh where year = ?
 """
 
 SQL_CARD_PROCEDURES = (
     """
 select p.school_id, p.procedure_code, p.procedure_name_ru, p.year, p.participants, p.failing, p.fail_share,
-       p.is_informative, p.is_flagged, o.sort_order
+       p.is_informative, p.is_flagged, p.is_small_number_suppressed, o.sort_order
 from marts.fct_procedure_results as p
 inner join ("""
     + SQL_PROCEDURE_ORDER
@@ -272,7 +275,7 @@ from marts.fct_resource_deficits where year = ?
 
 SQL_CARD_DEBT = """
 select school_id, academic_year, year, period, period_ru, students_total, with_debt, debt_share,
-       attending_extra_share, iom_share, debt_closed_share
+       attending_extra_share, iom_share, debt_closed_share, is_small_number_suppressed
 from marts.fct_academic_debt where year between ? and ?
 order by school_id, year, period = 'year_end'
 """
@@ -283,3 +286,9 @@ where year = (select max(t.year) from marts.fct_programme_targets as t
               where t.school_id = fct_programme_targets.school_id and t.year <= ?)
 order by school_id, indicator
 """
+
+
+def small_number_min(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The small-number minimum the connection's figures were suppressed under (None: not a
+    published connection, publishing/small_numbers.py)."""
+    return published_small_number_min(con)

@@ -25,6 +25,7 @@ import duckdb
 from publishing.errors import ListYearNotAvailable
 from publishing.report import charts, footnotes, queries
 from publishing.report.content import (
+    DASH,
     INT,
     SHARE,
     TEXT,
@@ -701,14 +702,20 @@ def section_academic_debt(
         ],
     )
     chart_data = []
+    suppressed = False
     for i, code in enumerate(order):
         first = next(d[code] for d in data if code in d)
         row = [Cell(first["municipality_name"], bold=code == "region")]
         for (title, _, cols), d in zip(blocks, data):
             r = d.get(code)
             for _, column, kind in cols:
-                row.append(_cell(r, mart, column, kind, keys) if r else Cell(None, kind))
-            if r is not None and code != "region":
+                row.append(
+                    _cell(r, mart, column, kind, keys, missing=b.missing(r))
+                    if r
+                    else Cell(None, kind)
+                )
+                suppressed = suppressed or (r is not None and b.missing(r) != DASH)
+            if r is not None and code != "region" and r["debt_share"] is not None:
                 chart_data.append(
                     {"МО": r["municipality_name"], "Период": title, "Доля": r["debt_share"]}
                 )
@@ -720,7 +727,7 @@ def section_academic_debt(
         "имеющих ИОМ и не ликвидировавших задолженность — от обучающихся с академической задолженностью "
         "(суммы по школам МО). Данные — мониторинг академической задолженности школ. "
         f"Данные по состоянию на {format_date(b.data_as_of)}."
-    )
+    ) + (" " + b.small_number_note() if suppressed else "")
     section.blocks += [
         table,
         Chart(
@@ -853,7 +860,7 @@ def build_report(
     """The report of ``list_year`` as content (no rendering)."""
     ly = check_list_year(con, list_year)
     years = queries.list_years(con)
-    basis = Basis(queries.profile(con), queries.data_as_of(con))
+    basis = Basis(queries.profile(con), queries.data_as_of(con), queries.small_number_min(con))
     sections = [section_list(con, basis, ly, years)]
     for build in SECTIONS:
         section = build(con, basis, ly)

@@ -31,6 +31,7 @@ from tests.integration.test_gates_support import (
     new_instance,
     serving_build,
 )
+from tests.small_numbers_scan import protected_columns
 
 pytestmark = pytest.mark.integration
 
@@ -106,17 +107,31 @@ def test_pg_marts_equal_the_duckdb_marts_with_keys_and_comments(small_region, pg
         )
         published = con.execute("select build_id, tables from marts._publication").fetchone()
     assert published == (serving_build(settings), len(expected))
-    expected_columns = [
-        (
-            t,
-            c,
-            PG_NAMES[PG_TYPES[d]],
-            bool(n) and c not in docs[t].primary_key,
-            docs[t].columns[c],
+    # small-number protection: a protected column is nullable and its comment says when it is
+    # hidden; the flag is_small_number_suppressed ends the mart
+    protected = protected_columns()
+    expected_columns = []
+    for t, c, d, n in columns:
+        hidden = c in protected.get(t, {})
+        comment = docs[t].columns[c] + (" Скрыто («<5»" if hidden else "")
+        expected_columns.append(
+            (
+                t,
+                c,
+                PG_NAMES[PG_TYPES[d]],
+                (bool(n) or hidden) and c not in docs[t].primary_key,
+                comment,
+            )
         )
-        for t, c, d, n in columns
-    ]
-    assert pg_columns == expected_columns
+        last = not any(e[0] == t for e in columns[columns.index((t, c, d, n)) + 1 :])
+        if last and t in protected:
+            expected_columns.append(
+                (t, "is_small_number_suppressed", "boolean", False, "Защита малых чисел")
+            )
+    assert [r[:4] for r in pg_columns] == [e[:4] for e in expected_columns]
+    for row, e in zip(pg_columns, expected_columns):  # the dbt description (and the rule's note)
+        note = e[4].endswith("Скрыто («<5»") or e[1] == "is_small_number_suppressed"
+        assert row[4].startswith(e[4]) if note else row[4] == e[4], row
     assert keys == {t: list(d.primary_key) for t, d in docs.items() if t in expected}
     assert table_comments == {t: docs[t].description for t in expected}
     assert "Доля" in docs["rpt_risk_zone_by_municipality"].columns["risk_zone_share"]

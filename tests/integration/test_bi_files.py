@@ -31,14 +31,18 @@ from publishing.errors import PublicationRefused
 from publishing.mart_catalog import read_manifest_docs, read_marts, undocumented
 from publishing.marts_files import marts_dir, publish_marts_files
 from tests.integration.test_gates_support import copy_home, snapshot
+from tests.small_numbers_scan import protected_columns, published_rows
 from tests.unit.test_serving_export import DUCKDB1_PYTHON
 
 pytestmark = pytest.mark.integration
 
 
 def _marts(settings) -> dict[str, list[tuple]]:
-    """Every table of schema marts with its rows sorted by the primary key (read here, not by the
-    code under test: the key comes from the manifest's unique_combination_of_columns tests)."""
+    """Every table of schema marts with its rows sorted by the primary key, as a publication must
+    show them: a value about 1 to 4 pupils (seeds/small_number_protection.csv) empty, a text
+    «скрыто: менее 5 участников», and the flag is_small_number_suppressed last. Read and suppressed
+    here, not by the code under test; the key comes from the manifest's unique_combination_of_columns
+    tests."""
     manifest = json.loads(MANIFEST.read_text())
     keys = {
         n["attached_node"].split(".")[-1]: n["test_metadata"]["kwargs"]["combination_of_columns"]
@@ -57,13 +61,16 @@ def _marts(settings) -> dict[str, list[tuple]]:
         ]
         for table in tables:
             order = ", ".join(f'"{k}"' for k in keys[table])
-            out[table] = con.execute(f"select * from marts.{table} order by {order}").fetchall()
+            cursor = con.execute(f"select * from marts.{table} order by {order}")
+            names = [d[0] for d in cursor.description]
+            out[table] = published_rows(table, names, cursor.fetchall())
     return out
 
 
 def _csv_value(text: str, like: object) -> object:
-    """A CSV cell read back as the type of the mart's value (empty = NULL)."""
-    if text == "" and like != "":
+    """A CSV cell read back as the type of the mart's value (empty = NULL; «<5», a suppressed value,
+    = NULL too: the datapackage says so)."""
+    if text in ("", "<5") and like != "":
         return None
     if isinstance(like, bool):
         return {"true": True, "false": False}[text]
@@ -104,7 +111,15 @@ def test_the_pipeline_publishes_every_mart_as_files_that_validate(small_region) 
         fields = resource["schema"]["fields"]
         assert resource["schema"]["primaryKey"] == list(docs[name].primary_key)
         assert resource["description"] == docs[name].description != ""
-        assert [f["description"] for f in fields] == [docs[name].columns[f["name"]] for f in fields]
+        for field in fields:  # the dbt description; a protected column's says when it is hidden
+            described = docs[name].columns.get(field["name"])
+            if described is None:
+                assert field["name"] == "is_small_number_suppressed"
+                assert field["description"].startswith("Защита малых чисел")
+            elif field["name"] in protected_columns().get(name, {}):
+                assert field["description"].startswith(described + " Скрыто («<5»")
+            else:
+                assert field["description"] == described
         # Parquet: the very rows of the mart, with their types
         assert [
             tuple(r.values()) for r in pq.read_table(folder / f"{name}.parquet").to_pylist()

@@ -209,7 +209,7 @@ def check_invariants(home: Path, delivered: dict[str, str], dead_pid: int | None
         else:
             if audit is None or not audit.passed:
                 problems.append("the serving warehouse carries no passed audit record")
-    problems += _check_publications(home / "publications")
+    problems += check_publications(home / "publications")
     return problems
 
 
@@ -268,7 +268,7 @@ def _check_raw(con: duckdb.DuckDBPyConnection, loaded_hashes: set[str]) -> list[
     return problems
 
 
-def _check_publications(root: Path) -> list[str]:
+def check_publications(root: Path) -> list[str]:
     problems = []
     if not root.exists():
         return problems

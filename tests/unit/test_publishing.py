@@ -65,6 +65,17 @@ def write_candidate(settings: Settings, listed: list[tuple[str, str, str, str, f
                        values (1, 'vpr_results', 'vpr_results_2024.csv', 'ab12', 100, 'loaded', 10, 10, 0, '2024',
                                '2025-08-01 10:00:00')""")
         con.execute("create schema marts")
+        # small-number protection (publishing/small_numbers.py): nothing of this list is declared;
+        # the profile counts procedures of 5 and more participants
+        con.execute("create schema reference")
+        con.execute(
+            "create table reference.small_number_protection "
+            "(mart_name varchar, column_name varchar, count_column varchar)"
+        )
+        con.execute(
+            "create table marts.dim_methodology_profile as "
+            "select 'fioko_2025' as profile_name, 5 as min_participants"
+        )
         con.execute(
             "create table marts.dim_school (school_id varchar, year integer, school_name varchar, "
             "municipality_name varchar)"

@@ -3,7 +3,9 @@
 -- per school, programme year and indicator. The indicator is recognised by its code or by its
 -- wording (seeds programme_indicators, programme_indicator_aliases). The actual value is the one
 -- of the target year, or of the latest earlier year the warehouse has; a share is given in the unit
--- of the target (percent when the target is in percent). Not shaped by the methodology profile.
+-- of the target (percent when the target is in percent), with the number of pupils it is computed
+-- over (actual_base_n: small-number protection, seed small_number_protection). Not shaped by the
+-- methodology profile.
 with
 
 targets as (
@@ -27,7 +29,9 @@ procedures as (
 ),
 
 debt as (
-    select school_id, year, debt_share, attending_extra_share, iom_share, debt_closed_share
+    select
+        school_id, year, students_total, with_debt,
+        debt_share, attending_extra_share, iom_share, debt_closed_share
     from {{ ref('fct_academic_debt') }}
     where period = 'year_end'
 ),
@@ -36,6 +40,9 @@ exam_success as (
     select
         procedure_results.school_id,
         procedure_results.year,
+        sum(procedure_results.participants) filter (where procedures.exam = 'VPR') as vpr_success_share_n,
+        sum(procedure_results.participants) filter (where procedures.exam = 'OGE') as oge_success_share_n,
+        sum(procedure_results.participants) filter (where procedures.exam = 'EGE') as ege_success_share_n,
         1 - sum(procedure_results.failing) filter (where procedures.exam = 'VPR')
         / nullif(sum(procedure_results.participants) filter (where procedures.exam = 'VPR'), 0)
             as vpr_success_share,
@@ -53,12 +60,18 @@ exam_success as (
 -- every measure of every school and year, long
 measures as (
     {%- for measure in ['vpr_success_share', 'oge_success_share', 'ege_success_share'] %}
-    select school_id, year, '{{ measure }}' as measure, {{ measure }} as measure_value from exam_success
+    select
+        school_id, year, '{{ measure }}' as measure, {{ measure }} as measure_value,
+        {{ measure }}_n as measure_base_n
+    from exam_success
     where {{ measure }} is not null
     union all
     {%- endfor %}
     {%- for measure in ['debt_share', 'attending_extra_share', 'iom_share', 'debt_closed_share'] %}
-    select school_id, year, '{{ measure }}' as measure, {{ measure }} as measure_value from debt
+    select
+        school_id, year, '{{ measure }}' as measure, {{ measure }} as measure_value,
+        {{ 'students_total' if measure == 'debt_share' else 'with_debt' }} as measure_base_n
+    from debt
     where {{ measure }} is not null
     {{- ' union all' if not loop.last }}
     {%- endfor %}
@@ -84,7 +97,8 @@ actuals as (
         recognised.year,
         recognised.indicator,
         measures.year as actual_year,
-        measures.measure_value as actual_share
+        measures.measure_value as actual_share,
+        measures.measure_base_n as actual_base_n
     from recognised
     inner join measures
         on recognised.school_id = measures.school_id
@@ -99,6 +113,7 @@ joined as (
     select
         recognised.*,
         actuals.actual_year,
+        actuals.actual_base_n,
         case when recognised.is_percent then actuals.actual_share * 100 else actuals.actual_share end
             as actual_value
     from recognised
@@ -124,6 +139,7 @@ final as (
         target_value,
         round(actual_value, 4) as actual_value,
         actual_year,
+        cast(actual_base_n as bigint) as actual_base_n,
         actual_source_ru,
         higher_is_better,
         case
