@@ -26,6 +26,8 @@ import pytest
 YEAR = 2025  # list year: results 2024, the card's three results years 2022–2024
 RESULTS_YEARS = (2022, 2023, 2024)
 NBSP = "\u00a0"
+SMALL = 5  # EDUQ_SMALL_NUMBER_MIN's default: figures about 1–4 pupils are hidden (docs/bi.md)
+HIDDEN = "<5"
 SIGNIFICANCE_RANK = {"high": 0, "medium": 1, "low": 2}
 
 
@@ -322,6 +324,11 @@ def test_procedures_with_n_f_and_share_for_three_years(cards, serving, small_reg
                 n, f = expected[procedure][year]
                 is_flagged = n >= minimum and f / n >= threshold
                 any_flag = any_flag or is_flagged
+                if n < SMALL:  # small-number protection: N shown, F and the share hidden
+                    assert number(n_cell.text()) == n, (procedure, year)
+                    assert (f_cell.text(), share_cell.text()) == (HIDDEN, HIDDEN), (procedure, year)
+                    assert not is_flagged
+                    continue
                 assert (number(n_cell.text()), number(f_cell.text())) == (n, f), (procedure, year)
                 assert number(share_cell.text()) == pytest.approx(f / n, abs=0.0051)
                 assert ("bold" in share_cell.attrs["class"].split()) == is_flagged, (
@@ -442,9 +449,15 @@ def test_academic_debt_indicators(cards, serving, cases) -> None:
             assert label.startswith(academic_year)
             assert label.endswith("февраль" if period == "february" else "конец учебного года")
             assert int(number(row[1].text())) == total
-            assert number(row[2].text()) == pytest.approx(with_debt / total, abs=0.0051)
+            small_school = 0 < total < SMALL  # small-number protection: every share hidden
+            if small_school:
+                assert row[2].text() == HIDDEN
+            else:
+                assert number(row[2].text()) == pytest.approx(with_debt / total, abs=0.0051)
             for cell, part in zip(row[3:], (extra, iom, closed)):
-                if with_debt:
+                if small_school or 0 < with_debt < SMALL:
+                    assert cell.text() == HIDDEN
+                elif with_debt:
                     assert number(cell.text()) == pytest.approx(part / with_debt, abs=0.0051)
                 else:
                     assert cell.text() == "—"  # no debt: no share of it
