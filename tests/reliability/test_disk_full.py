@@ -61,16 +61,17 @@ def _fill(folder: Path) -> Path:
     filler = folder / "filler.bin"
     stat = os.statvfs(folder)
     free = stat.f_bavail * stat.f_frsize
-    with open(filler, "wb") as fh:
+    # unbuffered: a buffered file kept the bytes a full disk refused and raised ENOSPC again when it
+    # closed, which ended the thread that reads the run's output (the run's message was lost)
+    with open(filler, "wb", buffering=0) as fh:
         try:
             os.posix_fallocate(fh.fileno(), 0, max(free - 4096, 4096))
         except OSError:
             pass
         chunk = b"\0" * (1 << 20)
         try:
-            while True:
-                fh.write(chunk)
-                fh.flush()
+            while fh.write(chunk):
+                pass
         except OSError:
             pass
     return filler
