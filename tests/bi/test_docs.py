@@ -57,7 +57,9 @@ def test_eduq_docs_builds_and_serves_the_catalog_on_loopback(small_region) -> No
         manifest = json.loads(get("manifest.json"))
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        # read both pipes while it stops: a child blocked writing to a full, unread stderr pipe
+        # never exits (CI's clean clone timed out here once)
+        process.communicate(timeout=30)
     assert process.returncode == 0
     shnor = catalog["nodes"]["model.eduq.fct_shnor_list"]
     assert {"school_id", "list_year", "is_shnor", "fioko_cluster"} <= set(shnor["columns"])
