@@ -476,7 +476,15 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     except EduqError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    return 0
+    # stopped: nothing is left to write; leave at once rather than wait on the interpreter's
+    # shutdown (CI saw `eduq docs` outlive its Ctrl-C by more than 30 s now and then)
+    import logging
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(0)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -102,13 +102,21 @@ def serve_docs(folder: Path, port: int, on_ready: Callable[[], None] | None = No
             f"cannot serve the docs on 127.0.0.1:{port} ({exc.strerror}): set EDUQ_DOCS_PORT or "
             "pass --port"
         ) from exc
+    import signal
+    import threading
+
+    def stop(signum: int, frame: object) -> None:  # Ctrl-C or a service manager's SIGTERM
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
     with server:
-        if on_ready is not None:
-            on_ready()
+        previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
+            if on_ready is not None:
+                on_ready()
+            server.serve_forever(poll_interval=0.2)
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
