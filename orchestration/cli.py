@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import io
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -478,9 +479,6 @@ def _cmd_docs(args: argparse.Namespace) -> int:
         return 1
     # stopped: nothing is left to write; leave at once rather than wait on the interpreter's
     # shutdown (CI saw `eduq docs` outlive its Ctrl-C by more than 30 s now and then)
-    import logging
-    import os
-
     sys.stdout.flush()
     sys.stderr.flush()
     logging.shutdown()

@@ -101,8 +101,7 @@ def prepare_manifest() -> Path:
             and FINGERPRINT.read_text(encoding="utf-8").strip() == fingerprint
         ):
             return MANIFEST
-        _parsed[fingerprint] = parse_into(TARGET_DIR)
-        _store_pickled(fingerprint, _parsed[fingerprint])
+        _parsed[fingerprint] = _parse_and_store(fingerprint)
         FINGERPRINT.write_text(fingerprint + "\n", encoding="utf-8")
     return MANIFEST
 
@@ -181,6 +180,13 @@ def _store_pickled(fingerprint: str, manifest: Any) -> None:
     write_bytes_atomic(path, _dumps_manifest(manifest))
 
 
+def _parse_and_store(fingerprint: str) -> Any:
+    """Parse the project and pickle the result for the next processes."""
+    manifest = parse_into(TARGET_DIR)
+    _store_pickled(fingerprint, manifest)
+    return manifest
+
+
 def manifest_object() -> Any:
     """The parsed dbt Manifest of the project as it is now: parsed once per project state (and dbt
     version), kept in this process and pickled beside the manifest for the next processes."""
@@ -190,8 +196,7 @@ def manifest_object() -> Any:
         if fingerprint not in _parsed:
             manifest = _load_pickled(fingerprint)
             if manifest is None:
-                manifest = parse_into(TARGET_DIR)  # partial parsing makes this ~1 s
-                _store_pickled(fingerprint, manifest)
+                manifest = _parse_and_store(fingerprint)  # partial parsing makes this ~1 s
             _parsed[fingerprint] = manifest
         return _parsed[fingerprint]
 
