@@ -214,3 +214,118 @@ def test_the_key_test_also_finds_nulls_in_the_required_columns(empty_build: Path
     assert failures_after(null_version)[0] == "fail"
     assert failures_after(duplicate) == ("fail", 1)
     assert _dbt(["test", "--select", select], db).returncode == 0
+
+
+# the staging views' key as a test of the views would compute it (every row of every year): the
+# per-file checks must flag exactly these keys, however the rows were delivered
+_VIEW_KEY_VIOLATIONS = """
+select 'vpr_results' as source_table, year, school_code, 'VPR' as exam, grade, subject_key,
+       participant_code, null::varchar as wave
+from staging.stg_vpr__results group by all
+having count(*) > 1 or count(*) filter (
+    where year is null or school_code is null or grade is null or subject_key is null
+       or participant_code is null) > 0
+union all
+select 'gia_results', year, school_code, exam, grade, subject_key, participant_code, wave
+from staging.stg_gia__results group by all
+having count(*) > 1 or count(*) filter (
+    where year is null or school_code is null or exam is null or subject_key is null
+       or participant_code is null or wave is null) > 0
+"""
+
+
+def test_result_keys_are_checked_once_per_file_and_flag_what_the_views_hold(
+    empty_build: Path,
+) -> None:
+    """The key of the student-level views is checked per delivered file (int_result_key_checks):
+    a duplicate key or a NULL key column fails no_live_key_violations, naming the file and its rows;
+    a later file of the same partition clears it (the view no longer holds those rows); a file is
+    not checked again by the next build. At every step the failing keys are exactly those a test of
+    the views themselves finds."""
+    db = empty_build.parent / "unit.duckdb"
+    # the model and its tests, and the views (built with no rows by `dbt build --empty`)
+    select = "int_result_key_checks stg_vpr__results stg_gia__results"
+    vpr = (
+        "insert into raw.vpr_results (year, school_id, grade, subject, participant_code, "
+        "primary_score, mark, status, _file_id, _source_file, _file_hash, _row_number) values "
+    )
+    gia = (
+        "insert into raw.gia_results (year, school_id, exam, subject, participant_code, category, "
+        "wave, primary_score, test_score, mark, status, _file_id, _source_file, _file_hash, "
+        "_row_number) values "
+    )
+
+    def build(*statements: str) -> tuple[dict, list[tuple], list[tuple], list[tuple]]:
+        with connect(db) as con:
+            for statement in statements:
+                con.execute(statement)
+        result = _dbt(["build", "--select", *select.split()], db)
+        run = json.loads((empty_build / "run_results.json").read_text())["results"]
+        status = {r["unique_id"].split(".")[2]: (r["status"], r["failures"]) for r in run}
+        with connect(db) as con:
+            flagged = con.execute(
+                "select c.source_table, v.year, v.school_code, v.exam, v.grade, v.subject_key, "
+                "v.participant_code, v.wave, c.file_id, v.source_file, v.first_row_number, "
+                "v.last_row_number, v.null_columns "
+                "from intermediate.int_result_key_checks c, unnest(c.violations) as t(v) "
+                "order by all"
+            ).fetchall()
+            expected = sorted(con.execute(_VIEW_KEY_VIOLATIONS).fetchall(), key=str)
+            checks = con.execute(
+                "select source_table, file_id, rows_checked, n_violations, checked_by_invocation "
+                "from intermediate.int_result_key_checks order by all"
+            ).fetchall()
+        assert result.returncode in (0, 1), result.stdout[-3000:]
+        return status, flagged, expected, checks
+
+    def live(flagged: list[tuple], expected: list[tuple]) -> list[tuple]:
+        keys = {tuple(f[:8]) for f in flagged}
+        return sorted((k for k in keys if k in set(expected)), key=str)
+
+    # file 1: ВПР, one participant twice in the same subject (rows 2 and 4); ГИА file 2: «математика
+    # (базовая)» and «математика базовая» are one subject, so the participant is there twice
+    status, flagged, expected, checks = build(
+        vpr + "(2024, 'sch1', 5, 'Русский язык', 'p1', 10, 4, 'present', 1, 'vpr_1.csv', 'h1', 2),"
+        "(2024, 'sch1', 5, 'Русский язык', 'p2', 10, 4, 'present', 1, 'vpr_1.csv', 'h1', 3),"
+        "(2024, 'sch1', 5, 'русский язык ', 'p1', 11, 4, 'present', 1, 'vpr_1.csv', 'h1', 4),"
+        "(2024, 'sch2', 5, 'Русский язык', 'p1', 11, 4, 'present', 1, 'vpr_1.csv', 'h1', 5)",
+        gia + "(2024, 'sch1', 'OGE', 'Математика (базовая)', 'q1', 'current_year_graduate', "
+        "'main', 10, null, 4, 'present', 2, 'oge_2.csv', 'h2', 7),"
+        "(2024, 'sch1', 'OGE', 'математика базовая', 'q1', 'current_year_graduate', "
+        "'main', 12, null, 4, 'present', 2, 'oge_2.csv', 'h2', 9)",
+    )
+    tests = {k: v for k, v in status.items() if k.startswith("no_live_key_violations")}
+    assert list(tests.values()) == [("fail", 2)]
+    assert [f[8:12] for f in flagged] == [(2, "oge_2.csv", 7, 9), (1, "vpr_1.csv", 2, 4)]
+    assert live(flagged, expected) == expected and len(expected) == 2
+    first = {c[:2]: c[4] for c in checks}
+    assert {c[:4] for c in checks} == {("vpr_results", 1, 4, 1), ("gia_results", 2, 2, 1)}
+
+    # file 3 resends ВПР sch1 grade 5 Russian without the duplicate: the view holds file 3's rows,
+    # file 1's violation no longer counts; file 4 has a participant without a code (a NULL key)
+    status, flagged, expected, checks = build(
+        vpr + "(2024, 'sch1', 5, 'Русский язык', 'p1', 10, 4, 'present', 3, 'vpr_3.csv', 'h3', 2),"
+        "(2024, 'sch1', 5, 'Русский язык', 'p2', 10, 4, 'present', 3, 'vpr_3.csv', 'h3', 3),"
+        "(2024, 'sch3', 6, 'Русский язык', null, 10, 4, 'present', 4, 'vpr_4.csv', 'h4', 6)",
+    )
+    tests = {k: v for k, v in status.items() if k.startswith("no_live_key_violations")}
+    assert list(tests.values()) == [("fail", 2)]  # the ГИА key and the NULL code, not file 1
+    assert live(flagged, expected) == expected and len(expected) == 2
+    nulls = [f for f in flagged if f[8] == 4]
+    assert [(f[9], f[10], f[12]) for f in nulls] == [("vpr_4.csv", 6, "participant_code")]
+    # files 1 and 2 were not read again: checked by the first build
+    assert {c[:2]: c[4] for c in checks if c[1] in (1, 2)} == first
+    assert {c[1] for c in checks if c[4] not in first.values()} == {3, 4}
+
+    # the ГИА exam resent whole (file 5) and file 4's school resent with its code: clean again
+    status, flagged, expected, checks = build(
+        gia + "(2024, 'sch1', 'OGE', 'Математика (базовая)', 'q1', 'current_year_graduate', "
+        "'main', 10, null, 4, 'present', 5, 'oge_5.csv', 'h5', 2)",
+        vpr + "(2024, 'sch3', 6, 'Русский язык', 'p9', 10, 4, 'present', 6, 'vpr_6.csv', 'h6', 2)",
+    )
+    tests = {k: v for k, v in status.items() if k.startswith("no_live_key_violations")}
+    assert list(tests.values()) == [("pass", 0)]
+    assert expected == [] and len(flagged) == 3  # the history stays: three superseded violations
+    with connect(db) as con:  # the other tests of the module see no results, as before
+        con.execute("delete from raw.vpr_results")
+        con.execute("delete from raw.gia_results")

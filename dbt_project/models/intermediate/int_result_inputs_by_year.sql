@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('int_result_key_checks') }}  (the results' key is checked before anything is counted)
 -- What the participant and failing counts of a results year are computed from, as one
 -- fingerprint per year: the result files delivered for that year (raw keeps every delivery, so a
 -- new or corrected file changes the list), every code a school is known by, and the project's
@@ -7,21 +8,6 @@
 -- It reads the raw tables directly, an exception to "only staging selects from source()": it
 -- fingerprints the deliveries (year, file), not their rows, and a scan of raw's two columns
 -- stays cheap at a whole country's size where the staging views' latest-delivery window does not.
-{%- set code = [] -%}
-{%- if execute -%}
-    {%- for node in graph.nodes.values() | sort(attribute='unique_id') -%}
-        {%- if node.resource_type in ('model', 'seed') -%}
-            {%- do code.append(node.unique_id ~ '=' ~ node.checksum.checksum) -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {#- the project's own macros; dbt's graph does not list macros, the compile context does -#}
-    {%- for name in context.keys() | sort -%}
-        {%- set candidate = context[name] -%}
-        {%- if candidate.macro is defined and candidate.macro.package_name == project_name -%}
-            {%- do code.append(candidate.macro.unique_id ~ '=' ~ local_md5(candidate.macro.macro_sql)) -%}
-        {%- endif -%}
-    {%- endfor -%}
-{%- endif %}
 with
 
 files as (
@@ -57,7 +43,7 @@ final as (
         files_by_year.year,
         md5(
             files_by_year.input_files || '|' || school_codes.codes_hash
-            || '|' || '{{ local_md5(code | join(",")) }}'
+            || '|' || '{{ project_code_fingerprint() }}'
         ) as input_fingerprint,
         files_by_year.input_files
     from files_by_year

@@ -16,7 +16,7 @@ final as (
         case when source.exam = 'OGE' then 9 else 11 end as grade,
         lower(trim(source.subject)) as subject_alias,
         source.subject,
-        coalesce(subjects.subject_code, lower(trim(source.subject))) as subject_key,
+        {{ result_subject_key('source.subject') }} as subject_key,
         source.participant_code,
         source.category,
         source.wave,
@@ -30,7 +30,7 @@ final as (
     from source
     left join subjects on lower(trim(source.subject)) = subjects.subject_alias
     {{ latest_delivery(
-        ['source.year', 'source.school_id', 'source.exam', 'coalesce(subjects.subject_code, lower(trim(source.subject)))'],
+        ['source.year', 'source.school_id', 'source.exam', result_subject_key('source.subject')],
         file_id='source._file_id'
     ) }}
 )

@@ -16,7 +16,7 @@ final as (
         source.grade,
         lower(trim(source.subject)) as subject_alias,
         source.subject,
-        coalesce(subjects.subject_code, lower(trim(source.subject))) as subject_key,
+        {{ result_subject_key('source.subject') }} as subject_key,
         source.participant_code,
         source.primary_score,
         source.mark,
@@ -27,7 +27,7 @@ final as (
     from source
     left join subjects on lower(trim(source.subject)) = subjects.subject_alias
     {{ latest_delivery(
-        ['source.year', 'source.school_id', 'source.grade', 'coalesce(subjects.subject_code, lower(trim(source.subject)))'],
+        ['source.year', 'source.school_id', 'source.grade', result_subject_key('source.subject')],
         file_id='source._file_id'
     ) }}
 )

@@ -1,0 +1,30 @@
+{#- The project's code as one MD5: the checksums of its models and seeds and the text of its own
+    macros. What a result computed from raw rows depends on besides the rows: a change of the code
+    computes such results again (int_result_inputs_by_year, int_result_key_checks). Empty at parse
+    time (execute is false), where nothing is computed. -#}
+{% macro project_code_fingerprint() -%}
+    {%- set code = [] -%}
+    {%- if execute -%}
+        {%- for node in graph.nodes.values() | sort(attribute='unique_id') -%}
+            {%- if node.resource_type in ('model', 'seed') -%}
+                {%- do code.append(node.unique_id ~ '=' ~ node.checksum.checksum) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {#- the project's own macros; dbt's graph does not list macros, the compile context does -#}
+        {%- for name in context.keys() | sort -%}
+            {%- set candidate = context[name] -%}
+            {%- if candidate.macro is defined and candidate.macro.package_name == project_name -%}
+                {%- do code.append(candidate.macro.unique_id ~ '=' ~ local_md5(candidate.macro.macro_sql)) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{- local_md5(code | join(',')) -}}
+{%- endmacro %}
+
+{#- The subject key of a delivered result row: the subject code of seed subject_aliases, or the
+    subject as delivered, lower-case, when the alias is unknown. `subjects` is the seed joined on
+    lower(trim(subject)) = subject_alias. With year, school and grade (ВПР) or exam (ГИА) it is the
+    partition in which the latest delivery wins. -#}
+{% macro result_subject_key(subject, subjects='subjects') -%}
+    coalesce({{ subjects }}.subject_code, lower(trim({{ subject }})))
+{%- endmacro %}

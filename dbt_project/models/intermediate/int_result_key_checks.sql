@@ -1,0 +1,155 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['source_table', 'file_id'],
+    on_schema_change='sync_all_columns',
+    post_hook="delete from {{ this }} where code_fingerprint <> '{{ project_code_fingerprint() }}'"
+) }}
+{#- The key of the student-level results checked once per delivered file, not once per build.
+    The latest delivery wins per partition (year, school, grade or exam, subject), so every row the
+    staging views stg_vpr__results / stg_gia__results keep for a partition comes from one file: a
+    duplicate key or a NULL in a key column of those views is always inside one file. Each file
+    is checked when it first appears (and again when the project's code changes, since the subject
+    key comes from the code and the seeds); a build that brings one region's new year or one
+    school's correction reads those files only, where a test of the views re-read every result of
+    every year. The test no_live_key_violations then keeps what the views would show: a violation
+    counts while its partition's rows in the view are that file's (a later file that supersedes
+    them clears it). -#}
+{%- set fingerprint = project_code_fingerprint() %}
+with
+
+files as (
+    select 'vpr_results' as source_table, _file_id as file_id, _file_hash as file_hash, count(*) as n_rows
+    from {{ source('raw', 'vpr_results') }}
+    group by all
+    union all
+    select 'gia_results' as source_table, _file_id as file_id, _file_hash as file_hash, count(*) as n_rows
+    from {{ source('raw', 'gia_results') }}
+    group by all
+),
+
+to_check as (
+    select * from files
+    {%- if is_incremental() %}
+    where not exists (
+        select 1 from {{ this }} as checked
+        where checked.source_table = files.source_table
+            and checked.file_id = files.file_id
+            and checked.file_hash is not distinct from files.file_hash
+            and checked.code_fingerprint = '{{ fingerprint }}'
+    )
+    {%- endif %}
+),
+
+subjects as (
+    select subject_alias, subject_code from {{ ref('subject_aliases') }}
+),
+
+-- the key columns of stg_vpr__results and stg_gia__results, computed as they compute them
+result_rows as (
+    select
+        'vpr_results' as source_table,
+        source._file_id as file_id,
+        source.year,
+        source.school_id as school_code,
+        'VPR' as exam,
+        source.grade,
+        {{ result_subject_key('source.subject') }} as subject_key,
+        source.participant_code,
+        cast(null as varchar) as wave,
+        source._source_file as source_file,
+        source._row_number as source_row_number,
+        nullif(concat_ws(
+            ', ',
+            case when source.year is null then 'year' end,
+            case when source.school_id is null then 'school_code' end,
+            case when source.grade is null then 'grade' end,
+            case when source.subject is null then 'subject_alias' end,
+            case when source.subject is null then 'subject_key' end,
+            case when source.participant_code is null then 'participant_code' end
+        ), '') as null_columns
+    from {{ source('raw', 'vpr_results') }} as source
+    left join subjects on lower(trim(source.subject)) = subjects.subject_alias
+    where source._file_id in (select to_check.file_id from to_check where to_check.source_table = 'vpr_results')
+    union all
+    select
+        'gia_results' as source_table,
+        source._file_id as file_id,
+        source.year,
+        source.school_id as school_code,
+        source.exam,
+        case when source.exam = 'OGE' then 9 else 11 end as grade,
+        {{ result_subject_key('source.subject') }} as subject_key,
+        source.participant_code,
+        source.wave,
+        source._source_file as source_file,
+        source._row_number as source_row_number,
+        nullif(concat_ws(
+            ', ',
+            case when source.year is null then 'year' end,
+            case when source.school_id is null then 'school_code' end,
+            case when source.exam is null then 'exam' end,
+            case when source.subject is null then 'subject_alias' end,
+            case when source.subject is null then 'subject_key' end,
+            case when source.participant_code is null then 'participant_code' end,
+            case when source.wave is null then 'wave' end
+        ), '') as null_columns
+    from {{ source('raw', 'gia_results') }} as source
+    left join subjects on lower(trim(source.subject)) = subjects.subject_alias
+    where source._file_id in (select to_check.file_id from to_check where to_check.source_table = 'gia_results')
+),
+
+-- a key held by more than one row of a file, or with a NULL in a key column
+violations as (
+    select
+        source_table,
+        file_id,
+        year,
+        school_code,
+        exam,
+        grade,
+        subject_key,
+        participant_code,
+        wave,
+        any_value(source_file) as source_file,
+        count(*) as n_rows,
+        min(source_row_number) as first_row_number,
+        max(source_row_number) as last_row_number,
+        string_agg(distinct null_columns, '; ' order by null_columns) as null_columns
+    from result_rows
+    group by all
+    having count(*) > 1 or count(null_columns) > 0
+),
+
+violations_by_file as (
+    select
+        source_table,
+        file_id,
+        list(
+            struct_pack(
+                year, school_code, exam, grade, subject_key, participant_code, wave, source_file,
+                n_rows, first_row_number, last_row_number, null_columns
+            )
+            order by year, school_code, exam, grade, subject_key, participant_code, wave
+        ) as violations
+    from violations
+    group by all
+),
+
+final as (
+    select
+        to_check.source_table,
+        to_check.file_id,
+        to_check.file_hash,
+        to_check.n_rows as rows_checked,
+        coalesce(len(violations_by_file.violations), 0) as n_violations,
+        violations_by_file.violations,
+        '{{ fingerprint }}' as code_fingerprint,
+        '{{ invocation_id }}' as checked_by_invocation
+    from to_check
+    left join violations_by_file
+        on to_check.source_table = violations_by_file.source_table
+        and to_check.file_id = violations_by_file.file_id
+)
+
+select * from final
