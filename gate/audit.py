@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 
 from core.code_version import code_fingerprint
-from core.files import sha256_file, write_json_atomic
+from core.files import file_identity, sha256_file, write_json_atomic
 from core.settings import Settings
 from gate.dbt_results import DbtNodeResult
 from gate.errors import CandidateChanged
@@ -72,6 +72,9 @@ class AuditRecord:
     format: int = AUDIT_FORMAT
     code_fingerprint: str = ""  # core.code_version of the code that built and judged it
     candidate_mtime_ns: int = 0  # the candidate file as audited (a later write changes it)
+    # core.files.file_identity of the candidate as audited: promotion compares it instead of hashing
+    # the file again (empty in records written before it existed: those are hashed)
+    candidate_identity: str = ""
 
     @property
     def errors(self) -> list[CheckOutcome]:
@@ -290,6 +293,7 @@ def run_audit(
     folder = audit_dir(settings, build_id)
     folder.mkdir(parents=True, exist_ok=True)
     checkpoint(candidate)
+    identity = file_identity(candidate)
     sha = sha256_file(candidate)
     checks: list[CheckOutcome] = list(extra)
     with duckdb.connect(str(candidate), read_only=True) as con:
@@ -309,7 +313,7 @@ def run_audit(
             checks += dbt_outcomes(con, dbt_results, folder)
         checks += gx_outcomes(con, folder, settings)
         rows = table_rows(con)
-    if sha256_file(candidate) != sha:
+    if file_identity(candidate) != identity:
         raise CandidateChanged(
             f"{candidate} changed while it was audited (another process wrote it); run the "
             "load again when nothing else writes the warehouse"
@@ -327,6 +331,7 @@ def run_audit(
         table_rows=rows,
         code_fingerprint=code_fingerprint(),
         candidate_mtime_ns=stat.st_mtime_ns,
+        candidate_identity=identity,
     )
     write_record(settings, record)
     log.info("audit %s: %s", build_id, "passed" if record.passed else "FAILED")
@@ -413,3 +418,10 @@ def find_passed_audit(settings: Settings, candidate_sha256: str) -> AuditRecord 
     """The latest passed audit of exactly this content, if any."""
     matching = [r for r in records(settings) if r.candidate_sha256 == candidate_sha256 and r.passed]
     return matching[-1] if matching else None
+
+
+def audit_of_unchanged_file(settings: Settings, identity: str) -> AuditRecord | None:
+    """The latest passed audit taken of the candidate file as it is now (the same
+    core.files.file_identity: not written since), if any; its hash is the file's without reading it."""
+    matching = [r for r in records(settings) if r.candidate_identity == identity and r.passed]
+    return matching[-1] if matching and identity else None

@@ -20,9 +20,15 @@ from pathlib import Path
 
 import duckdb
 
-from core.files import CHUNK, fsync_dir, sha256_file, write_json_atomic
+from core.files import CHUNK, file_identity, fsync_dir, sha256_file, write_json_atomic
 from core.settings import Settings
-from gate.audit import PERSONAL_MASK, AuditRecord, find_passed_audit, records
+from gate.audit import (
+    PERSONAL_MASK,
+    AuditRecord,
+    audit_of_unchanged_file,
+    find_passed_audit,
+    records,
+)
 from gate.errors import CandidateChanged, PromotionRefused
 from gate.serving_export import export_warehouse
 
@@ -273,8 +279,12 @@ def promote(settings: Settings) -> Promotion:
         raise PromotionRefused(
             f"no candidate warehouse at {candidate}: run the job nightly_load (`eduq run`)"
         )
-    sha = sha256_file(candidate)
-    record = find_passed_audit(settings, sha)
+    # the candidate as audited in this run is not hashed again: its identity (inode, size, times)
+    # proves it has not been written since; any other candidate is hashed and looked up
+    identity = file_identity(candidate)
+    record = audit_of_unchanged_file(settings, identity)
+    sha = record.candidate_sha256 if record else sha256_file(candidate)
+    record = record or find_passed_audit(settings, sha)
     if record is None:
         raise _refusal(settings, sha)
     serving.parent.mkdir(parents=True, exist_ok=True)
@@ -284,7 +294,7 @@ def promote(settings: Settings) -> Promotion:
         export_warehouse(candidate, tmp, SERVING_SCHEMAS, SERVING_STORAGE_VERSION)
         add_load_log(tmp, candidate)
         embed_audit(tmp, record, dt.datetime.now(dt.UTC))
-        if sha256_file(candidate) != sha:
+        if file_identity(candidate) != identity:
             raise CandidateChanged(
                 f"{candidate} changed while it was exported for promotion; nothing was promoted. "
                 "Run the load again when nothing else writes the warehouse."

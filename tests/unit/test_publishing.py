@@ -3,9 +3,11 @@ deterministic list files, the print-formatted XLSX and `eduq sql`, on a small wa
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
+import os
 import re
 import stat
 import zipfile
@@ -16,7 +18,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from core.files import sha256_file
+from core.files import file_identity, sha256_file
 from core.settings import Settings, load_settings
 from gate.audit import AuditRecord, CheckOutcome, write_record
 from gate.errors import PromotionRefused, PublicationRefused
@@ -532,3 +534,42 @@ def test_an_empty_list_is_published_with_its_profile(settings: Settings) -> None
     ws = openpyxl.load_workbook(result.directory / "shnor_list_2025.xlsx").active
     assert ws["A4"].value == "Всего школ в списке: 0"
     assert ws.cell(row=HEADER_ROW + 1, column=1).value == "Школ, отвечающих критериям, нет"
+
+
+def test_promotion_of_the_candidate_as_audited_does_not_read_it_again(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit records the candidate's identity (inode, size, modification and change times):
+    promotion of that same unwritten file takes the audited hash without hashing the file (at a
+    whole country it is gigabytes); a candidate written since, even back to the same bytes, is
+    hashed; changed content is refused."""
+    import gate.promote as promote_module
+
+    identity = file_identity(settings.candidate_db)
+    record = dataclasses.replace(audit(settings), candidate_identity=identity)
+    write_record(settings, record)
+    hashed: list[Path] = []
+
+    def counting_sha(path: Path) -> str:
+        hashed.append(Path(path))
+        return sha256_file(path)
+
+    monkeypatch.setattr(promote_module, "sha256_file", counting_sha)
+    promotion = promote(settings)
+    assert promotion.candidate_sha256 == record.candidate_sha256
+    assert settings.candidate_db not in hashed
+    # the same bytes written again: a new change time, so the file is hashed and found by its hash
+    data = settings.candidate_db.read_bytes()
+    settings.candidate_db.write_bytes(data)
+    assert file_identity(settings.candidate_db) != identity
+    hashed.clear()
+    assert promote(settings).candidate_sha256 == record.candidate_sha256
+    assert settings.candidate_db in hashed
+    # one byte changed and the modification time set back: the change time still tells
+    before = settings.candidate_db.stat()
+    with open(settings.candidate_db, "r+b") as fh:
+        fh.seek(len(data) - 1)
+        fh.write(bytes([data[-1] ^ 0xFF]))
+    os.utime(settings.candidate_db, ns=(before.st_atime_ns, before.st_mtime_ns))
+    with pytest.raises(PromotionRefused, match="changed after its audit, or never audited"):
+        promote(settings)
