@@ -34,6 +34,8 @@ so nothing reads the environment deep inside a stage or at import time.
 ``EDUQ_LANDING_SETTLE_SECONDS`` a landing file modified less than this many seconds ago is left for
                                 the next run (still being copied in; default 0: files named
                                 ``*.part``, ``*.tmp``, ``*.partial``, ``*.crdownload`` always are)
+``EDUQ_LOAD_WORKERS``           files of one source read and checked at once while the previous one is
+                                written (default 2; 1: one file after the other)
 ``EDUQ_LOCK_WAIT_SECONDS``      how long a writer waits for another writer on the same home to finish
                                 before it refuses (default 10; ``core/run_lock.py``)
 ``EDUQ_SMALL_NUMBER_MIN``       small-number protection: a published figure about fewer pupils than
@@ -66,6 +68,7 @@ DEFAULT_SMALL_NUMBER_MIN = 5
 # dbt builds 4 nodes at once: most of a small node's time is dbt's own Python, which overlaps
 # another node's DuckDB query; 25–40% off the build on 2 cores, the same marts (docs/performance.md)
 DEFAULT_DBT_THREADS = 4
+DEFAULT_LOAD_WORKERS = 2  # files of a source checked at once (EDUQ_LOAD_WORKERS)
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class Settings:
     duckdb_temp_dir: Path | None = None
     # dbt nodes built at once (each a DuckDB query on its own cursor); 1 builds them one by one
     dbt_threads: int = DEFAULT_DBT_THREADS
+    load_workers: int = DEFAULT_LOAD_WORKERS
     school_code_pattern: str = DEFAULT_SCHOOL_CODE_PATTERN
     dagster_history: bool = False
     pg_url: str | None = field(default=None, repr=False)  # may hold a password
@@ -217,6 +221,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dbt_threads = int(dbt_threads_text) if dbt_threads_text else DEFAULT_DBT_THREADS
     except ValueError as exc:
         raise SettingsError(f"EDUQ_DBT_THREADS={dbt_threads_text!r} is not a whole number") from exc
+    load_workers_text = env.get("EDUQ_LOAD_WORKERS", "").strip()
+    try:
+        load_workers = int(load_workers_text) if load_workers_text else DEFAULT_LOAD_WORKERS
+    except ValueError as exc:
+        raise SettingsError(
+            f"EDUQ_LOAD_WORKERS={load_workers_text!r} is not a whole number"
+        ) from exc
     settle_text = env.get("EDUQ_LANDING_SETTLE_SECONDS", "").strip()
     try:
         settle = float(settle_text) if settle_text else 0.0
@@ -250,6 +261,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         duckdb_threads=max(threads, 1),
         duckdb_temp_dir=Path(temp_dir).expanduser().resolve() if temp_dir else None,
         dbt_threads=max(dbt_threads, 1),
+        load_workers=max(load_workers, 1),
         school_code_pattern=env.get("EDUQ_SCHOOL_CODE_PATTERN") or DEFAULT_SCHOOL_CODE_PATTERN,
         dagster_history=env.get("EDUQ_DAGSTER_HISTORY", "").strip().lower() in TRUE_WORDS,
         pg_url=env.get("EDUQ_PG_URL") or None,

@@ -26,9 +26,12 @@ import logging
 import re
 import shutil
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Self
 
 import duckdb
 
@@ -465,56 +468,218 @@ def load_source(
     run_id: str | None = None,
     dry_run: bool = False,
 ) -> SourceLoadReport:
-    """Load every queued file of ``source`` into ``raw.<source>`` (``dry_run``: see :func:`write_file`)."""
+    """Load every queued file of ``source`` into ``raw.<source>`` (``dry_run``: see :func:`write_file`).
+
+    The files are written one after the other in the order they were delivered (each gets the next
+    file id, so the latest delivery wins as it would file by file); up to ``settings.load_workers``
+    of the next ones are read and checked meanwhile (:class:`_AheadChecker`)."""
     _ensure_queue(con)
     contract = get_contract(source)
     report = SourceLoadReport(source)
-    queued = con.execute(
-        "select landing_path, file_hash, size_bytes, layout, queued_at from raw._landing_queue "
-        "where source = ? order by modified_at nulls first, landing_path",
-        [source],
-    ).fetchall()
+    queued = [
+        _Queued(Path(landing_path), landing_path, file_hash, size, layout_json, queued_at)
+        for landing_path, file_hash, size, layout_json, queued_at in con.execute(
+            "select landing_path, file_hash, size_bytes, layout, queued_at from raw._landing_queue "
+            "where source = ? order by modified_at nulls first, landing_path",
+            [source],
+        ).fetchall()
+    ]
     if not queued:
         return report
-    known = _known_codes_table(con) if contract.school_column and contract.validate_school else None
-    registry_empty = known is not None and _registry_empty(con)
-    for landing_path, file_hash, size, layout_json, queued_at in queued:
-        path = Path(landing_path)
-        con.execute("delete from raw._landing_queue where landing_path = ?", [landing_path])
-        if not path.exists():
-            continue
-        layout = readers.FileLayout.from_json(json.loads(layout_json))
-        started = time.perf_counter()
-        try:
-            outcome = load_file(
-                con,
-                settings,
-                contract,
-                path,
-                layout,
-                file_hash,
-                size,
-                known,
-                run_id,
-                queued_at,
-                registry_empty=registry_empty,
-                dry_run=dry_run,
+    checks_codes = bool(contract.school_column and contract.validate_school)
+    registry_empty = checks_codes and _registry_empty(con)
+    with _AheadChecker(
+        con, settings, contract, checks_codes, registry_empty, settings.load_workers
+    ) as checker:
+        for item, ahead in checker.in_order(queued):
+            con.execute(
+                "delete from raw._landing_queue where landing_path = ?", [item.landing_path]
             )
-        except FileChangedWhileLoading as exc:
-            log.warning("%s", exc)
-            report.deferred.append(path.name)
-            continue
-        except IngestionError as exc:
-            _reject(con, settings, path, file_hash, size, source, str(exc), run_id, report, dry_run)
+            if ahead.missing:
+                continue
+            try:
+                try:
+                    outcome = checker.write(ahead, item, run_id, dry_run)
+                finally:
+                    checker.release(ahead)
+            except FileChangedWhileLoading as exc:
+                log.warning("%s", exc)
+                report.deferred.append(item.path.name)
+                continue
+            except IngestionError as exc:
+                _reject(
+                    con, settings, item.path, item.file_hash, item.size, source, str(exc), run_id,
+                    report, dry_run,
+                )  # fmt: skip
+                if not dry_run:
+                    progress.file_loaded(
+                        item.path.name, source, item.size, 0, time.perf_counter() - ahead.started
+                    )
+                continue
+            report.files.append(outcome)
             if not dry_run:
-                progress.file_loaded(path.name, source, size, 0, time.perf_counter() - started)
-            continue
-        report.files.append(outcome)
-        if not dry_run:
-            progress.file_loaded(
-                path.name, source, size, outcome.rows_read, time.perf_counter() - started
-            )
+                progress.file_loaded(
+                    item.path.name,
+                    source,
+                    item.size,
+                    outcome.rows_read,
+                    time.perf_counter() - ahead.started,
+                )
     return report
+
+
+@dataclass(frozen=True)
+class _Queued:
+    """A file waiting in raw._landing_queue."""
+
+    path: Path
+    landing_path: str
+    file_hash: str
+    size: int
+    layout_json: str
+    queued_at: dt.datetime | None
+
+
+@dataclass
+class _Ahead:
+    """A queued file checked ahead of its turn: on which cursor (its temp tables live there), with
+    what result (or the reason it is rejected), since when."""
+
+    cursor: duckdb.DuckDBPyConnection
+    started: float
+    checked: CheckedFile | None = None
+    error: IngestionError | None = None
+    missing: bool = False
+
+
+class _AheadChecker:
+    """Checks the queued files of one source ahead of the writer.
+
+    Staging and validating a file is most of its cost and runs in DuckDB, which lets go of
+    Python's lock while it works, but a file of a few ten thousand rows is one unit of DuckDB's
+    parallel work: one core. So up to ``workers`` of the next files are checked at once, each on a
+    cursor of its own (temp tables belong to a cursor), while the caller writes the checked ones
+    strictly in queue order on the cursor that checked them. File ids are taken at writing time,
+    so they are those of loading file by file. ``workers`` 1: each file is checked when its turn
+    comes, one after the other.
+    """
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        settings: Settings,
+        contract: Contract,
+        checks_codes: bool,
+        registry_empty: bool,
+        workers: int,
+    ) -> None:
+        self.con, self.settings, self.contract = con, settings, contract
+        self.checks_codes, self.registry_empty = checks_codes, registry_empty
+        self.workers = max(workers, 1)
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._idle: list[duckdb.DuckDBPyConnection] = []
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> Self:
+        if self.workers > 1:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="eduq-check")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:  # checks under way finish before their cursors close
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        for cursor in self._cursors:
+            cursor.close()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        if self._idle:
+            return self._idle.pop()
+        cursor = self.con.cursor()  # created here, in the caller's thread
+        self._cursors.append(cursor)
+        return cursor
+
+    def _known_codes(self, cursor: duckdb.DuckDBPyConnection) -> str | None:
+        return _known_codes_table(cursor) if self.checks_codes else None
+
+    def _check(
+        self, cursor: duckdb.DuckDBPyConnection, known: str | None, item: _Queued, number: int
+    ) -> _Ahead:
+        ahead = _Ahead(cursor, time.perf_counter())
+        if not item.path.exists():
+            ahead.missing = True
+            return ahead
+        layout = readers.FileLayout.from_json(json.loads(item.layout_json))
+        try:
+            ahead.checked = check_file(
+                cursor,
+                self.settings,
+                self.contract,
+                item.path,
+                layout,
+                number,  # a provisional id (temp table names); the file's own is taken at writing
+                known,
+                self.registry_empty,
+            )
+        except IngestionError as exc:
+            ahead.error = exc
+        return ahead
+
+    def in_order(self, items: list[_Queued]) -> Iterator[tuple[_Queued, _Ahead]]:
+        """Each queued file with its check, in queue order; the next ones are checked meanwhile."""
+        known: dict[int, str | None] = {}
+        waiting: deque[tuple[_Queued, Future[_Ahead] | None, int]] = deque()
+        upcoming = iter(enumerate(items, start=1))
+        limit = self.workers + 1 if self._pool is not None else 1  # + the one being written
+
+        def submit() -> None:
+            while len(waiting) < limit and (nxt := next(upcoming, None)) is not None:
+                number, item = nxt
+                cursor = self._cursor()
+                if id(cursor) not in known:  # the codes a fact file may use, once per cursor
+                    known[id(cursor)] = self._known_codes(cursor)
+                future = (
+                    self._pool.submit(self._check, cursor, known[id(cursor)], item, number)
+                    if self._pool is not None
+                    else None
+                )
+                waiting.append((item, future, number))
+                if future is None:
+                    self._idle.append(cursor)  # checked only when its turn comes
+
+        submit()
+        while waiting:
+            item, future, number = waiting.popleft()
+            if future is None:
+                cursor = self._cursor()
+                ahead = self._check(cursor, known[id(cursor)], item, number)
+            else:
+                ahead = future.result()
+            yield item, ahead
+            submit()
+
+    def write(self, ahead: _Ahead, item: _Queued, run_id: str | None, dry_run: bool) -> FileOutcome:
+        """Write a checked file with the next file id (raises its check's IngestionError)."""
+        if ahead.error is not None:
+            raise ahead.error
+        assert ahead.checked is not None
+        checked = replace(ahead.checked, file_id=next_file_id(ahead.cursor))
+        return write_file(
+            ahead.cursor,
+            self.settings,
+            checked,
+            item.file_hash,
+            item.size,
+            run_id,
+            item.queued_at,
+            dry_run,
+        )
+
+    def release(self, ahead: _Ahead) -> None:
+        """The file is written (or rejected): drop its temp tables, its cursor checks another."""
+        if ahead.checked is not None:
+            for table in ahead.checked.tables:
+                ahead.cursor.execute(f"drop table if exists {table}")
+        self._idle.append(ahead.cursor)
 
 
 @dataclass
