@@ -197,6 +197,12 @@ def failure_message(
 def _worker_main(connection: Any) -> None:
     """The worker process: import Great Expectations once, then evaluate frames as they come."""
     try:
+        # Great Expectations draws tqdm progress bars, whose default lock is a multiprocessing
+        # semaphore; left behind by os._exit below it made Python warn of a «leaked semaphore» at
+        # the end of every run. A thread lock serves this one-threaded process as well.
+        from tqdm import tqdm
+
+        tqdm.set_lock(threading.RLock())
         validator = _Validator()
         connection.send(("ready", None))
     except BaseException as exc:  # noqa: BLE001 — reported to the parent, which falls back
