@@ -18,7 +18,7 @@
 {%- set fingerprint = project_code_fingerprint() %}
 with
 
-files as (
+delivered as (
     select 'vpr_results' as source_table, _file_id as file_id, _file_hash as file_hash, count(*) as n_rows
     from {{ source('raw', 'vpr_results') }}
     group by all
@@ -29,14 +29,14 @@ files as (
 ),
 
 to_check as (
-    select * from files
+    select * from delivered
     {%- if is_incremental() %}
     where not exists (
-        select 1 from {{ this }} as checked
-        where checked.source_table = files.source_table
-            and checked.file_id = files.file_id
-            and checked.file_hash is not distinct from files.file_hash
-            and checked.code_fingerprint = '{{ fingerprint }}'
+        select 1 from {{ this }} as earlier
+        where earlier.source_table = delivered.source_table
+            and earlier.file_id = delivered.file_id
+            and earlier.file_hash is not distinct from delivered.file_hash
+            and earlier.code_fingerprint = '{{ fingerprint }}'
     )
     {%- endif %}
 ),
@@ -46,7 +46,8 @@ subjects as (
 ),
 
 -- the key columns of stg_vpr__results and stg_gia__results, computed as they compute them
-result_rows as (
+-- (not materialized: read again only for the few rows of suspect keys)
+vpr_rows as not materialized (
     select
         'vpr_results' as source_table,
         source._file_id as file_id,
@@ -57,21 +58,18 @@ result_rows as (
         {{ result_subject_key('source.subject') }} as subject_key,
         source.participant_code,
         cast(null as varchar) as wave,
+        source.subject,
         source._source_file as source_file,
-        source._row_number as source_row_number,
-        nullif(concat_ws(
-            ', ',
-            case when source.year is null then 'year' end,
-            case when source.school_id is null then 'school_code' end,
-            case when source.grade is null then 'grade' end,
-            case when source.subject is null then 'subject_alias' end,
-            case when source.subject is null then 'subject_key' end,
-            case when source.participant_code is null then 'participant_code' end
-        ), '') as null_columns
+        source._row_number as source_row_number
     from {{ source('raw', 'vpr_results') }} as source
     left join subjects on lower(trim(source.subject)) = subjects.subject_alias
-    where source._file_id in (select to_check.file_id from to_check where to_check.source_table = 'vpr_results')
-    union all
+    where source._file_id in (
+        select to_check.file_id from to_check
+        where to_check.source_table = 'vpr_results'
+    )
+),
+
+gia_rows as not materialized (
     select
         'gia_results' as source_table,
         source._file_id as file_id,
@@ -82,21 +80,87 @@ result_rows as (
         {{ result_subject_key('source.subject') }} as subject_key,
         source.participant_code,
         source.wave,
+        source.subject,
         source._source_file as source_file,
-        source._row_number as source_row_number,
-        nullif(concat_ws(
-            ', ',
-            case when source.year is null then 'year' end,
-            case when source.school_id is null then 'school_code' end,
-            case when source.exam is null then 'exam' end,
-            case when source.subject is null then 'subject_alias' end,
-            case when source.subject is null then 'subject_key' end,
-            case when source.participant_code is null then 'participant_code' end,
-            case when source.wave is null then 'wave' end
-        ), '') as null_columns
+        source._row_number as source_row_number
     from {{ source('raw', 'gia_results') }} as source
     left join subjects on lower(trim(source.subject)) = subjects.subject_alias
-    where source._file_id in (select to_check.file_id from to_check where to_check.source_table = 'gia_results')
+    where source._file_id in (
+        select to_check.file_id from to_check
+        where to_check.source_table = 'gia_results'
+    )
+),
+
+-- one hash per key first: grouping tens of millions of 8-byte hashes stays in memory where the
+-- keys' strings spill; a key held twice, or with a NULL, makes its hash a suspect (a collision
+-- only adds a suspect that the exact grouping below clears)
+suspects as (
+    select 'vpr_results' as source_table, file_id, key_hash
+    from (
+        select
+            file_id,
+            hash(year, school_code, grade, subject_key, participant_code) as key_hash,
+            year is null or school_code is null or grade is null or subject is null
+            or participant_code is null as has_null
+        from vpr_rows
+    ) as vpr_keys
+    group by file_id, key_hash
+    having count(*) > 1 or bool_or(has_null)
+    union all
+    select 'gia_results' as source_table, file_id, key_hash
+    from (
+        select
+            file_id,
+            hash(year, school_code, exam, subject_key, participant_code, wave) as key_hash,
+            year is null or school_code is null or exam is null or subject is null
+            or participant_code is null or wave is null as has_null
+        from gia_rows
+    ) as gia_keys
+    group by file_id, key_hash
+    having count(*) > 1 or bool_or(has_null)
+),
+
+suspect_rows as (
+    select
+        vpr_rows.*,
+        nullif(concat_ws(
+            ', ',
+            case when vpr_rows.year is null then 'year' end,
+            case when vpr_rows.school_code is null then 'school_code' end,
+            case when vpr_rows.grade is null then 'grade' end,
+            case when vpr_rows.subject is null then 'subject_alias' end,
+            case when vpr_rows.subject is null then 'subject_key' end,
+            case when vpr_rows.participant_code is null then 'participant_code' end
+        ), '') as null_columns
+    from vpr_rows
+    semi join suspects
+        on suspects.source_table = 'vpr_results'
+        and vpr_rows.file_id = suspects.file_id
+        and hash(
+            vpr_rows.year, vpr_rows.school_code, vpr_rows.grade, vpr_rows.subject_key,
+            vpr_rows.participant_code
+        ) = suspects.key_hash
+    union all
+    select
+        gia_rows.*,
+        nullif(concat_ws(
+            ', ',
+            case when gia_rows.year is null then 'year' end,
+            case when gia_rows.school_code is null then 'school_code' end,
+            case when gia_rows.exam is null then 'exam' end,
+            case when gia_rows.subject is null then 'subject_alias' end,
+            case when gia_rows.subject is null then 'subject_key' end,
+            case when gia_rows.participant_code is null then 'participant_code' end,
+            case when gia_rows.wave is null then 'wave' end
+        ), '') as null_columns
+    from gia_rows
+    semi join suspects
+        on suspects.source_table = 'gia_results'
+        and gia_rows.file_id = suspects.file_id
+        and hash(
+            gia_rows.year, gia_rows.school_code, gia_rows.exam, gia_rows.subject_key,
+            gia_rows.participant_code, gia_rows.wave
+        ) = suspects.key_hash
 ),
 
 -- a key held by more than one row of a file, or with a NULL in a key column
@@ -116,7 +180,7 @@ violations as (
         min(source_row_number) as first_row_number,
         max(source_row_number) as last_row_number,
         string_agg(distinct null_columns, '; ' order by null_columns) as null_columns
-    from result_rows
+    from suspect_rows
     group by all
     having count(*) > 1 or count(null_columns) > 0
 ),
