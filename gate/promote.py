@@ -108,15 +108,27 @@ def add_load_log(db: Path, candidate: Path) -> None:
             "select value from cand.raw._quarantine where column_name = 'participant_code'",
             "select json_extract_string(row_values, '$.participant_code') from cand.raw._quarantine",
         ]
-        con.execute(
-            "create temp table participant_codes as select distinct code from ("
-            + " union all ".join(selects)
-            + ") as c(code) where code is not null and length(trim(code)) > 0"
-        )
         coded_sources = ", ".join(f"'{t}'" for t in coded) or "''"
         con.execute(
             """create temp table quarantine_values as
                 select row_number() over () as q_id, * from cand.raw._quarantine"""
+        )
+        # the words of the quarantined values and of the files' messages (few) that are a participant
+        # code delivered anywhere: the words are matched against the codes, not the tens of millions
+        # of codes gathered first (that cost every promotion of a whole country seconds)
+        con.execute(
+            f"""create temp table words as
+                select distinct word from (
+                    select unnest(regexp_extract_all(value, '{TOKEN}')) as word
+                    from quarantine_values where value is not null
+                    union all
+                    select unnest(regexp_extract_all(message, '{TOKEN}'))
+                    from cand.raw._load_log where message is not null
+                ) as w"""
+        )
+        con.execute(
+            "create temp table participant_codes as select distinct words.word as code from words "
+            "inner join (" + " union all ".join(selects) + ") as c(code) on c.code = words.word"
         )
         con.execute(
             f"""create temp table personal as

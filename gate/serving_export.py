@@ -81,7 +81,12 @@ def export_warehouse(
             f"(storage_version {_literal(storage_version)})"
         )
         con.execute(f"use {TARGET}")
+        # the tables and their comments in one transaction: hundreds of statements committed one
+        # by one were as many writes of the target's log (a second or more of every promotion);
+        # the views after it, one by one (a view that cannot bind would end a transaction)
+        con.execute("begin transaction")
         tables = _copy_tables(con, schemas)
+        con.execute("commit")
         views, skipped = _copy_views(con, schemas)
         con.execute("use memory")
         con.execute(f"checkpoint {TARGET}")
