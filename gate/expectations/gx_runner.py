@@ -129,8 +129,13 @@ def _plain_value(value: Any) -> Any:
     return item() if callable(item) else str(value)
 
 
-def check_result(check: Check, frame: pd.DataFrame, evaluation: Evaluation) -> CheckResult:
-    """The check's verdict, message and failing rows from what GX said about its frame."""
+def check_result(
+    check: Check, frame: pd.DataFrame, evaluation: Evaluation, rows_checked: int | None = None
+) -> CheckResult:
+    """The check's verdict, message and failing rows from what GX said about its frame
+    (``rows_checked``: the rows of the check's whole query when ``frame`` holds only its suspect
+    rows, see :func:`suspect_query`)."""
+    total = len(frame) if rows_checked is None else rows_checked
     outcomes = list(evaluation.outcomes)
     if evaluation.whole_frame_fails:
         failing = frame
@@ -149,11 +154,11 @@ def check_result(check: Check, frame: pd.DataFrame, evaluation: Evaluation) -> C
         message = "; ".join(f"{o.expectation}: {o.error}" for o in errors)
     elif failed:
         status = "failed"
-        message = failure_message(check, frame, failing, failed, failed_expectations)
+        message = failure_message(check, frame, failing, failed, failed_expectations, total)
     else:
         status = "passed"
-        message = f"{len(frame)} rows meet {len(outcomes)} expectation(s)"
-    return CheckResult(check, status, message, len(frame), failing.head(MAX_FAILING_ROWS), outcomes)
+        message = f"{total} rows meet {len(outcomes)} expectation(s)"
+    return CheckResult(check, status, message, total, failing.head(MAX_FAILING_ROWS), outcomes)
 
 
 def _request(check: Check) -> tuple[str, str, tuple[tuple[str, dict], ...]]:
@@ -170,6 +175,7 @@ def failure_message(
     failing: pd.DataFrame,
     failed: list[ExpectationOutcome],
     failed_expectations: list[Expect] | None = None,
+    rows_checked: int | None = None,
 ) -> str:
     """What a failed check found, in words: the check's own explanation of its failing rows, or what
     is wrong in them (each failed expectation in words), examples and what to do."""
@@ -184,7 +190,8 @@ def failure_message(
         else "; ".join(o.expectation for o in failed)
     )
     examples = rows_in_words(failing, check.example_columns)
-    text = f"{len(failing)} of {len(frame)} row(s) wrong: {wrong}"
+    total = len(frame) if rows_checked is None else rows_checked
+    text = f"{len(failing)} of {total} row(s) wrong: {wrong}"
     if examples:
         text += f". For example: {examples}"
     if "source_file" in failing.columns:
@@ -303,8 +310,10 @@ class _Evaluator:
                 _shared["local"] = _Validator()
         return _shared["local"].evaluate(*_request(check), frame)
 
-    def validate(self, check: Check, frame: pd.DataFrame) -> CheckResult:
-        return check_result(check, frame, self.evaluate(check, frame))
+    def validate(
+        self, check: Check, frame: pd.DataFrame, rows_checked: int | None = None
+    ) -> CheckResult:
+        return check_result(check, frame, self.evaluate(check, frame), rows_checked)
 
 
 def shared_validator() -> _Evaluator:
@@ -320,7 +329,12 @@ def _describe(config: Any) -> str:
 def run_checks(
     con: duckdb.DuckDBPyConnection, checks: Iterable[Check], catalog: Catalog | None = None
 ) -> list[CheckResult]:
-    """Evaluate ``checks`` on the warehouse behind ``con`` (a read-only connection is enough)."""
+    """Evaluate ``checks`` on the warehouse behind ``con`` (a read-only connection is enough).
+
+    Where every expectation of a check judges rows one by one or keys for uniqueness, DuckDB first
+    keeps the rows that could fail (:func:`suspect_query`) and Great Expectations judges those:
+    the same verdict and the same failing rows as on the whole result, without copying a whole
+    mart into pandas (a million rows at a country's size)."""
     checks = list(checks)
     if not checks:
         return []
@@ -335,12 +349,125 @@ def run_checks(
             results.append(CheckResult(check, "skipped", f"skipped: {exc}"))
             continue
         try:
-            frame = con.sql(sql).df()
+            relation = con.sql(sql)
+            suspects = suspect_query(check, sql, dict(zip(relation.columns, relation.types)))
+            if suspects is None:
+                frame, rows_checked = relation.df(), None
+            else:
+                rows_checked = con.execute(f"select count(*) from ({sql}) as q").fetchall()[0][0]
+                frame = con.sql(suspects).df()
         except duckdb.Error as exc:
             results.append(CheckResult(check, "error", f"query failed: {exc}"))
             continue
         frame = frame.reset_index(drop=True)
-        result = validator.validate(check, frame)
+        result = validator.validate(check, frame, rows_checked)
         log.debug("%s: %s in %.2f s", check.key, result.status, time.perf_counter() - started)
         results.append(result)
     return results
+
+
+_FLOATS = ("DOUBLE", "FLOAT", "REAL")
+_KNOWN_KWARGS = {
+    "column", "column_list", "column_A", "column_B", "min_value", "max_value", "strict_min",
+    "strict_max", "or_equal", "value_set",
+}  # fmt: skip
+
+
+def suspect_query(check: Check, sql: str, types: dict[str, Any]) -> str | None:
+    """SQL keeping the rows of ``sql`` that could fail ``check`` (None: judge the whole result).
+
+    Only expectations that judge each row alone (not null, between, in a set, a pair of columns)
+    or keys for uniqueness qualify, without ``mostly`` (a share of failures needs every row).
+    A row is kept when it might fail: a missing value (NULL, or NaN for floating-point columns,
+    which pandas counts as missing), a value outside the bounds, a key held more than once. Great
+    Expectations then judges the kept rows as it would the whole result."""
+
+    def col(name: Any) -> str | None:
+        return (
+            '"' + name.replace('"', '""') + '"' if isinstance(name, str) and name in types else None
+        )
+
+    def missing(name: str) -> str:
+        quoted = col(name)
+        if str(types[name]).upper() in _FLOATS:
+            return f"({quoted} is null or isnan({quoted}))"
+        return f"{quoted} is null"
+
+    def literal(value: Any) -> str | None:
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int | float):
+            return repr(float(value)) if isinstance(value, float) else str(value)
+        if isinstance(value, str):
+            return "'" + value.replace("'", "''") + "'"
+        return None
+
+    conditions: list[str] = []
+    keys: list[str] = []
+    for expectation in check.expectations:
+        a = dict(expectation.kwargs)
+        if set(a) - _KNOWN_KWARGS:
+            return None  # mostly, row conditions, anything else: the whole result
+        kind = expectation.kind
+        if kind == "ExpectColumnValuesToNotBeNull" and col(a.get("column")):
+            conditions.append(missing(a["column"]))
+        elif kind == "ExpectColumnValuesToBeBetween" and col(a.get("column")):
+            quoted, parts = col(a["column"]), []
+            for bound, strict, op, strict_op in (
+                ("min_value", "strict_min", "<", "<="),
+                ("max_value", "strict_max", ">", ">="),
+            ):
+                if a.get(bound) is None:
+                    continue
+                value = literal(a[bound])
+                if value is None:
+                    return None
+                parts.append(f"{quoted} {strict_op if a.get(strict) else op} {value}")
+            if str(types[a["column"]]).upper() in _FLOATS:
+                parts.append(f"isnan({quoted})")
+            conditions.append("(" + " or ".join(parts or ["false"]) + ")")
+        elif kind == "ExpectColumnValuesToBeInSet" and col(a.get("column")):
+            values = [literal(v) for v in a.get("value_set") or ()]
+            if not values or None in values:
+                return None
+            conditions.append(f"{col(a['column'])} not in ({', '.join(values)})")
+        elif (
+            kind
+            in (
+                "ExpectColumnPairValuesAToBeGreaterThanB",
+                "ExpectColumnPairValuesToBeEqual",
+            )
+            and col(a.get("column_A"))
+            and col(a.get("column_B"))
+        ):
+            first, second = col(a["column_A"]), col(a["column_B"])
+            if kind == "ExpectColumnPairValuesToBeEqual":
+                wrong = f"{first} is distinct from {second}"
+            else:
+                wrong = f"{first} {'<' if a.get('or_equal') else '<='} {second}"
+            conditions.append(f"({missing(a['column_A'])} or {missing(a['column_B'])} or {wrong})")
+        elif kind in ("ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique"):
+            names = (
+                a.get("column_list")
+                if kind == "ExpectCompoundColumnsToBeUnique"
+                else [a.get("column")]
+            )
+            if not names or not all(col(n) for n in names):
+                return None
+            keys = list(names)
+            conditions.append("__eduq_key_rows > 1")
+            conditions += [missing(n) for n in names]
+        else:
+            return None
+    if not conditions:
+        return None
+    window = (
+        f", count(*) over (partition by {', '.join(col(k) for k in keys)}) as __eduq_key_rows"
+        if keys
+        else ""
+    )
+    return (
+        f"select * exclude (__eduq_row{', __eduq_key_rows' if keys else ''}) from ("
+        f"select *, row_number() over () as __eduq_row{window} from ({sql}) as q"
+        f") as s where {' or '.join(conditions)} order by __eduq_row"
+    )

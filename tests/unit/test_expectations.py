@@ -636,3 +636,75 @@ def test_the_worker_evaluates_then_ends_when_asked(con, tmp_path: Path) -> None:
     assert "leaked" not in done.stderr, done.stderr
     evaluation = pickle.loads((tmp_path / "evaluation.pickle").read_bytes())
     assert evaluation == _Validator().evaluate(*_request(check), frame)
+
+
+def test_judging_only_the_suspect_rows_gives_the_verdicts_of_the_whole_result(
+    con, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB keeps the rows that could fail (gx_runner.suspect_query) and Great Expectations judges
+    only those: every check must end with the same status, message and failing rows as when the
+    whole result is judged, on a warehouse with defects of every kind the filter handles (a
+    duplicated key, a NULL key, a share above 1, failing above participants, counts
+    above totals, a mark out of range, a cluster outside its set)."""
+    from gate.expectations import gx_runner
+
+    con.execute(
+        "insert into marts.fct_procedure_results values "
+        "('sch000001', 'VPR_MA_5', 2024, 10, 12, 1.2, null), "
+        "(null, 'VPR_MA_5', 2024, 10, 1, 0.1, null)"
+    )
+    con.execute(
+        "update marts.fct_shnor_list set fioko_cluster = 'extreme' "
+        "where school_id = 'sch000003' and list_year = 2025"
+    )
+    _insert(
+        con,
+        "raw.social_passport",
+        [{"year": 2024, "school_id": "sch000002", "students_total": 50, "low_income": 51}],
+        file_id=44,
+        file_name="social_passport_fix.xlsx",
+    )
+    con.execute(
+        "update raw.vpr_results set mark = 7 where _row_number = (select min(_row_number) "
+        "from raw.vpr_results)"
+    )
+    catalog = read_catalog(con)
+    checks = all_checks(catalog)
+    filtered = [
+        c for c in checks if gx_runner.suspect_query(c, "select 1", _all_columns(c)) is not None
+    ]
+    assert len(filtered) >= 10  # most checks are judged on their suspect rows
+
+    def outcome(results: list) -> dict:
+        return {
+            r.check.key: (
+                r.status,
+                r.message,
+                r.rows_checked,
+                None if r.failing_rows is None else r.failing_rows.astype(str).values.tolist(),
+            )
+            for r in results
+        }
+
+    suspects_only = outcome(run_checks(con, checks, catalog))
+    monkeypatch.setattr(gx_runner, "suspect_query", lambda *args: None)
+    whole = outcome(run_checks(con, checks, catalog))
+    assert suspects_only == whole
+    failed = {k for k, v in whole.items() if v[0] == "failed"}
+    assert {
+        "marts__fct_procedure_results__one_row_per_key",
+        "marts__fct_procedure_results__shares_between_0_and_1",
+        "marts__fct_procedure_results__failing_within_participants",
+        "raw__social_passport__counts_within_totals",
+    } <= failed
+
+
+def _all_columns(check) -> dict[str, str]:
+    """Every column an expectation of ``check`` names, as a VARCHAR column (for suspect_query)."""
+    names = set()
+    for e in check.expectations:
+        for key in ("column", "column_A", "column_B"):
+            if key in e.kwargs:
+                names.add(e.kwargs[key])
+        names.update(e.kwargs.get("column_list") or ())
+    return dict.fromkeys(names, "VARCHAR")
