@@ -201,6 +201,18 @@ class SettingsError(EduqError, ValueError):
     """An EDUQ_* variable has a value that cannot be used (the message names it)."""
 
 
+def _number(
+    env: Mapping[str, str], name: str, kind: type[int | float], default: float, what: str
+) -> float:
+    """The number setting ``name`` of ``env`` (``default`` when unset or blank); a value that is
+    not ``what`` is one clear line."""
+    text = env.get(name, "").strip()
+    try:
+        return kind(text) if text else default
+    except ValueError as exc:
+        raise SettingsError(f"{name}={text!r} is not {what}") from exc
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from ``env`` (default: the process environment), read once."""
     env = os.environ if env is None else env
@@ -210,38 +222,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         today = dt.date.fromisoformat(today_text) if today_text else dt.date.today()
     except ValueError as exc:
         raise SettingsError(f"EDUQ_TODAY={today_text!r} is not a date like 2025-11-01") from exc
-    threads_text = env.get("EDUQ_DUCKDB_THREADS", "").strip()
-    try:
-        threads = int(threads_text) if threads_text else (os.cpu_count() or 2)
-    except ValueError as exc:
-        raise SettingsError(f"EDUQ_DUCKDB_THREADS={threads_text!r} is not a whole number") from exc
+    threads = _number(env, "EDUQ_DUCKDB_THREADS", int, os.cpu_count() or 2, "a whole number")
     temp_dir = env.get("EDUQ_DUCKDB_TEMP_DIR")
-    dbt_threads_text = env.get("EDUQ_DBT_THREADS", "").strip()
-    try:
-        dbt_threads = int(dbt_threads_text) if dbt_threads_text else DEFAULT_DBT_THREADS
-    except ValueError as exc:
-        raise SettingsError(f"EDUQ_DBT_THREADS={dbt_threads_text!r} is not a whole number") from exc
-    load_workers_text = env.get("EDUQ_LOAD_WORKERS", "").strip()
-    try:
-        load_workers = int(load_workers_text) if load_workers_text else DEFAULT_LOAD_WORKERS
-    except ValueError as exc:
-        raise SettingsError(
-            f"EDUQ_LOAD_WORKERS={load_workers_text!r} is not a whole number"
-        ) from exc
-    settle_text = env.get("EDUQ_LANDING_SETTLE_SECONDS", "").strip()
-    try:
-        settle = float(settle_text) if settle_text else 0.0
-    except ValueError as exc:
-        raise SettingsError(
-            f"EDUQ_LANDING_SETTLE_SECONDS={settle_text!r} is not a number of seconds"
-        ) from exc
-    wait_text = env.get("EDUQ_LOCK_WAIT_SECONDS", "").strip()
-    try:
-        lock_wait = float(wait_text) if wait_text else DEFAULT_LOCK_WAIT_SECONDS
-    except ValueError as exc:
-        raise SettingsError(
-            f"EDUQ_LOCK_WAIT_SECONDS={wait_text!r} is not a number of seconds"
-        ) from exc
+    dbt_threads = _number(env, "EDUQ_DBT_THREADS", int, DEFAULT_DBT_THREADS, "a whole number")
+    load_workers = _number(env, "EDUQ_LOAD_WORKERS", int, DEFAULT_LOAD_WORKERS, "a whole number")
+    settle = _number(env, "EDUQ_LANDING_SETTLE_SECONDS", float, 0.0, "a number of seconds")
+    lock_wait = _number(
+        env, "EDUQ_LOCK_WAIT_SECONDS", float, DEFAULT_LOCK_WAIT_SECONDS, "a number of seconds"
+    )
     small_text = env.get("EDUQ_SMALL_NUMBER_MIN", "").strip()
     if small_text and (not small_text.isdigit() or int(small_text) < 1):
         raise SettingsError(

@@ -17,6 +17,7 @@ NAMES = (
     "EDUQ_DUCKDB_THREADS",
     "EDUQ_DUCKDB_TEMP_DIR",
     "EDUQ_DBT_THREADS",
+    "EDUQ_LOAD_WORKERS",
 )
 
 
@@ -56,7 +57,7 @@ def test_the_settings_reach_duckdb_and_dbt(home: Path, monkeypatch: pytest.Monke
     assert args[args.index("--threads") + 1] == "1"
 
 
-@pytest.mark.parametrize("name", ["EDUQ_DUCKDB_THREADS", "EDUQ_DBT_THREADS"])
+@pytest.mark.parametrize("name", ["EDUQ_DUCKDB_THREADS", "EDUQ_DBT_THREADS", "EDUQ_LOAD_WORKERS"])
 def test_a_bad_number_is_a_clear_error(
     home: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
