@@ -141,16 +141,16 @@ def _table_width(table: Table) -> str:
     return f"{chars * 0.62:.1f}em; max-width: 100%" if chars < 150 else "100%"
 
 
-def _svg_image(svg: str) -> str:
-    """An SVG as an <img> with a data URI: WeasyPrint draws it without styling every SVG element."""
+def _svg_image(svg: str, within_page: bool = False) -> str:
+    """An SVG as an <img> with a data URI: WeasyPrint draws it without styling every SVG element.
+    ``within_page``: scaled down to the width of the page if wider (the card's six chart panels are
+    wider than an A4 portrait page; the HTML's inline SVG has ``max-width: 100%`` already)."""
     import base64
 
     data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
     width = re.search(r'width="([0-9.]+)"', svg)
-    # never wider than the page: the card's six chart panels are wider than an A4 portrait page
-    style = (
-        f' style="width: {float(width.group(1)) * 0.75:.1f}pt; max-width: 100%"' if width else ""
-    )
+    limit = "; max-width: 100%" if within_page else ""
+    style = f' style="width: {float(width.group(1)) * 0.75:.1f}pt{limit}"' if width else ""
     return f'<img alt="" src="data:image/svg+xml;base64,{data}"{style}>'
 
 
@@ -197,7 +197,7 @@ def _blocks(doc: Document, for_pdf: bool = False) -> list[dict]:
                         "kind": "chart",
                         "key": b.key,
                         "title": b.title,
-                        "svg": _svg_image(b.svg) if for_pdf else b.svg,
+                        "svg": _svg_image(b.svg, doc.kind == "card") if for_pdf else b.svg,
                         "footnote": b.footnote,
                     }
                 )
