@@ -50,6 +50,7 @@ class DocumentResult:
     build_id: str = ""
     seconds: float = 0.0
     count: int = 1
+    continued: list[str] = field(default_factory=list)  # cards that run on (too long even compact)
 
     @property
     def main_file(self) -> Path:
@@ -70,7 +71,13 @@ class DocumentResult:
             head = f"{label}: unchanged since v{self.version}; nothing new published"
         else:
             head = f"{label}: published v{self.version} in {self.seconds:.1f} s"
-        return f"{head}\n  {self.main_file}"
+        tail = (
+            f"\n  {len(self.continued)} card(s) did not fit one page even compact and run on "
+            f"(each says so on its first page): {', '.join(self.continued)}"
+            if self.continued
+            else ""
+        )
+        return f"{head}\n  {self.main_file}{tail}"
 
 
 @dataclass(frozen=True)
@@ -334,4 +341,8 @@ def publish_cards(
         cards_dir(settings, list_year) / school_id if school_id else cards_dir(settings, list_year)
     )
     published = publish_version(folder, print_fp, files, manifest)
-    return _result("card" if school_id else "cards", list_year, published, gate, started, len(docs))
+    result = _result(
+        "card" if school_id else "cards", list_year, published, gate, started, len(docs)
+    )
+    result.continued = [s["school_id"] for s, f in zip(schools, fitted) if f.continued]
+    return result

@@ -267,3 +267,14 @@ def test_a_card_that_fits_keeps_its_html_and_the_compact_steps_are_all_styled() 
         assert f'class="document fit-{step}"' in compact and css in compact
         assert f"article.fit-{step} table {{" in css and f"article.fit-{step} .footnote {{" in css
         assert render.CONTINUED_NOTE not in compact
+
+
+def test_a_run_names_the_cards_that_run_on() -> None:
+    from pathlib import Path
+
+    from publishing.report.publish import DocumentResult
+
+    result = DocumentResult("cards", 2025, "published", 2, Path("cards/v2"), count=3)
+    assert "run on" not in result.render()
+    result.continued = ["sch7"]
+    assert result.render().endswith("run on (each says so on its first page): sch7")
