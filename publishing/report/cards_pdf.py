@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -46,7 +47,9 @@ class CardChunk:
     anchors: tuple[str, ...]  # the HTML id of each card, in order
     titles: tuple[str, ...]  # the PDF title of each card
     moment: dt.date | None
-    docs: tuple[Document, ...] = ()  # the cards, to lay out again one that runs onto a second page
+    # each card pickled, to lay out again one that runs onto a second page: unpickled only for such
+    # a card (unpickling a chunk's cards would cost its layout process ~40 ms; pickled, ~1 ms)
+    docs: tuple[bytes, ...] = ()
     version_label: str = ""
 
 
@@ -81,7 +84,8 @@ def render_card_chunk(chunk: CardChunk) -> list[CardPdf]:
             pdf = write_pdf(document, chunk.moment, pages, title)
             out.append(CardPdf(pdf, AS_DESIGNED, len(pages)))
         else:
-            out.append(fit_card(chunk.docs[i], chunk.version_label, chunk.moment, title))
+            doc = pickle.loads(chunk.docs[i])
+            out.append(fit_card(doc, chunk.version_label, chunk.moment, title))
     return out
 
 
@@ -131,7 +135,7 @@ def render_cards_pdf(
                 anchors=tuple(d.anchor for d in part),
                 titles=tuple(f"{d.title} — {d.subtitle}" for d in part),
                 moment=moment,
-                docs=tuple(part),
+                docs=tuple(pickle.dumps(d) for d in part),
                 version_label=version_label,
             )
         )
@@ -213,7 +217,6 @@ def _render_in_workers(
     """Lay the chunks out in ``workers`` processes (publishing/report/card_worker.py), each taking
     the next chunk not yet taken; ``chunk_done(index, cards)`` is called in this thread as each
     chunk comes back (a thread a process feeds it and reads its answers)."""
-    import pickle
     import queue
     import subprocess
     import sys
