@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import resource
 import shutil
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 TARGET_REPORT_S, TARGET_CARDS_S = 10.0, 60.0
@@ -93,6 +95,14 @@ def main() -> int:
         print(
             f"  PDF of all cards {cards.main_file.stat().st_size / 1e6:.1f} MB, "
             f"{_pages(cards.main_file)} pages; the cards' own PDFs {singles / 1e6:.1f} MB"
+        )
+        layout = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["layout"]
+        steps = Counter(layout["compact"].values())
+        print(
+            f"  one page a card: {cards.count - len(layout['continued'])} of {cards.count}; "
+            f"laid out again in a compact step: {len(layout['compact'])} "
+            f"({', '.join(f'step {k}: {n}' for k, n in sorted(steps.items())) or 'none'}); "
+            f"running on: {len(layout['continued'])} {layout['continued'] or ''}".rstrip()
         )
         print(
             "  done after: "

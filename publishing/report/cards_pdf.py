@@ -9,6 +9,10 @@ chunk's document (``Document.copy``: its own font subsets, about 30 kB a page); 
 is the cards' PDFs one after another (pypdf: a few milliseconds a card, where painting the pages
 once more would take about 50). The chunk size is fixed, so the bytes do not depend on the number
 of processes.
+
+One page a card: a card whose pages of its chunk are more than one is laid out again, alone, in the
+compact steps of ``render.Fit`` until it fits (``fit_card``); only those cards cost a second layout.
+The fit of every card comes back with its PDF, so that its HTML is written with the same style.
 """
 
 from __future__ import annotations
@@ -16,13 +20,22 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from publishing.errors import PublishingError
 from publishing.report.content import Document
-from publishing.report.render import CARD_PAGE, layout_pdf, render_html, write_pdf
+from publishing.report.render import (
+    AS_DESIGNED,
+    CARD_COMPACT_STEPS,
+    CARD_PAGE,
+    Fit,
+    layout_pdf,
+    render_html,
+    write_pdf,
+)
 
 CARDS_PER_CHUNK = 25
 MAX_CARD_WORKERS = 4
@@ -34,20 +47,67 @@ class CardChunk:
     anchors: tuple[str, ...]  # the HTML id of each card, in order
     titles: tuple[str, ...]  # the PDF title of each card
     moment: dt.date | None
+    # each card pickled, to lay out again one that runs onto a second page: unpickled only for such
+    # a card (unpickling a chunk's cards would cost its layout process ~40 ms; pickled, ~1 ms)
+    docs: tuple[bytes, ...] = ()
+    version_label: str = ""
 
 
-def render_card_chunk(chunk: CardChunk) -> list[bytes]:
-    """Lay out one chunk of cards: the PDF of each card (its pages of the chunk's document)."""
+@dataclass(frozen=True)
+class CardPdf:
+    pdf: bytes
+    fit: Fit  # how the card was laid out (its HTML is written the same way)
+    pages: int
+
+
+@dataclass(frozen=True)
+class CardsPdf:
+    whole: bytes  # the PDF of all cards
+    cards: list[bytes]  # the PDF of each card, in the order of the documents
+    fits: list[Fit]  # how each card was laid out
+    pages: list[int]  # the pages of each card: 1, unless a card runs on (its fit says so)
+
+
+def render_card_chunk(chunk: CardChunk) -> list[CardPdf]:
+    """Lay out one chunk of cards: the PDF of each card (its pages of the chunk's document, or of its
+    own compact layout when those pages were more than one)."""
     document = layout_pdf(chunk.html, chunk.moment)
     first_page: dict[str, int] = {}
     for number, page in enumerate(document.pages):
         for anchor in page.anchors:
             first_page.setdefault(anchor, number)
     starts = [first_page[a] for a in chunk.anchors] + [len(document.pages)]
-    return [
-        write_pdf(document, chunk.moment, document.pages[starts[i] : starts[i + 1]], title)
-        for i, title in enumerate(chunk.titles)
-    ]
+    out = []
+    for i, title in enumerate(chunk.titles):
+        pages = document.pages[starts[i] : starts[i + 1]]
+        if len(pages) == 1 or not chunk.docs:
+            pdf = write_pdf(document, chunk.moment, pages, title)
+            out.append(CardPdf(pdf, AS_DESIGNED, len(pages)))
+        else:
+            doc = pickle.loads(chunk.docs[i])
+            out.append(fit_card(doc, chunk.version_label, chunk.moment, title))
+    return out
+
+
+def fit_card(doc: Document, version_label: str, moment: dt.date | None, title: str) -> CardPdf:
+    """Lay a card that runs onto a second page out again, alone, in ever more compact steps; the
+    first step that fits one page is kept. If none does, the last step runs on and says so (its
+    pages counted): nothing of the card is left out."""
+
+    def layout(fit: Fit) -> Any:
+        html = render_html(
+            [doc], version_label=version_label, page=CARD_PAGE, toc=False, for_pdf=True, fits=[fit]
+        )
+        return layout_pdf(html, moment)
+
+    for step in range(1, CARD_COMPACT_STEPS + 1):
+        fit = Fit(step)
+        document = layout(fit)
+        if len(document.pages) == 1:
+            return CardPdf(write_pdf(document, moment, title=title), fit, 1)
+    fit = Fit(CARD_COMPACT_STEPS, continued=True)
+    document = layout(fit)
+    return CardPdf(write_pdf(document, moment, title=title), fit, len(document.pages))
 
 
 def render_cards_pdf(
@@ -58,8 +118,9 @@ def render_cards_pdf(
     title: str,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[bytes, list[bytes]]:
-    """The PDF of all cards and the PDF of each card, rendered from the cards' HTML.
+) -> CardsPdf:
+    """The PDF of all cards and the PDF of each card, rendered from the cards' HTML, each card one
+    page (laid out again in compact steps where needed), with how each was laid out.
 
     ``workers``: processes that lay out the chunks (default: one a core, at most
     ``MAX_CARD_WORKERS``); one chunk is laid out in this process."""
@@ -74,20 +135,22 @@ def render_cards_pdf(
                 anchors=tuple(d.anchor for d in part),
                 titles=tuple(f"{d.title} — {d.subtitle}" for d in part),
                 moment=moment,
+                docs=tuple(pickle.dumps(d) for d in part),
+                version_label=version_label,
             )
         )
     if workers is None:
         workers = min(os.cpu_count() or 1, MAX_CARD_WORKERS)
     workers = max(1, min(workers, len(chunks)))
-    results: dict[int, list[bytes]] = {}
+    results: dict[int, list[CardPdf]] = {}
     whole = _Concatenation()
     done = 0
 
-    def chunk_done(i: int, cards: list[bytes]) -> None:
+    def chunk_done(i: int, cards: list[CardPdf]) -> None:
         # the PDF of all cards grows while the other chunks are laid out
         nonlocal done
         results[i] = cards
-        whole.add(i, cards)
+        whole.add(i, [card.pdf for card in cards])
         done += len(chunks[i].anchors)
         if progress is not None:
             progress(done, len(docs))
@@ -97,8 +160,13 @@ def render_cards_pdf(
             chunk_done(i, render_card_chunk(chunk))
     else:
         _render_in_workers(chunks, workers, chunk_done)
-    singles = [card for i in range(len(chunks)) for card in results[i]]
-    return whole.finish(title, moment), singles
+    cards = [card for i in range(len(chunks)) for card in results[i]]
+    return CardsPdf(
+        whole.finish(title, moment),
+        [card.pdf for card in cards],
+        [card.fit for card in cards],
+        [card.pages for card in cards],
+    )
 
 
 class _Concatenation:
@@ -144,12 +212,11 @@ class CardRenderingFailed(PublishingError):
 def _render_in_workers(
     chunks: Sequence[CardChunk],
     workers: int,
-    chunk_done: Callable[[int, list[bytes]], None],
+    chunk_done: Callable[[int, list[CardPdf]], None],
 ) -> None:
     """Lay the chunks out in ``workers`` processes (publishing/report/card_worker.py), each taking
     the next chunk not yet taken; ``chunk_done(index, cards)`` is called in this thread as each
     chunk comes back (a thread a process feeds it and reads its answers)."""
-    import pickle
     import queue
     import subprocess
     import sys
@@ -159,7 +226,7 @@ def _render_in_workers(
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
     for i in range(len(chunks)):
         todo.put(i)
-    finished: queue.SimpleQueue[tuple[int, list[bytes]] | str] = queue.SimpleQueue()
+    finished: queue.SimpleQueue[tuple[int, list[CardPdf]] | str] = queue.SimpleQueue()
     stop = threading.Event()
 
     def work() -> None:

@@ -50,6 +50,7 @@ class DocumentResult:
     build_id: str = ""
     seconds: float = 0.0
     count: int = 1
+    continued: list[str] = field(default_factory=list)  # cards that run on (too long even compact)
 
     @property
     def main_file(self) -> Path:
@@ -70,7 +71,13 @@ class DocumentResult:
             head = f"{label}: unchanged since v{self.version}; nothing new published"
         else:
             head = f"{label}: published v{self.version} in {self.seconds:.1f} s"
-        return f"{head}\n  {self.main_file}"
+        tail = (
+            f"\n  {len(self.continued)} card(s) did not fit one page even compact and run on "
+            f"(each says so on its first page): {', '.join(self.continued)}"
+            if self.continued
+            else ""
+        )
+        return f"{head}\n  {self.main_file}{tail}"
 
 
 @dataclass(frozen=True)
@@ -258,6 +265,7 @@ def publish_cards(
     content = [document_content(d) for d in docs]
     print_fp = fingerprint(content, code_fingerprint(), software_versions(), gate.data_as_of)
     moment = gate.document_date
+    fitted: list[render.Fit] = []  # how each card was laid out (known once the PDF is rendered)
 
     def files(version: int) -> dict[str, bytes]:
         label = f"v{version}"
@@ -272,28 +280,32 @@ def publish_cards(
             if progress is not None:
                 progress(done, of, "pdf")
 
-        # the PDF from the cards' HTML (WeasyPrint): all cards, and each card's pages
-        pdf, singles = cards_pdf.render_cards_pdf(
+        # the PDF from the cards' HTML (WeasyPrint): all cards, and each card's pages; a card that
+        # ran onto a second page was laid out again more compactly, and its HTML says how
+        pdf = cards_pdf.render_cards_pdf(
             docs,
             version_label=label,
             moment=moment,
             title=f"Карточки школ, список ШНОР {list_year}",
             progress=pdf_progress,
         )
+        fitted.extend(pdf.fits)
         if school_id:
-            html = render.render_html(docs, version_label=label, page=page, toc=False)
-            return {"card.html": html.encode("utf-8"), "card.pdf": singles[0]}
+            html = render.render_html(
+                docs, version_label=label, page=page, toc=False, fits=pdf.fits
+            )
+            return {"card.html": html.encode("utf-8"), "card.pdf": pdf.cards[0]}
         out: dict[str, bytes] = {
-            f"cards_{list_year}.pdf": pdf,
+            f"cards_{list_year}.pdf": pdf.whole,
             f"cards_{list_year}.html": render.render_html(
-                docs, version_label=label, page=page, toc=False
+                docs, version_label=label, page=page, toc=False, fits=pdf.fits
             ).encode("utf-8"),
         }
-        for n, (doc, single) in enumerate(zip(docs, singles), start=1):
+        for n, (doc, single, fit) in enumerate(zip(docs, pdf.cards, pdf.fits), start=1):
             sid = doc.anchor.removeprefix("card-")
             out[f"pdf/{sid}.pdf"] = single
             out[f"html/{sid}.html"] = render.render_html(
-                [doc], version_label=label, page=page, toc=False
+                [doc], version_label=label, page=page, toc=False, fits=[fit]
             ).encode("utf-8")
             if progress is not None and (n % 50 == 0 or n == total):
                 progress(n, total, "folder")
@@ -315,6 +327,12 @@ def publish_cards(
                 "resource_deficits": data.deficit_year,
             },
             "methodology": {"profile": data.basis.name, "version": data.basis.version},
+            # one page a card: the cards laid out in a compact step (templates/card_compact.css),
+            # and any that ran on even so (each says so on its first page)
+            "layout": {
+                "compact": {s["school_id"]: f.step for s, f in zip(schools, fitted) if f.step},
+                "continued": [s["school_id"] for s, f in zip(schools, fitted) if f.continued],
+            },
             "warehouse": _warehouse(gate),
             "software": software_versions(),
         }
@@ -323,4 +341,8 @@ def publish_cards(
         cards_dir(settings, list_year) / school_id if school_id else cards_dir(settings, list_year)
     )
     published = publish_version(folder, print_fp, files, manifest)
-    return _result("card" if school_id else "cards", list_year, published, gate, started, len(docs))
+    result = _result(
+        "card" if school_id else "cards", list_year, published, gate, started, len(docs)
+    )
+    result.continued = [s["school_id"] for s, f in zip(schools, fitted) if f.continued]
+    return result

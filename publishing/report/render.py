@@ -37,6 +37,33 @@ class Page:
 REPORT_PAGE = Page("landscape")
 CARD_PAGE = Page("portrait", "8mm 9mm 11mm 9mm")
 
+# The school card is one page. A card whose laid-out document runs onto a second page is laid out
+# again in compact steps (templates/card_compact.css: ``article.fit-1`` … ``fit-3``, each with smaller
+# fonts, paddings and charts than the one before) until it fits; one that does not fit even at the
+# last step keeps that step, runs on, and says so at its top («продолжение на следующей странице»)
+# with its pages counted («Страница 1 из 2»). Nothing is left out. A card that fits as it is keeps
+# its HTML and PDF unchanged (no class, no compact style sheet).
+CARD_COMPACT_STEPS = 3
+CONTINUED_NOTE = (
+    "Карточка не уместилась на одной странице даже в сжатом виде: продолжение — на следующей "
+    "странице."
+)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How a school card is laid out: its compact step (0: as designed) and whether it runs on."""
+
+    step: int = 0
+    continued: bool = False
+
+    @property
+    def css_class(self) -> str:
+        return f"fit-{self.step}" if self.step else ""
+
+
+AS_DESIGNED = Fit()
+
 
 # --- layout shared by the XLSX and the HTML (each HTML cell names its XLSX cell) -------------------
 def header_rows(table: Table) -> int:
@@ -114,13 +141,16 @@ def _table_width(table: Table) -> str:
     return f"{chars * 0.62:.1f}em; max-width: 100%" if chars < 150 else "100%"
 
 
-def _svg_image(svg: str) -> str:
-    """An SVG as an <img> with a data URI: WeasyPrint draws it without styling every SVG element."""
+def _svg_image(svg: str, within_page: bool = False) -> str:
+    """An SVG as an <img> with a data URI: WeasyPrint draws it without styling every SVG element.
+    ``within_page``: scaled down to the width of the page if wider (the card's six chart panels are
+    wider than an A4 portrait page; the HTML's inline SVG has ``max-width: 100%`` already)."""
     import base64
 
     data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
     width = re.search(r'width="([0-9.]+)"', svg)
-    style = f' style="width: {float(width.group(1)) * 0.75:.1f}pt"' if width else ""
+    limit = "; max-width: 100%" if within_page else ""
+    style = f' style="width: {float(width.group(1)) * 0.75:.1f}pt{limit}"' if width else ""
     return f'<img alt="" src="data:image/svg+xml;base64,{data}"{style}>'
 
 
@@ -167,7 +197,7 @@ def _blocks(doc: Document, for_pdf: bool = False) -> list[dict]:
                         "kind": "chart",
                         "key": b.key,
                         "title": b.title,
-                        "svg": _svg_image(b.svg) if for_pdf else b.svg,
+                        "svg": _svg_image(b.svg, doc.kind == "card") if for_pdf else b.svg,
                         "footnote": b.footnote,
                     }
                 )
@@ -184,13 +214,18 @@ def render_html(
     page: Page = REPORT_PAGE,
     toc: bool = True,
     for_pdf: bool = False,
+    fits: Sequence[Fit] | None = None,
 ) -> str:
     """One HTML file holding ``docs`` one after another (a report is one; all cards are many).
-    ``for_pdf``: charts as SVG images (faster for WeasyPrint), no script."""
+    ``for_pdf``: charts as SVG images (faster for WeasyPrint), no script. ``fits``: how each card
+    is laid out (default: as designed); the compact style sheet is included only when a card
+    needs it."""
     for doc in docs:
         draw_charts(doc)
+    fits = list(fits) if fits is not None else [AS_DESIGNED] * len(docs)
+    assert len(fits) == len(docs), "one fit a document"
     parts = []
-    for doc in docs:
+    for doc, fit in zip(docs, fits):
         anchor = doc.anchor or doc.kind
         parts.append(
             {
@@ -198,13 +233,19 @@ def render_html(
                 "anchor": anchor,
                 "prefix": "" if len(docs) == 1 else f"{anchor}-",
                 "toc": toc and len(docs) == 1,
+                "fit_class": fit.css_class,
+                "continued_note": CONTINUED_NOTE if fit.continued else "",
             }
         )
+    compact = any(fit.step or fit.continued for fit in fits)
     template = _environment().get_template("document.html.j2")
     return template.render(
         doc=docs[0],
         parts=parts,
         css=(TEMPLATES / "style.css").read_text(encoding="utf-8"),
+        compact_css=(TEMPLATES / "card_compact.css").read_text(encoding="utf-8") if compact else "",
+        # a card that runs on, alone in its document, counts its pages («Страница 1 из 2»)
+        page_total=len(fits) == 1 and fits[0].continued,
         version_label=version_label,
         orientation=page.orientation,
         margin=page.margin,

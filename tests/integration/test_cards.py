@@ -15,6 +15,7 @@ a school not on the list.
 from __future__ import annotations
 
 import html.parser
+import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -553,3 +554,165 @@ def test_a_card_pdf_from_its_html_gives_the_same_bytes_twice(small_region, cases
     assert fonts and all(
         "/FontFile2" in f["/DescendantFonts"][0].get_object()["/FontDescriptor"] for f in fonts
     ), "every font embedded"
+
+
+# --- one page a card, whatever it holds --------------------------------------------------------------
+def test_every_card_of_the_region_is_one_page(cards_folder) -> None:
+    from pypdf import PdfReader
+
+    manifest = json.loads((cards_folder / "manifest.json").read_text(encoding="utf-8"))
+    pdfs = sorted((cards_folder / "pdf").glob("*.pdf"))
+    assert [p.stem for p in pdfs] == sorted(manifest["schools"])
+    pages = {p.stem: len(PdfReader(p).pages) for p in pdfs}
+    assert {sid for sid, n in pages.items() if n != 1} == set()
+    assert len(PdfReader(cards_folder / f"cards_{YEAR}.pdf").pages) == len(pdfs)
+    assert manifest["layout"]["continued"] == []
+    # a card laid out in a compact step has the same style in its HTML
+    for sid, step in manifest["layout"]["compact"].items():
+        html = (cards_folder / "html" / f"{sid}.html").read_text(encoding="utf-8")
+        assert f'class="document fit-{step}"' in html, sid
+
+
+LONG_INDICATOR = (
+    "Показатель {n:02d}: доля обучающихся 5–9 классов, охваченных индивидуальными образовательными "
+    "маршрутами и программами дополнительного образования по итогам мониторинга (вариант {n})"
+)
+LONG_NAME = (
+    "Муниципальное бюджетное общеобразовательное учреждение «Средняя общеобразовательная школа "
+    "с углублённым изучением отдельных предметов имени Героя Советского Союза И. И. Иванова» "
+    "села Длинное"
+)
+PROGRAMMES = "500+ 2021; 500+ 2022; региональная программа поддержки школ с низкими результатами"
+
+
+def _worst_case(data, school: dict, targets: int = 12):
+    """The card of ``school`` given the most a card can hold: every procedure of the list flagged in
+    each of the three years, every risk factor of high significance, every deficit rule fired, two
+    periods of academic debt, three programmes, ``targets`` programme indicators with long names,
+    and a long school name (the rows as the marts give them, values made up here)."""
+    import dataclasses
+
+    sid = school["school_id"]
+    kinds = {}
+    for rows in data.procedures.values():
+        for p in rows:
+            kinds.setdefault(p["procedure_code"], p)
+    kinds = sorted(kinds.values(), key=lambda p: p["sort_order"])
+    years = (data.results_year - 2, data.results_year - 1, data.results_year)
+    procedures = [
+        {
+            **p,
+            "school_id": sid,
+            "year": year,
+            "participants": 100 + k,
+            "failing": 40 + k + j,
+            "fail_share": (40 + k + j) / (100 + k),
+            "is_flagged": True,
+            "is_small_number_suppressed": False,
+        }
+        for k, p in enumerate(kinds)
+        for j, year in enumerate(years)
+    ]
+    names = [p["procedure_name_ru"] for p in kinds]
+    school = {
+        **school,
+        "is_shnor": True,
+        "fioko_cluster_ru": "сильно неуспевающие",
+        "cluster_measure_value": 0.5,
+        "school_name": LONG_NAME,
+        "flagged_procedures": "; ".join(f"{n} (45.5%)" for n in names),
+        "persistent_procedures": "; ".join(names),
+        "support_programmes_to_date": PROGRAMMES,
+        "first_support_year": 2021,
+    }
+    factors = next(rows for rows in data.risk.values() if len(rows) == 10)
+    factors = [{**f, "significance": "high", "significance_ru": "высокая"} for f in factors]
+    deficits = {"school_id": sid, "has_resource_survey": True}
+    deficits |= {f"has_{rule['rule_code']}": True for rule in data.deficit_rules}
+    any_target = next(rows for rows in data.targets.values())[0]
+    indicators = [
+        {
+            **any_target,
+            "school_id": sid,
+            "indicator": LONG_INDICATOR.format(n=n),
+            "baseline_text": f"{10 + n}%",
+            "target_text": "ежегодное обновление банка данных",
+            "target_year": YEAR - 1,
+            "actual_value": 30.0 + n,
+            "actual_year": YEAR - 1,
+            "is_percent": True,
+            "target_status_ru": "хранилище не рассчитывает",
+            "is_small_number_suppressed": False,
+        }
+        for n in range(1, targets + 1)
+    ]
+    debt = next(rows for rows in data.debt.values() if len(rows) >= 2)
+    worst = dataclasses.replace(
+        data,
+        schools=[school],
+        procedures={sid: procedures},
+        risk={sid: factors},
+        deficits={sid: deficits},
+        targets={sid: indicators},
+        debt={sid: [{**d, "school_id": sid} for d in debt]},
+    )
+    return worst, school
+
+
+def _in_order(words: list[str], text: list[str]) -> bool:
+    """``words`` appear in ``text`` in this order (other words may stand between them: the cells of
+    a table row are read line by line)."""
+    rest = iter(text)
+    return all(word in rest for word in words)
+
+
+def test_a_card_holding_everything_still_fits_one_page_with_all_of_it(small_region) -> None:
+    from pypdf import PdfReader
+
+    from publishing.report import card, cards_pdf, render
+    from publishing.report.publish import open_serving
+
+    with open_serving(small_region.settings) as con:
+        data = card.read_cards(con, YEAR)
+    listed = next(s for s in data.schools if s["is_shnor"])
+    worst, school = _worst_case(data, listed)
+    doc = card.build_card(worst, school, build_id="test", document_date=None)
+    result = cards_pdf.render_cards_pdf([doc], version_label="v1", moment=None, title="t")
+    (fit,) = result.fits
+    assert result.pages == [1] and fit.step >= 1 and not fit.continued, fit
+    (page,) = PdfReader(io.BytesIO(result.cards[0])).pages
+    text = page.extract_text().split()
+    assert "уместилась" not in text  # no note that the card runs on
+
+    def shown(phrase: str) -> bool:
+        return _in_order(phrase.split(), text)
+
+    assert shown(LONG_NAME) and shown(f"Программы поддержки: {PROGRAMMES} (с 2021 года).")
+    for p in worst.procedures[listed["school_id"]]:
+        assert shown(p["procedure_name_ru"]), p["procedure_name_ru"]
+    rows = {}
+    for p in worst.procedures[listed["school_id"]]:
+        share = f"{int(p['fail_share'] * 100 + 0.5)}%"
+        rows.setdefault(p["procedure_name_ru"], []).extend(
+            [str(p["participants"]), str(p["failing"]), share]
+        )
+    for name, figures in rows.items():  # the table's row: the name, then N, F, share of each year
+        assert shown(" ".join([name, *figures])), name
+    for f in worst.risk[listed["school_id"]]:
+        assert shown(f"{f['factor_number']}. {f['factor_name_ru']}"), f["factor_name_ru"]
+    flat = " ".join(text)
+    for rule in data.deficit_rules:  # a paragraph of rules, «; » between them
+        assert rule["rule_ru"] in flat, rule["rule_ru"]
+    for n in range(1, 13):
+        assert shown(LONG_INDICATOR.format(n=n) + f" {10 + n}%"), n
+        assert shown(f"{30 + n},0% ({YEAR - 1})"), n
+    # the end of the card: the targets' footnote, then the footer
+    programme_year = worst.targets[listed["school_id"]][0]["year"]
+    assert shown(
+        f"Программа {programme_year} года. Факт — значение, которое рассчитывает хранилище"
+    )
+    assert shown("за год достижения или последний год с данными.")
+    assert shown(f"Карточка {listed['school_id']}, список ШНОР {YEAR}") and shown("Страница 1")
+    # its HTML is written in the same compact step
+    html = render.render_html([doc], version_label="v1", page=render.CARD_PAGE, fits=result.fits)
+    assert f'class="document fit-{fit.step}"' in html

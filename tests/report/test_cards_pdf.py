@@ -56,10 +56,12 @@ def test_cards_laid_out_in_one_or_two_processes_give_the_same_bytes(cards, tmp_p
     one = cards_pdf.render_cards_pdf(docs, version_label="v1", moment=None, title="t", workers=1)
     two = cards_pdf.render_cards_pdf(docs, version_label="v1", moment=None, title="t", workers=2)
     assert one == two
-    whole, singles = one
+    whole, singles = one.whole, one.cards
     assert len(singles) == len(docs)
+    # one page a card (issue 11), whatever the card holds
     pages = [len(PdfReader(io.BytesIO(s)).pages) for s in singles]
-    assert len(PdfReader(io.BytesIO(whole)).pages) == sum(pages)
+    assert pages == one.pages == [1] * len(docs)
+    assert len(PdfReader(io.BytesIO(whole)).pages) == len(docs)
 
 
 def test_pdftotext_reads_each_card_with_its_footer_and_figures(cards, tmp_path) -> None:
@@ -68,7 +70,7 @@ def test_pdftotext_reads_each_card_with_its_footer_and_figures(cards, tmp_path) 
     from publishing.report import cards_pdf
 
     data, docs = cards
-    _, singles = cards_pdf.render_cards_pdf(docs, version_label="v1", moment=None, title="t")
+    singles = cards_pdf.render_cards_pdf(docs, version_label="v1", moment=None, title="t").cards
     checked = 0
     for doc, single in zip(docs[:8], singles):
         sid = doc.anchor.removeprefix("card-")
@@ -106,7 +108,7 @@ def test_every_font_of_the_cards_is_embedded(cards, tmp_path) -> None:
     from publishing.report import cards_pdf
 
     _, docs = cards
-    whole, _ = cards_pdf.render_cards_pdf(docs[:3], version_label="v1", moment=None, title="t")
+    whole = cards_pdf.render_cards_pdf(docs[:3], version_label="v1", moment=None, title="t").whole
     path = tmp_path / "cards.pdf"
     path.write_bytes(whole)
     info = subprocess.run(

@@ -183,8 +183,9 @@ def test_cards_pdf_is_laid_out_from_the_html_the_same_in_one_or_two_processes(
     one = cards_pdf.render_cards_pdf(docs, version_label="v1", moment=day, title="t", workers=1)
     two = cards_pdf.render_cards_pdf(docs, version_label="v1", moment=day, title="t", workers=2)
     assert one == two
-    whole, singles = one
+    whole, singles = one.whole, one.cards
     assert len(PdfReader(io.BytesIO(whole)).pages) == 3
+    assert one.fits == [render.AS_DESIGNED] * 3 and one.pages == [1, 1, 1]
     for n, single in zip((5, 6, 7), singles):
         pdf = PdfReader(io.BytesIO(single))
         text = pdf.pages[0].extract_text()
@@ -201,3 +202,79 @@ def test_a_failing_card_process_is_an_error_with_its_message() -> None:
     chunk = cards_pdf.CardChunk(html, ("card-unknown",), ("t",), None)  # no such card in the HTML
     with pytest.raises(cards_pdf.CardRenderingFailed, match="KeyError: 'card-unknown'"):
         cards_pdf._render_in_workers([chunk, chunk], 2, lambda i, cards: None)
+
+
+def _long_card(rows: int) -> Document:
+    """A card of one table of ``rows`` numbered rows, each a figure of its own."""
+    table = Table(
+        key="Показатели",
+        title="",
+        columns=[Column("Показатель", width=60), Column("Значение", INT)],
+        rows=[
+            [Cell(f"Показатель номер {n} программы школы"), Cell(100 + n, INT)] for n in range(rows)
+        ],
+        footnote="Конец таблицы показателей.",
+    )
+    return Document(
+        "card",
+        "Школа № 1",
+        "Карточка школы",
+        [("Код ОО", "sch1")],
+        [Section("support", "Целевые показатели", [table])],
+        "Карточка sch1",
+        anchor="card-sch1",
+    )
+
+
+def test_a_card_too_long_for_one_page_even_compact_runs_on_and_says_so() -> None:
+    """The last resort (publishing/report/cards_pdf.fit_card): the most compact step, the note at
+    the card's top, its pages counted; every row of it is in the PDF, nothing is left out."""
+    from pypdf import PdfReader
+
+    from publishing.report import cards_pdf
+
+    doc = _long_card(150)
+    day = dt.date(2023, 3, 16)
+    result = cards_pdf.render_cards_pdf([doc], version_label="v1", moment=day, title="t", workers=1)
+    fit = render.Fit(render.CARD_COMPACT_STEPS, continued=True)
+    assert result.fits == [fit] and result.pages == [2]
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(result.cards[0])).pages]
+    assert len(pages) == 2
+    assert render.CONTINUED_NOTE.split(":")[0] in " ".join(pages[0].split())
+    assert "Страница 1 из 2" in pages[0] and "Страница 2 из 2" in pages[1]
+    assert all("Карточка sch1, v1" in page for page in pages)  # the footer on every page
+    text = " ".join(" ".join(pages).split())
+    for n in range(150):
+        assert f"Показатель номер {n} программы школы {100 + n}" in text, n
+    assert "Конец таблицы показателей." in text
+    html = render.render_html([doc], version_label="v1", page=render.CARD_PAGE, fits=[fit])
+    assert f'class="document fit-{render.CARD_COMPACT_STEPS}"' in html
+    assert render.CONTINUED_NOTE in html and '" из " counter(pages)' in html
+
+
+def test_a_card_that_fits_keeps_its_html_and_the_compact_steps_are_all_styled() -> None:
+    card = _card(5)
+    plain = render.render_html([card], version_label="v1", page=render.CARD_PAGE)
+    same = render.render_html(
+        [card], version_label="v1", page=render.CARD_PAGE, fits=[render.AS_DESIGNED]
+    )
+    assert same == plain and "fit-" not in plain and "counter(pages)" not in plain
+    css = (render.TEMPLATES / "card_compact.css").read_text(encoding="utf-8")
+    for step in range(1, render.CARD_COMPACT_STEPS + 1):
+        compact = render.render_html(
+            [card], version_label="v1", page=render.CARD_PAGE, fits=[render.Fit(step)]
+        )
+        assert f'class="document fit-{step}"' in compact and css in compact
+        assert f"article.fit-{step} table {{" in css and f"article.fit-{step} .footnote {{" in css
+        assert render.CONTINUED_NOTE not in compact
+
+
+def test_a_run_names_the_cards_that_run_on() -> None:
+    from pathlib import Path
+
+    from publishing.report.publish import DocumentResult
+
+    result = DocumentResult("cards", 2025, "published", 2, Path("cards/v2"), count=3)
+    assert "run on" not in result.render()
+    result.continued = ["sch7"]
+    assert result.render().endswith("run on (each says so on its first page): sch7")
