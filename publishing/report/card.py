@@ -40,7 +40,6 @@ from publishing.report.footnotes import Basis
 from publishing.report.regional import check_list_year
 
 M = "marts."
-MAX_CHART_PROCEDURES = 6
 
 
 class SchoolNotFound(PublishingError):
@@ -272,7 +271,7 @@ def build_card(data: CardData, school: dict, *, build_id: str, document_date: An
                 ),
             ]
             suppressed = suppressed or b.missing(p) != DASH
-            if code in flagged_codes[:MAX_CHART_PROCEDURES] and p["fail_share"] is not None:
+            if code in flagged_codes and p["fail_share"] is not None:  # a panel each, no cap
                 chart_data.append(
                     {
                         "procedure": names[code],
@@ -289,13 +288,17 @@ def build_card(data: CardData, school: dict, *, build_id: str, document_date: An
     ) + (" " + b.small_number_note() if suppressed else "")
     blocks: list[Any] = [procs]
     if chart_data:
-        spec = charts.procedure_trends(chart_data, threshold, columns=6, width=70, height=42)
+        spec = charts.procedure_trends(
+            chart_data, threshold, columns=charts.PANELS_PER_ROW, width=70, height=42
+        )
+        rows = charts.trend_panel_rows(spec)  # six panels a row, as many rows as it takes
         blocks.append(
             Chart(
                 "procedures",
                 "Доля не преодолевших порог по годам (пунктир — порог)",
                 spec,
-                svg=charts.trend_panels_svg(spec),
+                svg=rows[0] if len(rows) == 1 else "",
+                svg_rows=rows if len(rows) > 1 else [],
             )
         )
     elif by_proc:

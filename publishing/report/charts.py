@@ -250,23 +250,109 @@ def procedure_trends(
     )
 
 
-def trend_panels_svg(spec: dict) -> str:
-    """The card's small panels (fail share of each procedure by year, threshold dashed) drawn as a
-    plain SVG from the specification's data: the same picture as the PDF's, in microseconds, so that
-    hundreds of cards do not wait for a chart renderer."""
+# The card's small panels (``trend_panel_rows``), in px of the SVG; the PDF scales a row to the width
+# of the page. At most six panels a row; a chart of more panels has more rows, each an SVG as wide as
+# the first, so that every panel is drawn at the same size (and the compact steps of
+# templates/card_compact.css, which set the height of each row, keep them so).
+PANELS_PER_ROW = 6
+PANEL_WIDTH, PANEL_HEIGHT, PANEL_GAP = 110.0, 50.0, 14.0
+PANEL_LEFT, PANEL_TOP, PANEL_BOTTOM = 30.0, 14.0, 14.0
+PANEL_FONT_SIZE = 8.0
+TITLE_LINES = 2  # a procedure's name over at most two lines above its panel
+TITLE_LINE_HEIGHT = 10.0  # DejaVu Sans reaches 0.93 em above a line and 0.24 em below
+# a title ends at least 6 px (two spaces) before the next panel's title begins
+TITLE_WIDTH = PANEL_WIDTH + PANEL_GAP - 6.0
+ELLIPSIS = "\u2026"
+
+
+def title_lines(
+    name: str,
+    width: float = TITLE_WIDTH,
+    size: float = PANEL_FONT_SIZE,
+    lines: int = TITLE_LINES,
+) -> list[str]:
+    """A panel's title as at most ``lines`` lines, none wider than ``width`` in DejaVu Sans at
+    ``size``: broken between words, never after a word of one or two letters («8 класс», «и»,
+    «в» stay with the next word, as Russian typesetting has it; a word wider than a line is broken
+    between its letters); what does not fit on the last line is cut, ending in «…» (the table beside
+    the chart names the procedure in full, and so does the panel's tooltip)."""
+    from publishing.report.font_metrics import text_width
+
+    def fits(text: str) -> bool:
+        return text_width(text, size) <= width
+
+    name = " ".join(name.split())
+    if fits(name):
+        return [name]
+    words: list[str] = []
+    for word in name.split(" "):
+        if words and len(words[-1].split(" ")[-1]) <= 2:
+            words[-1] += " " + word
+        else:
+            words.append(word)
+    # greedy: each line takes the words that fit; each piece remembers what joined it to the next
+    pieces: list[tuple[str, str]] = []
+    current = ""
+    for word in words:
+        candidate = f"{current} {word}" if current else word
+        if fits(candidate):
+            current = candidate
+            continue
+        if current:
+            pieces.append((current, " "))
+        while not fits(word) and len(word) > 1:
+            k = max(k for k in range(1, len(word)) if fits(word[:k]) or k == 1)
+            pieces.append((word[:k], ""))
+            word = word[k:]
+        current = word
+    pieces.append((current, ""))
+    if len(pieces) <= lines:
+        return [text for text, _ in pieces]
+    rest = "".join(text + joint for text, joint in pieces[lines - 1 :])
+    while rest and not fits(rest + ELLIPSIS):
+        rest = rest[:-1]
+    return [text for text, _ in pieces[: lines - 1]] + [rest.rstrip(" ,;:") + ELLIPSIS]
+
+
+def trend_panel_rows(spec: dict) -> list[str]:
+    """The card's small panels (fail share of each procedure by year, threshold dashed) drawn as
+    plain SVGs from the specification's data, one SVG a row of at most ``PANELS_PER_ROW`` panels: the
+    same picture as the PDF's, in microseconds, so that hundreds of cards do not wait for a chart
+    renderer. Every procedure of the data has its panel; a name too wide for its panel is wrapped
+    onto a second line (all titles of the chart then have room for two)."""
+    names = list(dict.fromkeys(d["procedure"] for d in spec["data"]["values"]))
+    titles = {name: title_lines(name) for name in names}
+    title_rows = max((len(lines) for lines in titles.values()), default=1)
+    columns = min(len(names), PANELS_PER_ROW)
+    return [
+        _trend_panels_svg(spec, names[i : i + PANELS_PER_ROW], titles, columns, title_rows)
+        for i in range(0, len(names), PANELS_PER_ROW)
+    ]
+
+
+def _trend_panels_svg(
+    spec: dict,
+    names: list[str],
+    titles: dict[str, list[str]],
+    columns: int,
+    title_rows: int,
+) -> str:
+    """One row of panels: ``names`` left to right, the SVG as wide as ``columns`` panels, room above
+    the panels for ``title_rows`` lines of title."""
     from html import escape
 
     data = spec["data"]["values"]
     threshold = float(spec["spec"]["layer"][1]["encoding"]["y"]["datum"])
-    names = list(dict.fromkeys(d["procedure"] for d in data))
     years = sorted({d["year"] for d in data})
-    pw, ph, gap, left, top, bottom = 110.0, 50.0, 14.0, 30.0, 14.0, 14.0
-    width = left + len(names) * (pw + gap)
+    pw, ph, gap, left, bottom = PANEL_WIDTH, PANEL_HEIGHT, PANEL_GAP, PANEL_LEFT, PANEL_BOTTOM
+    top = PANEL_TOP + (title_rows - 1) * TITLE_LINE_HEIGHT
+    width = left + columns * (pw + gap)
     height = top + ph + bottom
     parts = [
         (
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-            f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="{FONT}" font-size="8">'
+            f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="{FONT}" '
+            f'font-size="{PANEL_FONT_SIZE:g}">'
         ),
         f'<rect width="{width:.0f}" height="{height:.0f}" fill="white"/>',
     ]
@@ -277,11 +363,15 @@ def trend_panels_svg(spec: dict) -> str:
         )
     for n, name in enumerate(names):
         x0 = left + n * (pw + gap)
-        label = name if len(name) <= 26 else name[:25] + "…"
+        lines = titles[name]
         # one group a procedure, its bars and its threshold line named, so that a reader (or a test)
         # can tell which is which
         parts.append(f'<g class="panel" data-procedure="{escape(name)}">')
-        parts.append(f'<text x="{x0:.1f}" y="{top - 4}">{escape(label)}</text>')
+        if lines[-1].endswith(ELLIPSIS) and not name.endswith(ELLIPSIS):
+            parts.append(f"<title>{escape(name)}</title>")  # cut: the whole name as a tooltip
+        for k, line in enumerate(lines):  # the last line just above the panel
+            y = top - 4 - (len(lines) - 1 - k) * TITLE_LINE_HEIGHT
+            parts.append(f'<text x="{x0:.1f}" y="{y}">{escape(line)}</text>')
         parts.append(
             f'<line class="axis" x1="{x0:.1f}" y1="{top + ph}" x2="{x0 + pw:.1f}" y2="{top + ph}" stroke="#777"/>'
         )

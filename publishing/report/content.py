@@ -71,6 +71,8 @@ class Chart:
     spec: dict  # Vega-Lite specification (data inline)
     footnote: str = ""
     svg: str = ""  # rendered
+    # or drawn as rows, one SVG a row, one under another (the card's panels: six a row)
+    svg_rows: list[str] = field(default_factory=list)
 
 
 @dataclass

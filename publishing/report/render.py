@@ -124,7 +124,7 @@ def _environment() -> Any:
 
 def draw_charts(doc: Document) -> None:
     for chart in doc.charts():
-        if not chart.svg:
+        if not chart.svg and not chart.svg_rows:
             chart.svg = charts.render_svg(chart.spec)
 
 
@@ -152,6 +152,17 @@ def _svg_image(svg: str, within_page: bool = False) -> str:
     limit = "; max-width: 100%" if within_page else ""
     style = f' style="width: {float(width.group(1)) * 0.75:.1f}pt{limit}"' if width else ""
     return f'<img alt="" src="data:image/svg+xml;base64,{data}"{style}>'
+
+
+def _chart_svg(chart: Chart, for_pdf: bool, within_page: bool) -> str:
+    """A chart's picture: its SVG inline (an image in the PDF), or its rows one under another, each
+    a block of its own (rows are equally wide, so that the page scales them alike)."""
+    if not chart.svg_rows:
+        return _svg_image(chart.svg, within_page) if for_pdf else chart.svg
+    return "".join(
+        f'<div class="chart-row">{_svg_image(row, within_page) if for_pdf else row}</div>'
+        for row in chart.svg_rows
+    )
 
 
 def _blocks(doc: Document, for_pdf: bool = False) -> list[dict]:
@@ -197,7 +208,7 @@ def _blocks(doc: Document, for_pdf: bool = False) -> list[dict]:
                         "kind": "chart",
                         "key": b.key,
                         "title": b.title,
-                        "svg": _svg_image(b.svg, doc.kind == "card") if for_pdf else b.svg,
+                        "svg": _chart_svg(b, for_pdf, doc.kind == "card"),
                         "footnote": b.footnote,
                     }
                 )

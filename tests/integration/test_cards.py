@@ -9,7 +9,7 @@ debt shares from the debt counts — never by calling the card's code.
 
 Cases: a listed school with flagged procedures in each of the three results years, a risk-zone
 (ШНСУ) school, a school with resource deficits and academic debt, a school with programme targets,
-a school not on the list.
+a school not on the list, a school with more than six flagged procedures (two rows of chart panels).
 """
 
 from __future__ import annotations
@@ -92,8 +92,12 @@ class _Builder(html.parser.HTMLParser):
 
 
 def parse(path: Path) -> Node:
+    return parse_text(path.read_text(encoding="utf-8"))
+
+
+def parse_text(text: str) -> Node:
     builder = _Builder()
-    builder.feed(path.read_text(encoding="utf-8"))
+    builder.feed(text)
     return builder.root
 
 
@@ -185,6 +189,15 @@ def cases(serving) -> dict[str, str]:
             "select school_id from marts.fct_shnor_list where list_year = ? and not is_shnor"
             " order by school_id",
             YEAR,
+        ),
+        # more panels than a row of the chart holds (six): a second row
+        "more than six flagged procedures": first(
+            """select school_id from marts.fct_procedure_results
+               where is_flagged and counts_for_list and year between ? and ?
+               group by school_id having count(distinct procedure_code) > 6
+               order by school_id""",
+            RESULTS_YEARS[0],
+            RESULTS_YEARS[-1],
         ),
     }
 
@@ -342,11 +355,19 @@ def test_procedures_with_n_f_and_share_for_three_years(cards, serving, small_reg
         if not flagged:
             assert not chart, sid
             continue
-        # one panel per flagged procedure (in the order of the table), the threshold line drawn in
-        # each at the threshold on the bars' scale
+        # one panel per flagged procedure (in the order of the table), six a row (more: another
+        # row, an SVG as wide as the first), the threshold line drawn in each at the threshold on
+        # the bars' scale, the procedure's name above it (on two lines if need be, never cut here)
         panels = {g.attrs["data-procedure"]: g for g in chart[0].all("g", "panel")}
-        assert list(panels) == flagged[:6], sid
+        assert list(panels) == flagged, sid
+        rows = chart[0].all("svg")
+        assert [len(row.all("g", "panel")) for row in rows] == [
+            min(6, len(flagged) - i) for i in range(0, len(flagged), 6)
+        ], sid
+        assert len({row.attrs["width"] for row in rows}) == 1, sid
         for procedure, panel in panels.items():
+            title = [t.text() for t in panel.all("text") if "text-anchor" not in t.attrs]
+            assert " ".join(title) == procedure and len(title) <= 2, (sid, title)
             (line,) = panel.all("line", "threshold")
             (axis,) = panel.all("line", "axis")
             assert float(line.attrs["data-share"]) == threshold
@@ -370,6 +391,12 @@ def test_procedures_with_n_f_and_share_for_three_years(cards, serving, small_reg
         if "bold" in cells[1 + 3 * k + 2].attrs["class"].split()
     }
     assert flagged_years == set(RESULTS_YEARS)
+    # the case chosen for it has more than six panels, on two rows (before issue 11's fix, the
+    # chart showed the first six and said nothing of the rest)
+    more = section(cards[cases["more than six flagged procedures"]], "procedures")
+    (chart,) = more.all("figure", "chart")
+    assert len(chart.all("g", "panel")) > 6 and len(chart.all("svg")) == 2
+    assert len(chart.all("div", "chart-row")) == 2
 
 
 # --- risk profile: 10 factors, high significance first ---------------------------------------------
@@ -716,3 +743,10 @@ def test_a_card_holding_everything_still_fits_one_page_with_all_of_it(small_regi
     # its HTML is written in the same compact step
     html = render.render_html([doc], version_label="v1", page=render.CARD_PAGE, fits=result.fits)
     assert f'class="document fit-{fit.step}"' in html
+    # a chart panel for every procedure (all flagged), six a row: none left out
+    (chart,) = section(parse_text(html), "procedures").all("figure", "chart")
+    procedures = worst.procedures[listed["school_id"]]
+    names = list(dict.fromkeys(p["procedure_name_ru"] for p in procedures))
+    assert len(names) > 6
+    assert [g.attrs["data-procedure"] for g in chart.all("g", "panel")] == names
+    assert len(chart.all("svg")) == -(-len(names) // 6)
