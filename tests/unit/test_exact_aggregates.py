@@ -4,6 +4,7 @@ differently gave an ИСБШ differing in the last digits, and a tie could fall 
 
 from __future__ import annotations
 
+import functools
 import itertools
 from pathlib import Path
 
@@ -22,11 +23,22 @@ def render(sql: str) -> str:
     return env.from_string(sql).render({n: getattr(macros, n) for n in names})
 
 
+_CON = duckdb.connect()  # one in-memory database: the table is made again for every order
+
+
+@functools.cache
+def _rendered(sql: str) -> str:
+    return render(sql)
+
+
 def _over(order: tuple[float, ...], sql: str) -> float:
-    with duckdb.connect() as con:
-        con.execute("create table t (i integer, g integer, x double)")
-        con.executemany("insert into t values (?, 1, ?)", list(enumerate(order)))
-        return con.execute(render(sql)).fetchone()[0]
+    _CON.execute("create or replace table t (i integer, g integer, x double)")
+    _CON.execute(
+        "insert into t select * from (values "
+        + ", ".join(f"({i}, 1, {x!r})" for i, x in enumerate(order))
+        + ")"
+    )
+    return _CON.execute(_rendered(sql)).fetchall()[0][0]
 
 
 def test_a_plain_float_sum_depends_on_the_order_the_exact_sum_does_not() -> None:

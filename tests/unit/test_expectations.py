@@ -612,19 +612,20 @@ if __name__ == "__main__":
 
 
 def test_the_worker_evaluates_then_ends_when_asked(con, tmp_path: Path) -> None:
-    """The Great Expectations worker process answers like the in-process validator, and ends at
-    once when the run closes it (it used to spend ~2.5 s in the interpreter's shutdown with Great
-    Expectations loaded, at the end of every `eduq run`), leaving nothing behind: no «leaked
-    semaphore» warning at the end of the process that started it (tqdm's lock was one)."""
+    """The Great Expectations worker process judges a frame (here one row of marks above 5: exactly
+    that row and that expectation fail), and ends at once when the run closes it (it used to spend
+    ~2.5 s in the interpreter's shutdown with Great Expectations loaded, at the end of every
+    `eduq run`), leaving nothing behind: no «leaked semaphore» warning at the end of the process
+    that started it (tqdm's lock was one)."""
     import pickle
     import subprocess
     import sys
 
-    from gate.expectations.gx_runner import _request, _Validator
-
     catalog = read_catalog(con)
-    check = next(c for c in all_checks(catalog) if c.key.startswith("raw__"))
+    check = next(c for c in all_checks(catalog) if c.key == "raw__vpr_results__marks_2_to_5")
     frame = con.sql(check.resolve_query(catalog)).df().reset_index(drop=True)
+    assert len(frame) > 1
+    frame.loc[1, "max_mark"] = 7
     (tmp_path / "request.pickle").write_bytes(pickle.dumps((check, frame)))
     (tmp_path / "run_worker.py").write_text(_WORKER_SCRIPT, encoding="utf-8")
     done = subprocess.run(
@@ -635,7 +636,9 @@ def test_the_worker_evaluates_then_ends_when_asked(con, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "leaked" not in done.stderr, done.stderr
     evaluation = pickle.loads((tmp_path / "evaluation.pickle").read_bytes())
-    assert evaluation == _Validator().evaluate(*_request(check), frame)
+    assert [o.success for o in evaluation.outcomes] == [True, False, True]
+    assert evaluation.outcomes[1].unexpected_count == 1
+    assert evaluation.failing_index == (1,) and not evaluation.whole_frame_fails
 
 
 def test_judging_only_the_suspect_rows_gives_the_verdicts_of_the_whole_result(
