@@ -477,8 +477,8 @@ def load_source(
     contract = get_contract(source)
     report = SourceLoadReport(source)
     queued = [
-        _Queued(Path(landing_path), landing_path, file_hash, size, layout_json, queued_at)
-        for landing_path, file_hash, size, layout_json, queued_at in con.execute(
+        _Queued(*row)
+        for row in con.execute(
             "select landing_path, file_hash, size_bytes, layout, queued_at from raw._landing_queue "
             "where source = ? order by modified_at nulls first, landing_path",
             [source],
@@ -495,13 +495,10 @@ def load_source(
             con.execute(
                 "delete from raw._landing_queue where landing_path = ?", [item.landing_path]
             )
-            if ahead.missing:
-                continue
             try:
-                try:
-                    outcome = checker.write(ahead, item, run_id, dry_run)
-                finally:
-                    checker.release(ahead)
+                if ahead.missing:
+                    continue
+                outcome = checker.write(ahead, item, run_id, dry_run)
             except FileChangedWhileLoading as exc:
                 log.warning("%s", exc)
                 report.deferred.append(item.path.name)
@@ -532,12 +529,15 @@ def load_source(
 class _Queued:
     """A file waiting in raw._landing_queue."""
 
-    path: Path
     landing_path: str
     file_hash: str
     size: int
     layout_json: str
     queued_at: dt.datetime | None
+
+    @property
+    def path(self) -> Path:
+        return Path(self.landing_path)
 
 
 @dataclass
@@ -578,6 +578,7 @@ class _AheadChecker:
         self.workers = max(workers, 1)
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._idle: list[duckdb.DuckDBPyConnection] = []
+        self._known: dict[int, str | None] = {}  # id(cursor) -> its table of known school codes
         self._pool: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> Self:
@@ -592,18 +593,16 @@ class _AheadChecker:
             cursor.close()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """An idle cursor, or a new one (made in the caller's thread) with the codes a fact file
+        may use, once per cursor."""
         if self._idle:
             return self._idle.pop()
-        cursor = self.con.cursor()  # created here, in the caller's thread
+        cursor = self.con.cursor()
         self._cursors.append(cursor)
+        self._known[id(cursor)] = _known_codes_table(cursor) if self.checks_codes else None
         return cursor
 
-    def _known_codes(self, cursor: duckdb.DuckDBPyConnection) -> str | None:
-        return _known_codes_table(cursor) if self.checks_codes else None
-
-    def _check(
-        self, cursor: duckdb.DuckDBPyConnection, known: str | None, item: _Queued, number: int
-    ) -> _Ahead:
+    def _check(self, cursor: duckdb.DuckDBPyConnection, item: _Queued, number: int) -> _Ahead:
         ahead = _Ahead(cursor, time.perf_counter())
         if not item.path.exists():
             ahead.missing = True
@@ -617,7 +616,7 @@ class _AheadChecker:
                 item.path,
                 layout,
                 number,  # a provisional id (temp table names); the file's own is taken at writing
-                known,
+                self._known[id(cursor)],
                 self.registry_empty,
             )
         except IngestionError as exc:
@@ -625,61 +624,35 @@ class _AheadChecker:
         return ahead
 
     def in_order(self, items: list[_Queued]) -> Iterator[tuple[_Queued, _Ahead]]:
-        """Each queued file with its check, in queue order; the next ones are checked meanwhile."""
-        known: dict[int, str | None] = {}
-        waiting: deque[tuple[_Queued, Future[_Ahead] | None, int]] = deque()
+        """Each queued file with its check, in queue order; the next ones are checked meanwhile.
+        A file's cursor checks another once the caller is done with the file (the next step)."""
+        waiting: deque[tuple[_Queued, duckdb.DuckDBPyConnection, Future[_Ahead] | None, int]]
+        waiting = deque()
         upcoming = iter(enumerate(items, start=1))
         limit = self.workers + 1 if self._pool is not None else 1  # + the one being written
-
-        def submit() -> None:
+        while True:
             while len(waiting) < limit and (nxt := next(upcoming, None)) is not None:
                 number, item = nxt
                 cursor = self._cursor()
-                if id(cursor) not in known:  # the codes a fact file may use, once per cursor
-                    known[id(cursor)] = self._known_codes(cursor)
-                future = (
-                    self._pool.submit(self._check, cursor, known[id(cursor)], item, number)
-                    if self._pool is not None
-                    else None
-                )
-                waiting.append((item, future, number))
-                if future is None:
-                    self._idle.append(cursor)  # checked only when its turn comes
-
-        submit()
-        while waiting:
-            item, future, number = waiting.popleft()
-            if future is None:
-                cursor = self._cursor()
-                ahead = self._check(cursor, known[id(cursor)], item, number)
-            else:
-                ahead = future.result()
-            yield item, ahead
-            submit()
+                future = None
+                if self._pool is not None:
+                    future = self._pool.submit(self._check, cursor, item, number)
+                waiting.append((item, cursor, future, number))
+            if not waiting:
+                return
+            item, cursor, future, number = waiting.popleft()
+            yield item, future.result() if future else self._check(cursor, item, number)
+            self._idle.append(cursor)
 
     def write(self, ahead: _Ahead, item: _Queued, run_id: str | None, dry_run: bool) -> FileOutcome:
         """Write a checked file with the next file id (raises its check's IngestionError)."""
         if ahead.error is not None:
             raise ahead.error
         assert ahead.checked is not None
-        checked = replace(ahead.checked, file_id=next_file_id(ahead.cursor))
-        return write_file(
-            ahead.cursor,
-            self.settings,
-            checked,
-            item.file_hash,
-            item.size,
-            run_id,
-            item.queued_at,
-            dry_run,
-        )
-
-    def release(self, ahead: _Ahead) -> None:
-        """The file is written (or rejected): drop its temp tables, its cursor checks another."""
-        if ahead.checked is not None:
-            for table in ahead.checked.tables:
-                ahead.cursor.execute(f"drop table if exists {table}")
-        self._idle.append(ahead.cursor)
+        return _write_and_drop(
+            ahead.cursor, self.settings, ahead.checked, item.file_hash, item.size, run_id,
+            item.queued_at, dry_run,
+        )  # fmt: skip
 
 
 @dataclass
@@ -765,8 +738,7 @@ def check_file(
                 ).fetchall()
             )
     except BaseException:
-        for table in tables:
-            con.execute(f"drop table if exists {table}")
+        _drop_tables(con, tables)
         raise
     return CheckedFile(
         contract,
@@ -967,11 +939,30 @@ def load_file(
         known_codes_table,
         registry_empty,
     )
+    return _write_and_drop(con, settings, checked, file_hash, size, run_id, received_at, dry_run)
+
+
+def _write_and_drop(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    checked: CheckedFile,
+    file_hash: str,
+    size: int,
+    run_id: str | None,
+    received_at: dt.datetime | None,
+    dry_run: bool,
+) -> FileOutcome:
+    """:func:`write_file` with the next file id of the load log, then the check's temp tables go."""
     try:
+        checked = replace(checked, file_id=next_file_id(con))
         return write_file(con, settings, checked, file_hash, size, run_id, received_at, dry_run)
     finally:
-        for table in checked.tables:
-            con.execute(f"drop table if exists {table}")
+        _drop_tables(con, checked.tables)
+
+
+def _drop_tables(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> None:
+    for table in tables:
+        con.execute(f"drop table if exists {table}")
 
 
 def _reason_summary(con: duckdb.DuckDBPyConnection, failures: str) -> str:
