@@ -387,17 +387,18 @@ def suspect_query(check: Check, sql: str, types: dict[str, Any]) -> str | None:
             '"' + name.replace('"', '""') + '"' if isinstance(name, str) and name in types else None
         )
 
+    def is_float(name: str) -> bool:
+        return str(types[name]).upper() in _FLOATS
+
     def missing(name: str) -> str:
         quoted = col(name)
-        if str(types[name]).upper() in _FLOATS:
-            return f"({quoted} is null or isnan({quoted}))"
-        return f"{quoted} is null"
+        return f"({quoted} is null or isnan({quoted}))" if is_float(name) else f"{quoted} is null"
 
     def literal(value: Any) -> str | None:
         if isinstance(value, bool):
             return None
         if isinstance(value, int | float):
-            return repr(float(value)) if isinstance(value, float) else str(value)
+            return repr(value)
         if isinstance(value, str):
             return "'" + value.replace("'", "''") + "'"
         return None
@@ -423,7 +424,7 @@ def suspect_query(check: Check, sql: str, types: dict[str, Any]) -> str | None:
                 if value is None:
                     return None
                 parts.append(f"{quoted} {strict_op if a.get(strict) else op} {value}")
-            if str(types[a["column"]]).upper() in _FLOATS:
+            if is_float(a["column"]):
                 parts.append(f"isnan({quoted})")
             conditions.append("(" + " or ".join(parts or ["false"]) + ")")
         elif kind == "ExpectColumnValuesToBeInSet" and col(a.get("column")):
@@ -452,8 +453,8 @@ def suspect_query(check: Check, sql: str, types: dict[str, Any]) -> str | None:
                 if kind == "ExpectCompoundColumnsToBeUnique"
                 else [a.get("column")]
             )
-            if not names or not all(col(n) for n in names):
-                return None
+            if keys or not names or not all(col(n) for n in names):
+                return None  # (two keys would need two windows: the whole result)
             keys = list(names)
             conditions.append("__eduq_key_rows > 1")
             conditions += [missing(n) for n in names]

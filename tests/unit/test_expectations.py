@@ -711,3 +711,19 @@ def _all_columns(check) -> dict[str, str]:
                 names.add(e.kwargs[key])
         names.update(e.kwargs.get("column_list") or ())
     return dict.fromkeys(names, "VARCHAR")
+
+
+def test_a_check_with_two_keys_is_judged_on_its_whole_result() -> None:
+    """The suspect rows of a key are found with one window over that key: a check that asks for two
+    different keys to be unique is not filtered (its whole result is judged)."""
+    from gate.expectations import gx_runner
+    from gate.expectations.check import Check, expect
+
+    def check(*expectations) -> Check:
+        return Check("k", "marts", ("marts", "t"), Level.ERROR, "", "select 1", expectations)
+
+    types = {"a": "VARCHAR", "b": "VARCHAR"}
+    one = check(expect("ExpectColumnValuesToBeUnique", column="a"))
+    two = check(*one.expectations, expect("ExpectColumnValuesToBeUnique", column="b"))
+    assert gx_runner.suspect_query(one, "select a, b from t", types) is not None
+    assert gx_runner.suspect_query(two, "select a, b from t", types) is None
