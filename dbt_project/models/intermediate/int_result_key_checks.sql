@@ -58,9 +58,15 @@ vpr_rows as not materialized (
         {{ result_subject_key('source.subject') }} as subject_key,
         source.participant_code,
         cast(null as varchar) as wave,
-        source.subject,
         source._source_file as source_file,
-        source._row_number as source_row_number
+        source._row_number as source_row_number,
+        {{ result_key_check_columns(
+            ['source.year', 'source.school_id', 'source.grade', result_subject_key('source.subject'),
+             'source.participant_code'],
+            {'year': 'source.year', 'school_code': 'source.school_id', 'grade': 'source.grade',
+             'subject_alias': 'source.subject', 'subject_key': 'source.subject',
+             'participant_code': 'source.participant_code'}
+        ) }}
     from {{ source('raw', 'vpr_results') }} as source
     left join subjects on lower(trim(source.subject)) = subjects.subject_alias
     where source._file_id in (
@@ -80,9 +86,15 @@ gia_rows as not materialized (
         {{ result_subject_key('source.subject') }} as subject_key,
         source.participant_code,
         source.wave,
-        source.subject,
         source._source_file as source_file,
-        source._row_number as source_row_number
+        source._row_number as source_row_number,
+        {{ result_key_check_columns(
+            ['source.year', 'source.school_id', 'source.exam', result_subject_key('source.subject'),
+             'source.participant_code', 'source.wave'],
+            {'year': 'source.year', 'school_code': 'source.school_id', 'exam': 'source.exam',
+             'subject_alias': 'source.subject', 'subject_key': 'source.subject',
+             'participant_code': 'source.participant_code', 'wave': 'source.wave'}
+        ) }}
     from {{ source('raw', 'gia_results') }} as source
     left join subjects on lower(trim(source.subject)) = subjects.subject_alias
     where source._file_id in (
@@ -95,72 +107,29 @@ gia_rows as not materialized (
 -- keys' strings spill; a key held twice, or with a NULL, makes its hash a suspect (a collision
 -- only adds a suspect that the exact grouping below clears)
 suspects as (
-    select 'vpr_results' as source_table, file_id, key_hash
-    from (
-        select
-            file_id,
-            hash(year, school_code, grade, subject_key, participant_code) as key_hash,
-            year is null or school_code is null or grade is null or subject is null
-            or participant_code is null as has_null
-        from vpr_rows
-    ) as vpr_keys
-    group by file_id, key_hash
-    having count(*) > 1 or bool_or(has_null)
+    {%- for rows, table in [('vpr_rows', 'vpr_results'), ('gia_rows', 'gia_results')] %}
+    {%- if not loop.first %}
     union all
-    select 'gia_results' as source_table, file_id, key_hash
-    from (
-        select
-            file_id,
-            hash(year, school_code, exam, subject_key, participant_code, wave) as key_hash,
-            year is null or school_code is null or exam is null or subject is null
-            or participant_code is null or wave is null as has_null
-        from gia_rows
-    ) as gia_keys
+    {%- endif %}
+    select '{{ table }}' as source_table, file_id, key_hash
+    from {{ rows }}
     group by file_id, key_hash
-    having count(*) > 1 or bool_or(has_null)
+    having count(*) > 1 or bool_or(has_null_key)
+    {%- endfor %}
 ),
 
 suspect_rows as (
-    select
-        vpr_rows.*,
-        nullif(concat_ws(
-            ', ',
-            case when vpr_rows.year is null then 'year' end,
-            case when vpr_rows.school_code is null then 'school_code' end,
-            case when vpr_rows.grade is null then 'grade' end,
-            case when vpr_rows.subject is null then 'subject_alias' end,
-            case when vpr_rows.subject is null then 'subject_key' end,
-            case when vpr_rows.participant_code is null then 'participant_code' end
-        ), '') as null_columns
-    from vpr_rows
-    semi join suspects
-        on suspects.source_table = 'vpr_results'
-        and vpr_rows.file_id = suspects.file_id
-        and hash(
-            vpr_rows.year, vpr_rows.school_code, vpr_rows.grade, vpr_rows.subject_key,
-            vpr_rows.participant_code
-        ) = suspects.key_hash
+    {%- for rows, table in [('vpr_rows', 'vpr_results'), ('gia_rows', 'gia_results')] %}
+    {%- if not loop.first %}
     union all
-    select
-        gia_rows.*,
-        nullif(concat_ws(
-            ', ',
-            case when gia_rows.year is null then 'year' end,
-            case when gia_rows.school_code is null then 'school_code' end,
-            case when gia_rows.exam is null then 'exam' end,
-            case when gia_rows.subject is null then 'subject_alias' end,
-            case when gia_rows.subject is null then 'subject_key' end,
-            case when gia_rows.participant_code is null then 'participant_code' end,
-            case when gia_rows.wave is null then 'wave' end
-        ), '') as null_columns
-    from gia_rows
+    {%- endif %}
+    select {{ rows }}.*
+    from {{ rows }}
     semi join suspects
-        on suspects.source_table = 'gia_results'
-        and gia_rows.file_id = suspects.file_id
-        and hash(
-            gia_rows.year, gia_rows.school_code, gia_rows.exam, gia_rows.subject_key,
-            gia_rows.participant_code, gia_rows.wave
-        ) = suspects.key_hash
+        on suspects.source_table = '{{ table }}'
+        and {{ rows }}.file_id = suspects.file_id
+        and {{ rows }}.key_hash = suspects.key_hash
+    {%- endfor %}
 ),
 
 -- a key held by more than one row of a file, or with a NULL in a key column
