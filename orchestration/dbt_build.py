@@ -152,7 +152,7 @@ def run_build(
         raise DbtBuildError(f"dbt build could not run: {cause}")
     # the oldest build folders go while the run audits and promotes (deleting ~500 files took a
     # second or more in the run's path); not a daemon: the process finishes it before it exits
-    threading.Thread(target=_prune, name="eduq-prune-dbt-builds").start()
+    threading.Thread(target=_prune, name="eduq-background-prune-dbt-builds").start()
     return build
 
 

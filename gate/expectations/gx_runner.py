@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -260,13 +260,30 @@ class GxWorker:
                 log.warning("Great Expectations worker not available (%s): validating here", detail)
         return self._ready
 
-    def evaluate(self, check: Check, frame: pd.DataFrame) -> Evaluation:
-        with self._lock:
+    def start(self, check: Check, frame: pd.DataFrame) -> Callable[[], Evaluation]:
+        """Send ``frame`` to be judged and return the function that waits for the verdict. The
+        worker serves one request at a time: until that function is called, other callers wait
+        (and a caller must not start another request before it: the pipe is not a queue)."""
+        self._lock.acquire()
+        try:
             self.connection.send((*_request(check), frame))
-            status, payload = self.connection.recv()
-        if status != "ok":
-            raise RuntimeError(payload)
-        return payload
+        except BaseException:
+            self._lock.release()
+            raise
+
+        def verdict() -> Evaluation:
+            try:
+                status, payload = self.connection.recv()
+            finally:
+                self._lock.release()
+            if status != "ok":
+                raise RuntimeError(payload)
+            return payload
+
+        return verdict
+
+    def evaluate(self, check: Check, frame: pd.DataFrame) -> Evaluation:
+        return self.start(check, frame)()
 
     def close(self) -> None:
         try:
@@ -297,14 +314,38 @@ def preload() -> None:
 class _Evaluator:
     """Evaluates checks in the worker when it is there, else in this process."""
 
-    def evaluate(self, check: Check, frame: pd.DataFrame) -> Evaluation:
+    def start(self, check: Check, frame: pd.DataFrame) -> Callable[[], Evaluation]:
+        """Begin judging ``frame`` and return the function that gives the verdict: in the worker,
+        this process is free meanwhile (to query the next check's rows); here, judged at once."""
         worker = _shared.get("worker")
         if worker is not None and worker.ready():
             try:
-                return worker.evaluate(check, frame)
+                verdict = worker.start(check, frame)
             except (EOFError, OSError, BrokenPipeError):
-                log.warning("the Great Expectations worker stopped; validating here")
-                _shared.pop("worker", None)
+                self._worker_stopped()
+            else:
+
+                def from_worker() -> Evaluation:
+                    try:
+                        return verdict()
+                    except (EOFError, OSError, BrokenPipeError):
+                        self._worker_stopped()
+                        return self._here(check, frame)
+
+                return from_worker
+        evaluation = self._here(check, frame)
+        return lambda: evaluation
+
+    def evaluate(self, check: Check, frame: pd.DataFrame) -> Evaluation:
+        return self.start(check, frame)()
+
+    @staticmethod
+    def _worker_stopped() -> None:
+        log.warning("the Great Expectations worker stopped; validating here")
+        _shared.pop("worker", None)
+
+    @staticmethod
+    def _here(check: Check, frame: pd.DataFrame) -> Evaluation:
         with _shared_lock:
             if "local" not in _shared:
                 _shared["local"] = _Validator()
@@ -340,7 +381,17 @@ def run_checks(
         return []
     catalog = catalog if catalog is not None else read_catalog(con)
     validator = shared_validator()
-    results = []
+    results: list[CheckResult | None] = []
+    # one check is judged (in the worker) while DuckDB queries the rows of the next: its verdict is
+    # received before the next frame is sent, so at most one request is ever in the pipe
+    judging: tuple[int, Check, pd.DataFrame, int | None, Callable[[], Evaluation], float] | None
+    judging = None
+
+    def settle() -> None:
+        at, check, frame, rows_checked, verdict, started = judging
+        results[at] = result = check_result(check, frame, verdict(), rows_checked)
+        log.debug("%s: %s in %.2f s", check.key, result.status, time.perf_counter() - started)
+
     for check in checks:
         started = time.perf_counter()
         try:
@@ -360,17 +411,29 @@ def run_checks(
             results.append(CheckResult(check, "error", f"query failed: {exc}"))
             continue
         frame = frame.reset_index(drop=True)
-        result = validator.validate(check, frame, rows_checked)
-        log.debug("%s: %s in %.2f s", check.key, result.status, time.perf_counter() - started)
-        results.append(result)
-    return results
+        if judging is not None:
+            settle()
+        results.append(None)
+        judging = (
+            len(results) - 1,
+            check,
+            frame,
+            rows_checked,
+            validator.start(check, frame),
+            started,
+        )
+    if judging is not None:
+        settle()
+    return [r for r in results if r is not None]
 
 
 _FLOATS = ("DOUBLE", "FLOAT", "REAL")
 _KNOWN_KWARGS = {
     "column", "column_list", "column_A", "column_B", "min_value", "max_value", "strict_min",
-    "strict_max", "or_equal", "value_set",
+    "strict_max", "or_equal", "value_set", "ignore_row_if",
 }  # fmt: skip
+# a pair's rows that Great Expectations ignores: ones with a missing value, which are kept anyway
+_IGNORE_ROW_IF = {"neither", "both_values_are_missing", "either_value_is_missing"}
 
 
 def suspect_query(check: Check, sql: str, types: dict[str, Any]) -> str | None:
@@ -410,6 +473,12 @@ def suspect_query(check: Check, sql: str, types: dict[str, Any]) -> str | None:
         if set(a) - _KNOWN_KWARGS:
             return None  # mostly, row conditions, anything else: the whole result
         kind = expectation.kind
+        if "ignore_row_if" in a and (
+            kind
+            not in ("ExpectColumnPairValuesAToBeGreaterThanB", "ExpectColumnPairValuesToBeEqual")
+            or a["ignore_row_if"] not in _IGNORE_ROW_IF
+        ):
+            return None
         if kind == "ExpectColumnValuesToNotBeNull" and col(a.get("column")):
             conditions.append(missing(a["column"]))
         elif kind == "ExpectColumnValuesToBeBetween" and col(a.get("column")):

@@ -176,3 +176,50 @@ def test_pg_publish_without_postgresql_says_how_to_start_it(
     code, out, err = _run(["pg-publish"], capsys)
     assert code == 1 and "no PostgreSQL configured" in err and "make postgres" in err
     assert "Traceback" not in err + out
+
+
+_EXIT_SCRIPT = """
+import atexit, logging, sys, threading, time
+from pathlib import Path
+import orchestration.cli as cli
+
+out = Path(sys.argv[1])
+def main(argv=None):
+    handler = logging.FileHandler(out / "run.log")
+    logging.getLogger("eduq.test").addHandler(handler)
+    logging.getLogger("eduq.test").warning("logged before the end")  # flushed by logging's exit handler
+    atexit.register(lambda: (out / "atexit").write_text("ran"))
+    def background():
+        time.sleep(0.3)
+        (out / "background").write_text("done")
+    threading.Thread(target=background, name="eduq-background-test").start()
+    print("x" * 200_000, end="")  # more than a pipe holds: written whole before the process ends
+    print("the end")
+    return int(sys.argv[2])
+cli.main = main
+cli.entry()
+"""
+
+
+@pytest.mark.parametrize("code", [0, 1, 3])
+def test_the_eduq_command_leaves_with_mains_code_after_flushing_and_its_background_tasks(
+    tmp_path: Path, code: int
+) -> None:
+    """`eduq` skips the interpreter's teardown (os._exit after main): the exit code is main's, the
+    whole output reaches the pipe, exit handlers run (logging's flush), and eduq's background
+    threads finish first."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "entry.py"
+    script.write_text(_EXIT_SCRIPT, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), str(code)],
+        capture_output=True, text=True, timeout=120, check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert done.returncode == code, done.stderr[-2000:]
+    assert done.stdout == "x" * 200_000 + "the end\n"
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert (tmp_path / "background").read_text() == "done"
+    assert "logged before the end" in (tmp_path / "run.log").read_text()

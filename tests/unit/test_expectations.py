@@ -663,7 +663,11 @@ def test_judging_only_the_suspect_rows_gives_the_verdicts_of_the_whole_result(
     _insert(
         con,
         "raw.social_passport",
-        [{"year": 2024, "school_id": "sch000002", "students_total": 50, "low_income": 51}],
+        [
+            {"year": 2024, "school_id": "sch000002", "students_total": 50, "low_income": 51},
+            # a pair with a missing value: Great Expectations ignores the row (ignore_row_if)
+            {"year": 2024, "school_id": "sch000004", "students_total": None, "low_income": 9},
+        ],
         file_id=44,
         file_name="social_passport_fix.xlsx",
     )
@@ -677,6 +681,8 @@ def test_judging_only_the_suspect_rows_gives_the_verdicts_of_the_whole_result(
         c for c in checks if gx_runner.suspect_query(c, "select 1", _all_columns(c)) is not None
     ]
     assert len(filtered) >= 10  # most checks are judged on their suspect rows
+    # pairs that ignore rows with a missing value (counts within totals) too
+    assert "raw__social_passport__counts_within_totals" in {c.key for c in filtered}
 
     def outcome(results: list) -> dict:
         return {

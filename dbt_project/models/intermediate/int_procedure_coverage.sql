@@ -1,3 +1,6 @@
+-- a table, not a view: read by several models, tests and checks, computed once per build
+{{ config(materialized='table') }}
+
 -- Which procedures vanished from a results year (a lost subject file): one row per procedure and
 -- results year after the first, region-wide. A procedure that at least vanished_min_schools schools
 -- had in the previous year and that fewer than half of them have this year, in a year that has

@@ -1,3 +1,6 @@
+-- a table, not a view: read by several models, tests and checks, computed once per build
+{{ config(materialized='table') }}
+
 -- Are the results of a year complete enough to build a list on, per municipality: one row per
 -- results year and municipality of the registry. Every school with students has results
 -- (fct_delivery_completeness, source results: a late municipality has none), and no procedure that
