@@ -8,12 +8,20 @@ pytest 9 no longer reads; a scheduler of our own groups by file.)"""
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 # modules that share expensive state built once per process: one unit of work
 SHARED_SCOPES = {
     "tests/integration/test_publication_versions.py": "tests/integration/test_gates.py",
     "tests/integration/test_concurrent_reader.py": "tests/integration/test_gates.py",
+    # the readers of the shared region's report and cards (conftest region_documents: ~8 s to
+    # render, once; the failed run of test_gates copies the region with them)
+    "tests/integration/test_report.py": "tests/integration/test_gates.py",
+    "tests/integration/test_cards.py": "tests/integration/test_gates.py",
+    "tests/integration/test_small_numbers.py": "tests/integration/test_gates.py",
+    "tests/integration/test_personal_data.py": "tests/integration/test_gates.py",
 }
 # the modules that take longest (whole pipeline runs), started first
 LONGEST_FIRST = [
@@ -33,6 +41,15 @@ LONGEST_FIRST = [
 
 def _module(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # the pipeline runs in the test processes as `eduq` runs it: with the garbage collector's
+    # thresholds of orchestration/cli.py (the defaults collect the imported Dagster, dbt and Great
+    # Expectations objects over and over)
+    from orchestration.cli import GC_THRESHOLDS
+
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 
 from publishing.postgres import read_credentials
-from tests.integration.conftest import small_region  # noqa: F401 - the session's built region
+from tests.integration.conftest import (  # noqa: F401 - the session's built region
+    region_documents,
+    small_region,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -196,7 +196,7 @@ def test_the_bi_role_reads_the_marts_and_nothing_else(small_region, pg_cluster) 
 
 
 def test_a_failed_audit_publishes_nothing_to_postgresql(
-    small_region, pg_configured, tmp_path_factory
+    small_region, region_documents, pg_configured, tmp_path_factory
 ) -> None:
     settings = small_region.settings
     publish(settings, pg_configured)
@@ -204,7 +204,8 @@ def test_a_failed_audit_publishes_nothing_to_postgresql(
     before = fingerprint(pg_configured.reader_url, tables)
     with psycopg.connect(pg_configured.owner_url) as con:
         published_before = con.execute("select * from marts._publication").fetchall()
-    failed = failed_run(small_region, tmp_path_factory)  # the pipeline with EDUQ_PG_URL set
+    # the pipeline with EDUQ_PG_URL set
+    failed = failed_run(small_region, region_documents, tmp_path_factory)
     assert "failed" in failed.message
     assert fingerprint(pg_configured.reader_url, tables) == before
     with psycopg.connect(pg_configured.owner_url) as con:

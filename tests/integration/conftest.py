@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pandas as pd
 import pytest
 
@@ -49,7 +50,7 @@ def build_region(
     root.setLevel(logging.INFO)
     try:
         with _output_to(home / "logs" / "run-region.log"):
-            summary = run_pipeline(settings, instance=instance, documents=True)
+            summary = run_pipeline(settings, instance=instance)
     finally:
         root.setLevel(level)
     return BuiltRegion(settings, copy, summary, instance, counts, results)
@@ -68,3 +69,36 @@ def small_region(tmp_path_factory: pytest.TempPathFactory) -> BuiltRegion:
         )
     finally:
         monkeypatch.undo()
+
+
+@dataclass
+class RegionDocuments:
+    publication: object  # orchestration.runner.PublicationSummary
+    build_id: str  # the serving warehouse's build they were published from
+
+
+@pytest.fixture(scope="session")
+def region_documents(small_region: BuiltRegion):
+    """The regional report and the school cards of the region's latest list year, published by the
+    job publish_list as `eduq run --documents` and `eduq publish` do (the list and the marts files
+    are unchanged by it). Rendering them costs ~8 s: only the worker running the modules that read
+    them pays it (tests/conftest.py runs those modules on one worker, with test_gates.py whose
+    failed run copies the region with its documents). Other modules on that worker
+    may have run again on the region's home before: they are published from its serving warehouse
+    as it is then (its build is returned with them)."""
+    from orchestration.runner import publish
+
+    settings = small_region.settings
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        with _output_to(settings.home / "logs" / "run-documents.log"):
+            publication = publish(
+                settings, small_region.summary.list_year, instance=small_region.instance
+            )
+    finally:
+        root.setLevel(level)
+    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+        build_id = con.execute("select build_id from audit.build").fetchone()[0]
+    return RegionDocuments(publication, build_id)

@@ -1,6 +1,6 @@
 """What a school card says, for schools chosen for their cases, against the warehouse (issue 11).
 
-The session's region run (conftest ``small_region``) published the cards of list year 2025; these
+The session's region (conftest ``small_region``, ``region_documents``) has the cards of list year 2025; these
 tests read each chosen school's card (``html/<school>.html`` of the folder of all cards) and compare
 every part of it with values computed here: N and F from the delivered result files
 (``expected.procedure_counts``), shares and flags from N and F with the profile's parameters, the
@@ -123,9 +123,9 @@ def serving(small_region):
 
 
 @pytest.fixture(scope="module")
-def cards_folder(small_region) -> Path:
+def cards_folder(small_region, region_documents) -> Path:
     folder = small_region.settings.publications_dir / str(YEAR) / "cards" / "v1"
-    assert (folder / "manifest.json").exists(), "the run did not publish the cards"
+    assert (folder / "manifest.json").exists(), "the job did not publish the cards"
     return folder
 
 

@@ -14,9 +14,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_reader_never_fails_never_sees_a_partial_state_and_sees_the_new_build(
-    small_region, tmp_path_factory
+    small_region, region_documents, tmp_path_factory
 ) -> None:
-    run = correction_run(small_region, tmp_path_factory)
+    run = correction_run(small_region, region_documents, tmp_path_factory)
     report = run.reader
     assert report["errors"] == []
     assert report["inconsistent"] == []

@@ -131,8 +131,8 @@ def test_every_trigger_runs_the_gated_job() -> None:
 
 
 @pytest.fixture()
-def in_failed_home(small_region, tmp_path_factory, monkeypatch):
-    failed = failed_run(small_region, tmp_path_factory)
+def in_failed_home(small_region, region_documents, tmp_path_factory, monkeypatch):
+    failed = failed_run(small_region, region_documents, tmp_path_factory)
     monkeypatch.setenv("EDUQ_HOME", str(failed.settings.home))
     return failed
 

@@ -240,8 +240,11 @@ REGISTRY_HEADER = [
 MALFORMED_CODE = "sch76\u041e999"  # a Cyrillic «О» typed for the Latin one
 
 
-def failed_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    """Once per session, on a copy of the built region: a delivery breaks two error-level checks and
+def failed_run(
+    small_region, region_documents, tmp_path_factory: pytest.TempPathFactory
+) -> SimpleNamespace:
+    """Once per session, on a copy of the built region (its report and cards published first, as
+    conftest ``region_documents`` does once per process: the copy has them): a delivery breaks two error-level checks and
     leaves a year incomplete. A crosswalk file maps one exam-system code to two schools, the system
     spelled in two cases (it loads, but the dbt test on staging fails), and maps another code to a
     malformed Код ОО with a Cyrillic «О» (the Great Expectations check on the crosswalk fails); a
@@ -316,7 +319,9 @@ def failed_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> Simple
 # --- the data corrected and republished as v2, with readers watching ---------------------------------
 
 
-def correction_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+def correction_run(
+    small_region, region_documents, tmp_path_factory: pytest.TempPathFactory
+) -> SimpleNamespace:
     """Once per session, on a copy of the failed run's home: the missing results of the new school
     arrive, the crosswalk is corrected, and corrected result files remove one listed school (every
     participant passes in 2024), move another to the severe cluster (every participant fails in 2024)
@@ -326,7 +331,7 @@ def correction_run(small_region, tmp_path_factory: pytest.TempPathFactory) -> Si
         return _RUNS["correction"]
     from orchestration.runner import run_pipeline
 
-    failed = failed_run(small_region, tmp_path_factory)
+    failed = failed_run(small_region, region_documents, tmp_path_factory)
     monkeypatch = pytest.MonkeyPatch()
     try:
         tmp = tmp_path_factory.mktemp("correction")

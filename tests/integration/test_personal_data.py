@@ -9,7 +9,7 @@ import duckdb
 from tests.personal_data import participant_codes, scan_duckdb, scan_files
 
 
-def test_no_participant_code_leaves_the_candidate(small_region, tmp_path) -> None:
+def test_no_participant_code_leaves_the_candidate(small_region, region_documents, tmp_path) -> None:
     settings = small_region.settings
     codes = participant_codes(small_region.landing_copy)
     assert len(codes) > 1000  # the scan looks for something real

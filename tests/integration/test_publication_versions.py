@@ -22,8 +22,8 @@ LABELS = {"basic": "базово неуспевающие", "moderate": "уме�
 
 
 @pytest.fixture(scope="module")
-def correction(small_region, tmp_path_factory):
-    return correction_run(small_region, tmp_path_factory)
+def correction(small_region, region_documents, tmp_path_factory):
+    return correction_run(small_region, region_documents, tmp_path_factory)
 
 
 def _csv(path) -> pd.DataFrame:

@@ -1,8 +1,8 @@
 """The regional report and the school cards of the session's generated region (issue 11).
 
-The region's run (conftest ``small_region``) already published the list, the report and the cards
-of its latest list year through the job publish_list; these tests read what it wrote and the
-serving warehouse it wrote from. Every figure of the report is checked against the marts by its
+The region's run (conftest ``small_region``) published the list of its latest list year, and the
+job publish_list its report and cards (conftest ``region_documents``); these tests read what it
+wrote and the serving warehouse it wrote from. Every figure of the report is checked against the marts by its
 own query; the HTML against the XLSX; the bytes against a second rendering.
 """
 
@@ -35,9 +35,9 @@ SECTIONS_IN_SEED_ORDER = [
 
 
 @pytest.fixture(scope="module")
-def report_dir(small_region) -> Path:
+def report_dir(small_region, region_documents) -> Path:
     folder = small_region.settings.publications_dir / str(YEAR) / "report" / "v1"
-    assert (folder / "manifest.json").exists(), "the run did not publish the report"
+    assert (folder / "manifest.json").exists(), "the job did not publish the report"
     return folder
 
 
@@ -47,10 +47,11 @@ def serving(small_region):
         yield con
 
 
-def test_the_run_publishes_the_report_and_the_cards_and_says_where(
-    small_region, report_dir
+def test_the_job_publishes_the_report_and_the_cards_and_says_where(
+    small_region, region_documents, report_dir
 ) -> None:
-    text = small_region.summary.render()
+    text = region_documents.publication.render()
+    assert f"ШНОР list {YEAR}: unchanged since v" in text  # the run published it
     assert f"Regional report {YEAR}: published v1" in text
     assert str(report_dir / f"report_{YEAR}.pdf") in text
     assert f"School cards {YEAR}: published v1" in text
@@ -62,8 +63,7 @@ def test_the_run_publishes_the_report_and_the_cards_and_says_where(
         "sources.json",
     } <= names
     manifest = json.loads((report_dir / "manifest.json").read_text(encoding="utf-8"))
-    audit = small_region.summary.build_id
-    assert manifest["warehouse"]["build_id"] == audit
+    assert manifest["warehouse"]["build_id"] == region_documents.build_id
     assert manifest["methodology"]["profile"] == "fioko_2025"
     assert manifest["list_year"] == YEAR and manifest["results_year"] == YEAR - 1
     assert manifest["inputs"] and all(f["sha256"] for f in manifest["inputs"])

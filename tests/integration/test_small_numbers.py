@@ -25,7 +25,9 @@ from tests.small_numbers_scan import (
 )
 
 
-def test_no_published_file_shows_a_figure_about_fewer_than_5_pupils(small_region) -> None:
+def test_no_published_file_shows_a_figure_about_fewer_than_5_pupils(
+    small_region, region_documents
+) -> None:
     settings = small_region.settings
     truth = read_truth(small_region.landing_copy, small_region.expected_results)
     schools = {s for s, _, _ in truth.results}

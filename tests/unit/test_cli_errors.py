@@ -223,3 +223,31 @@ def test_the_eduq_command_leaves_with_mains_code_after_flushing_and_its_backgrou
     assert (tmp_path / "atexit").read_text() == "ran"
     assert (tmp_path / "background").read_text() == "done"
     assert "logged before the end" in (tmp_path / "run.log").read_text()
+
+
+@pytest.mark.parametrize(("argv", "documents"), [(["run"], False), (["run", "--documents"], True)])
+def test_run_asks_for_the_documents_only_with_documents(
+    settings: Settings,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys,
+    argv: list[str],
+    documents: bool,
+) -> None:
+    """`eduq run --documents` has the run publish the report and the cards with the list (the job
+    publish_list with every asset: tests/integration/conftest.py region_documents); a plain run
+    leaves them to `eduq report` / `eduq card --all`."""
+    from orchestration import runner
+    from orchestration.cli import main
+
+    asked = []
+
+    def run_pipeline(settings, list_year=None, quiet=False, documents=False, instance=None):
+        asked.append(documents)
+        raise runner.PipelineFailed("stopped by the test")
+
+    monkeypatch.setattr(runner, "run_pipeline", run_pipeline)
+    (settings.landing_dir / "schools").mkdir(parents=True, exist_ok=True)
+    (settings.landing_dir / "schools" / "schools_2024.csv").write_text("x\n", encoding="utf-8")
+    assert main(argv) == 1
+    assert asked == [documents]
+    assert "stopped by the test" in capsys.readouterr().err
