@@ -25,19 +25,20 @@ results_years as (
 ),
 
 -- last year's schools carried to the school that continues them this year
+-- the school that continues each reorganised school in year t (macros/successor_in_effect.sql)
+hop_in_effect as (
+    {{ successor_in_effect('successors', 'results_years') }}
+),
+
 previous as (
     select
-        coalesce(successors.successor_school_id, counts.school_id) as school_id,
+        coalesce(hop_in_effect.successor_school_id, counts.school_id) as school_id,
         counts.procedure_code,
         counts.year + 1 as year
     from counts
-    left join successors
-        on counts.school_id = successors.old_school_id
-        and successors.first_results_year_under_successor <= counts.year + 1
-    qualify row_number() over (
-        partition by counts.school_id, counts.procedure_code, counts.year
-        order by successors.depth desc nulls last
-    ) = 1
+    left join hop_in_effect
+        on counts.school_id = hop_in_effect.old_school_id
+        and counts.year = hop_in_effect.year
 ),
 
 compared as (

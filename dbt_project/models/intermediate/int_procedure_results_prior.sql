@@ -19,17 +19,9 @@ results_years as (
     select distinct year from counts
 ),
 
--- the school that continues each reorganised school in year t: the furthest hop already in
--- effect (found on the successor map and the few results years, not on every count)
+-- the school that continues each reorganised school in year t (macros/successor_in_effect.sql)
 hop_in_effect as (
-    select
-        successors.old_school_id,
-        results_years.year,
-        arg_max(successors.successor_school_id, successors.depth) as successor_school_id
-    from successors
-    inner join results_years
-        on successors.first_results_year_under_successor <= results_years.year + 1
-    group by successors.old_school_id, results_years.year
+    {{ successor_in_effect('successors', 'results_years') }}
 ),
 
 continued as (

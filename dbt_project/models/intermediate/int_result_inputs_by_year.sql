@@ -1,4 +1,7 @@
 -- depends_on: {{ ref('int_result_key_checks') }}  (the results' key is checked before anything is counted)
+-- a table, not a view: int_procedure_counts reads it three times (the years to count, the rows'
+-- fingerprint, the post-hook) and its key test once; each read of a view scanned raw's results
+{{ config(materialized='table') }}
 -- What the participant and failing counts of a results year are computed from, as one
 -- fingerprint per year: the result files delivered for that year (raw keeps every delivery, so a
 -- new or corrected file changes the list), every code a school is known by, and the project's
