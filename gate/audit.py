@@ -18,6 +18,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -283,18 +284,66 @@ def run_audit(
     dbt_results: Sequence[DbtNodeResult] | None,
     run_id: str | None = None,
     extra: Iterable[CheckOutcome] = (),
+    prepare_promotion: bool = False,
 ) -> AuditRecord:
     """Audit the candidate warehouse of ``settings`` and write the record (passed or not).
 
     ``dbt_results`` are the results of the dbt build that wrote this candidate; ``None`` means they
-    are unknown, which fails the audit (the dbt tests are error-level checks too).
+    are unknown, which fails the audit (the dbt tests are error-level checks too). With
+    ``prepare_promotion`` the serving export of the candidate is written meanwhile, on another
+    thread (gate.promote.prepare_export), and kept only if the audit passes.
     """
     candidate = settings.candidate_db
     folder = audit_dir(settings, build_id)
     folder.mkdir(parents=True, exist_ok=True)
     checkpoint(candidate)
     identity = file_identity(candidate)
-    sha = sha256_file(candidate)
+    # the file's SHA-256 is read on another thread while the checks run (hashlib leaves the GIL
+    # for large blocks): the identity taken before and compared after proves it is the file they
+    # judged
+    alongside = ThreadPoolExecutor(2, thread_name_prefix="eduq-audit")
+    sha_future = alongside.submit(sha256_file, candidate)
+    export_future = None
+    if prepare_promotion:
+        from gate.promote import prepare_export
+
+        export_future = alongside.submit(prepare_export, settings, identity)
+    alongside.shutdown(wait=False)
+    record = None
+    try:
+        record = _audit(settings, build_id, dbt_results, run_id, extra, identity, sha_future)
+    finally:
+        if export_future is not None:
+            passed = record is not None and record.passed
+            _settle_prepared_export(settings, export_future, passed)
+    return record
+
+
+def _settle_prepared_export(settings: Settings, future: Any, passed: bool) -> None:
+    """Wait for the export written alongside the audit; keep it only for a passed audit (a failed
+    export is logged: the promotion exports again)."""
+    from gate.promote import discard_prepared_exports
+
+    try:
+        future.result()
+    except Exception as exc:  # noqa: BLE001 — the promotion exports itself and reports its own error
+        log.warning("the serving export prepared during the audit failed (%s)", exc)
+        passed = False
+    if not passed:
+        discard_prepared_exports(settings)
+
+
+def _audit(
+    settings: Settings,
+    build_id: str,
+    dbt_results: Sequence[DbtNodeResult] | None,
+    run_id: str | None,
+    extra: Iterable[CheckOutcome],
+    identity: str,
+    sha_future: Any,
+) -> AuditRecord:
+    candidate = settings.candidate_db
+    folder = audit_dir(settings, build_id)
     checks: list[CheckOutcome] = list(extra)
     with duckdb.connect(str(candidate), read_only=True) as con:
         if dbt_results is None:
@@ -313,6 +362,7 @@ def run_audit(
             checks += dbt_outcomes(con, dbt_results, folder)
         checks += gx_outcomes(con, folder, settings)
         rows = table_rows(con)
+    sha = sha_future.result()
     if file_identity(candidate) != identity:
         raise CandidateChanged(
             f"{candidate} changed while it was audited (another process wrote it); run the "

@@ -277,6 +277,40 @@ def _refusal(settings: Settings, sha: str) -> PromotionRefused:
     )
 
 
+def prepared_export_path(settings: Settings, identity: str) -> Path:
+    """Where the export of the candidate in state ``identity`` (core.files.file_identity) waits for
+    its promotion."""
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return settings.serving_db.with_name(f".{settings.serving_db.name}.prepared-{digest}")
+
+
+def discard_prepared_exports(settings: Settings) -> None:
+    for path in settings.serving_db.parent.glob(f".{settings.serving_db.name}.prepared-*"):
+        path.unlink(missing_ok=True)
+
+
+def prepare_export(settings: Settings, identity: str) -> Path | None:
+    """Export the candidate's public part ahead of its promotion, while the audit judges it (both
+    only read the candidate): the promotion of that same candidate then renames it into place
+    instead of exporting (seconds at a country's size). Kept only if the candidate's identity is
+    ``identity`` before and after the export; None when it changed (the promotion then exports)."""
+    candidate = settings.candidate_db
+    discard_prepared_exports(settings)
+    if file_identity(candidate) != identity:
+        return None
+    target = prepared_export_path(settings, identity)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        export_warehouse(candidate, tmp, SERVING_SCHEMAS, SERVING_STORAGE_VERSION)
+        if file_identity(candidate) != identity:
+            return None
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
 def promote(settings: Settings) -> Promotion:
     """Replace the serving warehouse by the audited candidate's public part in one atomic rename.
 
@@ -302,8 +336,13 @@ def promote(settings: Settings) -> Promotion:
     serving.parent.mkdir(parents=True, exist_ok=True)
     tmp = serving.with_name(f".{serving.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
+    prepared = prepared_export_path(settings, identity)
     try:
-        export_warehouse(candidate, tmp, SERVING_SCHEMAS, SERVING_STORAGE_VERSION)
+        if prepared.exists():  # exported while the audit ran, from this very candidate
+            os.replace(prepared, tmp)
+        else:
+            export_warehouse(candidate, tmp, SERVING_SCHEMAS, SERVING_STORAGE_VERSION)
+        discard_prepared_exports(settings)
         add_load_log(tmp, candidate)
         embed_audit(tmp, record, dt.datetime.now(dt.UTC))
         if file_identity(candidate) != identity:

@@ -126,7 +126,9 @@ def _copy_tables(con: duckdb.DuckDBPyConnection, schemas: Sequence[str]) -> dict
         # created there, with the source's types and constraints
         con.execute(ddl)
         qualified = f"{_quote(schema)}.{_quote(table)}"
-        con.execute(f"insert into {TARGET}.{qualified} select * from {SOURCE}.{qualified}")
+        (copied,) = con.execute(
+            f"insert into {TARGET}.{qualified} select * from {SOURCE}.{qualified}"
+        ).fetchone()
         if comment:
             con.execute(f"comment on table {TARGET}.{qualified} is {_literal(comment)}")
         columns = con.execute(
@@ -138,9 +140,7 @@ def _copy_tables(con: duckdb.DuckDBPyConnection, schemas: Sequence[str]) -> dict
             con.execute(
                 f"comment on column {TARGET}.{qualified}.{_quote(column)} is {_literal(text)}"
             )
-        out[f"{schema}.{table}"] = con.execute(
-            f"select count(*) from {TARGET}.{qualified}"
-        ).fetchone()[0]
+        out[f"{schema}.{table}"] = copied  # the rows the insert wrote
     return out
 
 

@@ -113,6 +113,7 @@ def build_publication_assets(dbt_asset_keys: set[dg.AssetKey]) -> list[dg.Assets
             dbt_results,
             run_id=run_id,
             extra=other_checks_of_run(context.instance, run_id, dbt_asset_keys),
+            prepare_promotion=True,  # the serving export is written while the checks run
         )
         folder = audit_dir(settings, build)
         for warning in record.warnings:

@@ -573,3 +573,59 @@ def test_promotion_of_the_candidate_as_audited_does_not_read_it_again(
     os.utime(settings.candidate_db, ns=(before.st_atime_ns, before.st_mtime_ns))
     with pytest.raises(PromotionRefused, match="changed after its audit, or never audited"):
         promote(settings)
+
+
+def test_the_serving_export_written_during_the_audit_is_promoted_only_for_that_candidate(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit of the nightly job writes the serving export alongside its checks
+    (gate.promote.prepare_export): promotion of that same candidate renames it into place (the
+    served file equals a promotion that exports itself); a candidate written since gets no use of
+    it; a failed audit discards it."""
+    import gate.audit as audit_module
+    import gate.promote as promote_module
+    from gate.audit import run_audit
+
+    monkeypatch.setattr(audit_module, "gx_outcomes", lambda *args, **kwargs: [])
+    monkeypatch.setattr(audit_module, "dbt_outcomes", lambda *args, **kwargs: [])
+    exports: list[Path] = []
+    real_export = promote_module.export_warehouse
+
+    def counting_export(source, target, *args):
+        exports.append(Path(target))
+        return real_export(source, target, *args)
+
+    monkeypatch.setattr(promote_module, "export_warehouse", counting_export)
+
+    def served_tables() -> dict:
+        with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+            names = con.execute(
+                "select schema_name || '.' || table_name from duckdb_tables() "
+                "where schema_name in ('marts', 'reference') order by 1"
+            ).fetchall()
+            return {n: con.execute(f"select * from {n} order by all").fetchall() for (n,) in names}
+
+    record = run_audit(settings, "build-p1", [], prepare_promotion=True)
+    assert record.passed and len(exports) == 1  # written during the audit
+    prepared = promote_module.prepared_export_path(settings, record.candidate_identity)
+    assert prepared.exists()
+    promote(settings)
+    assert len(exports) == 1 and not prepared.exists()  # renamed into place, not exported again
+    tables = served_tables()
+    assert tables["marts.fct_shnor_list"]
+    # the same candidate promoted by an export of its own serves the same tables
+    promote(settings)
+    assert len(exports) == 2 and served_tables() == tables
+    # an export prepared for a candidate that was written since is not used
+    run_audit(settings, "build-p2", [], prepare_promotion=True)
+    assert len(exports) == 3
+    settings.candidate_db.write_bytes(settings.candidate_db.read_bytes())
+    audit(settings, build_id="build-p3")  # audited again, as written
+    promote(settings)
+    assert len(exports) == 4 and served_tables() == tables
+    assert not list(settings.serving_db.parent.glob("*.prepared-*"))
+    # a failed audit keeps nothing it prepared
+    write_candidate(settings, LISTED[:1])
+    failed = run_audit(settings, "build-p4", None, prepare_promotion=True)
+    assert not failed.passed and len(exports) == 5
+    assert not list(settings.serving_db.parent.glob("*.prepared-*"))
