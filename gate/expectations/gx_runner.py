@@ -9,6 +9,7 @@ ephemeral context (no ``gx/`` folder is written).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import threading
@@ -381,50 +382,55 @@ def run_checks(
         return []
     catalog = catalog if catalog is not None else read_catalog(con)
     validator = shared_validator()
-    results: list[CheckResult | None] = []
+    results: list[CheckResult] = []
     # one check is judged (in the worker) while DuckDB queries the rows of the next: its verdict is
     # received before the next frame is sent, so at most one request is ever in the pipe
-    judging: tuple[int, Check, pd.DataFrame, int | None, Callable[[], Evaluation], float] | None
-    judging = None
-
-    def settle() -> None:
-        at, check, frame, rows_checked, verdict, started = judging
-        results[at] = result = check_result(check, frame, verdict(), rows_checked)
-        log.debug("%s: %s in %.2f s", check.key, result.status, time.perf_counter() - started)
-
-    for check in checks:
-        started = time.perf_counter()
-        try:
-            sql = check.resolve_query(catalog)
-        except SkipCheck as exc:
-            results.append(CheckResult(check, "skipped", f"skipped: {exc}"))
-            continue
-        try:
-            relation = con.sql(sql)
-            suspects = suspect_query(check, sql, dict(zip(relation.columns, relation.types)))
-            if suspects is None:
-                frame, rows_checked = relation.df(), None
-            else:
-                rows_checked = con.execute(f"select count(*) from ({sql}) as q").fetchall()[0][0]
-                frame = con.sql(suspects).df()
-        except duckdb.Error as exc:
-            results.append(CheckResult(check, "error", f"query failed: {exc}"))
-            continue
-        frame = frame.reset_index(drop=True)
+    judging: tuple[Check, pd.DataFrame, int | None, Callable[[], Evaluation], float] | None = None
+    at = 0  # where the check being judged goes in ``results``
+    try:
+        for check in checks:
+            started = time.perf_counter()
+            try:
+                sql = check.resolve_query(catalog)
+            except SkipCheck as exc:
+                results.append(CheckResult(check, "skipped", f"skipped: {exc}"))
+                continue
+            try:
+                relation = con.sql(sql)
+                suspects = suspect_query(check, sql, dict(zip(relation.columns, relation.types)))
+                if suspects is None:
+                    frame, rows_checked = relation.df(), None
+                else:
+                    rows_checked = con.execute(f"select count(*) from ({sql}) as q").fetchall()[0][
+                        0
+                    ]
+                    frame = con.sql(suspects).df()
+            except duckdb.Error as exc:
+                results.append(CheckResult(check, "error", f"query failed: {exc}"))
+                continue
+            frame = frame.reset_index(drop=True)
+            if judging is not None:
+                results.insert(at, _settle(judging))
+                judging = None
+            at = len(results)
+            judging = (check, frame, rows_checked, validator.start(check, frame), started)
         if judging is not None:
-            settle()
-        results.append(None)
-        judging = (
-            len(results) - 1,
-            check,
-            frame,
-            rows_checked,
-            validator.start(check, frame),
-            started,
-        )
-    if judging is not None:
-        settle()
-    return [r for r in results if r is not None]
+            results.insert(at, _settle(judging))
+            judging = None
+    finally:
+        if judging is not None:  # left by an error: read its verdict, so the worker stays usable
+            with contextlib.suppress(Exception):
+                judging[3]()
+    return results
+
+
+def _settle(
+    judging: tuple[Check, pd.DataFrame, int | None, Callable[[], Evaluation], float],
+) -> CheckResult:
+    check, frame, rows_checked, verdict, started = judging
+    result = check_result(check, frame, verdict(), rows_checked)
+    log.debug("%s: %s in %.2f s", check.key, result.status, time.perf_counter() - started)
+    return result
 
 
 _FLOATS = ("DOUBLE", "FLOAT", "REAL")

@@ -733,3 +733,44 @@ def test_a_check_with_two_keys_is_judged_on_its_whole_result() -> None:
     two = check(*one.expectations, expect("ExpectColumnValuesToBeUnique", column="b"))
     assert gx_runner.suspect_query(one, "select a, b from t", types) is not None
     assert gx_runner.suspect_query(two, "select a, b from t", types) is None
+
+
+def test_an_error_while_a_check_is_judged_leaves_the_worker_usable(
+    con, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit queries a check's rows while the worker judges the previous one: an error between
+    the two (here the third check's rows cannot be read into pandas) still reads the pending
+    verdict, so the next run of the checks gets its own verdicts instead of waiting forever on
+    the worker or reading another check's."""
+    import threading
+
+    from gate.expectations import gx_runner
+
+    catalog = read_catalog(con)
+    checks = [c for c in all_checks(catalog) if c.key.startswith("marts__")][:4]
+    assert len(checks) == 4
+    expected = {r.check.key: r.status for r in run_checks(con, checks, catalog)}
+    real = gx_runner.suspect_query
+    calls = []
+
+    def failing_third(check, sql, types):
+        calls.append(check.key)
+        if len(calls) == 3:
+            raise ValueError("unreadable rows")
+        return real(check, sql, types)
+
+    monkeypatch.setattr(gx_runner, "suspect_query", failing_third)
+    with pytest.raises(ValueError, match="unreadable rows"):
+        run_checks(con, checks, catalog)
+    monkeypatch.setattr(gx_runner, "suspect_query", real)
+    again: dict = {}
+    runner = threading.Thread(
+        target=lambda: again.update(
+            {r.check.key: r.status for r in run_checks(con, checks, catalog)}
+        ),
+        daemon=True,
+    )
+    runner.start()
+    runner.join(timeout=120)
+    assert not runner.is_alive(), "the worker was left waiting"
+    assert again == expected
