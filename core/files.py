@@ -23,6 +23,16 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def pending_wal(path: Path) -> bool:
+    """Whether the DuckDB file ``path`` has changes in its write-ahead log (``<path>.wal``) not yet
+    written into it: a reader would see them, its identity and its hash do not."""
+    wal = path.with_name(path.name + ".wal")
+    try:
+        return wal.stat().st_size > 0
+    except FileNotFoundError:
+        return False
+
+
 def file_identity(path: Path) -> str:
     """Which file, in which state, without reading it: device, inode, size, and the modification and
     change times in nanoseconds. Every write changes the change time, which no program can set back,

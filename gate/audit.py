@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 
 from core.code_version import code_fingerprint
-from core.files import file_identity, sha256_file, write_json_atomic
+from core.files import file_identity, pending_wal, sha256_file, write_json_atomic
 from core.settings import Settings
 from gate.dbt_results import DbtNodeResult
 from gate.errors import CandidateChanged
@@ -363,7 +363,7 @@ def _audit(
         checks += gx_outcomes(con, folder, settings)
         rows = table_rows(con)
     sha = sha_future.result()
-    if file_identity(candidate) != identity:
+    if file_identity(candidate) != identity or pending_wal(candidate):
         raise CandidateChanged(
             f"{candidate} changed while it was audited (another process wrote it); run the "
             "load again when nothing else writes the warehouse"

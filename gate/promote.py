@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from core.files import CHUNK, file_identity, fsync_dir, sha256_file, write_json_atomic
+from core.files import CHUNK, file_identity, fsync_dir, pending_wal, sha256_file, write_json_atomic
 from core.settings import Settings
 from gate.audit import (
     PERSONAL_MASK,
@@ -303,7 +303,7 @@ def prepare_export(settings: Settings, identity: str) -> Path | None:
     tmp.unlink(missing_ok=True)
     try:
         export_warehouse(candidate, tmp, SERVING_SCHEMAS, SERVING_STORAGE_VERSION)
-        if file_identity(candidate) != identity:
+        if file_identity(candidate) != identity or pending_wal(candidate):
             return None
         os.replace(tmp, target)
     finally:
@@ -328,6 +328,12 @@ def promote(settings: Settings) -> Promotion:
     # the candidate as audited in this run is not hashed again: its identity (inode, size, times)
     # proves it has not been written since; any other candidate is hashed and looked up
     identity = file_identity(candidate)
+    if pending_wal(candidate):  # what a reader of it would see is not what its bytes hold
+        raise CandidateChanged(
+            f"{candidate} has changes in its write-ahead log that are not in the audited file "
+            "(another process wrote it); nothing was promoted. Run the load again when nothing "
+            "else writes the warehouse."
+        )
     record = audit_of_unchanged_file(settings, identity)
     sha = record.candidate_sha256 if record else sha256_file(candidate)
     record = record or find_passed_audit(settings, sha)
@@ -338,14 +344,14 @@ def promote(settings: Settings) -> Promotion:
     tmp.unlink(missing_ok=True)
     prepared = prepared_export_path(settings, identity)
     try:
-        if prepared.exists():  # exported while the audit ran, from this very candidate
+        try:  # exported while the audit ran, from this very candidate
             os.replace(prepared, tmp)
-        else:
+        except FileNotFoundError:
             export_warehouse(candidate, tmp, SERVING_SCHEMAS, SERVING_STORAGE_VERSION)
         discard_prepared_exports(settings)
         add_load_log(tmp, candidate)
         embed_audit(tmp, record, dt.datetime.now(dt.UTC))
-        if file_identity(candidate) != identity:
+        if file_identity(candidate) != identity or pending_wal(candidate):
             raise CandidateChanged(
                 f"{candidate} changed while it was exported for promotion; nothing was promoted. "
                 "Run the load again when nothing else writes the warehouse."

@@ -410,13 +410,13 @@ def run_checks(
                 continue
             frame = frame.reset_index(drop=True)
             if judging is not None:
-                results.insert(at, _settle(judging))
-                judging = None
+                pending, judging = judging, None  # its verdict is read once, even if it fails
+                results.insert(at, _settle(pending))
             at = len(results)
             judging = (check, frame, rows_checked, validator.start(check, frame), started)
         if judging is not None:
-            results.insert(at, _settle(judging))
-            judging = None
+            pending, judging = judging, None
+            results.insert(at, _settle(pending))
     finally:
         if judging is not None:  # left by an error: read its verdict, so the worker stays usable
             with contextlib.suppress(Exception):

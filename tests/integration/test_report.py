@@ -263,7 +263,7 @@ def test_a_list_year_that_cannot_be_computed_is_refused_by_the_command(
     assert not (small_region.settings.publications_dir / str(YEAR - 2)).exists()
 
 
-def test_the_cards_of_every_school_and_one_card(small_region, serving) -> None:
+def test_the_cards_of_every_school_and_one_card(small_region, region_documents, serving) -> None:
     from pypdf import PdfReader
 
     from publishing.report.publish import publish_cards

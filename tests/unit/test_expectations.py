@@ -759,18 +759,43 @@ def test_an_error_while_a_check_is_judged_leaves_the_worker_usable(
             raise ValueError("unreadable rows")
         return real(check, sql, types)
 
+    def in_time(run) -> dict:
+        """``run``'s outcome, on a thread: a run left waiting on the worker fails the test."""
+        outcome: dict = {}
+
+        def target() -> None:
+            try:
+                outcome["statuses"] = {r.check.key: r.status for r in run()}
+            except Exception as exc:  # noqa: BLE001 — the outcome under test
+                outcome["error"] = exc
+
+        runner = threading.Thread(target=target, daemon=True)
+        runner.start()
+        runner.join(timeout=120)
+        assert not runner.is_alive(), "the worker was left waiting"
+        return outcome
+
+    def run_again() -> None:
+        assert in_time(lambda: run_checks(con, checks, catalog)) == {"statuses": expected}
+
     monkeypatch.setattr(gx_runner, "suspect_query", failing_third)
     with pytest.raises(ValueError, match="unreadable rows"):
         run_checks(con, checks, catalog)
     monkeypatch.setattr(gx_runner, "suspect_query", real)
-    again: dict = {}
-    runner = threading.Thread(
-        target=lambda: again.update(
-            {r.check.key: r.status for r in run_checks(con, checks, catalog)}
-        ),
-        daemon=True,
-    )
-    runner.start()
-    runner.join(timeout=120)
-    assert not runner.is_alive(), "the worker was left waiting"
-    assert again == expected
+    run_again()
+    # an error once the verdict has arrived (reading it, or turning it into a result) leaves
+    # nothing pending: the verdict is not read a second time
+    real_result = gx_runner.check_result
+    settled = []
+
+    def failing_second_result(*args, **kwargs):
+        settled.append(1)
+        if len(settled) == 2:
+            raise RuntimeError("the worker could not judge it")
+        return real_result(*args, **kwargs)
+
+    monkeypatch.setattr(gx_runner, "check_result", failing_second_result)
+    failed = in_time(lambda: run_checks(con, checks, catalog))
+    assert "could not judge" in str(failed.get("error")), failed
+    monkeypatch.setattr(gx_runner, "check_result", real_result)
+    run_again()

@@ -21,7 +21,7 @@ import pytest
 from core.files import file_identity, sha256_file
 from core.settings import Settings, load_settings
 from gate.audit import AuditRecord, CheckOutcome, write_record
-from gate.errors import PromotionRefused, PublicationRefused
+from gate.errors import CandidateChanged, PromotionRefused, PublicationRefused
 from gate.promote import embed_audit, promote, serving_audit
 from ingestion.warehouse import ensure_raw_schema
 from publishing.errors import (
@@ -629,3 +629,19 @@ def test_the_serving_export_written_during_the_audit_is_promoted_only_for_that_c
     failed = run_audit(settings, "build-p4", None, prepare_promotion=True)
     assert not failed.passed and len(exports) == 5
     assert not list(settings.serving_db.parent.glob("*.prepared-*"))
+
+
+def test_a_candidate_with_changes_in_its_write_ahead_log_is_not_promoted(
+    settings: Settings,
+) -> None:
+    """Changes another process committed to the candidate's write-ahead log are what a reader of
+    the file sees, but not what its audited bytes (identity, SHA-256) hold: refused."""
+    audit(settings)
+    wal = settings.candidate_db.with_name(settings.candidate_db.name + ".wal")
+    wal.write_bytes(b"not audited")
+    with pytest.raises(CandidateChanged, match="write-ahead log"):
+        promote(settings)
+    assert not settings.serving_db.exists()
+    wal.write_bytes(b"")  # an empty log holds nothing
+    promote(settings)
+    assert settings.serving_db.exists()
