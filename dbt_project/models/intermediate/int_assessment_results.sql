@@ -82,15 +82,17 @@ final as (
         result_measure,
         result_value,
         fail_below,
-        -- the counted attempt: current-year graduates, main period (early, main, reserve days),
-        -- the first attempt actually sat (an absence on the main day followed by a reserve day
-        -- counts the reserve-day result)
-        category = 'current_year_graduate'
-            and wave in ('early', 'main', 'reserve')
+        -- an attempt that can count: a current-year graduate in the main period (early, main or
+        -- reserve day); of a participant's attempts at a procedure in a year, the counted one is
+        -- the first actually sat (an absence on the main day followed by a reserve day counts the
+        -- reserve-day result): ordered by a valid result first, then the day, then the row.
+        -- int_procedure_counts counts the same attempt (the macro counted_attempt_order).
+        {{ is_main_period('category', 'wave') }} as is_main_period,
+        wave_order,
+        {{ is_main_period('category', 'wave') }}
             and row_number() over (
-                partition by year, school_id, procedure_code, participant_code,
-                    category = 'current_year_graduate' and wave in ('early', 'main', 'reserve')
-                order by (status = 'present' and result_value is not null) desc, wave_order asc, source_row_number asc
+                partition by year, school_id, procedure_code, participant_code, {{ is_main_period('category', 'wave') }}
+                order by {{ counted_attempt_order("status = 'present' and result_value is not null", 'wave_order', 'source_row_number') }}
             ) = 1 as is_counted_attempt,
         status = 'present' and result_value is not null as is_participant,
         status = 'present' and result_value is not null and result_value < fail_below as is_failing,

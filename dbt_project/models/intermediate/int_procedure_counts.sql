@@ -36,6 +36,46 @@
 -- delivery forms give the same N and F.
 with
 
+-- the counted attempts (int_assessment_results.is_counted_attempt) without ordering every row:
+-- nearly every participant has one main-period attempt at a procedure in a year, and that one
+-- counts; only the attempts of keys held more than once are ordered. Keys are grouped as 8-byte
+-- hashes (tens of millions of them stay in memory where the strings spill); a hash collision
+-- only sends more rows to the exact ordering.
+attempts as materialized (
+    select
+        school_id,
+        procedure_code,
+        year,
+        participant_code,
+        is_participant,
+        is_failing,
+        wave_order,
+        source_row_number,
+        hash(year, school_id, procedure_code, participant_code) as attempt_key
+    from {{ ref('int_assessment_results') }}
+    where is_main_period and procedure_code is not null and school_id is not null{{ year_filter }}
+),
+
+repeated_keys as (
+    select attempt_key from attempts
+    group by attempt_key
+    having count(*) > 1
+),
+
+counted_attempts as (
+    select school_id, procedure_code, year, is_participant, is_failing
+    from attempts
+    anti join repeated_keys on attempts.attempt_key = repeated_keys.attempt_key
+    union all
+    select school_id, procedure_code, year, is_participant, is_failing
+    from attempts
+    semi join repeated_keys on attempts.attempt_key = repeated_keys.attempt_key
+    qualify row_number() over (
+        partition by year, school_id, procedure_code, participant_code
+        order by {{ counted_attempt_order('is_participant', 'wave_order', 'source_row_number') }}
+    ) = 1
+),
+
 student_level as (
     select
         school_id,
@@ -44,8 +84,7 @@ student_level as (
         cast(count(*) filter (where is_participant) as bigint) as participants,
         cast(count(*) filter (where is_failing) as bigint) as failing,
         'student_results' as result_source
-    from {{ ref('int_assessment_results') }}
-    where is_counted_attempt and procedure_code is not null and school_id is not null{{ year_filter }}
+    from counted_attempts
     group by school_id, procedure_code, year
 ),
 

@@ -4,8 +4,13 @@ subjects as (
     select subject_alias, subject_code from {{ ref('subject_aliases') }}
 ),
 
-source as (
+delivered as (
     select * from {{ source('raw', 'gia_results') }}
+),
+
+-- the latest delivery wins per year, school, exam and subject
+source as (
+    {{ latest_result_rows('delivered', ['year', 'school_id', 'exam']) }}
 ),
 
 final as (
@@ -29,10 +34,6 @@ final as (
         source._row_number as source_row_number
     from source
     left join subjects on lower(trim(source.subject)) = subjects.subject_alias
-    {{ latest_delivery(
-        ['source.year', 'source.school_id', 'source.exam', result_subject_key('source.subject')],
-        file_id='source._file_id'
-    ) }}
 )
 
 select * from final

@@ -4,8 +4,13 @@ subjects as (
     select subject_alias, subject_code from {{ ref('subject_aliases') }}
 ),
 
-source as (
+delivered as (
     select * from {{ source('raw', 'vpr_results') }}
+),
+
+-- the latest delivery wins per year, school, grade and subject
+source as (
+    {{ latest_result_rows('delivered', ['year', 'school_id', 'grade']) }}
 ),
 
 final as (
@@ -26,10 +31,6 @@ final as (
         source._row_number as source_row_number
     from source
     left join subjects on lower(trim(source.subject)) = subjects.subject_alias
-    {{ latest_delivery(
-        ['source.year', 'source.school_id', 'source.grade', result_subject_key('source.subject')],
-        file_id='source._file_id'
-    ) }}
 )
 
 select * from final
