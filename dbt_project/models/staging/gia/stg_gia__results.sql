@@ -4,13 +4,9 @@ subjects as (
     select subject_alias, subject_code from {{ ref('subject_aliases') }}
 ),
 
-delivered as (
-    select * from {{ source('raw', 'gia_results') }}
-),
-
 -- the latest delivery wins per year, school, exam and subject
 source as (
-    {{ latest_result_rows('delivered', ['year', 'school_id', 'exam']) }}
+    {{ latest_result_rows(source('raw', 'gia_results'), ['year', 'school_id', 'exam']) }}
 ),
 
 final as (

@@ -4,13 +4,9 @@ subjects as (
     select subject_alias, subject_code from {{ ref('subject_aliases') }}
 ),
 
-delivered as (
-    select * from {{ source('raw', 'vpr_results') }}
-),
-
 -- the latest delivery wins per year, school, grade and subject
 source as (
-    {{ latest_result_rows('delivered', ['year', 'school_id', 'grade']) }}
+    {{ latest_result_rows(source('raw', 'vpr_results'), ['year', 'school_id', 'grade']) }}
 ),
 
 final as (
