@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import hashlib
 import json
 import logging
 import re
@@ -36,6 +35,7 @@ from typing import Self
 import duckdb
 
 from core import progress
+from core.files import file_identity, sha256_file
 from core.settings import Settings
 from ingestion import readers
 from ingestion.contract import Contract, get_contract, load_contracts, normalise_label
@@ -68,7 +68,8 @@ create table if not exists raw._landing_queue (
     source varchar,
     layout json,
     queued_at timestamp,
-    modified_at timestamp   -- the file's modification time: files of one batch load in this order
+    modified_at timestamp,  -- the file's modification time: files of one batch load in this order
+    file_identity varchar   -- core.files.file_identity when it was hashed (NULL: hash it again)
 )
 """
 YEAR_IN_NAME = re.compile(r"(?<!\d)(20\d{2}|19\d{2})(?!\d)")
@@ -157,11 +158,27 @@ def quarantine_summary(
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(4 * 1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_file(path)
+
+
+def hash_with_identity(path: Path) -> tuple[str, str | None]:
+    """The file's SHA-256 and its identity (core.files.file_identity) when the file did not change
+    while it was read (else None): an equal identity later means the same bytes, without reading
+    them again."""
+    before = file_identity(path)
+    file_hash = file_sha256(path)
+    return file_hash, before if file_identity(path) == before else None
+
+
+def unchanged_since(path: Path, file_hash: str, identity: str | None) -> bool:
+    """Whether ``path`` still holds the bytes hashed as ``file_hash``: by its identity when one was
+    recorded with the hash (a stat), else by hashing it again."""
+    try:
+        if identity is not None and file_identity(path) == identity:
+            return True
+        return file_sha256(path) == file_hash
+    except FileNotFoundError:
+        return False
 
 
 def year_from_filename(path: Path) -> int | None:
@@ -332,11 +349,39 @@ def survey_landing(
         delivered.add(delivery_key(contracts.get(source), layout, Path(name), file_hash))
     queued = {r[0] for r in con.execute("select landing_path from raw._landing_queue").fetchall()}
     # oldest first: of two copies in one batch the earlier one is the delivery, the other the duplicate
-    for path in sorted(landing_files(settings), key=lambda p: (p.stat().st_mtime, str(p))):
-        if str(path) in queued:
-            continue
+    paths = [
+        p
+        for p in sorted(landing_files(settings), key=lambda p: (p.stat().st_mtime, str(p)))
+        if str(p) not in queued
+    ]
+    # hashing is most of a survey's time and lets go of Python's lock: the next files are hashed
+    # on another thread while this one sniffs (the results are taken in this order)
+    with ThreadPoolExecutor(2, thread_name_prefix="eduq-hash") as pool:
+        hashing = [pool.submit(hash_with_identity, p) for p in paths]
+        try:
+            _survey_files(con, settings, paths, hashing, hashes, delivered, contracts, report,
+                          run_id, dry_run)  # fmt: skip
+        finally:
+            for future in hashing:
+                future.cancel()
+    return report
+
+
+def _survey_files(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    paths: list[Path],
+    hashing: list[Future[tuple[str, str | None]]],
+    hashes: set[str],
+    delivered: set[str],
+    contracts: dict[str, Contract],
+    report: SurveyReport,
+    run_id: str | None,
+    dry_run: bool,
+) -> None:
+    for path, hashed in zip(paths, hashing):
         size = path.stat().st_size
-        file_hash = file_sha256(path)
+        file_hash, identity = hashed.result()
         sniffed: tuple[Contract, readers.FileLayout] | None = None
         candidates = candidate_contracts(path, settings.landing_dir)
         if file_hash in hashes:  # same bytes: a duplicate, unless its file name gives another year
@@ -384,7 +429,7 @@ def survey_landing(
         modified = dt.datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
         con.execute(
             "insert into raw._landing_queue (landing_path, file_hash, size_bytes, source, layout, queued_at, "
-            "modified_at) values (?, ?, ?, ?, ?, ?, ?)",
+            "modified_at, file_identity) values (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 str(path),
                 file_hash,
@@ -393,6 +438,7 @@ def survey_landing(
                 json.dumps(layout.to_json(), ensure_ascii=False),
                 _now(),
                 modified,
+                identity,
             ],
         )
         hashes.add(file_hash)
@@ -400,11 +446,17 @@ def survey_landing(
         report.outcomes.append(
             FileOutcome(path.name, contract.source, "queued", landing_path=str(path))
         )
-    return report
 
 
 def _ensure_queue(con: duckdb.DuckDBPyConnection) -> None:
-    ensure_raw_schema(con, (QUEUE_DDL,), (("raw._landing_queue", "modified_at", "timestamp"),))
+    ensure_raw_schema(
+        con,
+        (QUEUE_DDL,),
+        (
+            ("raw._landing_queue", "modified_at", "timestamp"),
+            ("raw._landing_queue", "file_identity", "varchar"),
+        ),
+    )
 
 
 def _reject(
@@ -479,7 +531,8 @@ def load_source(
     queued = [
         _Queued(*row)
         for row in con.execute(
-            "select landing_path, file_hash, size_bytes, layout, queued_at from raw._landing_queue "
+            "select landing_path, file_hash, size_bytes, layout, queued_at, file_identity "
+            "from raw._landing_queue "
             "where source = ? order by modified_at nulls first, landing_path",
             [source],
         ).fetchall()
@@ -534,6 +587,7 @@ class _Queued:
     size: int
     layout_json: str
     queued_at: dt.datetime | None
+    file_identity: str | None
 
     @property
     def path(self) -> Path:
@@ -651,7 +705,7 @@ class _AheadChecker:
         assert ahead.checked is not None
         return _write_and_drop(
             ahead.cursor, self.settings, ahead.checked, item.file_hash, item.size, run_id,
-            item.queued_at, dry_run,
+            item.queued_at, dry_run, item.file_identity,
         )  # fmt: skip
 
 
@@ -795,6 +849,7 @@ def write_file(
     run_id: str | None = None,
     received_at: dt.datetime | None = None,
     dry_run: bool = False,
+    file_identity: str | None = None,
 ) -> FileOutcome:
     """Write a checked file in one transaction: good rows to ``raw.<source>``, the others to
     ``raw._quarantine``, a line in ``raw._load_log``, and the file moved to the archive.
@@ -802,6 +857,8 @@ def write_file(
     ``dry_run``: the same statements against a scratch database, except that the file stays
     where it is and only the rows of the sources that later files are checked against (the
     registry, the code crosswalk, the successors) are inserted; the others are counted.
+    ``file_identity``: the file's identity when ``file_hash`` was taken (:func:`hash_with_identity`);
+    the file is then known unchanged by a stat instead of hashing it again.
     """
     contract, path, layout, file_id = (
         checked.contract,
@@ -875,7 +932,7 @@ def write_file(
             received_at=received_at,
             run_id=run_id,
         )
-        if not dry_run and file_sha256(path) != file_hash:
+        if not dry_run and not unchanged_since(path, file_hash, file_identity):
             raise FileChangedWhileLoading(
                 f"{path.name} changed while it was being loaded (still being copied in, or "
                 "replaced): nothing of it was kept; it stays in the landing folder for the next run"
@@ -951,11 +1008,14 @@ def _write_and_drop(
     run_id: str | None,
     received_at: dt.datetime | None,
     dry_run: bool,
+    file_identity: str | None = None,
 ) -> FileOutcome:
     """:func:`write_file` with the next file id of the load log, then the check's temp tables go."""
     try:
         checked = replace(checked, file_id=next_file_id(con))
-        return write_file(con, settings, checked, file_hash, size, run_id, received_at, dry_run)
+        return write_file(
+            con, settings, checked, file_hash, size, run_id, received_at, dry_run, file_identity
+        )
     finally:
         _drop_tables(con, checked.tables)
 

@@ -257,3 +257,39 @@ def test_the_same_registry_under_two_years_loads_for_both(region: Region) -> Non
     assert [(f.file_name, f.status) for f in again.files] == [
         ("Реестр ОО на 2024 год.csv", "duplicate")
     ]
+
+
+def test_a_file_unchanged_since_the_survey_is_not_hashed_again_at_writing(
+    region: Region, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingestion import loader
+
+    _age(region.deliver("resource_survey_2024.csv"), 7200)
+    loader.survey_landing(region.con, region.settings)
+    hashed: list[Path] = []
+    real = loader.file_sha256
+    monkeypatch.setattr(loader, "file_sha256", lambda p: hashed.append(p) or real(p))
+    report = loader.load_source(region.con, region.settings, "resource_survey")
+    assert [f.status for f in report.files] == ["loaded"] and hashed == []
+
+
+def test_a_file_rewritten_after_the_survey_with_its_size_and_time_kept_is_not_loaded(
+    region: Region,
+) -> None:
+    """Its identity (the change time no program sets back) tells it changed: hashed again, differs."""
+    from ingestion import loader
+
+    path = region.deliver("resource_survey_2024.csv")
+    _age(path, 7200)
+    loader.survey_landing(region.con, region.settings)
+    stat = path.stat()
+    data = bytearray(path.read_bytes())
+    at = data.index(b"\n", len(data) // 2) + 1  # a digit of a later row changed: the same size
+    at = next(i for i in range(at, len(data)) if chr(data[i]).isdigit())
+    data[at] = ord("1") if data[at] != ord("1") else ord("2")
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+    report = loader.load_source(region.con, region.settings, "resource_survey")
+    assert report.files == [] and report.deferred == ["resource_survey_2024.csv"]
+    assert region.query("select count(*) from raw.resource_survey") == [(0,)]

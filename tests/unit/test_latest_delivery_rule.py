@@ -11,6 +11,8 @@ from ingestion.contract import load_contracts
 from orchestration.dbt_project import DBT_PROJECT_DIR
 
 CALL = re.compile(r"latest_delivery\(\s*\[(.*?)\]", re.DOTALL)
+# the student-level results: the partition's columns, and the subject (dbt macro latest_result_rows)
+RESULT_CALL = re.compile(r"latest_result_rows\(source\('raw', '\w+'\),\s*\[(.*?)\]", re.DOTALL)
 SOURCE = re.compile(r"source\('raw', '(\w+)'\)")
 
 
@@ -30,8 +32,10 @@ def test_every_staging_model_partitions_the_latest_delivery_as_its_contract_says
         sql = path.read_text(encoding="utf-8")
         source = SOURCE.search(sql).group(1)
         call = CALL.search(sql)
-        assert call, f"{path.name} applies no latest-delivery rule"
-        partition = {_column(part) for part in re.findall(r"'(?:[^']|'')*'", call.group(1))}
+        result_call = RESULT_CALL.search(sql)
+        assert call or result_call, f"{path.name} applies no latest-delivery rule"
+        parts = re.findall(r"'(?:[^']|'')*'", (call or result_call).group(1))
+        partition = {_column(part) for part in parts} | ({"subject"} if result_call else set())
         assert partition == set(contracts[source].latest_delivery_per), (path.name, partition)
         seen.add(source)
     assert seen == set(contracts)
