@@ -32,7 +32,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_defaults_are_a_safe_share_of_the_machine(home: Path) -> None:
     settings = load_settings()
     limit = settings.duckdb_memory_limit
-    assert limit.endswith("MB") and 256 <= int(limit[:-2]) <= 3 * 1024
+    assert limit.endswith("MB") and 256 <= int(limit[:-2]) <= 2816
     assert settings.spill_dir == home / "warehouse" / "tmp"
     assert settings.dbt_threads == DEFAULT_DBT_THREADS == 4
     args = build_args(settings)
