@@ -401,3 +401,61 @@ def test_a_utf16_file_cut_in_the_middle_of_a_character(tmp_path: Path) -> None:
     with pytest.raises(EncodingError) as error:
         readers.sniff(path, [contract])
     assert error.value.message == "the text is not valid utf-16 (truncated data at byte 134)"
+
+
+def test_compact_number_parsing_equals_the_rule_spelled_out() -> None:
+    """The integer and number parsers are written compactly (one translate, the number once) so that
+    a file's SQL plans fast; on 100,000 random texts of digits, separators and letters they give
+    what the rule spelled out step by step gives (each separator replaced on its own, the number
+    written three times)."""
+    import random
+
+    from ingestion.validate import _integer, _number
+
+    def spelled_text(t: str) -> str:
+        return (
+            f"replace(replace(replace(replace({t}, ' ', ''), chr(8239), ''), '''', ''), ',', '.')"
+        )
+
+    def spelled_integer(t: str) -> str:
+        plain = (
+            f"not contains({t}, '.') and not contains({t}, ',') and not contains(lower({t}), 'x')"
+        )
+        num = f"try_cast({spelled_text(t)} as double)"
+        whole = (
+            f"case when {num} = floor({num}) and abs({num}) < 1e15 then cast({num} as bigint) end"
+        )
+        return f"coalesce(case when {plain} then try_cast({t} as bigint) end, {whole})"
+
+    def spelled_number(t: str) -> str:
+        first = f"try_cast(replace({t}, ',', '.') as double)"
+        return f"coalesce({first}, try_cast({spelled_text(t)} as double))"
+
+    rng = random.Random(7)
+    parts = [
+        *"0123456789" * 3,
+        ",",
+        ".",
+        " ",
+        "\u202f",
+        "'",
+        "-",
+        "+",
+        "e",
+        "x",
+        "a",
+        "inf",
+        "1e15",
+    ]
+    texts = ["".join(rng.choice(parts) for _ in range(rng.randint(0, 8))) for _ in range(100_000)]
+    texts += [None, "", "5,0", "5,5", "1 234", "1\u202f234", "1'234", "1e3", "1e20", "-0", "12."]
+    con = duckdb.connect()
+    con.execute("create table t (t varchar)")
+    con.execute("insert into t select unnest(?)", [texts])
+    differ = con.execute(
+        f"select t, {_integer('t')}, {spelled_integer('t')}, {_number('t')}, {spelled_number('t')} "
+        f"from t where ({_integer('t')}) is distinct from ({spelled_integer('t')}) "
+        f"or ({_number('t')}) is distinct from ({spelled_number('t')}) limit 5"
+    ).fetchall()
+    assert differ == []
+    assert con.execute(f"select {_integer('t')} from (select '1 234,0' as t)").fetchone() == (1234,)
