@@ -778,9 +778,11 @@ def check_file(
         tables += checked.tables
         if checked.rows_read == 0:  # only blank rows
             raise _no_data_rows(path, layout, where)
-        rows_quarantined = con.execute(
-            f"select count(distinct _row_number) from {checked.failures}"
-        ).fetchone()[0]
+        rows_quarantined = (
+            con.execute(f"select count(distinct _row_number) from {checked.failures}").fetchone()[0]
+            if checked.has_failures
+            else 0
+        )
         if rows_quarantined == checked.rows_read:
             _reject_without_data(con, path, layout, where, checked)
         years = None
@@ -869,7 +871,9 @@ def write_file(
     typed, failures = checked.validated.typed, checked.validated.failures
     layout.extra["parsed_by"] = checked.staged.method
     columns = ", ".join(f'"{c}"' for c in contract.table_columns)
-    good = f"from {typed} where _ok and _row_number not in (select _row_number from {failures})"
+    good = f"from {typed} where _ok"
+    if checked.validated.has_failures:
+        good += f" and _row_number not in (select _row_number from {failures})"
     loaded_at = _now()
     con.execute("begin transaction")
     in_transaction = True
@@ -885,19 +889,20 @@ def write_file(
                 """,
                 [file_id, path.name, file_hash, loaded_at],
             ).fetchone()[0]
-        validator = Validator(contract, layout, checked.ctx)
-        validator.extra_keys = checked.extra_keys
-        failing = f"(select * from {checked.staged.relation} where _row_number in (select _row_number from {failures}))"
-        con.execute(
-            f"""
-            insert into raw._quarantine (file_id, source, file_name, file_hash, row_number, column_name, value,
-                reason, row_values, quarantined_at, reason_code)
-            select ?, ?, ?, ?, f._row_number, f.column_name, f.value, f.reason, v.row_values, ?, f.reason_code
-            from {failures} as f left join ({validator.row_values_sql(failing)}) as v using (_row_number)
-            order by f._row_number, f.column_name
-            """,
-            [file_id, contract.source, path.name, file_hash, loaded_at],
-        )
+        if checked.validated.has_failures:  # else nothing to quarantine
+            validator = Validator(contract, layout, checked.ctx)
+            validator.extra_keys = checked.extra_keys
+            failing = f"(select * from {checked.staged.relation} where _row_number in (select _row_number from {failures}))"
+            con.execute(
+                f"""
+                insert into raw._quarantine (file_id, source, file_name, file_hash, row_number, column_name, value,
+                    reason, row_values, quarantined_at, reason_code)
+                select ?, ?, ?, ?, f._row_number, f.column_name, f.value, f.reason, v.row_values, ?, f.reason_code
+                from {failures} as f left join ({validator.row_values_sql(failing)}) as v using (_row_number)
+                order by f._row_number, f.column_name
+                """,
+                [file_id, contract.source, path.name, file_hash, loaded_at],
+            )
         rows_quarantined = checked.rows_quarantined
         if rows_loaded + rows_quarantined != checked.rows_read:
             raise RowCountMismatchError(

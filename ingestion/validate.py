@@ -249,6 +249,9 @@ class Validated:
     rows_read: int
     tables: list[str] = field(default_factory=list)
     extra_keys: dict[int, str] = field(default_factory=dict)
+    # False only when no row failed and no key repeats: ``failures`` is then known to be empty and
+    # the loader skips the statements that would read it (most files; each statement costs)
+    has_failures: bool = True
 
 
 class Validator:
@@ -603,36 +606,47 @@ def validate(
             f"create or replace temp table {failures} (_row_number bigint, column_name varchar, value varchar, "
             "reason_code varchar, reason varchar)"
         )
-    blank = con.execute(f"delete from {failures} where reason_code = '{BLANK}'").fetchone()[0]
+    blank = 0
+    if bad_count:
+        blank = con.execute(f"delete from {failures} where reason_code = '{BLANK}'").fetchone()[0]
     if blank:  # empty rows are not data: not read, not loaded, not quarantined
         con.execute(
             f"delete from {typed} where _row_number not in (select _row_number from {failures}) and not _ok"
         )
-    _duplicates(con, contract, typed, failures)
+    repeated = _duplicates(con, contract, typed, failures)
     return Validated(
-        typed, failures, staged.rows_read - blank, [typed, failures], validator.extra_keys
+        typed,
+        failures,
+        staged.rows_read - blank,
+        [typed, failures],
+        validator.extra_keys,
+        has_failures=bool(bad_count) or repeated,
     )
 
 
 def _duplicates(
     con: duckdb.DuckDBPyConnection, contract: Contract, typed: str, failures: str
-) -> None:
+) -> bool:
     """Rows of the file with the same key (grain): an exact copy of an earlier row is quarantined;
-    rows that share a key but differ are all quarantined (which one is right is not ours to guess)."""
+    rows that share a key but differ are all quarantined (which one is right is not ours to guess).
+    Returns whether any key is held twice (hashes: a collision only adds a candidate)."""
     grain = ", ".join(_ident(g) for g in contract.grain)
     grain = f"_row_number // {PART}, {grain}"  # duplicates are within a file of a batch
     # one hash per key first (cheaper to group than the key columns); a hash collision only
-    # adds a candidate that the exact window below then clears
-    candidates = f"{typed}_dupkeys"
-    con.execute(
-        f"create or replace temp table {candidates} as select _h from "
+    # adds a candidate that the exact window below then clears. Counted first: most files have
+    # none, and then no table is made
+    repeated = (
         f"(select hash({grain}) as _h from {typed} where _ok) group by _h having count(*) > 1"
     )
+    if not con.execute(f"select count(*) from (select _h from {repeated})").fetchone()[0]:
+        return False
+    candidates = f"{typed}_dupkeys"
+    con.execute(f"create or replace temp table {candidates} as select _h from {repeated}")
     try:
-        if con.execute(f"select count(*) from {candidates}").fetchone()[0]:
-            _insert_duplicates(con, contract, typed, failures, candidates)
+        _insert_duplicates(con, contract, typed, failures, candidates)
     finally:
         con.execute(f"drop table if exists {candidates}")
+    return True
 
 
 def _insert_duplicates(
