@@ -271,11 +271,12 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     settings = load_settings()
     log_path = None if args.verbose else _log_path(settings, f"publish-{args.year}")
     try:
+        documents = not args.no_documents
         if log_path is None:
-            result = publish(settings, args.year)
+            result = publish(settings, args.year, documents=documents)
         else:
             with _output_to(log_path):
-                result = publish(settings, args.year)
+                result = publish(settings, args.year, documents=documents)
     except HomeLocked as exc:
         print(f"Not published: {exc}", file=sys.stderr)
         return EXIT_LOCKED
@@ -569,6 +570,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pub.add_argument(
         "--year", type=int, required=True, help="list year, e.g. 2025 (built on 2024 results)"
+    )
+    pub.add_argument(
+        "--no-documents",
+        action="store_true",
+        help="publish the list and the marts files only (the regional report and the school cards "
+        "take seconds to render: `eduq report` / `eduq card --all` publish them later)",
     )
     pub.add_argument(
         "--verbose", action="store_true", help="print Dagster output instead of logging it"
