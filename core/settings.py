@@ -15,7 +15,7 @@ so nothing reads the environment deep inside a stage or at import time.
                                 (``eduq run --full-refresh``)
 ``EDUQ_TODAY``                  ISO date treated as today (future-year checks; tests and replays)
 ``EDUQ_DUCKDB_MEMORY_LIMIT``    DuckDB's memory limit for every connection the pipeline opens
-                                (e.g. ``2GB``; default: half the machine's memory, at most 2.75 GiB;
+                                (e.g. ``2GB``; default: half the machine's memory, at most 2816 MB;
                                 beyond it DuckDB spills to the temp directory)
 ``EDUQ_DUCKDB_THREADS``         DuckDB worker threads (default: the machine's cores)
 ``EDUQ_DUCKDB_TEMP_DIR``        where DuckDB spills (default ``$EDUQ_WAREHOUSE_DIR/tmp``)
@@ -55,8 +55,8 @@ from core.errors import EduqError
 
 DEFAULT_PROFILE = "fioko_2025"
 DEFAULT_SCHOOL_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
-# with DuckDB at 2.75 GiB, Python (dbt, Dagster) and the checks worker (~0.9 GB) keep a country
-# build's whole process tree under 4 GB (at 3 GiB it peaked at 4.02-4.12 GB)
+# DuckDB reads «2816MB» as 2.8 GB: with Python (dbt, Dagster) and the checks worker beside it a
+# country build's whole process tree stays under 4 GB (at «3072MB» it peaked at 4.02-4.12 GB)
 MEMORY_LIMIT_CAP_BYTES = 2816 * 1024**2
 TRUE_WORDS = ("1", "true", "yes", "on")
 DEFAULT_PG_PORT = 5433
@@ -181,7 +181,7 @@ def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
 
 
 def default_memory_limit() -> str:
-    """Half the machine's memory, at most 2.75 GiB (DuckDB spills beyond it)."""
+    """Half the machine's memory, at most 2816 MB (DuckDB spills beyond it)."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):

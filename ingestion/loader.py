@@ -161,13 +161,23 @@ def file_sha256(path: Path) -> str:
     return sha256_file(path)
 
 
+# a file changed within this many seconds before its identity was taken keeps no identity: the
+# change time moves once per clock tick of the kernel (milliseconds), so a write in the same tick as
+# the survey's stat would leave it equal (git's «racily clean» files); such a file is hashed again
+RECENT_CHANGE_SECONDS = 2.0
+
+
 def hash_with_identity(path: Path) -> tuple[str, str | None]:
-    """The file's SHA-256 and its identity (core.files.file_identity) when the file did not change
-    while it was read (else None): an equal identity later means the same bytes, without reading
-    them again."""
+    """The file's SHA-256 and its identity (core.files.file_identity), or None for the identity when
+    the file changed while it was read or too recently to tell (:data:`RECENT_CHANGE_SECONDS`): an
+    equal identity later then means the same bytes, without reading them again."""
     before = file_identity(path)
     file_hash = file_sha256(path)
-    return file_hash, before if file_identity(path) == before else None
+    after = file_identity(path)
+    changed_ns = int(after.rsplit(":", 1)[1])
+    if after != before or time.time_ns() - changed_ns < RECENT_CHANGE_SECONDS * 1e9:
+        return file_hash, None
+    return file_hash, after
 
 
 def unchanged_since(path: Path, file_hash: str, identity: str | None) -> bool:

@@ -223,8 +223,6 @@ def _run_pipeline(
             return summary
         list_year = latest.list_year
     publication = publish(settings, list_year, instance=instance, quiet=quiet, documents=documents)
-    if not documents:
-        publication.documents = _documents_on_disk(settings, list_year)
     summary.publication = publication
     summary.publish_run_id = publication.run_id
     summary.list_year = publication.list_year
@@ -314,7 +312,8 @@ def _publish(
             if line.startswith("- ")
         ],
         diff={k.removeprefix("diff_"): int(v) for k, v in meta.items() if k.startswith("diff_")},
-        documents=_documents(result),
+        # not rendered now: where the latest ones are (they may be of an earlier list version)
+        documents=_documents(result) if documents else _documents_on_disk(settings, list_year),
         marts_files=_marts_files_outcome(result),
     )
 

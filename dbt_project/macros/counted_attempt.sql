@@ -8,7 +8,9 @@
 {%- endmacro %}
 
 {#- The order of a participant's attempts, the counted one first: a valid result first, then
-    the earliest day (wave_order: early 1, main 2, reserve 3), then the row of the delivery. -#}
-{% macro counted_attempt_order(is_participant, wave_order, source_row_number) -%}
-    ({{ is_participant }}) desc, {{ wave_order }} asc, {{ source_row_number }} asc
+    the earliest day (wave_order: early 1, main 2, reserve 3), then the earliest delivery and its
+    row (two files can hold one participant when a school's results come under two codes of the
+    crosswalk: the order never leaves the choice to chance). -#}
+{% macro counted_attempt_order(is_participant, wave_order, file_id, source_row_number) -%}
+    ({{ is_participant }}) desc, {{ wave_order }} asc, {{ file_id }} asc, {{ source_row_number }} asc
 {%- endmacro %}

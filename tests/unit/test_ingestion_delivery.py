@@ -264,6 +264,7 @@ def test_a_file_unchanged_since_the_survey_is_not_hashed_again_at_writing(
 ) -> None:
     from ingestion import loader
 
+    monkeypatch.setattr(loader, "RECENT_CHANGE_SECONDS", 0.0)  # copied in just now: no wait
     _age(region.deliver("resource_survey_2024.csv"), 7200)
     loader.survey_landing(region.con, region.settings)
     hashed: list[Path] = []
@@ -274,15 +275,17 @@ def test_a_file_unchanged_since_the_survey_is_not_hashed_again_at_writing(
 
 
 def test_a_file_rewritten_after_the_survey_with_its_size_and_time_kept_is_not_loaded(
-    region: Region,
+    region: Region, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Its identity (the change time no program sets back) tells it changed: hashed again, differs."""
     from ingestion import loader
 
+    monkeypatch.setattr(loader, "RECENT_CHANGE_SECONDS", 0.0)
     path = region.deliver("resource_survey_2024.csv")
     _age(path, 7200)
     loader.survey_landing(region.con, region.settings)
     stat = path.stat()
+    time.sleep(0.05)  # past the kernel's clock tick: the rewrite gets another change time
     data = bytearray(path.read_bytes())
     at = data.index(b"\n", len(data) // 2) + 1  # a digit of a later row changed: the same size
     at = next(i for i in range(at, len(data)) if chr(data[i]).isdigit())
@@ -290,6 +293,26 @@ def test_a_file_rewritten_after_the_survey_with_its_size_and_time_kept_is_not_lo
     path.write_bytes(bytes(data))
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+    assert path.stat().st_ctime_ns != stat.st_ctime_ns
     report = loader.load_source(region.con, region.settings, "resource_survey")
     assert report.files == [] and report.deferred == ["resource_survey_2024.csv"]
     assert region.query("select count(*) from raw.resource_survey") == [(0,)]
+
+
+def test_a_file_changed_just_before_the_survey_keeps_no_identity_and_is_hashed_again(
+    region: Region, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write in the same clock tick as the survey's stat would leave the change time equal: a
+    file changed within RECENT_CHANGE_SECONDS is hashed again when it is written."""
+    from ingestion import loader
+
+    path = region.deliver("resource_survey_2024.csv")  # its change time: now
+    _age(path, 7200)
+    file_hash, identity = loader.hash_with_identity(path)
+    assert identity is None and file_hash == loader.file_sha256(path)
+    loader.survey_landing(region.con, region.settings)
+    hashed: list[Path] = []
+    real = loader.file_sha256
+    monkeypatch.setattr(loader, "file_sha256", lambda p: hashed.append(p) or real(p))
+    report = loader.load_source(region.con, region.settings, "resource_survey")
+    assert [f.status for f in report.files] == ["loaded"] and hashed == [path]

@@ -92,7 +92,9 @@ final as (
         {{ is_main_period('category', 'wave') }}
             and row_number() over (
                 partition by year, school_id, procedure_code, participant_code, {{ is_main_period('category', 'wave') }}
-                order by {{ counted_attempt_order("status = 'present' and result_value is not null", 'wave_order', 'source_row_number') }}
+                order by {{ counted_attempt_order(
+                    "status = 'present' and result_value is not null", 'wave_order', 'file_id', 'source_row_number'
+                ) }}
             ) = 1 as is_counted_attempt,
         status = 'present' and result_value is not null as is_participant,
         status = 'present' and result_value is not null and result_value < fail_below as is_failing,

@@ -50,6 +50,7 @@ attempts as materialized (
         is_participant,
         is_failing,
         wave_order,
+        file_id,
         source_row_number,
         hash(year, school_id, procedure_code, participant_code) as attempt_key
     from {{ ref('int_assessment_results') }}
@@ -63,16 +64,28 @@ repeated_keys as (
 ),
 
 counted_attempts as (
-    select school_id, procedure_code, year, is_participant, is_failing
+    select
+        attempts.school_id,
+        attempts.procedure_code,
+        attempts.year,
+        attempts.is_participant,
+        attempts.is_failing
     from attempts
     anti join repeated_keys on attempts.attempt_key = repeated_keys.attempt_key
     union all
-    select school_id, procedure_code, year, is_participant, is_failing
+    select
+        attempts.school_id,
+        attempts.procedure_code,
+        attempts.year,
+        attempts.is_participant,
+        attempts.is_failing
     from attempts
     semi join repeated_keys on attempts.attempt_key = repeated_keys.attempt_key
     qualify row_number() over (
-        partition by year, school_id, procedure_code, participant_code
-        order by {{ counted_attempt_order('is_participant', 'wave_order', 'source_row_number') }}
+        partition by attempts.year, attempts.school_id, attempts.procedure_code, attempts.participant_code
+        order by {{ counted_attempt_order(
+            'attempts.is_participant', 'attempts.wave_order', 'attempts.file_id', 'attempts.source_row_number'
+        ) }}
     ) = 1
 ),
 
