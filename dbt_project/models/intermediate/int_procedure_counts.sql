@@ -64,21 +64,11 @@ repeated_keys as (
 ),
 
 counted_attempts as (
-    select
-        attempts.school_id,
-        attempts.procedure_code,
-        attempts.year,
-        attempts.is_participant,
-        attempts.is_failing
+    select attempts.*
     from attempts
     anti join repeated_keys on attempts.attempt_key = repeated_keys.attempt_key
     union all
-    select
-        attempts.school_id,
-        attempts.procedure_code,
-        attempts.year,
-        attempts.is_participant,
-        attempts.is_failing
+    select attempts.*
     from attempts
     semi join repeated_keys on attempts.attempt_key = repeated_keys.attempt_key
     qualify row_number() over (
