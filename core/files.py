@@ -38,7 +38,11 @@ def file_identity(path: Path) -> str:
     change times in nanoseconds. Every write changes the change time, which no program can set back,
     so an equal identity means the same bytes as when it was taken (hashing a whole-country
     warehouse costs seconds a time; comparing identities costs a stat)."""
-    st = path.stat()
+    return identity_of(path.stat())
+
+
+def identity_of(st: os.stat_result) -> str:
+    """:func:`file_identity` of a file's ``stat`` already taken."""
     return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 

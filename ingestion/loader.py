@@ -35,7 +35,7 @@ from typing import Self
 import duckdb
 
 from core import progress
-from core.files import file_identity, sha256_file
+from core.files import file_identity, identity_of, sha256_file
 from core.settings import Settings
 from ingestion import readers
 from ingestion.contract import Contract, get_contract, load_contracts, normalise_label
@@ -173,11 +173,25 @@ def hash_with_identity(path: Path) -> tuple[str, str | None]:
     equal identity later then means the same bytes, without reading them again."""
     before = file_identity(path)
     file_hash = file_sha256(path)
-    after = file_identity(path)
-    changed_ns = int(after.rsplit(":", 1)[1])
-    if after != before or time.time_ns() - changed_ns < RECENT_CHANGE_SECONDS * 1e9:
+    st = path.stat()
+    after = identity_of(st)
+    if after != before or time.time_ns() - st.st_ctime_ns < RECENT_CHANGE_SECONDS * 1e9:
         return file_hash, None
     return file_hash, after
+
+
+def _hashed_in_order(paths: list[Path]) -> Iterator[tuple[Path, str, str | None]]:
+    """Each path with :func:`hash_with_identity`, in order; hashing lets go of Python's lock, so the
+    next files are hashed on other threads while the caller works on this one (a survey's time is
+    mostly hashing). Leaving early cancels the hashing not yet started."""
+    with ThreadPoolExecutor(2, thread_name_prefix="eduq-hash") as pool:
+        hashing = [pool.submit(hash_with_identity, p) for p in paths]
+        try:
+            for path, hashed in zip(paths, hashing):
+                yield path, *hashed.result()
+        finally:
+            for future in hashing:
+                future.cancel()
 
 
 def unchanged_since(path: Path, file_hash: str, identity: str | None) -> bool:
@@ -364,34 +378,8 @@ def survey_landing(
         for p in sorted(landing_files(settings), key=lambda p: (p.stat().st_mtime, str(p)))
         if str(p) not in queued
     ]
-    # hashing is most of a survey's time and lets go of Python's lock: the next files are hashed
-    # on another thread while this one sniffs (the results are taken in this order)
-    with ThreadPoolExecutor(2, thread_name_prefix="eduq-hash") as pool:
-        hashing = [pool.submit(hash_with_identity, p) for p in paths]
-        try:
-            _survey_files(con, settings, paths, hashing, hashes, delivered, contracts, report,
-                          run_id, dry_run)  # fmt: skip
-        finally:
-            for future in hashing:
-                future.cancel()
-    return report
-
-
-def _survey_files(
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    paths: list[Path],
-    hashing: list[Future[tuple[str, str | None]]],
-    hashes: set[str],
-    delivered: set[str],
-    contracts: dict[str, Contract],
-    report: SurveyReport,
-    run_id: str | None,
-    dry_run: bool,
-) -> None:
-    for path, hashed in zip(paths, hashing):
+    for path, file_hash, identity in _hashed_in_order(paths):
         size = path.stat().st_size
-        file_hash, identity = hashed.result()
         sniffed: tuple[Contract, readers.FileLayout] | None = None
         candidates = candidate_contracts(path, settings.landing_dir)
         if file_hash in hashes:  # same bytes: a duplicate, unless its file name gives another year
@@ -456,6 +444,7 @@ def _survey_files(
         report.outcomes.append(
             FileOutcome(path.name, contract.source, "queued", landing_path=str(path))
         )
+    return report
 
 
 def _ensure_queue(con: duckdb.DuckDBPyConnection) -> None:
