@@ -49,6 +49,9 @@ class CheckOutcome:
     failing_rows: int = 0
     failing_rows_file: str | None = None  # relative to the audit folder
     description: str = ""
+    # the build whose audit evaluated this check (gate.baseline: its inputs did not change since);
+    # empty when this audit evaluated it
+    carried_from: str = ""
 
     @property
     def blocks(self) -> bool:
@@ -93,6 +96,7 @@ class AuditRecord:
         }
         out["passed"] = sum(1 for c in self.checks if c.status == "passed")
         out["skipped"] = sum(1 for c in self.checks if c.status == "skipped")
+        out["carried_over"] = sum(1 for c in self.checks if c.carried_from)
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -216,6 +220,8 @@ def dbt_outcomes(
             message=message,
             failing_rows=r.failures,
             description=r.description,
+            carried_from=r.carried_from,
+            failing_rows_file=r.failing_rows_file,
         )
         if r.status == "failed" and r.compiled_code:
             try:

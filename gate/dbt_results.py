@@ -36,6 +36,9 @@ class DbtNodeResult:
     message: str
     compiled_code: str | None
     description: str = ""
+    reported: bool = True  # in the build's run_results (False: the build did not select it)
+    carried_from: str = ""  # the verdict is the one of this earlier build (gate.baseline)
+    failing_rows_file: str | None = None  # of a carried verdict, in this build's audit folder
 
     @property
     def is_check(self) -> bool:
@@ -94,6 +97,7 @@ def read_invocation(invocation_dir: Path) -> list[DbtNodeResult]:
                 message=message,
                 compiled_code=code if resource_type == "test" else None,
                 description=node.get("description") or "",
+                reported=result is not None,
             )
         )
     return out

@@ -227,11 +227,11 @@ def _embed(con: duckdb.DuckDBPyConnection, record: AuditRecord, promoted_at: dt.
     con.execute(
         f"""create or replace table {AUDIT_SCHEMA}.check_results (
             check_key varchar, source varchar, asset varchar, level varchar, status varchar,
-            message varchar, failing_rows bigint, description varchar)"""
+            message varchar, failing_rows bigint, description varchar, evaluated_in_build varchar)"""
     )
     if record.checks:
         con.executemany(
-            f"insert into {AUDIT_SCHEMA}.check_results values (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into {AUDIT_SCHEMA}.check_results values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 [
                     c.key,
@@ -242,6 +242,7 @@ def _embed(con: duckdb.DuckDBPyConnection, record: AuditRecord, promoted_at: dt.
                     c.message,
                     c.failing_rows,
                     c.description,
+                    c.carried_from or record.build_id,
                 ]
                 for c in record.checks
             ],

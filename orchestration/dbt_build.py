@@ -103,12 +103,20 @@ def run_build(
     from dbt.cli.main import dbtRunner
 
     manifest = manifest_object()
-    total = sum(
-        1
-        for n in manifest.nodes.values()
+    built = {
+        uid
+        for uid, n in manifest.nodes.items()
         if n.resource_type in ("model", "seed", "snapshot", "test")
-    )
-    progress.stage(f"dbt build ({total} models, seeds and tests)")
+    }
+    total = len(built)
+    reached = _downstream_of_sources(manifest, select)
+    if reached is not None:
+        total = len(reached & built)
+        progress.stage(
+            f"dbt build ({total} of {len(built)} models, seeds and tests: what the load reaches)"
+        )
+    else:
+        progress.stage(f"dbt build ({total} models, seeds and tests)")
     target = target_dir_for(run_id)
     target.mkdir(parents=True, exist_ok=True)
     build = DbtBuild(target, 0.0)
@@ -154,6 +162,27 @@ def run_build(
     # second or more in the run's path); not a daemon: the process finishes it before it exits
     threading.Thread(target=_prune, name="eduq-background-prune-dbt-builds").start()
     return build
+
+
+def _downstream_of_sources(manifest: Any, select: Sequence[str]) -> set[str] | None:
+    """The nodes a selection of ``source:<source>.<table>+`` reaches (None for any other selection)."""
+    if not select or not all(s.startswith("source:") and s.endswith("+") for s in select):
+        return None
+    wanted = {s[len("source:") : -1] for s in select}
+    children: dict[str, list[str]] = {}
+    for uid, node in manifest.nodes.items():
+        for parent in getattr(node.depends_on, "nodes", ()):
+            children.setdefault(parent, []).append(uid)
+    todo = [
+        uid for uid, src in manifest.sources.items() if f"{src.source_name}.{src.name}" in wanted
+    ]
+    reached: set[str] = set()
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in reached:
+                reached.add(child)
+                todo.append(child)
+    return reached
 
 
 def release_connections() -> None:

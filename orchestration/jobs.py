@@ -66,7 +66,7 @@ def record_failed_build_hook(context: dg.HookContext) -> None:
             message=_step_error(context.op_exception),
         )
     )
-    dbt_results = dbt_results_of_run(context.run_id)
+    dbt_results = dbt_results_of_run(settings, context.instance, context.run_id)
     record = record_failed_build(
         settings,
         build,

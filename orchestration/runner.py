@@ -78,6 +78,7 @@ class RunSummary:
         return "incomplete" if self.list_not_published else "ok"
 
     postgres: str = ""  # what warehouse/postgres did
+    build_plan: str = ""  # gate.baseline: built from an audited build, only what the load reached
 
     def render(self) -> str:
         lines = ["Loaded this run (files, rows read / loaded / quarantined):"]
@@ -96,6 +97,11 @@ class RunSummary:
                 f"Audit of build {self.build_id}: passed ({self.checks.get('passed', 0)} checks passed, "
                 f"{self.checks.get('skipped', 0)} skipped, {len(self.warnings)} warning(s)) — {self.audit_dir}"
             )
+            if self.build_plan:
+                lines.append(
+                    f"  {self.build_plan} ({self.checks.get('carried_over', 0)} dbt test verdicts "
+                    "carried over)"
+                )
         for warning in self.warnings:
             lines.append(f"  WARNING {warning}")
         if self.publication is not None:
@@ -169,6 +175,7 @@ def _run_pipeline(
     documents: bool,
 ) -> RunSummary:
     from gate.audit import audit_dir, read_record
+    from gate.baseline import read_plan
     from gate.publishable import list_years, require_publishable
     from orchestration.assets.publication import build_id
 
@@ -182,6 +189,11 @@ def _run_pipeline(
     if not load.success:
         text = _failure_text(load, record, audit_dir(settings, build))
         raise PipelineFailed(text + _disk_full_hint(text, settings))
+    if record is None:  # every step succeeded or was skipped, yet the audit wrote nothing
+        raise PipelineFailed(
+            f"build {build}: the audit did not run (a step before it was skipped), so nothing was "
+            "promoted or published; the run's log says which step"
+        )
     summary = RunSummary(
         load.run_id,
         None,
@@ -191,6 +203,9 @@ def _run_pipeline(
         build_id=build,
         audit_dir=audit_dir(settings, build),
     )
+    plan = read_plan(settings, build)
+    if plan is not None:
+        summary.build_plan = plan.describe()
     if record is not None:
         summary.checks = record.counts()
         summary.warnings = [f"{c.key} [{c.asset}]: {c.message}" for c in record.warnings]

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
+from graphlib import TopologicalSorter
 from typing import Any
 
 import dagster as dg
@@ -140,6 +141,16 @@ def dagster_events(
         )
 
 
+def _in_graph_order(unique_ids: set[str]) -> list[str]:
+    """``unique_ids`` with every node after the nodes it depends on."""
+    nodes = manifest_json()["nodes"]
+    graph = {
+        uid: [p for p in (nodes[uid].get("depends_on") or {}).get("nodes", []) if p in unique_ids]
+        for uid in sorted(unique_ids)
+    }
+    return list(TopologicalSorter(graph).static_order())
+
+
 def build_dbt_assets() -> dg.AssetsDefinition:
     """The dbt asset of the project as it is now (the manifest is prepared when this is called)."""
     manifest = manifest_json()
@@ -162,22 +173,41 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         description="dbt build (models, seeds, data tests) in this process; the audit judges the results.",
     )
     def eduq_dbt_models(context: dg.AssetExecutionContext, eduq: EduqResource):
+        from gate.baseline import read_plan
+        from orchestration.assets.publication import build_id
         from orchestration.dbt_build import run_build
 
         settings = eduq.settings()
         keys = dbt_keys()
         selected = set(context.selected_asset_keys)
-        select = (
-            []
-            if selected >= set(keys.assets.values())
-            else sorted(uid.split(".")[-1] for uid, key in keys.assets.items() if key in selected)
-        )
+        plan = None
+        if selected >= set(keys.assets.values()):
+            # the whole project: only what this run's load reaches, when the run started from an
+            # audited build (gate.baseline); else everything
+            plan = read_plan(settings, build_id(context.instance, context.run.run_id))
+            select = plan.dbt_select() if plan is not None else []
+        else:
+            select = sorted(
+                uid.split(".")[-1] for uid, key in keys.assets.items() if key in selected
+            )
+        if plan is not None:
+            context.log.info(f"dbt build {plan.describe()}")
         build = run_build(settings, context.run.run_id, select=select)
         failed = [n for n in build.nodes if n.status in TEST_FAILED]
         context.log.info(
             f"dbt build: {len(build.nodes)} nodes in {build.seconds:.1f} s, {len(failed)} failed"
             + (": " + ", ".join(n.name for n in failed[:10]) if failed else "")
         )
+        if plan is not None:
+            # the models and seeds the build did not select are the audited build's tables,
+            # unchanged: this run's state too (the audit after them runs). None of them depends on
+            # a rebuilt one, so they come first, in the order of the graph.
+            ran = {n.unique_id for n in build.nodes}
+            for uid in _in_graph_order(set(keys.assets) - ran):
+                yield dg.MaterializeResult(
+                    asset_key=keys.assets[uid],
+                    metadata={"rebuilt": False, "unchanged_since_build": plan.baseline_build},
+                )
         yield from dagster_events(context, build.nodes)
         if failed:
             raise DbtBuildFailed(

@@ -220,11 +220,16 @@ def ingestion_assets() -> dg.AssetsDefinition:
         description="Survey the landing folder and load every source (reference sources first).",
     )
     def ingestion(context: dg.AssetExecutionContext, eduq: EduqResource):
+        from gate import baseline
         from gate.expectations.gx_runner import preload
+        from orchestration.assets.publication import build_id
 
         settings = eduq.settings()
         settings.ensure_dirs()
         preload()  # Great Expectations imports in its worker while the load and dbt run
+        build = build_id(context.instance, context.run.run_id)
+        # before anything writes the candidate: the audited build it is, if any (gate.baseline)
+        plan = baseline.note_start(settings, build)
         progress.stage("survey the landing folder and load new files")
         selected = set(context.selected_asset_keys)
         with connect(settings.candidate_db, settings=settings) as con:
@@ -233,5 +238,15 @@ def ingestion_assets() -> dg.AssetsDefinition:
             for contract in sources:
                 if dg.AssetKey(["raw", contract.source]) in selected:
                     yield _load(context, con, settings, contract.source)
+            loaded = [
+                source
+                for (source,) in con.execute(
+                    "select distinct source from raw._load_log where run_id = ? and status = 'loaded'",
+                    [context.run.run_id],
+                ).fetchall()
+            ]
+        if plan is not None:
+            plan = baseline.note_loaded(settings, build, loaded)
+            context.log.info(f"build plan: {plan.describe()}")
 
     return ingestion

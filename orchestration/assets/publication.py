@@ -17,7 +17,9 @@ import dagster as dg
 import duckdb
 
 from core import progress
+from core.settings import Settings
 from gate.audit import CheckOutcome, audit_dir, run_audit
+from gate.baseline import carry_over
 from gate.dbt_results import read_invocation
 from gate.promote import promote
 from gate.publishable import computed_list_years
@@ -38,10 +40,13 @@ def build_id(instance: dg.DagsterInstance, run_id: str) -> str:
     return f"{moment:%Y%m%dT%H%M%S}-{run_id[:8]}"
 
 
-def dbt_results_of_run(run_id: str):
-    """The results of the dbt build of a run (None when the run had no dbt build)."""
+def dbt_results_of_run(settings: Settings, instance: dg.DagsterInstance, run_id: str):
+    """The results of the dbt build of a run (None when the run had no dbt build); the nodes a
+    build started from an audited build did not select carry that build's verdicts (gate.baseline)."""
     folder = target_dir_for(run_id)
-    return read_invocation(folder) if (folder / "run_results.json").exists() else None
+    if not (folder / "run_results.json").exists():
+        return None
+    return carry_over(settings, build_id(instance, run_id), read_invocation(folder))
 
 
 def other_checks_of_run(
@@ -104,7 +109,7 @@ def build_publication_assets(dbt_asset_keys: set[dg.AssetKey]) -> list[dg.Assets
         progress.stage("audit: dbt tests and Great Expectations suites")
         run_id = context.run.run_id
         build = build_id(context.instance, run_id)
-        dbt_results = dbt_results_of_run(run_id)
+        dbt_results = dbt_results_of_run(settings, context.instance, run_id)
         if dbt_results is None:
             context.log.error("no dbt build in this run: the audit cannot vouch for the dbt tests")
         record = run_audit(

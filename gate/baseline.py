@@ -1,0 +1,194 @@
+"""The audited build a run starts from, and what the run changed since: a night rebuilds only that.
+
+At the start of a run, before anything writes the candidate warehouse, :func:`note_start` looks for
+the passed audit of the candidate exactly as it is (the same file identity: not written since; or,
+for a copy, the same SHA-256), taken
+with the same code (core.code_version) and methodology profile. When there is one, that audited build
+is the run's *baseline*: every table of the candidate is, byte for byte, what that audit judged. The
+load then appends the new files to some raw tables; :func:`note_loaded` records which.
+
+The dbt build of the run then builds only what those raw tables reach (``source:raw.<table>+``:
+the models downstream of them and every test with one of them among its parents), and the audit
+takes the verdicts of the tests it did not run from the baseline's audit (:func:`carry_over`): none
+of their inputs changed since they were judged. Without a baseline (a first build, another code or
+profile, a full refresh, a candidate written since its audit — a failed or interrupted build —, a
+run that did not load through the ingestion step) everything is built and judged.
+
+The plan is a file in the run's audit folder (``baseline.json``), so that every step of the run
+(whatever process runs it) and anyone reading the audit later sees what the build started from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from core.code_version import code_fingerprint
+from core.files import file_identity, pending_wal, sha256_file, write_json_atomic
+from core.settings import Settings
+from gate.audit import (
+    audit_dir,
+    audit_of_unchanged_file,
+    find_passed_audit,
+    read_record,
+    records,
+)
+from gate.dbt_results import DbtNodeResult
+
+log = logging.getLogger(__name__)
+
+PLAN_FILE = "baseline.json"
+# raw tables every load writes (the log of each file and its quarantined rows): a build that loaded
+# anything rebuilds what reads them
+BOOKKEEPING_SOURCES = ("_load_log", "_quarantine")
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What a run's build starts from: the baseline build and the raw tables loaded since."""
+
+    baseline_build: str
+    candidate_identity: str  # of the candidate at the run's start (= the baseline's audit)
+    candidate_sha256: str
+    noted_at: str
+    loaded_sources: tuple[str, ...] | None = None  # None until the load has finished
+
+    def dbt_select(self) -> list[str]:
+        """dbt's selection of what the loaded raw tables reach (and the bookkeeping tables, which
+        every load writes)."""
+        return [f"source:raw.{s}+" for s in (*(self.loaded_sources or ()), *BOOKKEEPING_SOURCES)]
+
+    def describe(self) -> str:
+        tables = ", ".join(f"raw.{s}" for s in self.loaded_sources or ()) or "no raw table"
+        return (
+            f"built from the audited build {self.baseline_build}: only what {tables} reach "
+            "was rebuilt and tested; the other checks are that build's"
+        )
+
+
+def plan_path(settings: Settings, build_id: str) -> Path:
+    return audit_dir(settings, build_id) / PLAN_FILE
+
+
+def note_start(settings: Settings, build_id: str) -> BuildPlan | None:
+    """Call before the run writes the candidate: its baseline, if it has one (written down for the
+    run's later steps); else None, and the run builds everything."""
+    path = plan_path(settings, build_id)
+    path.unlink(missing_ok=True)
+    candidate = settings.candidate_db
+    if settings.full_refresh or not candidate.exists() or pending_wal(candidate):
+        return None
+    identity = file_identity(candidate)
+    record = audit_of_unchanged_file(settings, identity)
+    if record is None and any(r.passed for r in records(settings)):
+        # a copy or a restored backup of an audited candidate: the same bytes (hashing costs about a
+        # second for a whole country's warehouse)
+        record = find_passed_audit(settings, sha256_file(candidate))
+    if record is None or file_identity(candidate) != identity:
+        return None
+    if (
+        record.code_fingerprint != code_fingerprint()
+        or record.methodology_profile != settings.methodology_profile
+    ):
+        return None
+    plan = BuildPlan(
+        baseline_build=record.build_id,
+        candidate_identity=identity,
+        candidate_sha256=record.candidate_sha256,
+        noted_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    write_json_atomic(path, asdict(plan))
+    return plan
+
+
+def note_loaded(settings: Settings, build_id: str, sources: Iterable[str]) -> BuildPlan | None:
+    """Call when the load has finished: the raw tables it wrote rows to (None: no baseline)."""
+    plan = read_plan(settings, build_id, loaded=False)
+    if plan is None:
+        return None
+    plan = replace(plan, loaded_sources=tuple(sorted(set(sources))))
+    write_json_atomic(plan_path(settings, build_id), asdict(plan))
+    return plan
+
+
+def read_plan(settings: Settings, build_id: str, loaded: bool = True) -> BuildPlan | None:
+    """The run's plan (``loaded``: only once the load has recorded what it wrote), or None."""
+    path = plan_path(settings, build_id)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        plan = BuildPlan(
+            **{
+                **data,
+                "loaded_sources": None
+                if data.get("loaded_sources") is None
+                else tuple(data["loaded_sources"]),
+            }
+        )
+    except (OSError, ValueError, TypeError) as exc:
+        if path.exists():
+            log.warning("ignoring the build plan %s (%s): everything is rebuilt", path, exc)
+        return None
+    if loaded and plan.loaded_sources is None:
+        return None
+    return plan
+
+
+def carry_over(
+    settings: Settings, build_id: str, results: Sequence[DbtNodeResult]
+) -> list[DbtNodeResult]:
+    """The dbt results of a build, where the nodes it did not run (not selected: none of their
+    inputs changed) take their baseline build's verdict. Without a plan, or for a node the
+    baseline's audit has no verdict on, the results stay as they are (``not_run`` blocks)."""
+    plan = read_plan(settings, build_id)
+    if plan is None:
+        return list(results)
+    baseline = read_record(settings, plan.baseline_build)
+    if baseline is None or not baseline.passed:
+        return list(results)
+    verdicts = {c.key: c for c in baseline.checks if c.source == "dbt"}
+    source_dir = audit_dir(settings, plan.baseline_build)
+    target_dir = audit_dir(settings, build_id)
+    out = []
+    for result in results:
+        if result.reported or result.resource_type == "unit_test":
+            out.append(result)
+            continue
+        if not result.is_check:  # a model or seed not rebuilt: the baseline's table, unchanged
+            out.append(
+                replace(
+                    result,
+                    status="passed",
+                    message=f"unchanged since build {plan.baseline_build}",
+                    carried_from=plan.baseline_build,
+                )
+            )
+            continue
+        verdict = verdicts.get(f"dbt__{result.name}")
+        if verdict is None:
+            out.append(result)
+            continue
+        if verdict.failing_rows_file:
+            _copy_evidence(source_dir / verdict.failing_rows_file, target_dir)
+        out.append(
+            replace(
+                result,
+                status=verdict.status,
+                failures=verdict.failing_rows,
+                message=verdict.message,
+                compiled_code=None,
+                carried_from=verdict.carried_from or plan.baseline_build,
+                failing_rows_file=verdict.failing_rows_file,
+            )
+        )
+    return out
+
+
+def _copy_evidence(source: Path, folder: Path) -> None:
+    if source.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, folder / source.name)

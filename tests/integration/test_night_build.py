@@ -1,0 +1,152 @@
+"""A night that starts from an audited build rebuilds only what its new files reach (gate.baseline),
+and gives exactly the warehouse a build from scratch of the same raw tables gives.
+
+On a copy of the shared region (built and audited): a correction of one school's 2024 results
+arrives. The run's dbt build selects what raw.vpr_results and raw.gia_results reach, the audit
+carries the verdicts of the other tests over from the region's audit, and every table of the
+staging, intermediate and marts schemas equals (row for row) the one a dbt build from scratch of
+the night's raw tables writes. Without an audited starting point (another code, a full refresh, a
+candidate written since its audit) a night builds everything."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from types import SimpleNamespace
+
+import duckdb
+import pytest
+
+from gate import baseline
+from gate.audit import read_record
+from tests.dbt_inprocess import build_models
+from tests.integration.test_gates_support import copy_home, correct_results, listed_schools
+
+pytestmark = pytest.mark.integration
+
+BUILT_SCHEMAS = ("staging", "intermediate", "marts", "reference")
+
+
+@pytest.fixture(scope="module")
+def night(small_region, tmp_path_factory):
+    from orchestration.runner import run_pipeline
+
+    monkeypatch = pytest.MonkeyPatch()
+    try:
+        tmp = tmp_path_factory.mktemp("night")
+        settings = copy_home(small_region.settings, tmp / "home", monkeypatch)
+        start = baseline.note_start(settings, "probe")  # what the night will find
+        listed = listed_schools(settings, 2025)
+        school = min(listed)
+        files = correct_results(
+            small_region.landing_copy, settings.landing_dir / "night", 2024, {school: "pass"}
+        )
+        assert files
+        summary = run_pipeline(settings, instance=small_region.instance)
+        yield SimpleNamespace(settings=settings, summary=summary, start=start, school=school)
+    finally:
+        monkeypatch.undo()
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    schemas = ", ".join(f"'{s}'" for s in BUILT_SCHEMAS)
+    return con.execute(
+        f"""select table_schema, table_name from information_schema.tables
+            where table_catalog = current_database() and table_schema in ({schemas})
+            order by 1, 2"""
+    ).fetchall()
+
+
+def _comparable(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
+    """The table's columns but when and by which dbt invocation a row was written (the build's
+    clock, not its data)."""
+    columns = [
+        name
+        for name, kind in con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = ? and table_name = ? order by ordinal_position",
+            [schema, table],
+        ).fetchall()
+        if not (name.endswith("_at") and kind.startswith("TIMESTAMP"))
+        and not name.endswith("_invocation")
+    ]
+    return ", ".join(f'"{c}"' for c in columns)
+
+
+def test_the_night_starts_from_the_audited_build_and_selects_what_its_files_reach(night) -> None:
+    build = night.summary.build_id
+    plan = baseline.read_plan(night.settings, build)
+    assert night.start is not None and plan is not None
+    assert plan.baseline_build == night.start.baseline_build
+    assert plan.loaded_sources == ("gia_results", "vpr_results") or plan.loaded_sources == (
+        "vpr_results",
+    )
+    record = read_record(night.settings, build)
+    assert record is not None and record.passed, record.describe_failures()
+    carried = [c for c in record.checks if c.carried_from]
+    judged = [c for c in record.checks if c.source == "dbt" and not c.carried_from]
+    assert carried and judged
+    assert {c.carried_from for c in carried} == {plan.baseline_build}
+    assert all(c.source == "dbt" for c in carried)  # GX and the load's checks ran on this build
+    # a test on a table the results do not reach kept its verdict; one they reach was run again
+    assert any("stg_surveys__social_passport" in c.key for c in carried)
+    assert any("fct_shnor_list" in c.key for c in judged)
+    assert not [c for c in record.checks if c.status == "not_run"]
+    assert "carried over" in night.summary.render()
+
+
+def test_the_night_gives_the_tables_of_a_build_from_scratch(night, tmp_path) -> None:
+    scratch = tmp_path / "scratch" / "candidate.duckdb"  # dbt's catalog is the file's name
+    scratch.parent.mkdir()
+    shutil.copy(night.settings.candidate_db, scratch)
+    with duckdb.connect(str(scratch)) as con:
+        for schema in BUILT_SCHEMAS:
+            con.execute(f"drop schema if exists {schema} cascade")
+    build_models(scratch, tmp_path / "dbt")
+    with (
+        duckdb.connect(str(night.settings.candidate_db), read_only=True) as con,
+        duckdb.connect(str(scratch), read_only=True) as ref,
+    ):
+        tables = _tables(con)
+        assert tables == _tables(ref)
+        assert ("marts", "fct_shnor_list") in tables
+        con.execute(f"attach '{scratch}' as ref (read_only)")
+        for schema, table in tables:
+            cols = _comparable(con, schema, table)
+            differ = con.execute(
+                f"""select count(*) from (
+                    (select {cols} from "{schema}"."{table}" except all select {cols} from ref."{schema}"."{table}")
+                    union all
+                    (select {cols} from ref."{schema}"."{table}" except all select {cols} from "{schema}"."{table}"))"""
+            ).fetchone()[0]
+            assert differ == 0, f"{schema}.{table}: {differ} rows differ from a build from scratch"
+    # the correction reached the marts: every participant of the school passes in 2024
+    with duckdb.connect(str(night.settings.serving_db), read_only=True) as con:
+        failing = con.execute(
+            "select sum(failing) from marts.fct_procedure_results where school_id = ? and year = 2024 "
+            "and result_source = 'student_results'",
+            [night.school],
+        ).fetchone()[0]
+    assert failing == 0
+
+
+def test_without_an_audited_starting_point_a_night_builds_everything(night, monkeypatch) -> None:
+    settings = night.settings
+    assert baseline.note_start(settings, "probe-1") is not None  # the night's audited candidate
+    monkeypatch.setattr(baseline, "code_fingerprint", lambda: "another code")
+    assert baseline.note_start(settings, "probe-2") is None
+    monkeypatch.undo()
+    assert baseline.note_start(settings.with_overrides(full_refresh=True), "probe-3") is None
+    with duckdb.connect(str(settings.candidate_db)) as con:  # written since its audit
+        con.execute("create table raw._written_by_hand as select 1 as x")
+    assert baseline.note_start(settings, "probe-4") is None
+    assert not baseline.plan_path(settings, "probe-4").exists()
+
+
+def test_a_plan_file_that_cannot_be_read_means_a_full_build(night) -> None:
+    path = baseline.plan_path(night.settings, "probe-5")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{not json", encoding="utf-8")
+    assert baseline.read_plan(night.settings, "probe-5") is None
+    path.write_text(json.dumps({"baseline_build": "x"}), encoding="utf-8")
+    assert baseline.read_plan(night.settings, "probe-5") is None
