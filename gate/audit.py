@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -240,11 +240,15 @@ def gx_outcomes(
     folder: Path,
     settings: Settings | None = None,
     stale_assets: Iterable[str] = (),
+    carried: Callable[[str, set[str] | None], CheckOutcome | None] | None = None,
 ) -> list[CheckOutcome]:
     """Run every Great Expectations check once and keep its outcome and failing rows. A check on a
     table this build did not rebuild (``stale_assets``, "schema/table": a dbt test upstream failed,
-    so dbt skipped it) is not run on the old table: it is ``not_run``."""
+    so dbt skipped it) is not run on the old table: it is ``not_run``. ``carried`` (gate.baseline)
+    gives, for a check's key and the tables its query reads, an earlier build's verdict to keep
+    instead of running it (None: run it)."""
     from gate.expectations import all_checks
+    from gate.expectations.check import SkipCheck
     from gate.expectations.gx_runner import read_catalog, run_checks
 
     catalog = read_catalog(con)
@@ -266,6 +270,21 @@ def gx_outcomes(
         if "/".join(check.asset) in stale
     ]
     runnable = [c for c in checks if "/".join(c.asset) not in stale]
+    if carried is not None:
+        from gate.baseline import tables_read
+
+        to_run = []
+        for check in runnable:
+            try:
+                reads = tables_read(con, check.resolve_query(catalog))
+            except SkipCheck:
+                reads = None
+            kept = carried(f"gx__{check.key}", reads)
+            if kept is None:
+                to_run.append(check)
+            else:
+                outcomes.append(kept)
+        runnable = to_run
     for result in run_checks(con, runnable, catalog):
         check = result.check
         outcome = CheckOutcome(
@@ -366,7 +385,10 @@ def _audit(
             )
         else:
             checks += dbt_outcomes(con, dbt_results, folder)
-        checks += gx_outcomes(con, folder, settings)
+        from gate.baseline import gx_carrier
+
+        carried = gx_carrier(settings, build_id, dbt_results) if dbt_results is not None else None
+        checks += gx_outcomes(con, folder, settings, carried=carried)
         rows = table_rows(con)
     sha = sha_future.result()
     if file_identity(candidate) != identity or pending_wal(candidate):

@@ -10,7 +10,9 @@ load then appends the new files to some raw tables; :func:`note_loaded` records 
 The dbt build of the run then builds only what those raw tables reach (``source:raw.<table>+``:
 the models downstream of them and every test with one of them among its parents), and the audit
 takes the verdicts of the tests it did not run from the baseline's audit (:func:`carry_over`): none
-of their inputs changed since they were judged. Without a baseline (a first build, another code or
+of their inputs changed since they were judged. A Great Expectations check whose query reads
+(as DuckDB parses it) only tables this run neither loaded nor rebuilt keeps its verdict too
+(:func:`gx_carrier`); any other check runs. Without a baseline (a first build, another code or
 profile, a full refresh, a candidate written since its audit — a failed or interrupted build —, a
 run that did not load through the ingestion step) everything is built and judged.
 
@@ -24,14 +26,18 @@ import datetime as dt
 import json
 import logging
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
+
+import duckdb
 
 from core.code_version import code_fingerprint
 from core.files import file_identity, pending_wal, sha256_file, write_json_atomic
 from core.settings import Settings
 from gate.audit import (
+    CheckOutcome,
     audit_dir,
     audit_of_unchanged_file,
     find_passed_audit,
@@ -192,3 +198,73 @@ def _copy_evidence(source: Path, folder: Path) -> None:
     if source.exists():
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, folder / source.name)
+
+
+def tables_read(con: duckdb.DuckDBPyConnection, sql: str) -> set[str] | None:
+    """The tables and views ``sql`` reads ("schema.name"), as DuckDB's parser sees them; None when
+    it reads anything else or cannot be parsed (a table function, a name without a schema that is
+    not one of its CTEs): then nobody can say it is unchanged."""
+    try:
+        tree = json.loads(con.execute("select json_serialize_sql(?)", [sql]).fetchone()[0])
+    except (duckdb.Error, ValueError):
+        return None
+    if tree.get("error"):
+        return None
+    tables: set[str] = set()
+    ctes: set[str] = set()
+    unnamed: set[str] = set()
+    todo: list[Any] = [tree]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, list):
+            todo.extend(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("type")
+        if kind == "TABLE_FUNCTION":
+            return None
+        if kind == "BASE_TABLE":
+            schema, name = item.get("schema_name") or "", str(item.get("table_name") or "").lower()
+            if schema:
+                tables.add(f"{schema.lower()}.{name}")
+            else:
+                unnamed.add(name)
+        for entry in (item.get("cte_map") or {}).get("map", []) if kind else ():
+            ctes.add(str(entry.get("key", "")).lower())
+        todo.extend(item.values())
+    if unnamed - ctes:
+        return None
+    return tables
+
+
+def gx_carrier(
+    settings: Settings, build_id: str, dbt_results: Sequence[DbtNodeResult]
+) -> Callable[[str, set[str] | None], CheckOutcome | None] | None:
+    """For the audit of a build with a plan: the baseline's verdict of a Great Expectations check
+    (by key) when the tables it reads are none this run loaded or rebuilt; None to run it."""
+    plan = read_plan(settings, build_id)
+    if plan is None:
+        return None
+    baseline = read_record(settings, plan.baseline_build)
+    if baseline is None or not baseline.passed:
+        return None
+    changed = {f"raw.{s}" for s in (*(plan.loaded_sources or ()), *BOOKKEEPING_SOURCES)}
+    changed |= {
+        r.asset.replace("/", ".").lower()
+        for r in dbt_results
+        if not r.is_check and r.reported and r.asset
+    }
+    verdicts = {c.key: c for c in baseline.checks if c.source == "gx"}
+    source_dir = audit_dir(settings, plan.baseline_build)
+    target_dir = audit_dir(settings, build_id)
+
+    def carried(key: str, reads: set[str] | None) -> CheckOutcome | None:
+        verdict = verdicts.get(key)
+        if verdict is None or reads is None or reads & changed:
+            return None
+        if verdict.failing_rows_file:
+            _copy_evidence(source_dir / verdict.failing_rows_file, target_dir)
+        return replace(verdict, carried_from=verdict.carried_from or plan.baseline_build)
+
+    return carried

@@ -87,10 +87,15 @@ def test_the_night_starts_from_the_audited_build_and_selects_what_its_files_reac
     judged = [c for c in record.checks if c.source == "dbt" and not c.carried_from]
     assert carried and judged
     assert {c.carried_from for c in carried} == {plan.baseline_build}
-    assert all(c.source == "dbt" for c in carried)  # GX and the load's checks ran on this build
+    assert {c.source for c in carried} == {"dbt", "gx"}  # the load's own checks are this run's
     # a test on a table the results do not reach kept its verdict; one they reach was run again
     assert any("stg_surveys__social_passport" in c.key for c in carried)
     assert any("fct_shnor_list" in c.key for c in judged)
+    # a GX check reading only the registry kept its verdict; one reading the marts ran again
+    gx = {c.key: c for c in record.checks if c.source == "gx"}
+    assert gx["gx__staging__stg_registry__schools__school_codes_well_formed"].carried_from
+    assert not gx["gx__marts__fct_procedure_results__one_row_per_key"].carried_from
+    assert not gx["gx__raw__vpr_results__marks_2_to_5"].carried_from
     assert not [c for c in record.checks if c.status == "not_run"]
     assert "carried over" in night.summary.render()
 
@@ -150,3 +155,17 @@ def test_a_plan_file_that_cannot_be_read_means_a_full_build(night) -> None:
     assert baseline.read_plan(night.settings, "probe-5") is None
     path.write_text(json.dumps({"baseline_build": "x"}), encoding="utf-8")
     assert baseline.read_plan(night.settings, "probe-5") is None
+
+
+def test_the_tables_a_check_reads_are_the_parsers_or_unknown() -> None:
+    with duckdb.connect() as con:
+        read = baseline.tables_read
+        sql = (
+            "with a as (select * from marts.x) select * from a join Reference.P using (k) "
+            "where k in (select k from intermediate.y)"
+        )
+        assert read(con, sql) == {"marts.x", "reference.p", "intermediate.y"}
+        assert read(con, "select * from marts.x union all select * from read_csv('f.csv')") is None
+        assert read(con, "select * from x") is None  # which schema? unknown
+        assert read(con, "select * from") is None  # does not parse
+        assert read(con, "select 1") == set()
