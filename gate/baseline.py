@@ -205,7 +205,8 @@ def tables_read(con: duckdb.DuckDBPyConnection, sql: str) -> set[str] | None:
     it reads anything else or cannot be parsed (a table function, a name without a schema that is
     not one of its CTEs): then nobody can say it is unchanged."""
     try:
-        tree = json.loads(con.execute("select json_serialize_sql(?)", [sql]).fetchone()[0])
+        # fetchall: DuckDB 2 keeps a result fetched with fetchone open, and the connection busy
+        tree = json.loads(con.execute("select json_serialize_sql(?)", [sql]).fetchall()[0][0])
     except (duckdb.Error, ValueError):
         return None
     if tree.get("error"):

@@ -40,13 +40,18 @@ def _manifest(work: str, profile: str):
     return result.result
 
 
+def parsed_manifest(profile: str = "fioko_2025"):
+    """The project parsed once per process (with ``profile`` as its methodology profile)."""
+    shared = Path(tempfile.gettempdir()) / f"eduq_dbt_parse_{os.getpid()}"
+    return _manifest(str(shared), profile)
+
+
 def build_models(db: Path, work: Path, profile: str = "fioko_2025") -> None:
     """Seeds and every model of the project into ``db`` (no tests: the caller compares marts)."""
     from dbt.cli.main import dbtRunner
 
     work.mkdir(parents=True, exist_ok=True)
-    shared = Path(tempfile.gettempdir()) / f"eduq_dbt_parse_{os.getpid()}"
-    manifest = _manifest(str(shared), profile)
+    manifest = parsed_manifest(profile)
     saved = os.environ.get("EDUQ_DBT_DB_PATH")
     os.environ["EDUQ_DBT_DB_PATH"] = str(db)
     try:

@@ -21,9 +21,49 @@ from orchestration.dbt_project import DBT_PROJECT_DIR
 from tests.marts import PROFILE_FREE_MARTS, PUBLIC_MARTS
 
 DBT = str(Path(sys.executable).with_name("dbt"))
+DB_NAME = "candidate.duckdb"  # the catalog the project parsed once per worker names (profiles.yml)
 
 
 def _dbt(args: list[str], db: Path) -> subprocess.CompletedProcess:
+    """dbt in this process on the project parsed once per worker (tests/dbt_inprocess.py: a dbt
+    process costs seconds of start-up and parsing); the outcome as a process's (0 success, 1 a test
+    failed, 2 dbt could not run) and its error as output."""
+    from dbt.cli.main import dbtRunner
+
+    from tests.dbt_inprocess import parsed_manifest, release_connections
+
+    manifest = parsed_manifest("fioko_2025")
+    saved = {k: os.environ.get(k) for k in ("EDUQ_DBT_DB_PATH", "EDUQ_METHODOLOGY_PROFILE")}
+    os.environ.pop("EDUQ_METHODOLOGY_PROFILE", None)
+    os.environ["EDUQ_DBT_DB_PATH"] = str(db)
+    try:
+        result = dbtRunner(manifest=manifest).invoke(
+            [
+                *args,
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+                "--target-path",
+                str(db.parent / "target"),
+                "--log-path",
+                str(db.parent / "logs"),
+                "--quiet",
+            ]
+        )
+    finally:
+        release_connections()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    code = 0 if result.success else (2 if result.exception is not None else 1)
+    return subprocess.CompletedProcess(args, code, str(result.exception or ""), "")
+
+
+def _dbt_process(args: list[str], db: Path) -> subprocess.CompletedProcess:
+    """dbt in a process of its own (for what it prints)."""
     env = {k: v for k, v in os.environ.items() if k != "EDUQ_METHODOLOGY_PROFILE"}
     env.update(EDUQ_DBT_DB_PATH=str(db), DBT_SEND_ANONYMOUS_USAGE_STATS="False", DO_NOT_TRACK="1")
     return subprocess.run(
@@ -51,7 +91,7 @@ def _dbt(args: list[str], db: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def empty_build(tmp_path_factory) -> Path:
     """The target folder of `dbt build --empty` (seeds, models with no rows, unit tests)."""
-    db = tmp_path_factory.mktemp("dbt_unit") / "unit.duckdb"
+    db = tmp_path_factory.mktemp("dbt_unit") / DB_NAME
     with connect(db) as con:
         ensure_raw_schema(con)
     result = _dbt(["build", "--empty", "--exclude", "test_type:data", "--threads", "4"], db)
@@ -122,7 +162,7 @@ def test_not_null_columns_counts_the_null_cells_of_every_listed_column(
 ) -> None:
     """One `not_null_columns` test checks all of a model's required columns in one scan; when some
     are NULL it fails naming them, and the failures counted are the NULL cells (not the columns)."""
-    db = empty_build.parent / "unit.duckdb"
+    db = empty_build.parent / DB_NAME
     select = "fioko_clusters,test_name:not_null_columns"
     with connect(db) as con:
         con.execute(
@@ -146,7 +186,7 @@ def test_dbt_opens_the_warehouse_with_the_settings_of_eduq(
 ) -> None:
     """Memory limit, threads and spill folder come from the EDUQ_DUCKDB_* settings, set when dbt
     opens the database (profiles.yml `config_options`)."""
-    db = empty_build.parent / "unit.duckdb"
+    db = empty_build.parent / DB_NAME
     spill = tmp_path / "spill"
     env = {
         "EDUQ_DUCKDB_MEMORY_LIMIT": "700MB",
@@ -160,7 +200,9 @@ def test_dbt_opens_the_warehouse_with_the_settings_of_eduq(
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        shown = _dbt(["show", "--inline", query, "--output", "json", "--log-format", "json"], db)
+        shown = _dbt_process(
+            ["show", "--inline", query, "--output", "json", "--log-format", "json"], db
+        )
     finally:
         for k, v in saved.items():
             if v is None:
@@ -181,7 +223,7 @@ def test_the_key_test_also_finds_nulls_in_the_required_columns(empty_build: Path
     """`unique_combination_of_columns` with `not_null_columns` checks the grain and the required
     columns in one scan: a duplicated key fails it, and so does a NULL in a required column that is
     not part of the key."""
-    db = empty_build.parent / "unit.duckdb"
+    db = empty_build.parent / DB_NAME
     select = "methodology_profiles,test_name:unique_combination_of_columns"
 
     def failures_after(statement: str) -> tuple[str, int]:
@@ -239,7 +281,7 @@ def test_result_keys_are_checked_once_per_file_and_flag_what_the_views_hold(
     a later file of the same partition clears it (the view no longer holds those rows); a file is
     not checked again by the next build. At every step the failing keys are exactly those a test of
     the views themselves finds."""
-    db = empty_build.parent / "unit.duckdb"
+    db = empty_build.parent / DB_NAME
     # the model and its tests, and the views (built with no rows by `dbt build --empty`)
     select = "int_result_key_checks stg_vpr__results stg_gia__results"
     vpr = (

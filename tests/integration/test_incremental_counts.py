@@ -1,5 +1,6 @@
-"""int_procedure_counts is incremental by results year: a corrected file for one year recounts that
-year only, and the result is exactly what a full recount (`eduq run --full-refresh`) gives.
+"""int_procedure_counts is incremental by results year: with nothing new no year is counted again,
+and a changed macro counts every year again. (A corrected file for one year recounting that year
+only, to exactly what a full recount gives: tests/integration/test_night_build.py.)
 
 The region was built by the whole pipeline (Dagster, the `small_region` fixture); here the corrected
 file is loaded with the same ingestion code the assets call, and dbt builds the counts the way the
@@ -18,8 +19,6 @@ import pytest
 
 from tests.integration.test_gates_support import (
     copy_home,
-    correct_results,
-    informative_students_only,
 )
 
 pytestmark = pytest.mark.integration
@@ -92,45 +91,16 @@ def _dbt_run(
     return done.stdout
 
 
-def test_a_correction_of_one_year_recounts_that_year_only(
-    small_region, tmp_path, monkeypatch
-) -> None:
+def test_nothing_new_counts_no_year_again(small_region, tmp_path, monkeypatch) -> None:
+    """(A correction of one year recounting that year only, and a full recount giving the same
+    counts, are shown on a whole pipeline night: tests/integration/test_night_build.py.)"""
     settings = copy_home(small_region.settings, tmp_path / "home", monkeypatch)
     before = _counts(settings.candidate_db)
     assert {r[2] for r in before} == {2022, 2023, 2024}
-
-    # nothing new: no year is counted again
     assert "counting years none" in _dbt_run(
         settings.candidate_db, tmp_path, full_refresh=False, monkeypatch=monkeypatch
     )
     assert _counts(settings.candidate_db) == before
-
-    school = min(informative_students_only(settings, (2024,)))
-    correct_results(
-        small_region.landing_copy, settings.landing_dir / "corrections", 2024, {school: "fail"}
-    )
-    _load_landing(settings)
-    out = _dbt_run(settings.candidate_db, tmp_path, full_refresh=False, monkeypatch=monkeypatch)
-    assert "counting years 2024" in out
-
-    after = _counts(settings.candidate_db)
-    # 2022 and 2023 were not counted again: the same rows, counted by the first build
-    assert [r for r in after if r[2] != 2024] == [r for r in before if r[2] != 2024]
-    counted_2024 = {r[-1] for r in after if r[2] == 2024}
-    assert len(counted_2024) == 1 and counted_2024 != {r[-1] for r in before if r[2] == 2024}
-    # the corrected school fails every procedure it sat in 2024; the others did not change
-    corrected = [r for r in after if r[0] == school and r[2] == 2024]
-    assert corrected and all(r[4] == r[3] for r in corrected)
-    untouched = [r[:6] for r in after if r[2] == 2024 and r[0] != school]
-    assert untouched == [r[:6] for r in before if r[2] == 2024 and r[0] != school]
-
-    # a full recount (`eduq run --full-refresh`) of a copy counts every year again, to the same result
-    copy = tmp_path / "full_refresh.duckdb"
-    shutil.copyfile(settings.candidate_db, copy)
-    _dbt_run(copy, tmp_path, full_refresh=True, monkeypatch=monkeypatch)
-    recounted = _counts(copy)
-    assert {r[-1] for r in recounted}.isdisjoint({r[-1] for r in after})
-    assert [r[:-1] for r in recounted] == [r[:-1] for r in after]
 
 
 def test_a_change_of_a_project_macro_recounts_every_year(

@@ -1,11 +1,12 @@
 """A night that starts from an audited build rebuilds only what its new files reach (gate.baseline),
 and gives exactly the warehouse a build from scratch of the same raw tables gives.
 
-On a copy of the shared region (built and audited): a correction of one school's 2024 results
-arrives. The run's dbt build selects what raw.vpr_results and raw.gia_results reach, the audit
-carries the verdicts of the other tests over from the region's audit, and every table of the
+On a copy of the shared region (built and audited): a correction of one listed school's 2024
+results arrives. The run's dbt build selects what raw.vpr_results and raw.gia_results reach, the
+audit carries the verdicts of the other tests over from the region's audit, the results of 2024
+alone are counted again (int_procedure_counts is incremental by year), and every table of the
 staging, intermediate and marts schemas equals (row for row) the one a dbt build from scratch of
-the night's raw tables writes. Without an audited starting point (another code, a full refresh, a
+the night's raw tables writes (a full recount). Without an audited starting point (another code, a full refresh, a
 candidate written since its audit) a night builds everything."""
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ import pytest
 from gate import baseline
 from gate.audit import read_record
 from tests.dbt_inprocess import build_models
-from tests.integration.test_gates_support import copy_home, correct_results, listed_schools
+from tests.integration.test_gates_support import (
+    copy_home,
+    correct_results,
+    informative_students_only,
+    listed_schools,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -36,16 +42,34 @@ def night(small_region, tmp_path_factory):
         tmp = tmp_path_factory.mktemp("night")
         settings = copy_home(small_region.settings, tmp / "home", monkeypatch)
         start = baseline.note_start(settings, "probe")  # what the night will find
-        listed = listed_schools(settings, 2025)
-        school = min(listed)
+        school = min(
+            informative_students_only(settings, (2024,)) & set(listed_schools(settings, 2025))
+        )
         files = correct_results(
             small_region.landing_copy, settings.landing_dir / "night", 2024, {school: "pass"}
         )
         assert files
+        counts_before = _counts(settings.candidate_db)
         summary = run_pipeline(settings, instance=small_region.instance)
-        yield SimpleNamespace(settings=settings, summary=summary, start=start, school=school)
+        yield SimpleNamespace(
+            settings=settings,
+            summary=summary,
+            start=start,
+            school=school,
+            counts_before=counts_before,
+            counts_after=_counts(settings.candidate_db),
+        )
     finally:
         monkeypatch.undo()
+
+
+def _counts(db) -> list[tuple]:
+    """int_procedure_counts: school, procedure, year, N, F, source, when the year was counted."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            "select school_id, procedure_code, year, participants, failing, result_source, counted_at "
+            "from intermediate.int_procedure_counts order by all"
+        ).fetchall()
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
@@ -86,7 +110,12 @@ def test_the_night_starts_from_the_audited_build_and_selects_what_its_files_reac
     carried = [c for c in record.checks if c.carried_from]
     judged = [c for c in record.checks if c.source == "dbt" and not c.carried_from]
     assert carried and judged
-    assert {c.carried_from for c in carried} == {plan.baseline_build}
+    # each verdict names the audit that evaluated it: the baseline's, or one before it (the shared
+    # region's home may have had nights of its own)
+    for c in carried:
+        source = read_record(night.settings, c.carried_from)
+        assert source is not None and source.passed and c.carried_from <= plan.baseline_build
+        assert any(o.key == c.key and not o.carried_from for o in source.checks), c.key
     assert {c.source for c in carried} == {"dbt", "gx"}  # the load's own checks are this run's
     # a test on a table the results do not reach kept its verdict; one they reach was run again
     assert any("stg_surveys__social_passport" in c.key for c in carried)
@@ -98,6 +127,21 @@ def test_the_night_starts_from_the_audited_build_and_selects_what_its_files_reac
     assert not gx["gx__raw__vpr_results__marks_2_to_5"].carried_from
     assert not [c for c in record.checks if c.status == "not_run"]
     assert "carried over" in night.summary.render()
+
+
+def test_the_corrected_year_alone_is_counted_again(night) -> None:
+    """int_procedure_counts is incremental by results year: 2022 and 2023 keep the rows their
+    first count wrote; 2024 is counted again, where only the corrected school changed."""
+    before, after = night.counts_before, night.counts_after
+    assert {r[2] for r in before} == {2022, 2023, 2024}
+    assert [r for r in after if r[2] != 2024] == [r for r in before if r[2] != 2024]
+    counted_2024 = {r[-1] for r in after if r[2] == 2024}
+    assert len(counted_2024) == 1 and counted_2024 != {r[-1] for r in before if r[2] == 2024}
+    corrected = [r for r in after if r[0] == night.school and r[2] == 2024]
+    assert corrected and all(r[4] == 0 for r in corrected if r[5] == "student_results")
+    assert corrected != [r for r in before if r[0] == night.school and r[2] == 2024]
+    untouched = [r[:6] for r in after if r[2] == 2024 and r[0] != night.school]
+    assert untouched == [r[:6] for r in before if r[2] == 2024 and r[0] != night.school]
 
 
 def test_the_night_gives_the_tables_of_a_build_from_scratch(night, tmp_path) -> None:
