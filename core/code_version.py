@@ -1,8 +1,8 @@
 """A fingerprint of the pipeline's code: what, besides the data, decides what a build contains.
 
 The dbt project (models, macros, tests, project files), the seeds (methodology profiles and
-reference tables), the input contracts and the Python of the stages that read, check and judge
-(ingestion, gate, core). Recorded with every audit; a night whose landing folder is empty, whose
+reference tables), the input contracts, the Python of the stages that read, check and judge
+(ingestion, gate, core) and the modules that invoke dbt. Recorded with every audit; a night whose landing folder is empty, whose
 code fingerprint and profile are those of the serving warehouse's build, has nothing to do.
 """
 
@@ -21,7 +21,16 @@ CODE_FOLDERS = (
     "dbt_project/tests",
     "seeds",
 )
-CODE_FILES = ("dbt_project/dbt_project.yml", "dbt_project/profiles.yml", "pyproject.toml")
+CODE_FILES = (
+    "dbt_project/dbt_project.yml",
+    "dbt_project/profiles.yml",
+    "pyproject.toml",
+    # how dbt is invoked (its arguments and selection): a night rebuilds only what its files reach
+    # (gate/baseline.py) when this is the code that built the baseline too
+    "orchestration/dbt_build.py",
+    "orchestration/dbt_project.py",
+    "orchestration/assets/dbt.py",
+)
 SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".csv", ".toml"}
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 
 from core.code_version import code_fingerprint
-from core.files import file_identity, pending_wal, sha256_file, write_json_atomic
+from core.files import file_identity, pending_wal, sha256_bytes, sha256_file, write_json_atomic
 from core.settings import Settings
 from gate.dbt_results import DbtNodeResult
 from gate.errors import CandidateChanged
@@ -52,6 +52,9 @@ class CheckOutcome:
     # the build whose audit evaluated this check (gate.baseline: its inputs did not change since);
     # empty when this audit evaluated it
     carried_from: str = ""
+    # a GX check's definition as evaluated (digest of its query and expectations: gate.baseline
+    # carries a verdict only to the same definition)
+    definition: str = ""
 
     @property
     def blocks(self) -> bool:
@@ -209,7 +212,7 @@ def dbt_outcomes(
             continue  # a model that built is not a check; one that did not build blocks
         key = f"dbt__{r.name}" if r.is_check else f"dbt_build__{r.name}"
         message = r.message or ("passed" if r.status == "passed" else r.status)
-        if r.status == "failed":
+        if r.status == "failed" and not r.carried_from:  # a carried message is already worded
             message = f"{r.failures} failing row(s)" + (f": {r.message}" if r.message else "")
         outcome = CheckOutcome(
             key=key,
@@ -240,7 +243,7 @@ def gx_outcomes(
     folder: Path,
     settings: Settings | None = None,
     stale_assets: Iterable[str] = (),
-    carried: Callable[[str, set[str] | None], CheckOutcome | None] | None = None,
+    carried: Callable[[str, set[str] | None, str], CheckOutcome | None] | None = None,
 ) -> list[CheckOutcome]:
     """Run every Great Expectations check once and keep its outcome and failing rows. A check on a
     table this build did not rebuild (``stale_assets``, "schema/table": a dbt test upstream failed,
@@ -276,10 +279,13 @@ def gx_outcomes(
         to_run = []
         for check in runnable:
             try:
-                reads = tables_read(con, check.resolve_query(catalog))
+                sql = check.resolve_query(catalog)
             except SkipCheck:
-                reads = None
-            kept = carried(f"gx__{check.key}", reads)
+                to_run.append(check)
+                continue
+            kept = carried(
+                f"gx__{check.key}", tables_read(con, sql), check_definition(check, catalog)
+            )
             if kept is None:
                 to_run.append(check)
             else:
@@ -296,11 +302,25 @@ def gx_outcomes(
             message=result.message,
             failing_rows=result.failing_row_count,
             description=check.description,
+            definition=check_definition(check, catalog),
         )
         if not result.passed:
             outcome.failing_rows_file = save_failing_rows(folder, outcome.key, result.failing_rows)
         outcomes.append(outcome)
     return outcomes
+
+
+def check_definition(check: Any, catalog: Any) -> str:
+    """A digest of what a GX check evaluates: its level, query and expectations ("" when it does not
+    apply to this warehouse)."""
+    from gate.expectations.check import SkipCheck
+
+    try:
+        sql = check.resolve_query(catalog)
+    except SkipCheck:
+        return ""
+    text = "\n".join([check.level.value, sql, *(e.describe() for e in check.expectations)])
+    return sha256_bytes(text.encode("utf-8"))[:16]
 
 
 def run_audit(

@@ -63,6 +63,13 @@ class BuildPlan:
     candidate_sha256: str
     noted_at: str
     loaded_sources: tuple[str, ...] | None = None  # None until the load has finished
+    # the selection the dbt step built with (None: it did not build by this plan, e.g. a Dagster
+    # run of some models only); verdicts are carried only when it is exactly dbt_select()
+    dbt_select_applied: tuple[str, ...] | None = None
+
+    @property
+    def applied(self) -> bool:
+        return self.dbt_select_applied == tuple(self.dbt_select())
 
     def dbt_select(self) -> list[str]:
         """dbt's selection of what the loaded raw tables reach (and the bookkeeping tables, which
@@ -122,6 +129,14 @@ def note_loaded(settings: Settings, build_id: str, sources: Iterable[str]) -> Bu
     return plan
 
 
+def note_applied(settings: Settings, build_id: str, select: Sequence[str]) -> None:
+    """Call before the dbt step builds with the plan's selection ``select``."""
+    plan = read_plan(settings, build_id)
+    if plan is not None:
+        plan = replace(plan, dbt_select_applied=tuple(select))
+        write_json_atomic(plan_path(settings, build_id), asdict(plan))
+
+
 def read_plan(settings: Settings, build_id: str, loaded: bool = True) -> BuildPlan | None:
     """The run's plan (``loaded``: only once the load has recorded what it wrote), or None."""
     path = plan_path(settings, build_id)
@@ -130,9 +145,10 @@ def read_plan(settings: Settings, build_id: str, loaded: bool = True) -> BuildPl
         plan = BuildPlan(
             **{
                 **data,
-                "loaded_sources": None
-                if data.get("loaded_sources") is None
-                else tuple(data["loaded_sources"]),
+                **{
+                    name: None if data.get(name) is None else tuple(data[name])
+                    for name in ("loaded_sources", "dbt_select_applied")
+                },
             }
         )
     except (OSError, ValueError, TypeError) as exc:
@@ -151,7 +167,7 @@ def carry_over(
     inputs changed) take their baseline build's verdict. Without a plan, or for a node the
     baseline's audit has no verdict on, the results stay as they are (``not_run`` blocks)."""
     plan = read_plan(settings, build_id)
-    if plan is None:
+    if plan is None or not plan.applied:  # not built by the plan: nothing is carried
         return list(results)
     baseline = read_record(settings, plan.baseline_build)
     if baseline is None or not baseline.passed:
@@ -241,11 +257,13 @@ def tables_read(con: duckdb.DuckDBPyConnection, sql: str) -> set[str] | None:
 
 def gx_carrier(
     settings: Settings, build_id: str, dbt_results: Sequence[DbtNodeResult]
-) -> Callable[[str, set[str] | None], CheckOutcome | None] | None:
-    """For the audit of a build with a plan: the baseline's verdict of a Great Expectations check
-    (by key) when the tables it reads are none this run loaded or rebuilt; None to run it."""
+) -> Callable[[str, set[str] | None, str], CheckOutcome | None] | None:
+    """For the audit of a build made by its plan: the baseline's verdict of a Great Expectations
+    check (by key) when the tables it reads are none this run loaded or rebuilt and the check is
+    defined as it was (its query and expectations: a setting such as the school code pattern
+    changes them); None to run it."""
     plan = read_plan(settings, build_id)
-    if plan is None:
+    if plan is None or not plan.applied:
         return None
     baseline = read_record(settings, plan.baseline_build)
     if baseline is None or not baseline.passed:
@@ -260,9 +278,11 @@ def gx_carrier(
     source_dir = audit_dir(settings, plan.baseline_build)
     target_dir = audit_dir(settings, build_id)
 
-    def carried(key: str, reads: set[str] | None) -> CheckOutcome | None:
+    def carried(key: str, reads: set[str] | None, definition: str) -> CheckOutcome | None:
         verdict = verdicts.get(key)
         if verdict is None or reads is None or reads & changed:
+            return None
+        if not definition or verdict.definition != definition:  # the check itself changed
             return None
         if verdict.failing_rows_file:
             _copy_evidence(source_dir / verdict.failing_rows_file, target_dir)

@@ -122,4 +122,4 @@ def _asset_of(node: dict, nodes: dict) -> str:
         )
     if not target:
         return ""
-    return f"{target.get('schema')}/{target.get('name')}"
+    return f"{target.get('schema')}/{target.get('alias') or target.get('name')}"

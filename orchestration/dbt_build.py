@@ -74,7 +74,9 @@ def build_args(settings: Settings, select: Sequence[str] = ()) -> list[str]:
         json.dumps({"methodology_profile": settings.methodology_profile}),
     ]
     if select:
-        args += ["--select", *select]
+        # eager: a test with any selected parent runs (gate/baseline.py carries the verdicts of the
+        # tests left out, which must then have no rebuilt parent), whatever DBT_INDIRECT_SELECTION says
+        args += ["--select", *select, "--indirect-selection", "eager"]
     if settings.full_refresh:
         args.append("--full-refresh")
     return args

@@ -99,8 +99,8 @@ class RunSummary:
             )
             if self.build_plan:
                 lines.append(
-                    f"  {self.build_plan} ({self.checks.get('carried_over', 0)} dbt test verdicts "
-                    "carried over)"
+                    f"  {self.build_plan} ({self.checks.get('carried_over', 0)} verdicts of dbt "
+                    "tests and Great Expectations checks carried over)"
                 )
         for warning in self.warnings:
             lines.append(f"  WARNING {warning}")

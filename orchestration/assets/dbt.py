@@ -173,7 +173,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         description="dbt build (models, seeds, data tests) in this process; the audit judges the results.",
     )
     def eduq_dbt_models(context: dg.AssetExecutionContext, eduq: EduqResource):
-        from gate.baseline import read_plan
+        from gate.baseline import note_applied, read_plan
         from orchestration.assets.publication import build_id
         from orchestration.dbt_build import run_build
 
@@ -184,8 +184,11 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         if selected >= set(keys.assets.values()):
             # the whole project: only what this run's load reaches, when the run started from an
             # audited build (gate.baseline); else everything
-            plan = read_plan(settings, build_id(context.instance, context.run.run_id))
+            this_build = build_id(context.instance, context.run.run_id)
+            plan = read_plan(settings, this_build)
             select = plan.dbt_select() if plan is not None else []
+            if plan is not None:
+                note_applied(settings, this_build, select)
         else:
             select = sorted(
                 uid.split(".")[-1] for uid, key in keys.assets.items() if key in selected

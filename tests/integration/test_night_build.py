@@ -213,3 +213,48 @@ def test_the_tables_a_check_reads_are_the_parsers_or_unknown() -> None:
         assert read(con, "select * from x") is None  # which schema? unknown
         assert read(con, "select * from") is None  # does not parse
         assert read(con, "select 1") == set()
+
+
+def test_a_build_not_made_by_its_plan_carries_nothing(night) -> None:
+    """A run that loads and then builds only some models (a Dagster subset) has a plan its dbt step
+    did not apply: no verdict is carried, the tests it did not run stay not run (and block)."""
+    from dataclasses import asdict, replace
+
+    from core.files import write_json_atomic
+    from gate.dbt_results import read_invocation
+    from orchestration.dbt_build import target_dir_for
+
+    settings, build = night.settings, night.summary.build_id
+    plan = baseline.read_plan(settings, build)
+    assert plan is not None and plan.applied
+    results = read_invocation(target_dir_for(night.summary.load_run_id))
+    assert any(not r.reported for r in results)
+    carried = baseline.carry_over(settings, build, results)
+    assert not [r for r in carried if r.status == "not_run"]
+    probe = "probe-subset"
+    path = baseline.plan_path(settings, probe)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, asdict(replace(plan, dbt_select_applied=None)))
+    assert baseline.carry_over(settings, probe, results) == list(results)
+    assert [r for r in results if r.is_check and not r.reported and r.status == "not_run"]
+    assert baseline.gx_carrier(settings, probe, results) is None
+
+
+def test_a_check_defined_otherwise_is_run_again(night) -> None:
+    """A Great Expectations verdict is carried only to the same definition: another school code
+    pattern (a setting, not code) makes the registry's check run again."""
+    from gate.dbt_results import read_invocation
+    from orchestration.dbt_build import target_dir_for
+
+    settings, build = night.settings, night.summary.build_id
+    record = read_record(settings, build)
+    key = "gx__staging__stg_registry__schools__school_codes_well_formed"
+    (outcome,) = [c for c in record.checks if c.key == key]
+    assert outcome.definition
+    carried = baseline.gx_carrier(
+        settings, build, read_invocation(target_dir_for(night.summary.load_run_id))
+    )
+    reads = {"staging.stg_registry__schools"}
+    assert carried(key, reads, outcome.definition) is not None
+    assert carried(key, reads, "another definition") is None
+    assert carried(key, reads | {"raw.vpr_results"}, outcome.definition) is None
