@@ -32,7 +32,10 @@ LONGEST_FIRST = [
     "tests/integration/test_methodology_region.py",
     "tests/integration/test_incremental_counts.py",
     "tests/integration/test_pipeline_e2e.py",
+    "tests/integration/test_night_build.py",
     "tests/integration/test_incomplete_year.py",
+    # LibreOffice's start-up (CI installs it): not left for the end of a worker
+    "tests/integration/test_publication_libreoffice.py",
     "tests/dbt/test_dbt_unit_tests.py",
     "tests/integration/test_dagster_dev.py",
     "tests/integration/test_bi_files.py",

@@ -15,7 +15,8 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
-def _args(work: Path) -> list[str]:
+def project_args(work: Path) -> list[str]:
+    """dbt's arguments naming the project, and its target and logs folders under ``work``."""
     return [
         "--project-dir",
         str(DBT_PROJECT_DIR),
@@ -25,8 +26,11 @@ def _args(work: Path) -> list[str]:
         str(work / "target"),
         "--log-path",
         str(work / "logs"),
-        "--quiet",
     ]
+
+
+def _args(work: Path) -> list[str]:
+    return [*project_args(work), "--quiet"]
 
 
 @cache

@@ -141,6 +141,50 @@ def dagster_events(
         )
 
 
+def carried_check_events(
+    context: dg.AssetExecutionContext, settings: Any, baseline_build: str, nodes: list[Any]
+) -> Iterator[dg.AssetCheckResult]:
+    """The ``dbt_tests`` check of each model none of whose tests this build ran (none of their
+    inputs changed, gate/baseline.py): the verdicts the baseline build's audit holds, as the audit
+    of this build carries them (a model with a test the record does not hold gets no result)."""
+    from gate.audit import read_record
+
+    record = read_record(settings, baseline_build)
+    if record is None or not record.passed:
+        return
+    verdicts = {c.key: c for c in record.checks if c.source == "dbt"}
+    ran = {n.unique_id for n in nodes}
+    selected_checks = set(context.selected_asset_check_keys)
+    for key, tests in dbt_keys().tests.items():
+        if dg.AssetCheckKey(key, TESTS_CHECK) not in selected_checks:
+            continue
+        if any(t.unique_id in ran for t in tests):
+            continue
+        found = [verdicts.get(f"dbt__{t.name}") for t in tests]
+        if not found or any(v is None for v in found):
+            continue
+        failed = [v for v in found if v.status != "passed"]
+        yield dg.AssetCheckResult(
+            asset_key=key,
+            check_name=TESTS_CHECK,
+            passed=not failed,
+            severity=dg.AssetCheckSeverity.ERROR
+            if any(v.level == "error" for v in failed)
+            else dg.AssetCheckSeverity.WARN,
+            metadata={
+                "tests_run": 0,
+                "tests_carried_over": len(found),
+                "tests_failed": len(failed),
+                "evaluated_in_build": ", ".join(
+                    sorted({v.carried_from or baseline_build for v in found})
+                ),
+                "failed": dg.MetadataValue.md(
+                    "\n".join(f"- {v.key}: {v.message}" for v in failed) or "none"
+                ),
+            },
+        )
+
+
 def _in_graph_order(unique_ids: set[str]) -> list[str]:
     """``unique_ids`` with every node after the nodes it depends on."""
     nodes = manifest_json()["nodes"]
@@ -212,6 +256,8 @@ def build_dbt_assets() -> dg.AssetsDefinition:
                     metadata={"rebuilt": False, "unchanged_since_build": plan.baseline_build},
                 )
         yield from dagster_events(context, build.nodes)
+        if plan is not None:
+            yield from carried_check_events(context, settings, plan.baseline_build, build.nodes)
         if failed:
             raise DbtBuildFailed(
                 f"dbt build: {len(failed)} error-level test(s) or model(s) failed ("

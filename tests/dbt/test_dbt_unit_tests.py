@@ -18,6 +18,7 @@ import pytest
 
 from ingestion.warehouse import connect, ensure_raw_schema
 from orchestration.dbt_project import DBT_PROJECT_DIR
+from tests.dbt_inprocess import project_args
 from tests.marts import PROFILE_FREE_MARTS, PUBLIC_MARTS
 
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -37,20 +38,7 @@ def _dbt(args: list[str], db: Path) -> subprocess.CompletedProcess:
     os.environ.pop("EDUQ_METHODOLOGY_PROFILE", None)
     os.environ["EDUQ_DBT_DB_PATH"] = str(db)
     try:
-        result = dbtRunner(manifest=manifest).invoke(
-            [
-                *args,
-                "--project-dir",
-                str(DBT_PROJECT_DIR),
-                "--profiles-dir",
-                str(DBT_PROJECT_DIR),
-                "--target-path",
-                str(db.parent / "target"),
-                "--log-path",
-                str(db.parent / "logs"),
-                "--quiet",
-            ]
-        )
+        result = dbtRunner(manifest=manifest).invoke([*args, *project_args(db.parent), "--quiet"])
     finally:
         release_connections()
         for k, v in saved.items():
@@ -67,18 +55,7 @@ def _dbt_process(args: list[str], db: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "EDUQ_METHODOLOGY_PROFILE"}
     env.update(EDUQ_DBT_DB_PATH=str(db), DBT_SEND_ANONYMOUS_USAGE_STATS="False", DO_NOT_TRACK="1")
     return subprocess.run(
-        [
-            DBT,
-            *args,
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(db.parent / "target"),
-            "--log-path",
-            str(db.parent / "logs"),
-        ],
+        [DBT, *args, *project_args(db.parent)],
         cwd=DBT_PROJECT_DIR,
         env=env,
         capture_output=True,

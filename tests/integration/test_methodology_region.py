@@ -24,6 +24,7 @@ import pytest
 
 from ingestion.warehouse import connect, ensure_raw_schema
 from orchestration.dbt_project import DBT_PROJECT_DIR
+from tests.dbt_inprocess import project_args
 from tests.marts import PROFILE_FREE_MARTS, PUBLIC_MARTS
 
 pytestmark = pytest.mark.integration
@@ -433,20 +434,7 @@ def _dbt_command(
     env.update(EDUQ_DBT_DB_PATH=str(db), DBT_SEND_ANONYMOUS_USAGE_STATS="False", DO_NOT_TRACK="1")
     if profile:
         env["EDUQ_METHODOLOGY_PROFILE"] = profile
-    command = [
-        DBT,
-        *args,
-        "--threads",
-        "4",
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-        "--target-path",
-        str(db.parent / "target"),
-        "--log-path",
-        str(db.parent / "logs"),
-    ]
+    command = [DBT, *args, "--threads", "4", *project_args(db.parent)]
     return command, env
 
 

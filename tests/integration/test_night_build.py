@@ -52,6 +52,7 @@ def night(small_region, tmp_path_factory):
         counts_before = _counts(settings.candidate_db)
         summary = run_pipeline(settings, instance=small_region.instance)
         yield SimpleNamespace(
+            instance=small_region.instance,
             settings=settings,
             summary=summary,
             start=start,
@@ -258,3 +259,35 @@ def test_a_check_defined_otherwise_is_run_again(night) -> None:
     assert carried(key, reads, outcome.definition) is not None
     assert carried(key, reads, "another definition") is None
     assert carried(key, reads | {"raw.vpr_results"}, outcome.definition) is None
+
+
+def test_dagster_shows_the_unchanged_models_and_their_carried_tests(night) -> None:
+    """The models the night did not rebuild are materialized as unchanged, and their dbt tests'
+    check carries the baseline's verdicts; a rebuilt model's check ran."""
+    import dagster as dg
+
+    run_id = night.summary.load_run_id
+    materialized = {
+        r.event_log_entry.dagster_event.event_specific_data.materialization.asset_key: (
+            r.event_log_entry.dagster_event.event_specific_data.materialization.metadata
+        )
+        for r in night.instance.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        ).records
+    }
+    unchanged = materialized[dg.AssetKey(["marts", "fct_isbsh"])]
+    assert unchanged["rebuilt"].value is False
+    assert "rebuilt" not in materialized[dg.AssetKey(["marts", "fct_shnor_list"])]
+    checks = {
+        (e.asset_key, e.check_name): e
+        for e in (
+            r.event_log_entry.dagster_event.event_specific_data
+            for r in night.instance.get_records_for_run(
+                run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            ).records
+        )
+    }
+    carried = checks[(dg.AssetKey(["marts", "fct_isbsh"]), "dbt_tests")]
+    assert carried.passed and carried.metadata["tests_carried_over"].value > 0
+    ran = checks[(dg.AssetKey(["marts", "fct_shnor_list"]), "dbt_tests")]
+    assert ran.passed and ran.metadata["tests_run"].value > 0
