@@ -133,14 +133,38 @@ def register_list_years(settings: Settings, list_years: list[int]) -> None:
     from orchestration.assets.publication import list_year_partitions
 
     prepare_dagster_home(settings)
-    with dg.DagsterInstance.get() as home:
-        new = [
-            str(y)
-            for y in list_years
-            if not home.has_dynamic_partition(list_year_partitions.name, str(y))
-        ]
-        if new:
-            home.add_dynamic_partitions(list_year_partitions.name, new)
+    for attempt in (1, 2):
+        with dg.DagsterInstance.get() as home:
+            try:
+                new = [
+                    str(y)
+                    for y in list_years
+                    if not home.has_dynamic_partition(list_year_partitions.name, str(y))
+                ]
+                if new:
+                    home.add_dynamic_partitions(list_year_partitions.name, new)
+                return
+            except dg.DagsterInvalidInvocationError:
+                if attempt == 2 or not _repair_event_index(home):
+                    raise
+
+
+def _repair_event_index(home: dg.DagsterInstance) -> bool:
+    """Create the tables missing from DAGSTER_HOME's event index. Dagster creates them only with a
+    new index file: a process killed while it did (the first run of a home) leaves a file without
+    some of them — the dynamic partitions' among them — for good. Existing tables are kept."""
+    import sqlalchemy
+    from dagster._core.storage.event_log.schema import SqlEventLogStorageMetadata
+
+    shard = getattr(home.event_log_storage, "conn_string_for_shard", None)
+    if shard is None:  # not the SQLite storage of a DAGSTER_HOME folder
+        return False
+    engine = sqlalchemy.create_engine(shard("index"), poolclass=sqlalchemy.pool.NullPool)
+    try:
+        SqlEventLogStorageMetadata.create_all(engine)
+    finally:
+        engine.dispose()
+    return True
 
 
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

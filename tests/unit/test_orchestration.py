@@ -135,3 +135,27 @@ def test_a_run_started_from_the_dagster_ui_chooses_profile_and_full_refresh() ->
 
     settings = EduqResource(profile="fioko_2025_strict", full_refresh=True).settings()
     assert settings.methodology_profile == "fioko_2025_strict" and settings.full_refresh
+
+
+def test_list_years_register_in_a_dagster_home_whose_first_run_was_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process killed while it created DAGSTER_HOME's event index (the first run of a home) leaves
+    the index without the dynamic partitions' table, which Dagster never adds to an existing file:
+    the list years still register (the missing tables are created), and the next run finds them."""
+    import sqlite3
+
+    from core.settings import load_settings
+    from orchestration.assets.publication import list_year_partitions
+    from orchestration.runner import register_list_years
+
+    monkeypatch.setenv("EDUQ_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    settings = load_settings()
+    register_list_years(settings, [2024])
+    (index,) = (tmp_path / "dagster").rglob("index.db")
+    with sqlite3.connect(index) as con:
+        con.execute("drop table dynamic_partitions")
+    register_list_years(settings, [2024, 2025])
+    with dg.DagsterInstance.get() as home:
+        assert home.get_dynamic_partitions(list_year_partitions.name) == ["2024", "2025"]
