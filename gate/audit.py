@@ -512,14 +512,22 @@ def records(settings: Settings) -> list[AuditRecord]:
     return sorted(found, key=lambda r: (r.audited_at, r.build_id))
 
 
-def find_passed_audit(settings: Settings, candidate_sha256: str) -> AuditRecord | None:
-    """The latest passed audit of exactly this content, if any."""
-    matching = [r for r in records(settings) if r.candidate_sha256 == candidate_sha256 and r.passed]
+def find_passed_audit(
+    settings: Settings, candidate_sha256: str, known: Sequence[AuditRecord] | None = None
+) -> AuditRecord | None:
+    """The latest passed audit of exactly this content, if any (among ``known``: the records
+    already read, else every record)."""
+    known = records(settings) if known is None else known
+    matching = [r for r in known if r.candidate_sha256 == candidate_sha256 and r.passed]
     return matching[-1] if matching else None
 
 
-def audit_of_unchanged_file(settings: Settings, identity: str) -> AuditRecord | None:
+def audit_of_unchanged_file(
+    settings: Settings, identity: str, known: Sequence[AuditRecord] | None = None
+) -> AuditRecord | None:
     """The latest passed audit taken of the candidate file as it is now (the same
-    core.files.file_identity: not written since), if any; its hash is the file's without reading it."""
-    matching = [r for r in records(settings) if r.candidate_identity == identity and r.passed]
+    core.files.file_identity: not written since), if any; its hash is the file's without reading it.
+    ``known``: as for :func:`find_passed_audit`."""
+    known = records(settings) if known is None else known
+    matching = [r for r in known if r.candidate_identity == identity and r.passed]
     return matching[-1] if matching and identity else None

@@ -37,6 +37,7 @@ from core.code_version import code_fingerprint
 from core.files import file_identity, pending_wal, sha256_file, write_json_atomic
 from core.settings import Settings
 from gate.audit import (
+    AuditRecord,
     CheckOutcome,
     audit_dir,
     audit_of_unchanged_file,
@@ -97,11 +98,12 @@ def note_start(settings: Settings, build_id: str) -> BuildPlan | None:
     if settings.full_refresh or not candidate.exists() or pending_wal(candidate):
         return None
     identity = file_identity(candidate)
-    record = audit_of_unchanged_file(settings, identity)
-    if record is None and any(r.passed for r in records(settings)):
+    known = records(settings)  # every audit.json read once (a home of many nights has many)
+    record = audit_of_unchanged_file(settings, identity, known)
+    if record is None and any(r.passed for r in known):
         # a copy or a restored backup of an audited candidate: the same bytes (hashing costs about a
         # second for a whole country's warehouse)
-        record = find_passed_audit(settings, sha256_file(candidate))
+        record = find_passed_audit(settings, sha256_file(candidate), known)
     if record is None or file_identity(candidate) != identity:
         return None
     if (
@@ -121,20 +123,21 @@ def note_start(settings: Settings, build_id: str) -> BuildPlan | None:
 
 def note_loaded(settings: Settings, build_id: str, sources: Iterable[str]) -> BuildPlan | None:
     """Call when the load has finished: the raw tables it wrote rows to (None: no baseline)."""
-    plan = read_plan(settings, build_id, loaded=False)
-    if plan is None:
-        return None
-    plan = replace(plan, loaded_sources=tuple(sorted(set(sources))))
-    write_json_atomic(plan_path(settings, build_id), asdict(plan))
-    return plan
+    return _amend(settings, build_id, False, loaded_sources=tuple(sorted(set(sources))))
 
 
 def note_applied(settings: Settings, build_id: str, select: Sequence[str]) -> None:
     """Call before the dbt step builds with the plan's selection ``select``."""
-    plan = read_plan(settings, build_id)
+    _amend(settings, build_id, True, dbt_select_applied=tuple(select))
+
+
+def _amend(settings: Settings, build_id: str, loaded: bool, **changes: Any) -> BuildPlan | None:
+    """The run's plan (see :func:`read_plan`) with ``changes``, written back (None: no plan)."""
+    plan = read_plan(settings, build_id, loaded=loaded)
     if plan is not None:
-        plan = replace(plan, dbt_select_applied=tuple(select))
+        plan = replace(plan, **changes)
         write_json_atomic(plan_path(settings, build_id), asdict(plan))
+    return plan
 
 
 def read_plan(settings: Settings, build_id: str, loaded: bool = True) -> BuildPlan | None:
@@ -160,18 +163,28 @@ def read_plan(settings: Settings, build_id: str, loaded: bool = True) -> BuildPl
     return plan
 
 
+def applied_baseline(settings: Settings, build_id: str) -> tuple[BuildPlan, AuditRecord] | None:
+    """The plan of a build its dbt step built by, and the baseline's passed audit record; None when
+    the build was not made by a plan (nothing of an earlier audit may be carried then)."""
+    plan = read_plan(settings, build_id)
+    if plan is None or not plan.applied:
+        return None
+    baseline = read_record(settings, plan.baseline_build)
+    if baseline is None or not baseline.passed:
+        return None
+    return plan, baseline
+
+
 def carry_over(
     settings: Settings, build_id: str, results: Sequence[DbtNodeResult]
 ) -> list[DbtNodeResult]:
     """The dbt results of a build, where the nodes it did not run (not selected: none of their
     inputs changed) take their baseline build's verdict. Without a plan, or for a node the
     baseline's audit has no verdict on, the results stay as they are (``not_run`` blocks)."""
-    plan = read_plan(settings, build_id)
-    if plan is None or not plan.applied:  # not built by the plan: nothing is carried
+    applied = applied_baseline(settings, build_id)
+    if applied is None:  # not built by a plan: nothing is carried
         return list(results)
-    baseline = read_record(settings, plan.baseline_build)
-    if baseline is None or not baseline.passed:
-        return list(results)
+    plan, baseline = applied
     verdicts = {c.key: c for c in baseline.checks if c.source == "dbt"}
     source_dir = audit_dir(settings, plan.baseline_build)
     target_dir = audit_dir(settings, build_id)
@@ -262,12 +275,10 @@ def gx_carrier(
     check (by key) when the tables it reads are none this run loaded or rebuilt and the check is
     defined as it was (its query and expectations: a setting such as the school code pattern
     changes them); None to run it."""
-    plan = read_plan(settings, build_id)
-    if plan is None or not plan.applied:
+    applied = applied_baseline(settings, build_id)
+    if applied is None:
         return None
-    baseline = read_record(settings, plan.baseline_build)
-    if baseline is None or not baseline.passed:
-        return None
+    plan, baseline = applied
     changed = {f"raw.{s}" for s in (*(plan.loaded_sources or ()), *BOOKKEEPING_SOURCES)}
     changed |= {
         r.asset.replace("/", ".").lower()

@@ -335,9 +335,10 @@ def promote(settings: Settings) -> Promotion:
             "(another process wrote it); nothing was promoted. Run the load again when nothing "
             "else writes the warehouse."
         )
-    record = audit_of_unchanged_file(settings, identity)
+    known = records(settings)  # every audit.json read once
+    record = audit_of_unchanged_file(settings, identity, known)
     sha = record.candidate_sha256 if record else sha256_file(candidate)
-    record = record or find_passed_audit(settings, sha)
+    record = record or find_passed_audit(settings, sha, known)
     if record is None:
         raise _refusal(settings, sha)
     serving.parent.mkdir(parents=True, exist_ok=True)

@@ -230,9 +230,8 @@ def _run_pipeline(
     plan = read_plan(settings, build)
     if plan is not None:
         summary.build_plan = plan.describe()
-    if record is not None:
-        summary.checks = record.counts()
-        summary.warnings = [f"{c.key} [{c.asset}]: {c.message}" for c in record.warnings]
+    summary.checks = record.counts()
+    summary.warnings = [f"{c.key} [{c.asset}]: {c.message}" for c in record.warnings]
     with duckdb.connect(str(settings.serving_db), read_only=True) as con:
         summary.sources = con.execute(
             """select source, count(*), sum(rows_read), sum(rows_loaded), sum(rows_quarantined)

@@ -142,16 +142,17 @@ def dagster_events(
 
 
 def carried_check_events(
-    context: dg.AssetExecutionContext, settings: Any, baseline_build: str, nodes: list[Any]
+    context: dg.AssetExecutionContext, settings: Any, build: str, nodes: list[Any]
 ) -> Iterator[dg.AssetCheckResult]:
-    """The ``dbt_tests`` check of each model none of whose tests this build ran (none of their
+    """The ``dbt_tests`` check of each model none of whose tests build ``build`` ran (none of their
     inputs changed, gate/baseline.py): the verdicts the baseline build's audit holds, as the audit
     of this build carries them (a model with a test the record does not hold gets no result)."""
-    from gate.audit import read_record
+    from gate.baseline import applied_baseline
 
-    record = read_record(settings, baseline_build)
-    if record is None or not record.passed:
+    applied = applied_baseline(settings, build)
+    if applied is None:
         return
+    baseline_build, record = applied[0].baseline_build, applied[1]
     verdicts = {c.key: c for c in record.checks if c.source == "dbt"}
     ran = {n.unique_id for n in nodes}
     selected_checks = set(context.selected_asset_check_keys)
@@ -257,7 +258,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
                 )
         yield from dagster_events(context, build.nodes)
         if plan is not None:
-            yield from carried_check_events(context, settings, plan.baseline_build, build.nodes)
+            yield from carried_check_events(context, settings, this_build, build.nodes)
         if failed:
             raise DbtBuildFailed(
                 f"dbt build: {len(failed)} error-level test(s) or model(s) failed ("

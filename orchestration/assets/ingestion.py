@@ -238,15 +238,13 @@ def ingestion_assets() -> dg.AssetsDefinition:
             for contract in sources:
                 if dg.AssetKey(["raw", contract.source]) in selected:
                     yield _load(context, con, settings, contract.source)
-            loaded = [
-                source
-                for (source,) in con.execute(
+            if plan is not None:  # the raw tables this run wrote rows to
+                loaded = con.execute(
                     "select distinct source from raw._load_log where run_id = ? and status = 'loaded'",
                     [context.run.run_id],
                 ).fetchall()
-            ]
+                plan = baseline.note_loaded(settings, build, [source for (source,) in loaded])
         if plan is not None:
-            plan = baseline.note_loaded(settings, build, loaded)
             context.log.info(f"build plan: {plan.describe()}")
 
     return ingestion
