@@ -9,6 +9,7 @@ result (gate/audit.py). Only a build that cannot run at all raises.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import threading
 import time
@@ -28,8 +29,13 @@ from orchestration.dbt_project import (
     manifest_object,
 )
 
+log = logging.getLogger(__name__)
+
 BUILDS_DIR = TARGET_DIR / "builds"
 KEEP_BUILDS = 20
+
+_preloading: threading.Thread | None = None
+_preload_lock = threading.Lock()
 
 
 class DbtBuildError(RuntimeError):
@@ -58,6 +64,33 @@ class DbtBuild:
     @property
     def run_results(self) -> Path:
         return self.target_dir / "run_results.json"
+
+
+def _import_dbt() -> None:
+    try:
+        import dbt.adapters.duckdb  # noqa: F401
+        from dbt.cli.main import dbtRunner  # noqa: F401
+
+        manifest_object()
+    except Exception as exc:  # noqa: BLE001 — the build imports again and reports its own error
+        log.debug("dbt preload failed: %s", exc)
+
+
+def preload() -> None:
+    """Import dbt and load the parsed project on another thread (~1 s of Python, which overlaps the
+    load's DuckDB work) so that the build starts at once. Idempotent; the build waits for it."""
+    global _preloading
+    with _preload_lock:
+        if _preloading is None:
+            _preloading = threading.Thread(target=_import_dbt, name="eduq-dbt-preload", daemon=True)
+            _preloading.start()
+
+
+def _wait_for_preload() -> None:
+    with _preload_lock:
+        thread = _preloading
+    if thread is not None:
+        thread.join()
 
 
 def build_args(settings: Settings, select: Sequence[str] = ()) -> list[str]:
@@ -102,6 +135,7 @@ def run_build(
     on_node: Callable[[NodeEvent], None] | None = None,
 ) -> DbtBuild:
     """Build the candidate warehouse of ``settings`` in this process; ``on_node`` hears of every node."""
+    _wait_for_preload()  # an import half done on the preload thread is not started again here
     from dbt.cli.main import dbtRunner
 
     manifest = manifest_object()

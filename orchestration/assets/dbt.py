@@ -7,6 +7,7 @@ the failure hook records the build with every failing check (dbt tests with thei
 Great Expectations suites on what dbt rebuilt), and nothing is promoted.
 """
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -15,42 +16,160 @@ from graphlib import TopologicalSorter
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
-from dagster_dbt.asset_utils import build_dbt_specs, get_asset_check_key_for_test
 
-from orchestration.dbt_project import DBT_PROJECT_DIR, manifest_json
+from orchestration.dbt_project import manifest_json
 from orchestration.resources import EduqResource
 
 LAYER_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
 BUILT = {"success"}
 TEST_FAILED = {"fail", "error"}
 TESTS_CHECK = "dbt_tests"
+ASSET_TYPES = ("model", "seed", "snapshot")
 
 
 class DbtBuildFailed(RuntimeError):
     """An error-level dbt test or a model failed: the build is recorded as failed, nothing promoted."""
 
 
-class EduqDbtTranslator(DagsterDbtTranslator):
-    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
-        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
-            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
-        return super().get_asset_key(dbt_resource_props)
-
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        if dbt_resource_props["resource_type"] == "seed":
-            return "reference"
-        for part in dbt_resource_props.get("fqn", [])[1:2]:
-            if part in LAYER_GROUPS:
-                return LAYER_GROUPS[part]
-        return "warehouse"
+# The Dagster side of the dbt project is read from manifest.json alone: importing dagster-dbt
+# imports dbt (~1 s of every run's start, before anything is loaded), which the build itself needs
+# only later and imports meanwhile (orchestration.dbt_build.preload). The asset keys, their
+# dependencies and the model each data test is on are those dagster-dbt gives the same manifest
+# (tests/unit/test_dbt_specs.py compares them).
 
 
-translator = EduqDbtTranslator(
-    settings=DagsterDbtTranslatorSettings(
-        enable_asset_checks=False, enable_duplicate_source_asset_keys=True
+def asset_key(node: Mapping[str, Any]) -> dg.AssetKey:
+    """A model, seed or snapshot is ``schema/name`` (the warehouse's own name for it); a source is
+    the key its ``meta.dagster.asset_key`` names (the ingestion asset that loads it), else
+    ``source_name/name``."""
+    if node["resource_type"] in ASSET_TYPES:
+        return dg.AssetKey([node["schema"], node["name"]])
+    meta = (node.get("config") or {}).get("meta") or node.get("meta") or {}
+    configured = (meta.get("dagster") or {}).get("asset_key")
+    if configured:
+        return dg.AssetKey(list(configured))
+    if node["resource_type"] == "source":
+        return dg.AssetKey([node["source_name"], node["name"]])
+    return dg.AssetKey([node["name"]])
+
+
+def group_name(node: Mapping[str, Any]) -> str:
+    if node["resource_type"] == "seed":
+        return "reference"
+    for part in node.get("fqn", [])[1:2]:
+        if part in LAYER_GROUPS:
+            return LAYER_GROUPS[part]
+    return "warehouse"
+
+
+def _node(manifest: Mapping[str, Any], unique_id: str) -> Mapping[str, Any] | None:
+    return manifest["nodes"].get(unique_id) or manifest["sources"].get(unique_id)
+
+
+def _is_ephemeral(node: Mapping[str, Any]) -> bool:
+    return (node.get("config") or {}).get("materialized") == "ephemeral"
+
+
+def is_asset(node: Mapping[str, Any]) -> bool:
+    """A model (not ephemeral: it has no table of its own), seed or snapshot."""
+    return node["resource_type"] in ASSET_TYPES and not _is_ephemeral(node)
+
+
+def upstream_ids(manifest: Mapping[str, Any], node: Mapping[str, Any]) -> set[str]:
+    """The models, seeds, snapshots and sources ``node`` reads, through any ephemeral model."""
+    found: set[str] = set()
+    seen: set[str] = set()
+    queue = list((node.get("depends_on") or {}).get("nodes", []))
+    while queue:
+        uid = queue.pop()
+        if uid in seen:
+            continue
+        seen.add(uid)
+        parent = _node(manifest, uid)
+        if parent is None:
+            continue
+        if parent["resource_type"] == "model" and _is_ephemeral(parent):
+            queue.extend((parent.get("depends_on") or {}).get("nodes", []))
+        elif parent["resource_type"] in (*ASSET_TYPES, "source"):
+            found.add(uid)
+    return found
+
+
+def tested_node(manifest: Mapping[str, Any], test: Mapping[str, Any]) -> str | None:
+    """The node a data test is a check of: the one its generic test is attached to, the only node
+    a singular test reads, or the one its ``meta.dagster.ref`` names (else none)."""
+    parents = set((test.get("depends_on") or {}).get("nodes", []))
+    attached = test.get("attached_node")
+    if len(parents) == 1:
+        [attached] = parents
+    meta = (test.get("config") or {}).get("meta") or test.get("meta") or {}
+    ref = (meta.get("dagster") or {}).get("ref") or {}
+    if ref:
+        package = ref.get("package") or manifest.get("metadata", {}).get("project_name")
+        wanted = (ref["name"], package, ref.get("version"))
+        attached = next(
+            (
+                uid
+                for uid, n in manifest["nodes"].items()
+                if (n["name"], n["package_name"], n.get("version")) == wanted
+            ),
+            None,
+        )
+    return attached or None
+
+
+def _column_schema(node: Mapping[str, Any]) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=name,
+                type=column.get("data_type") or "?",
+                description=column.get("description") or None,
+            )
+            for name, column in (node.get("columns") or {}).items()
+        ]
     )
-)
+
+
+def _description(node: Mapping[str, Any]) -> str:
+    text = node.get("description") or f"dbt {node['resource_type']} {node['name']}"
+    code = node.get("raw_code") or ""
+    return f"{text}\n\n#### SQL\n```sql\n{code.strip()}\n```" if code.strip() else text
+
+
+def _code_version(node: Mapping[str, Any]) -> str | None:
+    code = node.get("raw_code")
+    if code:
+        return hashlib.sha1(code.encode("utf-8")).hexdigest()
+    return (node.get("checksum") or {}).get("checksum")
+
+
+def asset_specs(manifest: Mapping[str, Any]) -> list[dg.AssetSpec]:
+    """One spec per enabled model, seed and snapshot of the project."""
+    specs = []
+    for uid, node in sorted(manifest["nodes"].items()):
+        if not is_asset(node):
+            continue
+        deps = [asset_key(_node(manifest, p)) for p in sorted(upstream_ids(manifest, node))]
+        relation = (node.get("relation_name") or "").replace('"', "")
+        specs.append(
+            dg.AssetSpec(
+                key=asset_key(node),
+                deps=deps,
+                description=_description(node),
+                group_name=group_name(node),
+                code_version=_code_version(node),
+                skippable=True,
+                kinds={"dbt", "duckdb"},
+                metadata={
+                    "dbt/unique_id": uid,
+                    "dbt/materialized": (node.get("config") or {}).get("materialized", ""),
+                    **({"dagster/table_name": relation} if relation else {}),
+                    "dagster/column_schema": _column_schema(node),
+                },
+            )
+        )
+    return specs
 
 
 @dataclass(frozen=True)
@@ -68,26 +187,21 @@ class DbtKeys:
     tests: dict[dg.AssetKey, tuple[DbtTest, ...]]
 
 
-def _project() -> DbtProject:
-    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-
-
 @cache
 def dbt_keys() -> DbtKeys:
     manifest = manifest_json()
-    project = _project()
     assets: dict[str, dg.AssetKey] = {}
     tests: dict[dg.AssetKey, list[DbtTest]] = defaultdict(list)
     for unique_id, node in manifest["nodes"].items():
         kind = node["resource_type"]
-        if kind in ("model", "seed", "snapshot"):
-            assets[unique_id] = translator.get_asset_key(node)
+        if is_asset(node):
+            assets[unique_id] = asset_key(node)
         elif kind == "test":
-            # which model a test is on, as dagster-dbt decides it (attached node, or the one parent)
-            key = get_asset_check_key_for_test(manifest, translator, unique_id, project)
-            if key is not None:
+            on = tested_node(manifest, node)
+            target = _node(manifest, on) if on else None
+            if target is not None:
                 severity = str((node.get("config") or {}).get("severity", "error")).lower()
-                tests[key.asset_key].append(DbtTest(unique_id, node["name"], severity))
+                tests[asset_key(target)].append(DbtTest(unique_id, node["name"], severity))
     return DbtKeys(assets, {k: tuple(v) for k, v in tests.items()})
 
 
@@ -198,16 +312,7 @@ def _in_graph_order(unique_ids: set[str]) -> list[str]:
 
 def build_dbt_assets() -> dg.AssetsDefinition:
     """The dbt asset of the project as it is now (the manifest is prepared when this is called)."""
-    manifest = manifest_json()
-    specs, _ = build_dbt_specs(
-        translator=translator,
-        manifest=manifest,
-        select="fqn:*",
-        exclude="",
-        selector="",
-        io_manager_key=None,
-        project=_project(),
-    )
+    specs = asset_specs(manifest_json())
     check_specs = [_check_spec(key, tests) for key, tests in sorted(dbt_keys().tests.items())]
 
     @dg.multi_asset(

@@ -198,6 +198,14 @@ def _load(context, con, settings, source: str) -> dg.MaterializeResult:
     )
 
 
+def _runs_dbt(context: dg.AssetExecutionContext) -> bool:
+    """Whether the dbt build is a step of this run (it follows the load)."""
+    try:
+        return any(node.name == "eduq_dbt_models" for node in context.job_def.nodes)
+    except Exception:  # noqa: BLE001 — a preload is only a head start
+        return False
+
+
 @cache
 def ingestion_assets() -> dg.AssetsDefinition:
     """The landing survey and one asset per input contract, loaded in one step: one connection to the
@@ -222,11 +230,14 @@ def ingestion_assets() -> dg.AssetsDefinition:
     def ingestion(context: dg.AssetExecutionContext, eduq: EduqResource):
         from gate import baseline
         from gate.expectations.gx_runner import preload
+        from orchestration import dbt_build
         from orchestration.assets.publication import build_id
 
         settings = eduq.settings()
         settings.ensure_dirs()
         preload()  # Great Expectations imports in its worker while the load and dbt run
+        if _runs_dbt(context):
+            dbt_build.preload()  # dbt imports on another thread while the load runs
         build = build_id(context.instance, context.run.run_id)
         # before anything writes the candidate: the audited build it is, if any (gate.baseline)
         plan = baseline.note_start(settings, build)
