@@ -55,6 +55,11 @@ def nodes_done(done: int, total: int, name: str) -> None:
     _emit(f"dbt: {done}/{total} nodes ({name})", kind="dbt", done=done, total=total, name=name)
 
 
+def note(text: str) -> None:
+    """Something the run's log keeps (not drawn on the terminal): e.g. the years a model computed."""
+    _emit(text, kind="note")
+
+
 def _human(seconds: float) -> str:
     seconds = max(seconds, 0)
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"

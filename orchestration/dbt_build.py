@@ -60,6 +60,9 @@ class DbtBuild:
     target_dir: Path
     seconds: float
     nodes: list[NodeEvent] = field(default_factory=list)
+    # what a model said while it was built ({{ log(..., info=true) }}: e.g. the years an incremental
+    # model computed again), by unique_id
+    notes: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def run_results(self) -> Path:
@@ -158,6 +161,12 @@ def run_build(
     build = DbtBuild(target, 0.0)
 
     def callback(event: Any) -> None:
+        if event.info.name == "JinjaLogInfo":
+            uid = getattr(getattr(event.data, "node_info", None), "unique_id", "")
+            if uid:
+                build.notes.setdefault(uid, []).append(str(event.data.msg))
+                progress.note(str(event.data.msg))
+            return
         if event.info.name != "NodeFinished":
             return
         info = event.data.run_result

@@ -216,10 +216,14 @@ def _check_spec(key: dg.AssetKey, tests: tuple[DbtTest, ...]) -> dg.AssetCheckSp
 
 
 def dagster_events(
-    context: dg.AssetExecutionContext, nodes: list[Any]
+    context: dg.AssetExecutionContext,
+    nodes: list[Any],
+    notes: Mapping[str, list[str]] | None = None,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """The Dagster events of a dbt build: a materialization per model or seed built, and per model
-    one check result for its data tests (only for what this run selected)."""
+    """The Dagster events of a dbt build: a materialization per model or seed built (with what the
+    model said while it was built, e.g. the years it computed), and per model one check result for
+    its data tests (only for what this run selected)."""
+    notes = notes or {}
     keys = dbt_keys()
     selected_assets = set(context.selected_asset_keys)
     selected_checks = set(context.selected_asset_check_keys)
@@ -227,7 +231,10 @@ def dagster_events(
     for node in nodes:
         key = keys.assets.get(node.unique_id)
         if key is not None and key in selected_assets and node.status in BUILT:
-            yield dg.MaterializeResult(asset_key=key, metadata={"seconds": round(node.seconds, 3)})
+            metadata: dict[str, Any] = {"seconds": round(node.seconds, 3)}
+            if notes.get(node.unique_id):
+                metadata["dbt_log"] = "\n".join(notes[node.unique_id])
+            yield dg.MaterializeResult(asset_key=key, metadata=metadata)
     for key, tests in keys.tests.items():
         if dg.AssetCheckKey(key, TESTS_CHECK) not in selected_checks:
             continue
@@ -361,7 +368,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
                     asset_key=keys.assets[uid],
                     metadata={"rebuilt": False, "unchanged_since_build": plan.baseline_build},
                 )
-        yield from dagster_events(context, build.nodes)
+        yield from dagster_events(context, build.nodes, build.notes)
         if plan is not None:
             yield from carried_check_events(context, settings, this_build, build.nodes)
         if failed:

@@ -2,7 +2,9 @@
 and gives exactly the warehouse a build from scratch of the same raw tables gives.
 
 On a copy of the shared region (built and audited): a correction of one listed school's 2024
-results arrives. The run's dbt build selects what raw.vpr_results and raw.gia_results reach, the
+results arrives, with corrections of another school's 2023 social passport, resource survey and
+risk questionnaire (the year-local marts, macros/year_local.sql, compute 2023 again and nothing
+else). The run's dbt build selects what raw.vpr_results and raw.gia_results reach, the
 audit carries the verdicts of the other tests over from the region's audit, the results of 2024
 alone are counted again (int_procedure_counts is incremental by year), and every table of the
 staging, intermediate and marts schemas equals (row for row) the one a dbt build from scratch of
@@ -49,7 +51,9 @@ def night(small_region, tmp_path_factory):
             small_region.landing_copy, settings.landing_dir / "night", 2024, {school: "pass"}
         )
         assert files
+        surveyed = _correct_surveys(small_region.landing_copy, settings.landing_dir / "night", 2023)
         counts_before = _counts(settings.candidate_db)
+        year_records_before = _year_records(settings.candidate_db)
         summary = run_pipeline(settings, instance=small_region.instance)
         yield SimpleNamespace(
             instance=small_region.instance,
@@ -59,9 +63,70 @@ def night(small_region, tmp_path_factory):
             school=school,
             counts_before=counts_before,
             counts_after=_counts(settings.candidate_db),
+            surveyed=surveyed,
+            year_records_before=year_records_before,
+            year_records_after=_year_records(settings.candidate_db),
         )
     finally:
         monkeypatch.undo()
+
+
+YEAR_LOCAL = ("fct_risk_profile", "fct_isbsh", "fct_resource_deficits")
+
+
+def _correct_surveys(landing_copy, target, year: int) -> str:
+    """Corrected 2023 deliveries for one school: its social passport (CSV, where the region sent
+    XLSX), its resource survey and its risk questionnaire, each with other values. Returns the
+    school."""
+    from python_calamine import CalamineWorkbook
+
+    from tests.integration import expected
+    from tests.integration.test_gates_support import write_csv
+
+    passport = next(landing_copy.rglob(f"social_passport_{year}.xlsx"))
+    rows = CalamineWorkbook.from_path(passport).get_sheet_by_index(0).to_python()
+    at = next(i for i, r in enumerate(rows) if "Код ОО" in r)
+    header = [str(c) for c in rows[at]]
+    school_col = header.index("Код ОО")
+    first = next(r for r in rows[at + 1 :] if r[school_col])
+    school = str(first[school_col])
+    row = [int(v) if isinstance(v, float) else v for v in first]
+    low_income = header.index("Из малообеспеченных семей")
+    row[low_income] = row[header.index("Всего обучающихся")] // 2  # half the school
+    write_csv(target / f"social_passport_{year}_correction.csv", header, [row])
+
+    survey = expected.read_csv(next(landing_copy.rglob(f"resource_survey_{year}.csv")))
+    survey = survey[survey["Код ОО"] == school].copy()
+    assert len(survey) == 1
+    survey["Вакансии"] = "9"
+    survey["Скоростной интернет"] = "нет"
+    write_csv(
+        target / f"resource_survey_{year}_correction.csv",
+        list(survey.columns),
+        survey.values.tolist(),
+    )
+
+    answers = expected.read_csv(next(landing_copy.rglob(f"risk_questionnaire_{year}.csv")))
+    answers = answers[answers["Код ОО"] == school].copy()
+    assert len(answers) > 0
+    answers["Ответ"] = answers["Ответ"].map(lambda a: "1" if a != "1" else "3")
+    write_csv(
+        target / f"risk_questionnaire_{year}_correction.csv",
+        list(answers.columns),
+        answers.values.tolist(),
+    )
+    return school
+
+
+def _year_records(db) -> dict[str, list[tuple]]:
+    """intermediate.<mart>__built_from of the year-local marts: year, fingerprint, computed_at."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {
+            mart: con.execute(
+                f"select * from intermediate.{mart}__built_from order by year"
+            ).fetchall()
+            for mart in YEAR_LOCAL
+        }
 
 
 def _counts(db) -> list[tuple]:
@@ -103,8 +168,10 @@ def test_the_night_starts_from_the_audited_build_and_selects_what_its_files_reac
     plan = baseline.read_plan(night.settings, build)
     assert night.start is not None and plan is not None
     assert plan.baseline_build == night.start.baseline_build
-    assert plan.loaded_sources == ("gia_results", "vpr_results") or plan.loaded_sources == (
-        "vpr_results",
+    surveys = ("resource_survey", "risk_questionnaire", "social_passport")
+    assert plan.loaded_sources in (
+        tuple(sorted(("gia_results", "vpr_results", *surveys))),
+        tuple(sorted(("vpr_results", *surveys))),
     )
     record = read_record(night.settings, build)
     assert record is not None and record.passed, record.describe_failures()
@@ -118,8 +185,8 @@ def test_the_night_starts_from_the_audited_build_and_selects_what_its_files_reac
         assert source is not None and source.passed and c.carried_from <= plan.baseline_build
         assert any(o.key == c.key and not o.carried_from for o in source.checks), c.key
     assert {c.source for c in carried} == {"dbt", "gx"}  # the load's own checks are this run's
-    # a test on a table the results do not reach kept its verdict; one they reach was run again
-    assert any("stg_surveys__social_passport" in c.key for c in carried)
+    # a test on a table the night's files do not reach kept its verdict; one they reach was run again
+    assert any("stg_surveys__academic_debt" in c.key for c in carried)
     assert any("fct_shnor_list" in c.key for c in judged)
     # a GX check reading only the registry kept its verdict; one reading the marts ran again
     gx = {c.key: c for c in record.checks if c.source == "gx"}
@@ -143,6 +210,36 @@ def test_the_corrected_year_alone_is_counted_again(night) -> None:
     assert corrected != [r for r in before if r[0] == night.school and r[2] == 2024]
     untouched = [r[:6] for r in after if r[2] == 2024 and r[0] != night.school]
     assert untouched == [r[:6] for r in before if r[2] == 2024 and r[0] != night.school]
+
+
+def test_the_year_local_marts_compute_the_corrected_year_alone(night) -> None:
+    """fct_risk_profile, fct_isbsh and fct_resource_deficits are incremental by year: the record of
+    each says 2023 has new inputs (a new fingerprint and time), 2022 and 2024 kept theirs; the
+    corrections reached the corrected school's 2023 rows. That only 2023 was computed, the models
+    say themselves (the Dagster events, test_dagster_shows_…); that the tables are what a build
+    from scratch gives, the next test."""
+    before, after = night.year_records_before, night.year_records_after
+    for mart in YEAR_LOCAL:
+        years = {r[0]: r for r in before[mart]}
+        now = {r[0]: r for r in after[mart]}
+        assert set(now) == set(years) and 2023 in now, mart
+        assert now[2023][1] != years[2023][1] and now[2023][2] > years[2023][2], mart
+        assert {y: r for y, r in now.items() if y != 2023} == {
+            y: r for y, r in years.items() if y != 2023
+        }, mart
+    school = night.surveyed
+    with duckdb.connect(str(night.settings.candidate_db), read_only=True) as con:
+        vacancies, broadband = con.execute(
+            "select teacher_vacancies = 9, has_broadband_gap from marts.fct_resource_deficits "
+            "where school_id = ? and year = 2023",
+            [school],
+        ).fetchone()
+        assert vacancies and broadband
+        (share,) = con.execute(
+            "select low_income_share from marts.fct_isbsh where school_id = ? and year = 2023",
+            [school],
+        ).fetchone()
+        assert 0.45 <= share <= 0.5
 
 
 def test_the_night_gives_the_tables_of_a_build_from_scratch(night, tmp_path) -> None:
@@ -178,6 +275,34 @@ def test_the_night_gives_the_tables_of_a_build_from_scratch(night, tmp_path) -> 
             [night.school],
         ).fetchone()[0]
     assert failing == 0
+
+
+def test_a_year_local_mart_without_its_record_or_with_other_columns_is_built_anew(
+    night, tmp_path
+) -> None:
+    """A mart an earlier version built as a plain table (no record of its years), or whose columns
+    are no longer its contract's, is dropped and built anew by the next build: the same rows."""
+    work = tmp_path / "upgrade" / "candidate.duckdb"
+    work.parent.mkdir()
+    shutil.copy(night.settings.candidate_db, work)
+    with duckdb.connect(str(work)) as con:
+        con.execute("drop table intermediate.fct_risk_profile__built_from")
+        con.execute("alter table marts.fct_isbsh drop column municipal_position")
+    build_models(work, tmp_path / "dbt")
+    with duckdb.connect(str(night.settings.candidate_db), read_only=True) as con:
+        con.execute(f"attach '{work}' as upgraded (read_only)")
+        for mart in ("fct_risk_profile", "fct_isbsh"):
+            cols = _comparable(con, "marts", mart)
+            differ = con.execute(
+                f"""select count(*) from (
+                    (select {cols} from marts.{mart} except all select {cols} from upgraded.marts.{mart})
+                    union all
+                    (select {cols} from upgraded.marts.{mart} except all select {cols} from marts.{mart}))"""
+            ).fetchone()[0]
+            assert differ == 0, mart
+        assert con.execute(
+            "select count(*) from upgraded.intermediate.fct_risk_profile__built_from"
+        ).fetchone()[0] == len(night.year_records_after["fct_risk_profile"])
 
 
 def test_without_an_audited_starting_point_a_night_builds_everything(night, monkeypatch) -> None:
@@ -275,8 +400,14 @@ def test_dagster_shows_the_unchanged_models_and_their_carried_tests(night) -> No
             run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
         ).records
     }
-    unchanged = materialized[dg.AssetKey(["marts", "fct_isbsh"])]
+    unchanged = materialized[dg.AssetKey(["marts", "fct_academic_debt"])]
     assert unchanged["rebuilt"].value is False
+    # the year-local marts and the counts say which years they computed again: 2023 and 2024
+    for mart in YEAR_LOCAL:
+        said = materialized[dg.AssetKey(["marts", mart])]["dbt_log"].value
+        assert said == f"{mart}: computing years 2023", said
+    said = materialized[dg.AssetKey(["intermediate", "int_procedure_counts"])]["dbt_log"].value
+    assert said == "int_procedure_counts: counting years 2024", said
     assert "rebuilt" not in materialized[dg.AssetKey(["marts", "fct_shnor_list"])]
     checks = {
         (e.asset_key, e.check_name): e
@@ -287,7 +418,7 @@ def test_dagster_shows_the_unchanged_models_and_their_carried_tests(night) -> No
             ).records
         )
     }
-    carried = checks[(dg.AssetKey(["marts", "fct_isbsh"]), "dbt_tests")]
+    carried = checks[(dg.AssetKey(["marts", "fct_academic_debt"]), "dbt_tests")]
     assert carried.passed and carried.metadata["tests_carried_over"].value > 0
     ran = checks[(dg.AssetKey(["marts", "fct_shnor_list"]), "dbt_tests")]
     assert ran.passed and ran.metadata["tests_run"].value > 0

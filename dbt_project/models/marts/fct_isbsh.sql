@@ -1,3 +1,13 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='year',
+    on_schema_change='fail',
+    post_hook="{{ year_local_record([ref('int_isbsh_scores'), ref('dim_school')], [ref('int_methodology_profile')]) }}"
+) }}
+{#- incremental by year: only the years whose inputs (or code, or profile) changed are computed
+    again (macros/year_local.sql) -#}
+{%- set years = year_local_years([ref('int_isbsh_scores'), ref('dim_school')], [ref('int_methodology_profile')]) %}
 -- ИСБШ (индекс социального благополучия школы), one row per school and year: the input shares,
 -- the index on the 50 + 10·z scale, the quartile (1 = lowest), the risk zone (школа «зоны
 -- риска», ШНСУ) and the school's position inside its municipality (labels of seed 003).
@@ -5,10 +15,12 @@ with
 
 scores as (
     select * from {{ ref('int_isbsh_scores') }}
+    where {{ year_local_filter(years) }}
 ),
 
 schools as (
     select school_id, year, municipality_code, municipality_name, locality from {{ ref('dim_school') }}
+    where {{ year_local_filter(years) }}
 ),
 
 profile as (

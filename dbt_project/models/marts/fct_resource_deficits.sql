@@ -1,3 +1,16 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='year',
+    on_schema_change='fail',
+    post_hook="{{ year_local_record([ref('stg_surveys__resource_survey'), ref('stg_surveys__social_passport'), ref('dim_school')], [ref('int_methodology_profile')]) }}"
+) }}
+{#- incremental by year: only the years whose inputs (or code, or profile) changed are computed
+    again (macros/year_local.sql) -#}
+{%- set years = year_local_years(
+    [ref('stg_surveys__resource_survey'), ref('stg_surveys__social_passport'), ref('dim_school')],
+    [ref('int_methodology_profile')]
+) %}
 {#- rule_code: (deficit type, condition on the survey row; THRESHOLD is the rule's threshold) -#}
 {%- set rules = {
     'teacher_vacancies': ('staffing', 'survey.teacher_vacancies > THRESHOLD'),
@@ -21,14 +34,17 @@ with
 
 resource_survey as (
     select * from {{ ref('stg_surveys__resource_survey') }}
+    where {{ year_local_filter(years) }}
 ),
 
 passport as (
     select school_id, year, students_total, disabilities from {{ ref('stg_surveys__social_passport') }}
+    where {{ year_local_filter(years) }}
 ),
 
 schools as (
     select school_id, year, municipality_code, municipality_name, enrolment from {{ ref('dim_school') }}
+    where {{ year_local_filter(years) }}
 ),
 
 profile as (

@@ -1,3 +1,13 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='year',
+    on_schema_change='fail',
+    post_hook="{{ year_local_record([ref('stg_surveys__risk_questionnaire')], [ref('int_methodology_profile')]) }}"
+) }}
+{#- incremental by year: only the years whose answers (or code, or profile) changed are computed
+    again (macros/year_local.sql) -#}
+{%- set years = year_local_years([ref('stg_surveys__risk_questionnaire')], [ref('int_methodology_profile')]) %}
 -- Risk profile (рисковый профиль школы, 10 factors of the «500+» project), one row per school,
 -- year and factor: the factor score (weighted mean of the 0..1 scores of its questionnaire
 -- items), its significance (высокая / средняя / низкая) and, repeated on every row of the
@@ -6,6 +16,7 @@ with
 
 answers as (
     select school_id, year, item_code, answer from {{ ref('stg_surveys__risk_questionnaire') }}
+    where {{ year_local_filter(years) }}
 ),
 
 profile as (
