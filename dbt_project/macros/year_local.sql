@@ -1,9 +1,14 @@
-{#- Year-local marts, incremental by year (fct_risk_profile, fct_isbsh, fct_resource_deficits).
+{#- Year-local models, incremental by year (fct_risk_profile, fct_isbsh, fct_resource_deficits,
+    fct_procedure_results, int_procedure_results_prior, fct_procedure_dynamics).
 
-    A row of year Y of such a mart is computed from the rows of year Y of its year-keyed inputs
-    (`by_year`: relations with a `year` column) and from inputs that hold no year (`whole`: the
-    methodology profile; the seeds are in the project's code fingerprint). Every build fingerprints
-    each year: the count and two sums of row hashes of every year-keyed input's rows of that year,
+    A row of year Y of such a model is computed from the rows of year Y of its year-keyed inputs
+    (`by_year`: relations with a `year` column, or a relation with the expression that gives the
+    year its rows serve, e.g. `year + 1` for last year's results) and from inputs that hold no year
+    (`whole`: the methodology profile, the successor map; the seeds are in the project's code
+    fingerprint). A model that reads the year before (lookback) filters its output to the years
+    it computes. Every build fingerprints
+    each year: the count and two sums of row hashes of every year-keyed input's rows of that year
+    (without the columns that only say when a row was written),
     the whole of the other inputs, the project's code (models, seeds, macros) and the model's
     contract (its columns and their types). Only the years
     whose fingerprint differs from the one the table was built from are computed again and replace
@@ -21,16 +26,25 @@
         database=this.database, schema='intermediate', identifier=this.identifier ~ '__built_from')) -}}
 {%- endmacro %}
 
+{#- Columns that say when or by which dbt run a row was written (counted_at, checked_by_invocation):
+    the build's clock, not the row's content, left out of the fingerprints. -#}
+{% macro year_local_clock_columns() -%}_at$|_invocation${%- endmacro %}
+
 {% macro year_local_fingerprints(by_year, whole) -%}
-    {#- one row per year any year-keyed input holds: (year, input_fingerprint) -#}
+    {#- one row per year any year-keyed input holds: (year, input_fingerprint). An input is a
+        relation with a column `year`, or {'relation': …, 'year': 'year + 1'}: the rows of the
+        year of that expression (a year computed from the year before it). -#}
     with year_parts as (
-        {%- for relation in by_year %}
+        {%- for item in by_year %}
+        {%- set shifted = item is mapping and item.relation is defined %}
+        {%- set relation = item.relation if shifted else item %}
+        {%- set year = item.year if shifted else 'year' %}
         select
-            year,
+            {{ year }} as year,
             '{{ loop.index }}:' || count(*) || ':' || sum(hash(t)::hugeint) || ':' || sum(hash(t, 1)::hugeint) as part
-        from {{ relation }} as t
-        where year is not null
-        group by year
+        from (select columns(lambda c: not regexp_matches(c, '{{ year_local_clock_columns() }}')) from {{ relation }}) as t
+        where {{ year }} is not null
+        group by 1
         {%- if not loop.last %}
         union all
         {%- endif %}
@@ -44,7 +58,7 @@
             select
                 'w{{ loop.index }}:' || count(*) || ':' || coalesce(sum(hash(t)::hugeint), 0)
                 || ':' || coalesce(sum(hash(t, 1)::hugeint), 0) as part
-            from {{ relation }} as t
+            from (select columns(lambda c: not regexp_matches(c, '{{ year_local_clock_columns() }}')) from {{ relation }}) as t
             {%- if not loop.last %}
             union all
             {%- endif %}
@@ -76,8 +90,12 @@
     {{- return(wanted) -}}
 {%- endmacro %}
 
-{#- The table's columns are the contract's (names, order, types)? -#}
+{#- The table's columns are the contract's (names, order, types)? (A model without an enforced
+    contract has its columns synced by dbt: on_schema_change='sync_all_columns'.) -#}
 {% macro year_local_columns_match() -%}
+    {%- if not model.config.contract.enforced -%}
+        {{- return(true) -}}
+    {%- endif -%}
     {%- set wanted = year_local_contract() -%}
     {%- set have = [] -%}
     {%- for column in adapter.get_columns_in_relation(this) -%}
@@ -115,20 +133,28 @@
     {{- return(years) -}}
 {%- endmacro %}
 
-{#- A predicate keeping the rows of the years this build computes. -#}
-{% macro year_local_filter(years, column='year') -%}
+{#- A predicate keeping the rows of the years this build computes (with `lookback` = 1, also the
+    year before each: what a year computed from the year before it reads). -#}
+{% macro year_local_filter(years, column='year', lookback=0) -%}
     {%- if years is none -%}
         true
     {%- elif years | length == 0 -%}
         false
     {%- else -%}
-        {{ column }} in ({{ years | join(', ') }})
+        {%- set wanted = [] -%}
+        {%- for year in years -%}
+            {%- for back in range(lookback + 1) -%}
+                {%- if (year - back) not in wanted -%}{%- do wanted.append(year - back) -%}{%- endif -%}
+            {%- endfor -%}
+        {%- endfor -%}
+        {{ column }} in ({{ wanted | sort | join(', ') }})
     {%- endif -%}
 {%- endmacro %}
 
-{#- Post-hook: the record says what the table is built from now (computed_at: when the year was last
-    computed), and the years no input holds any more go. -#}
-{% macro year_local_record(by_year, whole) -%}
+{#- Post-hook (``column``: the model's year column, its unique_key): the record says what the table
+    is built from now (computed_at: when that year's inputs last changed), and the years no input
+    holds any more go. -#}
+{% macro year_local_record(by_year, whole, column='year') -%}
     {%- set record = year_local_record_relation() -%}
     {%- set had_record = load_relation(record) is not none and is_incremental() -%}
     create or replace table {{ record }} as
@@ -148,6 +174,6 @@
     {%- endif %}
     order by now.year;
     delete from {{ this }} as t
-    where t.year is not null
-        and not exists (select 1 from {{ record }} as built where built.year = t.year)
+    where t.{{ column }} is not null
+        and not exists (select 1 from {{ record }} as built where built.year = t.{{ column }})
 {%- endmacro %}

@@ -72,6 +72,13 @@ def night(small_region, tmp_path_factory):
 
 
 YEAR_LOCAL = ("fct_risk_profile", "fct_isbsh", "fct_resource_deficits")
+# incremental by year too: the results chain (a correction of 2024 computes 2024, and 2025 of the
+# prior results, which the 2024 results are the previous year of)
+RESULTS_YEAR_LOCAL = {
+    ("marts", "fct_procedure_results"): "computing years 2024, 2025",
+    ("intermediate", "int_procedure_results_prior"): "computing years 2025",
+    ("marts", "fct_procedure_dynamics"): "computing years 2024, 2025",
+}
 
 
 def _correct_surveys(landing_copy, target, year: int) -> str:
@@ -408,6 +415,10 @@ def test_dagster_shows_the_unchanged_models_and_their_carried_tests(night) -> No
         assert said == f"{mart}: computing years 2023", said
     said = materialized[dg.AssetKey(["intermediate", "int_procedure_counts"])]["dbt_log"].value
     assert said == "int_procedure_counts: counting years 2024", said
+    # (2025: the prior results of 2025 are the 2024 results; no results of 2025 to build on them)
+    for (schema, model), years in RESULTS_YEAR_LOCAL.items():
+        said = materialized[dg.AssetKey([schema, model])]["dbt_log"].value
+        assert said == f"{model}: {years}", said
     assert "rebuilt" not in materialized[dg.AssetKey(["marts", "fct_shnor_list"])]
     checks = {
         (e.asset_key, e.check_name): e

@@ -1,5 +1,17 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='year',
+    on_schema_change='sync_all_columns',
+    post_hook="{{ year_local_record([{'relation': ref('int_procedure_counts'), 'year': 'year + 1'}], [ref('int_school_successors')]) }}"
+) }}
+{#- incremental by year: only the years whose inputs (or code, or profile) changed are computed
+    again (macros/year_local.sql) -#}
+{%- set years = year_local_years(
+    [{'relation': ref('int_procedure_counts'), 'year': 'year + 1'}],
+    [ref('int_school_successors')]
+) %}
 -- a table, not a view: read by several models, tests and checks, computed once per build
-{{ config(materialized='table') }}
 
 -- For each school, procedure and year t: the results of year t-1 of the same school, pooled
 -- with those of schools that are continued by it in year t (successor map, each hop of a chain of
@@ -9,6 +21,7 @@ with
 
 counts as (
     select * from {{ ref('int_procedure_counts') }}
+    where {{ year_local_filter(years, 'year + 1') }}
 ),
 
 successors as (

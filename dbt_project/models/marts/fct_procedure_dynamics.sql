@@ -1,3 +1,16 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='year_to',
+    on_schema_change='fail',
+    post_hook="{{ year_local_record([ref('int_procedure_counts'), {'relation': ref('int_procedure_counts'), 'year': 'year + 1'}, ref('int_procedure_results_prior'), ref('dim_school')], [ref('int_methodology_profile')], 'year_to') }}"
+) }}
+{#- incremental by year: only the years whose inputs (or code, or profile) changed are computed
+    again (macros/year_local.sql) -#}
+{%- set years = year_local_years(
+    [ref('int_procedure_counts'), {'relation': ref('int_procedure_counts'), 'year': 'year + 1'}, ref('int_procedure_results_prior'), ref('dim_school')],
+    [ref('int_methodology_profile')]
+) %}
 -- Dynamics of results (динамика образовательных результатов), one row per school, reported
 -- procedure and pair of consecutive results years (year_from = year_to - 1): the fail shares of
 -- both years (year_from pooled with schools reorganised into this one) and the type of
@@ -7,14 +20,17 @@ with
 
 counts as (
     select school_id, procedure_code, year, participants, failing from {{ ref('int_procedure_counts') }}
+    where {{ year_local_filter(years, lookback=1) }}
 ),
 
 previous as (
     select * from {{ ref('int_procedure_results_prior') }}
+    where {{ year_local_filter(years) }}
 ),
 
 schools as (
     select school_id, year from {{ ref('dim_school') }}
+    where {{ year_local_filter(years) }}
 ),
 
 profile as (
@@ -49,6 +65,8 @@ results_years as (
 year_pairs as (
     select year as year_to from results_years
     where year - 1 in (select earlier_years.year from results_years as earlier_years)
+        -- (the counts of the year before each computed year are read; only those years are built)
+        and {{ year_local_filter(years) }}
 ),
 
 spine as (

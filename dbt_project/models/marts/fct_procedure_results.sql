@@ -1,13 +1,28 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='year',
+    on_schema_change='fail',
+    post_hook="{{ year_local_record([ref('int_procedure_counts'), ref('int_procedure_results_prior')], [ref('int_methodology_profile')]) }}"
+) }}
+{#- incremental by year: only the years whose inputs (or code, or profile) changed are computed
+    again (macros/year_local.sql) -#}
+{%- set years = year_local_years(
+    [ref('int_procedure_counts'), ref('int_procedure_results_prior')],
+    [ref('int_methodology_profile')]
+) %}
 -- One row per school, procedure and results year: participants, failing, fail share, and
 -- whether the procedure is informative and flagged under the selected methodology profile.
 with
 
 counts as (
     select * from {{ ref('int_procedure_counts') }}
+    where {{ year_local_filter(years) }}
 ),
 
 previous as (
     select * from {{ ref('int_procedure_results_prior') }}
+    where {{ year_local_filter(years) }}
 ),
 
 profile as (
