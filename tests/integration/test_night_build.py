@@ -78,6 +78,7 @@ RESULTS_YEAR_LOCAL = {
     ("marts", "fct_procedure_results"): "computing years 2024, 2025",
     ("intermediate", "int_procedure_results_prior"): "computing years 2025",
     ("marts", "fct_procedure_dynamics"): "computing years 2024, 2025",
+    ("intermediate", "int_procedure_coverage"): "computing years 2024, 2025",
 }
 
 

@@ -34,7 +34,15 @@ def region(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Region]:
     yield from open_region(tmp_path, monkeypatch)
 
 
-def test_quarantine_in_serving_has_no_participant_code(region: Region, tmp_path: Path) -> None:
+@pytest.mark.parametrize("words_listed", [5000, 0], ids=["words-as-literals", "words-joined"])
+def test_quarantine_in_serving_has_no_participant_code(
+    region: Region, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, words_listed: int
+) -> None:
+    """The codes among the quarantined values' and messages' words are found the same way whether
+    the words are matched as a list of literals (few) or joined (many)."""
+    import gate.promote
+
+    monkeypatch.setattr(gate.promote, "WORDS_LISTED", words_listed)
     region.write("vpr_results_2024.csv", VPR, folder="vpr_results")
     # a file without its header row: rejected (today's messages quote header cells only)
     region.write(

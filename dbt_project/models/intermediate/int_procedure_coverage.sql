@@ -1,5 +1,18 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='year',
+    on_schema_change='sync_all_columns',
+    post_hook="{{ year_local_record([ref('int_procedure_counts'), {'relation': ref('int_procedure_counts'), 'year': 'year + 1'}], [ref('int_school_successors')], 'year', var('vanished_min_schools') ~ '|' ~ var('vanished_max_continuing_share')) }}"
+) }}
+{#- incremental by year: only the years whose counts (this year's and last year's), code or delivery
+    thresholds changed are computed again (macros/year_local.sql) -#}
+{%- set years = year_local_years(
+    [ref('int_procedure_counts'), {'relation': ref('int_procedure_counts'), 'year': 'year + 1'}],
+    [ref('int_school_successors')],
+    var('vanished_min_schools') ~ '|' ~ var('vanished_max_continuing_share')
+) %}
 -- a table, not a view: read by several models, tests and checks, computed once per build
-{{ config(materialized='table') }}
 
 -- Which procedures vanished from a results year (a lost subject file): one row per procedure and
 -- results year after the first, region-wide. A procedure that at least vanished_min_schools schools
@@ -10,6 +23,7 @@ with
 
 counts as (
     select school_id, procedure_code, year from {{ ref('int_procedure_counts') }}
+    where {{ year_local_filter(years, lookback=1) }}
 ),
 
 successors as (
@@ -53,6 +67,8 @@ compared as (
         on previous.school_id = counts.school_id
         and previous.procedure_code = counts.procedure_code
         and previous.year = counts.year
+    -- (the counts of the year before each computed year are read; only those years are built)
+    where {{ year_local_filter(years, 'previous.year') }}
     group by previous.procedure_code, previous.year
 ),
 
