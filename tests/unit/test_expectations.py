@@ -675,14 +675,32 @@ def test_judging_only_the_suspect_rows_gives_the_verdicts_of_the_whole_result(
         "update raw.vpr_results set mark = 7 where _row_number = (select min(_row_number) "
         "from raw.vpr_results)"
     )
+    # booleans in a set: a false value fails, a missing one is left out
+    con.execute(
+        """update marts.fct_delivery_completeness set n_delivered_schools = n_expected_schools - 1,
+           n_missing_schools = 1, missing_school_ids = 'sch000003', is_complete = false
+           where year = 2024 and municipality_code = '02' and source = 'results'"""
+    )
+    con.execute(
+        "update marts.fct_delivery_completeness set is_complete = null "
+        "where year = 2024 and municipality_code = '01' and source = 'results'"
+    )
+    con.execute(
+        """update intermediate.int_procedure_coverage set n_schools_previous_year = 40,
+           n_schools_continuing = 2, n_schools = 2, is_vanished = true where procedure_code = 'OGE_MA'"""
+    )
     catalog = read_catalog(con)
     checks = all_checks(catalog)
     filtered = [
         c for c in checks if gx_runner.suspect_query(c, "select 1", _all_columns(c)) is not None
     ]
     assert len(filtered) >= 10  # most checks are judged on their suspect rows
-    # pairs that ignore rows with a missing value (counts within totals) too
-    assert "raw__social_passport__counts_within_totals" in {c.key for c in filtered}
+    # pairs that ignore rows with a missing value (counts within totals) too, and booleans in a set
+    assert {
+        "raw__social_passport__counts_within_totals",
+        "marts__fct_delivery_completeness__deliveries_complete",
+        "intermediate__int_procedure_coverage__no_vanished_procedure",
+    } <= {c.key for c in filtered}
 
     def outcome(results: list) -> dict:
         return {
@@ -705,7 +723,13 @@ def test_judging_only_the_suspect_rows_gives_the_verdicts_of_the_whole_result(
         "marts__fct_procedure_results__shares_between_0_and_1",
         "marts__fct_procedure_results__failing_within_participants",
         "raw__social_passport__counts_within_totals",
+        "marts__fct_delivery_completeness__deliveries_complete",
+        "intermediate__int_procedure_coverage__no_vanished_procedure",
     } <= failed
+    # a check with no suspect row passed without its frame being judged, as the whole result did
+    assert {k for k, v in whole.items() if v[0] == "passed"} == {
+        k for k, v in suspects_only.items() if v[0] == "passed"
+    }
 
 
 def _all_columns(check) -> dict[str, str]:
