@@ -179,3 +179,34 @@
     where t.{{ column }} is not null
         and not exists (select 1 from {{ record }} as built where built.year = t.{{ column }})
 {%- endmacro %}
+
+{#- A year-local model in one call, at the top of its SQL: its configuration (incremental by
+    ``column``, the record written by its post-hook) and the years this build computes.
+    ``by_year``: model or seed names, or {'ref': name, 'year': 'year + 1'}; ``whole``: names of the
+    inputs without a year; ``salt``: what else the model reads (project vars); ``contract``: the
+    model's contract is enforced (a changed schema then builds it anew; else dbt syncs columns). -#}
+{% macro year_local(by_year, whole=[], column='year', salt='', contract=true) -%}
+    {%- set hook = "{{ year_local_record(year_local_inputs(" ~ tojson(by_year) ~ "), year_local_inputs("
+        ~ tojson(whole) ~ "), " ~ tojson(column) ~ ", " ~ tojson(salt) ~ ") }}" -%}
+    {%- do config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=column,
+        on_schema_change='fail' if contract else 'sync_all_columns',
+        post_hook=hook
+    ) -%}
+    {{- return(year_local_years(year_local_inputs(by_year), year_local_inputs(whole), salt)) -}}
+{%- endmacro %}
+
+{#- The relations of names (and of {'ref': name, 'year': …}: {'relation': …, 'year': …}). -#}
+{% macro year_local_inputs(items) -%}
+    {%- set relations = [] -%}
+    {%- for item in items -%}
+        {%- if item is mapping -%}
+            {%- do relations.append({'relation': ref(item.ref), 'year': item.year}) -%}
+        {%- else -%}
+            {%- do relations.append(ref(item)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{- return(relations) -}}
+{%- endmacro %}

@@ -1,16 +1,10 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='year',
-    on_schema_change='sync_all_columns',
-    post_hook="{{ year_local_record([ref('int_procedure_counts'), {'relation': ref('int_procedure_counts'), 'year': 'year + 1'}], [ref('int_school_successors')], 'year', var('vanished_min_schools') ~ '|' ~ var('vanished_max_continuing_share')) }}"
-) }}
 {#- incremental by year: only the years whose counts (this year's and last year's), code or delivery
     thresholds changed are computed again (macros/year_local.sql) -#}
-{%- set years = year_local_years(
-    [ref('int_procedure_counts'), {'relation': ref('int_procedure_counts'), 'year': 'year + 1'}],
-    [ref('int_school_successors')],
-    var('vanished_min_schools') ~ '|' ~ var('vanished_max_continuing_share')
+{%- set years = year_local(
+    ['int_procedure_counts', {'ref': 'int_procedure_counts', 'year': 'year + 1'}],
+    ['int_school_successors'],
+    salt=var('vanished_min_schools') ~ '|' ~ var('vanished_max_continuing_share'),
+    contract=false
 ) %}
 -- a table, not a view: read by several models, tests and checks, computed once per build
 

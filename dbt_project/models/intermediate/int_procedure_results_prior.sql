@@ -1,15 +1,7 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='year',
-    on_schema_change='sync_all_columns',
-    post_hook="{{ year_local_record([{'relation': ref('int_procedure_counts'), 'year': 'year + 1'}], [ref('int_school_successors')]) }}"
-) }}
 {#- incremental by year: only the years whose inputs (or code, or profile) changed are computed
     again (macros/year_local.sql) -#}
-{%- set years = year_local_years(
-    [{'relation': ref('int_procedure_counts'), 'year': 'year + 1'}],
-    [ref('int_school_successors')]
+{%- set years = year_local(
+    [{'ref': 'int_procedure_counts', 'year': 'year + 1'}], ['int_school_successors'], contract=false
 ) %}
 -- a table, not a view: read by several models, tests and checks, computed once per build
 

@@ -1,13 +1,6 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='year',
-    on_schema_change='fail',
-    post_hook="{{ year_local_record([ref('int_isbsh_scores'), ref('dim_school')], [ref('int_methodology_profile')]) }}"
-) }}
 {#- incremental by year: only the years whose inputs (or code, or profile) changed are computed
     again (macros/year_local.sql) -#}
-{%- set years = year_local_years([ref('int_isbsh_scores'), ref('dim_school')], [ref('int_methodology_profile')]) %}
+{%- set years = year_local(['int_isbsh_scores', 'dim_school'], ['int_methodology_profile']) %}
 -- ИСБШ (индекс социального благополучия школы), one row per school and year: the input shares,
 -- the index on the 50 + 10·z scale, the quartile (1 = lowest), the risk zone (школа «зоны
 -- риска», ШНСУ) and the school's position inside its municipality (labels of seed 003).

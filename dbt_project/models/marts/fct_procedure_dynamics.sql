@@ -1,15 +1,14 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='year_to',
-    on_schema_change='fail',
-    post_hook="{{ year_local_record([ref('int_procedure_counts'), {'relation': ref('int_procedure_counts'), 'year': 'year + 1'}, ref('int_procedure_results_prior'), ref('dim_school')], [ref('int_methodology_profile')], 'year_to') }}"
-) }}
 {#- incremental by year: only the years whose inputs (or code, or profile) changed are computed
     again (macros/year_local.sql) -#}
-{%- set years = year_local_years(
-    [ref('int_procedure_counts'), {'relation': ref('int_procedure_counts'), 'year': 'year + 1'}, ref('int_procedure_results_prior'), ref('dim_school')],
-    [ref('int_methodology_profile')]
+{%- set years = year_local(
+    [
+        'int_procedure_counts',
+        {'ref': 'int_procedure_counts', 'year': 'year + 1'},
+        'int_procedure_results_prior',
+        'dim_school',
+    ],
+    ['int_methodology_profile'],
+    column='year_to'
 ) %}
 -- Dynamics of results (динамика образовательных результатов), one row per school, reported
 -- procedure and pair of consecutive results years (year_from = year_to - 1): the fail shares of

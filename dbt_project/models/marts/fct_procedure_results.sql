@@ -1,16 +1,6 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='year',
-    on_schema_change='fail',
-    post_hook="{{ year_local_record([ref('int_procedure_counts'), ref('int_procedure_results_prior')], [ref('int_methodology_profile')]) }}"
-) }}
 {#- incremental by year: only the years whose inputs (or code, or profile) changed are computed
     again (macros/year_local.sql) -#}
-{%- set years = year_local_years(
-    [ref('int_procedure_counts'), ref('int_procedure_results_prior')],
-    [ref('int_methodology_profile')]
-) %}
+{%- set years = year_local(['int_procedure_counts', 'int_procedure_results_prior'], ['int_methodology_profile']) %}
 -- One row per school, procedure and results year: participants, failing, fail share, and
 -- whether the procedure is informative and flagged under the selected methodology profile.
 with

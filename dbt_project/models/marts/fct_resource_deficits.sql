@@ -1,15 +1,7 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='year',
-    on_schema_change='fail',
-    post_hook="{{ year_local_record([ref('stg_surveys__resource_survey'), ref('stg_surveys__social_passport'), ref('dim_school')], [ref('int_methodology_profile')]) }}"
-) }}
 {#- incremental by year: only the years whose inputs (or code, or profile) changed are computed
     again (macros/year_local.sql) -#}
-{%- set years = year_local_years(
-    [ref('stg_surveys__resource_survey'), ref('stg_surveys__social_passport'), ref('dim_school')],
-    [ref('int_methodology_profile')]
+{%- set years = year_local(
+    ['stg_surveys__resource_survey', 'stg_surveys__social_passport', 'dim_school'], ['int_methodology_profile']
 ) %}
 {#- rule_code: (deficit type, condition on the survey row; THRESHOLD is the rule's threshold) -#}
 {%- set rules = {

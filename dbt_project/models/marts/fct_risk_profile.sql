@@ -1,13 +1,6 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='year',
-    on_schema_change='fail',
-    post_hook="{{ year_local_record([ref('stg_surveys__risk_questionnaire')], [ref('int_methodology_profile')]) }}"
-) }}
 {#- incremental by year: only the years whose answers (or code, or profile) changed are computed
     again (macros/year_local.sql) -#}
-{%- set years = year_local_years([ref('stg_surveys__risk_questionnaire')], [ref('int_methodology_profile')]) %}
+{%- set years = year_local(['stg_surveys__risk_questionnaire'], ['int_methodology_profile']) %}
 -- Risk profile (рисковый профиль школы, 10 factors of the «500+» project), one row per school,
 -- year and factor: the factor score (weighted mean of the 0..1 scores of its questionnaire
 -- items), its significance (высокая / средняя / низкая) and, repeated on every row of the
