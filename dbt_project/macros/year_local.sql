@@ -110,8 +110,14 @@
     are not the contract's (the model changed), is dropped here, before the build: the build then
     creates it anew, as a first build does. -#}
 {% macro year_local_years(by_year, whole, salt='') -%}
-    {#- (a dbt unit test renders the model without a relation of its own) -#}
-    {%- if not execute or this is none or not is_incremental() -%}
+    {#- only a build or run computes years (and may drop a table): `dbt docs generate`, `compile`
+        or `show` render the model without side effects (the docs' copy of the serving file holds
+        no record); a dbt unit test renders it without a relation of its own -#}
+    {%- if execute -%}
+        {#- nothing to clear unless this build computes some years (a graph outlives an invocation) -#}
+        {%- do graph.setdefault('eduq_year_local_years', {}).update({model.unique_id: none}) -%}
+    {%- endif -%}
+    {%- if not execute or this is none or flags.WHICH not in ('build', 'run') or not is_incremental() -%}
         {{- return(none) -}}
     {%- endif -%}
     {%- set record = year_local_record_relation() -%}
@@ -132,6 +138,8 @@
     {%- endset -%}
     {%- set years = run_query(stale).columns[0].values() | list -%}
     {%- do log(this.identifier ~ ": computing years " ~ (years | join(", ") or "none"), info=true) -%}
+    {#- for the pre-hook, which empties these years first (the same invocation's graph) -#}
+    {%- do graph.setdefault('eduq_year_local_years', {}).update({model.unique_id: years}) -%}
     {{- return(years) -}}
 {%- endmacro %}
 
@@ -193,6 +201,7 @@
         incremental_strategy='delete+insert',
         unique_key=column,
         on_schema_change='fail' if contract else 'sync_all_columns',
+        pre_hook="{{ year_local_clear(" ~ tojson(column) ~ ") }}",
         post_hook=hook
     ) -%}
     {{- return(year_local_years(year_local_inputs(by_year), year_local_inputs(whole), salt)) -}}
@@ -209,4 +218,15 @@
         {%- endif -%}
     {%- endfor -%}
     {{- return(relations) -}}
+{%- endmacro %}
+
+{#- Pre-hook: the rows of the years this build computes go first. delete+insert replaces only the
+    years its new rows hold: a year that now gives no row (its counts gone, say) kept its old rows. -#}
+{% macro year_local_clear(column='year') -%}
+    {%- set years = (graph.get('eduq_year_local_years') or {}).get(model.unique_id) -%}
+    {%- if execute and years is not none and is_incremental() -%}
+        delete from {{ this }} where {{ year_local_filter(years, column) }}
+    {%- else -%}
+        select 1 as nothing_to_clear
+    {%- endif -%}
 {%- endmacro %}
