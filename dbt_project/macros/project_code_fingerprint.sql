@@ -22,9 +22,12 @@
                 {%- do code.append(candidate.macro.unique_id ~ '=' ~ local_md5(candidate.macro.macro_sql)) -%}
             {%- endif -%}
         {%- endfor -%}
-        {%- do graph.update({'eduq_project_code_fingerprint': local_md5(code | join(','))}) -%}
     {%- endif -%}
-    {{- local_md5(code | join(',')) -}}
+    {%- set fingerprint = local_md5(code | join(',')) -%}
+    {%- if execute -%}
+        {%- do graph.update({'eduq_project_code_fingerprint': fingerprint}) -%}
+    {%- endif -%}
+    {{- fingerprint -}}
 {%- endmacro %}
 
 {#- The subject key of a delivered result row: the subject code of seed subject_aliases, or the

@@ -28,9 +28,18 @@
         database=this.database, schema='intermediate', identifier=this.identifier ~ '__built_from')) -}}
 {%- endmacro %}
 
-{#- Columns that say when or by which dbt run a row was written (counted_at, checked_by_invocation):
-    the build's clock, not the row's content, left out of the fingerprints. -#}
-{% macro year_local_clock_columns() -%}_at$|_invocation${%- endmacro %}
+{#- The rows of an input as the fingerprints read them, aliased t: without the columns that say when
+    or by which dbt run a row was written (counted_at, checked_by_invocation), the build's clock,
+    not the row's content. -#}
+{% macro year_local_rows(relation) -%}
+    (select columns(lambda c: not regexp_matches(c, '_at$|_invocation$')) from {{ relation }}) as t
+{%- endmacro %}
+
+{#- The rows of t in a few words: a label, their count and two sums of row hashes (0 for none). -#}
+{% macro year_local_digest(label) -%}
+    '{{ label }}:' || count(*) || ':' || coalesce(sum(hash(t)::hugeint), 0)
+    || ':' || coalesce(sum(hash(t, 1)::hugeint), 0)
+{%- endmacro %}
 
 {% macro year_local_fingerprints(by_year, whole, salt='') -%}
     {#- one row per year any year-keyed input holds: (year, input_fingerprint). An input is a
@@ -41,10 +50,8 @@
         {%- set shifted = item is mapping and item.relation is defined %}
         {%- set relation = item.relation if shifted else item %}
         {%- set year = item.year if shifted else 'year' %}
-        select
-            {{ year }} as year,
-            '{{ loop.index }}:' || count(*) || ':' || sum(hash(t)::hugeint) || ':' || sum(hash(t, 1)::hugeint) as part
-        from (select columns(lambda c: not regexp_matches(c, '{{ year_local_clock_columns() }}')) from {{ relation }}) as t
+        select {{ year }} as year, {{ year_local_digest(loop.index) }} as part
+        from {{ year_local_rows(relation) }}
         where {{ year }} is not null
         group by 1
         {%- if not loop.last %}
@@ -57,10 +64,8 @@
         select coalesce(string_agg(part, '|' order by part), '') as parts
         from (
             {%- for relation in whole %}
-            select
-                'w{{ loop.index }}:' || count(*) || ':' || coalesce(sum(hash(t)::hugeint), 0)
-                || ':' || coalesce(sum(hash(t, 1)::hugeint), 0) as part
-            from (select columns(lambda c: not regexp_matches(c, '{{ year_local_clock_columns() }}')) from {{ relation }}) as t
+            select {{ year_local_digest('w' ~ loop.index) }} as part
+            from {{ year_local_rows(relation) }}
             {%- if not loop.last %}
             union all
             {%- endif %}
@@ -126,17 +131,8 @@
         {%- do adapter.drop_relation(load_relation(this)) -%}
         {{- return(none) -}}
     {%- endif -%}
-    {%- set stale -%}
-        with now as ({{ year_local_fingerprints(by_year, whole, salt) }})
-        select now.year
-        from now
-        where not exists (
-            select 1 from {{ record }} as built
-            where built.year = now.year and built.input_fingerprint = now.input_fingerprint
-        )
-        order by now.year
-    {%- endset -%}
-    {%- set years = run_query(stale).columns[0].values() | list -%}
+    {%- set years = years_not_built(
+        '(' ~ year_local_fingerprints(by_year, whole, salt) ~ ')', record) -%}
     {%- do log(this.identifier ~ ": computing years " ~ (years | join(", ") or "none"), info=true) -%}
     {#- for the pre-hook, which empties these years first (the same invocation's graph) -#}
     {%- do graph.setdefault('eduq_year_local_years', {}).update({model.unique_id: years}) -%}
@@ -229,4 +225,21 @@
     {%- else -%}
         select 1 as nothing_to_clear
     {%- endif -%}
+{%- endmacro %}
+
+{#- The years of ``now`` (year, input_fingerprint) that ``built`` (rows with year and
+    input_fingerprint: a record, or a table that keeps the fingerprint of every row) does not hold
+    with the same fingerprint: what an incremental model computes again. Shared by the year-local
+    models and int_procedure_counts. -#}
+{% macro years_not_built(now, built) -%}
+    {%- set stale -%}
+        select now.year
+        from {{ now }} as now
+        where not exists (
+            select 1 from {{ built }} as built
+            where built.year = now.year and built.input_fingerprint = now.input_fingerprint
+        )
+        order by now.year
+    {%- endset -%}
+    {{- return(run_query(stale).columns[0].values() | list) -}}
 {%- endmacro %}

@@ -118,6 +118,13 @@ def tested_node(manifest: Mapping[str, Any], test: Mapping[str, Any]) -> str | N
     return attached or None
 
 
+def tested_asset_key(manifest: Mapping[str, Any], test: Mapping[str, Any]) -> dg.AssetKey | None:
+    """The asset whose ``dbt_tests`` check a data test belongs to (none: the test is on no node)."""
+    on = tested_node(manifest, test)
+    target = _node(manifest, on) if on else None
+    return asset_key(target) if target is not None else None
+
+
 def _column_schema(node: Mapping[str, Any]) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[
@@ -197,11 +204,10 @@ def dbt_keys() -> DbtKeys:
         if is_asset(node):
             assets[unique_id] = asset_key(node)
         elif kind == "test":
-            on = tested_node(manifest, node)
-            target = _node(manifest, on) if on else None
-            if target is not None:
+            key = tested_asset_key(manifest, node)
+            if key is not None:
                 severity = str((node.get("config") or {}).get("severity", "error")).lower()
-                tests[asset_key(target)].append(DbtTest(unique_id, node["name"], severity))
+                tests[key].append(DbtTest(unique_id, node["name"], severity))
     return DbtKeys(assets, {k: tuple(v) for k, v in tests.items()})
 
 

@@ -57,9 +57,7 @@ def _ours(manifest: dict) -> tuple[dict, dict]:
     checks = {}
     for uid, node in manifest["nodes"].items():
         if node["resource_type"] == "test":
-            on = eduq_dbt.tested_node(manifest, node)
-            target = eduq_dbt._node(manifest, on) if on else None
-            checks[uid] = eduq_dbt.asset_key(target) if target is not None else None
+            checks[uid] = eduq_dbt.tested_asset_key(manifest, node)
     return specs, checks
 
 

@@ -14,16 +14,7 @@
 {%- if execute and is_incremental()
         and 'input_fingerprint' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
     {#- (a table built before the fingerprint existed is counted again in full) -#}
-    {%- set stale_years -%}
-        select inputs.year
-        from {{ ref('int_result_inputs_by_year') }} as inputs
-        where not exists (
-            select 1 from {{ this }} as counted
-            where counted.year = inputs.year and counted.input_fingerprint = inputs.input_fingerprint
-        )
-        order by inputs.year
-    {%- endset -%}
-    {%- set years_to_count = run_query(stale_years).columns[0].values() | list -%}
+    {%- set years_to_count = years_not_built(ref('int_result_inputs_by_year'), this) -%}
     {%- do log("int_procedure_counts: counting years " ~ (years_to_count | join(", ") or "none"), info=true) -%}
 {%- endif -%}
 {%- set year_filter = "" -%}
