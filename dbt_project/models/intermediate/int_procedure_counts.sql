@@ -31,8 +31,10 @@ with
 -- nearly every participant has one main-period attempt at a procedure in a year, and that one
 -- counts; only the attempts of keys held more than once are ordered. Keys are grouped as 8-byte
 -- hashes (tens of millions of them stay in memory where the strings spill); a hash collision
--- only sends more rows to the exact ordering.
-attempts as materialized (
+-- only sends more rows to the exact ordering. The attempts are not materialized: reading the
+-- view again (once for the keys, once for the single attempts, once for the few repeated ones)
+-- costs less than writing tens of millions of rows with their participant codes.
+attempts as not materialized (
     select
         school_id,
         procedure_code,
@@ -48,26 +50,45 @@ attempts as materialized (
     where is_main_period and procedure_code is not null and school_id is not null{{ year_filter }}
 ),
 
-repeated_keys as (
+repeated_keys as materialized (
     select attempt_key from attempts
     group by attempt_key
     having count(*) > 1
 ),
 
-counted_attempts as (
-    select attempts.*
+-- a key held once: its one attempt counts
+single_attempts as (
+    select
+        school_id,
+        procedure_code,
+        year,
+        count(*) filter (where is_participant) as participants,
+        count(*) filter (where is_failing) as failing
     from attempts
     anti join repeated_keys on attempts.attempt_key = repeated_keys.attempt_key
-    union all
-    select attempts.*
-    from attempts
-    semi join repeated_keys on attempts.attempt_key = repeated_keys.attempt_key
-    qualify row_number() over (
-        partition by attempts.year, attempts.school_id, attempts.procedure_code, attempts.participant_code
-        order by {{ counted_attempt_order(
-            'attempts.is_participant', 'attempts.wave_order', 'attempts.file_id', 'attempts.source_row_number'
-        ) }}
-    ) = 1
+    group by school_id, procedure_code, year
+),
+
+-- a key held more than once: the first attempt in the order of int_assessment_results counts
+repeated_attempts as (
+    select
+        school_id,
+        procedure_code,
+        year,
+        count(*) filter (where is_participant) as participants,
+        count(*) filter (where is_failing) as failing
+    from (
+        select attempts.*
+        from attempts
+        semi join repeated_keys on attempts.attempt_key = repeated_keys.attempt_key
+        qualify row_number() over (
+            partition by attempts.year, attempts.school_id, attempts.procedure_code, attempts.participant_code
+            order by {{ counted_attempt_order(
+                'attempts.is_participant', 'attempts.wave_order', 'attempts.file_id', 'attempts.source_row_number'
+            ) }}
+        ) = 1
+    )
+    group by school_id, procedure_code, year
 ),
 
 student_level as (
@@ -75,10 +96,14 @@ student_level as (
         school_id,
         procedure_code,
         year,
-        cast(count(*) filter (where is_participant) as bigint) as participants,
-        cast(count(*) filter (where is_failing) as bigint) as failing,
+        cast(sum(participants) as bigint) as participants,
+        cast(sum(failing) as bigint) as failing,
         'student_results' as result_source
-    from counted_attempts
+    from (
+        select * from single_attempts
+        union all
+        select * from repeated_attempts
+    )
     group by school_id, procedure_code, year
 ),
 

@@ -105,8 +105,9 @@ gia_rows as not materialized (
 
 -- one hash per key first: grouping tens of millions of 8-byte hashes stays in memory where the
 -- keys' strings spill; a key held twice, or with a NULL, makes its hash a suspect (a collision
--- only adds a suspect that the exact grouping below clears)
-suspects as (
+-- only adds a suspect that the exact grouping below clears); materialized: both sources' rows
+-- below read it, and DuckDB would otherwise group every key once per reference
+suspects as materialized (
     {%- for rows, table in [('vpr_rows', 'vpr_results'), ('gia_rows', 'gia_results')] %}
     {%- if not loop.first %}
     union all
