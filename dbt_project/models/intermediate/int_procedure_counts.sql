@@ -59,14 +59,14 @@ repeated_keys as materialized (
 -- a key held once: its one attempt counts
 single_attempts as (
     select
-        school_id,
-        procedure_code,
-        year,
-        count(*) filter (where is_participant) as participants,
-        count(*) filter (where is_failing) as failing
+        attempts.school_id,
+        attempts.procedure_code,
+        attempts.year,
+        count(*) filter (where attempts.is_participant) as participants,
+        count(*) filter (where attempts.is_failing) as failing
     from attempts
     anti join repeated_keys on attempts.attempt_key = repeated_keys.attempt_key
-    group by school_id, procedure_code, year
+    group by attempts.school_id, attempts.procedure_code, attempts.year
 ),
 
 -- a key held more than once: the first attempt in the order of int_assessment_results counts
@@ -87,7 +87,7 @@ repeated_attempts as (
                 'attempts.is_participant', 'attempts.wave_order', 'attempts.file_id', 'attempts.source_row_number'
             ) }}
         ) = 1
-    )
+    ) as counted_repeats
     group by school_id, procedure_code, year
 ),
 
@@ -103,7 +103,7 @@ student_level as (
         select * from single_attempts
         union all
         select * from repeated_attempts
-    )
+    ) as counted_attempts
     group by school_id, procedure_code, year
 ),
 
