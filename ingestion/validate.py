@@ -78,6 +78,12 @@ def text_expr(raw: str) -> str:
     )
 
 
+def plain_text(raw: str) -> str:
+    """:func:`text_expr` of a cell known not to start or end with a space nor to hold a no-break
+    space (:class:`ingestion.readers.CellEdges`): empty is NULL."""
+    return f"nullif({raw}, '')"
+
+
 def _number_text(txt: str) -> str:
     # thousands separators (spaces, narrow no-break spaces, apostrophes) out, decimal comma -> point;
     # one translate (the characters of its first set without a counterpart are deleted): a chain of
@@ -257,10 +263,19 @@ class Validated:
 class Validator:
     """Builds the SQL of one file's validation from its contract, layout and context."""
 
-    def __init__(self, contract: Contract, layout: FileLayout, ctx: ValidationContext) -> None:
+    def __init__(
+        self,
+        contract: Contract,
+        layout: FileLayout,
+        ctx: ValidationContext,
+        plain_cells: bool = False,
+    ) -> None:
         self.contract = contract
         self.layout = layout
         self.ctx = ctx
+        # no cell starts or ends with a space nor holds a no-break space (StagedFile.plain_cells):
+        # a cell's text is the cell, empty is NULL
+        self.plain_cells = plain_cells
         self.by_name = {name: idx for idx, name in layout.mapping.items()}
         self.distinct: dict[str, list[str] | None] = {}
         self.extra_keys: dict[int, str] = {}
@@ -307,10 +322,11 @@ class Validator:
             selects += [f"c{i}" for i in range(self.layout.width)]
         else:  # the cells of enum/boolean columns are looked up as delivered
             selects += [f"c{self.by_name[n]}" for n, d in self.distinct.items() if d is not None]
+        text = plain_text if self.plain_cells else text_expr
         for column in self.contract.columns:
             idx = self.by_name.get(column.name)
             selects.append(
-                f"{text_expr(f'c{idx}') if idx is not None else 'cast(null as varchar)'} as {_ident('t__' + column.name)}"
+                f"{text(f'c{idx}') if idx is not None else 'cast(null as varchar)'} as {_ident('t__' + column.name)}"
             )
         if self.extra_keys:
             pairs = ", ".join(f"{_q(k)}: c{i}" for i, k in self.extra_keys.items())
@@ -593,7 +609,7 @@ def validate(
     prefix: str,
 ) -> Validated:
     """Type and check a staged file; create ``<prefix>_typed`` and ``<prefix>_failures``."""
-    validator = Validator(contract, layout, ctx)
+    validator = Validator(contract, layout, ctx, staged.plain_cells)
     validator.inspect(con, staged.relation)
     typed, failures = f"{prefix}_typed", f"{prefix}_failures"
     con.execute(f"create or replace temp table {typed} as {validator.typed_sql(staged.relation)}")

@@ -459,3 +459,103 @@ def test_compact_number_parsing_equals_the_rule_spelled_out() -> None:
     ).fetchall()
     assert differ == []
     assert con.execute(f"select {_integer('t')} from (select '1 234,0' as t)").fetchone() == (1234,)
+
+
+# --------------------------------------------------------------------------- plain cells
+
+
+def _needs_trimming(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str) -> bool:
+    """Whether any cell DuckDB reads from ``path`` differs from its trimmed text (text_expr)."""
+    rows = con.execute(
+        "select * from read_csv(?, delim = ?, header = false, quote = '\"', escape = '\"', "
+        "all_varchar = true, auto_detect = false, null_padding = true, strict_mode = false, "
+        "columns = {'c0': 'VARCHAR', 'c1': 'VARCHAR', 'c2': 'VARCHAR', 'c3': 'VARCHAR'})",
+        [str(path), delimiter],
+    ).fetchall()
+    return any(
+        cell is not None and (cell.startswith(" ") or cell.endswith(" ") or "\u00a0" in cell)
+        for row in rows
+        for cell in row
+    )
+
+
+def test_cell_edges_never_call_a_file_plain_that_has_a_cell_to_trim(tmp_path: Path) -> None:
+    """Validation skips the trimming of every cell when CellEdges saw no space at a cell's edge
+    and no no-break space. On 600 random CSV texts (spaces inside and around cells, quoted cells
+    with the delimiter or a quote inside, no-break spaces, Cyrillic, CRLF or LF, a space at the
+    very start or end) fed in random chunk sizes: whenever it calls a text plain, no cell DuckDB
+    reads from it starts or ends with a space or holds a no-break space; the chunking never
+    changes its answer; and it calls most texts without such cells plain (it is of use)."""
+    import random
+
+    from ingestion.readers import CellEdges
+
+    rng = random.Random(11)
+    pieces = ["7", "12,5", "Русский язык", "sch0001", "P 01", "а", " ", "\u00a0", "x y", "Итого"]
+    con = duckdb.connect()
+    plain_without_cells = total_without_cells = 0
+    for case in range(600):
+        delimiter = rng.choice([";", ",", "\t"])
+        newline = rng.choice(["\n", "\r\n"])
+        lines = []
+        for _ in range(rng.randint(1, 6)):
+            cells = []
+            for _ in range(rng.randint(1, 4)):
+                text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 3)))
+                if rng.random() < 0.2:  # quoted, maybe holding the delimiter or a quote
+                    inner = text + rng.choice(["", delimiter, '""', " " + delimiter + " "])
+                    text = '"' + inner + '"'
+                cells.append(text)
+            lines.append(delimiter.join(cells))
+        text = newline.join(lines) + rng.choice(["", newline, " "])
+        data = text.encode("utf-8")
+        path = tmp_path / f"case{case}.csv"
+        path.write_bytes(data)
+        whole = CellEdges(delimiter)
+        whole.feed(data)
+        chunked, at = CellEdges(delimiter), 0
+        while at < len(data):
+            step = rng.randint(1, 7)
+            chunked.feed(data[at : at + step])
+            at += step
+        assert chunked.plain() == whole.plain(), text
+        try:
+            trim = _needs_trimming(con, path, delimiter)
+        except duckdb.Error:
+            continue  # a text DuckDB refuses goes to the exact reader (plain_cells False)
+        if whole.plain():
+            assert not trim, text
+        if not trim:
+            total_without_cells += 1
+            plain_without_cells += whole.plain()
+    assert total_without_cells > 50
+    assert plain_without_cells / total_without_cells > 0.3, (plain_without_cells, total_without_cells)
+
+
+def test_plain_cells_give_the_table_the_trimming_gives(tmp_path: Path) -> None:
+    """A generated-looking file is staged as plain and loads the same typed rows as with the
+    trimming of every cell; a file with one padded cell is not plain."""
+    from ingestion.validate import ValidationContext, Validator
+
+    contract = get_contract("vpr_results")
+    header = "Год;Код ОО;Класс;Предмет;Код участника;Первичный балл;Отметка;Статус"
+    rows = [f"2024;sch0001;4;Русский язык;P{i:04d};{i % 20},5;{2 + i % 4};явка" for i in range(50)]
+    plain = tmp_path / "vpr_results_2024.csv"
+    plain.write_text("\r\n".join([header, *rows]) + "\r\n", encoding="cp1251")
+    padded = tmp_path / "vpr_results_2023.csv"
+    padded.write_text("\r\n".join([header, *rows[:-1], rows[-1].replace(";4;", "; 4;")]), encoding="utf-8")
+    con = duckdb.connect()
+    for path, expected in ((plain, True), (padded, False)):
+        _, layout = readers.sniff(path, [contract])
+        staged = readers.stage(con, path, layout, f"_s_{path.stem}")
+        assert staged.plain_cells is expected, path.name
+        ctx = ValidationContext(max_year=2025)
+        tables = [
+            con.execute(
+                Validator(contract, layout, ctx, plain_cells=flag).typed_sql(staged.relation)
+                + " order by _row_number"
+            ).fetchall()
+            for flag in (staged.plain_cells, False)
+        ]
+        assert tables[0] == tables[1] and len(tables[0]) == 50
+        assert all(row[-1] for row in tables[0])  # every row valid
