@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -49,6 +49,17 @@ def normalise_label(text: object) -> str:
     inside a cell (Alt+Enter in Excel), trailing punctuation (``" .:"``) and, in labels that
     contain Cyrillic, Latin look-alike letters («Код OO» typed with Latin O is «Код ОО»).
     """
+    if type(text) is str:  # the same headers and values come in every file: each one is done once
+        return _normalise_text(text)
+    return _normalise(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _normalise_text(text: str) -> str:
+    return _normalise(text)
+
+
+def _normalise(text: object) -> str:
     value = "" if text is None else str(text)
     value = _INVISIBLE.sub("", value)
     value = _QUOTES.sub("", value).replace("ё", "е").replace("Ё", "Е").lower()

@@ -372,6 +372,7 @@ def survey_landing(
         layout = readers.FileLayout.from_json(json.loads(layout_json)) if layout_json else None
         delivered.add(delivery_key(contracts.get(source), layout, Path(name), file_hash))
     queued = {r[0] for r in con.execute("select landing_path from raw._landing_queue").fetchall()}
+    to_queue: list[list] = []  # rows of raw._landing_queue, written at the end (_queue)
     # oldest first: of two copies in one batch the earlier one is the delivery, the other the duplicate
     paths = [
         p
@@ -425,9 +426,7 @@ def survey_landing(
             _reject(con, settings, path, file_hash, size, source, str(exc), run_id, report, dry_run)
             continue
         modified = dt.datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
-        con.execute(
-            "insert into raw._landing_queue (landing_path, file_hash, size_bytes, source, layout, queued_at, "
-            "modified_at, file_identity) values (?, ?, ?, ?, ?, ?, ?, ?)",
+        to_queue.append(
             [
                 str(path),
                 file_hash,
@@ -437,14 +436,34 @@ def survey_landing(
                 _now(),
                 modified,
                 identity,
-            ],
+            ]
         )
         hashes.add(file_hash)
         delivered.add(delivery_key(contract, layout, path, file_hash))
         report.outcomes.append(
             FileOutcome(path.name, contract.source, "queued", landing_path=str(path))
         )
+    _queue(con, to_queue)
     return report
+
+
+def _queue(con: duckdb.DuckDBPyConnection, rows: list[list]) -> None:
+    """Queue the surveyed files in one transaction (a commit per file cost more than sniffing
+    it). Stopped before, nothing is queued and the files are still in the landing folder: the
+    next run surveys them again."""
+    if not rows:
+        return
+    con.execute("begin transaction")
+    try:
+        con.executemany(
+            "insert into raw._landing_queue (landing_path, file_hash, size_bytes, source, layout, "
+            "queued_at, modified_at, file_identity) values (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
 
 
 def _ensure_queue(con: duckdb.DuckDBPyConnection) -> None:

@@ -418,52 +418,61 @@ def _delimiter_hint(first_line: str) -> str:
 
 
 class CellEdges:
-    """Watches a UTF-8 CSV text go by, chunk after chunk, for a cell that could start or end with
-    a space or hold a no-break space: a space at the start or end of the text or next to the
-    delimiter, a quote or a line break, or a U+00A0 anywhere.
+    """Watches a CSV text go by, chunk after chunk, for a cell that could start or end with a
+    space or hold a no-break space: a space at the start or end of the text or next to the
+    delimiter, a quote or a line break, or a no-break space anywhere.
 
     Such a cell is the only one whose text differs from the cell itself (``validate.text_expr``
     trims spaces and reads a no-break space as one); where none can exist the trimming tests are
     skipped. A cell cannot start or end with a space without one of these byte pairs (a cell is
     bounded by the delimiter, a line break, a quote or the ends of the text), so «none seen» is
     safe; a space next to a delimiter inside a quoted cell, or in the title lines, only costs the
-    trimming tests.
+    trimming tests. The text is UTF-8, or with ``windows_1251`` the file's own Windows-1251 bytes
+    (ASCII is the same bytes; the no-break space is the byte A0).
     """
 
-    NBSP_LEAD, NBSP_TRAIL, SPACE = 0xC2, 0xA0, 0x20
+    SPACE, NBSP_LEAD, NBSP = 0x20, 0xC2, 0xA0
 
-    def __init__(self, delimiter: str | None) -> None:
+    def __init__(self, delimiter: str | None, windows_1251: bool = False) -> None:
         self.edge = np.zeros(256, dtype=bool)
         for ch in (delimiter or ";").encode("utf-8") + b'\r\n"':
             self.edge[ch] = True
-        self.tail = b""  # the last byte of the text so far: its right neighbour comes next
+        self.nbsp = b"\xa0" if windows_1251 else b"\xc2\xa0"
+        self.tail: int | None = None  # the last byte so far: its right neighbour comes next
         self.found = False
 
     def feed(self, chunk: bytes) -> None:
         if self.found or not chunk:
             return
-        first = not self.tail
-        buf = np.frombuffer(self.tail + chunk, dtype=np.uint8)
-        self.tail = chunk[-1:]
-        spaces = np.flatnonzero(buf == self.SPACE)
-        left = spaces[spaces >= 1]  # (the carried byte's left neighbour was looked at before)
-        right = spaces[spaces < buf.size - 1]  # (the last byte's right one comes next)
-        nbsp = np.flatnonzero(buf[1:] == self.NBSP_TRAIL) + 1
+        a = np.frombuffer(chunk, dtype=np.uint8)
+        first, tail = int(a[0]), self.tail
+        self.tail = int(a[-1])
+        if tail is None:
+            boundary = first == self.SPACE  # a space at the very start
+        else:  # the pair across the chunks
+            boundary = (
+                (tail == self.SPACE and self.edge[first])
+                or (first == self.SPACE and self.edge[tail])
+                or (len(self.nbsp) == 2 and tail == self.NBSP_LEAD and first == self.NBSP)
+            )
+        spaces = np.flatnonzero(a == self.SPACE)
+        left = spaces[spaces >= 1]
+        right = spaces[spaces < a.size - 1]
         self.found = bool(
-            (first and spaces.size and spaces[0] == 0)  # a space at the very start
-            or self.edge[buf[left - 1]].any()
-            or self.edge[buf[right + 1]].any()
-            or (buf[nbsp - 1] == self.NBSP_LEAD).any()
+            boundary
+            or self.edge[a[left - 1]].any()
+            or self.edge[a[right + 1]].any()
+            or self.nbsp in chunk
         )
 
     def plain(self) -> bool:
         """No cell of the text seen can differ from its trimmed text (call after the last chunk)."""
-        return not self.found and self.tail != b" "
+        return not self.found and self.tail != self.SPACE
 
 
 def _transcode(path: Path, encoding: str, edges: CellEdges | None = None) -> tuple[Path, int]:
     """Stream-transcode to a temporary UTF-8 file DuckDB can read; returns it and its '\\n' count.
-    ``edges`` sees the UTF-8 text."""
+    ``edges`` sees the text (Windows-1251: the file's bytes, else the UTF-8 written)."""
     fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="eduq_")
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     newlines = 0
@@ -482,7 +491,7 @@ def _transcode(path: Path, encoding: str, edges: CellEdges | None = None) -> tup
                     ) from exc
                 newlines += out.count(b"\n")
                 if edges is not None:
-                    edges.feed(out)
+                    edges.feed(chunk if encoding == "cp1251" else out)
                 dst.write(out)
                 if not chunk:
                     break
@@ -528,9 +537,10 @@ def _stage_csv_duckdb(
     con: duckdb.DuckDBPyConnection, path: Path, layout: FileLayout, table: str
 ) -> StagedFile | None:
     source, tmp, newlines = path, None, None
-    edges = CellEdges(layout.delimiter)
+    encoding = layout.encoding or "cp1251"
+    edges = CellEdges(layout.delimiter, windows_1251=encoding == "cp1251")
     if layout.encoding not in ("utf-8", "utf-8-sig"):
-        tmp, newlines = _transcode(path, layout.encoding or "cp1251", edges)
+        tmp, newlines = _transcode(path, encoding, edges)
         source = tmp
     try:
         columns = {f"c{i}": "VARCHAR" for i in range(layout.width)}

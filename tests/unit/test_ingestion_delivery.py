@@ -316,3 +316,43 @@ def test_a_file_changed_just_before_the_survey_keeps_no_identity_and_is_hashed_a
     monkeypatch.setattr(loader, "file_sha256", lambda p: hashed.append(p) or real(p))
     report = loader.load_source(region.con, region.settings, "resource_survey")
     assert [f.status for f in report.files] == ["loaded"] and hashed == [path]
+
+
+def test_a_survey_stopped_before_queueing_queues_every_file_next_time(
+    region: Region, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The surveyed files are queued in one transaction at the end: a survey stopped before (here
+    the queueing itself fails half-way) queues none and leaves every file in the landing folder,
+    and the next survey queues each of them once, as a survey never stopped would."""
+    from ingestion import loader
+
+    for name, age in (("resource_survey_2024.csv", 7200), ("vpr_school_stats_2024.xlsx", 3600)):
+        _age(region.deliver(name), age)
+    calls = []
+    real_executemany = type(region.con).executemany
+
+    class Stopped(Exception):
+        pass
+
+    def stop_after_first_row(con, sql, rows):  # the first row written, then the process "dies"
+        calls.append(len(rows))
+        real_executemany(con, sql, rows[:1])
+        raise Stopped
+
+    with monkeypatch.context() as patch:
+        patch.setattr(type(region.con), "executemany", stop_after_first_row)
+        with pytest.raises(Stopped):
+            loader.survey_landing(region.con, region.settings)
+    assert calls == [2]
+    assert region.query("select count(*) from raw._landing_queue") == [(0,)]
+    assert len(list(region.settings.landing_dir.rglob("*.*"))) == 2
+    report = loader.survey_landing(region.con, region.settings)
+    assert sorted(o.status for o in report.outcomes) == ["queued", "queued"]
+    assert region.query(
+        "select source, count(*) from raw._landing_queue group by 1 order by 1"
+    ) == [("resource_survey", 1), ("vpr_school_stats", 1)]
+    run = region.run()
+    assert sorted((f.file_name, f.status) for f in run.files) == [
+        ("resource_survey_2024.csv", "loaded"),
+        ("vpr_school_stats_2024.xlsx", "loaded"),
+    ]
