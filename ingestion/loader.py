@@ -563,18 +563,19 @@ def load_source(
         con, settings, contract, checks_codes, registry_empty, settings.load_workers
     ) as checker:
         for item, ahead in checker.in_order(queued):
-            con.execute(
-                "delete from raw._landing_queue where landing_path = ?", [item.landing_path]
-            )
             try:
                 if ahead.missing:
+                    _dequeue(con, item.landing_path)
                     continue
+                # the file leaves the queue in the transaction that writes it
                 outcome = checker.write(ahead, item, run_id, dry_run)
             except FileChangedWhileLoading as exc:
+                _dequeue(con, item.landing_path)  # surveyed again next run, with its new content
                 log.warning("%s", exc)
                 report.deferred.append(item.path.name)
                 continue
             except IngestionError as exc:
+                _dequeue(con, item.landing_path)
                 _reject(
                     con, settings, item.path, item.file_hash, item.size, source, str(exc), run_id,
                     report, dry_run,
@@ -594,6 +595,10 @@ def load_source(
                     time.perf_counter() - ahead.started,
                 )
     return report
+
+
+def _dequeue(con: duckdb.DuckDBPyConnection, landing_path: str) -> None:
+    con.execute("delete from raw._landing_queue where landing_path = ?", [landing_path])
 
 
 @dataclass(frozen=True)
@@ -651,6 +656,9 @@ class _AheadChecker:
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._idle: list[duckdb.DuckDBPyConnection] = []
         self._known: dict[int, str | None] = {}  # id(cursor) -> its table of known school codes
+        # id(cursor) -> the temp tables of the file it last checked, once written: dropped by the
+        # cursor's next check (in a worker), not by the writer, whose turn every file waits for
+        self._written: dict[int, list[str]] = {}
         self._pool: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> Self:
@@ -676,6 +684,7 @@ class _AheadChecker:
 
     def _check(self, cursor: duckdb.DuckDBPyConnection, item: _Queued, number: int) -> _Ahead:
         ahead = _Ahead(cursor, time.perf_counter())
+        _drop_tables(cursor, self._written.pop(id(cursor), ()))
         if not item.path.exists():
             ahead.missing = True
             return ahead
@@ -721,9 +730,11 @@ class _AheadChecker:
         if ahead.error is not None:
             raise ahead.error
         assert ahead.checked is not None
-        return _write_and_drop(
-            ahead.cursor, self.settings, ahead.checked, item.file_hash, item.size, run_id,
-            item.queued_at, dry_run, item.file_identity,
+        self._written[id(ahead.cursor)] = ahead.checked.tables  # (a cursor's close drops them too)
+        checked = replace(ahead.checked, file_id=next_file_id(ahead.cursor))
+        return write_file(
+            ahead.cursor, self.settings, checked, item.file_hash, item.size, run_id,
+            item.queued_at, dry_run, item.file_identity, dequeue=item.landing_path,
         )  # fmt: skip
 
 
@@ -870,9 +881,11 @@ def write_file(
     received_at: dt.datetime | None = None,
     dry_run: bool = False,
     file_identity: str | None = None,
+    dequeue: str | None = None,
 ) -> FileOutcome:
     """Write a checked file in one transaction: good rows to ``raw.<source>``, the others to
     ``raw._quarantine``, a line in ``raw._load_log``, and the file moved to the archive.
+    ``dequeue``: its row of ``raw._landing_queue`` goes in the same transaction.
 
     ``dry_run``: the same statements against a scratch database, except that the file stays
     where it is and only the rows of the sources that later files are checked against (the
@@ -955,6 +968,8 @@ def write_file(
             received_at=received_at,
             run_id=run_id,
         )
+        if dequeue is not None:
+            _dequeue(con, dequeue)
         if not dry_run and not unchanged_since(path, file_hash, file_identity):
             raise FileChangedWhileLoading(
                 f"{path.name} changed while it was being loaded (still being copied in, or "

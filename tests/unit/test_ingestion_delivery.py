@@ -356,3 +356,35 @@ def test_a_survey_stopped_before_queueing_queues_every_file_next_time(
         ("resource_survey_2024.csv", "loaded"),
         ("vpr_school_stats_2024.xlsx", "loaded"),
     ]
+
+
+def test_a_write_stopped_half_way_leaves_the_file_queued_and_nothing_written(
+    region: Region, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file leaves raw._landing_queue in the transaction that writes its rows and its load-log
+    line: stopped before the commit, none of them is kept and the file is still queued; the next
+    load writes it once."""
+    from ingestion import loader
+
+    monkeypatch.setattr(loader, "RECENT_CHANGE_SECONDS", 0.0)
+    _age(region.deliver("resource_survey_2024.csv"), 7200)
+    loader.survey_landing(region.con, region.settings)
+
+    def killed(*_args: object) -> bool:
+        raise RuntimeError("killed before the commit")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loader, "unchanged_since", killed)
+        with pytest.raises(RuntimeError, match="killed"):
+            loader.load_source(region.con, region.settings, "resource_survey")
+    assert region.query("select count(*) from raw._landing_queue") == [(1,)]
+    assert region.query("select count(*) from raw.resource_survey") == [(0,)]
+    assert region.query(
+        "select count(*) from raw._load_log where source = 'resource_survey'"
+    ) == [(0,)]
+    report = loader.load_source(region.con, region.settings, "resource_survey")
+    assert [f.status for f in report.files] == ["loaded"]
+    assert region.query("select count(*) from raw._landing_queue") == [(0,)]
+    assert region.query("select count(*) from raw.resource_survey") == [
+        (report.files[0].rows_loaded,)
+    ]
