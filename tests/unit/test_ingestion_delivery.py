@@ -379,9 +379,9 @@ def test_a_write_stopped_half_way_leaves_the_file_queued_and_nothing_written(
             loader.load_source(region.con, region.settings, "resource_survey")
     assert region.query("select count(*) from raw._landing_queue") == [(1,)]
     assert region.query("select count(*) from raw.resource_survey") == [(0,)]
-    assert region.query(
-        "select count(*) from raw._load_log where source = 'resource_survey'"
-    ) == [(0,)]
+    assert region.query("select count(*) from raw._load_log where source = 'resource_survey'") == [
+        (0,)
+    ]
     report = loader.load_source(region.con, region.settings, "resource_survey")
     assert [f.status for f in report.files] == ["loaded"]
     assert region.query("select count(*) from raw._landing_queue") == [(0,)]
