@@ -379,77 +379,90 @@ def survey_landing(
         for p in sorted(landing_files(settings), key=lambda p: (p.stat().st_mtime, str(p)))
         if str(p) not in queued
     ]
-    for path, file_hash, identity in _hashed_in_order(paths):
-        size = path.stat().st_size
-        sniffed: tuple[Contract, readers.FileLayout] | None = None
-        candidates = candidate_contracts(path, settings.landing_dir)
-        if file_hash in hashes:  # same bytes: a duplicate, unless its file name gives another year
-            try:
-                sniffed = readers.sniff(path, candidates)
-            except IngestionError:
-                sniffed = None
-            key = delivery_key(*sniffed, path, file_hash) if sniffed else file_hash
-        else:
-            key = file_hash
-        if key in delivered:
-            file_id = next_file_id(con)
-            dest = None if dry_run else archive_file(settings, path, "_duplicates", file_id)
-            message = "same content as a file already delivered: skipped"
-            _log_file(
-                con,
-                file_id=file_id,
-                source=None,
-                path=path,
-                archived=str(dest) if dest else None,
-                file_hash=file_hash,
-                size=size,
-                status="duplicate",
-                message=message,
-                run_id=run_id,
-            )
-            report.outcomes.append(
-                FileOutcome(
-                    path.name,
-                    None,
-                    "duplicate",
-                    message=message,
+    try:
+        for path, file_hash, identity in _hashed_in_order(paths):
+            size = path.stat().st_size
+            sniffed: tuple[Contract, readers.FileLayout] | None = None
+            candidates = candidate_contracts(path, settings.landing_dir)
+            if (
+                file_hash in hashes
+            ):  # same bytes: a duplicate, unless its file name gives another year
+                try:
+                    sniffed = readers.sniff(path, candidates)
+                except IngestionError:
+                    sniffed = None
+                key = delivery_key(*sniffed, path, file_hash) if sniffed else file_hash
+            else:
+                key = file_hash
+            if key in delivered:
+                file_id = next_file_id(con)
+                dest = None if dry_run else archive_file(settings, path, "_duplicates", file_id)
+                message = "same content as a file already delivered: skipped"
+                _log_file(
+                    con,
                     file_id=file_id,
-                    landing_path=str(path),
+                    source=None,
+                    path=path,
+                    archived=str(dest) if dest else None,
+                    file_hash=file_hash,
+                    size=size,
+                    status="duplicate",
+                    message=message,
+                    run_id=run_id,
                 )
+                report.outcomes.append(
+                    FileOutcome(
+                        path.name,
+                        None,
+                        "duplicate",
+                        message=message,
+                        file_id=file_id,
+                        landing_path=str(path),
+                    )
+                )
+                continue
+            try:
+                contract, layout = sniffed or readers.sniff(path, candidates)
+                _require_year(contract, layout, path)
+            except IngestionError as exc:
+                source = candidates[0].source if len(candidates) == 1 else None
+                _reject(
+                    con, settings, path, file_hash, size, source, str(exc), run_id, report, dry_run
+                )
+                continue
+            modified = dt.datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
+            to_queue.append(
+                [
+                    str(path),
+                    file_hash,
+                    size,
+                    contract.source,
+                    json.dumps(layout.to_json(), ensure_ascii=False),
+                    _now(),
+                    modified,
+                    identity,
+                ]
             )
-            continue
+            hashes.add(file_hash)
+            delivered.add(delivery_key(contract, layout, path, file_hash))
+            report.outcomes.append(
+                FileOutcome(path.name, contract.source, "queued", landing_path=str(path))
+            )
+    except BaseException:
+        # stopped half-way (an unreadable file, an interruption): what was recognised is queued, as
+        # a survey that queued file by file had done
         try:
-            contract, layout = sniffed or readers.sniff(path, candidates)
-            _require_year(contract, layout, path)
-        except IngestionError as exc:
-            source = candidates[0].source if len(candidates) == 1 else None
-            _reject(con, settings, path, file_hash, size, source, str(exc), run_id, report, dry_run)
-            continue
-        modified = dt.datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
-        to_queue.append(
-            [
-                str(path),
-                file_hash,
-                size,
-                contract.source,
-                json.dumps(layout.to_json(), ensure_ascii=False),
-                _now(),
-                modified,
-                identity,
-            ]
-        )
-        hashes.add(file_hash)
-        delivered.add(delivery_key(contract, layout, path, file_hash))
-        report.outcomes.append(
-            FileOutcome(path.name, contract.source, "queued", landing_path=str(path))
-        )
+            _queue(con, to_queue)
+        except duckdb.Error as exc:
+            log.warning("the files surveyed before the error could not be queued: %s", exc)
+        raise
     _queue(con, to_queue)
     return report
 
 
 def _queue(con: duckdb.DuckDBPyConnection, rows: list[list]) -> None:
     """Queue the surveyed files in one transaction (a commit per file cost more than sniffing
-    it). Stopped before, nothing is queued and the files are still in the landing folder: the
+    it). Killed before, nothing is queued and the files are still in the landing folder: the
     next run surveys them again."""
     if not rows:
         return
@@ -462,7 +475,10 @@ def _queue(con: duckdb.DuckDBPyConnection, rows: list[list]) -> None:
         )
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        try:
+            con.execute("rollback")
+        except duckdb.Error:  # a commit that failed already ended it: the cause is being raised
+            pass
         raise
 
 

@@ -388,3 +388,34 @@ def test_a_write_stopped_half_way_leaves_the_file_queued_and_nothing_written(
     assert region.query("select count(*) from raw.resource_survey") == [
         (report.files[0].rows_loaded,)
     ]
+
+
+def test_a_survey_stopped_by_an_error_queues_the_files_recognised_before_it(
+    region: Region, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error the survey does not expect (here reading the second file fails) stops the run, as
+    before, and the files recognised before it are queued, as a survey that queued each file at
+    once had left them; the next survey queues the rest."""
+    from ingestion import loader, readers
+
+    first = region.deliver("resource_survey_2024.csv")
+    second = region.deliver("vpr_school_stats_2024.xlsx")
+    _age(first, 7200)
+    _age(second, 3600)
+    real_sniff = readers.sniff
+
+    def unreadable(path: Path, contracts):  # type: ignore[no-untyped-def]
+        if path.name == second.name:
+            raise OSError("input/output error")
+        return real_sniff(path, contracts)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(readers, "sniff", unreadable)
+        with pytest.raises(OSError, match="input/output"):
+            loader.survey_landing(region.con, region.settings)
+    assert region.query("select source from raw._landing_queue") == [("resource_survey",)]
+    loader.survey_landing(region.con, region.settings)
+    assert region.query("select source from raw._landing_queue order by 1") == [
+        ("resource_survey",),
+        ("vpr_school_stats",),
+    ]

@@ -540,31 +540,48 @@ def test_cell_edges_never_call_a_file_plain_that_has_a_cell_to_trim(tmp_path: Pa
 
 
 def test_plain_cells_give_the_table_the_trimming_gives(tmp_path: Path) -> None:
-    """A generated-looking file is staged as plain and loads the same typed rows as with the
-    trimming of every cell; a file with one padded cell is not plain."""
+    """Files as regions send them — Windows-1251, UTF-8 with a BOM, UTF-16 (scanned as the UTF-8
+    it is transcoded to) — are staged as plain when no cell is padded, and not plain with one
+    padded cell or one no-break space; either way the rows typed with the flag are the rows typed
+    with the trimming of every cell (empty cells and a title line above the header included)."""
     from ingestion.validate import ValidationContext, Validator
 
     contract = get_contract("vpr_results")
+    title = "ВПР 2024, результаты участников"  # a title line above the header
     header = "Год;Код ОО;Класс;Предмет;Код участника;Первичный балл;Отметка;Статус"
-    rows = [f"2024;sch0001;4;Русский язык;P{i:04d};{i % 20},5;{2 + i % 4};явка" for i in range(50)]
-    plain = tmp_path / "vpr_results_2024.csv"
-    plain.write_text("\r\n".join([header, *rows]) + "\r\n", encoding="cp1251")
-    padded = tmp_path / "vpr_results_2023.csv"
-    padded.write_text(
-        "\r\n".join([header, *rows[:-1], rows[-1].replace(";4;", "; 4;")]), encoding="utf-8"
-    )
+    rows = [
+        f"2024;sch0001;4;Русский язык;P{i:04d};{i % 20},5;{2 + i % 4};явка" for i in range(48)
+    ] + ["2024;sch0001;4;Русский язык;P0048;;;неявка", "2024;sch0001;4;Математика;P0049;7;3;"]
+    padded = [*rows[:-1], rows[-1].replace(";Математика;", "; Математика;")]
+    nbsp = [*rows[:-1], rows[-1].replace(";Математика;", ";Математика\u00a0;")]
+    cases = []
+    for encoding in ("cp1251", "utf-8-sig", "utf-16"):
+        for label, body, plain in (
+            ("clean", rows, True),
+            ("padded", padded, False),
+            ("nbsp", nbsp, False),
+        ):
+            path = tmp_path / f"{label}_{encoding}" / "vpr_results_2024.csv"
+            path.parent.mkdir()
+            path.write_text("\r\n".join([title, header, *body]) + "\r\n", encoding=encoding)
+            cases.append((path, plain))
     con = duckdb.connect()
-    for path, expected in ((plain, True), (padded, False)):
+    for n, (path, expected) in enumerate(cases):
         _, layout = readers.sniff(path, [contract])
-        staged = readers.stage(con, path, layout, f"_s_{path.stem}")
-        assert staged.plain_cells is expected, path.name
+        staged = readers.stage(con, path, layout, f"_s_{n}")
+        assert staged.method == "duckdb" and staged.plain_cells is expected, path
         ctx = ValidationContext(max_year=2025)
-        tables = [
+        typed = [
             con.execute(
                 Validator(contract, layout, ctx, plain_cells=flag).typed_sql(staged.relation)
                 + " order by _row_number"
             ).fetchall()
-            for flag in (staged.plain_cells, False)
+            for flag in (True, False)
         ]
-        assert tables[0] == tables[1] and len(tables[0]) == 50
-        assert all(row[-1] for row in tables[0])  # every row valid
+        if expected:  # the flag's rows are the trimming's
+            assert typed[0] == typed[1] and len(typed[0]) == 50, path
+            assert all(row[-1] for row in typed[0])  # every row valid
+            assert typed[0][48][6:9] == (None, None, "absent")  # empty cells are NULL
+        else:  # (what the flag would get wrong if it were set: the padded or spaced mark)
+            assert typed[0] != typed[1], path
+            assert all(row[-1] for row in typed[1])
