@@ -26,9 +26,10 @@ import re
 import shutil
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Self
 
@@ -395,21 +396,11 @@ def survey_landing(
             else:
                 key = file_hash
             if key in delivered:
-                file_id = next_file_id(con)
-                dest = None if dry_run else archive_file(settings, path, "_duplicates", file_id)
                 message = "same content as a file already delivered: skipped"
-                _log_file(
-                    con,
-                    file_id=file_id,
-                    source=None,
-                    path=path,
-                    archived=str(dest) if dest else None,
-                    file_hash=file_hash,
-                    size=size,
-                    status="duplicate",
-                    message=message,
-                    run_id=run_id,
-                )
+                file_id, _ = _set_aside(
+                    con, path, file_hash, size, None, "duplicate", message, run_id,
+                    None if dry_run else partial(archive_file, settings, path, "_duplicates"),
+                )  # fmt: skip
                 report.outcomes.append(
                     FileOutcome(
                         path.name,
@@ -493,11 +484,21 @@ def _ensure_queue(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _reject(
-    con, settings, path, file_hash, size, source, message, run_id, report, dry_run=False
-) -> FileOutcome:
+def _set_aside(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    file_hash: str,
+    size: int,
+    source: str | None,
+    status: str,
+    message: str,
+    run_id: str | None,
+    move: Callable[[int], Path] | None,
+) -> tuple[int, Path | None]:
+    """A file not loaded (a duplicate, a rejection): the next file id, the file moved by ``move``
+    (None: a dry run moves nothing), a line in the load log. Returns the id and where it went."""
     file_id = next_file_id(con)
-    dest = None if dry_run else reject_file(settings, path, message)
+    dest = move(file_id) if move is not None else None
     _log_file(
         con,
         file_id=file_id,
@@ -506,10 +507,20 @@ def _reject(
         archived=str(dest) if dest else None,
         file_hash=file_hash,
         size=size,
-        status="rejected",
+        status=status,
         message=message,
         run_id=run_id,
     )
+    return file_id, dest
+
+
+def _reject(
+    con, settings, path, file_hash, size, source, message, run_id, report, dry_run=False
+) -> FileOutcome:
+    file_id, _ = _set_aside(
+        con, path, file_hash, size, source, "rejected", message, run_id,
+        None if dry_run else lambda _: reject_file(settings, path, message),
+    )  # fmt: skip
     if not dry_run:
         log.warning("rejected %s", message)
     outcome = FileOutcome(
