@@ -385,9 +385,8 @@ def survey_landing(
             size = path.stat().st_size
             sniffed: tuple[Contract, readers.FileLayout] | None = None
             candidates = candidate_contracts(path, settings.landing_dir)
-            if (
-                file_hash in hashes
-            ):  # same bytes: a duplicate, unless its file name gives another year
+            # the same bytes: a duplicate, unless its file name gives another year
+            if file_hash in hashes:
                 try:
                     sniffed = readers.sniff(path, candidates)
                 except IngestionError:
@@ -758,9 +757,8 @@ class _AheadChecker:
             raise ahead.error
         assert ahead.checked is not None
         self._written[id(ahead.cursor)] = ahead.checked.tables  # (a cursor's close drops them too)
-        checked = replace(ahead.checked, file_id=next_file_id(ahead.cursor))
-        return write_file(
-            ahead.cursor, self.settings, checked, item.file_hash, item.size, run_id,
+        return _write_with_next_id(
+            ahead.cursor, self.settings, ahead.checked, item.file_hash, item.size, run_id,
             item.queued_at, dry_run, item.file_identity, dequeue=item.landing_path,
         )  # fmt: skip
 
@@ -1061,10 +1059,15 @@ def load_file(
         known_codes_table,
         registry_empty,
     )
-    return _write_and_drop(con, settings, checked, file_hash, size, run_id, received_at, dry_run)
+    try:
+        return _write_with_next_id(
+            con, settings, checked, file_hash, size, run_id, received_at, dry_run
+        )
+    finally:
+        _drop_tables(con, checked.tables)
 
 
-def _write_and_drop(
+def _write_with_next_id(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
     checked: CheckedFile,
@@ -1074,15 +1077,15 @@ def _write_and_drop(
     received_at: dt.datetime | None,
     dry_run: bool,
     file_identity: str | None = None,
+    dequeue: str | None = None,
 ) -> FileOutcome:
-    """:func:`write_file` with the next file id of the load log, then the check's temp tables go."""
-    try:
-        checked = replace(checked, file_id=next_file_id(con))
-        return write_file(
-            con, settings, checked, file_hash, size, run_id, received_at, dry_run, file_identity
-        )
-    finally:
-        _drop_tables(con, checked.tables)
+    """:func:`write_file` with the next file id of the load log (the check's id only named its
+    temp tables): the ids are those of loading file by file, however many were checked ahead."""
+    checked = replace(checked, file_id=next_file_id(con))
+    return write_file(
+        con, settings, checked, file_hash, size, run_id, received_at, dry_run, file_identity,
+        dequeue,
+    )  # fmt: skip
 
 
 def _drop_tables(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> None:

@@ -437,6 +437,7 @@ class CellEdges:
         self.edge = np.zeros(256, dtype=bool)
         for ch in (delimiter or ";").encode("utf-8") + b'\r\n"':
             self.edge[ch] = True
+        self.windows_1251 = windows_1251
         self.nbsp = b"\xa0" if windows_1251 else b"\xc2\xa0"
         self.tail: int | None = None  # the last byte so far: its right neighbour comes next
         self.found = False
@@ -491,7 +492,7 @@ def _transcode(path: Path, encoding: str, edges: CellEdges | None = None) -> tup
                     ) from exc
                 newlines += out.count(b"\n")
                 if edges is not None:
-                    edges.feed(chunk if encoding == "cp1251" else out)
+                    edges.feed(chunk if edges.windows_1251 else out)
                 dst.write(out)
                 if not chunk:
                     break
