@@ -33,7 +33,8 @@ with
 -- hashes (tens of millions of them stay in memory where the strings spill); a hash collision
 -- only sends more rows to the exact ordering. The attempts are not materialized: reading the
 -- view again (once for the keys, once for the single attempts, once for the few repeated ones)
--- costs less than writing tens of millions of rows with their participant codes.
+-- costs less than writing tens of millions of rows with their participant codes; the repeated
+-- keys are (both branches read them, and DuckDB would otherwise group every key twice).
 attempts as not materialized (
     select
         school_id,
@@ -56,39 +57,20 @@ repeated_keys as materialized (
     having count(*) > 1
 ),
 
--- a key held once: its one attempt counts
-single_attempts as (
-    select
-        attempts.school_id,
-        attempts.procedure_code,
-        attempts.year,
-        count(*) filter (where attempts.is_participant) as participants,
-        count(*) filter (where attempts.is_failing) as failing
+counted_attempts as (
+    select attempts.*
     from attempts
     anti join repeated_keys on attempts.attempt_key = repeated_keys.attempt_key
-    group by attempts.school_id, attempts.procedure_code, attempts.year
-),
-
--- a key held more than once: the first attempt in the order of int_assessment_results counts
-repeated_attempts as (
-    select
-        school_id,
-        procedure_code,
-        year,
-        count(*) filter (where is_participant) as participants,
-        count(*) filter (where is_failing) as failing
-    from (
-        select attempts.*
-        from attempts
-        semi join repeated_keys on attempts.attempt_key = repeated_keys.attempt_key
-        qualify row_number() over (
-            partition by attempts.year, attempts.school_id, attempts.procedure_code, attempts.participant_code
-            order by {{ counted_attempt_order(
-                'attempts.is_participant', 'attempts.wave_order', 'attempts.file_id', 'attempts.source_row_number'
-            ) }}
-        ) = 1
-    ) as counted_repeats
-    group by school_id, procedure_code, year
+    union all
+    select attempts.*
+    from attempts
+    semi join repeated_keys on attempts.attempt_key = repeated_keys.attempt_key
+    qualify row_number() over (
+        partition by attempts.year, attempts.school_id, attempts.procedure_code, attempts.participant_code
+        order by {{ counted_attempt_order(
+            'attempts.is_participant', 'attempts.wave_order', 'attempts.file_id', 'attempts.source_row_number'
+        ) }}
+    ) = 1
 ),
 
 student_level as (
@@ -96,14 +78,10 @@ student_level as (
         school_id,
         procedure_code,
         year,
-        cast(sum(participants) as bigint) as participants,
-        cast(sum(failing) as bigint) as failing,
+        cast(count(*) filter (where is_participant) as bigint) as participants,
+        cast(count(*) filter (where is_failing) as bigint) as failing,
         'student_results' as result_source
-    from (
-        select * from single_attempts
-        union all
-        select * from repeated_attempts
-    ) as counted_attempts
+    from counted_attempts
     group by school_id, procedure_code, year
 ),
 
