@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -428,6 +429,12 @@ def run_checks(
 
 
 CHECKED = "__eduq_checked"
+# the values that fail a regex expectation (see _note_regex_misses), by the expectation's index
+REGEX_MISSES = "__eduq_regex_misses"
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _no_suspects(check: Check, frame: pd.DataFrame, rows_checked: int) -> CheckResult:
@@ -447,10 +454,35 @@ def _suspects(
     con.execute(f"create or replace temp table {CHECKED} as {sql}")
     try:
         rows_checked = con.execute(f"select count(*) from {CHECKED}").fetchall()[0][0]
+        _note_regex_misses(con, check)
         suspects = suspect_query(check, f"select * from {CHECKED}", types)
         return con.sql(suspects).df(), rows_checked
     finally:
         con.execute(f"drop table if exists {CHECKED}")
+        con.execute(f"drop table if exists {REGEX_MISSES}")
+
+
+def _note_regex_misses(con: duckdb.DuckDBPyConnection, check: Check) -> None:
+    """Write to the temporary table :data:`REGEX_MISSES` the distinct values of the checked rows
+    that fail each regex expectation of ``check`` (by its index), judged as Great Expectations
+    judges them on pandas (``column.astype(str).str.contains(regex)``: Python's ``re.search``).
+    DuckDB's own regex functions (RE2) do not say the same of every text: for them ``\\S`` and
+    ``[^…]`` take a Unicode space for a character, and ``$`` does not match before a final
+    newline."""
+    con.execute(f"create or replace temp table {REGEX_MISSES} (expectation integer, value varchar)")
+    for index, expectation in enumerate(check.expectations):
+        if expectation.kind != "ExpectColumnValuesToMatchRegex":
+            continue
+        pattern = re.compile(expectation.kwargs["regex"])
+        column = _quoted(expectation.kwargs["column"])
+        values = con.execute(
+            f"select distinct {column} from {CHECKED} where {column} is not null"
+        ).fetchall()
+        misses = [value for (value,) in values if pattern.search(value) is None]
+        if misses:
+            con.execute(
+                f"insert into {REGEX_MISSES} select ?, unnest(?::varchar[])", [index, misses]
+            )
 
 
 def _settle(
@@ -465,7 +497,7 @@ def _settle(
 _FLOATS = ("DOUBLE", "FLOAT", "REAL")
 _KNOWN_KWARGS = {
     "column", "column_list", "column_A", "column_B", "min_value", "max_value", "strict_min",
-    "strict_max", "or_equal", "value_set", "ignore_row_if",
+    "strict_max", "or_equal", "value_set", "ignore_row_if", "regex",
 }  # fmt: skip
 # a pair's rows that Great Expectations ignores: ones with a missing value, which are kept anyway
 _IGNORE_ROW_IF = {"neither", "both_values_are_missing", "either_value_is_missing"}
@@ -477,13 +509,13 @@ def suspect_query(check: Check, sql: str, types: dict[str, Any]) -> str | None:
     Only expectations that judge each row alone (not null, between, in a set, a pair of columns)
     or keys for uniqueness qualify, without ``mostly`` (a share of failures needs every row).
     A row is kept when it might fail: a missing value (NULL, or NaN for floating-point columns,
-    which pandas counts as missing), a value outside the bounds, a key held more than once. Great
-    Expectations then judges the kept rows as it would the whole result."""
+    which pandas counts as missing), a value outside the bounds, a key held more than once, a text
+    that does not match a regex (its values are judged in Python first: :func:`_note_regex_misses`
+    writes them to :data:`REGEX_MISSES` before this query runs). Great Expectations then judges the
+    kept rows as it would the whole result."""
 
     def col(name: Any) -> str | None:
-        return (
-            '"' + name.replace('"', '""') + '"' if isinstance(name, str) and name in types else None
-        )
+        return _quoted(name) if isinstance(name, str) and name in types else None
 
     def is_float(name: str) -> bool:
         return str(types[name]).upper() in _FLOATS
@@ -503,7 +535,7 @@ def suspect_query(check: Check, sql: str, types: dict[str, Any]) -> str | None:
 
     conditions: list[str] = []
     keys: list[str] = []
-    for expectation in check.expectations:
+    for index, expectation in enumerate(check.expectations):
         a = dict(expectation.kwargs)
         if set(a) - _KNOWN_KWARGS:
             return None  # mostly, row conditions, anything else: the whole result
@@ -541,6 +573,16 @@ def suspect_query(check: Check, sql: str, types: dict[str, Any]) -> str | None:
             if not values or None in values:
                 return None
             conditions.append(f"{col(a['column'])} not in ({', '.join(values)})")
+        elif (
+            kind == "ExpectColumnValuesToMatchRegex"
+            and col(a.get("column"))
+            and str(types[a["column"]]).upper() == "VARCHAR"  # (astype(str) of a text: the text)
+            and _compiles(a.get("regex"))
+        ):
+            conditions.append(
+                f"{col(a['column'])} in "
+                f"(select value from {REGEX_MISSES} where expectation = {index})"
+            )
         elif (
             kind
             in (
@@ -581,3 +623,14 @@ def suspect_query(check: Check, sql: str, types: dict[str, Any]) -> str | None:
         f"select *, row_number() over () as __eduq_row{window} from ({sql}) as q"
         f") as s where {' or '.join(conditions)} order by __eduq_row"
     )
+
+
+def _compiles(regex: Any) -> bool:
+    """A regex Python compiles (one it does not is left to Great Expectations to report)."""
+    if not isinstance(regex, str):
+        return False
+    try:
+        re.compile(regex)
+    except re.error:
+        return False
+    return True

@@ -732,6 +732,107 @@ def test_judging_only_the_suspect_rows_gives_the_verdicts_of_the_whole_result(
     }
 
 
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        None,  # the default Код ОО pattern
+        r"^\S+$",  # RE2's \S takes a Unicode space for a character; Python's does not
+        r"sch\d+",  # search, not a whole match: a code that only contains it matches
+        r"^sch\d{6}$",  # $ matches before a final newline in Python, not in RE2
+        r"^(?!sch000002)[a-z]\w+$",  # a look-ahead RE2 does not have
+    ],
+)
+def test_regex_checks_judged_on_their_suspect_rows_give_the_verdicts_of_the_whole_result(
+    con, monkeypatch: pytest.MonkeyPatch, pattern: str | None
+) -> None:
+    """The values that fail a regex are found in Python, as Great Expectations finds them on pandas
+    (re.search): judging only the rows that hold them gives the same status, message and failing
+    rows as judging every registry and crosswalk row, whatever the codes (a Unicode space, a final
+    newline, a Cyrillic look-alike, an empty code, a NULL, a code that only contains the pattern)."""
+    from gate.expectations import gx_runner
+
+    codes = ["sch\u2003005", "sch000006\n", "s\u0441h000007", "", None, "xsch000009y", "sch000002"]
+    _insert(
+        con,
+        "raw.schools",
+        [
+            {
+                "year": 2024,
+                "school_id": code,
+                "school_name": f"Школа {n}",
+                "municipality_code": "02",
+                "municipality_name": "Район",
+                "enrolment": 0,
+            }
+            for n, code in enumerate(codes)
+        ],
+        file_id=45,
+        file_name="schools_odd_codes.xlsx",
+    )
+    _insert(
+        con,
+        "raw.school_codes",
+        [
+            {"system": "РИС ГИА", "external_code": f"R-{n + 2}", "school_id": code}
+            for n, code in enumerate(codes)
+        ],
+        file_id=46,
+        file_name="school_codes_odd.csv",
+    )
+    catalog = read_catalog(con)
+    checks = [
+        c
+        for c in all_checks(catalog, pattern)
+        if c.asset
+        in (("staging", "stg_registry__schools"), ("staging", "stg_registry__school_codes"))
+    ]
+    assert len(checks) == 2
+    for check in checks:  # both are judged on their suspect rows
+        relation = con.sql(check.resolve_query(catalog))
+        types = dict(zip(relation.columns, relation.types))
+        assert gx_runner.suspect_query(check, "select 1", types) is not None, check.key
+
+    def outcome(results: list) -> dict:
+        return {
+            r.check.key: (
+                r.status,
+                r.message,
+                r.rows_checked,
+                None if r.failing_rows is None else r.failing_rows.astype(str).values.tolist(),
+            )
+            for r in results
+        }
+
+    suspects_only = outcome(run_checks(con, checks, catalog))
+    monkeypatch.setattr(gx_runner, "suspect_query", lambda *args: None)
+    whole = outcome(run_checks(con, checks, catalog))
+    assert suspects_only == whole
+    assert {v[0] for v in whole.values()} == {"failed"}
+
+
+def test_a_regex_python_does_not_compile_is_judged_on_the_whole_result() -> None:
+    """A regex Python cannot compile is not filtered: Great Expectations reports it on the whole
+    result, as before."""
+    from gate.expectations import gx_runner
+    from gate.expectations.check import Check, expect
+
+    def check(regex: str) -> Check:
+        return Check(
+            name="codes",
+            suite="raw",
+            asset=("raw", "t"),
+            level=Level.ERROR,
+            description="",
+            query="select a from raw.t",
+            expectations=(expect("ExpectColumnValuesToMatchRegex", column="a", regex=regex),),
+        )
+
+    assert gx_runner.suspect_query(check("^a+$"), "select a from t", {"a": "VARCHAR"}) is not None
+    assert gx_runner.suspect_query(check("^(a+$"), "select a from t", {"a": "VARCHAR"}) is None
+    # a column that is not text: pandas' astype(str) is not DuckDB's cast, the whole result
+    assert gx_runner.suspect_query(check("^1$"), "select a from t", {"a": "DOUBLE"}) is None
+
+
 def _all_columns(check) -> dict[str, str]:
     """Every column an expectation of ``check`` names, as a VARCHAR column (for suspect_query)."""
     names = set()
