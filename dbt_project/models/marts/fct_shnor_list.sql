@@ -72,20 +72,15 @@ per_school as (
             as all_pooled_share,
         avg(counted_results.fail_share) filter (where counted_results.is_flagged) as flagged_mean_share,
         max(counted_results.fail_share) filter (where counted_results.is_flagged) as flagged_max_share,
+        -- filtered, not a CASE that leaves NULLs to skip: an ordered aggregate sorts every row it
+        -- is given (the whole country's counted results: 0.55 → 0.2 s for the model)
         string_agg(
-            case
-                when counted_results.is_flagged
-                    then counted_results.procedure_name_ru || ' (' || round(counted_results.fail_share * 100, 1) || '%)'
-            end,
+            counted_results.procedure_name_ru || ' (' || round(counted_results.fail_share * 100, 1) || '%)',
             '; ' order by counted_results.procedure_code
-        ) as flagged_procedures,
-        string_agg(
-            case
-                when counted_results.is_flagged and counted_results.is_prior_flagged
-                    then counted_results.procedure_name_ru
-            end,
-            '; ' order by counted_results.procedure_code
-        ) as persistent_procedures
+        ) filter (where counted_results.is_flagged) as flagged_procedures,
+        string_agg(counted_results.procedure_name_ru, '; ' order by counted_results.procedure_code)
+            filter (where counted_results.is_flagged and counted_results.is_prior_flagged)
+            as persistent_procedures
     from spine
     left join counted_results
         on spine.school_id = counted_results.school_id
