@@ -167,8 +167,17 @@
                 {%- if (year - back) not in wanted -%}{%- do wanted.append(year - back) -%}{%- endif -%}
             {%- endfor -%}
         {%- endfor -%}
-        {{ column }} in ({{ wanted | sort | join(', ') }})
+        {{ year_in(column, wanted) }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- ``column`` is one of ``years`` (a non-empty list), said so that DuckDB applies it below joins
+    and latest-delivery windows: a range it carries to every column the query equates with
+    ``column`` (the year of a staging view's latest-delivery partitions, say), an IN list it
+    keeps where it was written. A night counting one year of a country's results read every
+    year's partitions without the range (int_procedure_counts 0.73 → 0.30 s, the same rows). -#}
+{% macro year_in(column, years) -%}
+    ({{ column }} >= {{ years | min }} and {{ column }} <= {{ years | max }} and {{ column }} in ({{ years | sort | join(', ') }}))
 {%- endmacro %}
 
 {#- Post-hook (``column``: the model's year column, its unique_key): the record says what the table

@@ -19,7 +19,7 @@
 {%- endif -%}
 {%- set year_filter = "" -%}
 {%- if years_to_count is not none -%}
-    {%- set year_filter = " and year in (" ~ (years_to_count | join(", ") if years_to_count else "null") ~ ")" -%}
+    {%- set year_filter = " and " ~ (year_in('year', years_to_count) if years_to_count else "false") -%}
 {%- endif %}
 
 -- Participants (N) and failing results (F) per school, procedure and year. Student-level
