@@ -20,9 +20,10 @@
     intermediate.<model>__built_from (year, input_fingerprint, computed_at): written by the model's
     post-hook in the same build, so a build that fails leaves the old record and the next build
     computes the years again. They are computed once per build, before it (to find the years to
-    compute: intermediate.<model>__fingerprints, which the post-hook reads and drops). A night that brings one region's new year computes that year only:
-    at a whole country's size the rebuild of every year of these models was ~8 s of the ~25 s of
-    node time of such a night's dbt build. -#}
+    compute: intermediate.<model>__fingerprints, which the post-hook reads and drops). A night
+    that brings one region's new year computes that year only: at a whole country's size the
+    rebuild of every year of these models was ~8 s of the ~25 s of node time of such a night's
+    dbt build. -#}
 
 {% macro year_local_record_relation() -%}
     {{- return(api.Relation.create(
