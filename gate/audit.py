@@ -352,7 +352,7 @@ def run_audit(
     if prepare_promotion:
         from gate.promote import prepare_export
 
-        export_future = alongside.submit(prepare_export, settings, identity)
+        export_future = alongside.submit(prepare_export, settings, identity, build_id)
     alongside.shutdown(wait=False)
     record = None
     try:

@@ -30,7 +30,7 @@ from gate.audit import (
     records,
 )
 from gate.errors import CandidateChanged, PromotionRefused
-from gate.serving_export import export_warehouse
+from gate.serving_export import PreviousExport, export_warehouse
 
 AUDIT_SCHEMA = "audit"
 
@@ -304,29 +304,95 @@ def prepared_export_path(settings: Settings, identity: str) -> Path:
 
 def discard_prepared_exports(settings: Settings) -> None:
     for path in settings.serving_db.parent.glob(f".{settings.serving_db.name}.prepared-*"):
-        path.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)  # (the export and its note)
 
 
-def prepare_export(settings: Settings, identity: str) -> Path | None:
+def prepare_export(settings: Settings, identity: str, build_id: str | None = None) -> Path | None:
     """Export the candidate's public part ahead of its promotion, while the audit judges it (both
     only read the candidate): the promotion of that same candidate then renames it into place
     instead of exporting (seconds at a country's size). Kept only if the candidate's identity is
-    ``identity`` before and after the export; None when it changed (the promotion then exports)."""
+    ``identity`` before and after the export; None when it changed (the promotion then exports).
+
+    When the run ``build_id`` started from the audited build whose export is the serving file
+    (gate.baseline), the export starts from that file (:func:`_previous_export`): the year-local
+    marts' years that build did not compute are kept, not copied again."""
     candidate = settings.candidate_db
     discard_prepared_exports(settings)
     if file_identity(candidate) != identity:
         return None
     target = prepared_export_path(settings, identity)
     tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
+    base = target.with_name(f"{target.name}.{os.getpid()}.base")
+    for path in (tmp, base):
+        path.unlink(missing_ok=True)
     try:
-        export_warehouse(candidate, tmp, SERVING_SCHEMAS, SERVING_STORAGE_VERSION)
+        previous, from_build = _previous_export(settings, build_id, base)
+        result = export_warehouse(
+            candidate, tmp, SERVING_SCHEMAS, SERVING_STORAGE_VERSION, previous=previous
+        )
         if file_identity(candidate) != identity or pending_wal(candidate):
             return None
+        write_json_atomic(
+            _export_note_path(target),
+            _export_note(
+                result.year_records, from_build if result.kept_rows else None, result.kept_rows
+            ),
+        )
         os.replace(tmp, target)
     finally:
-        tmp.unlink(missing_ok=True)
+        for path in (tmp, base):
+            path.unlink(missing_ok=True)
     return target
+
+
+# an export written anew may grow by this factor (the rows of recomputed years deleted and written
+# again) before the next export is written from scratch
+EXPORT_GROWTH_LIMIT = 2.0
+
+
+def _previous_export(
+    settings: Settings, build_id: str | None, copy: Path
+) -> tuple[PreviousExport | None, str | None]:
+    """The serving file as a starting point for the export of the run ``build_id`` (copied to
+    ``copy``, hashed as it is copied), and its build; (None, None) unless all of these hold: the
+    run started from an audited build (its plan, gate.baseline: the candidate was then exactly that
+    build's), the serving file is that build's export (serving.json, with the same code), it is
+    byte for byte what promotion wrote, it records what its year-local marts were built from, and
+    it has not grown past :data:`EXPORT_GROWTH_LIMIT` times its last export from scratch."""
+    from core.code_version import code_fingerprint
+    from gate.baseline import read_plan
+
+    if build_id is None or not settings.serving_db.exists():
+        return None, None
+    plan = read_plan(settings, build_id)
+    state = _read_state(serving_state_path(settings))
+    if (
+        plan is None
+        or state.get("build_id") != plan.baseline_build
+        or state.get("code_fingerprint") != code_fingerprint()
+        or not isinstance(state.get("year_records"), dict)
+        or not state.get("full_export_bytes")
+        or settings.serving_db.stat().st_size > EXPORT_GROWTH_LIMIT * state["full_export_bytes"]
+    ):
+        return None, None
+    if _copy_hashing(settings.serving_db, copy) != state.get("serving_sha256"):
+        return None, None
+    return PreviousExport(copy, state["year_records"]), plan.baseline_build
+
+
+def _export_note_path(prepared: Path) -> Path:
+    return prepared.with_name(prepared.name + ".json")
+
+
+def _export_note(year_records: dict, from_build: str | None, kept_rows: dict[str, int]) -> dict:
+    """What serving.json says of an export: what its year-local marts were built from (the next
+    export's starting point), and the earlier export it kept rows of (None: written anew)."""
+    return {
+        "year_records": {
+            t: {str(y): v for y, v in years.items()} for t, years in year_records.items()
+        },
+        "export": {"from_build": from_build, "kept_rows": kept_rows},
+    }
 
 
 def promote(settings: Settings) -> Promotion:
@@ -364,9 +430,11 @@ def promote(settings: Settings) -> Promotion:
     prepared = prepared_export_path(settings, identity)
     try:
         try:  # exported while the audit ran, from this very candidate
+            note = json.loads(_export_note_path(prepared).read_text(encoding="utf-8"))
             os.replace(prepared, tmp)
-        except FileNotFoundError:
-            export_warehouse(candidate, tmp, SERVING_SCHEMAS, SERVING_STORAGE_VERSION)
+        except (FileNotFoundError, ValueError):
+            result = export_warehouse(candidate, tmp, SERVING_SCHEMAS, SERVING_STORAGE_VERSION)
+            note = _export_note(result.year_records, None, {})
         discard_prepared_exports(settings)
         add_load_log(tmp, candidate)
         embed_audit(tmp, record, dt.datetime.now(dt.UTC))
@@ -387,6 +455,13 @@ def promote(settings: Settings) -> Promotion:
             previous_sha = (
                 None  # the file in place is not what the record said: do not vouch for it
             )
+        # the size of the last export written from scratch (the starting point may grow to a
+        # limit: _previous_export)
+        full_export_bytes = (
+            previous.get("full_export_bytes")
+            if note["export"]["from_build"]
+            else promotion.size_bytes
+        )
         write_json_atomic(
             state_path,
             {
@@ -400,6 +475,8 @@ def promote(settings: Settings) -> Promotion:
                 "code_fingerprint": record.code_fingerprint,
                 "methodology_profile": record.methodology_profile,
                 "promoted_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+                "full_export_bytes": full_export_bytes,
+                **note,
             },
         )
         os.replace(tmp, serving)

@@ -480,3 +480,31 @@ def test_dagster_shows_the_unchanged_models_and_their_carried_tests(night) -> No
     assert carried.passed and carried.metadata["tests_carried_over"].value > 0
     ran = checks[(dg.AssetKey(["marts", "fct_shnor_list"]), "dbt_tests")]
     assert ran.passed and ran.metadata["tests_run"].value > 0
+
+
+def test_the_serving_file_is_written_from_the_last_one_and_equals_an_export_from_scratch(
+    night, tmp_path
+) -> None:
+    """The night's serving file starts from the audited build's (gate.promote._previous_export):
+    the year-local marts keep the rows of the years the night did not compute (every year but
+    2023 of the survey marts, 2024-2025 of the results), and the file holds exactly what an
+    export from scratch of the night's candidate holds: every table of the served schemas with
+    its DDL, comments and rows, and the views."""
+    from gate.promote import SERVING_SCHEMAS, serving_state_path
+    from gate.serving_export import export_warehouse
+    from tests.unit.test_serving_export import _contents
+
+    state = json.loads(serving_state_path(night.settings).read_text(encoding="utf-8"))
+    assert state["export"]["from_build"] == night.start.baseline_build
+    kept = state["export"]["kept_rows"]
+    assert {*YEAR_LOCAL, "fct_procedure_results"} <= {
+        t.split(".")[1] for t, n in kept.items() if n > 0
+    }
+    assert set(state["year_records"]) >= {f"marts.{t}" for t in YEAR_LOCAL}
+    scratch = tmp_path / "scratch.duckdb"
+    export_warehouse(night.settings.candidate_db, scratch, SERVING_SCHEMAS)
+    served = tmp_path / "served.duckdb"
+    shutil.copy(night.settings.serving_db, served)
+    with duckdb.connect(str(served)) as con:  # what promotion adds after the export
+        con.execute("drop schema audit cascade; drop schema meta cascade")
+    assert _contents(served) == _contents(scratch)

@@ -591,9 +591,9 @@ def test_the_serving_export_written_during_the_audit_is_promoted_only_for_that_c
     exports: list[Path] = []
     real_export = promote_module.export_warehouse
 
-    def counting_export(source, target, *args):
+    def counting_export(source, target, *args, **kwargs):
         exports.append(Path(target))
-        return real_export(source, target, *args)
+        return real_export(source, target, *args, **kwargs)
 
     monkeypatch.setattr(promote_module, "export_warehouse", counting_export)
 

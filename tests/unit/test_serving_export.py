@@ -147,3 +147,168 @@ def test_the_export_writes_a_new_file_only(warehouse: Path, tmp_path: Path) -> N
     with pytest.raises(ExportFailed, match="no warehouse"):
         export_warehouse(tmp_path / "missing.duckdb", tmp_path / "d.duckdb", ["marts"])
     assert not (tmp_path / "b.duckdb").exists() and not (tmp_path / "c.duckdb").exists()
+
+
+def _source(path: Path, years: dict[int, list[tuple]], records: dict[int, str], other: str) -> None:
+    """A warehouse with a year-local mart (marts.fct_y and its record
+    intermediate.fct_y__built_from), another mart, a reference table and a view."""
+    with duckdb.connect(str(path)) as con:
+        for schema in ("marts", "intermediate", "reference"):
+            con.execute(f"create schema if not exists {schema}")
+        con.execute(
+            """create or replace table marts.fct_y (
+                   school_id varchar not null, year integer, share double, primary key (school_id, year))"""
+        )
+        for year, rows in years.items():
+            for school, share in rows:
+                con.execute("insert into marts.fct_y values (?, ?, ?)", [school, year, share])
+        con.execute("comment on table marts.fct_y is 'Доли по годам'")
+        con.execute("comment on column marts.fct_y.share is 'Доля'")
+        con.execute(
+            """create or replace table intermediate.fct_y__built_from (
+                   year integer, input_fingerprint varchar, computed_at timestamp)"""
+        )
+        for year, at in records.items():
+            con.execute(
+                "insert into intermediate.fct_y__built_from values (?, ?, ?)",
+                [year, f"fp{year}-{at}", f"2026-12-0{at} 01:02:03.456789"],
+            )
+        con.execute(f"create or replace table marts.other as select '{other}' as note")
+        con.execute(
+            "create or replace table reference.profiles as select 'fioko_2025' as profile_name"
+        )
+        con.execute(
+            "create or replace view marts.high as select * from marts.fct_y where share > 0.5"
+        )
+
+
+def _contents(path: Path) -> dict:
+    """Everything a reader sees of an exported file: tables (DDL, comments, rows), views, schemas."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        db = "current_database()"
+        tables = con.execute(
+            f"select schema_name, table_name, sql, comment from duckdb_tables() where database_name = {db} "
+            "order by 1, 2"
+        ).fetchall()
+        return {
+            "schemas": con.execute(
+                f"select schema_name from duckdb_schemas() where database_name = {db} and not internal order by 1"
+            ).fetchall(),
+            "tables": [
+                (
+                    s,
+                    t,
+                    ddl,
+                    comment,
+                    sorted(con.execute(f'select * from "{s}"."{t}"').fetchall(), key=repr),
+                    con.execute(
+                        "select column_name, comment from duckdb_columns() where database_name = "
+                        f"{db} and schema_name = ? and table_name = ? order by column_index",
+                        [s, t],
+                    ).fetchall(),
+                )
+                for s, t, ddl, comment in tables
+            ],
+            "views": con.execute(
+                f"select schema_name, view_name, sql from duckdb_views() where database_name = {db} "
+                "and not internal order by 1, 2"
+            ).fetchall(),
+        }
+
+
+def test_an_export_from_the_earlier_one_equals_an_export_from_scratch(tmp_path: Path) -> None:
+    """Starting from the earlier export, the rows of the years a year-local mart recorded as before
+    are kept and everything else is written again: the file holds exactly what an export from
+    scratch of the same warehouse holds (tables, DDL, comments, rows, views; nothing the earlier
+    file had besides: promotion's audit schema, a table gone from the source), and DuckDB 1.x reads
+    it. A year recomputed (its record's time changed), a year gone, a new year, another mart
+    changed: only the unchanged year's rows are kept."""
+    from gate.serving_export import PreviousExport
+
+    source = tmp_path / "candidate.duckdb"
+    _source(
+        source,
+        {2022: [("a", 0.1), ("b", 0.2)], 2023: [("a", 0.3)], 2024: [("a", 0.6), ("b", 0.7)]},
+        {2022: 1, 2023: 1, 2024: 1},
+        "first",
+    )
+    with duckdb.connect(str(source)) as con:
+        con.execute("create table marts.gone as select 1 as x")
+    first = export_warehouse(source, tmp_path / "first.duckdb", ["marts", "reference"])
+    assert first.year_records == {
+        "marts.fct_y": {y: f"fp{y}-1@2026-12-01 01:02:03.456789" for y in (2022, 2023, 2024)}
+    }
+    with duckdb.connect(str(tmp_path / "first.duckdb")) as con:  # what promotion adds
+        con.execute("create schema audit; create table audit.build as select 'b1' as build_id")
+        con.execute("create table main.stray as select 1 as x")
+
+    # the night: 2024 recomputed (new record), 2023 gone, 2025 new, 2022 as before; other mart changed
+    _source(
+        source,
+        {2022: [("a", 0.1), ("b", 0.2)], 2024: [("a", 0.9)], 2025: [("c", 0.55)]},
+        {2022: 1, 2024: 2, 2025: 2},
+        "second",
+    )
+    with duckdb.connect(str(source)) as con:
+        con.execute("drop table marts.gone")
+        con.execute("create table marts.new as select 2 as y")
+    scratch = export_warehouse(source, tmp_path / "scratch.duckdb", ["marts", "reference"])
+    assert scratch.kept_rows == {}
+    incremental = export_warehouse(
+        source,
+        tmp_path / "incremental.duckdb",
+        ["marts", "reference"],
+        previous=PreviousExport(tmp_path / "first.duckdb", first.year_records),
+    )
+    assert incremental.kept_rows == {"marts.fct_y": 2}  # 2022's two rows
+    assert incremental.tables == scratch.tables
+    assert incremental.year_records == scratch.year_records
+    assert _contents(tmp_path / "incremental.duckdb") == _contents(tmp_path / "scratch.duckdb")
+    assert (tmp_path / "first.duckdb").exists()  # the earlier export is left as it was
+    first_seen = _contents(tmp_path / "first.duckdb")
+    assert first_seen["schemas"] == [("audit",), ("marts",), ("reference",)]
+    assert ("main", "stray") in {(t[0], t[1]) for t in first_seen["tables"]}
+
+    # DuckDB 1.x reads the file written from the earlier one
+    if not DUCKDB1_PYTHON.exists():
+        pytest.fail(f"no DuckDB 1.x environment at {DUCKDB1_PYTHON}: run `make setup`")
+    done = subprocess.run(
+        [
+            str(DUCKDB1_PYTHON),
+            "-c",
+            (
+                "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+                "print(c.execute('select count(*), round(sum(share), 6) from marts.fct_y').fetchone())"
+            ),
+            str(tmp_path / "incremental.duckdb"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(4, 1.75)"
+
+
+def test_an_earlier_export_that_cannot_be_used_means_an_export_from_scratch(tmp_path: Path) -> None:
+    """A starting point that is not a DuckDB file (damaged, say) is left aside: the export is
+    written from scratch, whole."""
+    from gate.serving_export import PreviousExport
+
+    source = tmp_path / "candidate.duckdb"
+    _source(source, {2024: [("a", 0.6)]}, {2024: 1}, "x")
+    broken = tmp_path / "broken.duckdb"
+    broken.write_bytes(b"not a database")
+    result = export_warehouse(
+        source,
+        tmp_path / "out.duckdb",
+        ["marts", "reference"],
+        previous=PreviousExport(
+            broken, {"marts.fct_y": {2024: "fp2024-1@2026-12-01 01:02:03.456789"}}
+        ),
+    )
+    assert result.kept_rows == {}
+    scratch = export_warehouse(source, tmp_path / "scratch.duckdb", ["marts", "reference"])
+    assert _contents(tmp_path / "out.duckdb") == _contents(tmp_path / "scratch.duckdb")
+    assert scratch.tables == result.tables
