@@ -702,20 +702,7 @@ def test_judging_only_the_suspect_rows_gives_the_verdicts_of_the_whole_result(
         "intermediate__int_procedure_coverage__no_vanished_procedure",
     } <= {c.key for c in filtered}
 
-    def outcome(results: list) -> dict:
-        return {
-            r.check.key: (
-                r.status,
-                r.message,
-                r.rows_checked,
-                None if r.failing_rows is None else r.failing_rows.astype(str).values.tolist(),
-            )
-            for r in results
-        }
-
-    suspects_only = outcome(run_checks(con, checks, catalog))
-    monkeypatch.setattr(gx_runner, "suspect_query", lambda *args: None)
-    whole = outcome(run_checks(con, checks, catalog))
+    suspects_only, whole = _judged_on_suspects_and_whole(con, checks, catalog, monkeypatch)
     assert suspects_only == whole
     failed = {k for k, v in whole.items() if v[0] == "failed"}
     assert {
@@ -792,20 +779,7 @@ def test_regex_checks_judged_on_their_suspect_rows_give_the_verdicts_of_the_whol
         types = dict(zip(relation.columns, relation.types))
         assert gx_runner.suspect_query(check, "select 1", types) is not None, check.key
 
-    def outcome(results: list) -> dict:
-        return {
-            r.check.key: (
-                r.status,
-                r.message,
-                r.rows_checked,
-                None if r.failing_rows is None else r.failing_rows.astype(str).values.tolist(),
-            )
-            for r in results
-        }
-
-    suspects_only = outcome(run_checks(con, checks, catalog))
-    monkeypatch.setattr(gx_runner, "suspect_query", lambda *args: None)
-    whole = outcome(run_checks(con, checks, catalog))
+    suspects_only, whole = _judged_on_suspects_and_whole(con, checks, catalog, monkeypatch)
     assert suspects_only == whole
     assert {v[0] for v in whole.values()} == {"failed"}
 
@@ -831,6 +805,27 @@ def test_a_regex_python_does_not_compile_is_judged_on_the_whole_result() -> None
     assert gx_runner.suspect_query(check("^(a+$"), "select a from t", {"a": "VARCHAR"}) is None
     # a column that is not text: pandas' astype(str) is not DuckDB's cast, the whole result
     assert gx_runner.suspect_query(check("^1$"), "select a from t", {"a": "DOUBLE"}) is None
+
+
+def _judged_on_suspects_and_whole(con, checks, catalog, monkeypatch: pytest.MonkeyPatch) -> tuple:
+    """Each check's status, message, rows checked and failing rows, judged on its suspect rows and
+    then (suspect_query disabled) on its whole result."""
+    from gate.expectations import gx_runner
+
+    def outcome(results: list) -> dict:
+        return {
+            r.check.key: (
+                r.status,
+                r.message,
+                r.rows_checked,
+                None if r.failing_rows is None else r.failing_rows.astype(str).values.tolist(),
+            )
+            for r in results
+        }
+
+    suspects_only = outcome(run_checks(con, checks, catalog))
+    monkeypatch.setattr(gx_runner, "suspect_query", lambda *args: None)
+    return suspects_only, outcome(run_checks(con, checks, catalog))
 
 
 def _all_columns(check) -> dict[str, str]:
