@@ -80,7 +80,10 @@ def test_duckdbs_settings_are_set_once_when_the_database_opens() -> None:
     dev = output["eduq"]["outputs"]["dev"]
     assert "settings" not in dev
     options = dev["config_options"]
-    assert set(options) == {"temp_directory", "memory_limit", "threads"}
+    assert set(options) == {"temp_directory", "memory_limit", "threads", "checkpoint_threshold"}
+    # a checkpoint at 256 MB of write-ahead log, not DuckDB's 16 MB (a night's build checkpointed
+    # the whole file a few times), bounded: changes not yet checkpointed stay in memory
+    assert options["checkpoint_threshold"] == "256MB"
     for key, env in [
         ("temp_directory", "EDUQ_DUCKDB_TEMP_DIR"),
         ("memory_limit", "EDUQ_DUCKDB_MEMORY_LIMIT"),
