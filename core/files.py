@@ -23,6 +23,19 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def copy_hashing(source: Path, target: Path) -> str:
+    """Copy ``source`` to ``target`` (written to disk) and return the SHA-256 of what was copied:
+    the bytes read once for both."""
+    digest = hashlib.sha256()
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        while chunk := src.read(CHUNK):
+            digest.update(chunk)
+            dst.write(chunk)
+        dst.flush()
+        os.fsync(dst.fileno())
+    return digest.hexdigest()
+
+
 def pending_wal(path: Path) -> bool:
     """Whether the DuckDB file ``path`` has changes in its write-ahead log (``<path>.wal``) not yet
     written into it: a reader would see them, its identity and its hash do not."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from core.files import CHUNK, file_identity, fsync_dir, pending_wal, sha256_file, write_json_atomic
+from core.files import file_identity, fsync_dir, pending_wal, sha256_file, write_json_atomic
 from core.settings import Settings
 from gate.audit import (
     PERSONAL_MASK,
@@ -57,17 +57,6 @@ class ServingAudit:
     errors_failed: int
     warnings: int
     record: dict
-
-
-def _copy_hashing(source: Path, target: Path) -> str:
-    digest = hashlib.sha256()
-    with open(source, "rb") as src, open(target, "wb") as dst:
-        while chunk := src.read(CHUNK):
-            digest.update(chunk)
-            dst.write(chunk)
-        dst.flush()
-        os.fsync(dst.fileno())
-    return digest.hexdigest()
 
 
 # what readers get: the public marts and the reference tables (methodology profiles, thresholds);
@@ -322,11 +311,9 @@ def prepare_export(settings: Settings, identity: str, build_id: str | None = Non
         return None
     target = prepared_export_path(settings, identity)
     tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    base = target.with_name(f"{target.name}.{os.getpid()}.base")
-    for path in (tmp, base):
-        path.unlink(missing_ok=True)
+    tmp.unlink(missing_ok=True)
     try:
-        previous, from_build = _previous_export(settings, build_id, base)
+        previous, from_build = _previous_export(settings, build_id)
         result = export_warehouse(
             candidate, tmp, SERVING_SCHEMAS, SERVING_STORAGE_VERSION, previous=previous
         )
@@ -340,8 +327,7 @@ def prepare_export(settings: Settings, identity: str, build_id: str | None = Non
         )
         os.replace(tmp, target)
     finally:
-        for path in (tmp, base):
-            path.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
     return target
 
 
@@ -351,14 +337,15 @@ EXPORT_GROWTH_LIMIT = 2.0
 
 
 def _previous_export(
-    settings: Settings, build_id: str | None, copy: Path
+    settings: Settings, build_id: str | None
 ) -> tuple[PreviousExport | None, str | None]:
-    """The serving file as a starting point for the export of the run ``build_id`` (copied to
-    ``copy``, hashed as it is copied), and its build; (None, None) unless all of these hold: the
-    run started from an audited build (its plan, gate.baseline: the candidate was then exactly that
-    build's), the serving file is that build's export (serving.json, with the same code), it is
-    byte for byte what promotion wrote, it records what its year-local marts were built from, and
-    it has not grown past :data:`EXPORT_GROWTH_LIMIT` times its last export from scratch."""
+    """The serving file as a starting point for the export of the run ``build_id``, and its build;
+    (None, None) unless all of these hold: the run started from an audited build (its plan,
+    gate.baseline: the candidate was then exactly that build's), the serving file is that build's
+    export (serving.json, with the same code), it records what its year-local marts were built
+    from, and it has not grown past :data:`EXPORT_GROWTH_LIMIT` times its last export from scratch.
+    That it is byte for byte what promotion wrote, the export checks as it copies it (the SHA-256
+    serving.json recorded)."""
     from core.code_version import code_fingerprint
     from gate.baseline import read_plan
 
@@ -375,9 +362,10 @@ def _previous_export(
         or settings.serving_db.stat().st_size > EXPORT_GROWTH_LIMIT * state["full_export_bytes"]
     ):
         return None, None
-    if _copy_hashing(settings.serving_db, copy) != state.get("serving_sha256"):
-        return None, None
-    return PreviousExport(copy, state["year_records"]), plan.baseline_build
+    return (
+        PreviousExport(settings.serving_db, state["year_records"], state.get("serving_sha256")),
+        plan.baseline_build,
+    )
 
 
 def _export_note_path(prepared: Path) -> Path:

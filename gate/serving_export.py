@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from core.files import copy_hashing
 from gate.errors import GateError
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,12 @@ YearRecords = Mapping[str, Mapping[int, str]]
 
 @dataclass(frozen=True)
 class PreviousExport:
-    """An earlier export of the same warehouse and the year records of its source then."""
+    """An earlier export of the same warehouse, the year records of its source then, and the
+    SHA-256 the file must have (checked as it is copied: another file is not started from)."""
 
     path: Path
     year_records: YearRecords
+    sha256: str | None
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,8 @@ def _export(
         if previous is not None:
             if previous.path.with_name(previous.path.name + ".wal").exists():
                 raise OSError(f"{previous.path} has a write-ahead log")
-            shutil.copyfile(previous.path, target_db)
+            if copy_hashing(previous.path, target_db) != previous.sha256:
+                raise OSError(f"{previous.path} is not the file expected (another SHA-256)")
             # an existing file keeps the storage version it was written in (the serving one)
             con.execute(f"attach {_literal(str(target_db))} as {TARGET}")
         else:

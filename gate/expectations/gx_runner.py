@@ -469,10 +469,14 @@ def _note_regex_misses(con: duckdb.DuckDBPyConnection, check: Check) -> None:
     DuckDB's own regex functions (RE2) do not say the same of every text: for them ``\\S`` and
     ``[^…]`` take a Unicode space for a character, and ``$`` does not match before a final
     newline."""
+    regexes = [
+        (index, e) for index, e in enumerate(check.expectations)
+        if e.kind == "ExpectColumnValuesToMatchRegex"
+    ]  # fmt: skip
+    if not regexes:  # (most checks: no table to write)
+        return
     con.execute(f"create or replace temp table {REGEX_MISSES} (expectation integer, value varchar)")
-    for index, expectation in enumerate(check.expectations):
-        if expectation.kind != "ExpectColumnValuesToMatchRegex":
-            continue
+    for index, expectation in regexes:
         pattern = re.compile(expectation.kwargs["regex"])
         column = _quoted(expectation.kwargs["column"])
         values = con.execute(

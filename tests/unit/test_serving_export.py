@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from core.files import sha256_file
 from gate.serving_export import ExportFailed, export_warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,7 +259,9 @@ def test_an_export_from_the_earlier_one_equals_an_export_from_scratch(tmp_path: 
         source,
         tmp_path / "incremental.duckdb",
         ["marts", "reference"],
-        previous=PreviousExport(tmp_path / "first.duckdb", first.year_records),
+        previous=PreviousExport(
+            tmp_path / "first.duckdb", first.year_records, sha256_file(tmp_path / "first.duckdb")
+        ),
     )
     assert incremental.kept_rows == {"marts.fct_y": 2}  # 2022's two rows
     assert incremental.tables == scratch.tables
@@ -292,23 +295,26 @@ def test_an_export_from_the_earlier_one_equals_an_export_from_scratch(tmp_path: 
 
 
 def test_an_earlier_export_that_cannot_be_used_means_an_export_from_scratch(tmp_path: Path) -> None:
-    """A starting point that is not a DuckDB file (damaged, say) is left aside: the export is
-    written from scratch, whole."""
+    """A starting point that is not a DuckDB file (damaged, say), or not the file expected (another
+    SHA-256 than promotion recorded), is left aside: the export is written from scratch, whole."""
     from gate.serving_export import PreviousExport
 
     source = tmp_path / "candidate.duckdb"
     _source(source, {2024: [("a", 0.6)]}, {2024: 1}, "x")
+    records = {"marts.fct_y": {2024: "fp2024-1@2026-12-01 01:02:03.456789"}}
+    scratch = export_warehouse(source, tmp_path / "scratch.duckdb", ["marts", "reference"])
     broken = tmp_path / "broken.duckdb"
     broken.write_bytes(b"not a database")
-    result = export_warehouse(
-        source,
-        tmp_path / "out.duckdb",
-        ["marts", "reference"],
-        previous=PreviousExport(
-            broken, {"marts.fct_y": {2024: "fp2024-1@2026-12-01 01:02:03.456789"}}
-        ),
-    )
-    assert result.kept_rows == {}
-    scratch = export_warehouse(source, tmp_path / "scratch.duckdb", ["marts", "reference"])
-    assert _contents(tmp_path / "out.duckdb") == _contents(tmp_path / "scratch.duckdb")
-    assert scratch.tables == result.tables
+    good = tmp_path / "good.duckdb"
+    export_warehouse(source, good, ["marts", "reference"])
+    for name, previous in [
+        ("damaged", PreviousExport(broken, records, sha256_file(broken))),
+        # a good export, but not the file expected (promotion recorded another SHA-256)
+        ("other", PreviousExport(good, records, "0" * 64)),
+    ]:
+        result = export_warehouse(
+            source, tmp_path / f"{name}.duckdb", ["marts", "reference"], previous=previous
+        )
+        assert result.kept_rows == {}, name
+        assert _contents(tmp_path / f"{name}.duckdb") == _contents(tmp_path / "scratch.duckdb")
+        assert scratch.tables == result.tables
