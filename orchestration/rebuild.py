@@ -72,7 +72,7 @@ def _set_aside(folder: Path, landing: Path, files: list[Path]) -> list[tuple[Pat
 def rebuild(settings: Settings, list_year: int | None = None, documents: bool = False):
     """Rebuild the candidate from the archive and run the pipeline (see the module docstring)."""
     from ingestion.loader import ingest_all, landing_files
-    from ingestion.warehouse import connect
+    from ingestion.warehouse import connect_for_loading
     from orchestration.runner import run_pipeline
 
     with settings.writer_lock("`eduq rebuild`"):
@@ -97,7 +97,7 @@ def rebuild(settings: Settings, list_year: int | None = None, documents: bool = 
             aside / "landing-waiting", settings.landing_dir, landing_files(settings)
         )
         statuses: dict[str, int] = {}
-        con = connect(settings.candidate_db, settings=settings)
+        con = connect_for_loading(settings.candidate_db, settings)
         try:
             for _, source, path in deliveries:
                 original = ARCHIVED.match(path.name).group(2)

@@ -21,7 +21,7 @@ from ingestion.loader import (
     rejected_summary,
     survey_landing,
 )
-from ingestion.warehouse import connect
+from ingestion.warehouse import connect_for_loading
 from orchestration.resources import EduqResource
 
 REFERENCE_SOURCES = ("schools", "school_codes", "school_successors")
@@ -243,7 +243,7 @@ def ingestion_assets() -> dg.AssetsDefinition:
         plan = baseline.note_start(settings, build)
         progress.stage("survey the landing folder and load new files")
         selected = set(context.selected_asset_keys)
-        with connect(settings.candidate_db, settings=settings) as con:
+        with connect_for_loading(settings.candidate_db, settings) as con:
             if LANDING_SURVEY_KEY in selected:
                 yield _survey(context, con, settings)
             for contract in sources:

@@ -232,6 +232,69 @@ def test_the_key_test_also_finds_nulls_in_the_required_columns(empty_build: Path
     assert failures_after(duplicate) == ("fail", 1)  # one failing key: the clean rows pass
 
 
+def _key_test(db: Path, model: str) -> tuple[str, int, list[dict]]:
+    """Run the key test of ``model``: its status, its failures and the failing rows it selects."""
+    _dbt(["test", "--select", f"{model},test_name:unique_combination_of_columns"], db)
+    results = json.loads((db.parent / "target" / "run_results.json").read_text())["results"]
+    (test,) = [r for r in results if "unique_combination_of_columns" in r["unique_id"]]
+    with connect(db) as con:
+        relation = con.sql(test["compiled_code"])
+        rows = [dict(zip(relation.columns, row)) for row in relation.fetchall()]
+    return test["status"], test["failures"], rows
+
+
+def test_the_key_test_also_finds_values_outside_the_accepted_ones(empty_build: Path) -> None:
+    """`unique_combination_of_columns` with `accepted_values` (one scan, one dbt node, instead of an
+    `accepted_values` test per column): a value outside a column's list fails it, and its failing
+    row names the key, how many rows and one such value; NULL is not judged there (the mart's
+    `significance` is NULL where a factor cannot be scored), nor is an accepted value. Integer
+    lists compare as numbers (the seed's `direction`: 1 / -1)."""
+    db = empty_build.parent / DB_NAME
+    columns = (
+        "school_id, year, factor_number, factor_name_ru, significance, n_high_factors, "
+        "n_medium_factors, n_low_factors, profile_name, profile_version"
+    )
+    with connect(db) as con:
+        con.execute(
+            f"insert into marts.fct_risk_profile ({columns}) values "
+            "('S1', 2024, 1, 'f', null, 0, 0, 0, 'p', '1'), ('S2', 2024, 1, 'f', 'high', 1, 0, 1, 'p', '1'), "
+            "('S2', 2024, 2, 'f', 'low', 1, 0, 1, 'p', '1')"
+        )
+    try:
+        assert _key_test(db, "fct_risk_profile") == ("pass", 0, [])
+        with connect(db) as con:
+            con.execute(
+                f"insert into marts.fct_risk_profile ({columns}) values "
+                "('S3', 2024, 1, 'f', 'extreme', 0, 0, 0, 'p', '1'), "
+                "('S3', 2024, 2, 'f', 'high''', 0, 0, 0, 'p', '1')"
+            )
+        status, failures, rows = _key_test(db, "fct_risk_profile")
+        assert (status, failures) == ("fail", 2)
+        assert sorted(
+            (r["school_id"], r["factor_number"], r["unexpected_significance"]) for r in rows
+        ) == [("S3", 1, "extreme"), ("S3", 2, "high'")]
+        assert all(r["n_rows"] == 1 and r["unexpected_significance_rows"] == 1 for r in rows)
+    finally:
+        with connect(db) as con:
+            con.execute("delete from marts.fct_risk_profile")
+    with connect(db) as con:
+        con.execute("create or replace table main.inputs_saved as from reference.isbsh_inputs")
+        con.execute(
+            "update reference.isbsh_inputs set direction = 2 "
+            "where input_code = (select min(input_code) from reference.isbsh_inputs)"
+        )
+    try:
+        status, failures, rows = _key_test(db, "isbsh_inputs")
+        assert (status, failures) == ("fail", len(rows)) and rows
+        assert {r["unexpected_direction"] for r in rows} == {2}
+    finally:
+        with connect(db) as con:
+            con.execute("delete from reference.isbsh_inputs")
+            con.execute("insert into reference.isbsh_inputs from main.inputs_saved")
+            con.execute("drop table main.inputs_saved")
+    assert _key_test(db, "isbsh_inputs")[:2] == ("pass", 0)
+
+
 # the staging views' key as a test of the views would compute it (every row of every year): the
 # per-file checks must flag exactly these keys, however the rows were delivered
 _VIEW_KEY_VIOLATIONS = """

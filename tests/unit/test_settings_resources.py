@@ -80,13 +80,64 @@ def test_duckdbs_settings_are_set_once_when_the_database_opens() -> None:
     dev = output["eduq"]["outputs"]["dev"]
     assert "settings" not in dev
     options = dev["config_options"]
-    assert set(options) == {"temp_directory", "memory_limit", "threads", "checkpoint_threshold"}
+    assert set(options) == {
+        "temp_directory",
+        "memory_limit",
+        "threads",
+        "checkpoint_threshold",
+        "max_vacuum_tasks",
+    }
     # a checkpoint at 256 MB of write-ahead log, not DuckDB's 16 MB (a night's build checkpointed
     # the whole file a few times), bounded: changes not yet checkpointed stay in memory
     assert options["checkpoint_threshold"] == "256MB"
+    # no row groups merged at dbt's checkpoints either (see connect_for_loading)
+    assert options["max_vacuum_tasks"] == "0"
     for key, env in [
         ("temp_directory", "EDUQ_DUCKDB_TEMP_DIR"),
         ("memory_limit", "EDUQ_DUCKDB_MEMORY_LIMIT"),
         ("threads", "EDUQ_DUCKDB_THREADS"),
     ]:
         assert env in options[key]
+
+
+
+def _row_groups(con, table: str) -> list[int]:
+    return [
+        n
+        for _, n in con.execute(
+            f"select row_group_id, max(count) from pragma_storage_info('{table}') "
+            "group by 1 order by 1"
+        ).fetchall()
+    ]
+
+
+@pytest.mark.parametrize("loading", [True, False])
+def test_a_loads_checkpoint_leaves_the_raw_row_groups_as_written(
+    home: Path, loading: bool
+) -> None:
+    """Deliveries loaded night after night leave partly filled row groups in a raw table; DuckDB's
+    checkpoint merges adjacent ones (reading and compressing them again, on one core) unless the
+    connection is the loader's (:func:`connect_for_loading`): then every row group stays as it was
+    written, and a night's checkpoint writes only its own rows."""
+    from ingestion.warehouse import connect, connect_for_loading
+
+    settings = load_settings()
+    path = home / "w.duckdb"
+    with connect(path, settings=settings) as con:
+        con.execute("create table t (file_id integer, v varchar)")
+        con.execute("insert into t select 1, 'value ' || (i % 977) from range(200000) r(i)")
+    with connect(path, settings=settings) as con:
+        con.execute("insert into t select 2, 'value ' || (i % 977) from range(30000) r(i)")
+    with connect(path, settings=settings) as con:
+        assert _row_groups(con, "t") == [122880, 77120, 30000]
+    opened = connect_for_loading(path, settings) if loading else connect(path, settings=settings)
+    with opened as con:
+        con.execute("insert into t select 3, 'value ' || (i % 977) from range(20000) r(i)")
+        con.execute("checkpoint")
+        after = _row_groups(con, "t")
+        counts = con.execute("select file_id, count(*) from t group by 1 order by 1").fetchall()
+    assert counts == [(1, 200000), (2, 30000), (3, 20000)]
+    if loading:
+        assert after == [122880, 77120, 30000, 20000]
+    else:  # DuckDB's default: the two partly filled row groups became one
+        assert after == [122880, 107120, 20000]
