@@ -100,7 +100,6 @@ def test_duckdbs_settings_are_set_once_when_the_database_opens() -> None:
         assert env in options[key]
 
 
-
 def _row_groups(con, table: str) -> list[int]:
     return [
         n
@@ -112,9 +111,7 @@ def _row_groups(con, table: str) -> list[int]:
 
 
 @pytest.mark.parametrize("loading", [True, False])
-def test_a_loads_checkpoint_leaves_the_raw_row_groups_as_written(
-    home: Path, loading: bool
-) -> None:
+def test_a_loads_checkpoint_leaves_the_raw_row_groups_as_written(home: Path, loading: bool) -> None:
     """Deliveries loaded night after night leave partly filled row groups in a raw table; DuckDB's
     checkpoint merges adjacent ones (reading and compressing them again, on one core) unless the
     connection is the loader's (:func:`connect_for_loading`): then every row group stays as it was
