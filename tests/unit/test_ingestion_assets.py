@@ -30,13 +30,27 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], tuple[bo
     return found
 
 
-def test_rejections_and_quarantine_are_visible_as_warn_checks(bare: Region) -> None:
+def test_rejections_and_quarantine_are_visible_as_warn_checks(
+    bare: Region, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each check also says in words what was rejected or quarantined (its description and
     ``message`` metadata), and the audit picks that up: no «no_quarantined_rows:» with nothing
-    after the colon."""
+    after the colon. The load writes through the loader's connection (no row groups merged when
+    it checkpoints: ingestion.warehouse.connect_for_loading)."""
+    import orchestration.assets.ingestion as assets_module
     from orchestration.assets.ingestion import ingestion_assets
     from orchestration.assets.publication import other_checks_of_run
     from orchestration.resources import EduqResource
+
+    merges: list[int] = []
+    loading_connection = assets_module.connect_for_loading
+
+    def recording(path: Path, settings: object) -> object:
+        con = loading_connection(path, settings)
+        merges.append(con.execute("select current_setting('max_vacuum_tasks')").fetchone()[0])
+        return con
+
+    monkeypatch.setattr(assets_module, "connect_for_loading", recording)
 
     for name in (
         "schools_2024.csv",
@@ -58,6 +72,7 @@ def test_rejections_and_quarantine_are_visible_as_warn_checks(bare: Region) -> N
         selection=selection,
     )
     assert result.success
+    assert merges == [0]  # one connection for the whole load, merging off
     checks = _checks(result)
     assert checks[("raw/landing_survey", "no_rejected_files")][:2] == (False, "WARN")
     assert (
