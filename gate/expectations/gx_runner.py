@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.abc
+import importlib.util
 import logging
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -203,9 +206,42 @@ def failure_message(
     return f"{text}. {todo}."
 
 
+# Libraries Great Expectations imports when it is imported but that the expectations eduq runs
+# never call (scipy: distribution expectations; altair: charts of Data Docs): ~0.8 s of the
+# worker's ~2 s of imports, on a core the night's load and dbt build also need
+DEFERRED_IMPORTS = frozenset({"scipy", "altair"})
+
+
+class _DeferredImports(importlib.abc.MetaPathFinder):
+    """Imports the packages of :data:`DEFERRED_IMPORTS` lazily (importlib.util.LazyLoader): the
+    module object is made at once, its code runs when an attribute is first read. What is read is
+    the same module; only its cost moves to the first use (if any). For the worker process alone
+    (one thread: LazyLoader is not thread-safe before Python 3.12)."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name.partition(".")[0] not in DEFERRED_IMPORTS:
+            return None
+        for finder in sys.meta_path:  # the spec as the other finders give it
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = importlib.util.LazyLoader(spec.loader)
+                return spec
+        return None
+
+
+def defer_unused_imports() -> None:
+    """In the worker process, before Great Expectations is imported (idempotent)."""
+    if not any(isinstance(finder, _DeferredImports) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _DeferredImports())
+
+
 def _worker_main(connection: Any) -> None:
     """The worker process: import Great Expectations once, then evaluate frames as they come."""
     try:
+        defer_unused_imports()
         # Great Expectations draws tqdm progress bars, whose default lock is a multiprocessing
         # semaphore; left behind by os._exit below it made Python warn of a «leaked semaphore» at
         # the end of every run. A thread lock serves this one-threaded process as well.

@@ -109,3 +109,18 @@ def test_the_russian_headers_of_shared_contracts_are_accepted() -> None:
             c.name for c in contracts[source].columns if normalise_label(header) in c.header_keys()
         ]
         assert matches == [column], (source, header)
+
+
+def test_the_contracts_read_the_same_with_libyamls_loader_as_with_pythons() -> None:
+    """The contracts are read with libyaml's safe loader (faster); it must give the documents the
+    pure-Python safe loader gives, value for value (types included)."""
+    import yaml
+
+    from ingestion.contract import CONTRACTS_DIR, SAFE_LOADER
+
+    assert SAFE_LOADER is yaml.CSafeLoader  # PyYAML's wheels have libyaml
+    for path in sorted(CONTRACTS_DIR.glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        fast, plain = yaml.load(text, Loader=SAFE_LOADER), yaml.safe_load(text)
+        assert fast == plain, path.name
+        assert repr(fast) == repr(plain), path.name  # 1 and 1.0, True and "true" kept apart

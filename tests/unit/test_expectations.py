@@ -641,6 +641,71 @@ def test_the_worker_evaluates_then_ends_when_asked(con, tmp_path: Path) -> None:
     assert evaluation.failing_index == (1,) and not evaluation.whole_frame_fails
 
 
+_DEFERRED_SCRIPT = """
+import pickle, sys
+from gate.expectations import gx_runner
+
+gx_runner.defer_unused_imports()
+validator = gx_runner._Validator()
+lazy = {name: type(sys.modules.get(name)).__name__ for name in ("scipy.stats", "altair")}
+requests = pickle.loads(open(sys.argv[1], "rb").read())
+evaluations = [validator.evaluate(*request) for request in requests]
+open(sys.argv[2], "wb").write(pickle.dumps((lazy, evaluations)))
+"""
+
+
+def test_the_worker_defers_the_imports_no_expectation_uses_and_judges_as_before(
+    con, tmp_path: Path
+) -> None:
+    """The worker imports scipy.stats and altair only when first used (Great Expectations imports
+    them; eduq's expectations do not use them): a fresh interpreter with the deferral judges one
+    check of every kind of expectation eduq runs, each on a frame where one row fails, exactly as
+    this process does without it."""
+    import pickle
+    import subprocess
+    import sys
+
+    from gate.expectations import gx_runner
+
+    catalog = read_catalog(con)
+    requests, kinds = [], set()
+    for check in all_checks(catalog):
+        new = {e.kind for e in check.expectations} - kinds
+        if not new:
+            continue
+        frame = con.sql(check.resolve_query(catalog)).df().reset_index(drop=True)
+        if frame.empty:
+            continue
+        kinds |= new
+        spoilt = frame.copy()
+        spoilt.loc[len(spoilt)] = spoilt.iloc[0]  # a repeated row: fails the unique expectations
+        for column in spoilt.columns:
+            if pd.api.types.is_numeric_dtype(spoilt[column]) and not pd.api.types.is_bool_dtype(
+                spoilt[column]
+            ):
+                spoilt.loc[0, column] = -1_000_000  # below every range
+            elif spoilt[column].dtype == object:
+                spoilt.loc[0, column] = None  # empty: fails the not-null expectations
+        for f in (frame, spoilt):
+            requests.append(gx_runner._request(check) + (f,))
+    used = {e.kind for c in all_checks(catalog) for e in c.expectations}
+    assert kinds == used, f"no frame for {sorted(used - kinds)}"
+    (tmp_path / "requests.pickle").write_bytes(pickle.dumps(requests))
+    (tmp_path / "run.py").write_text(_DEFERRED_SCRIPT, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "run.py"), str(tmp_path / "requests.pickle"),
+         str(tmp_path / "evaluations.pickle")],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    lazy, deferred = pickle.loads((tmp_path / "evaluations.pickle").read_bytes())
+    assert lazy == {"scipy.stats": "_LazyModule", "altair": "_LazyModule"}
+    validator = gx_runner._Validator()
+    eager = [validator.evaluate(*request) for request in requests]
+    assert deferred == eager
+    assert sum(not o.success for e in eager for o in e.outcomes) >= len(kinds)
+
+
 def test_judging_only_the_suspect_rows_gives_the_verdicts_of_the_whole_result(
     con, monkeypatch: pytest.MonkeyPatch
 ) -> None:
