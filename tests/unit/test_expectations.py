@@ -611,6 +611,24 @@ if __name__ == "__main__":
 """
 
 
+def _run_script(tmp_path: Path, script: str, request: object, answer: str):
+    """Run ``script`` in a fresh interpreter with the pickled ``request`` as its first argument and
+    ``tmp_path / answer`` (where it writes its answer) as its second; it must succeed."""
+    import pickle
+    import subprocess
+    import sys
+
+    (tmp_path / "request.pickle").write_bytes(pickle.dumps(request))
+    (tmp_path / "script.py").write_text(script, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "script.py"), str(tmp_path / "request.pickle"),
+         str(tmp_path / answer)],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 def test_the_worker_evaluates_then_ends_when_asked(con, tmp_path: Path) -> None:
     """The Great Expectations worker process judges a frame (here one row of marks above 5: exactly
     that row and that expectation fail), and ends at once when the run closes it (it used to spend
@@ -618,22 +636,13 @@ def test_the_worker_evaluates_then_ends_when_asked(con, tmp_path: Path) -> None:
     `eduq run`), leaving nothing behind: no «leaked semaphore» warning at the end of the process
     that started it (tqdm's lock was one)."""
     import pickle
-    import subprocess
-    import sys
 
     catalog = read_catalog(con)
     check = next(c for c in all_checks(catalog) if c.key == "raw__vpr_results__marks_2_to_5")
     frame = con.sql(check.resolve_query(catalog)).df().reset_index(drop=True)
     assert len(frame) > 1
     frame.loc[1, "max_mark"] = 7
-    (tmp_path / "request.pickle").write_bytes(pickle.dumps((check, frame)))
-    (tmp_path / "run_worker.py").write_text(_WORKER_SCRIPT, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, str(tmp_path / "run_worker.py"), str(tmp_path / "request.pickle"),
-         str(tmp_path / "evaluation.pickle")],
-        capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _run_script(tmp_path, _WORKER_SCRIPT, (check, frame), "evaluation.pickle")
     assert "leaked" not in done.stderr, done.stderr
     evaluation = pickle.loads((tmp_path / "evaluation.pickle").read_bytes())
     assert [o.success for o in evaluation.outcomes] == [True, False, True]
@@ -662,8 +671,6 @@ def test_the_worker_defers_the_imports_no_expectation_uses_and_judges_as_before(
     check of every kind of expectation eduq runs, each on a frame where one row fails, exactly as
     this process does without it."""
     import pickle
-    import subprocess
-    import sys
 
     from gate.expectations import gx_runner
 
@@ -690,14 +697,7 @@ def test_the_worker_defers_the_imports_no_expectation_uses_and_judges_as_before(
             requests.append(gx_runner._request(check) + (f,))
     used = {e.kind for c in all_checks(catalog) for e in c.expectations}
     assert kinds == used, f"no frame for {sorted(used - kinds)}"
-    (tmp_path / "requests.pickle").write_bytes(pickle.dumps(requests))
-    (tmp_path / "run.py").write_text(_DEFERRED_SCRIPT, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, str(tmp_path / "run.py"), str(tmp_path / "requests.pickle"),
-         str(tmp_path / "evaluations.pickle")],
-        capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
+    _run_script(tmp_path, _DEFERRED_SCRIPT, requests, "evaluations.pickle")
     lazy, deferred = pickle.loads((tmp_path / "evaluations.pickle").read_bytes())
     assert lazy == {"scipy.stats": "_LazyModule", "altair": "_LazyModule"}
     validator = gx_runner._Validator()
