@@ -399,3 +399,55 @@ def test_result_keys_are_checked_once_per_file_and_flag_what_the_views_hold(
     with connect(db) as con:  # the other tests of the module see no results, as before
         con.execute("delete from raw.vpr_results")
         con.execute("delete from raw.gia_results")
+
+
+def test_the_code_fingerprint_changes_with_a_seeds_column_types(tmp_path: Path) -> None:
+    """The year-local models compute a year again when the project's code fingerprint changes
+    (project_code_fingerprint). A seed's column types are set in dbt_project.yml, not in the seed's
+    file (whose checksum dbt keeps): reading a threshold as decimal instead of double must change
+    the fingerprint as editing the file does; the same project gives the same fingerprint."""
+    import copy
+
+    from dbt.cli.main import dbtRunner
+
+    from tests.dbt_inprocess import parsed_manifest, release_connections
+
+    def fingerprint(manifest) -> str:
+        saved = os.environ.get("EDUQ_DBT_DB_PATH")
+        os.environ["EDUQ_DBT_DB_PATH"] = str(tmp_path / DB_NAME)
+        try:
+            result = dbtRunner(manifest=manifest).invoke(
+                ["compile", "--inline", "select '{{ project_code_fingerprint() }}'",
+                 *project_args(tmp_path), "--quiet"]
+            )  # fmt: skip
+        finally:
+            release_connections()
+            if saved is None:
+                os.environ.pop("EDUQ_DBT_DB_PATH", None)
+            else:
+                os.environ["EDUQ_DBT_DB_PATH"] = saved
+        assert result.success, result.exception
+        return result.result.results[0].node.compiled_code
+
+    def variant(change=None):
+        manifest = copy.deepcopy(
+            parsed_manifest("fioko_2025")
+        )  # the graph's cached value not shared
+        if change is not None:
+            change(manifest)
+            manifest.build_flat_graph()  # what the macro reads (`graph`)
+        return manifest
+
+    def retype(manifest) -> None:
+        seed = manifest.nodes["seed.eduq.procedure_thresholds"]
+        assert seed.config.column_types["fail_below"] == "double"
+        seed.config.column_types = {**seed.config.column_types, "fail_below": "decimal(10,2)"}
+
+    def edit(manifest) -> None:
+        manifest.nodes["seed.eduq.procedure_thresholds"].checksum.checksum = "0" * 64
+
+    same = fingerprint(variant())
+    assert len(same.split("'")[1]) == 32
+    assert fingerprint(variant()) == same
+    assert fingerprint(variant(edit)) != same
+    assert fingerprint(variant(retype)) != same
