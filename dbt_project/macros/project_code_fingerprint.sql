@@ -1,7 +1,7 @@
-{#- The project's code as one MD5: the checksums of its models and seeds (with the seeds' column
-    types) and the text of its own macros. What a result computed from raw rows depends on besides the rows: a change of the code
-    computes such results again (int_result_inputs_by_year, int_result_key_checks). Empty at parse
-    time (execute is false), where nothing is computed. -#}
+{#- The project's code as one MD5: the checksums of its models and seeds (with the seeds'
+    column types) and the text of its own macros. What a result computed from raw rows depends on
+    besides the rows: a change of the code computes such results again (int_result_inputs_by_year,
+    int_result_key_checks). Empty at parse time (execute is false), where nothing is computed. -#}
 {% macro project_code_fingerprint() -%}
     {#- computed once per dbt invocation: kept in the invocation's graph (the same for every node;
         the walk over every macro of the compile context cost ~0.1 s per call) -#}
@@ -15,8 +15,8 @@
                 {%- do code.append(node.unique_id ~ '=' ~ node.checksum.checksum) -%}
             {%- elif node.resource_type == 'seed' -%}
                 {#- a seed's checksum is its file's; the types its columns are read as are set in
-                    dbt_project.yml (1 and 1.0 are one value to hash(): a type change alone would
-                    not change the input fingerprints of the years computed from it) -#}
+                    dbt_project.yml or seeds/_seeds.yml (1 and 1.0 are one value to hash(): a type
+                    change alone would not change the input fingerprints of the years) -#}
                 {%- do code.append(node.unique_id ~ '=' ~ node.checksum.checksum ~ ':'
                     ~ tojson(node.config.column_types or {}, sort_keys=true)) -%}
             {%- endif -%}

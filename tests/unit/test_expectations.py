@@ -651,25 +651,56 @@ def test_the_worker_evaluates_then_ends_when_asked(con, tmp_path: Path) -> None:
 
 
 _DEFERRED_SCRIPT = """
-import pickle, sys
+import pickle, sys, threading
 from gate.expectations import gx_runner
 
-gx_runner.defer_unused_imports()
-validator = gx_runner._Validator()
-lazy = {name: type(sys.modules.get(name)).__name__ for name in ("scipy.stats", "altair")}
+def lazy():
+    return {name: type(sys.modules.get(name)).__name__ for name in ("scipy.stats", "altair")}
+
+validator = gx_runner.start_validator()  # as the worker starts (_worker_main)
+before = lazy()
 requests = pickle.loads(open(sys.argv[1], "rb").read())
 evaluations = [validator.evaluate(*request) for request in requests]
-open(sys.argv[2], "wb").write(pickle.dumps((lazy, evaluations)))
+after = lazy()
+threads = [t.name for t in threading.enumerate()]
+import scipy.stats, altair  # the first use loads them whole
+used = (float(scipy.stats.norm.cdf(0.0)), altair.Chart.__name__, lazy())
+open(sys.argv[2], "wb").write(pickle.dumps((before, after, threads, used, evaluations)))
 """
+
+
+def _spoilt(frame: pd.DataFrame) -> list[pd.DataFrame]:
+    """Copies of ``frame`` that fail expectations of every kind: a repeated row (unique), an empty
+    cell (not null), a text outside every pattern and set, a flipped flag, numbers below and above
+    every range (each column another number: the pairs differ, one way and the other), no rows
+    (row count)."""
+    variants = [frame.iloc[0:0]]
+    for text, sign in ((None, -1), ("§ not a value §", 1)):
+        spoilt = frame.copy()
+        spoilt.loc[len(spoilt)] = spoilt.iloc[0]  # repeated
+        spoilt.loc[len(spoilt)] = spoilt.iloc[0]  # then spoilt
+        last = len(spoilt) - 1
+        for i, column in enumerate(spoilt.columns):
+            kind = spoilt[column].dtype
+            if pd.api.types.is_bool_dtype(kind):
+                spoilt.loc[last, column] = not spoilt.loc[last, column]
+            elif pd.api.types.is_numeric_dtype(kind):
+                spoilt[column] = spoilt[column].astype("float64")
+                spoilt.loc[last, column] = sign * (1_000_000 + i)
+            elif kind == object:
+                spoilt.loc[last, column] = text
+        variants.append(spoilt)
+    return variants
 
 
 def test_the_worker_defers_the_imports_no_expectation_uses_and_judges_as_before(
     con, tmp_path: Path
 ) -> None:
     """The worker imports scipy.stats and altair only when first used (Great Expectations imports
-    them; eduq's expectations do not use them): a fresh interpreter with the deferral judges one
-    check of every kind of expectation eduq runs, each on a frame where one row fails, exactly as
-    this process does without it."""
+    them; eduq's expectations do not use them): a fresh interpreter started as the worker starts
+    judges one check of every kind of expectation eduq runs, on its frame and on copies where each
+    kind fails, exactly as this process does without the deferral; they are still not loaded
+    after judging, they load whole on first use, and the process runs one thread."""
     import pickle
 
     from gate.expectations import gx_runner
@@ -684,26 +715,26 @@ def test_the_worker_defers_the_imports_no_expectation_uses_and_judges_as_before(
         if frame.empty:
             continue
         kinds |= new
-        spoilt = frame.copy()
-        spoilt.loc[len(spoilt)] = spoilt.iloc[0]  # a repeated row: fails the unique expectations
-        for column in spoilt.columns:
-            if pd.api.types.is_numeric_dtype(spoilt[column]) and not pd.api.types.is_bool_dtype(
-                spoilt[column]
-            ):
-                spoilt.loc[0, column] = -1_000_000  # below every range
-            elif spoilt[column].dtype == object:
-                spoilt.loc[0, column] = None  # empty: fails the not-null expectations
-        for f in (frame, spoilt):
+        for f in (frame, *_spoilt(frame)):
             requests.append(gx_runner._request(check) + (f,))
     used = {e.kind for c in all_checks(catalog) for e in c.expectations}
     assert kinds == used, f"no frame for {sorted(used - kinds)}"
     _run_script(tmp_path, _DEFERRED_SCRIPT, requests, "evaluations.pickle")
-    lazy, deferred = pickle.loads((tmp_path / "evaluations.pickle").read_bytes())
-    assert lazy == {"scipy.stats": "_LazyModule", "altair": "_LazyModule"}
+    answer = pickle.loads((tmp_path / "evaluations.pickle").read_bytes())
+    before, after, threads, first_use, deferred = answer
+    assert before == after == {"scipy.stats": "_LazyModule", "altair": "_LazyModule"}
+    assert threads == ["MainThread"]
+    assert first_use == (0.5, "Chart", {"scipy.stats": "module", "altair": "module"})
     validator = gx_runner._Validator()
     eager = [validator.evaluate(*request) for request in requests]
     assert deferred == eager
-    assert sum(not o.success for e in eager for o in e.outcomes) >= len(kinds)
+    failed = {
+        kind
+        for (_, _, expectations, _), evaluation in zip(requests, eager, strict=True)
+        for (kind, _), outcome in zip(expectations, evaluation.outcomes, strict=True)
+        if not outcome.success
+    }
+    assert failed == kinds
 
 
 def test_judging_only_the_suspect_rows_gives_the_verdicts_of_the_whole_result(
