@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -50,26 +52,34 @@ def parsed_manifest(profile: str = "fioko_2025"):
     return _manifest(str(shared), profile)
 
 
-def build_models(db: Path, work: Path, profile: str = "fioko_2025") -> None:
-    """Seeds and every model of the project into ``db`` (no tests: the caller compares marts)."""
-    from dbt.cli.main import dbtRunner
-
-    work.mkdir(parents=True, exist_ok=True)
-    manifest = parsed_manifest(profile)
+@contextmanager
+def on_database(db: Path) -> Iterator[None]:
+    """dbt invoked in this process inside the block works on ``db``; its connections are closed and
+    the environment restored after it."""
     saved = os.environ.get("EDUQ_DBT_DB_PATH")
     os.environ["EDUQ_DBT_DB_PATH"] = str(db)
     try:
-        for command in ("seed", "run"):
-            result = dbtRunner(manifest=manifest).invoke(
-                [command, *_args(work), "--vars", json.dumps({"methodology_profile": profile})]
-            )
-            assert result.success, f"dbt {command} failed: {result.exception or result.result}"
+        yield
     finally:
         release_connections()
         if saved is None:
             os.environ.pop("EDUQ_DBT_DB_PATH", None)
         else:
             os.environ["EDUQ_DBT_DB_PATH"] = saved
+
+
+def build_models(db: Path, work: Path, profile: str = "fioko_2025") -> None:
+    """Seeds and every model of the project into ``db`` (no tests: the caller compares marts)."""
+    from dbt.cli.main import dbtRunner
+
+    work.mkdir(parents=True, exist_ok=True)
+    manifest = parsed_manifest(profile)
+    with on_database(db):
+        for command in ("seed", "run"):
+            result = dbtRunner(manifest=manifest).invoke(
+                [command, *_args(work), "--vars", json.dumps({"methodology_profile": profile})]
+            )
+            assert result.success, f"dbt {command} failed: {result.exception or result.result}"
 
 
 def release_connections() -> None:

@@ -410,22 +410,14 @@ def test_the_code_fingerprint_changes_with_a_seeds_column_types(tmp_path: Path) 
 
     from dbt.cli.main import dbtRunner
 
-    from tests.dbt_inprocess import parsed_manifest, release_connections
+    from tests.dbt_inprocess import on_database, parsed_manifest
 
     def fingerprint(manifest) -> str:
-        saved = os.environ.get("EDUQ_DBT_DB_PATH")
-        os.environ["EDUQ_DBT_DB_PATH"] = str(tmp_path / DB_NAME)
-        try:
+        with on_database(tmp_path / DB_NAME):
             result = dbtRunner(manifest=manifest).invoke(
                 ["compile", "--inline", "select '{{ project_code_fingerprint() }}'",
                  *project_args(tmp_path), "--quiet"]
             )  # fmt: skip
-        finally:
-            release_connections()
-            if saved is None:
-                os.environ.pop("EDUQ_DBT_DB_PATH", None)
-            else:
-                os.environ["EDUQ_DBT_DB_PATH"] = saved
         assert result.success, result.exception
         return result.result.results[0].node.compiled_code
 
