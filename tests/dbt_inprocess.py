@@ -53,19 +53,23 @@ def parsed_manifest(profile: str = "fioko_2025"):
 
 
 @contextmanager
-def on_database(db: Path) -> Iterator[None]:
-    """dbt invoked in this process inside the block works on ``db``; its connections are closed and
-    the environment restored after it."""
-    saved = os.environ.get("EDUQ_DBT_DB_PATH")
+def on_database(db: Path, unset: tuple[str, ...] = ()) -> Iterator[None]:
+    """dbt invoked in this process inside the block works on ``db`` (with the environment variables
+    ``unset`` unset); its connections are closed and the environment restored after it."""
+    names = ("EDUQ_DBT_DB_PATH", *unset)
+    saved = {name: os.environ.get(name) for name in names}
+    for name in unset:
+        os.environ.pop(name, None)
     os.environ["EDUQ_DBT_DB_PATH"] = str(db)
     try:
         yield
     finally:
         release_connections()
-        if saved is None:
-            os.environ.pop("EDUQ_DBT_DB_PATH", None)
-        else:
-            os.environ["EDUQ_DBT_DB_PATH"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def build_models(db: Path, work: Path, profile: str = "fioko_2025") -> None:

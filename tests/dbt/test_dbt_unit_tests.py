@@ -31,21 +31,11 @@ def _dbt(args: list[str], db: Path) -> subprocess.CompletedProcess:
     failed, 2 dbt could not run) and its error as output."""
     from dbt.cli.main import dbtRunner
 
-    from tests.dbt_inprocess import parsed_manifest, release_connections
+    from tests.dbt_inprocess import on_database, parsed_manifest
 
     manifest = parsed_manifest("fioko_2025")
-    saved = {k: os.environ.get(k) for k in ("EDUQ_DBT_DB_PATH", "EDUQ_METHODOLOGY_PROFILE")}
-    os.environ.pop("EDUQ_METHODOLOGY_PROFILE", None)
-    os.environ["EDUQ_DBT_DB_PATH"] = str(db)
-    try:
+    with on_database(db, unset=("EDUQ_METHODOLOGY_PROFILE",)):
         result = dbtRunner(manifest=manifest).invoke([*args, *project_args(db.parent), "--quiet"])
-    finally:
-        release_connections()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     code = 0 if result.success else (2 if result.exception is not None else 1)
     return subprocess.CompletedProcess(args, code, str(result.exception or ""), "")
 
@@ -403,9 +393,10 @@ def test_result_keys_are_checked_once_per_file_and_flag_what_the_views_hold(
 
 def test_the_code_fingerprint_changes_with_a_seeds_column_types(tmp_path: Path) -> None:
     """The year-local models compute a year again when the project's code fingerprint changes
-    (project_code_fingerprint). A seed's column types are set in dbt_project.yml or seeds/_seeds.yml, not in the seed's
-    file (whose checksum dbt keeps): reading a threshold as decimal instead of double must change
-    the fingerprint as editing the file does; the same project gives the same fingerprint."""
+    (project_code_fingerprint). A seed's column types are set in dbt_project.yml or
+    seeds/_seeds.yml, not in the seed's file (whose checksum dbt keeps): reading a threshold as
+    decimal instead of double must change the fingerprint as editing the file does; the same
+    project gives the same fingerprint."""
     import copy
 
     from dbt.cli.main import dbtRunner

@@ -706,8 +706,9 @@ def test_the_worker_defers_the_imports_no_expectation_uses_and_judges_as_before(
     from gate.expectations import gx_runner
 
     catalog = read_catalog(con)
+    checks = all_checks(catalog)
     requests, kinds = [], set()
-    for check in all_checks(catalog):
+    for check in checks:
         new = {e.kind for e in check.expectations} - kinds
         if not new:
             continue
@@ -717,7 +718,7 @@ def test_the_worker_defers_the_imports_no_expectation_uses_and_judges_as_before(
         kinds |= new
         for f in (frame, *_spoilt(frame)):
             requests.append(gx_runner._request(check) + (f,))
-    used = {e.kind for c in all_checks(catalog) for e in c.expectations}
+    used = {e.kind for c in checks for e in c.expectations}
     assert kinds == used, f"no frame for {sorted(used - kinds)}"
     _run_script(tmp_path, _DEFERRED_SCRIPT, requests, "evaluations.pickle")
     answer = pickle.loads((tmp_path / "evaluations.pickle").read_bytes())
