@@ -103,19 +103,28 @@ gia_rows as not materialized (
     )
 ),
 
--- one hash per key first: grouping tens of millions of 8-byte hashes stays in memory where the
--- keys' strings spill; a key held twice, or with a NULL, makes its hash a suspect (a collision
--- only adds a suspect that the exact grouping below clears); materialized: both sources' rows
--- below read it, and DuckDB would otherwise group every key once per reference
+-- one hash per key first: tens of millions of 8-byte hashes stay in memory where the keys'
+-- strings spill; a key held twice, or with a NULL, makes its hash a suspect (a collision only
+-- adds a suspect that the exact grouping below clears). A key held twice is found by sorting each
+-- file's hashes and comparing each with the one before: nearly every key is unique, and grouping
+-- tens of millions of unique hashes cost half as much again (a country's 340 files: 7.7 s against
+-- 5.2 s for the whole model). Materialized: both sources' rows below read it, and DuckDB would
+-- otherwise sort every key once per reference
 suspects as materialized (
     {%- for rows, table in [('vpr_rows', 'vpr_results'), ('gia_rows', 'gia_results')] %}
     {%- if not loop.first %}
     union all
     {%- endif %}
-    select '{{ table }}' as source_table, file_id, key_hash
-    from {{ rows }}
-    group by file_id, key_hash
-    having count(*) > 1 or bool_or(has_null_key)
+    select distinct '{{ table }}' as source_table, file_id, key_hash
+    from (
+        select
+            file_id,
+            key_hash,
+            has_null_key,
+            lag(key_hash) over (partition by file_id order by key_hash) as previous_hash
+        from {{ rows }}
+    )
+    where has_null_key or key_hash = previous_hash
     {%- endfor %}
 ),
 
