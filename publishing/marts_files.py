@@ -26,6 +26,8 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +48,7 @@ from publishing.publish import (
     version_numbers,
 )
 from publishing.small_numbers import (
+    SERVING_CATALOG,
     Protection,
     csv_schema,
     mark_csv,
@@ -175,6 +178,43 @@ def write_mart_files(
     }
 
 
+def write_marts(
+    con: duckdb.DuckDBPyConnection,
+    marts: Sequence[Mart],
+    folder: Path,
+    protections: Mapping[str, Protection],
+    min_n: int,
+    workers: int,
+) -> dict[str, dict]:
+    """:func:`write_mart_files` for every mart, up to ``workers`` at once (each on a cursor of
+    ``con``: the published views are in its in-memory catalog, which cursors share); by mart name in
+    the order of ``marts``. A mart's files depend on that mart only, so they are the bytes of
+    writing one after the other; the largest marts start first (a country's 22 marts: 4.3-5.3 s
+    one after the other, 2.4 s two at a time)."""
+
+    def write(mart: Mart) -> dict:
+        cursor = con.cursor()
+        try:
+            return write_mart_files(cursor, mart, folder, protections.get(mart.name), min_n)
+        finally:
+            cursor.close()
+
+    if workers <= 1 or len(marts) <= 1:
+        return {mart.name: write(mart) for mart in marts}
+    sizes = dict(
+        con.execute(
+            "select table_name, estimated_size from duckdb_tables() "
+            f"where database_name = '{SERVING_CATALOG}' and schema_name = '{PUBLIC_SCHEMA}'"
+        ).fetchall()
+    )
+    largest_first = sorted(marts, key=lambda mart: -(sizes.get(mart.name) or 0))
+    with ThreadPoolExecutor(min(workers, len(marts)), thread_name_prefix="eduq-marts") as pool:
+        written = dict(
+            zip((m.name for m in largest_first), pool.map(write, largest_first), strict=True)
+        )
+    return {mart.name: written[mart.name] for mart in marts}
+
+
 def datapackage(
     marts: list[Mart],
     files: dict[str, dict],
@@ -280,12 +320,9 @@ def publish_marts_files(settings: Settings, list_year: int, manifest: Path) -> M
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
             try:
-                files = {
-                    mart.name: write_mart_files(
-                        con, mart, staging, protections.get(mart.name), min_n
-                    )
-                    for mart in marts
-                }
+                files = write_marts(
+                    con, marts, staging, protections, min_n, settings.duckdb_threads
+                )
                 hashes = {name: f["csv"]["sha256"] for name, f in files.items()}
                 previous = _previous_hashes(folder, existing[-1]) if existing else {}
                 if existing and previous == hashes:

@@ -29,7 +29,8 @@ from core.files import sha256_file
 from orchestration.dbt_project import MANIFEST
 from publishing.errors import PublicationRefused
 from publishing.mart_catalog import read_manifest_docs, read_marts, undocumented
-from publishing.marts_files import marts_dir, publish_marts_files
+from publishing.marts_files import marts_dir, publish_marts_files, write_marts
+from publishing.small_numbers import open_published, read_published_marts
 from tests.integration.test_gates_support import copy_home, snapshot
 from tests.small_numbers_scan import protected_columns, published_rows
 from tests.unit.test_serving_export import DUCKDB1_PYTHON
@@ -141,6 +142,33 @@ def test_the_pipeline_publishes_every_mart_as_files_that_validate(small_region) 
     assert {m: v["rows"] for m, v in manifest["marts"].items()} == {
         m: len(r) for m, r in marts.items()
     }
+
+
+def test_the_marts_files_are_the_same_bytes_written_one_at_a_time_or_several_at_once(
+    small_region, tmp_path: Path
+) -> None:
+    """The marts are written several at a time (largest first); each file must be the bytes of
+    writing them one after the other, and the record (rows, sizes, hashes) in the marts' order."""
+    settings = small_region.settings
+    written = {}
+    with open_published(settings.serving_db, settings.small_number_min) as con:
+        published = read_published_marts(con, MANIFEST)
+        marts = [mart for mart, _ in published]
+        protections = {mart.name: p for mart, p in published if p is not None}
+        assert len(marts) >= 17 and protections
+        for workers in (1, 3):
+            folder = tmp_path / f"workers_{workers}"
+            folder.mkdir()
+            record = write_marts(
+                con, marts, folder, protections, settings.small_number_min, workers
+            )
+            files = {p.name: p.read_bytes() for p in folder.iterdir()}
+            written[workers] = (list(record.items()), files)
+    one, several = written[1], written[3]
+    assert [name for name, _ in one[0]] == [mart.name for mart in marts]
+    assert several[0] == one[0]  # the same order, rows, sizes and hashes
+    assert sorted(several[1]) == sorted(one[1]) and len(one[1]) == 2 * len(marts)
+    assert all(several[1][name] == data for name, data in one[1].items())
 
 
 def test_same_marts_publish_nothing_a_change_makes_v2_no_audit_publishes_nothing(
