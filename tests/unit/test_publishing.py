@@ -476,6 +476,45 @@ def test_xlsx_has_title_date_profile_and_one_row_per_school_formatted_for_print(
     assert ws.sheet_properties.pageSetUpPr.fitToPage
 
 
+def test_every_school_cell_is_formatted_alike_and_a_formula_like_name_stays_text(
+    settings: Settings,
+) -> None:
+    """The cells of a column share one style record (publishing/xlsx.py styles the first row and
+    gives the others its record): every data cell must still read Times New Roman 11 with thin
+    borders, top-aligned and wrapped, centred in the number and code columns; a name that looks like
+    a formula is text with a quote prefix, and only that cell has one."""
+    import pyarrow as pa
+
+    table = _list_table(settings)
+    names = table.column("school_name").to_pylist()
+    # the first row's cells give their style to the rows below: a quote prefix must not spread
+    names[0] = '=HYPERLINK("http://example.org")'
+    names[2] = "@школа"
+    table = table.set_column(
+        table.schema.get_field_index("school_name"), "school_name", pa.array(names)
+    )
+    data = render_list_files(table, INFO)["shnor_list_2025.xlsx"]
+    ws = openpyxl.load_workbook(io.BytesIO(data)).active
+    rows = list(ws.iter_rows(min_row=HEADER_ROW + 1))
+    assert len(rows) == 3 and all(len(row) == 6 for row in rows)
+    for row in rows:
+        for column, cell in enumerate(row, start=1):
+            assert (cell.font.name, cell.font.sz, bool(cell.font.b)) == (
+                "Times New Roman",
+                11,
+                False,
+            )
+            sides = (cell.border.left, cell.border.right, cell.border.top, cell.border.bottom)
+            assert all(side.style == "thin" for side in sides)
+            assert cell.alignment.vertical == "top" and cell.alignment.wrap_text
+            assert cell.alignment.horizontal == ("center" if column in (1, 4) else "left")
+            formula_like = isinstance(cell.value, str) and cell.value[:1] in ("=", "@")
+            assert bool(cell.quotePrefix) == formula_like
+    assert [bool(row[2].quotePrefix) for row in rows] == [True, False, True]
+    assert all(row[2].data_type == "s" for row in rows)
+    assert [row[2].value for row in rows] == names
+
+
 def test_diff_of_identical_lists_is_empty(settings: Settings) -> None:
     published = published_table(_list_table(settings))
     assert compute_diff(published, published).num_rows == 0
