@@ -60,7 +60,7 @@ repeated_keys as materialized (
     from (
         select attempt_key, lag(attempt_key) over (order by attempt_key) as previous_key
         from attempts
-    )
+    ) as sorted_keys
     where attempt_key = previous_key
 ),
 

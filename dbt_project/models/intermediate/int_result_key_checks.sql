@@ -123,7 +123,7 @@ suspects as materialized (
             has_null_key,
             lag(key_hash) over (partition by file_id order by key_hash) as previous_hash
         from {{ rows }}
-    )
+    ) as sorted_hashes
     where has_null_key or key_hash = previous_hash
     {%- endfor %}
 ),
