@@ -351,13 +351,14 @@ def test_result_keys_are_checked_once_per_file_and_flag_what_the_views_hold(
         keys = {tuple(f[:8]) for f in flagged}
         return sorted((k for k in keys if k in set(expected)), key=str)
 
-    # file 1: ВПР, one participant twice in the same subject (rows 2 and 4); ГИА file 2: «математика
+    # file 1: ВПР, one participant three times in the same subject (rows 2, 4 and 6); ГИА file 2: «математика
     # (базовая)» and «математика базовая» are one subject, so the participant is there twice
     status, flagged, expected, checks = build(
         vpr + "(2024, 'sch1', 5, 'Русский язык', 'p1', 10, 4, 'present', 1, 'vpr_1.csv', 'h1', 2),"
         "(2024, 'sch1', 5, 'Русский язык', 'p2', 10, 4, 'present', 1, 'vpr_1.csv', 'h1', 3),"
         "(2024, 'sch1', 5, 'русский язык ', 'p1', 11, 4, 'present', 1, 'vpr_1.csv', 'h1', 4),"
-        "(2024, 'sch2', 5, 'Русский язык', 'p1', 11, 4, 'present', 1, 'vpr_1.csv', 'h1', 5)",
+        "(2024, 'sch2', 5, 'Русский язык', 'p1', 11, 4, 'present', 1, 'vpr_1.csv', 'h1', 5),"
+        "(2024, 'sch1', 5, 'РУССКИЙ ЯЗЫК', 'p1', 12, 4, 'present', 1, 'vpr_1.csv', 'h1', 6)",
         gia + "(2024, 'sch1', 'OGE', 'Математика (базовая)', 'q1', 'current_year_graduate', "
         "'main', 10, null, 4, 'present', 2, 'oge_2.csv', 'h2', 7),"
         "(2024, 'sch1', 'OGE', 'математика базовая', 'q1', 'current_year_graduate', "
@@ -365,10 +366,10 @@ def test_result_keys_are_checked_once_per_file_and_flag_what_the_views_hold(
     )
     tests = {k: v for k, v in status.items() if k.startswith("no_live_key_violations")}
     assert list(tests.values()) == [("fail", 2)]
-    assert [f[8:12] for f in flagged] == [(2, "oge_2.csv", 7, 9), (1, "vpr_1.csv", 2, 4)]
+    assert [f[8:12] for f in flagged] == [(2, "oge_2.csv", 7, 9), (1, "vpr_1.csv", 2, 6)]
     assert live(flagged, expected) == expected and len(expected) == 2
     first = {c[:2]: c[4] for c in checks}
-    assert {c[:4] for c in checks} == {("vpr_results", 1, 4, 1), ("gia_results", 2, 2, 1)}
+    assert {c[:4] for c in checks} == {("vpr_results", 1, 5, 1), ("gia_results", 2, 2, 1)}
 
     # file 3 resends ВПР sch1 grade 5 Russian without the duplicate: the view holds file 3's rows,
     # file 1's violation no longer counts; file 4 has a participant without a code (a NULL key)

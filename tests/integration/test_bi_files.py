@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -164,6 +165,12 @@ def test_the_marts_files_are_the_same_bytes_written_one_at_a_time_or_several_at_
             )
             files = {p.name: p.read_bytes() for p in folder.iterdir()}
             written[workers] = (list(record.items()), files)
+        # a mart that cannot be read stops the writing with its error, whatever the others do
+        missing = dataclasses.replace(marts[0], name="no_such_mart")
+        broken = tmp_path / "broken"
+        broken.mkdir()
+        with pytest.raises(duckdb.CatalogException, match="no_such_mart"):
+            write_marts(con, [*marts, missing], broken, protections, settings.small_number_min, 3)
     one, several = written[1], written[3]
     assert [name for name, _ in one[0]] == [mart.name for mart in marts]
     assert several[0] == one[0]  # the same order, rows, sizes and hashes
