@@ -36,6 +36,9 @@ so nothing reads the environment deep inside a stage or at import time.
                                 ``*.part``, ``*.tmp``, ``*.partial``, ``*.crdownload`` always are)
 ``EDUQ_LOAD_WORKERS``           files of one source read and checked at once while the previous one is
                                 written (default 2; 1: one file after the other)
+``EDUQ_LOAD_BATCH_FILES``       at most this many small files of one source with the same layout are
+                                checked and written together (default 64; 1: each file alone;
+                                ``ingestion/batches.py``)
 ``EDUQ_LOCK_WAIT_SECONDS``      how long a writer waits for another writer on the same home to finish
                                 before it refuses (default 10; ``core/run_lock.py``)
 ``EDUQ_SMALL_NUMBER_MIN``       small-number protection: a published figure about fewer pupils than
@@ -71,6 +74,7 @@ DEFAULT_SMALL_NUMBER_MIN = 5
 # another node's DuckDB query; 25–40% off the build on 2 cores, the same marts (docs/performance.md)
 DEFAULT_DBT_THREADS = 4
 DEFAULT_LOAD_WORKERS = 2  # files of a source checked at once (EDUQ_LOAD_WORKERS)
+DEFAULT_LOAD_BATCH_FILES = 64  # small files of a source loaded together (EDUQ_LOAD_BATCH_FILES)
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class Settings:
     # dbt nodes built at once (each a DuckDB query on its own cursor); 1 builds them one by one
     dbt_threads: int = DEFAULT_DBT_THREADS
     load_workers: int = DEFAULT_LOAD_WORKERS
+    load_batch_files: int = DEFAULT_LOAD_BATCH_FILES
     school_code_pattern: str = DEFAULT_SCHOOL_CODE_PATTERN
     dagster_history: bool = False
     pg_url: str | None = field(default=None, repr=False)  # may hold a password
@@ -228,6 +233,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     temp_dir = env.get("EDUQ_DUCKDB_TEMP_DIR")
     dbt_threads = _number(env, "EDUQ_DBT_THREADS", int, DEFAULT_DBT_THREADS, "a whole number")
     load_workers = _number(env, "EDUQ_LOAD_WORKERS", int, DEFAULT_LOAD_WORKERS, "a whole number")
+    batch_files = _number(
+        env, "EDUQ_LOAD_BATCH_FILES", int, DEFAULT_LOAD_BATCH_FILES, "a whole number"
+    )
     settle = _number(env, "EDUQ_LANDING_SETTLE_SECONDS", float, 0.0, "a number of seconds")
     lock_wait = _number(
         env, "EDUQ_LOCK_WAIT_SECONDS", float, DEFAULT_LOCK_WAIT_SECONDS, "a number of seconds"
@@ -252,6 +260,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         duckdb_temp_dir=Path(temp_dir).expanduser().resolve() if temp_dir else None,
         dbt_threads=max(dbt_threads, 1),
         load_workers=max(load_workers, 1),
+        load_batch_files=max(batch_files, 1),
         school_code_pattern=env.get("EDUQ_SCHOOL_CODE_PATTERN") or DEFAULT_SCHOOL_CODE_PATTERN,
         dagster_history=env.get("EDUQ_DAGSTER_HISTORY", "").strip().lower() in TRUE_WORDS,
         pg_url=env.get("EDUQ_PG_URL") or None,

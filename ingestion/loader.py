@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import itertools
 import json
 import logging
 import re
@@ -31,7 +32,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import duckdb
 
@@ -58,6 +59,9 @@ from ingestion.validate import (
     validate,
 )
 from ingestion.warehouse import ensure_raw_schema, next_file_id
+
+if TYPE_CHECKING:
+    from ingestion.batches import CheckedBatch
 
 log = logging.getLogger(__name__)
 
@@ -568,7 +572,10 @@ def load_source(
 
     The files are written one after the other in the order they were delivered (each gets the next
     file id, so the latest delivery wins as it would file by file); up to ``settings.load_workers``
-    of the next ones are read and checked meanwhile (:class:`_AheadChecker`)."""
+    of the next ones are read and checked meanwhile (:class:`_AheadChecker`). Consecutive small
+    files with the same layout are checked and written together, up to
+    ``settings.load_batch_files`` at once, with the outcome of loading each alone
+    (:mod:`ingestion.batches`)."""
     _ensure_queue(con)
     contract = get_contract(source)
     report = SourceLoadReport(source)
@@ -585,42 +592,92 @@ def load_source(
         return report
     checks_codes = bool(contract.school_column and contract.validate_school)
     registry_empty = checks_codes and _registry_empty(con)
+
+    def load_checked(item: _Queued, ahead: _Ahead) -> None:
+        try:
+            if ahead.missing:
+                _dequeue(con, item.landing_path)
+                return
+            # the file leaves the queue in the transaction that writes it
+            outcome = checker.write(ahead, item, run_id, dry_run)
+        except FileChangedWhileLoading as exc:
+            _dequeue(con, item.landing_path)  # surveyed again next run, with its new content
+            log.warning("%s", exc)
+            report.deferred.append(item.path.name)
+            return
+        except IngestionError as exc:
+            _dequeue(con, item.landing_path)
+            _reject(
+                con, settings, item.path, item.file_hash, item.size, source, str(exc), run_id,
+                report, dry_run,
+            )  # fmt: skip
+            if not dry_run:
+                progress.file_loaded(
+                    item.path.name, source, item.size, 0, time.perf_counter() - ahead.started
+                )
+            return
+        report.files.append(outcome)
+        if not dry_run:
+            progress.file_loaded(
+                item.path.name,
+                source,
+                item.size,
+                outcome.rows_read,
+                time.perf_counter() - ahead.started,
+            )
+
+    batch_files = 1 if dry_run else settings.load_batch_files
     with _AheadChecker(
         con, settings, contract, checks_codes, registry_empty, settings.load_workers
     ) as checker:
-        for item, ahead in checker.in_order(queued):
-            try:
-                if ahead.missing:
-                    _dequeue(con, item.landing_path)
-                    continue
-                # the file leaves the queue in the transaction that writes it
-                outcome = checker.write(ahead, item, run_id, dry_run)
-            except FileChangedWhileLoading as exc:
-                _dequeue(con, item.landing_path)  # surveyed again next run, with its new content
-                log.warning("%s", exc)
-                report.deferred.append(item.path.name)
+        for unit, ahead in checker.in_order(_units(queued, batch_files)):
+            if isinstance(ahead, _Ahead):
+                load_checked(unit[0], ahead)
                 continue
-            except IngestionError as exc:
-                _dequeue(con, item.landing_path)
-                _reject(
-                    con, settings, item.path, item.file_hash, item.size, source, str(exc), run_id,
-                    report, dry_run,
-                )  # fmt: skip
-                if not dry_run:
+            outcomes = checker.write_batch(ahead, run_id)
+            if outcomes is not None:
+                for item, outcome in zip(unit, outcomes, strict=True):
+                    report.files.append(outcome)
                     progress.file_loaded(
-                        item.path.name, source, item.size, 0, time.perf_counter() - ahead.started
+                        item.path.name,
+                        source,
+                        item.size,
+                        outcome.rows_read,
+                        (time.perf_counter() - ahead.started) / len(unit),
                     )
                 continue
-            report.files.append(outcome)
-            if not dry_run:
-                progress.file_loaded(
-                    item.path.name,
-                    source,
-                    item.size,
-                    outcome.rows_read,
-                    time.perf_counter() - ahead.started,
-                )
+            for item in unit:  # the batch's files one by one, each checked now on its cursor
+                single = checker.check_now(ahead.cursor, item)
+                try:
+                    load_checked(item, single)
+                finally:
+                    if single.checked is not None:
+                        _drop_tables(ahead.cursor, single.checked.tables)
     return report
+
+
+def _units(queued: list[_Queued], batch_files: int) -> list[list[_Queued]]:
+    """The queued files in order, consecutive small files with the same layout grouped (at most
+    ``batch_files`` a group; ingestion.batches.can_join), every other file alone."""
+    from ingestion.batches import can_join
+
+    units: list[list[_Queued]] = []
+    for item in queued:
+        joins = batch_files > 1 and can_join(
+            readers.FileLayout.from_json(json.loads(item.layout_json)), item.size
+        )
+        last = units[-1] if units else None
+        if (
+            joins
+            and last is not None
+            and len(last) < batch_files
+            and last[0].layout_json == item.layout_json
+            and last[0].joins
+        ):
+            last.append(item)
+        else:
+            units.append([replace(item, joins=joins)] if joins else [item])
+    return units
 
 
 def _dequeue(con: duckdb.DuckDBPyConnection, landing_path: str) -> None:
@@ -637,6 +694,7 @@ class _Queued:
     layout_json: str
     queued_at: dt.datetime | None
     file_identity: str | None
+    joins: bool = False  # may be loaded with the next files of its layout (a batch's first file)
 
     @property
     def path(self) -> Path:
@@ -653,6 +711,15 @@ class _Ahead:
     checked: CheckedFile | None = None
     error: IngestionError | None = None
     missing: bool = False
+
+
+@dataclass
+class _BatchAhead:
+    """A batch of queued files checked ahead of its turn (None: its files load one by one)."""
+
+    cursor: duckdb.DuckDBPyConnection
+    started: float
+    checked: CheckedBatch | None = None
 
 
 class _AheadChecker:
@@ -686,6 +753,7 @@ class _AheadChecker:
         # cursor's next check (in a worker), not by the writer, whose turn every file waits for
         self._written: dict[int, list[str]] = {}
         self._pool: ThreadPoolExecutor | None = None
+        self._numbers = itertools.count(1)  # provisional numbers: the checks' temp table names
 
     def __enter__(self) -> Self:
         if self.workers > 1:
@@ -708,7 +776,7 @@ class _AheadChecker:
         self._known[id(cursor)] = _known_codes_table(cursor) if self.checks_codes else None
         return cursor
 
-    def _check(self, cursor: duckdb.DuckDBPyConnection, item: _Queued, number: int) -> _Ahead:
+    def _check(self, cursor: duckdb.DuckDBPyConnection, item: _Queued) -> _Ahead:
         ahead = _Ahead(cursor, time.perf_counter())
         _drop_tables(cursor, self._written.pop(id(cursor), ()))
         if not item.path.exists():
@@ -722,7 +790,8 @@ class _AheadChecker:
                 self.contract,
                 item.path,
                 layout,
-                number,  # a provisional id (temp table names); the file's own is taken at writing
+                # a provisional id (temp table names); the file's own is taken at writing
+                next(self._numbers),
                 self._known[id(cursor)],
                 self.registry_empty,
             )
@@ -730,26 +799,87 @@ class _AheadChecker:
             ahead.error = exc
         return ahead
 
-    def in_order(self, items: list[_Queued]) -> Iterator[tuple[_Queued, _Ahead]]:
-        """Each queued file with its check, in queue order; the next ones are checked meanwhile.
-        A file's cursor checks another once the caller is done with the file (the next step)."""
-        waiting: deque[tuple[_Queued, duckdb.DuckDBPyConnection, Future[_Ahead] | None, int]]
+    def check_now(self, cursor: duckdb.DuckDBPyConnection, item: _Queued) -> _Ahead:
+        """Check one file now, in the caller's thread, on a cursor the caller holds (a file of a
+        batch that loads file by file)."""
+        return self._check(cursor, item)
+
+    def _check_unit(
+        self, cursor: duckdb.DuckDBPyConnection, unit: list[_Queued]
+    ) -> _Ahead | _BatchAhead:
+        if len(unit) == 1:
+            return self._check(cursor, unit[0])
+        from ingestion.batches import BatchFile, check_batch
+
+        ahead = _BatchAhead(cursor, time.perf_counter())
+        _drop_tables(cursor, self._written.pop(id(cursor), ()))
+        if not all(item.path.exists() for item in unit):
+            return ahead  # file by file: the missing one leaves the queue
+        files = [
+            BatchFile(
+                item.landing_path,
+                item.file_hash,
+                item.size,
+                readers.FileLayout.from_json(json.loads(item.layout_json)),
+                item.queued_at,
+                item.file_identity,
+            )
+            for item in unit
+        ]
+        ahead.checked = check_batch(
+            cursor,
+            self.settings,
+            self.contract,
+            files,
+            next(self._numbers),
+            self._known[id(cursor)],
+            self.registry_empty,
+        )
+        return ahead
+
+    def in_order(
+        self, units: list[list[_Queued]]
+    ) -> Iterator[tuple[list[_Queued], _Ahead | _BatchAhead]]:
+        """Each unit of queued files (one file, or a batch) with its check, in queue order; the
+        next ones are checked meanwhile. A unit's cursor checks another once the caller is done
+        with the unit (the next step)."""
+        waiting: deque[
+            tuple[list[_Queued], duckdb.DuckDBPyConnection, Future[_Ahead | _BatchAhead] | None]
+        ]
         waiting = deque()
-        upcoming = iter(enumerate(items, start=1))
+        upcoming = iter(units)
         limit = self.workers + 1 if self._pool is not None else 1  # + the one being written
         while True:
-            while len(waiting) < limit and (nxt := next(upcoming, None)) is not None:
-                number, item = nxt
+            while len(waiting) < limit and (unit := next(upcoming, None)) is not None:
                 cursor = self._cursor()
                 future = None
                 if self._pool is not None:
-                    future = self._pool.submit(self._check, cursor, item, number)
-                waiting.append((item, cursor, future, number))
+                    future = self._pool.submit(self._check_unit, cursor, unit)
+                waiting.append((unit, cursor, future))
             if not waiting:
                 return
-            item, cursor, future, number = waiting.popleft()
-            yield item, future.result() if future else self._check(cursor, item, number)
+            unit, cursor, future = waiting.popleft()
+            yield unit, future.result() if future else self._check_unit(cursor, unit)
             self._idle.append(cursor)
+
+    def write_batch(self, ahead: _BatchAhead, run_id: str | None) -> list[FileOutcome] | None:
+        """Write a checked batch (ingestion.batches.write_batch); None when its files must load
+        one by one (its check found one that must, or writing it failed: nothing was written)."""
+        from ingestion.batches import write_batch
+
+        if ahead.checked is None:
+            return None
+        self._written[id(ahead.cursor)] = ahead.checked.tables
+        try:
+            return write_batch(ahead.cursor, self.settings, ahead.checked, run_id)
+        except Exception as exc:  # noqa: BLE001 — each file then gets its own outcome and error
+            log.info(
+                "%s: %d files loaded one by one instead of together (%s)",
+                self.contract.source,
+                len(ahead.checked.files),
+                exc,
+            )
+            return None
 
     def write(self, ahead: _Ahead, item: _Queued, run_id: str | None, dry_run: bool) -> FileOutcome:
         """Write a checked file with the next file id (raises its check's IngestionError)."""

@@ -235,6 +235,9 @@ class ValidationContext:
     file_year: int | None = None
     known_school_codes_table: str | None = None  # table with a column ``code``
     registry_empty: bool = False  # raw.schools has no rows yet
+    # files validated together (ingestion.batches): the staged relation's column holding each
+    # row's file year, used where ``file_year`` would be
+    file_year_column: str | None = None
 
 
 @dataclass
@@ -316,8 +319,16 @@ class Validator:
 
     # ------------------------------------------------------------------ SQL layers
 
+    def _file_year(self) -> str | None:
+        """SQL of the year the file's name gives (None: none)."""
+        if self.ctx.file_year_column:
+            return _ident(self.ctx.file_year_column)
+        return str(int(self.ctx.file_year)) if self.ctx.file_year is not None else None
+
     def _text_layer(self, relation: str, keep_cells: bool = False) -> str:
         selects = ["_row_number", "_overflow"]
+        if self.ctx.file_year_column:
+            selects.append(_ident(self.ctx.file_year_column))
         if keep_cells:
             selects += [f"c{i}" for i in range(self.layout.width)]
         else:  # the cells of enum/boolean columns are looked up as delivered
@@ -345,16 +356,14 @@ class Validator:
             if (
                 column.name == "year"
                 and self.contract.year.from_filename
-                and self.ctx.file_year is not None
+                and self._file_year() is not None
             ):
-                expr = f"coalesce({expr}, {int(self.ctx.file_year)})"
+                expr = f"coalesce({expr}, {self._file_year()})"
             selects.append(f"{expr} as {_ident(column.name)}")
         layer = f"select {', '.join(selects)} from ({self._text_layer(relation, keep_cells)})"
         names = {c.name for c in self.contract.columns}
         if self.contract.has_year and "year" not in names:
-            year = self.contract.year.derive or (
-                str(int(self.ctx.file_year)) if self.ctx.file_year is not None else "null"
-            )
+            year = self.contract.year.derive or (self._file_year() or "null")
             layer = f"select *, cast({year} as integer) as year, cast(null as varchar) as t__year from ({layer})"
         return layer
 
