@@ -15,8 +15,11 @@ source with the same layout (same header, delimiter, encoding: one template) for
 What the batch loads is what loading each file alone would: the same rows, row numbers, file
 ids, quarantine reasons and load-log lines (a property test compares both). Anything that would
 make a file's outcome its own — a file DuckDB's reader cannot stage, one without data rows, one
-whose every row fails, a file changed while it was being loaded, any error — sends the batch back
-to loading file by file (:func:`check_batch` returns None; :func:`write_batch` raises).
+whose every row fails, an enum column with more distinct texts across the batch than a file's
+map holds (VALUE_MAP_LIMIT), a file changed while it was being loaded, any error before the
+commit — sends the batch back to loading file by file (:func:`check_batch` returns None;
+:func:`write_batch` raises, nothing written). The files are archived after the commit
+(:func:`archive_batch`): an error there stops the run, as it does after a file written alone.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import duckdb
 from core.settings import Settings
 from ingestion import readers
 from ingestion.contract import Contract
-from ingestion.errors import FileChangedWhileLoading, IngestionError, RowCountMismatchError
+from ingestion.errors import IngestionError, RowCountMismatchError
 from ingestion.loader import (
     FileOutcome,
     _dequeue,
@@ -40,6 +43,7 @@ from ingestion.loader import (
     _now,
     _reason_summary,
     _unique_destination,
+    changed_while_loading,
     unchanged_since,
     year_from_filename,
 )
@@ -143,9 +147,11 @@ def check_batch(
         )
         validated = validate(con, contract, together, files[0].layout, ctx, prefix)
         tables += validated.tables
-        rows_read = _per_part(
-            con, f"select _row_number // {PART}, count(*) from {validated.typed} group by 1", files
-        )
+        if not validated.value_maps_complete:  # more distinct texts than one file alone has
+            _drop_tables(con, tables)
+            return None
+        # rows read: staged rows but blank ones, as for a file alone
+        rows_read = [p.rows_read - validated.blank_by_part.get(i, 0) for i, p in enumerate(parts)]
         quarantined = (
             _per_part(
                 con,
@@ -169,7 +175,7 @@ def check_batch(
             ).fetchall():
                 found.setdefault(int(part), []).append(str(year))
             years = [",".join(found[i]) if i in found else "" for i in range(len(files))]
-    except IngestionError:
+    except (IngestionError, duckdb.Error):  # loaded file by file, each with its own outcome
         _drop_tables(con, tables)
         return None
     except BaseException:
@@ -197,35 +203,39 @@ def write_batch(
     settings: Settings,
     batch: CheckedBatch,
     run_id: str | None,
-) -> list[FileOutcome]:
-    """Write a checked batch in one transaction, each file with the next file id in order, then
-    archive the files. Raises (nothing written) when any file changed since it was hashed or the
-    counts do not add up: the caller loads the batch's files one by one."""
+) -> tuple[list[FileOutcome], list[Path]]:
+    """Write a checked batch in one transaction, each file with the next file id in order; returns
+    the outcomes and where :func:`archive_batch` moves the files. Raises (nothing written) when
+    any file changed since it was hashed or the counts do not add up: the caller loads the batch's
+    files one by one."""
     contract, files = batch.contract, batch.files
     typed, failures = batch.validated.typed, batch.validated.failures
-    first_id = next_file_id(con)
-    ids = [first_id + i for i in range(len(files))]
     parts = f"{batch.relation}_parts"
-    con.execute(
-        f"create or replace temp table {parts} "
-        "(part bigint, file_id bigint, file_name varchar, file_hash varchar)"
-    )
-    con.executemany(
-        f"insert into {parts} values (?, ?, ?, ?)",
-        [[i, ids[i], f.path.name, f.file_hash] for i, f in enumerate(files)],
-    )
-    columns = ", ".join(f't."{c}"' for c in contract.table_columns)
-    names = ", ".join(f'"{c}"' for c in contract.table_columns)
-    good = f"from {typed} as t join {parts} as p on t._row_number // {PART} = p.part where t._ok"
-    if batch.validated.has_failures:
-        good += f" and t._row_number not in (select _row_number from {failures})"
-    loaded = _per_part(con, f"select p.part, count(*) {good} group by 1", files)
-    loaded_at = _now()
-    for item in files:
-        item.layout.extra["parsed_by"] = "duckdb"
-    con.execute("begin transaction")
-    in_transaction = True
+    in_transaction = False
     try:
+        first_id = next_file_id(con)
+        ids = [first_id + i for i in range(len(files))]
+        con.execute(
+            f"create or replace temp table {parts} "
+            "(part bigint, file_id bigint, file_name varchar, file_hash varchar)"
+        )
+        con.executemany(
+            f"insert into {parts} values (?, ?, ?, ?)",
+            [[i, ids[i], f.path.name, f.file_hash] for i, f in enumerate(files)],
+        )
+        columns = ", ".join(f't."{c}"' for c in contract.table_columns)
+        names = ", ".join(f'"{c}"' for c in contract.table_columns)
+        good = (
+            f"from {typed} as t join {parts} as p on t._row_number // {PART} = p.part where t._ok"
+        )
+        if batch.validated.has_failures:
+            good += f" and t._row_number not in (select _row_number from {failures})"
+        loaded = _per_part(con, f"select p.part, count(*) {good} group by 1", files)
+        loaded_at = _now()
+        for item in files:
+            item.layout.extra["parsed_by"] = "duckdb"
+        con.execute("begin transaction")
+        in_transaction = True
         con.execute(
             f"""
             insert into raw.{contract.source} ({names}, _extra, _file_id, _source_file, _file_hash,
@@ -289,7 +299,7 @@ def write_batch(
             )
             _dequeue(con, item.landing_path)
             if not unchanged_since(item.path, item.file_hash, item.file_identity):
-                raise FileChangedWhileLoading(f"{item.path.name} changed while it was being loaded")
+                raise changed_while_loading(item.path)
             outcomes.append(
                 FileOutcome(
                     item.path.name,
@@ -315,9 +325,19 @@ def write_batch(
                 pass
         raise
     finally:
-        con.execute(f"drop table if exists {parts}")
-    for item, outcome, dest in zip(files, outcomes, destinations, strict=True):
-        # archived after the commit, as a file loaded alone (ingestion.loader.write_file)
+        try:
+            con.execute(f"drop table if exists {parts}")
+        except duckdb.Error as exc:  # a temp table: the cursor's close drops it anyway
+            log.debug("could not drop %s: %s", parts, exc)
+    return outcomes, destinations
+
+
+def archive_batch(
+    batch: CheckedBatch, outcomes: list[FileOutcome], destinations: list[Path]
+) -> None:
+    """Move a written batch's files to the archive (after the commit, as a file loaded alone:
+    killed in between, a file is loaded and still in the landing folder, and the next run skips
+    it as already delivered)."""
+    for item, outcome, dest in zip(batch.files, outcomes, destinations, strict=True):
         shutil.move(str(item.path), dest)
-        log.info("%s: %s (%s)", contract.source, item.path.name, outcome.message)
-    return outcomes
+        log.info("%s: %s (%s)", batch.contract.source, item.path.name, outcome.message)

@@ -210,6 +210,13 @@ def unchanged_since(path: Path, file_hash: str, identity: str | None) -> bool:
         return False
 
 
+def changed_while_loading(path: Path) -> FileChangedWhileLoading:
+    return FileChangedWhileLoading(
+        f"{path.name} changed while it was being loaded (still being copied in, or "
+        "replaced): nothing of it was kept; it stays in the landing folder for the next run"
+    )
+
+
 def year_from_filename(path: Path) -> int | None:
     years = YEAR_IN_NAME.findall(path.stem)
     return int(years[-1]) if years else None
@@ -648,6 +655,13 @@ def load_source(
                 continue
             for item in unit:  # the batch's files one by one, each checked now on its cursor
                 single = checker.check_now(ahead.cursor, item)
+                if single.missing and ahead.checked is not None:
+                    # there when the batch was checked, gone before it was written: as a file
+                    # alone whose bytes changed meanwhile
+                    _dequeue(con, item.landing_path)
+                    log.warning("%s", changed_while_loading(item.path))
+                    report.deferred.append(item.path.name)
+                    continue
                 try:
                     load_checked(item, single)
                 finally:
@@ -865,14 +879,14 @@ class _AheadChecker:
     def write_batch(self, ahead: _BatchAhead, run_id: str | None) -> list[FileOutcome] | None:
         """Write a checked batch (ingestion.batches.write_batch); None when its files must load
         one by one (its check found one that must, or writing it failed: nothing was written)."""
-        from ingestion.batches import write_batch
+        from ingestion.batches import archive_batch, write_batch
 
         if ahead.checked is None:
             return None
         self._written[id(ahead.cursor)] = ahead.checked.tables
         try:
-            return write_batch(ahead.cursor, self.settings, ahead.checked, run_id)
-        except Exception as exc:  # noqa: BLE001 — each file then gets its own outcome and error
+            outcomes, destinations = write_batch(ahead.cursor, self.settings, ahead.checked, run_id)
+        except Exception as exc:  # noqa: BLE001 — nothing written: each file gets its own outcome
             log.info(
                 "%s: %d files loaded one by one instead of together (%s)",
                 self.contract.source,
@@ -880,6 +894,9 @@ class _AheadChecker:
                 exc,
             )
             return None
+        # committed: an error from here on is the run's, as after a file written alone
+        archive_batch(ahead.checked, outcomes, destinations)
+        return outcomes
 
     def write(self, ahead: _Ahead, item: _Queued, run_id: str | None, dry_run: bool) -> FileOutcome:
         """Write a checked file with the next file id (raises its check's IngestionError)."""
@@ -1126,10 +1143,7 @@ def write_file(
         if dequeue is not None:
             _dequeue(con, dequeue)
         if not dry_run and not unchanged_since(path, file_hash, file_identity):
-            raise FileChangedWhileLoading(
-                f"{path.name} changed while it was being loaded (still being copied in, or "
-                "replaced): nothing of it was kept; it stays in the landing folder for the next run"
-            )
+            raise changed_while_loading(path)
         con.execute("commit")
         in_transaction = False
     except BaseException:

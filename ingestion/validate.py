@@ -261,6 +261,11 @@ class Validated:
     # False only when no row failed and no key repeats: ``failures`` is then known to be empty and
     # the loader skips the statements that would read it (most files; each statement costs)
     has_failures: bool = True
+    # blank rows (not read) by part (``_row_number // PART``: the file of a batch), where any
+    blank_by_part: dict[int, int] = field(default_factory=dict)
+    # every enum/boolean column was typed from a map of its distinct texts (none had more than
+    # VALUE_MAP_LIMIT): a batch's typed values are then those of each of its files alone
+    value_maps_complete: bool = True
 
 
 class Validator:
@@ -631,8 +636,14 @@ def validate(
             f"create or replace temp table {failures} (_row_number bigint, column_name varchar, value varchar, "
             "reason_code varchar, reason varchar)"
         )
-    blank = 0
+    blank, blank_by_part = 0, {}
     if bad_count:
+        blank_by_part = dict(
+            con.execute(
+                f"select _row_number // {PART}, count(*) from {failures} "
+                f"where reason_code = '{BLANK}' group by 1"
+            ).fetchall()
+        )
         blank = con.execute(f"delete from {failures} where reason_code = '{BLANK}'").fetchone()[0]
     if blank:  # empty rows are not data: not read, not loaded, not quarantined
         con.execute(
@@ -646,6 +657,8 @@ def validate(
         [typed, failures],
         validator.extra_keys,
         has_failures=bool(bad_count) or repeated,
+        blank_by_part={int(k): int(v) for k, v in blank_by_part.items()},
+        value_maps_complete=all(d is not None for d in validator.distinct.values()),
     )
 
 
