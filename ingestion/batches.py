@@ -45,6 +45,7 @@ from ingestion.loader import (
     _unique_destination,
     changed_while_loading,
     unchanged_since,
+    write_transaction,
     year_from_filename,
 )
 from ingestion.validate import PART, Validated, ValidationContext, Validator, validate
@@ -211,7 +212,6 @@ def write_batch(
     contract, files = batch.contract, batch.files
     typed, failures = batch.validated.typed, batch.validated.failures
     parts = f"{batch.relation}_parts"
-    in_transaction = False
     try:
         first_id = next_file_id(con)
         ids = [first_id + i for i in range(len(files))]
@@ -234,96 +234,86 @@ def write_batch(
         loaded_at = _now()
         for item in files:
             item.layout.extra["parsed_by"] = "duckdb"
-        con.execute("begin transaction")
-        in_transaction = True
-        con.execute(
-            f"""
-            insert into raw.{contract.source} ({names}, _extra, _file_id, _source_file, _file_hash,
-                _row_number, _loaded_at)
-            select {columns}, t._extra, p.file_id, p.file_name, p.file_hash, t._row_number % {PART}, ?
-            {good}
-            order by t._row_number
-            """,
-            [loaded_at],
-        )
-        if batch.validated.has_failures:
-            failing = (
-                f"(select * from {batch.relation} "
-                f"where _row_number in (select _row_number from {failures}))"
-            )
+        with write_transaction(con):
             con.execute(
                 f"""
-                insert into raw._quarantine (file_id, source, file_name, file_hash, row_number,
-                    column_name, value, reason, row_values, quarantined_at, reason_code)
-                select p.file_id, ?, p.file_name, p.file_hash, f._row_number % {PART}, f.column_name,
-                    f.value, f.reason, v.row_values, ?, f.reason_code
-                from {failures} as f
-                join {parts} as p on f._row_number // {PART} = p.part
-                left join ({batch.validator.row_values_sql(failing)}) as v using (_row_number)
-                order by f._row_number, f.column_name
+                insert into raw.{contract.source} ({names}, _extra, _file_id, _source_file, _file_hash,
+                    _row_number, _loaded_at)
+                select {columns}, t._extra, p.file_id, p.file_name, p.file_hash, t._row_number % {PART}, ?
+                {good}
+                order by t._row_number
                 """,
-                [contract.source, loaded_at],
+                [loaded_at],
             )
-        outcomes, destinations = [], []
-        for i, item in enumerate(files):
-            read, quarantined = batch.rows_read[i], batch.rows_quarantined[i]
-            if loaded[i] + quarantined != read:
-                raise RowCountMismatchError(
-                    f"{item.path.name}: {read} rows read but {loaded[i]} loaded + "
-                    f"{quarantined} quarantined; nothing was written (please report this bug)"
+            if batch.validated.has_failures:
+                failing = (
+                    f"(select * from {batch.relation} "
+                    f"where _row_number in (select _row_number from {failures}))"
                 )
-            message = f"{loaded[i]} rows loaded, {quarantined} quarantined"
-            if quarantined:
-                own = f"(select * from {failures} where _row_number // {PART} = {i})"
-                message += " (" + _reason_summary(con, own) + ")"
-            dest = _unique_destination(
-                settings.archive_dir / contract.source, f"{ids[i]:06d}_{item.path.name}"
-            )
-            _log_file(
-                con,
-                file_id=ids[i],
-                source=contract.source,
-                path=item.path,
-                archived=str(dest),
-                file_hash=item.file_hash,
-                size=item.size,
-                status="loaded",
-                read=read,
-                loaded=loaded[i],
-                quarantined=quarantined,
-                message=message,
-                layout=item.layout.to_json(),
-                years=batch.years[i],
-                received_at=item.queued_at,
-                run_id=run_id,
-            )
-            _dequeue(con, item.landing_path)
-            if not unchanged_since(item.path, item.file_hash, item.file_identity):
-                raise changed_while_loading(item.path)
-            outcomes.append(
-                FileOutcome(
-                    item.path.name,
-                    contract.source,
-                    "loaded",
-                    read,
-                    loaded[i],
-                    quarantined,
-                    message,
-                    ids[i],
-                    batch.years[i],
-                    str(item.path),
+                con.execute(
+                    f"""
+                    insert into raw._quarantine (file_id, source, file_name, file_hash, row_number,
+                        column_name, value, reason, row_values, quarantined_at, reason_code)
+                    select p.file_id, ?, p.file_name, p.file_hash, f._row_number % {PART}, f.column_name,
+                        f.value, f.reason, v.row_values, ?, f.reason_code
+                    from {failures} as f
+                    join {parts} as p on f._row_number // {PART} = p.part
+                    left join ({batch.validator.row_values_sql(failing)}) as v using (_row_number)
+                    order by f._row_number, f.column_name
+                    """,
+                    [contract.source, loaded_at],
                 )
-            )
-            destinations.append(dest)
-        con.execute("commit")
-        in_transaction = False
-    except BaseException:
-        if in_transaction:
-            try:
-                con.execute("rollback")
-            except duckdb.Error:
-                pass
-        raise
+            outcomes, destinations = [], []
+            for i, item in enumerate(files):
+                read, quarantined = batch.rows_read[i], batch.rows_quarantined[i]
+                if loaded[i] + quarantined != read:
+                    raise RowCountMismatchError(
+                        f"{item.path.name}: {read} rows read but {loaded[i]} loaded + "
+                        f"{quarantined} quarantined; nothing was written (please report this bug)"
+                    )
+                message = f"{loaded[i]} rows loaded, {quarantined} quarantined"
+                if quarantined:
+                    own = f"(select * from {failures} where _row_number // {PART} = {i})"
+                    message += " (" + _reason_summary(con, own) + ")"
+                dest = _unique_destination(
+                    settings.archive_dir / contract.source, f"{ids[i]:06d}_{item.path.name}"
+                )
+                _log_file(
+                    con,
+                    file_id=ids[i],
+                    source=contract.source,
+                    path=item.path,
+                    archived=str(dest),
+                    file_hash=item.file_hash,
+                    size=item.size,
+                    status="loaded",
+                    read=read,
+                    loaded=loaded[i],
+                    quarantined=quarantined,
+                    message=message,
+                    layout=item.layout.to_json(),
+                    years=batch.years[i],
+                    received_at=item.queued_at,
+                    run_id=run_id,
+                )
+                _dequeue(con, item.landing_path)
+                if not unchanged_since(item.path, item.file_hash, item.file_identity):
+                    raise changed_while_loading(item.path)
+                outcomes.append(
+                    FileOutcome(
+                        item.path.name,
+                        contract.source,
+                        "loaded",
+                        read,
+                        loaded[i],
+                        quarantined,
+                        message,
+                        ids[i],
+                        batch.years[i],
+                        str(item.path),
+                    )
+                )
+                destinations.append(dest)
     finally:
         try:
             con.execute(f"drop table if exists {parts}")

@@ -29,6 +29,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -467,18 +468,26 @@ def _queue(con: duckdb.DuckDBPyConnection, rows: list[list]) -> None:
     next run surveys them again."""
     if not rows:
         return
-    con.execute("begin transaction")
-    try:
+    with write_transaction(con):
         con.executemany(
             "insert into raw._landing_queue (landing_path, file_hash, size_bytes, source, layout, "
             "queued_at, modified_at, file_identity) values (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
+
+
+@contextmanager
+def write_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction: committed when the block ends, rolled back when it raises (a commit that
+    failed, e.g. on a full disk, already ended it: the cause is the error being raised)."""
+    con.execute("begin transaction")
+    try:
+        yield
         con.execute("commit")
     except BaseException:
         try:
             con.execute("rollback")
-        except duckdb.Error:  # a commit that failed already ended it: the cause is being raised
+        except duckdb.Error:
             pass
         raise
 
@@ -1078,9 +1087,7 @@ def write_file(
     if checked.validated.has_failures:
         good += f" and _row_number not in (select _row_number from {failures})"
     loaded_at = _now()
-    con.execute("begin transaction")
-    in_transaction = True
-    try:
+    with write_transaction(con):
         if dry_run and contract.source not in KNOWN_CODE_SOURCES:
             rows_loaded = con.execute(f"select count(*) {good}").fetchone()[0]
         else:
@@ -1144,15 +1151,6 @@ def write_file(
             _dequeue(con, dequeue)
         if not dry_run and not unchanged_since(path, file_hash, file_identity):
             raise changed_while_loading(path)
-        con.execute("commit")
-        in_transaction = False
-    except BaseException:
-        if in_transaction:
-            try:
-                con.execute("rollback")
-            except duckdb.Error:  # a commit that failed (a full disk) already ended it: the
-                pass  # cause is the error being raised, not this one
-        raise
     # archived after the commit: killed in between, the file is loaded and still in the landing
     # folder, and the next run skips it as already delivered (never lost, never loaded twice)
     if dest is not None:
