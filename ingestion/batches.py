@@ -25,7 +25,6 @@ commit — sends the batch back to loading file by file (:func:`check_batch` ret
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,17 +33,13 @@ import duckdb
 from core.settings import Settings
 from ingestion import readers
 from ingestion.contract import Contract
-from ingestion.errors import IngestionError, RowCountMismatchError
+from ingestion.errors import IngestionError
 from ingestion.loader import (
     FileOutcome,
-    _dequeue,
     _drop_tables,
-    _log_file,
     _now,
-    _reason_summary,
-    _unique_destination,
-    changed_while_loading,
-    unchanged_since,
+    archive_loaded,
+    record_loaded,
     write_transaction,
     year_from_filename,
 )
@@ -265,54 +260,26 @@ def write_batch(
                 )
             outcomes, destinations = [], []
             for i, item in enumerate(files):
-                read, quarantined = batch.rows_read[i], batch.rows_quarantined[i]
-                if loaded[i] + quarantined != read:
-                    raise RowCountMismatchError(
-                        f"{item.path.name}: {read} rows read but {loaded[i]} loaded + "
-                        f"{quarantined} quarantined; nothing was written (please report this bug)"
-                    )
-                message = f"{loaded[i]} rows loaded, {quarantined} quarantined"
-                if quarantined:
-                    own = f"(select * from {failures} where _row_number // {PART} = {i})"
-                    message += " (" + _reason_summary(con, own) + ")"
-                dest = _unique_destination(
-                    settings.archive_dir / contract.source, f"{ids[i]:06d}_{item.path.name}"
-                )
-                _log_file(
+                outcome, dest = record_loaded(
                     con,
-                    file_id=ids[i],
-                    source=contract.source,
+                    settings,
+                    contract=contract,
                     path=item.path,
-                    archived=str(dest),
+                    file_id=ids[i],
                     file_hash=item.file_hash,
                     size=item.size,
-                    status="loaded",
-                    read=read,
+                    read=batch.rows_read[i],
                     loaded=loaded[i],
-                    quarantined=quarantined,
-                    message=message,
-                    layout=item.layout.to_json(),
+                    quarantined=batch.rows_quarantined[i],
+                    failures=f"(select * from {failures} where _row_number // {PART} = {i})",
+                    layout=item.layout,
                     years=batch.years[i],
                     received_at=item.queued_at,
                     run_id=run_id,
+                    dequeue=item.landing_path,
+                    file_identity=item.file_identity,
                 )
-                _dequeue(con, item.landing_path)
-                if not unchanged_since(item.path, item.file_hash, item.file_identity):
-                    raise changed_while_loading(item.path)
-                outcomes.append(
-                    FileOutcome(
-                        item.path.name,
-                        contract.source,
-                        "loaded",
-                        read,
-                        loaded[i],
-                        quarantined,
-                        message,
-                        ids[i],
-                        batch.years[i],
-                        str(item.path),
-                    )
-                )
+                outcomes.append(outcome)
                 destinations.append(dest)
     finally:
         try:
@@ -329,5 +296,4 @@ def archive_batch(
     killed in between, a file is loaded and still in the landing folder, and the next run skips
     it as already delivered)."""
     for item, outcome, dest in zip(batch.files, outcomes, destinations, strict=True):
-        shutil.move(str(item.path), dest)
-        log.info("%s: %s (%s)", batch.contract.source, item.path.name, outcome.message)
+        archive_loaded(item.path, dest, outcome)

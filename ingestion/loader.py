@@ -663,7 +663,7 @@ def load_source(
                     )
                 continue
             for item in unit:  # the batch's files one by one, each checked now on its cursor
-                single = checker.check_now(ahead.cursor, item)
+                single = checker.check(ahead.cursor, item)
                 if single.missing and ahead.checked is not None:
                     # there when the batch was checked, gone before it was written: as a file
                     # alone whose bytes changed meanwhile
@@ -799,7 +799,9 @@ class _AheadChecker:
         self._known[id(cursor)] = _known_codes_table(cursor) if self.checks_codes else None
         return cursor
 
-    def _check(self, cursor: duckdb.DuckDBPyConnection, item: _Queued) -> _Ahead:
+    def check(self, cursor: duckdb.DuckDBPyConnection, item: _Queued) -> _Ahead:
+        """Check one file on ``cursor`` (in a worker, or in the caller's thread for a file of a
+        batch that loads file by file)."""
         ahead = _Ahead(cursor, time.perf_counter())
         _drop_tables(cursor, self._written.pop(id(cursor), ()))
         if not item.path.exists():
@@ -822,16 +824,11 @@ class _AheadChecker:
             ahead.error = exc
         return ahead
 
-    def check_now(self, cursor: duckdb.DuckDBPyConnection, item: _Queued) -> _Ahead:
-        """Check one file now, in the caller's thread, on a cursor the caller holds (a file of a
-        batch that loads file by file)."""
-        return self._check(cursor, item)
-
     def _check_unit(
         self, cursor: duckdb.DuckDBPyConnection, unit: list[_Queued]
     ) -> _Ahead | _BatchAhead:
         if len(unit) == 1:
-            return self._check(cursor, unit[0])
+            return self.check(cursor, unit[0])
         from ingestion.batches import BatchFile, check_batch
 
         ahead = _BatchAhead(cursor, time.perf_counter())
@@ -1113,62 +1110,115 @@ def write_file(
                 """,
                 [file_id, contract.source, path.name, file_hash, loaded_at],
             )
-        rows_quarantined = checked.rows_quarantined
-        if rows_loaded + rows_quarantined != checked.rows_read:
-            raise RowCountMismatchError(
-                f"{path.name}: {checked.rows_read} rows read but {rows_loaded} loaded + "
-                f"{rows_quarantined} quarantined; nothing was written (please report this bug)"
-            )
-        message = f"{rows_loaded} rows loaded, {rows_quarantined} quarantined"
-        if rows_quarantined:
-            message += " (" + _reason_summary(con, failures) + ")"
-        dest = (
-            None
-            if dry_run
-            else _unique_destination(
-                settings.archive_dir / contract.source, f"{file_id:06d}_{path.name}"
-            )
-        )
-        _log_file(
+        outcome, dest = record_loaded(
             con,
-            file_id=file_id,
-            source=contract.source,
+            settings,
+            contract=contract,
             path=path,
-            archived=str(dest) if dest else None,
+            file_id=file_id,
             file_hash=file_hash,
             size=size,
-            status="loaded",
             read=checked.rows_read,
             loaded=rows_loaded,
-            quarantined=rows_quarantined,
-            message=message,
-            layout=layout.to_json(),
+            quarantined=checked.rows_quarantined,
+            failures=failures,
+            layout=layout,
             years=checked.years,
             received_at=received_at,
             run_id=run_id,
+            dequeue=dequeue,
+            file_identity=file_identity,
+            dry_run=dry_run,
         )
-        if dequeue is not None:
-            _dequeue(con, dequeue)
-        if not dry_run and not unchanged_since(path, file_hash, file_identity):
-            raise changed_while_loading(path)
-    # archived after the commit: killed in between, the file is loaded and still in the landing
-    # folder, and the next run skips it as already delivered (never lost, never loaded twice)
-    if dest is not None:
-        shutil.move(str(path), dest)
     if not dry_run:
-        log.info("%s: %s (%s)", contract.source, path.name, message)
-    return FileOutcome(
+        archive_loaded(path, dest, outcome)
+    return outcome
+
+
+def record_loaded(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    *,
+    contract: Contract,
+    path: Path,
+    file_id: int,
+    file_hash: str,
+    size: int,
+    read: int,
+    loaded: int,
+    quarantined: int,
+    failures: str,
+    layout: readers.FileLayout,
+    years: str | None,
+    received_at: dt.datetime | None,
+    run_id: str | None,
+    dequeue: str | None,
+    file_identity: str | None,
+    dry_run: bool = False,
+) -> tuple[FileOutcome, Path | None]:
+    """In the transaction that wrote a file's rows (alone, or in a batch: ingestion.batches):
+    check rows read = loaded + quarantined, write its load-log line (``failures``: its failure
+    lines, for the reasons' summary), take it off the queue and check it did not change since it
+    was hashed. Returns its outcome and where :func:`archive_loaded` moves it (None: a dry run)."""
+    if loaded + quarantined != read:
+        raise RowCountMismatchError(
+            f"{path.name}: {read} rows read but {loaded} loaded + "
+            f"{quarantined} quarantined; nothing was written (please report this bug)"
+        )
+    message = f"{loaded} rows loaded, {quarantined} quarantined"
+    if quarantined:
+        message += " (" + _reason_summary(con, failures) + ")"
+    dest = (
+        None
+        if dry_run
+        else _unique_destination(
+            settings.archive_dir / contract.source, f"{file_id:06d}_{path.name}"
+        )
+    )
+    _log_file(
+        con,
+        file_id=file_id,
+        source=contract.source,
+        path=path,
+        archived=str(dest) if dest else None,
+        file_hash=file_hash,
+        size=size,
+        status="loaded",
+        read=read,
+        loaded=loaded,
+        quarantined=quarantined,
+        message=message,
+        layout=layout.to_json(),
+        years=years,
+        received_at=received_at,
+        run_id=run_id,
+    )
+    if dequeue is not None:
+        _dequeue(con, dequeue)
+    if not dry_run and not unchanged_since(path, file_hash, file_identity):
+        raise changed_while_loading(path)
+    outcome = FileOutcome(
         path.name,
         contract.source,
         "loaded",
-        checked.rows_read,
-        rows_loaded,
-        rows_quarantined,
+        read,
+        loaded,
+        quarantined,
         message,
         file_id,
-        checked.years,
+        years,
         str(path),
     )
+    return outcome, dest
+
+
+def archive_loaded(path: Path, dest: Path | None, outcome: FileOutcome) -> None:
+    """Move a written file to the archive, after its commit: killed in between, the file is loaded
+    and still in the landing folder, and the next run skips it as already delivered (never lost,
+    never loaded twice)."""
+    if dest is not None:
+        shutil.move(str(path), dest)
+    log.info("%s: %s (%s)", outcome.source, path.name, outcome.message)
 
 
 def load_file(

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import ingestion.batches
+import ingestion.loader
 from tests.fixtures.ingestion.harness import Region, open_region
 
 VPR_HEAD = (
@@ -234,7 +235,7 @@ def test_a_batch_whose_file_changed_before_it_was_written_loads_file_by_file(
     """vpr_b.csv «changes» after the batch was checked: nothing of the batch is written, its
     files load one by one (the file is then found unchanged), as they would alone."""
     alone = _load(tmp_path, monkeypatch, 1, written)
-    real = ingestion.batches.unchanged_since
+    real = ingestion.loader.unchanged_since
     seen: list[str] = []
 
     def once_changed(path: Path, file_hash: str, identity: str | None) -> bool:
@@ -243,7 +244,7 @@ def test_a_batch_whose_file_changed_before_it_was_written_loads_file_by_file(
             return False
         return real(path, file_hash, identity)
 
-    monkeypatch.setattr(ingestion.batches, "unchanged_since", once_changed)
+    monkeypatch.setattr(ingestion.loader, "unchanged_since", once_changed)
     together = _load(tmp_path, monkeypatch, 64, written)
     assert seen == ["vpr_b.csv"] and together["batches"] == [2]  # the registries only
     _same(together, alone)
@@ -261,14 +262,14 @@ def test_an_archive_move_failing_after_the_batch_commit_stops_the_run_and_loads_
     try:
         for minute, (folder, name, content) in enumerate(DELIVERIES[:3]):  # vpr_a, vpr_b, vpr_e
             os.utime(region.write(name, content, folder=folder), (1_700_000_000 + 60 * minute,) * 2)
-        real_move = ingestion.batches.shutil.move
+        real_move = ingestion.loader.shutil.move
 
         def failing(src: str, dst: object) -> object:
             if Path(src).name == "vpr_b.csv":
                 raise OSError(28, "No space left on device")
             return real_move(src, dst)
 
-        monkeypatch.setattr(ingestion.batches.shutil, "move", failing)
+        monkeypatch.setattr(ingestion.loader.shutil, "move", failing)
         with pytest.raises(OSError, match="No space left"):
             region.run()
         assert written == [3]
@@ -276,7 +277,7 @@ def test_an_archive_move_failing_after_the_batch_commit_stops_the_run_and_loads_
             "select file_name, status from raw._load_log where source = 'vpr_results'"
         )
         assert sorted(log) == [(n, "loaded") for n in ("vpr_a.csv", "vpr_b.csv", "vpr_e.csv")]
-        monkeypatch.setattr(ingestion.batches.shutil, "move", real_move)
+        monkeypatch.setattr(ingestion.loader.shutil, "move", real_move)
         again = region.run()  # vpr_b.csv and vpr_e.csv are still in the landing folder
         assert {f.status for f in again.files} <= {"duplicate"}
         counts = region.query(
