@@ -19,6 +19,7 @@ Rows with no failure load; the others go to quarantine. The reason codes are sta
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -636,15 +637,16 @@ def validate(
             f"create or replace temp table {failures} (_row_number bigint, column_name varchar, value varchar, "
             "reason_code varchar, reason varchar)"
         )
-    blank, blank_by_part = 0, {}
-    if bad_count:
-        blank_by_part = dict(
-            con.execute(
-                f"select _row_number // {PART}, count(*) from {failures} "
-                f"where reason_code = '{BLANK}' group by 1"
+    blank_by_part: Counter[int] = Counter()
+    if bad_count:  # the blank rows' parts (the file of a batch), as they leave the failures
+        blank_by_part.update(
+            int(part)
+            for (part,) in con.execute(
+                f"delete from {failures} where reason_code = '{BLANK}' "
+                f"returning _row_number // {PART}"
             ).fetchall()
         )
-        blank = con.execute(f"delete from {failures} where reason_code = '{BLANK}'").fetchone()[0]
+    blank = sum(blank_by_part.values())
     if blank:  # empty rows are not data: not read, not loaded, not quarantined
         con.execute(
             f"delete from {typed} where _row_number not in (select _row_number from {failures}) and not _ok"
@@ -657,7 +659,7 @@ def validate(
         [typed, failures],
         validator.extra_keys,
         has_failures=bool(bad_count) or repeated,
-        blank_by_part={int(k): int(v) for k, v in blank_by_part.items()},
+        blank_by_part=dict(blank_by_part),
         value_maps_complete=all(d is not None for d in validator.distinct.values()),
     )
 
