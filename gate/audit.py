@@ -17,11 +17,11 @@ import datetime as dt
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -30,6 +30,9 @@ from core.files import file_identity, pending_wal, sha256_bytes, sha256_file, wr
 from core.settings import Settings
 from gate.dbt_results import DbtNodeResult
 from gate.errors import CandidateChanged
+
+if TYPE_CHECKING:
+    from gate.baseline import GxCarrier
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,10 @@ class CheckOutcome:
     # a GX check's definition as evaluated (digest of its query and expectations: gate.baseline
     # carries a verdict only to the same definition)
     definition: str = ""
+    # a GX check that judges a raw table file by file: the build whose audit judged the files up to
+    # ``judged_after_file_id`` (this audit judged the rows of the later files alone); else empty
+    earlier_files_from: str = ""
+    judged_after_file_id: int | None = None
 
     @property
     def blocks(self) -> bool:
@@ -243,13 +250,14 @@ def gx_outcomes(
     folder: Path,
     settings: Settings | None = None,
     stale_assets: Iterable[str] = (),
-    carried: Callable[[str, set[str] | None, str], CheckOutcome | None] | None = None,
+    carried: GxCarrier | None = None,
 ) -> list[CheckOutcome]:
     """Run every Great Expectations check once and keep its outcome and failing rows. A check on a
     table this build did not rebuild (``stale_assets``, "schema/table": a dbt test upstream failed,
     so dbt skipped it) is not run on the old table: it is ``not_run``. ``carried`` (gate.baseline)
     gives, for a check's key and the tables its query reads, an earlier build's verdict to keep
-    instead of running it (None: run it)."""
+    instead of running it (None: run it), and for a check that judges a raw table file by file, the
+    last file id up to which that verdict stands: the check then judges the later files alone."""
     from gate.expectations import all_checks
     from gate.expectations.check import SkipCheck
     from gate.expectations.gx_runner import read_catalog, run_checks
@@ -273,7 +281,11 @@ def gx_outcomes(
         if "/".join(check.asset) in stale
     ]
     runnable = [c for c in checks if "/".join(c.asset) not in stale]
+    # key -> (the check as defined, the baseline build, the last file id its verdict covers)
+    new_files_only: dict[str, tuple[Any, str, int]] = {}
     if carried is not None:
+        from dataclasses import replace
+
         from gate.baseline import tables_read
 
         to_run = []
@@ -283,26 +295,45 @@ def gx_outcomes(
             except SkipCheck:
                 to_run.append(check)
                 continue
-            kept = carried(
+            key, reads, definition = (
                 f"gx__{check.key}", tables_read(con, sql), check_definition(check, catalog)
-            )
-            if kept is None:
-                to_run.append(check)
-            else:
+            )  # fmt: skip
+            kept = carried(key, reads, definition)
+            if kept is not None:
                 outcomes.append(kept)
+                continue
+            after = (
+                carried.judged_up_to(key, reads, definition, check.by_file)
+                if check.by_file
+                else None
+            )
+            if after is not None:
+                new_files_only[check.key] = (check, carried.baseline_build, after)
+                check = replace(
+                    check, query=check.resolve_query(catalog, after_file_id=after), by_file=""
+                )
+            to_run.append(check)
         runnable = to_run
     for result in run_checks(con, runnable, catalog):
-        check = result.check
+        check, earlier_from, after, message = result.check, "", None, result.message
+        if check.key in new_files_only:
+            check, earlier_from, after = new_files_only[check.key]
+            message += (
+                f" (judged: the rows of the files delivered since build {earlier_from}, file ids "
+                f"above {after}; the earlier files passed in its audit)"
+            )
         outcome = CheckOutcome(
             key=f"gx__{check.key}",
             source="gx",
             asset="/".join(check.asset),
             level=check.level.value,
             status=result.status,
-            message=result.message,
+            message=message,
             failing_rows=result.failing_row_count,
             description=check.description,
             definition=check_definition(check, catalog),
+            earlier_files_from=earlier_from,
+            judged_after_file_id=after,
         )
         if not result.passed:
             outcome.failing_rows_file = save_failing_rows(folder, outcome.key, result.failing_rows)

@@ -12,7 +12,9 @@ the models downstream of them and every test with one of them among its parents)
 takes the verdicts of the tests it did not run from the baseline's audit (:func:`carry_over`): none
 of their inputs changed since they were judged. A Great Expectations check whose query reads
 (as DuckDB parses it) only tables this run neither loaded nor rebuilt keeps its verdict too
-(:func:`gx_carrier`); any other check runs. Without a baseline (a first build, another code or
+(:func:`gx_carrier`); a check that judges a raw table file by file (``Check.by_file``), whose verdict
+passed, judges the rows of the files this run loaded alone (the loader only appends: the earlier
+files are the ones the baseline judged); any other check runs. Without a baseline (a first build, another code or
 profile, a full refresh, a candidate written since its audit — a failed or interrupted build —, a
 run that did not load through the ingestion step) everything is built and judged.
 
@@ -26,7 +28,7 @@ import datetime as dt
 import json
 import logging
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,9 @@ class BuildPlan:
     candidate_sha256: str
     noted_at: str
     loaded_sources: tuple[str, ...] | None = None  # None until the load has finished
+    # the last file id of raw._load_log before the load (the baseline's files are those up to it;
+    # file ids only grow): None until the load has finished
+    last_file_id: int | None = None
     # the selection the dbt step built with (None: it did not build by this plan, e.g. a Dagster
     # run of some models only); verdicts are carried only when it is exactly dbt_select()
     dbt_select_applied: tuple[str, ...] | None = None
@@ -121,9 +126,18 @@ def note_start(settings: Settings, build_id: str) -> BuildPlan | None:
     return plan
 
 
-def note_loaded(settings: Settings, build_id: str, sources: Iterable[str]) -> BuildPlan | None:
-    """Call when the load has finished: the raw tables it wrote rows to (None: no baseline)."""
-    return _amend(settings, build_id, False, loaded_sources=tuple(sorted(set(sources))))
+def note_loaded(
+    settings: Settings, build_id: str, sources: Iterable[str], last_file_id: int
+) -> BuildPlan | None:
+    """Call when the load has finished: the raw tables it wrote rows to, and the last file id of the
+    load log before it loaded anything (None: no baseline)."""
+    return _amend(
+        settings,
+        build_id,
+        False,
+        loaded_sources=tuple(sorted(set(sources))),
+        last_file_id=int(last_file_id),
+    )
 
 
 def note_applied(settings: Settings, build_id: str, select: Sequence[str]) -> None:
@@ -268,13 +282,52 @@ def tables_read(con: duckdb.DuckDBPyConnection, sql: str) -> set[str] | None:
     return tables
 
 
+@dataclass(frozen=True)
+class GxCarrier:
+    """What an audit of a build made by its plan may keep of its baseline's Great Expectations
+    verdicts (:func:`gx_carrier`)."""
+
+    baseline_build: str
+    changed: frozenset[str]  # "schema.table" this run loaded or rebuilt
+    verdicts: dict[str, CheckOutcome]
+    last_file_id: int | None  # the baseline's last file id (BuildPlan.last_file_id)
+    source_dir: Path
+    target_dir: Path
+
+    def __call__(self, key: str, reads: set[str] | None, definition: str) -> CheckOutcome | None:
+        """The baseline's verdict of the check ``key`` when the tables it reads are none this run
+        loaded or rebuilt and the check is defined as it was (its query and expectations: a setting
+        such as the school code pattern changes them); None to run it."""
+        verdict = self.verdicts.get(key)
+        if verdict is None or reads is None or reads & self.changed:
+            return None
+        if not definition or verdict.definition != definition:  # the check itself changed
+            return None
+        if verdict.failing_rows_file:
+            _copy_evidence(self.source_dir / verdict.failing_rows_file, self.target_dir)
+        return replace(verdict, carried_from=verdict.carried_from or self.baseline_build)
+
+    def judged_up_to(
+        self, key: str, reads: set[str] | None, definition: str, table: str
+    ) -> int | None:
+        """For a check that judges the raw ``table`` file by file and reads nothing else: the last
+        file id of the baseline when its verdict on that table passed, with the same definition
+        (the rows of the later files are the only ones left to judge); None to judge them all."""
+        verdict = self.verdicts.get(key)
+        if verdict is None or verdict.status != "passed" or self.last_file_id is None:
+            return None
+        if reads != {table} or not table.startswith("raw.") or not definition:
+            return None
+        if verdict.definition != definition:
+            return None
+        return self.last_file_id
+
+
 def gx_carrier(
     settings: Settings, build_id: str, dbt_results: Sequence[DbtNodeResult]
-) -> Callable[[str, set[str] | None, str], CheckOutcome | None] | None:
-    """For the audit of a build made by its plan: the baseline's verdict of a Great Expectations
-    check (by key) when the tables it reads are none this run loaded or rebuilt and the check is
-    defined as it was (its query and expectations: a setting such as the school code pattern
-    changes them); None to run it."""
+) -> GxCarrier | None:
+    """For the audit of a build made by its plan: what it may keep of the baseline's Great
+    Expectations verdicts (None: it keeps nothing)."""
     applied = applied_baseline(settings, build_id)
     if applied is None:
         return None
@@ -285,18 +338,11 @@ def gx_carrier(
         for r in dbt_results
         if not r.is_check and r.reported and r.asset
     }
-    verdicts = {c.key: c for c in baseline.checks if c.source == "gx"}
-    source_dir = audit_dir(settings, plan.baseline_build)
-    target_dir = audit_dir(settings, build_id)
-
-    def carried(key: str, reads: set[str] | None, definition: str) -> CheckOutcome | None:
-        verdict = verdicts.get(key)
-        if verdict is None or reads is None or reads & changed:
-            return None
-        if not definition or verdict.definition != definition:  # the check itself changed
-            return None
-        if verdict.failing_rows_file:
-            _copy_evidence(source_dir / verdict.failing_rows_file, target_dir)
-        return replace(verdict, carried_from=verdict.carried_from or plan.baseline_build)
-
-    return carried
+    return GxCarrier(
+        baseline_build=plan.baseline_build,
+        changed=frozenset(changed),
+        verdicts={c.key: c for c in baseline.checks if c.source == "gx"},
+        last_file_id=plan.last_file_id,
+        source_dir=audit_dir(settings, plan.baseline_build),
+        target_dir=audit_dir(settings, build_id),
+    )

@@ -135,17 +135,33 @@ class Check:
     # names the expectations that failed and shows the first failing rows
     explain: Explainer | None = None
     example_columns: tuple[str, ...] = ()  # columns shown first in the default message
+    # a raw table (``raw.<source>``) whose rows the check judges file by file: each row on its own,
+    # or aggregates that keep the delivered files apart. The query reads the table as ``{rows}``.
+    # On a table that has only gained files since an audited build (the loader only appends), that
+    # build's passed verdict holds for the files it had, and the rows of the new files alone are
+    # judged (:meth:`resolve_query` with ``after_file_id``; gate.audit.gx_outcomes)
+    by_file: str = ""
 
     @property
     def key(self) -> str:
         """Unique across suites: ``<schema>__<table>__<name>``."""
         return "__".join((*self.asset, self.name))
 
-    def resolve_query(self, catalog: Catalog) -> str:
+    def resolve_query(self, catalog: Catalog, after_file_id: int | None = None) -> str:
+        """The check's SQL on this warehouse; with ``after_file_id`` (a :attr:`by_file` check only),
+        on the rows of the files delivered after that file id."""
         missing = [t for t in (*self.requires, ".".join(self.asset)) if t not in catalog]
         if missing:
             raise SkipCheck(f"{', '.join(missing)} not in the warehouse")
-        return self.query(catalog) if callable(self.query) else self.query
+        sql = self.query(catalog) if callable(self.query) else self.query
+        if not self.by_file:
+            if after_file_id is not None:
+                raise ValueError(f"{self.key} does not judge its rows file by file")
+            return sql
+        rows = self.by_file
+        if after_file_id is not None:
+            rows = f"(select * from {self.by_file} where _file_id > {int(after_file_id)})"
+        return sql.replace("{rows}", rows)
 
 
 @dataclass

@@ -89,14 +89,16 @@ def raw_checks(school_code_pattern: str | None = None) -> list[Check]:
             name="marks_2_to_5",
             suite="raw",
             asset=("raw", "vpr_results"),
+            by_file="raw.vpr_results",
             level=Level.ERROR,
             description="ВПР per student: marks are 2–5 and primary scores are not negative, per file, year, "
             "subject and grade. The fail share counts marks «2»; any other value makes it wrong.",
             query="""
                 select _source_file as source_file, year, subject, grade, count(*) as rows,
                        min(_row_number) as first_row_number,
-                       min(mark) as min_mark, max(mark) as max_mark, min(primary_score) as min_primary_score
-                from raw.vpr_results
+                       min(mark) as min_mark, max(mark) as max_mark, min(primary_score) as min_primary_score,
+                       _file_id as file_id
+                from {rows}
                 group by all
                 order by all
             """,
@@ -110,6 +112,7 @@ def raw_checks(school_code_pattern: str | None = None) -> list[Check]:
             name="marks_and_scores_in_range",
             suite="raw",
             asset=("raw", "gia_results"),
+            by_file="raw.gia_results",
             level=Level.ERROR,
             description="ОГЭ/ЕГЭ: marks are 2–5, test and primary scores 0–100, per file, year, exam and subject.",
             query="""
@@ -117,8 +120,8 @@ def raw_checks(school_code_pattern: str | None = None) -> list[Check]:
                        min(_row_number) as first_row_number,
                        min(mark) as min_mark, max(mark) as max_mark,
                        min(test_score) as min_test_score, max(test_score) as max_test_score,
-                       min(primary_score) as min_primary_score
-                from raw.gia_results
+                       min(primary_score) as min_primary_score, _file_id as file_id
+                from {rows}
                 group by all
                 order by all
             """,
@@ -134,13 +137,14 @@ def raw_checks(school_code_pattern: str | None = None) -> list[Check]:
             name="mark_counts_add_up",
             suite="raw",
             asset=("raw", "vpr_school_stats"),
+            by_file="raw.vpr_school_stats",
             level=Level.ERROR,
             description="ВПР school statistics: counts of «2»…«5» are not negative and add up to the participants.",
             query="""
                 select _source_file as source_file, _row_number as row_number, year, school_id, grade, subject,
                        participants, mark_2, mark_3, mark_4, mark_5,
                        mark_2 + mark_3 + mark_4 + mark_5 as marks_total
-                from raw.vpr_school_stats
+                from {rows}
                 order by _file_id, _row_number
             """,
             expectations=(
@@ -159,6 +163,7 @@ def raw_checks(school_code_pattern: str | None = None) -> list[Check]:
             name="counts_within_totals",
             suite="raw",
             asset=("raw", "social_passport"),
+            by_file="raw.social_passport",
             level=Level.ERROR,
             description="Social passport (ИСБШ inputs): every count of students is between 0 and «Всего "
             "обучающихся»; a share above 1 would distort the ИСБШ of every school of the year.",
@@ -166,7 +171,7 @@ def raw_checks(school_code_pattern: str | None = None) -> list[Check]:
                 select _source_file as source_file, _row_number as row_number, year, school_id, students_total,
                        both_parents_higher_ed, single_parent, low_income, prevention_register,
                        non_native_russian, disabilities, large_family, unemployed_parents
-                from raw.social_passport
+                from {rows}
                 order by _file_id, _row_number
             """,
             expectations=(
@@ -190,13 +195,14 @@ def raw_checks(school_code_pattern: str | None = None) -> list[Check]:
             name="counts_within_totals",
             suite="raw",
             asset=("raw", "academic_debt"),
+            by_file="raw.academic_debt",
             level=Level.ERROR,
             description="Academic debt: students with debt ≤ all students; attending extra classes, with an "
             "individual plan (ИОМ) and debt closed ≤ students with debt.",
             query="""
                 select _source_file as source_file, _row_number as row_number, academic_year, period, school_id,
                        students_total, with_debt, attending_extra, with_iom, debt_closed
-                from raw.academic_debt
+                from {rows}
                 order by _file_id, _row_number
             """,
             expectations=(
@@ -209,13 +215,14 @@ def raw_checks(school_code_pattern: str | None = None) -> list[Check]:
             name="counts_within_totals",
             suite="raw",
             asset=("raw", "resource_survey"),
+            by_file="raw.resource_survey",
             level=Level.ERROR,
             description="Resource survey: vacancies and computers are not negative; teachers of retirement age "
             "≤ all teachers.",
             query="""
                 select _source_file as source_file, _row_number as row_number, year, school_id, teachers_total,
                        teacher_vacancies, teachers_retirement_age, computers
-                from raw.resource_survey
+                from {rows}
                 order by _file_id, _row_number
             """,
             expectations=(

@@ -12,6 +12,7 @@ that are fine still load).
 from functools import cache
 
 import dagster as dg
+import duckdb
 
 from core import progress
 from ingestion.contract import load_contracts
@@ -21,7 +22,7 @@ from ingestion.loader import (
     rejected_summary,
     survey_landing,
 )
-from ingestion.warehouse import connect_for_loading
+from ingestion.warehouse import connect_for_loading, ensure_raw_schema, next_file_id
 from orchestration.resources import EduqResource
 
 REFERENCE_SOURCES = ("schools", "school_codes", "school_successors")
@@ -206,6 +207,12 @@ def _runs_dbt(context: dg.AssetExecutionContext) -> bool:
         return False
 
 
+def _last_file_id(con: duckdb.DuckDBPyConnection) -> int:
+    """The last file id of the candidate's load log (0: none yet)."""
+    ensure_raw_schema(con)
+    return next_file_id(con) - 1
+
+
 @cache
 def ingestion_assets() -> dg.AssetsDefinition:
     """The landing survey and one asset per input contract, loaded in one step: one connection to the
@@ -244,6 +251,9 @@ def ingestion_assets() -> dg.AssetsDefinition:
         progress.stage("survey the landing folder and load new files")
         selected = set(context.selected_asset_keys)
         with connect_for_loading(settings.candidate_db, settings) as con:
+            # the baseline's files are those up to here (file ids only grow): the audit judges the
+            # later ones alone where a check judges a raw table file by file (gate.baseline)
+            last_file_id = _last_file_id(con) if plan is not None else 0
             if LANDING_SURVEY_KEY in selected:
                 yield _survey(context, con, settings)
             for contract in sources:
@@ -254,7 +264,9 @@ def ingestion_assets() -> dg.AssetsDefinition:
                     "select distinct source from raw._load_log where run_id = ? and status = 'loaded'",
                     [context.run.run_id],
                 ).fetchall()
-                plan = baseline.note_loaded(settings, build, [source for (source,) in loaded])
+                plan = baseline.note_loaded(
+                    settings, build, [source for (source,) in loaded], last_file_id
+                )
         if plan is not None:
             context.log.info(f"build plan: {plan.describe()}")
 

@@ -1016,3 +1016,117 @@ def test_an_error_while_a_check_is_judged_leaves_the_worker_usable(
     assert "could not judge" in str(failed.get("error")), failed
     monkeypatch.setattr(gx_runner, "check_result", real_result)
     run_again()
+
+
+def _vpr_row(mark: int, participant: str = "n1") -> dict:
+    return {
+        "year": 2025,
+        "school_id": "sch000002",
+        "grade": 5,
+        "subject": "Математика",
+        "participant_code": participant,
+        "primary_score": 10,
+        "mark": mark,
+        "status": "present",
+    }
+
+
+def _by_key(outcomes) -> dict:
+    return {o.key: o for o in outcomes}
+
+
+def test_a_by_file_check_judges_the_files_delivered_since_its_passed_verdict_alone(
+    con, tmp_path: Path
+) -> None:
+    """A night's audit judges a raw table that only gained files on the rows of the new files: the
+    baseline's passed verdict holds for the files up to its last file id. The verdict and failing
+    rows are those of judging the whole table (where the earlier files are clean, as the baseline's
+    audit found them); a check on a table the night did not load keeps its verdict; a check whose
+    baseline verdict did not pass, or whose definition changed, judges every row."""
+    import random
+
+    from gate.audit import gx_outcomes
+    from gate.baseline import GxCarrier
+
+    checks = [c for c in all_checks(read_catalog(con)) if c.by_file]
+    assert {c.by_file for c in checks} == {
+        "raw.vpr_results", "raw.gia_results", "raw.vpr_school_stats", "raw.social_passport",
+        "raw.academic_debt", "raw.resource_survey",
+    }  # fmt: skip
+    start = _by_key(gx_outcomes(con, tmp_path / "baseline"))
+    assert all(o.status in ("passed", "skipped") for o in start.values())
+    last = 100  # every file of the fixture has a smaller id
+    key = "gx__raw__vpr_results__marks_2_to_5"
+
+    def carrier(verdicts=start) -> GxCarrier:
+        return GxCarrier(
+            baseline_build="B0",
+            changed=frozenset({"raw.vpr_results", "raw._load_log", "raw._quarantine"}),
+            verdicts=verdicts,
+            last_file_id=last,
+            source_dir=tmp_path / "baseline",
+            target_dir=tmp_path / "night",
+        )
+
+    rng = random.Random(7)
+    for trial in range(6):
+        night = duckdb.connect()
+        build_warehouse(night)
+        new_files = rng.randint(1, 3)
+        for n in range(new_files):
+            marks = [rng.choice([2, 3, 4, 5, 5, 1, 7]) for _ in range(rng.randint(1, 4))]
+            _insert(
+                night,
+                "raw.vpr_results",
+                [_vpr_row(m, f"t{trial}-{n}-{i}") for i, m in enumerate(marks)],
+                file_id=last + 1 + n,
+                file_name=f"vpr_results_2025_{n}.csv",
+            )
+        whole = _by_key(gx_outcomes(night, tmp_path / f"whole{trial}"))
+        judged = _by_key(gx_outcomes(night, tmp_path / f"night{trial}", carried=carrier()))
+        assert whole.keys() == judged.keys()
+        for k, outcome in judged.items():
+            assert outcome.status == whole[k].status, k
+            assert outcome.failing_rows == whole[k].failing_rows, k
+            assert outcome.definition == whole[k].definition, k
+        assert judged[key].earlier_files_from == "B0" and judged[key].judged_after_file_id == last
+        assert "file ids above 100" in judged[key].message
+        # the other raw tables were not loaded: their verdicts are the baseline's
+        gia = judged["gx__raw__gia_results__marks_and_scores_in_range"]
+        assert gia.carried_from == "B0" and not gia.earlier_files_from
+        if whole[key].status == "failed":
+            saved = pd.read_parquet(tmp_path / f"night{trial}" / judged[key].failing_rows_file)
+            assert set(saved["file_id"]) <= set(range(last + 1, last + 1 + new_files))
+        night.close()
+
+    # the rows of the earlier files are not read again (a bad mark there is the baseline's to see)
+    _insert(con, "raw.vpr_results", [_vpr_row(9)], file_id=50, file_name="old.csv")
+    _insert(con, "raw.vpr_results", [_vpr_row(3)], file_id=last + 1, file_name="new.csv")
+    assert _by_key(gx_outcomes(con, tmp_path / "n1", carried=carrier()))[key].status == "passed"
+    assert _by_key(gx_outcomes(con, tmp_path / "n2"))[key].status == "failed"
+    # a baseline verdict that did not pass, or another definition: every row is judged
+    failed = {**start, key: _replace(start[key], status="failed")}
+    redefined = {**start, key: _replace(start[key], definition="another")}
+    for verdicts in (failed, redefined):
+        outcome = _by_key(gx_outcomes(con, tmp_path / "n3", carried=carrier(verdicts)))[key]
+        assert outcome.status == "failed" and not outcome.earlier_files_from
+
+
+def _replace(outcome, **changes):
+    from dataclasses import replace
+
+    return replace(outcome, **changes)
+
+
+def test_only_a_by_file_check_can_be_narrowed_to_later_files() -> None:
+    catalog = {
+        "raw.vpr_results": (),
+        "staging.stg_registry__schools": (),
+    }
+    by_file = next(c for c in raw_checks() if c.key == "raw__vpr_results__marks_2_to_5")
+    assert "from raw.vpr_results\n" in by_file.resolve_query(catalog)
+    narrowed = by_file.resolve_query(catalog, after_file_id=41)
+    assert "from (select * from raw.vpr_results where _file_id > 41)" in narrowed
+    registry = next(c for c in raw_checks() if c.asset == ("staging", "stg_registry__schools"))
+    with pytest.raises(ValueError, match="file by file"):
+        registry.resolve_query(catalog, after_file_id=41)
