@@ -58,10 +58,10 @@ class CheckOutcome:
     # a GX check's definition as evaluated (digest of its query and expectations: gate.baseline
     # carries a verdict only to the same definition)
     definition: str = ""
-    # a GX check that judges a raw table file by file: the build whose audit judged the files up to
-    # ``judged_after_file_id`` (this audit judged the rows of the later files alone); else empty
-    earlier_files_from: str = ""
-    judged_after_file_id: int | None = None
+    # a GX check judged in parts (gate.baseline.GxCarrier.narrowing): the build whose audit judged
+    # the parts this audit did not, and the condition on the rows this audit judged; else empty
+    other_parts_from: str = ""
+    judged_rows: str = ""
 
     @property
     def blocks(self) -> bool:
@@ -256,8 +256,8 @@ def gx_outcomes(
     table this build did not rebuild (``stale_assets``, "schema/table": a dbt test upstream failed,
     so dbt skipped it) is not run on the old table: it is ``not_run``. ``carried`` (gate.baseline)
     gives, for a check's key and the tables its query reads, an earlier build's verdict to keep
-    instead of running it (None: run it), and for a check that judges a raw table file by file, the
-    last file id up to which that verdict stands: the check then judges the later files alone."""
+    instead of running it (None: run it), and for a check that judges its table in parts, the rows
+    of the parts changed since that verdict: the check then judges those alone."""
     from gate.expectations import all_checks
     from gate.expectations.check import SkipCheck
     from gate.expectations.gx_runner import read_catalog, run_checks
@@ -281,13 +281,15 @@ def gx_outcomes(
         if "/".join(check.asset) in stale
     ]
     runnable = [c for c in checks if "/".join(c.asset) not in stale]
-    # key -> (the check as defined, the baseline build, the last file id its verdict covers)
-    new_files_only: dict[str, tuple[Any, str, int]] = {}
+    # key -> (the check as defined, the rows it judged: gate.baseline.Narrowing)
+    narrowed: dict[str, tuple[Any, Any]] = {}
     if carried is not None:
         from dataclasses import replace
 
         from gate.baseline import tables_read
+        from gate.serving_export import year_records
 
+        records = year_records(con, ("marts",)) if any(c.by_year for c in runnable) else {}
         to_run = []
         for check in runnable:
             try:
@@ -302,26 +304,27 @@ def gx_outcomes(
             if kept is not None:
                 outcomes.append(kept)
                 continue
-            after = (
-                carried.judged_up_to(key, reads, definition, check.by_file)
-                if check.by_file
+            rows = (
+                carried.narrowing(key, reads, definition, check, records)
+                if check.in_parts
                 else None
             )
-            if after is not None:
-                new_files_only[check.key] = (check, carried.baseline_build, after)
+            if rows is not None:
+                narrowed[check.key] = (check, rows)
                 check = replace(
-                    check, query=check.resolve_query(catalog, after_file_id=after), by_file=""
+                    check,
+                    query=check.resolve_query(catalog, only=rows.condition),
+                    by_file="",
+                    by_year="",
                 )
             to_run.append(check)
         runnable = to_run
     for result in run_checks(con, runnable, catalog):
-        check, earlier_from, after, message = result.check, "", None, result.message
-        if check.key in new_files_only:
-            check, earlier_from, after = new_files_only[check.key]
-            message += (
-                f" (judged: the rows of the files delivered since build {earlier_from}, file ids "
-                f"above {after}; the earlier files passed in its audit)"
-            )
+        check, message, other_from, judged = result.check, result.message, "", ""
+        if check.key in narrowed:
+            check, rows = narrowed[check.key]
+            message += f" (judged: {rows.words})"
+            other_from, judged = carried.baseline_build, rows.condition
         outcome = CheckOutcome(
             key=f"gx__{check.key}",
             source="gx",
@@ -332,8 +335,8 @@ def gx_outcomes(
             failing_rows=result.failing_row_count,
             description=check.description,
             definition=check_definition(check, catalog),
-            earlier_files_from=earlier_from,
-            judged_after_file_id=after,
+            other_parts_from=other_from,
+            judged_rows=judged,
         )
         if not result.passed:
             outcome.failing_rows_file = save_failing_rows(folder, outcome.key, result.failing_rows)

@@ -12,9 +12,10 @@ the models downstream of them and every test with one of them among its parents)
 takes the verdicts of the tests it did not run from the baseline's audit (:func:`carry_over`): none
 of their inputs changed since they were judged. A Great Expectations check whose query reads
 (as DuckDB parses it) only tables this run neither loaded nor rebuilt keeps its verdict too
-(:func:`gx_carrier`); a check that judges a raw table file by file (``Check.by_file``), whose verdict
-passed, judges the rows of the files this run loaded alone (the loader only appends: the earlier
-files are the ones the baseline judged); any other check runs. Without a baseline (a first build, another code or
+(:func:`gx_carrier`); a check that judges its table in parts, whose verdict passed, judges the
+rows of the parts this run changed alone: a raw table file by file (``Check.by_file``: the files this
+run loaded; the loader only appends), a year-local mart year by year (``Check.by_year``: the years
+this build computed, by the mart's year record); any other check runs. Without a baseline (a first build, another code or
 profile, a full refresh, a candidate written since its audit — a failed or interrupted build —, a
 run that did not load through the ingestion step) everything is built and judged.
 
@@ -28,10 +29,10 @@ import datetime as dt
 import json
 import logging
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -48,6 +49,9 @@ from gate.audit import (
     records,
 )
 from gate.dbt_results import DbtNodeResult
+
+if TYPE_CHECKING:
+    from gate.expectations.check import Check
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +71,10 @@ class BuildPlan:
     noted_at: str
     loaded_sources: tuple[str, ...] | None = None  # None until the load has finished
     # the last file id of raw._load_log before the load (the baseline's files are those up to it;
-    # file ids only grow): None until the load has finished
+    # file ids only grow) and the marts' year records (gate.serving_export.year_records: what each
+    # year of a year-local mart was computed from, and when): None until the load has finished
     last_file_id: int | None = None
+    year_records: dict[str, dict[str, str]] | None = None
     # the selection the dbt step built with (None: it did not build by this plan, e.g. a Dagster
     # run of some models only); verdicts are carried only when it is exactly dbt_select()
     dbt_select_applied: tuple[str, ...] | None = None
@@ -127,16 +133,24 @@ def note_start(settings: Settings, build_id: str) -> BuildPlan | None:
 
 
 def note_loaded(
-    settings: Settings, build_id: str, sources: Iterable[str], last_file_id: int
+    settings: Settings,
+    build_id: str,
+    sources: Iterable[str],
+    last_file_id: int,
+    year_records: Mapping[str, Mapping[int, str]],
 ) -> BuildPlan | None:
-    """Call when the load has finished: the raw tables it wrote rows to, and the last file id of the
-    load log before it loaded anything (None: no baseline)."""
+    """Call when the load has finished: the raw tables it wrote rows to, and as they were before it
+    loaded anything, the last file id of the load log and the marts' year records (None: no
+    baseline)."""
     return _amend(
         settings,
         build_id,
         False,
         loaded_sources=tuple(sorted(set(sources))),
         last_file_id=int(last_file_id),
+        year_records={
+            t: {str(y): r for y, r in years.items()} for t, years in year_records.items()
+        },
     )
 
 
@@ -291,6 +305,7 @@ class GxCarrier:
     changed: frozenset[str]  # "schema.table" this run loaded or rebuilt
     verdicts: dict[str, CheckOutcome]
     last_file_id: int | None  # the baseline's last file id (BuildPlan.last_file_id)
+    year_records: Mapping[str, Mapping[str, str]] | None  # the baseline's (BuildPlan.year_records)
     source_dir: Path
     target_dir: Path
 
@@ -307,20 +322,58 @@ class GxCarrier:
             _copy_evidence(self.source_dir / verdict.failing_rows_file, self.target_dir)
         return replace(verdict, carried_from=verdict.carried_from or self.baseline_build)
 
-    def judged_up_to(
-        self, key: str, reads: set[str] | None, definition: str, table: str
-    ) -> int | None:
-        """For a check that judges the raw ``table`` file by file and reads nothing else: the last
-        file id of the baseline when its verdict on that table passed, with the same definition
-        (the rows of the later files are the only ones left to judge); None to judge them all."""
+    def narrowing(
+        self,
+        key: str,
+        reads: set[str] | None,
+        definition: str,
+        check: Check,
+        year_records: Mapping[str, Mapping[int, str]],
+    ) -> Narrowing | None:
+        """For a check judged in parts (``Check.by_file`` / ``by_year``) that reads nothing but its
+        table, whose baseline verdict passed with the same definition: which rows are left to judge
+        (the parts this run changed); None to judge them all. ``year_records``: the candidate's year
+        records now (gate.serving_export.year_records)."""
         verdict = self.verdicts.get(key)
-        if verdict is None or verdict.status != "passed" or self.last_file_id is None:
+        table = check.in_parts
+        if verdict is None or verdict.status != "passed" or not definition:
             return None
-        if reads != {table} or not table.startswith("raw.") or not definition:
+        if verdict.definition != definition or reads != {table}:
             return None
-        if verdict.definition != definition:
+        if check.by_file:
+            if self.last_file_id is None or not table.startswith("raw."):
+                return None
+            return Narrowing(
+                f"_file_id > {int(self.last_file_id)}",
+                f"the rows of the files delivered since build {self.baseline_build} (file ids above "
+                f"{self.last_file_id}); the earlier files passed in its audit",
+            )
+        before = (self.year_records or {}).get(table)
+        now = year_records.get(table)
+        if before is None or now is None:  # not year-local then, or now: every row
             return None
-        return self.last_file_id
+        before = {int(year): record for year, record in before.items()}
+        years = sorted(y for y, record in now.items() if before.get(y) != record)
+        if not years:
+            return Narrowing(
+                "false",
+                f"no year: this build computed none; every year's rows are those build "
+                f"{self.baseline_build} judged",
+            )
+        listed = ", ".join(str(y) for y in years)
+        return Narrowing(
+            f"year in ({listed})",
+            f"the years this build computed ({listed}); the other years' rows are those build "
+            f"{self.baseline_build} judged",
+        )
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """The rows of a check's table left to judge: a condition on them, and the same in words."""
+
+    condition: str
+    words: str
 
 
 def gx_carrier(
@@ -343,6 +396,7 @@ def gx_carrier(
         changed=frozenset(changed),
         verdicts={c.key: c for c in baseline.checks if c.source == "gx"},
         last_file_id=plan.last_file_id,
+        year_records=plan.year_records,
         source_dir=audit_dir(settings, plan.baseline_build),
         target_dir=audit_dir(settings, build_id),
     )

@@ -136,7 +136,7 @@ def _export(
                 f"(storage_version {_literal(storage_version)})"
             )
         con.execute(f"attach {_literal(str(source_db))} as {SOURCE} (read_only)")
-        records = _year_records(con, schemas)
+        records = year_records(con, schemas, SOURCE)
         kept_years = _kept_years(records, previous.year_records) if previous is not None else {}
         con.execute(f"use {TARGET}")
         # the tables and their comments in one transaction: hundreds of statements committed one
@@ -162,11 +162,14 @@ def _export(
     return ExportResult(target_db, storage_version, tables, views, skipped, records, kept_rows)
 
 
-def _year_records(
-    con: duckdb.DuckDBPyConnection, schemas: Sequence[str]
+def year_records(
+    con: duckdb.DuckDBPyConnection, schemas: Sequence[str], database: str | None = None
 ) -> dict[str, dict[int, str]]:
-    """The record of every exported table that has one (intermediate.<table>__built_from): each
-    year's input fingerprint and the time it was computed."""
+    """The record of every table of ``schemas`` that has one (intermediate.<table>__built_from,
+    macros/year_local.sql), by "schema.table": each year's input fingerprint and the time it was
+    computed («fingerprint@computed_at»: the same while the year's rows are left as they are).
+    ``database``: the attached database to read (default the connection's own)."""
+    database = database or con.execute("select current_database()").fetchall()[0][0]
     found = con.execute(
         f"""select t.schema_name, t.table_name from duckdb_tables() as t
             inner join duckdb_tables() as r
@@ -175,14 +178,14 @@ def _year_records(
             inner join duckdb_columns() as c
                 on c.database_name = t.database_name and c.schema_name = t.schema_name
                 and c.table_name = t.table_name and c.column_name = 'year'
-            where t.database_name = '{SOURCE}' and t.schema_name in ({_in(schemas)})
+            where t.database_name = {_literal(database)} and t.schema_name in ({_in(schemas)})
             order by 1, 2"""
     ).fetchall()
     records: dict[str, dict[int, str]] = {}
     for schema, table in found:
         rows = con.execute(
             f"""select year, input_fingerprint, cast(computed_at as varchar)
-                from {SOURCE}.intermediate.{_quote(table + YEAR_RECORD_SUFFIX)}
+                from {_quote(database)}.intermediate.{_quote(table + YEAR_RECORD_SUFFIX)}
                 where year is not null"""
         ).fetchall()
         records[f"{schema}.{table}"] = {int(y): f"{fp}@{at}" for y, fp, at in rows}

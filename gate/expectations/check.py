@@ -135,32 +135,40 @@ class Check:
     # names the expectations that failed and shows the first failing rows
     explain: Explainer | None = None
     example_columns: tuple[str, ...] = ()  # columns shown first in the default message
-    # a raw table (``raw.<source>``) whose rows the check judges file by file: each row on its own,
-    # or aggregates that keep the delivered files apart. The query reads the table as ``{rows}``.
-    # On a table that has only gained files since an audited build (the loader only appends), that
-    # build's passed verdict holds for the files it had, and the rows of the new files alone are
-    # judged (:meth:`resolve_query` with ``after_file_id``; gate.audit.gx_outcomes)
+    # The table the check reads as ``{rows}`` when it judges it in parts, each part's rows on their own
+    # (row by row, or aggregates and keys within a part): ``by_file``, a raw table (``raw.<source>``)
+    # whose parts are the delivered files (the loader only appends them); ``by_year``, a table whose
+    # parts are its years (a year-local mart, macros/year_local.sql, replaces a year's rows whole).
+    # Where an audited build judged the table, its passed verdict holds for the parts left as they
+    # were, and the rows of the others alone are judged (:meth:`resolve_query` with ``only``;
+    # gate.baseline.GxCarrier.narrowing, gate.audit.gx_outcomes)
     by_file: str = ""
+    by_year: str = ""
 
     @property
     def key(self) -> str:
         """Unique across suites: ``<schema>__<table>__<name>``."""
         return "__".join((*self.asset, self.name))
 
-    def resolve_query(self, catalog: Catalog, after_file_id: int | None = None) -> str:
-        """The check's SQL on this warehouse; with ``after_file_id`` (a :attr:`by_file` check only),
-        on the rows of the files delivered after that file id."""
+    @property
+    def in_parts(self) -> str:
+        """The table the check judges in parts ("" when it judges the whole of what it reads)."""
+        return self.by_file or self.by_year
+
+    def resolve_query(self, catalog: Catalog, only: str | None = None) -> str:
+        """The check's SQL on this warehouse; with ``only`` (a check judged in parts), on the rows of
+        its table that meet that condition."""
         missing = [t for t in (*self.requires, ".".join(self.asset)) if t not in catalog]
         if missing:
             raise SkipCheck(f"{', '.join(missing)} not in the warehouse")
         sql = self.query(catalog) if callable(self.query) else self.query
-        if not self.by_file:
-            if after_file_id is not None:
-                raise ValueError(f"{self.key} does not judge its rows file by file")
+        if not self.in_parts:
+            if only is not None:
+                raise ValueError(f"{self.key} does not judge its table in parts")
             return sql
-        rows = self.by_file
-        if after_file_id is not None:
-            rows = f"(select * from {self.by_file} where _file_id > {int(after_file_id)})"
+        rows = self.in_parts
+        if only is not None:
+            rows = f"(select * from {self.in_parts} where {only})"
         return sql.replace("{rows}", rows)
 
 

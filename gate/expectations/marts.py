@@ -64,15 +64,17 @@ def _shares_check(table: str, columns: tuple[str, ...]) -> Check:
         present = share_columns(table, catalog[f"marts.{table}"])
         if not present:
             raise SkipCheck(f"marts.{table} has no share columns")
-        return (
-            f"select {', '.join(key + present)} from marts.{table} order by {', '.join(key) or '1'}"
-        )
+        return f"select {', '.join(key + present)} from {rows} order by {', '.join(key) or '1'}"
 
+    # row by row: a year-local mart is judged in the years a build computed (Check.by_year)
+    by_year = f"marts.{table}" if "year" in columns else ""
+    rows = "{rows}" if by_year else f"marts.{table}"
     return Check(
         name="shares_between_0_and_1",
         suite="marts",
         asset=("marts", table),
         level=Level.ERROR,
+        by_year=by_year,
         description=f"Every share of marts.{table} ({', '.join(shares)}) is a fraction in 0..1 (shares are "
         "stored as fractions; percentages are the report's job). A value outside means a formula or an input "
         "count is wrong.",
@@ -85,14 +87,18 @@ def _shares_check(table: str, columns: tuple[str, ...]) -> Check:
 
 
 def _key_check(table: str, key: tuple[str, ...]) -> Check:
+    # a key with the year is one per year: a year-local mart is judged in the years a build computed
+    by_year = f"marts.{table}" if "year" in key else ""
+    rows = "{rows}" if by_year else f"marts.{table}"
     return Check(
         name="one_row_per_key",
         suite="marts",
         asset=("marts", table),
         level=Level.ERROR,
+        by_year=by_year,
         description=f"marts.{table} has one row per {', '.join(key)} (its grain) and no key is empty. A "
         "duplicate would count a school twice in every figure built on it.",
-        query=f"select {', '.join(key)} from marts.{table}",
+        query=f"select {', '.join(key)} from {rows}",
         expectations=(
             expect("ExpectCompoundColumnsToBeUnique", column_list=list(key))
             if len(key) > 1
@@ -174,9 +180,10 @@ def mart_checks(catalog: Catalog) -> list[Check]:
                 suite="marts",
                 asset=("marts", "fct_procedure_results"),
                 level=Level.ERROR,
+                by_year="marts.fct_procedure_results",  # row by row
                 description="Every procedure result has participants (N ≥ 1) and 0 ≤ failing ≤ N.",
                 query="""select school_id, procedure_code, year, participants, failing
-                     from marts.fct_procedure_results order by school_id, procedure_code, year""",
+                     from {rows} order by school_id, procedure_code, year""",
                 expectations=(
                     expect("ExpectColumnValuesToBeBetween", column="participants", min_value=1),
                     expect("ExpectColumnValuesToBeBetween", column="failing", min_value=0),

@@ -207,10 +207,12 @@ def _runs_dbt(context: dg.AssetExecutionContext) -> bool:
         return False
 
 
-def _last_file_id(con: duckdb.DuckDBPyConnection) -> int:
-    """The last file id of the candidate's load log (0: none yet)."""
+def _parts(con: duckdb.DuckDBPyConnection) -> tuple[int, dict[str, dict[int, str]]]:
+    """The last file id of the candidate's load log (0: none yet) and its marts' year records."""
+    from gate.serving_export import year_records
+
     ensure_raw_schema(con)
-    return next_file_id(con) - 1
+    return next_file_id(con) - 1, year_records(con, ("marts",))
 
 
 @cache
@@ -251,9 +253,10 @@ def ingestion_assets() -> dg.AssetsDefinition:
         progress.stage("survey the landing folder and load new files")
         selected = set(context.selected_asset_keys)
         with connect_for_loading(settings.candidate_db, settings) as con:
-            # the baseline's files are those up to here (file ids only grow): the audit judges the
-            # later ones alone where a check judges a raw table file by file (gate.baseline)
-            last_file_id = _last_file_id(con) if plan is not None else 0
+            # the baseline as the load finds it: its last file id (file ids only grow) and its marts'
+            # year records; the audit judges what changed since where a check judges a table in
+            # parts (gate.baseline)
+            last_file_id, records = _parts(con) if plan is not None else (0, {})
             if LANDING_SURVEY_KEY in selected:
                 yield _survey(context, con, settings)
             for contract in sources:
@@ -265,7 +268,7 @@ def ingestion_assets() -> dg.AssetsDefinition:
                     [context.run.run_id],
                 ).fetchall()
                 plan = baseline.note_loaded(
-                    settings, build, [source for (source,) in loaded], last_file_id
+                    settings, build, [source for (source,) in loaded], last_file_id, records
                 )
         if plan is not None:
             context.log.info(f"build plan: {plan.describe()}")

@@ -200,17 +200,23 @@ def test_the_night_starts_from_the_audited_build_and_selects_what_its_files_reac
     gx = {c.key: c for c in record.checks if c.source == "gx"}
     assert gx["gx__staging__stg_registry__schools__school_codes_well_formed"].carried_from
     assert not gx["gx__marts__fct_procedure_results__one_row_per_key"].carried_from
-    # a raw table the night loaded is judged on the rows of its new files alone (file by file)
+    # a raw table the night loaded is judged on the rows of its new files alone (file by file), a
+    # year-local mart on the years the night computed (year by year)
     vpr = gx["gx__raw__vpr_results__marks_2_to_5"]
     assert not vpr.carried_from and vpr.status == "passed"
-    assert vpr.earlier_files_from == plan.baseline_build
+    assert vpr.other_parts_from == plan.baseline_build
+    for name in ("one_row_per_key", "shares_between_0_and_1", "failing_within_participants"):
+        mart = gx[f"gx__marts__fct_procedure_results__{name}"]
+        assert mart.status == "passed" and mart.other_parts_from == plan.baseline_build
+        assert mart.judged_rows == "year in (2024, 2025)", mart.judged_rows
     with duckdb.connect(str(night.settings.candidate_db), read_only=True) as con:
         before, loaded = con.execute(
             "select max(file_id) filter (where run_id is distinct from ?), "
             "min(file_id) filter (where run_id = ? and source = 'vpr_results') from raw._load_log",
             [night.summary.load_run_id, night.summary.load_run_id],
         ).fetchone()
-    assert vpr.judged_after_file_id == plan.last_file_id == before < loaded
+    assert vpr.judged_rows == f"_file_id > {plan.last_file_id}" and plan.last_file_id == before
+    assert before < loaded
     assert not [c for c in record.checks if c.status == "not_run"]
     assert "carried over" in night.summary.render()
 

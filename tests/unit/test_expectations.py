@@ -1064,6 +1064,7 @@ def test_a_by_file_check_judges_the_files_delivered_since_its_passed_verdict_alo
             changed=frozenset({"raw.vpr_results", "raw._load_log", "raw._quarantine"}),
             verdicts=verdicts,
             last_file_id=last,
+            year_records=None,
             source_dir=tmp_path / "baseline",
             target_dir=tmp_path / "night",
         )
@@ -1089,11 +1090,11 @@ def test_a_by_file_check_judges_the_files_delivered_since_its_passed_verdict_alo
             assert outcome.status == whole[k].status, k
             assert outcome.failing_rows == whole[k].failing_rows, k
             assert outcome.definition == whole[k].definition, k
-        assert judged[key].earlier_files_from == "B0" and judged[key].judged_after_file_id == last
-        assert "file ids above 100" in judged[key].message
+        assert judged[key].other_parts_from == "B0" and judged[key].judged_rows == "_file_id > 100"
+        assert "files delivered since build B0 (file ids above 100)" in judged[key].message
         # the other raw tables were not loaded: their verdicts are the baseline's
         gia = judged["gx__raw__gia_results__marks_and_scores_in_range"]
-        assert gia.carried_from == "B0" and not gia.earlier_files_from
+        assert gia.carried_from == "B0" and not gia.other_parts_from
         if whole[key].status == "failed":
             saved = pd.read_parquet(tmp_path / f"night{trial}" / judged[key].failing_rows_file)
             assert set(saved["file_id"]) <= set(range(last + 1, last + 1 + new_files))
@@ -1109,7 +1110,7 @@ def test_a_by_file_check_judges_the_files_delivered_since_its_passed_verdict_alo
     redefined = {**start, key: _replace(start[key], definition="another")}
     for verdicts in (failed, redefined):
         outcome = _by_key(gx_outcomes(con, tmp_path / "n3", carried=carrier(verdicts)))[key]
-        assert outcome.status == "failed" and not outcome.earlier_files_from
+        assert outcome.status == "failed" and not outcome.other_parts_from
 
 
 def _replace(outcome, **changes):
@@ -1118,15 +1119,115 @@ def _replace(outcome, **changes):
     return replace(outcome, **changes)
 
 
-def test_only_a_by_file_check_can_be_narrowed_to_later_files() -> None:
+def test_only_a_check_judged_in_parts_can_be_narrowed() -> None:
     catalog = {
         "raw.vpr_results": (),
         "staging.stg_registry__schools": (),
     }
     by_file = next(c for c in raw_checks() if c.key == "raw__vpr_results__marks_2_to_5")
     assert "from raw.vpr_results\n" in by_file.resolve_query(catalog)
-    narrowed = by_file.resolve_query(catalog, after_file_id=41)
+    narrowed = by_file.resolve_query(catalog, only="_file_id > 41")
     assert "from (select * from raw.vpr_results where _file_id > 41)" in narrowed
     registry = next(c for c in raw_checks() if c.asset == ("staging", "stg_registry__schools"))
-    with pytest.raises(ValueError, match="file by file"):
-        registry.resolve_query(catalog, after_file_id=41)
+    with pytest.raises(ValueError, match="in parts"):
+        registry.resolve_query(catalog, only="_file_id > 41")
+
+
+PROCEDURE_CHECKS = (
+    "gx__marts__fct_procedure_results__one_row_per_key",
+    "gx__marts__fct_procedure_results__shares_between_0_and_1",
+    "gx__marts__fct_procedure_results__failing_within_participants",
+)
+
+
+def _procedure_rows(con, year: int, rows: list[tuple]) -> None:
+    con.execute("delete from marts.fct_procedure_results where year = ?", [year])
+    for school, n, f, share in rows:
+        con.execute(
+            "insert into marts.fct_procedure_results values (?, 'VPR_MA_5', ?, ?, ?, ?, null)",
+            [school, year, n, f, share],
+        )
+
+
+def _record(con, years: dict[int, str]) -> None:
+    """intermediate.fct_procedure_results__built_from, as macros/year_local.sql writes it."""
+    con.execute(
+        "create or replace table intermediate.fct_procedure_results__built_from "
+        "(year integer, input_fingerprint varchar, computed_at timestamp)"
+    )
+    for year, fingerprint in years.items():
+        con.execute(
+            "insert into intermediate.fct_procedure_results__built_from values (?, ?, ?)",
+            [year, fingerprint, f"2026-01-0{year - 2020} 03:00:00"],
+        )
+
+
+def test_a_by_year_check_judges_the_years_its_build_computed_alone(con, tmp_path: Path) -> None:
+    """A year-local mart's checks that judge rows, or keys with the year, one year at a time: the
+    night's audit judges the years whose record (fingerprint and when computed) changed since the
+    baseline. Over random rows of the recomputed years, the verdicts and failing rows are those of
+    judging the whole mart; a defect in a year the build left alone is not read again (its rows are
+    the ones the baseline judged); a mart without a record (not year-local) is judged whole."""
+    import random
+
+    from gate.audit import gx_outcomes
+    from gate.baseline import GxCarrier
+    from gate.serving_export import year_records
+
+    checks = {c.key: c for c in all_checks(read_catalog(con)) if c.by_year}
+    assert {f"gx__{k}" for k in checks if "fct_procedure_results" in k} == set(PROCEDURE_CHECKS)
+    assert checks["marts__dim_school__one_row_per_key"].by_year == "marts.dim_school"
+    _procedure_rows(con, 2023, [("sch000001", 8, 2, 0.25), ("sch000003", 5, 5, 1.0)])
+    _record(con, {2023: "a", 2024: "b"})
+    start = _by_key(gx_outcomes(con, tmp_path / "baseline"))
+    assert all(start[k].status == "passed" for k in PROCEDURE_CHECKS)
+    before = year_records(con, ("marts",))
+    assert set(before) == {"marts.fct_procedure_results"}
+
+    def carrier() -> GxCarrier:
+        return GxCarrier(
+            baseline_build="B0",
+            changed=frozenset({"marts.fct_procedure_results", "marts.dim_school"}),
+            verdicts=start,
+            last_file_id=None,
+            year_records={t: {str(y): r for y, r in v.items()} for t, v in before.items()},
+            source_dir=tmp_path / "baseline",
+            target_dir=tmp_path / "night",
+        )
+
+    rng = random.Random(11)
+    for trial in range(8):
+        night = duckdb.connect()
+        build_warehouse(night)
+        _procedure_rows(night, 2023, [("sch000001", 8, 2, 0.25), ("sch000003", 5, 5, 1.0)])
+        rows = []
+        for school in ("sch000001", "sch000002", "sch000002", "sch000003")[: rng.randint(1, 4)]:
+            n = rng.choice([0, 1, 10])
+            f = rng.choice([0, 3, 12])
+            rows.append((school, n, f, rng.choice([f / n if n else None, 1.5, -0.1])))
+        _procedure_rows(night, 2024, rows)
+        _record(night, {2023: "a", 2024: f"b{trial}"})
+        whole = _by_key(gx_outcomes(night, tmp_path / f"whole{trial}"))
+        judged = _by_key(gx_outcomes(night, tmp_path / f"n{trial}", carried=carrier()))
+        for key in PROCEDURE_CHECKS:
+            assert judged[key].status == whole[key].status, (key, rows)
+            assert judged[key].failing_rows == whole[key].failing_rows, (key, rows)
+            assert judged[key].judged_rows == "year in (2024)"
+            assert judged[key].other_parts_from == "B0"
+            assert "the years this build computed (2024)" in judged[key].message
+        dim = judged["gx__marts__dim_school__one_row_per_key"]  # no record: judged whole
+        assert not dim.other_parts_from and not dim.judged_rows
+        night.close()
+
+    # a defect in 2023, which the build did not compute (its record as before): not read again
+    _procedure_rows(con, 2023, [("sch000001", 8, 9, 1.125)])
+    night = _by_key(gx_outcomes(con, tmp_path / "n-old", carried=carrier()))
+    whole = _by_key(gx_outcomes(con, tmp_path / "whole-old"))
+    for key in PROCEDURE_CHECKS[1:]:
+        assert whole[key].status == "failed" and night[key].status == "passed", key
+        assert night[key].judged_rows == "false" and "no year" in night[key].message
+    # 2023 computed again (another record): judged, and failed
+    _record(con, {2023: "a2", 2024: "b"})
+    night = _by_key(gx_outcomes(con, tmp_path / "n-new", carried=carrier()))
+    for key in PROCEDURE_CHECKS[1:]:
+        assert night[key].status == "failed" and night[key].judged_rows == "year in (2023)", key
