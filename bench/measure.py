@@ -82,7 +82,13 @@ def run(
     stamp_lines: bool = False,
 ) -> Measured:
     """Run `command` to the end and measure it; its output goes to `log` (or is kept in memory),
-    each line prefixed with the seconds since the start when ``stamp_lines``."""
+    each line prefixed with the seconds since the start when ``stamp_lines``.
+
+    What earlier runs wrote is flushed to disk first (``os.sync``, not timed): a run started while the
+    kernel still writes back the gigabytes a country build left in the page cache waits behind that
+    writeback at its own commits (a country night measured 12.5–14.1 s after a sync, 13.5–20.0 s
+    without one, alternating), which times the run before it, not this one."""
+    os.sync()
     out_path = log or Path(os.devnull)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     peak = 0
