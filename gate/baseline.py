@@ -306,6 +306,8 @@ class GxCarrier:
     verdicts: dict[str, CheckOutcome]
     last_file_id: int | None  # the baseline's last file id (BuildPlan.last_file_id)
     year_records: Mapping[str, Mapping[str, str]] | None  # the baseline's (BuildPlan.year_records)
+    # "schema.table" -> its year column, of the models this code builds year by year (their meta)
+    year_local: Mapping[str, str]
     source_dir: Path
     target_dir: Path
 
@@ -348,21 +350,26 @@ class GxCarrier:
                 f"the rows of the files delivered since build {self.baseline_build} (file ids above "
                 f"{self.last_file_id}); the earlier files passed in its audit",
             )
+        if self.year_local.get(table) != "year":
+            # not built year by year by this code (a record may be left from code that did), or by
+            # another column than the one the condition reads: every row
+            return None
         before = (self.year_records or {}).get(table)
         now = year_records.get(table)
-        if before is None or now is None:  # not year-local then, or now: every row
+        if before is None or now is None:  # no record then, or now: every row
             return None
         before = {int(year): record for year, record in before.items()}
         years = sorted(y for y, record in now.items() if before.get(y) != record)
+        # rows without a year (none where the contract says not null) are judged every time
         if not years:
             return Narrowing(
-                "false",
+                "year is null",
                 f"no year: this build computed none; every year's rows are those build "
                 f"{self.baseline_build} judged",
             )
         listed = ", ".join(str(y) for y in years)
         return Narrowing(
-            f"year in ({listed})",
+            f"(year in ({listed}) or year is null)",
             f"the years this build computed ({listed}); the other years' rows are those build "
             f"{self.baseline_build} judged",
         )
@@ -397,6 +404,11 @@ def gx_carrier(
         verdicts={c.key: c for c in baseline.checks if c.source == "gx"},
         last_file_id=plan.last_file_id,
         year_records=plan.year_records,
+        year_local={
+            r.asset.replace("/", ".").lower(): r.year_local
+            for r in dbt_results
+            if r.year_local and r.asset and not r.is_check
+        },
         source_dir=audit_dir(settings, plan.baseline_build),
         target_dir=audit_dir(settings, build_id),
     )

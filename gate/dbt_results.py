@@ -39,6 +39,8 @@ class DbtNodeResult:
     reported: bool = True  # in the build's run_results (False: the build did not select it)
     carried_from: str = ""  # the verdict is the one of this earlier build (gate.baseline)
     failing_rows_file: str | None = None  # of a carried verdict, in this build's audit folder
+    # a model built year by year (macros/year_local.sql: its meta ``eduq_year_local``): the column
+    year_local: str = ""
 
     @property
     def is_check(self) -> bool:
@@ -98,6 +100,9 @@ def read_invocation(invocation_dir: Path) -> list[DbtNodeResult]:
                 compiled_code=code if resource_type == "test" else None,
                 description=node.get("description") or "",
                 reported=result is not None,
+                year_local=str(
+                    ((node.get("config") or {}).get("meta") or {}).get("eduq_year_local") or ""
+                ),
             )
         )
     return out

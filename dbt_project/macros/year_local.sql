@@ -220,7 +220,10 @@
     ``column``, the record written by its post-hook) and the years this build computes.
     ``by_year``: model or seed names, or {'ref': name, 'year': 'year + 1'}; ``whole``: names of the
     inputs without a year; ``salt``: what else the model reads (project vars); ``contract``: the
-    model's contract is enforced (a changed schema then builds it anew; else dbt syncs columns). -#}
+    model's contract is enforced (a changed schema then builds it anew; else dbt syncs columns).
+    The model's meta says it is year-local, by which column (``eduq_year_local``): the audit judges
+    such a mart's rows in the years a build computed (gate.baseline.GxCarrier.narrowing), and only
+    while the current code builds it so (a record left by a model that no longer is says nothing). -#}
 {% macro year_local(by_year, whole=[], column='year', salt='', contract=true) -%}
     {%- set hook = "{{ year_local_record(year_local_inputs(" ~ tojson(by_year) ~ "), year_local_inputs("
         ~ tojson(whole) ~ "), " ~ tojson(column) ~ ", " ~ tojson(salt) ~ ") }}" -%}
@@ -230,7 +233,8 @@
         unique_key=column,
         on_schema_change='fail' if contract else 'sync_all_columns',
         pre_hook="{{ year_local_clear(" ~ tojson(column) ~ ") }}",
-        post_hook=hook
+        post_hook=hook,
+        meta={'eduq_year_local': column}
     ) -%}
     {{- return(year_local_years(year_local_inputs(by_year), year_local_inputs(whole), salt)) -}}
 {%- endmacro %}
@@ -274,4 +278,30 @@
         order by now.year
     {%- endset -%}
     {{- return(run_query(stale).columns[0].values() | list) -}}
+{%- endmacro %}
+
+{#- on-run-end (dbt_project.yml): the records no year-local model of this code writes go. A model
+    that is no longer year-local (a plain table now, under the same name) left its record as it was:
+    unchanged from night to night, it would say that none of the table's years changed while the
+    table is rebuilt whole — to the serving export, which keeps the rows of unchanged years from the
+    last export (gate.serving_export), and to the audit. -#}
+{% macro drop_orphan_year_records() -%}
+    {%- if execute -%}
+        {%- set owned = [] -%}
+        {%- for node in graph.nodes.values() -%}
+            {%- if node.resource_type == 'model' and (node.config.meta or {}).get('eduq_year_local') -%}
+                {%- do owned.append((node.alias or node.name) ~ '__built_from') -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set found = run_query(
+            "select table_name from duckdb_tables() where database_name = current_database() "
+            ~ "and schema_name = 'intermediate' and ends_with(table_name, '__built_from')") -%}
+        {%- set orphans = found.columns[0].values() | reject('in', owned) | list -%}
+        {%- for table in orphans %}
+        drop table if exists intermediate."{{ table }}";
+        {%- endfor %}
+        {%- if not orphans %}select 1 as no_orphan_year_record{% endif -%}
+    {%- else -%}
+        select 1 as no_orphan_year_record
+    {%- endif -%}
 {%- endmacro %}

@@ -436,3 +436,30 @@ def test_the_code_fingerprint_changes_with_a_seeds_column_types(tmp_path: Path) 
     assert fingerprint(variant()) == same
     assert fingerprint(variant(edit)) != same
     assert fingerprint(variant(retype)) != same
+
+
+def test_a_year_record_no_year_local_model_writes_is_dropped_at_the_end_of_a_build(
+    empty_build: Path,
+) -> None:
+    """A model that stops being year-local keeps its name and leaves its record behind; the record
+    would say its years are unchanged while the table is rebuilt whole (the serving export keeps
+    such years' rows from the last export). The end of every dbt build drops a record that no
+    year-local model of the code writes; the year-local models' records stay."""
+    db = empty_build.parent / DB_NAME
+    found = (
+        "select table_name from duckdb_tables() where schema_name = 'intermediate' "
+        "and table_name like '%built_from' order by 1"
+    )
+    with connect(db) as con:
+        before = [t for (t,) in con.execute(found).fetchall()]
+        con.execute(
+            "create table intermediate.dim_school__built_from as "
+            "select 2024 as year, 'x' as input_fingerprint, now() as computed_at"
+        )
+    assert "fct_procedure_results__built_from" in before  # written by the empty build
+    result = _dbt(
+        ["build", "--select", "int_list_years", "--exclude-resource-type", "unit_test"], db
+    )
+    assert result.returncode == 0, result.stdout
+    with connect(db) as con:
+        assert [t for (t,) in con.execute(found).fetchall()] == before

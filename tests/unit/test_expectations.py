@@ -1065,6 +1065,7 @@ def test_a_by_file_check_judges_the_files_delivered_since_its_passed_verdict_alo
             verdicts=verdicts,
             last_file_id=last,
             year_records=None,
+            year_local={},
             source_dir=tmp_path / "baseline",
             target_dir=tmp_path / "night",
         )
@@ -1184,13 +1185,14 @@ def test_a_by_year_check_judges_the_years_its_build_computed_alone(con, tmp_path
     before = year_records(con, ("marts",))
     assert set(before) == {"marts.fct_procedure_results"}
 
-    def carrier() -> GxCarrier:
+    def carrier(year_local=(("marts.fct_procedure_results", "year"),)) -> GxCarrier:
         return GxCarrier(
             baseline_build="B0",
             changed=frozenset({"marts.fct_procedure_results", "marts.dim_school"}),
             verdicts=start,
             last_file_id=None,
             year_records={t: {str(y): r for y, r in v.items()} for t, v in before.items()},
+            year_local=dict(year_local),
             source_dir=tmp_path / "baseline",
             target_dir=tmp_path / "night",
         )
@@ -1212,7 +1214,7 @@ def test_a_by_year_check_judges_the_years_its_build_computed_alone(con, tmp_path
         for key in PROCEDURE_CHECKS:
             assert judged[key].status == whole[key].status, (key, rows)
             assert judged[key].failing_rows == whole[key].failing_rows, (key, rows)
-            assert judged[key].judged_rows == "year in (2024)"
+            assert judged[key].judged_rows == "(year in (2024) or year is null)"
             assert judged[key].other_parts_from == "B0"
             assert "the years this build computed (2024)" in judged[key].message
         dim = judged["gx__marts__dim_school__one_row_per_key"]  # no record: judged whole
@@ -1225,9 +1227,17 @@ def test_a_by_year_check_judges_the_years_its_build_computed_alone(con, tmp_path
     whole = _by_key(gx_outcomes(con, tmp_path / "whole-old"))
     for key in PROCEDURE_CHECKS[1:]:
         assert whole[key].status == "failed" and night[key].status == "passed", key
-        assert night[key].judged_rows == "false" and "no year" in night[key].message
+        assert night[key].judged_rows == "year is null" and "no year" in night[key].message
     # 2023 computed again (another record): judged, and failed
     _record(con, {2023: "a2", 2024: "b"})
     night = _by_key(gx_outcomes(con, tmp_path / "n-new", carried=carrier()))
     for key in PROCEDURE_CHECKS[1:]:
-        assert night[key].status == "failed" and night[key].judged_rows == "year in (2023)", key
+        assert night[key].status == "failed", key
+        assert night[key].judged_rows == "(year in (2023) or year is null)", key
+    # a record the current code does not write (the mart is not built year by year, or by another
+    # column), however it stands: every row is judged
+    for year_local in ((), (("marts.fct_procedure_results", "year_to"),)):
+        _record(con, {2023: "a", 2024: "b"})  # as at the start: «nothing computed»
+        night = _by_key(gx_outcomes(con, tmp_path / "n-code", carried=carrier(year_local)))
+        for key in PROCEDURE_CHECKS[1:]:
+            assert night[key].status == "failed" and not night[key].judged_rows, key
