@@ -527,7 +527,8 @@ def dbt_summary(build_id: str, slowest: int = 8) -> dict | None:
         return None
     path = found[-1]
     data = json.loads(path.read_text(encoding="utf-8"))
-    results = data.get("results", [])
+    # the nodes; not the project's on-run-end hook (an operation: macros/year_local.sql)
+    results = [r for r in data.get("results", []) if not r["unique_id"].startswith("operation.")]
     by_type: Counter = Counter()
     for r in results:
         by_type[r["unique_id"].split(".", 1)[0]] += float(r.get("execution_time") or 0.0)

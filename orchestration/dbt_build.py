@@ -96,10 +96,18 @@ def _wait_for_preload() -> None:
         thread.join()
 
 
-def build_args(settings: Settings, select: Sequence[str] = ()) -> list[str]:
+def build_args(
+    settings: Settings, select: Sequence[str] = (), judged_up_to_file: int | None = None
+) -> list[str]:
     """`dbt build` of the data (models, seeds, data tests) with the run's methodology profile; unit
     tests check the SQL on fixed inputs and run in CI (`make test`), not every night. With
-    ``settings.full_refresh`` the incremental models count every year again."""
+    ``settings.full_refresh`` the incremental models count every year again. ``judged_up_to_file``:
+    a build by its plan (gate.baseline), the last file id of the audited build it starts from (a
+    test that judges a model year by year judges the years of the later files: the var
+    ``eduq_judged_up_to_file``, tests/generic/unique_combination_of_columns.sql)."""
+    variables: dict[str, object] = {"methodology_profile": settings.methodology_profile}
+    if judged_up_to_file is not None:
+        variables["eduq_judged_up_to_file"] = int(judged_up_to_file)
     args = [
         "build",
         "--threads",
@@ -107,7 +115,7 @@ def build_args(settings: Settings, select: Sequence[str] = ()) -> list[str]:
         "--exclude-resource-type",
         "unit_test",
         "--vars",
-        json.dumps({"methodology_profile": settings.methodology_profile}),
+        json.dumps(variables),
     ]
     if select:
         # eager: a test with any selected parent runs (gate/baseline.py carries the verdicts of the
@@ -136,8 +144,10 @@ def run_build(
     run_id: str,
     select: Sequence[str] = (),
     on_node: Callable[[NodeEvent], None] | None = None,
+    judged_up_to_file: int | None = None,
 ) -> DbtBuild:
-    """Build the candidate warehouse of ``settings`` in this process; ``on_node`` hears of every node."""
+    """Build the candidate warehouse of ``settings`` in this process; ``on_node`` hears of every node;
+    ``judged_up_to_file``: see :func:`build_args`."""
     _wait_for_preload()  # an import half done on the preload thread is not started again here
     from dbt.cli.main import dbtRunner
 
@@ -190,7 +200,12 @@ def run_build(
     try:
         # the file log at warn: at debug dbt wrote ~40 lines per node through one locked handler
         # (5% of a demo build); run_results.json holds every node's result and message
-        args = [*build_args(settings, select), "--quiet", "--log-level-file", "warn"]
+        args = [
+            *build_args(settings, select, judged_up_to_file),
+            "--quiet",
+            "--log-level-file",
+            "warn",
+        ]
         # dbt writes the build's manifest.json in place: its readers (the audit) take the shared lock
         with target_lock(target, exclusive=True):
             result = dbtRunner(manifest=manifest, callbacks=[callback]).invoke(

@@ -358,7 +358,12 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             )
         if plan is not None:
             context.log.info(f"dbt build {plan.describe()}")
-        build = run_build(settings, context.run.run_id, select=select)
+        build = run_build(
+            settings,
+            context.run.run_id,
+            select=select,
+            judged_up_to_file=plan.last_file_id if plan is not None else None,
+        )
         failed = [n for n in build.nodes if n.status in TEST_FAILED]
         context.log.info(
             f"dbt build: {len(build.nodes)} nodes in {build.seconds:.1f} s, {len(failed)} failed"

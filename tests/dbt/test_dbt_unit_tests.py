@@ -463,3 +463,46 @@ def test_a_year_record_no_year_local_model_writes_is_dropped_at_the_end_of_a_bui
     assert result.returncode == 0, result.stdout
     with connect(db) as con:
         assert [t for (t,) in con.execute(found).fetchall()] == before
+
+
+def test_the_risk_questionnaire_key_is_judged_in_the_years_of_the_files_since_the_audited_build(
+    empty_build: Path,
+) -> None:
+    """The key test of stg_surveys__risk_questionnaire (the latest delivery per year and school)
+    judges, in a build made by its plan (the var eduq_judged_up_to_file: the last file id of the
+    audited build), the years of the files loaded since, and every year without it: a repeated key
+    in a year no later file touches is the audited build's to have seen; a later file of that year,
+    even for another school, makes the year judged again."""
+    db = empty_build.parent / DB_NAME
+    insert = (
+        "insert into raw.risk_questionnaire (year, school_id, item_code, answer, _file_id, "
+        "_source_file, _file_hash, _row_number) values "
+    )
+
+    def key_test(judged_up_to: int | None) -> tuple[str, int]:
+        # the view and its test (the empty build's view reads no rows)
+        args = ["build", "--select", "stg_surveys__risk_questionnaire"]
+        if judged_up_to is not None:
+            args += ["--vars", json.dumps({"eduq_judged_up_to_file": judged_up_to})]
+        _dbt(args, db)
+        results = json.loads((empty_build / "run_results.json").read_text())["results"]
+        (test,) = [r for r in results if "unique_combination_of_columns" in r["unique_id"]]
+        return test["status"], test["failures"]
+
+    with connect(db) as con:  # file 1: 2024, school A answers item Q1 twice; file 2: 2025, clean
+        con.execute(
+            insert + "(2024, 'A', 'Q1', 1, 1, 'r_2024.csv', 'h1', 2), "
+            "(2024, 'A', 'Q1', 2, 1, 'r_2024.csv', 'h1', 3), "
+            "(2025, 'A', 'Q1', 1, 2, 'r_2025.csv', 'h2', 2)"
+        )
+    try:
+        assert key_test(None) == ("fail", 1)  # every year: the repeated key of 2024
+        assert key_test(0) == ("fail", 1)
+        assert key_test(1) == ("pass", 0)  # files after 1: 2025 alone
+        with connect(db) as con:  # file 3: 2024 again, another school: 2024 is judged again
+            con.execute(insert + "(2024, 'B', 'Q1', 1, 3, 'r_2024_b.csv', 'h3', 2)")
+        assert key_test(2) == ("fail", 1)
+        assert key_test(3) == ("pass", 0)
+    finally:
+        with connect(db) as con:
+            con.execute("delete from raw.risk_questionnaire")

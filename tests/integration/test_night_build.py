@@ -227,6 +227,14 @@ def test_the_night_starts_from_the_audited_build_and_selects_what_its_files_reac
     }
     assert models["marts/fct_procedure_results"] == "year" and models["marts/dim_school"] == ""
     assert models["marts/fct_procedure_dynamics"] == "year_to"
+    # the risk questionnaire's key test judged the years of the night's files (the dbt var)
+    (key_test,) = [
+        r
+        for r in read_invocation(target_dir_for(night.summary.load_run_id))
+        if r.resource_type == "test" and r.asset == "staging/stg_surveys__risk_questionnaire"
+    ]
+    assert key_test.status == "passed" and key_test.reported
+    assert f"where _file_id > {plan.last_file_id}" in key_test.compiled_code
     assert before < loaded
     assert not [c for c in record.checks if c.status == "not_run"]
     assert "carried over" in night.summary.render()
