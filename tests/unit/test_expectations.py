@@ -1035,6 +1035,23 @@ def _by_key(outcomes) -> dict:
     return {o.key: o for o in outcomes}
 
 
+def _carrier(tmp_path: Path, changed: set[str], verdicts: dict, **parts):
+    """What a night's audit may keep of build B0's verdicts (gate.baseline.GxCarrier): ``parts``
+    are the plan's last file id, year records and the code's year-local marts."""
+    from gate.baseline import GxCarrier
+
+    return GxCarrier(
+        baseline_build="B0",
+        changed=frozenset(changed),
+        verdicts=verdicts,
+        last_file_id=parts.get("last_file_id"),
+        year_records=parts.get("year_records"),
+        year_local=parts.get("year_local", {}),
+        source_dir=tmp_path / "baseline",
+        target_dir=tmp_path / "night",
+    )
+
+
 def test_a_by_file_check_judges_the_files_delivered_since_its_passed_verdict_alone(
     con, tmp_path: Path
 ) -> None:
@@ -1059,16 +1076,8 @@ def test_a_by_file_check_judges_the_files_delivered_since_its_passed_verdict_alo
     key = "gx__raw__vpr_results__marks_2_to_5"
 
     def carrier(verdicts=start) -> GxCarrier:
-        return GxCarrier(
-            baseline_build="B0",
-            changed=frozenset({"raw.vpr_results", "raw._load_log", "raw._quarantine"}),
-            verdicts=verdicts,
-            last_file_id=last,
-            year_records=None,
-            year_local={},
-            source_dir=tmp_path / "baseline",
-            target_dir=tmp_path / "night",
-        )
+        changed = {"raw.vpr_results", "raw._load_log", "raw._quarantine"}
+        return _carrier(tmp_path, changed, verdicts, last_file_id=last)
 
     rng = random.Random(7)
     for trial in range(6):
@@ -1186,16 +1195,9 @@ def test_a_by_year_check_judges_the_years_its_build_computed_alone(con, tmp_path
     assert set(before) == {"marts.fct_procedure_results"}
 
     def carrier(year_local=(("marts.fct_procedure_results", "year"),)) -> GxCarrier:
-        return GxCarrier(
-            baseline_build="B0",
-            changed=frozenset({"marts.fct_procedure_results", "marts.dim_school"}),
-            verdicts=start,
-            last_file_id=None,
-            year_records={t: {str(y): r for y, r in v.items()} for t, v in before.items()},
-            year_local=dict(year_local),
-            source_dir=tmp_path / "baseline",
-            target_dir=tmp_path / "night",
-        )
+        changed = {"marts.fct_procedure_results", "marts.dim_school"}
+        records = {t: {str(y): r for y, r in v.items()} for t, v in before.items()}
+        return _carrier(tmp_path, changed, start, year_records=records, year_local=dict(year_local))
 
     rng = random.Random(11)
     for trial in range(8):
