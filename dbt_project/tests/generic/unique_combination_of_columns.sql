@@ -14,7 +14,9 @@
     loaded since (and rows without a year); the other years' rows are the ones that audit judged. A
     country's risk questionnaire re-read whole was the night's slowest test (~1 s of 2.3 million
     rows). -#}
-{% test unique_combination_of_columns(model, combination_of_columns, not_null_columns=none, accepted_values=none, by_year_of=none) %}
+{% test unique_combination_of_columns(
+    model, combination_of_columns, not_null_columns=none, accepted_values=none, by_year_of=none
+) %}
 {%- set required = not_null_columns or [] %}
 {%- set accepted = accepted_values or {} %}
 {%- set outside = {} %}
