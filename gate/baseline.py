@@ -13,11 +13,12 @@ takes the verdicts of the tests it did not run from the baseline's audit (:func:
 of their inputs changed since they were judged. A Great Expectations check whose query reads
 (as DuckDB parses it) only tables this run neither loaded nor rebuilt keeps its verdict too
 (:func:`gx_carrier`); a check that judges its table in parts, whose verdict passed, judges the
-rows of the parts this run changed alone: a raw table file by file (``Check.by_file``: the files this
-run loaded; the loader only appends), a year-local mart year by year (``Check.by_year``: the years
-this build computed, by the mart's year record); any other check runs. Without a baseline (a first build, another code or
-profile, a full refresh, a candidate written since its audit — a failed or interrupted build —, a
-run that did not load through the ingestion step) everything is built and judged.
+rows of the parts this run changed alone: a raw table file by file (``Check.by_file``: the files
+this run loaded; the loader only appends), a year-local mart year by year (``Check.by_year``: the
+years this build computed, by the mart's year record); any other check runs. Without a baseline (a
+first build, another code or profile, a full refresh, a candidate written since its audit — a failed
+or interrupted build —, a run that did not load through the ingestion step) everything is built and
+judged.
 
 The plan is a file in the run's audit folder (``baseline.json``), so that every step of the run
 (whatever process runs it) and anyone reading the audit later sees what the build started from.
