@@ -32,7 +32,8 @@ from gate.dbt_results import DbtNodeResult
 from gate.errors import CandidateChanged
 
 if TYPE_CHECKING:
-    from gate.baseline import GxCarrier
+    from gate.baseline import GxCarrier, Narrowing
+    from gate.expectations.check import Check
 
 log = logging.getLogger(__name__)
 
@@ -281,8 +282,8 @@ def gx_outcomes(
         if "/".join(check.asset) in stale
     ]
     runnable = [c for c in checks if "/".join(c.asset) not in stale]
-    # key -> (the check as defined, the rows it judged: gate.baseline.Narrowing)
-    narrowed: dict[str, tuple[Any, Any]] = {}
+    # key -> (the check as defined, the rows it judged)
+    narrowed: dict[str, tuple[Check, Narrowing]] = {}
     if carried is not None:
         from dataclasses import replace
 

@@ -59,6 +59,9 @@ def _shares_check(table: str, columns: tuple[str, ...]) -> Check:
     key = [c for c in MART_KEYS.get(table, ()) if c in columns] or [
         c for c in ("school_id", "year") if c in columns
     ]
+    # row by row: a year-local mart is judged in the years a build computed (Check.by_year)
+    by_year = f"marts.{table}" if "year" in columns else ""
+    rows = "{rows}" if by_year else f"marts.{table}"
 
     def query(catalog: Catalog) -> str:
         present = share_columns(table, catalog[f"marts.{table}"])
@@ -66,9 +69,6 @@ def _shares_check(table: str, columns: tuple[str, ...]) -> Check:
             raise SkipCheck(f"marts.{table} has no share columns")
         return f"select {', '.join(key + present)} from {rows} order by {', '.join(key) or '1'}"
 
-    # row by row: a year-local mart is judged in the years a build computed (Check.by_year)
-    by_year = f"marts.{table}" if "year" in columns else ""
-    rows = "{rows}" if by_year else f"marts.{table}"
     return Check(
         name="shares_between_0_and_1",
         suite="marts",
