@@ -236,7 +236,38 @@
         post_hook=hook,
         meta={'eduq_year_local': column}
     ) -%}
-    {{- return(year_local_years(year_local_inputs(by_year), year_local_inputs(whole), salt)) -}}
+    {%- set years = year_local_years(year_local_inputs(by_year), year_local_inputs(whole), salt) -%}
+    {%- do note_years_computed(column, years) -%}
+    {{- return(years) -}}
+{%- endmacro %}
+
+{#- What this invocation computed of an incremental-by-year table (``years``: none = every year),
+    for the data tests that run after it in the same build (years_judged). -#}
+{% macro note_years_computed(column, years) -%}
+    {%- if execute and this is not none -%}
+        {%- do graph.setdefault('eduq_years_computed', {}).update({this | string: {
+            'invocation_id': invocation_id, 'column': column, 'years': years}}) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The years a data test of ``model`` has to judge: none = every row. A key test (``key``: its
+    columns) of a table incremental by year judges, in a build made by its plan (gate.baseline: the
+    var ``eduq_judged_up_to_file`` is set, and the candidate was, table for table, what the audited
+    build's audit judged and passed), the years this build computed and the rows without a year:
+    a key that holds the year is repeated only within a year, and the other years' rows are the
+    ones that audit judged. Only a test of severity error (a warning the audit carried would
+    vanish), of a table computed by this invocation (``note_years_computed``). -#}
+{% macro years_judged(model, key) -%}
+    {%- if not execute or var('eduq_judged_up_to_file', none) is none
+            or (config.get('severity') or 'error') | lower != 'error' -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set computed = (graph.get('eduq_years_computed') or {}).get(model | string) -%}
+    {%- if computed is none or computed.invocation_id != invocation_id or computed.years is none
+            or computed.column not in key -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {{- return(computed) -}}
 {%- endmacro %}
 
 {#- The relations of names (and of {'ref': name, 'year': …}: {'relation': …, 'year': …}). -#}

@@ -506,3 +506,61 @@ def test_the_risk_questionnaire_key_is_judged_in_the_years_of_the_files_since_th
     finally:
         with connect(db) as con:
             con.execute("delete from raw.risk_questionnaire")
+
+
+def test_a_year_local_marts_key_is_judged_in_the_years_the_build_computed(
+    empty_build: Path,
+) -> None:
+    """The key test of a table incremental by year (fct_risk_profile: school, year, factor) judges,
+    in a build made by its plan (the var eduq_judged_up_to_file), the years the same build computed
+    and the rows without a year: a repeated key in a year the build did not compute is the audited
+    build's to have seen. Without the var, or in an invocation that did not build the table (the
+    years noted by an earlier invocation of the same process do not count), every row."""
+    db = empty_build.parent / DB_NAME
+    insert = (
+        "insert into raw.risk_questionnaire (year, school_id, item_code, answer, _file_id, "
+        "_source_file, _file_hash, _row_number) values "
+    )
+    duplicate = (
+        "insert into marts.fct_risk_profile select * from marts.fct_risk_profile "
+        "where year = 2024 and school_id = 'A' and factor_number = 1"
+    )
+    key_test = "unique_combination_of_columns_fct_risk_profile"
+
+    def build(args: list[str], judged_up_to: int | None) -> tuple[tuple[str, int], str]:
+        if judged_up_to is not None:
+            args = [*args, "--vars", json.dumps({"eduq_judged_up_to_file": judged_up_to})]
+        _dbt(args, db)
+        results = json.loads((empty_build / "run_results.json").read_text())["results"]
+        (test,) = [r for r in results if key_test in r["unique_id"]]
+        return (test["status"], test["failures"]), test["compiled_code"]
+
+    # (the empty build's views read no rows: the answers and the profile are built again)
+    models = ["build", "--select", "stg_surveys__risk_questionnaire", "int_methodology_profile"]
+    models += ["fct_risk_profile"]
+    with connect(db) as con:  # file 1: 2024, file 2: 2025, school A
+        con.execute(
+            insert + "(2024, 'A', 'F01_1', 5, 1, 'r_2024.csv', 'h1', 2), "
+            "(2025, 'A', 'F01_1', 4, 2, 'r_2025.csv', 'h2', 2)"
+        )
+    try:
+        assert build(models, None)[0] == ("pass", 0)
+        with connect(db) as con:
+            assert con.execute("select count(*) from marts.fct_risk_profile").fetchone()[0] > 0
+        with connect(db) as con:  # a repeated key in 2024, which no later file touches
+            con.execute(duplicate)
+            con.execute(insert + "(2025, 'B', 'F01_1', 3, 3, 'r_2025_b.csv', 'h3', 2)")
+        # the build computes 2025 alone (file 3): 2024 is not judged again
+        verdict, compiled = build(models, 2)
+        assert verdict == ("pass", 0)
+        assert "year is null or (year >= 2025 and year <= 2025 and year in (2025))" in compiled
+        assert build(models, None)[0] == ("fail", 1)  # no plan: every year
+        # a plan, but the test alone: this invocation computed no year of the table
+        verdict, compiled = build(["test", "--select", "fct_risk_profile"], 3)
+        assert verdict == ("fail", 1) and "as judged" not in compiled
+        verdict, compiled = build(models, 3)  # computed nothing: the rows without a year
+        assert verdict == ("pass", 0) and "year is null or false" in compiled
+    finally:
+        with connect(db) as con:
+            con.execute("delete from raw.risk_questionnaire")
+        _dbt([*models, "--empty"], db)  # as the empty build left them

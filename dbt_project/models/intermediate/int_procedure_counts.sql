@@ -17,6 +17,7 @@
     {%- set years_to_count = years_not_built(ref('int_result_inputs_by_year'), this) -%}
     {%- do log("int_procedure_counts: counting years " ~ (years_to_count | join(", ") or "none"), info=true) -%}
 {%- endif -%}
+{%- do note_years_computed('year', years_to_count) -%}
 {%- set year_filter = "" -%}
 {%- if years_to_count is not none -%}
     {%- set year_filter = " and " ~ (year_in('year', years_to_count) if years_to_count else "false") -%}

@@ -13,7 +13,12 @@
     build it starts from, whose audit passed this test), the test judges the years of the files
     loaded since (and rows without a year); the other years' rows are the ones that audit judged. A
     country's risk questionnaire re-read whole was the night's slowest test (~1 s of 2.3 million
-    rows). -#}
+    rows).
+
+    A table incremental by year (macros/year_local.sql, int_procedure_counts) whose key holds its
+    year column: in a build made by its plan, the years the build computed and the rows without a
+    year (years_judged); a country's night re-read 1.1 million rows of each of three such tables on
+    its longest chain of models. -#}
 {% test unique_combination_of_columns(
     model, combination_of_columns, not_null_columns=none, accepted_values=none, by_year_of=none
 ) %}
@@ -40,7 +45,13 @@ select
 {#- the source is named at parse time too, where the var is not set: dbt knows the dependency #}
 {%- set delivered = source('raw', by_year_of) if by_year_of else none %}
 {%- set judged_up_to = var('eduq_judged_up_to_file', none) if by_year_of else none %}
-{%- if judged_up_to is not none %}
+{%- set computed = years_judged(model, combination_of_columns) %}
+{%- if computed is not none %}
+from (
+    select * from {{ model }}
+    where {{ computed.column }} is null or {{ year_local_filter(computed.years, computed.column) }}
+) as judged
+{%- elif judged_up_to is not none %}
 from (
     select * from {{ model }}
     where year is null or year in (

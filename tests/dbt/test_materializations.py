@@ -1,0 +1,152 @@
+"""The project's table and view materializations (dbt_project/macros/materializations.sql) on a
+project of three models that use them: a relation is replaced in place, and a rebuild that fails
+leaves the old one as it was, rows, contract and comments included."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from orchestration.dbt_project import DBT_PROJECT_DIR
+
+PROJECT = """
+name: lean
+version: "1.0"
+config-version: 2
+profile: lean
+macro-paths: ["macros"]
+flags: {send_anonymous_usage_stats: false}
+models:
+  lean:
+    +materialized: table
+    +persist_docs: {relation: true, columns: true}
+"""
+
+PROFILE = """
+lean:
+  target: dev
+  outputs:
+    dev: {type: duckdb, path: "{db}", threads: 1}
+"""
+
+SCHEMA = """
+version: 2
+models:
+  - name: numbers
+    description: Числа.
+    config: {contract: {enforced: true}}
+    columns:
+      - {name: n, data_type: integer, description: Число., constraints: [{type: not_null}]}
+      - {name: label, data_type: varchar, description: Подпись.}
+  - name: numbers_view
+    config: {materialized: view}
+  - name: numbers_plain
+"""
+
+# with the var `fail` every model fails after the old relation was dropped (the rollback must
+# bring it back): a table while its rows are written, a view when DuckDB binds it; `label`
+# changes the rows
+NUMBERS = """
+select cast(n as integer) as n, '{{ var("label", "a") }}' as label
+from range(3) as t(n)
+where {{ 'error(\\'the model failed\\') is null' if var('fail', false) else 'true' }}
+"""
+NUMBERS_VIEW = NUMBERS.replace("error(\\'the model failed\\') is null", "no_such_column")
+
+
+def _project(root: Path) -> Path:
+    project = root / "lean"
+    (project / "models").mkdir(parents=True)
+    (project / "macros").mkdir()
+    shutil.copy(DBT_PROJECT_DIR / "macros" / "materializations.sql", project / "macros")
+    (project / "dbt_project.yml").write_text(PROJECT, encoding="utf-8")
+    db = root / "lean.duckdb"
+    (project / "profiles.yml").write_text(PROFILE.replace("{db}", str(db)), encoding="utf-8")
+    (project / "models" / "schema.yml").write_text(SCHEMA, encoding="utf-8")
+    (project / "models" / "numbers.sql").write_text(NUMBERS, encoding="utf-8")
+    (project / "models" / "numbers_plain.sql").write_text(NUMBERS, encoding="utf-8")
+    (project / "models" / "numbers_view.sql").write_text(NUMBERS_VIEW, encoding="utf-8")
+    return project
+
+
+def _build(project: Path, **variables: object) -> tuple[bool, list[str]]:
+    from dbt.cli.main import dbtRunner
+
+    from orchestration.dbt_build import release_connections
+
+    args = ["build", "--project-dir", str(project), "--profiles-dir", str(project), "--quiet"]
+    args += ["--vars", json.dumps(variables)]
+    try:
+        result = dbtRunner().invoke(args)
+    finally:
+        release_connections()
+    sql = []
+    log = project / "logs" / "dbt.log"
+    if log.exists():
+        sql = log.read_text(encoding="utf-8").splitlines()
+    return bool(result.success), sql
+
+
+def _state(db: Path) -> dict:
+    with duckdb.connect(str(db), read_only=True) as con:
+        relations = con.execute(
+            "select table_name, table_type from information_schema.tables "
+            "where table_schema = 'main' order by 1"
+        ).fetchall()
+        rows = {
+            name: con.execute(f"select * from {name} order by all").fetchall()
+            for name, _ in relations
+        }
+        comments = con.execute(
+            "select table_name, column_name, comment from duckdb_columns() "
+            "where schema_name = 'main' and comment is not null order by all"
+        ).fetchall()
+        not_null = con.execute(
+            "select table_name, column_name from duckdb_columns() "
+            "where schema_name = 'main' and not is_nullable order by all"
+        ).fetchall()
+    return {"relations": relations, "rows": rows, "comments": comments, "not_null": not_null}
+
+
+def test_relations_are_replaced_in_place_and_a_failed_rebuild_keeps_the_old_ones(
+    tmp_path: Path,
+) -> None:
+    project = _project(tmp_path)
+    db = tmp_path / "lean.duckdb"
+    ok, _ = _build(project)
+    assert ok
+    first = _state(db)
+    assert first["relations"] == [
+        ("numbers", "BASE TABLE"),
+        ("numbers_plain", "BASE TABLE"),
+        ("numbers_view", "VIEW"),
+    ]
+    assert first["rows"]["numbers"] == [(0, "a"), (1, "a"), (2, "a")]
+    assert ("numbers", "n", "Число.") in first["comments"]
+    assert first["not_null"] == [("numbers", "n")]  # the contract's constraint
+
+    ok, _ = _build(project, label="b")  # replaced: new rows, nothing left beside them
+    assert ok
+    second = _state(db)
+    assert second["relations"] == first["relations"]
+    assert second["rows"]["numbers"] == [(0, "b"), (1, "b"), (2, "b")]
+    assert second["rows"]["numbers_view"] == second["rows"]["numbers"]
+    assert second["comments"] == first["comments"] and second["not_null"] == first["not_null"]
+
+    ok, _ = _build(project, label="c", fail=True)  # every model fails half-way
+    assert not ok
+    assert _state(db) == second  # the tables, the view, their rows and comments as they were
+
+    # a model that changes from a view to a table (and back) replaces the other kind
+    schema = project / "models" / "schema.yml"
+    schema.write_text(
+        SCHEMA.replace("config: {materialized: view}", "config: {materialized: table}"), "utf-8"
+    )
+    assert _build(project)[0]
+    assert ("numbers_view", "BASE TABLE") in _state(db)["relations"]
+    schema.write_text(SCHEMA, "utf-8")
+    assert _build(project)[0]
+    assert ("numbers_view", "VIEW") in _state(db)["relations"]
