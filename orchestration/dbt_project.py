@@ -91,15 +91,25 @@ def parse_into(target_dir: Path = TARGET_DIR) -> Any:
     return result.result
 
 
+def parsed_fingerprint() -> str | None:
+    """The project fingerprint ``MANIFEST`` was parsed from (None: no parse recorded)."""
+    try:
+        return FINGERPRINT.read_text(encoding="utf-8").strip() if MANIFEST.exists() else None
+    except FileNotFoundError:
+        return None
+
+
+def manifest_fingerprint(manifest: Any) -> str | None:
+    """The project fingerprint a Manifest object of :func:`manifest_object` was parsed from."""
+    with _lock:
+        return next((f for f, m in _parsed.items() if m is manifest), None)
+
+
 def prepare_manifest() -> Path:
     """The manifest of the project as it is now, parsed only when the project changed."""
     fingerprint = project_fingerprint()
     with _lock:
-        if (
-            MANIFEST.exists()
-            and FINGERPRINT.exists()
-            and FINGERPRINT.read_text(encoding="utf-8").strip() == fingerprint
-        ):
+        if parsed_fingerprint() == fingerprint:
             return MANIFEST
         _parsed[fingerprint] = _parse_and_store(fingerprint)
         FINGERPRINT.write_text(fingerprint + "\n", encoding="utf-8")

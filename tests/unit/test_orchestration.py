@@ -159,3 +159,37 @@ def test_list_years_register_in_a_dagster_home_whose_first_run_was_killed(
     register_list_years(settings, [2024, 2025])
     with dg.DagsterInstance.get() as home:
         assert home.get_dynamic_partitions(list_year_partitions.name) == ["2024", "2025"]
+
+
+def test_a_build_folder_gets_the_parsed_manifest_unless_another_parse_replaced_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dbt does not write its manifest after a build (--no-write-json): the build folder gets a
+    copy of the parsed project's manifest.json when that file is the parse of the Manifest the
+    build used, else the Manifest written as dbt writes it; run_results.json either way."""
+    from orchestration import dbt_build
+
+    parsed = tmp_path / "manifest.json"
+    parsed.write_text('{"parsed": true}', encoding="utf-8")
+    written: list[str] = []
+
+    class Results:
+        def write(self, path: str) -> None:
+            Path(path).write_text('{"results": []}', encoding="utf-8")
+
+    class Manifest:
+        def write(self, path: str) -> None:
+            written.append(path)
+            Path(path).write_text('{"parsed": false}', encoding="utf-8")
+
+    monkeypatch.setattr(dbt_build, "MANIFEST", parsed)
+    monkeypatch.setattr(dbt_build, "TARGET_DIR", tmp_path)
+    monkeypatch.setattr(dbt_build, "manifest_fingerprint", lambda manifest: "f1")
+    for parse, expected in (("f1", '{"parsed": true}'), ("f2", '{"parsed": false}')):
+        target = tmp_path / f"build-{parse}"
+        target.mkdir()
+        monkeypatch.setattr(dbt_build, "parsed_fingerprint", lambda parse=parse: parse)
+        dbt_build._write_artifacts(Results(), Manifest(), target)
+        assert (target / "manifest.json").read_text(encoding="utf-8") == expected
+        assert (target / "run_results.json").exists()
+    assert written == [str(tmp_path / "build-f2" / "manifest.json")]
