@@ -1,7 +1,10 @@
 {#- incremental by year: only the years whose counts (this year's and last year's), code or delivery
     thresholds changed are computed again (macros/year_local.sql) -#}
 {%- set years = year_local(
-    ['int_procedure_counts', {'ref': 'int_procedure_counts', 'year': 'year + 1'}],
+    [
+        {'ref': 'int_procedure_counts', 'known_by': 'input_fingerprint'},
+        {'ref': 'int_procedure_counts', 'year': 'year + 1', 'known_by': 'input_fingerprint'},
+    ],
     ['int_school_successors'],
     salt=var('vanished_min_schools') ~ '|' ~ var('vanished_max_continuing_share'),
     contract=false

@@ -1,7 +1,9 @@
 {#- incremental by year: only the years whose inputs (or code, or profile) changed are computed
     again (macros/year_local.sql) -#}
 {%- set years = year_local(
-    [{'ref': 'int_procedure_counts', 'year': 'year + 1'}], ['int_school_successors'], contract=false
+    [{'ref': 'int_procedure_counts', 'year': 'year + 1', 'known_by': 'input_fingerprint'}],
+    ['int_school_successors'],
+    contract=false
 ) %}
 -- a table, not a view: read by several models, tests and checks, computed once per build
 

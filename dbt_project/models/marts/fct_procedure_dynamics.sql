@@ -2,8 +2,8 @@
     again (macros/year_local.sql) -#}
 {%- set years = year_local(
     [
-        'int_procedure_counts',
-        {'ref': 'int_procedure_counts', 'year': 'year + 1'},
+        {'ref': 'int_procedure_counts', 'known_by': 'input_fingerprint'},
+        {'ref': 'int_procedure_counts', 'year': 'year + 1', 'known_by': 'input_fingerprint'},
         'int_procedure_results_prior',
         'dim_school',
     ],

@@ -1,6 +1,9 @@
 {#- incremental by year: only the years whose inputs (or code, or profile) changed are computed
     again (macros/year_local.sql) -#}
-{%- set years = year_local(['int_procedure_counts', 'int_procedure_results_prior'], ['int_methodology_profile']) %}
+{%- set years = year_local(
+    [{'ref': 'int_procedure_counts', 'known_by': 'input_fingerprint'}, 'int_procedure_results_prior'],
+    ['int_methodology_profile']
+) %}
 -- One row per school, procedure and results year: participants, failing, fail share, and
 -- whether the procedure is informative and flagged under the selected methodology profile.
 with
