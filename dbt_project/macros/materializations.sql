@@ -12,9 +12,10 @@
     has no grants), which a swap keeps and a drop would lose; a view on a relation DuckDB does not
     track, so dropping one drops nothing else. -#}
 
-{% materialization table, adapter='duckdb' %}
+{#- The steps both materializations share; the caller's block is the statement that creates the
+    relation (rendered after the drop: a contract's checks run in the transaction too). -#}
+{% macro replace_in_place(target_relation) -%}
     {%- set existing_relation = load_cached_relation(this) -%}
-    {%- set target_relation = this.incorporate(type='table') -%}
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {#- the transaction begins here -#}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
@@ -23,32 +24,28 @@
         {%- do adapter.ensure_transaction() -%}
         {%- do adapter.drop_relation(existing_relation) -%}
     {%- endif -%}
+    {%- set create_sql = caller() -%}
     {% call statement('main') -%}
-        {{ create_table_as(False, target_relation, compiled_code) }}
+        {{ create_sql }}
     {%- endcall %}
     {{ run_hooks(post_hooks, inside_transaction=True) }}
     {%- do persist_docs(target_relation, model) -%}
     {{ adapter.commit() }}
     {{ run_hooks(post_hooks, inside_transaction=False) }}
+{%- endmacro %}
+
+{% materialization table, adapter='duckdb' %}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {% call replace_in_place(target_relation) -%}
+        {{ create_table_as(False, target_relation, compiled_code) }}
+    {%- endcall %}
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
 
 {% materialization view, adapter='duckdb' %}
-    {%- set existing_relation = load_cached_relation(this) -%}
     {%- set target_relation = this.incorporate(type='view') -%}
-    {{ run_hooks(pre_hooks, inside_transaction=False) }}
-    {{ run_hooks(pre_hooks, inside_transaction=True) }}
-    {%- if existing_relation is not none -%}
-        {#- the drop in the transaction too (dbt drops outside one) -#}
-        {%- do adapter.ensure_transaction() -%}
-        {%- do adapter.drop_relation(existing_relation) -%}
-    {%- endif -%}
-    {% call statement('main') -%}
+    {% call replace_in_place(target_relation) -%}
         {{ get_create_view_as_sql(target_relation, compiled_code) }}
     {%- endcall %}
-    {{ run_hooks(post_hooks, inside_transaction=True) }}
-    {%- do persist_docs(target_relation, model) -%}
-    {{ adapter.commit() }}
-    {{ run_hooks(post_hooks, inside_transaction=False) }}
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
