@@ -111,6 +111,9 @@ def prepare_manifest() -> Path:
     with _lock:
         if parsed_fingerprint() == fingerprint:
             return MANIFEST
+        # the file no longer says which project MANIFEST is while a parse rewrites it (a build's
+        # copy of the manifest checks it: orchestration.dbt_build._write_artifacts)
+        FINGERPRINT.unlink(missing_ok=True)
         _parsed[fingerprint] = _parse_and_store(fingerprint)
         FINGERPRINT.write_text(fingerprint + "\n", encoding="utf-8")
     return MANIFEST
