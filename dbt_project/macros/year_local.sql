@@ -273,7 +273,8 @@
     build's audit judged and passed), the years this build computed and the rows without a year:
     a key that holds the year is repeated only within a year, and the other years' rows are the
     ones that audit judged. Only a test of severity error (a warning the audit carried would
-    vanish), of a table computed by this invocation (``note_years_computed``). -#}
+    vanish), of a table computed by this invocation (``note_years_computed``). A run makes one dbt
+    build by its plan: a step run again is another build, without a plan. -#}
 {% macro years_judged(model, key) -%}
     {%- if not execute or var('eduq_judged_up_to_file', none) is none
             or (config.get('severity') or 'error') | lower != 'error' -%}

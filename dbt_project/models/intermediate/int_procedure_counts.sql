@@ -9,7 +9,10 @@
     are counted again and replace that year's rows; the post-hook removes the rows of any year
     whose inputs changed but that counts nothing now. A first build, or `dbt build --full-refresh`,
     counts every year. The student-level results are the large facts (tens of millions of rows a
-    year for a whole country): a nightly load that brings one year's files reads that year only. -#}
+    year for a whole country): a nightly load that brings one year's files reads that year only.
+    The year-local models downstream know a year's counts by its input_fingerprint alone
+    (year_local_known_digest): every input of these counts must be in that fingerprint
+    (int_result_inputs_by_year), as the raw result files, the school codes and the code are. -#}
 {%- set years_to_count = none -%}
 {%- if execute and is_incremental()
         and 'input_fingerprint' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
