@@ -46,18 +46,16 @@ select
 {%- set delivered = source('raw', by_year_of) if by_year_of else none %}
 {%- set judged_up_to = var('eduq_judged_up_to_file', none) if by_year_of else none %}
 {%- set computed = years_judged(model, combination_of_columns) %}
+{#- the rows judged (none: all): the years the build computed, else the years of the later files #}
+{%- set judged = none %}
 {%- if computed is not none %}
-from (
-    select * from {{ model }}
-    where {{ computed.column }} is null or {{ year_local_filter(computed.years, computed.column) }}
-) as judged
+    {%- set judged = computed.column ~ ' is null or ' ~ year_local_filter(computed.years, computed.column) %}
 {%- elif judged_up_to is not none %}
-from (
-    select * from {{ model }}
-    where year is null or year in (
-        select distinct year from {{ delivered }} where _file_id > {{ judged_up_to | int }}
-    )
-) as judged
+    {%- set judged = 'year is null or year in (select distinct year from ' ~ delivered
+        ~ ' where _file_id > ' ~ (judged_up_to | int) ~ ')' %}
+{%- endif %}
+{%- if judged is not none %}
+from (select * from {{ model }} where {{ judged }}) as judged
 {%- else %}
 from {{ model }}
 {%- endif %}
