@@ -135,8 +135,9 @@ class Check:
     # names the expectations that failed and shows the first failing rows
     explain: Explainer | None = None
     example_columns: tuple[str, ...] = ()  # columns shown first in the default message
-    # The table the check reads as ``{rows}`` when it judges it in parts, each part's rows on their own
-    # (row by row, or aggregates and keys within a part): ``by_file``, a raw table (``raw.<source>``)
+    # ``{rows}`` in a query is the check's table (its ``asset``). The table the check judges in
+    # parts, each part's rows on their own (row by row, or aggregates and keys within a part):
+    # ``by_file``, a raw table (``raw.<source>``)
     # whose parts are the delivered files (the loader only appends them); ``by_year``, a table whose
     # parts are its years (a year-local mart, macros/year_local.sql, replaces a year's rows whole).
     # Where an audited build judged the table, its passed verdict holds for the parts left as they
@@ -162,13 +163,11 @@ class Check:
         if missing:
             raise SkipCheck(f"{', '.join(missing)} not in the warehouse")
         sql = self.query(catalog) if callable(self.query) else self.query
-        if not self.in_parts:
-            if only is not None:
-                raise ValueError(f"{self.key} does not judge its table in parts")
-            return sql
-        rows = self.in_parts
+        rows = self.in_parts or ".".join(self.asset)  # ``{rows}``: the check's table
         if only is not None:
-            rows = f"(select * from {self.in_parts} where {only})"
+            if not self.in_parts:
+                raise ValueError(f"{self.key} does not judge its table in parts")
+            rows = f"(select * from {rows} where {only})"
         return sql.replace("{rows}", rows)
 
 

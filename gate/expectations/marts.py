@@ -61,13 +61,12 @@ def _shares_check(table: str, columns: tuple[str, ...]) -> Check:
     ]
     # row by row: a year-local mart is judged in the years a build computed (Check.by_year)
     by_year = f"marts.{table}" if "year" in columns else ""
-    rows = "{rows}" if by_year else f"marts.{table}"
 
     def query(catalog: Catalog) -> str:
         present = share_columns(table, catalog[f"marts.{table}"])
         if not present:
             raise SkipCheck(f"marts.{table} has no share columns")
-        return f"select {', '.join(key + present)} from {rows} order by {', '.join(key) or '1'}"
+        return f"select {', '.join(key + present)} from {{rows}} order by {', '.join(key) or '1'}"
 
     return Check(
         name="shares_between_0_and_1",
@@ -89,7 +88,6 @@ def _shares_check(table: str, columns: tuple[str, ...]) -> Check:
 def _key_check(table: str, key: tuple[str, ...]) -> Check:
     # a key with the year is one per year: a year-local mart is judged in the years a build computed
     by_year = f"marts.{table}" if "year" in key else ""
-    rows = "{rows}" if by_year else f"marts.{table}"
     return Check(
         name="one_row_per_key",
         suite="marts",
@@ -98,7 +96,7 @@ def _key_check(table: str, key: tuple[str, ...]) -> Check:
         by_year=by_year,
         description=f"marts.{table} has one row per {', '.join(key)} (its grain) and no key is empty. A "
         "duplicate would count a school twice in every figure built on it.",
-        query=f"select {', '.join(key)} from {rows}",
+        query=f"select {', '.join(key)} from {{rows}}",
         expectations=(
             expect("ExpectCompoundColumnsToBeUnique", column_list=list(key))
             if len(key) > 1
