@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -65,7 +66,7 @@ def test_dagster_dev_serves_the_whole_graph(tmp_path: Path) -> None:
                     break
             except (OSError, KeyError, TypeError):
                 pass
-            time.sleep(1)
+            time.sleep(0.25)
         assert keys == expected
         jobs = _graphql(
             port,
@@ -77,9 +78,19 @@ def test_dagster_dev_serves_the_whole_graph(tmp_path: Path) -> None:
         assert {s["name"] for s in repo["schedules"]} == {"nightly_load_schedule"}
         assert {"landing_sensor", "publish_after_load"} <= {s["name"] for s in repo["sensors"]}
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop `dagster dev` as Ctrl+C does: it stops its webserver, daemon and code server itself
+    (a SIGTERM to the whole group makes it restart the code server it then waits for); what is
+    left of the group after it exits is killed."""
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        proc.wait(timeout=10)
