@@ -1,6 +1,7 @@
 """The project's table and view materializations (dbt_project/macros/materializations.sql) on a
 project of three models that use them: a relation is replaced in place, and a rebuild that fails
-leaves the old one as it was, rows, contract and comments included."""
+leaves the old one as it was, rows, contract and comments included. Its comments
+(dbt_project/macros/persist_docs.sql): the documented columns that exist, in one statement."""
 
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ def _project(root: Path) -> Path:
     project = root / "lean"
     (project / "models").mkdir(parents=True)
     (project / "macros").mkdir()
-    shutil.copy(DBT_PROJECT_DIR / "macros" / "materializations.sql", project / "macros")
+    for macros in ("materializations.sql", "persist_docs.sql"):
+        shutil.copy(DBT_PROJECT_DIR / "macros" / macros, project / "macros")
     (project / "dbt_project.yml").write_text(PROJECT, encoding="utf-8")
     db = root / "lean.duckdb"
     (project / "profiles.yml").write_text(PROFILE.replace("{db}", str(db)), encoding="utf-8")
@@ -150,3 +152,72 @@ def test_relations_are_replaced_in_place_and_a_failed_rebuild_keeps_the_old_ones
     schema.write_text(SCHEMA, "utf-8")
     assert _build(project)[0]
     assert ("numbers_view", "VIEW") in _state(db)["relations"]
+
+
+DOCUMENTED = """
+version: 2
+models:
+  - name: numbers
+    description: Числа.
+    config: {contract: {enforced: true}}
+    columns:
+      - {name: n, data_type: integer, description: Число.}
+      - {name: label, data_type: varchar, description: "Подпись: 'a' или $$b$$."}
+  - name: numbers_plain
+    description: Числа без контракта.
+    columns:
+      - {name: label, description: Подпись.}
+      - {name: gone, description: Столбца нет в модели.}
+      - {name: Метка, description: Столбец в кавычках., quote: true}
+  - name: numbers_view
+    description: Представление.
+    config: {materialized: view}
+    columns:
+      - {name: n, description: Число представления.}
+"""
+
+
+def test_comments_name_the_documented_columns_that_exist_in_one_statement(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    (project / "models" / "schema.yml").write_text(DOCUMENTED, encoding="utf-8")
+    (project / "models" / "numbers_plain.sql").write_text(
+        NUMBERS.replace("as label", 'as label, 1 as "Метка"'), encoding="utf-8"
+    )
+    db = tmp_path / "lean.duckdb"
+    ok, log = _build(project)
+    assert ok  # a documented column the model does not have is no error (dbt warns of it)
+    with duckdb.connect(str(db), read_only=True) as con:
+        columns = con.execute(
+            "select table_name, column_name, comment from duckdb_columns() "
+            "where schema_name = 'main' and not internal order by all"
+        ).fetchall()
+        relations = con.execute(
+            "select table_name, comment from duckdb_tables() where schema_name = 'main' "
+            "union all select view_name, comment from duckdb_views() "
+            "where schema_name = 'main' and not internal "
+            "order by all"
+        ).fetchall()
+    assert relations == [
+        ("numbers", "Числа."),
+        ("numbers_plain", "Числа без контракта."),
+        ("numbers_view", "Представление."),
+    ]
+    assert columns == [
+        ("numbers", "label", "Подпись: 'a' или $$b$$."),
+        ("numbers", "n", "Число."),
+        ("numbers_plain", "label", "Подпись."),
+        ("numbers_plain", "n", None),
+        ("numbers_plain", "Метка", "Столбец в кавычках."),
+        ("numbers_view", "label", None),
+        ("numbers_view", "n", "Число представления."),
+    ]
+    text = "\n".join(log)
+    # a model with an enforced contract is not looked at again for its columns; another once
+    looks = [line for line in log if "from (describe" in line.lower()]
+    assert looks and not any('"numbers")' in line for line in looks)
+    assert sum('"numbers_plain")' in line for line in looks) == 1
+    # the relation's comment and its columns' in one statement (before dbt says it ran)
+    statement = text.split('comment on table "lean"."main"."numbers_plain"')[1].split("SQL status")[0]
+    assert 'comment on column "lean"."main"."numbers_plain".label' in statement
+    assert 'comment on column "lean"."main"."numbers_plain"."Метка"' in statement
+    assert "gone" not in statement
