@@ -78,8 +78,22 @@ def _import_dbt() -> None:
         from dbt.cli.main import dbtRunner  # noqa: F401
 
         manifest_object()
+        _build_dbt_schemas()
     except Exception as exc:  # noqa: BLE001 — the build imports again and reports its own error
         log.debug("dbt preload failed: %s", exc)
+
+
+def _build_dbt_schemas() -> None:
+    """Every dbt invocation validates the project, its flags, the profile's credentials, the
+    selectors and the hooks against JSON schemas that dbt builds from their classes the first time
+    a process asks (and keeps): ~0.2 s of Python at the start of the build, built here instead."""
+    from dbt.adapters.duckdb.credentials import DuckDBCredentials
+    from dbt.artifacts.resources import Hook
+    from dbt.contracts.project import ProfileConfig, Project, ProjectFlags
+    from dbt.contracts.selection import SelectorFile
+
+    for schema_of in (Project, ProjectFlags, ProfileConfig, DuckDBCredentials, SelectorFile, Hook):
+        schema_of.json_schema()
 
 
 def preload() -> None:

@@ -193,3 +193,26 @@ def test_a_build_folder_gets_the_parsed_manifest_unless_another_parse_replaced_i
         assert (target / "manifest.json").read_text(encoding="utf-8") == expected
         assert (target / "run_results.json").exists()
     assert written == [str(tmp_path / "build-f2" / "manifest.json")]
+
+
+def test_the_dbt_preload_builds_the_schemas_a_build_validates_its_configuration_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dbt_common.dataclass_schema as schemas
+    from dbt.adapters.duckdb.credentials import DuckDBCredentials
+    from dbt.config.project import read_project_flags
+    from dbt.contracts.project import Project
+
+    from orchestration import dbt_build
+    from orchestration.dbt_project import DBT_PROJECT_DIR
+
+    schemas.dbtClassMixin.json_schema.__func__.cache_clear()  # as in a new process
+    dbt_build._build_dbt_schemas()
+
+    def not_again(cls: type) -> None:
+        raise AssertionError(f"the schema of {cls.__name__} is built again")
+
+    monkeypatch.setattr(schemas, "build_json_schema", not_again)
+    assert Project.json_schema()["type"] == "object"
+    assert DuckDBCredentials.json_schema()["type"] == "object"
+    read_project_flags(str(DBT_PROJECT_DIR), str(DBT_PROJECT_DIR))  # validates its flags
