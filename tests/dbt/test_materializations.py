@@ -217,7 +217,8 @@ def test_comments_name_the_documented_columns_that_exist_in_one_statement(tmp_pa
     assert looks and not any('"numbers")' in line for line in looks)
     assert sum('"numbers_plain")' in line for line in looks) == 1
     # the relation's comment and its columns' in one statement (before dbt says it ran)
-    statement = text.split('comment on table "lean"."main"."numbers_plain"')[1].split("SQL status")[0]
+    after = text.split('comment on table "lean"."main"."numbers_plain"')[1]
+    statement = after.split("SQL status")[0]
     assert 'comment on column "lean"."main"."numbers_plain".label' in statement
     assert 'comment on column "lean"."main"."numbers_plain"."Метка"' in statement
     assert "gone" not in statement
