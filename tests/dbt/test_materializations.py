@@ -80,6 +80,9 @@ def _build(project: Path, **variables: object) -> tuple[bool, list[str]]:
     from orchestration.dbt_build import release_connections
 
     args = ["build", "--project-dir", str(project), "--profiles-dir", str(project), "--quiet"]
+    # the statements in the file log, whatever DBT_LOG_* says
+    args += ["--log-path", str(project / "logs"), "--log-level-file", "debug"]
+    args += ["--log-format-file", "text"]
     args += ["--vars", json.dumps(variables)]
     try:
         result = dbtRunner().invoke(args)
@@ -177,9 +180,31 @@ models:
 """
 
 
+SEEDS = """
+seeds:
+  lean:
+    +persist_docs: {relation: true, columns: true}
+"""
+
+DOCUMENTED_SEED = """
+version: 2
+seeds:
+  - name: letters
+    description: Буквы.
+    columns:
+      - {name: letter, description: Буква.}
+"""
+
+
 def test_comments_name_the_documented_columns_that_exist_in_one_statement(tmp_path: Path) -> None:
     project = _project(tmp_path)
     (project / "models" / "schema.yml").write_text(DOCUMENTED, encoding="utf-8")
+    # a seed (no contract of its own) documented as the models are
+    (project / "seeds").mkdir()
+    (project / "seeds" / "letters.csv").write_text("letter\nа\nб\n", encoding="utf-8")
+    (project / "seeds" / "schema.yml").write_text(DOCUMENTED_SEED, encoding="utf-8")
+    with (project / "dbt_project.yml").open("a", encoding="utf-8") as fh:
+        fh.write(SEEDS)
     (project / "models" / "numbers_plain.sql").write_text(
         NUMBERS.replace("as label", 'as label, 1 as "Метка"'), encoding="utf-8"
     )
@@ -198,11 +223,13 @@ def test_comments_name_the_documented_columns_that_exist_in_one_statement(tmp_pa
             "order by all"
         ).fetchall()
     assert relations == [
+        ("letters", "Буквы."),
         ("numbers", "Числа."),
         ("numbers_plain", "Числа без контракта."),
         ("numbers_view", "Представление."),
     ]
     assert columns == [
+        ("letters", "letter", "Буква."),
         ("numbers", "label", "Подпись: 'a' или $$b$$."),
         ("numbers", "n", "Число."),
         ("numbers_plain", "label", "Подпись."),
