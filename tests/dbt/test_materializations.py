@@ -159,9 +159,11 @@ def test_relations_are_replaced_in_place_and_a_failed_rebuild_keeps_the_old_ones
 
 # the contracted model as SCHEMA has it, a label's comment with quotes and dollars; the others
 # documented
-DOCUMENTED = SCHEMA.split("  - name: numbers_view")[0].replace(
-    "description: Подпись.}", "description: \"Подпись: 'a' или $$b$$.\"}"
-) + """  - name: numbers_plain
+DOCUMENTED = (
+    SCHEMA.split("  - name: numbers_view")[0].replace(
+        "description: Подпись.}", "description: \"Подпись: 'a' или $$b$$.\"}"
+    )
+    + """  - name: numbers_plain
     description: Числа без контракта.
     columns:
       - {name: label, description: Подпись.}
@@ -173,6 +175,7 @@ DOCUMENTED = SCHEMA.split("  - name: numbers_view")[0].replace(
     columns:
       - {name: n, description: Число представления.}
 """
+)
 
 
 SEEDS = """
