@@ -60,6 +60,12 @@ PLAN_FILE = "baseline.json"
 # raw tables every load writes (the log of each file and its quarantined rows): a build that loaded
 # anything rebuilds what reads them
 BOOKKEEPING_SOURCES = ("_load_log", "_quarantine")
+# what a build by its plan runs of what the loaded raw tables reach: the tests and the tables. A
+# view is not created again: its SQL is the baseline's (the same code and profile) and it reads the
+# new rows as it is; a Great Expectations check reading one runs again all the same (gx_carrier).
+# Every model of the project is a table, an incremental table or a view
+# (tests/unit/test_dbt_specs.py).
+REBUILT = ("resource_type:test", "config.materialized:table", "config.materialized:incremental")
 
 
 @dataclass(frozen=True)
@@ -86,14 +92,19 @@ class BuildPlan:
 
     def dbt_select(self) -> list[str]:
         """dbt's selection of what the loaded raw tables reach (and the bookkeeping tables, which
-        every load writes)."""
-        return [f"source:raw.{s}+" for s in (*(self.loaded_sources or ()), *BOOKKEEPING_SOURCES)]
+        every load writes): their tests and the tables they reach, not their views (REBUILT)."""
+        return [
+            f"source:raw.{s}+,{kind}"
+            for s in (*(self.loaded_sources or ()), *BOOKKEEPING_SOURCES)
+            for kind in REBUILT
+        ]
 
     def describe(self) -> str:
         tables = ", ".join(f"raw.{s}" for s in self.loaded_sources or ()) or "no raw table"
         return (
             f"built from the audited build {self.baseline_build}: only what {tables} reach "
-            "was rebuilt and tested; the other checks are that build's"
+            "was rebuilt and tested (its views are that build's: they read the new rows); the "
+            "other checks are that build's"
         )
 
 
@@ -384,6 +395,35 @@ class Narrowing:
     words: str
 
 
+def reached_models(
+    dbt_results: Sequence[DbtNodeResult], raw_tables: Iterable[str]
+) -> list[DbtNodeResult]:
+    """The models and seeds the build ran and those that read, at any remove, one of ``raw_tables``
+    ("raw.<table>") or one of them: what changed, rebuilt or not (a view the build did not create
+    again reads the new rows)."""
+    nodes = [r for r in dbt_results if not r.is_check]
+    changed = {r.unique_id for r in nodes if r.reported}
+    wanted = {t.lower() for t in raw_tables}
+    grown = True
+    while grown:
+        grown = False
+        for r in nodes:
+            if r.unique_id in changed:
+                continue
+            if any(p in changed or _source_relation(p) in wanted for p in r.parents):
+                changed.add(r.unique_id)
+                grown = True
+    return [r for r in nodes if r.unique_id in changed]
+
+
+def _source_relation(unique_id: str) -> str | None:
+    """ "raw.<table>" of a dbt source's unique id (source.<project>.raw.<table>), else None."""
+    parts = unique_id.split(".")
+    if len(parts) == 4 and parts[0] == "source":
+        return f"{parts[2]}.{parts[3]}".lower()
+    return None
+
+
 def gx_carrier(
     settings: Settings, build_id: str, dbt_results: Sequence[DbtNodeResult]
 ) -> GxCarrier | None:
@@ -395,9 +435,7 @@ def gx_carrier(
     plan, baseline = applied
     changed = {f"raw.{s}" for s in (*(plan.loaded_sources or ()), *BOOKKEEPING_SOURCES)}
     changed |= {
-        r.asset.replace("/", ".").lower()
-        for r in dbt_results
-        if not r.is_check and r.reported and r.asset
+        r.asset.replace("/", ".").lower() for r in reached_models(dbt_results, changed) if r.asset
     }
     return GxCarrier(
         baseline_build=plan.baseline_build,

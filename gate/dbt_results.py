@@ -41,6 +41,8 @@ class DbtNodeResult:
     failing_rows_file: str | None = None  # of a carried verdict, in this build's audit folder
     # a model built year by year (macros/year_local.sql: its meta ``eduq_year_local``): the column
     year_local: str = ""
+    # what it reads: the unique ids of the models, seeds and sources it depends on
+    parents: tuple[str, ...] = ()
 
     @property
     def is_check(self) -> bool:
@@ -103,6 +105,7 @@ def read_invocation(invocation_dir: Path) -> list[DbtNodeResult]:
                 year_local=str(
                     ((node.get("config") or {}).get("meta") or {}).get("eduq_year_local") or ""
                 ),
+                parents=tuple((node.get("depends_on") or {}).get("nodes") or ()),
             )
         )
     return out

@@ -263,24 +263,46 @@ def _write_artifacts(results: Any, manifest: Any, target: Path) -> None:
 
 
 def _downstream_of_sources(manifest: Any, select: Sequence[str]) -> set[str] | None:
-    """The nodes a selection of ``source:<source>.<table>+`` reaches (None for any other selection)."""
-    if not select or not all(s.startswith("source:") and s.endswith("+") for s in select):
+    """The nodes a selection of ``source:<source>.<table>+`` reaches, each item narrowed by
+    ``,resource_type:<type>`` or ``,config.materialized:<kind>`` if it says so (gate.baseline's
+    selection of a build by its plan); None for any other selection."""
+    if not select:
         return None
-    wanted = {s[len("source:") : -1] for s in select}
     children: dict[str, list[str]] = {}
     for uid, node in manifest.nodes.items():
         for parent in getattr(node.depends_on, "nodes", ()):
             children.setdefault(parent, []).append(uid)
-    todo = [
-        uid for uid, src in manifest.sources.items() if f"{src.source_name}.{src.name}" in wanted
-    ]
-    reached: set[str] = set()
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            if child not in reached:
-                reached.add(child)
-                todo.append(child)
-    return reached
+    selected: set[str] = set()
+    for item in select:
+        head, *narrowed = item.split(",")
+        if not (head.startswith("source:") and head.endswith("+")):
+            return None
+        wanted = head[len("source:") : -1]
+        todo = [
+            uid
+            for uid, src in manifest.sources.items()
+            if f"{src.source_name}.{src.name}" == wanted
+        ]
+        reached: set[str] = set()
+        while todo:
+            for child in children.get(todo.pop(), ()):
+                if child not in reached:
+                    reached.add(child)
+                    todo.append(child)
+        for condition in narrowed:
+            method, _, value = condition.partition(":")
+            if method == "resource_type":
+                reached = {u for u in reached if manifest.nodes[u].resource_type == value}
+            elif method == "config.materialized":
+                reached = {
+                    u
+                    for u in reached
+                    if getattr(manifest.nodes[u].config, "materialized", None) == value
+                }
+            else:
+                return None
+        selected |= reached
+    return selected
 
 
 def release_connections() -> None:

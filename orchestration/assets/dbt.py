@@ -369,17 +369,32 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             f"dbt build: {len(build.nodes)} nodes in {build.seconds:.1f} s, {len(failed)} failed"
             + (": " + ", ".join(n.name for n in failed[:10]) if failed else "")
         )
+        events = list(dagster_events(context, build.nodes, build.notes))
+        built = {e.asset_key: e for e in events if isinstance(e, dg.MaterializeResult)}
         if plan is not None:
-            # the models and seeds the build did not select are the audited build's tables,
-            # unchanged: this run's state too (the audit after them runs). None of them depends on
-            # a rebuilt one, so they come first, in the order of the graph.
+            # the models and seeds the build did not select are this run's state too (the audit
+            # after them runs): the audited build's tables, unchanged, and its views (a view is
+            # not created again, gate.baseline.REBUILT: the baseline's query over the rows as
+            # they are now)
             ran = {n.unique_id for n in build.nodes}
-            for uid in _in_graph_order(set(keys.assets) - ran):
-                yield dg.MaterializeResult(
+            nodes = manifest_json()["nodes"]
+            for uid in set(keys.assets) - ran:
+                view = (nodes[uid].get("config") or {}).get("materialized") == "view"
+                built[keys.assets[uid]] = dg.MaterializeResult(
                     asset_key=keys.assets[uid],
-                    metadata={"rebuilt": False, "unchanged_since_build": plan.baseline_build},
+                    metadata={
+                        "rebuilt": False,
+                        ("view_created_in_build" if view else "unchanged_since_build"): (
+                            plan.baseline_build
+                        ),
+                    },
                 )
-        yield from dagster_events(context, build.nodes, build.notes)
+        # every asset after the ones it depends on (Dagster requires it of a multi-asset): a rebuilt
+        # table may read a view left as it was, a view a rebuilt table
+        uid_of = {key: uid for uid, key in keys.assets.items()}
+        for uid in _in_graph_order({uid_of[key] for key in built}):
+            yield built[keys.assets[uid]]
+        yield from (e for e in events if not isinstance(e, dg.MaterializeResult))
         if plan is not None:
             yield from carried_check_events(context, settings, this_build, build.nodes)
         if failed:

@@ -455,6 +455,32 @@ def test_a_build_not_made_by_its_plan_carries_nothing(night) -> None:
     assert baseline.gx_carrier(settings, probe, results) is None
 
 
+def test_the_night_creates_no_view_again_and_judges_what_reads_the_views_its_files_reach(
+    night,
+) -> None:
+    """A build by its plan runs the tests and the tables the night's files reach, not their views
+    (a view's query is the baseline's, the same code): the views' tests run, and a check reading a
+    view over a raw table the night loaded is not carried over (the view reads the new rows)."""
+    from gate.dbt_results import read_invocation
+    from orchestration.dbt_build import target_dir_for
+
+    settings, build = night.settings, night.summary.build_id
+    results = read_invocation(target_dir_for(night.summary.load_run_id))
+    by_name = {r.name: r for r in results}
+    views = {"stg_vpr__results", "stg_gia__results", "int_assessment_results"}
+    assert not any(by_name[v].reported for v in views)  # not created again
+    assert by_name["fct_procedure_results"].reported  # a table they feed was rebuilt
+    # a test of the views ran (the student-level key, read through them)
+    assert any(r.is_check and r.reported and "stg_vpr__results" in r.name for r in results)
+    carrier = baseline.gx_carrier(settings, build, results)
+    assert carrier is not None
+    assert {"staging.stg_vpr__results", "intermediate.int_assessment_results"} <= carrier.changed
+    assert "staging.stg_registry__schools" not in carrier.changed  # raw.schools was not loaded
+    key = "gx__staging__stg_registry__schools__school_codes_well_formed"
+    (outcome,) = [c for c in read_record(settings, build).checks if c.key == key]
+    assert carrier(key, {"staging.stg_vpr__results"}, outcome.definition) is None
+
+
 def test_a_check_defined_otherwise_is_run_again(night) -> None:
     """A Great Expectations verdict is carried only to the same definition: another school code
     pattern (a setting, not code) makes the registry's check run again."""
@@ -491,6 +517,9 @@ def test_dagster_shows_the_unchanged_models_and_their_carried_tests(night) -> No
     }
     unchanged = materialized[dg.AssetKey(["marts", "fct_academic_debt"])]
     assert unchanged["rebuilt"].value is False
+    # a view the night's files reach is not created again: the baseline's query over the new rows
+    view = materialized[dg.AssetKey(["staging", "stg_vpr__results"])]
+    assert view["rebuilt"].value is False and "view_created_in_build" in view
     # the year-local marts and the counts say which years they computed again: 2023 and 2024
     for mart in YEAR_LOCAL:
         said = materialized[dg.AssetKey(["marts", mart])]["dbt_log"].value

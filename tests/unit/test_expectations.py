@@ -1243,3 +1243,43 @@ def test_a_by_year_check_judges_the_years_its_build_computed_alone(con, tmp_path
         night = _by_key(gx_outcomes(con, tmp_path / "n-code", carried=carrier(year_local)))
         for key in PROCEDURE_CHECKS[1:]:
             assert night[key].status == "failed" and not night[key].judged_rows, key
+
+
+def test_what_changed_includes_the_views_over_a_loaded_raw_table_the_build_did_not_run() -> None:
+    """gate.baseline.reached_models: what a night changed is what its build ran and, at any
+    remove, what reads a raw table it loaded or one of those — a view the build did not create
+    again included; a view over raw tables it did not load is not."""
+    from gate.baseline import reached_models
+    from gate.dbt_results import DbtNodeResult
+
+    def node(name: str, parents: tuple[str, ...], reported: bool = False, kind: str = "model"):
+        return DbtNodeResult(
+            unique_id=f"{kind}.eduq.{name}",
+            resource_type=kind,
+            name=name,
+            asset=f"s/{name}",
+            level="error",
+            status="passed" if reported else "not_run",
+            failures=0,
+            message="",
+            compiled_code=None,
+            reported=reported,
+            parents=parents,
+        )
+
+    results = [
+        node("stg_vpr", ("source.eduq.raw.vpr_results", "seed.eduq.aliases")),  # a view, not run
+        node("int_results", ("model.eduq.stg_vpr",)),  # a view over it
+        node("fct_results", ("model.eduq.int_results",), reported=True),  # a table, rebuilt
+        node("stg_schools", ("source.eduq.raw.schools",)),  # raw.schools not loaded
+        node("dim_school", ("model.eduq.stg_schools",)),
+        node("aliases", (), kind="seed"),
+        node("key_test", ("model.eduq.stg_schools",), kind="test"),
+    ]
+    changed = {r.name for r in reached_models(results, ["raw.vpr_results", "raw._load_log"])}
+    assert changed == {"stg_vpr", "int_results", "fct_results"}
+    assert {r.name for r in reached_models(results, ["RAW.SCHOOLS"])} == {
+        "stg_schools",
+        "dim_school",
+        "fct_results",  # ran
+    }
