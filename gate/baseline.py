@@ -417,7 +417,8 @@ def reached_models(
 
 
 def _source_relation(unique_id: str) -> str | None:
-    """ "raw.<table>" of a dbt source's unique id (source.<project>.raw.<table>), else None."""
+    """The relation (``raw.<table>``) of a dbt source's unique id (``source.<project>.raw.<table>``),
+    else None."""
     parts = unique_id.split(".")
     if len(parts) == 4 and parts[0] == "source":
         return f"{parts[2]}.{parts[3]}".lower()

@@ -272,23 +272,26 @@ def _downstream_of_sources(manifest: Any, select: Sequence[str]) -> set[str] | N
     for uid, node in manifest.nodes.items():
         for parent in getattr(node.depends_on, "nodes", ()):
             children.setdefault(parent, []).append(uid)
+    downstream: dict[str, set[str]] = {}  # of each source named
     selected: set[str] = set()
     for item in select:
         head, *narrowed = item.split(",")
         if not (head.startswith("source:") and head.endswith("+")):
             return None
         wanted = head[len("source:") : -1]
-        todo = [
-            uid
-            for uid, src in manifest.sources.items()
-            if f"{src.source_name}.{src.name}" == wanted
-        ]
-        reached: set[str] = set()
-        while todo:
-            for child in children.get(todo.pop(), ()):
-                if child not in reached:
-                    reached.add(child)
-                    todo.append(child)
+        if wanted not in downstream:
+            todo = [
+                uid
+                for uid, src in manifest.sources.items()
+                if f"{src.source_name}.{src.name}" == wanted
+            ]
+            downstream[wanted] = set()
+            while todo:
+                for child in children.get(todo.pop(), ()):
+                    if child not in downstream[wanted]:
+                        downstream[wanted].add(child)
+                        todo.append(child)
+        reached = downstream[wanted]
         for condition in narrowed:
             method, _, value = condition.partition(":")
             if method == "resource_type":

@@ -216,3 +216,20 @@ def test_the_dbt_preload_builds_the_schemas_a_build_validates_its_configuration_
     assert Project.json_schema()["type"] == "object"
     assert DuckDBCredentials.json_schema()["type"] == "object"
     read_project_flags(str(DBT_PROJECT_DIR), str(DBT_PROJECT_DIR))  # validates its flags
+
+
+def test_the_progress_of_a_build_by_its_plan_counts_its_tests_and_tables_not_its_views() -> None:
+    from gate.baseline import BuildPlan
+    from orchestration.dbt_build import _downstream_of_sources
+    from orchestration.dbt_project import manifest_object
+
+    manifest = manifest_object()
+    plan = BuildPlan("B0", "identity", "sha", "now", loaded_sources=("vpr_results",))
+    reach = _downstream_of_sources(manifest, [s.split(",")[0] for s in plan.dbt_select()])
+    counted = _downstream_of_sources(manifest, plan.dbt_select())
+    assert reach is not None and counted is not None
+    views = {u for u in reach if getattr(manifest.nodes[u].config, "materialized", "") == "view"}
+    assert "model.eduq.stg_vpr__results" in views and "model.eduq.fct_procedure_results" in counted
+    assert counted == reach - views  # every test and table it reaches, no view
+    assert _downstream_of_sources(manifest, ["source:raw.vpr_results+,tag:x"]) is None
+    assert _downstream_of_sources(manifest, ["fct_shnor_list"]) is None
