@@ -234,11 +234,12 @@ def carry_over(
             out.append(result)
             continue
         if not result.is_check:  # a model or seed not rebuilt: the baseline's table, unchanged
+            # (a view: the baseline's query, over the rows as they are now)
             out.append(
                 replace(
                     result,
                     status="passed",
-                    message=f"unchanged since build {plan.baseline_build}",
+                    message=f"not built again: as in build {plan.baseline_build}",
                     carried_from=plan.baseline_build,
                 )
             )

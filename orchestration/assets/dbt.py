@@ -384,7 +384,8 @@ def build_dbt_assets() -> dg.AssetsDefinition:
                     asset_key=keys.assets[uid],
                     metadata={
                         "rebuilt": False,
-                        ("view_created_in_build" if view else "unchanged_since_build"): (
+                        # a view: the query of that build (the same code), over the rows of now
+                        ("view_query_as_in_build" if view else "unchanged_since_build"): (
                             plan.baseline_build
                         ),
                     },

@@ -149,3 +149,14 @@ def test_every_model_is_a_table_an_incremental_table_or_a_view() -> None:
     }
     assert kinds <= rebuilt | {"view"}, kinds - rebuilt - {"view"}
     assert "view" not in rebuilt
+
+
+def test_a_raw_source_is_named_as_its_table() -> None:
+    """gate.baseline.reached_models knows a loaded raw table (``raw.<table>``) by the unique id of
+    its dbt source (``source.<project>.raw.<table>``): a source whose schema or identifier differed
+    from its names would hide from the audit the views that read a table a night loaded."""
+    for uid, source in manifest_json()["sources"].items():
+        relation = f"{source['schema']}.{source.get('identifier') or source['name']}"
+        assert (
+            relation == f"{source['source_name']}.{source['name']}" == ".".join(uid.split(".")[2:])
+        ), uid
