@@ -313,9 +313,8 @@ def carried_check_events(
         )
 
 
-def _in_graph_order(unique_ids: set[str]) -> list[str]:
-    """``unique_ids`` with every node after the nodes it depends on."""
-    nodes = manifest_json()["nodes"]
+def _in_graph_order(unique_ids: set[str], nodes: Mapping[str, Any]) -> list[str]:
+    """``unique_ids`` with every node after the nodes it depends on (``nodes``: the manifest's)."""
     graph = {
         uid: [p for p in (nodes[uid].get("depends_on") or {}).get("nodes", []) if p in unique_ids]
         for uid in sorted(unique_ids)
@@ -371,13 +370,13 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         )
         events = list(dagster_events(context, build.nodes, build.notes))
         built = {e.asset_key: e for e in events if isinstance(e, dg.MaterializeResult)}
+        nodes = manifest_json()["nodes"]
         if plan is not None:
             # the models and seeds the build did not select are this run's state too (the audit
             # after them runs): the audited build's tables, unchanged, and its views (a view is
             # not created again, gate.baseline.REBUILT: the baseline's query over the rows as
             # they are now)
             ran = {n.unique_id for n in build.nodes}
-            nodes = manifest_json()["nodes"]
             for uid in set(keys.assets) - ran:
                 view = (nodes[uid].get("config") or {}).get("materialized") == "view"
                 built[keys.assets[uid]] = dg.MaterializeResult(
@@ -393,7 +392,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         # every asset after the ones it depends on (Dagster requires it of a multi-asset): a rebuilt
         # table may read a view left as it was, a view a rebuilt table
         uid_of = {key: uid for uid, key in keys.assets.items()}
-        for uid in _in_graph_order({uid_of[key] for key in built}):
+        for uid in _in_graph_order({uid_of[key] for key in built}, nodes):
             yield built[keys.assets[uid]]
         yield from (e for e in events if not isinstance(e, dg.MaterializeResult))
         if plan is not None:
