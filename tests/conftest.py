@@ -22,6 +22,10 @@ SHARED_SCOPES = {
     "tests/integration/test_cards.py": "tests/integration/test_gates.py",
     "tests/integration/test_small_numbers.py": "tests/integration/test_gates.py",
     "tests/integration/test_personal_data.py": "tests/integration/test_gates.py",
+    # the readers of the Dagster events of the small region's build: in the process that built it
+    # (tests/integration/conftest.py small_region; the other workers copy the region)
+    "tests/integration/test_pipeline_e2e.py": "tests/integration/test_gates.py",
+    "tests/integration/test_bi_files.py": "tests/integration/test_gates.py",
 }
 # the modules that take longest (whole pipeline runs), started first
 LONGEST_FIRST = [
@@ -44,6 +48,12 @@ LONGEST_FIRST = [
 
 def _module(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
+
+
+def scope_of(nodeid: str) -> str:
+    """The unit of work of a test: its module, or the module whose unit it shares."""
+    module = _module(nodeid)
+    return SHARED_SCOPES.get(module, module)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -73,8 +83,7 @@ else:
 
     class _ModuleScheduling(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = _module(nodeid)
-            return SHARED_SCOPES.get(module, module)
+            return scope_of(nodeid)
 
     def pytest_xdist_make_scheduler(config: pytest.Config, log) -> LoadFileScheduling:
         config.option.loadscopereorder = False  # keep the order above

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import pickle
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +27,9 @@ class BuiltRegion:
     instance: dg.DagsterInstance
     expected_counts: dict[str, int]
     expected_results: pd.DataFrame
+    # the Dagster events of the build are in `instance` (False: a copy of a region built by another
+    # pytest-xdist worker, with a new instance; see small_region)
+    build_events: bool = True
 
 
 def build_region(
@@ -56,19 +63,123 @@ def build_region(
     return BuiltRegion(settings, copy, summary, instance, counts, results)
 
 
+SMALL_REGION = {"schools": 60, "years": (2022, 2023, 2024), "seed": 7}
+# the unit of work (tests/conftest.py) whose process builds the small region under pytest-xdist: it
+# holds the modules that read the Dagster events of the build; the other workers copy the region
+BUILDER_SCOPE = "tests/integration/test_gates.py"
+_requesting: list[str] = [""]  # the test being set up in this process (pytest_runtest_setup)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _requesting[0] = item.nodeid
+
+
 @pytest.fixture(scope="session")
-def small_region(tmp_path_factory: pytest.TempPathFactory) -> BuiltRegion:
+def small_region(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """A region of 60 schools built by the whole pipeline, once per `make test`: the pytest-xdist
+    worker that runs BUILDER_SCOPE's unit builds it and leaves a copy as it was built (before any
+    test runs again on it); another worker waits for that copy and works on a copy of its own, with
+    a new Dagster instance (`build_events` False). Without xdist, or when no process will build it,
+    the process builds it itself."""
     monkeypatch = pytest.MonkeyPatch()
     try:
-        yield build_region(
-            tmp_path_factory.mktemp("region"),
-            monkeypatch,
-            schools=60,
-            years=(2022, 2023, 2024),
-            seed=7,
-        )
+        shared = _shared_region_dir(tmp_path_factory)
+        if shared is not None and not _builds_here(request.session) and _wait_for(shared):
+            yield _copied_region(shared / "built", tmp_path_factory.mktemp("region"), monkeypatch)
+            return
+        try:
+            region = build_region(tmp_path_factory.mktemp("region"), monkeypatch, **SMALL_REGION)
+        except BaseException:
+            if shared is not None:
+                shared.mkdir(parents=True, exist_ok=True)
+                (shared / "failed").touch()  # another worker waiting builds it itself
+            raise
+        if shared is not None:
+            _leave_copy(region, shared)
+        yield region
     finally:
         monkeypatch.undo()
+
+
+def _shared_region_dir(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """Under pytest-xdist, a folder the workers of this session share (their base temporary folders'
+    parent); else None."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return None
+    return tmp_path_factory.getbasetemp().parent / "small_region"
+
+
+def _builds_here(session: pytest.Session) -> bool:
+    """This process builds the region when it runs BUILDER_SCOPE's unit, or when no test of that
+    unit was collected (no other process will build it)."""
+    from tests.conftest import scope_of
+
+    if scope_of(_requesting[0]) == BUILDER_SCOPE:
+        return True
+    return not any(scope_of(item.nodeid) == BUILDER_SCOPE for item in session.items)
+
+
+def _wait_for(shared: Path, timeout: float = 900.0) -> bool:
+    """True once the builder's copy is there; False when its build failed or took too long."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (shared / "built").is_dir():
+            return True
+        if (shared / "failed").exists():
+            return False
+        time.sleep(0.2)
+    return False
+
+
+def _leave_copy(region: BuiltRegion, shared: Path) -> None:
+    """The built region's home, its delivered files and what the fixture computed, for the other
+    workers (written aside, then renamed: a waiting worker sees all of it or nothing)."""
+    staging = shared / f"staging-{os.getpid()}"
+    shutil.copytree(region.settings.home, staging / "home", ignore=shutil.ignore_patterns(".lock"))
+    shutil.copytree(region.landing_copy, staging / "delivered")
+    state = {
+        "home": region.settings.home,
+        "summary": region.summary,
+        "expected_counts": region.expected_counts,
+        "expected_results": region.expected_results,
+    }
+    (staging / "state.pickle").write_bytes(pickle.dumps(state))
+    staging.rename(shared / "built")
+
+
+def _copied_region(built: Path, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> BuiltRegion:
+    state = pickle.loads((built / "state.pickle").read_bytes())
+    shutil.copytree(built / "home", tmp / "home")
+    shutil.copytree(built / "delivered", tmp / "delivered")
+    monkeypatch.setenv("EDUQ_HOME", str(tmp / "home"))
+    monkeypatch.setenv("EDUQ_TODAY", f"{max(SMALL_REGION['years']) + 1}-11-01")
+    monkeypatch.delenv("EDUQ_METHODOLOGY_PROFILE", raising=False)
+    settings = load_settings()
+    return BuiltRegion(
+        settings,
+        tmp / "delivered",
+        _rebased(state["summary"], state["home"], settings.home),
+        dg.DagsterInstance.ephemeral(),
+        state["expected_counts"],
+        state["expected_results"],
+        build_events=False,
+    )
+
+
+def _rebased(value, old: Path, new: Path):
+    """``value`` (a dataclass, a path or anything else) with every path under ``old`` moved under
+    ``new``."""
+    if isinstance(value, Path):
+        return new / value.relative_to(old) if value.is_relative_to(old) else value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: _rebased(getattr(value, f.name), old, new)
+            for f in dataclasses.fields(value)
+            if f.init
+        }
+        return dataclasses.replace(value, **changes)
+    return value
 
 
 @dataclass

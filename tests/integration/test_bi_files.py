@@ -329,6 +329,7 @@ def test_without_postgresql_the_run_skips_the_postgres_marts_and_says_why(small_
     assert summary.postgres.startswith("PostgreSQL marts: not published (no PostgreSQL configured")
     assert "make postgres" in summary.postgres
     key = dg.AssetKey(["warehouse", "postgres"])
+    assert small_region.build_events, "run in the unit of work that builds the region"
     assert small_region.instance.get_latest_materialization_event(key) is None
     from orchestration.definitions import get_definitions
 

@@ -44,6 +44,8 @@ def test_every_asset_materialised_and_every_check_passed(small_region) -> None:
     defs = get_definitions()
 
     graph = defs.resolve_asset_graph()
+    # the events of the build are in the process that built the region (tests/conftest.py)
+    assert small_region.build_events, "run in the unit of work that builds the region"
     instance = small_region.instance
     for key in graph.get_all_asset_keys():
         if key.path[0] == "publications":
