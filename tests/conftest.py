@@ -1,7 +1,9 @@
 """How `make test` spreads the tests over two pytest-xdist workers: whole modules go to one worker
-(module-scoped fixtures are built once), the modules sharing the failed and the corrected runs of
-tests/integration/test_gates_support.py (a per-process cache) go to the same worker, and the
-longest modules start first so that the short ones fill the gaps at the end.
+(module-scoped fixtures are built once); modules sharing what a process builds once go to the same
+worker (the failed and the corrected runs of tests/integration/test_gates_support.py, the region of
+tests/integration/conftest.py small_region and its Dagster events, dbt's parsed project of
+tests/dbt_inprocess.py); the longest units start first so that the short ones fill the gaps at the
+end.
 
 (pytest-xdist's own --dist loadgroup does not group under pytest 9: it renames node ids, which
 pytest 9 no longer reads; a scheduler of our own groups by file.)"""
@@ -26,6 +28,11 @@ SHARED_SCOPES = {
     # (tests/integration/conftest.py small_region; the other workers copy the region)
     "tests/integration/test_pipeline_e2e.py": "tests/integration/test_gates.py",
     "tests/integration/test_bi_files.py": "tests/integration/test_gates.py",
+    # dbt in the test process on the project parsed once per process (tests/dbt_inprocess.py: ~4 s
+    # a parse): one parse for all of them
+    "tests/dbt/test_dbt_unit_tests.py": "tests/integration/test_delivery_shapes.py",
+    "tests/integration/test_methodology_region.py": "tests/integration/test_delivery_shapes.py",
+    "tests/integration/test_night_build.py": "tests/integration/test_delivery_shapes.py",
 }
 # the modules that take longest (whole pipeline runs), started first
 LONGEST_FIRST = [
@@ -43,6 +50,18 @@ LONGEST_FIRST = [
     "tests/dbt/test_dbt_unit_tests.py",
     "tests/integration/test_dagster_dev.py",
     "tests/integration/test_bi_files.py",
+    # the longest of the others (each 4-25 s): not left for the end, where a long module keeps one
+    # worker busy while the other has nothing left
+    "tests/unit/test_expectations.py",
+    "tests/unit/test_manifest_cache.py",
+    "tests/unit/test_synthetic.py",
+    "tests/unit/test_publishing.py",
+    "tests/unit/test_ingestion_batches.py",
+    "tests/dbt/test_materializations.py",
+    "tests/unit/test_report_render.py",
+    "tests/unit/test_ingestion_delivery.py",
+    "tests/unit/test_cli_errors.py",
+    "tests/unit/test_bench_baselines.py",
 ]
 
 

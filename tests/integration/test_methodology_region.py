@@ -12,10 +12,8 @@ values below are written out with the arithmetic in comments; none is computed b
 from __future__ import annotations
 
 import datetime as dt
-import os
+import json
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,13 +21,12 @@ import duckdb
 import pytest
 
 from ingestion.warehouse import connect, ensure_raw_schema
-from orchestration.dbt_project import DBT_PROJECT_DIR
-from tests.dbt_inprocess import project_args
+from tests.dbt_inprocess import on_database, parsed_manifest, project_args
 from tests.marts import PROFILE_FREE_MARTS, PUBLIC_MARTS
 
 pytestmark = pytest.mark.integration
 
-DBT = str(Path(sys.executable).with_name("dbt"))
+DB_NAME = "candidate.duckdb"  # the catalog the project parsed once per process names (profiles.yml)
 PROFILE = ("fioko_2025", "1.2")
 
 # ----------------------------------------------------------------------------- the region
@@ -424,55 +421,49 @@ def build_raw(con: duckdb.DuckDBPyConnection, student_level_vpr_years: set[int])
 # ----------------------------------------------------------------------------- running dbt
 
 
-def _dbt_command(
-    db: Path, *args: str, profile: str | None = None
-) -> tuple[list[str], dict[str, str]]:
-    """dbt on the warehouse `db` (target and log folders beside it). `profile` selects the methodology
-    profile through EDUQ_METHODOLOGY_PROFILE, which keeps dbt's partial parsing (a changed --vars would
-    make dbt parse the whole project again)."""
-    env = {k: v for k, v in os.environ.items() if k != "EDUQ_METHODOLOGY_PROFILE"}
-    env.update(EDUQ_DBT_DB_PATH=str(db), DBT_SEND_ANONYMOUS_USAGE_STATS="False", DO_NOT_TRACK="1")
-    if profile:
-        env["EDUQ_METHODOLOGY_PROFILE"] = profile
-    command = [DBT, *args, "--threads", "4", *project_args(db.parent)]
-    return command, env
+def _dbt(db: Path, *args: str, profile: str = "fioko_2025") -> None:
+    """dbt in this process on the warehouse `db` (target and log folders beside it), with the project
+    parsed once per process under the methodology profile `profile` (tests/dbt_inprocess.py)."""
+    from dbt.cli.main import dbtRunner
+
+    manifest = parsed_manifest(profile)
+    with on_database(db, unset=("EDUQ_METHODOLOGY_PROFILE",)):
+        result = dbtRunner(manifest=manifest).invoke(
+            [
+                *args,
+                "--threads",
+                "4",
+                *project_args(db.parent),
+                "--quiet",
+                "--vars",
+                json.dumps({"methodology_profile": profile}),
+            ]
+        )
+    assert result.success, f"dbt {' '.join(args)}: {result.exception or result.result}"
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The region built with the default profile: seeds, every model and every data test."""
-    db = tmp_path_factory.mktemp("methodology_region") / "region.duckdb"
+    db = tmp_path_factory.mktemp("methodology_region") / DB_NAME
     with connect(db) as con:
         build_raw(con, STUDENT_LEVEL_VPR_YEARS)
-    command, env = _dbt_command(db, "build", "--exclude", "test_type:unit")
-    result = subprocess.run(
-        command,
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    _dbt(db, "build", "--exclude", "test_type:unit")
     return db
 
 
 def _copy(warehouse: Path, tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
-    """A copy of the built warehouse, with dbt's target folder (for partial parsing)."""
-    db = tmp_path_factory.mktemp(name) / "region.duckdb"
+    """A copy of the built warehouse."""
+    db = tmp_path_factory.mktemp(name) / DB_NAME
     shutil.copy(warehouse, db)
-    shutil.copytree(warehouse.parent / "target", db.parent / "target")
     return db
 
 
 @pytest.fixture(scope="module")
 def variants(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Copies of the region rebuilt in parallel: the ШНОР list under the alternative profile
-    fioko_2025_or, and the procedure results with the 2024 ВПР delivered as school statistics instead
-    of per student. (fioko_2025_strict is covered by the dbt unit test
-    fct_procedure_results_strict_profile; a third dbt process here would cost more than it shows.)"""
-    list_models = ("--select", "int_methodology_profile", "fct_procedure_results", "fct_shnor_list")
+    """Copies of the region rebuilt: the ШНОР list under the alternative profile fioko_2025_or, and
+    the procedure results with the 2024 ВПР delivered as school statistics instead of per student.
+    (fioko_2025_strict is covered by the dbt unit test fct_procedure_results_strict_profile.)"""
     databases = {
         name: _copy(warehouse, tmp_path_factory, name)
         for name in ("fioko_2025_or", "vpr_as_statistics")
@@ -480,28 +471,16 @@ def variants(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     with connect(databases["vpr_as_statistics"]) as con:
         con.execute("delete from raw.vpr_results")
         _insert(con, "vpr_school_stats", vpr_statistics_rows(STUDENT_LEVEL_VPR_YEARS), 12)
-    commands = {
-        "fioko_2025_or": _dbt_command(
-            databases["fioko_2025_or"], "run", *list_models, profile="fioko_2025_or"
-        ),
-        "vpr_as_statistics": _dbt_command(
-            databases["vpr_as_statistics"], "run", "--select", "+fct_procedure_results"
-        ),
-    }
-    running = {
-        name: subprocess.Popen(
-            command,
-            cwd=DBT_PROJECT_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for name, (command, env) in commands.items()
-    }
-    for name, process in running.items():
-        output, _ = process.communicate(timeout=600)
-        assert process.returncode == 0, f"{name}: {output[-6000:]}"
+    _dbt(
+        databases["fioko_2025_or"],
+        "run",
+        "--select",
+        "int_methodology_profile",
+        "fct_procedure_results",
+        "fct_shnor_list",
+        profile="fioko_2025_or",
+    )
+    _dbt(databases["vpr_as_statistics"], "run", "--select", "+fct_procedure_results")
     return databases
 
 
