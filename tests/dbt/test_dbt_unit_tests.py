@@ -11,17 +11,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ingestion.warehouse import connect, ensure_raw_schema
-from orchestration.dbt_project import DBT_PROJECT_DIR
 from tests.dbt_inprocess import project_args
 from tests.marts import PROFILE_FREE_MARTS, PUBLIC_MARTS
 
-DBT = str(Path(sys.executable).with_name("dbt"))
 DB_NAME = "candidate.duckdb"  # the catalog the project parsed once per worker names (profiles.yml)
 
 
@@ -38,21 +35,6 @@ def _dbt(args: list[str], db: Path) -> subprocess.CompletedProcess:
         result = dbtRunner(manifest=manifest).invoke([*args, *project_args(db.parent), "--quiet"])
     code = 0 if result.success else (2 if result.exception is not None else 1)
     return subprocess.CompletedProcess(args, code, str(result.exception or ""), "")
-
-
-def _dbt_process(args: list[str], db: Path) -> subprocess.CompletedProcess:
-    """dbt in a process of its own (for what it prints)."""
-    env = {k: v for k, v in os.environ.items() if k != "EDUQ_METHODOLOGY_PROFILE"}
-    env.update(EDUQ_DBT_DB_PATH=str(db), DBT_SEND_ANONYMOUS_USAGE_STATS="False", DO_NOT_TRACK="1")
-    return subprocess.run(
-        [DBT, *args, *project_args(db.parent)],
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -164,26 +146,26 @@ def test_dbt_opens_the_warehouse_with_the_settings_of_eduq(
         "select current_setting('memory_limit') as m, current_setting('threads') as t, "
         "current_setting('temp_directory') as d"
     )
+    from dbt.cli.main import dbtRunner
+
+    from tests.dbt_inprocess import on_database, parsed_manifest
+
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        shown = _dbt_process(
-            ["show", "--inline", query, "--output", "json", "--log-format", "json"], db
-        )
+        with on_database(db, unset=("EDUQ_METHODOLOGY_PROFILE",)):
+            shown = dbtRunner(manifest=parsed_manifest("fioko_2025")).invoke(
+                ["show", "--inline", query, *project_args(db.parent), "--quiet"]
+            )
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    assert shown.returncode == 0, shown.stdout[-3000:]
-    rows = next(
-        json.loads(line)["data"]["preview"]
-        for line in shown.stdout.splitlines()
-        if '"preview"' in line
-    )
-    (row,) = json.loads(rows) if isinstance(rows, str) else rows
-    assert row["m"] == "667.5 MiB" and int(row["t"]) == 1 and row["d"] == str(spill)
+    assert shown.success, shown.exception
+    (row,) = shown.result.results[0].agate_table.rows
+    assert (row["m"], int(row["t"]), row["d"]) == ("667.5 MiB", 1, str(spill))
 
 
 def test_the_key_test_also_finds_nulls_in_the_required_columns(empty_build: Path) -> None:
