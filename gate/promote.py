@@ -314,8 +314,14 @@ def prepare_export(settings: Settings, identity: str, build_id: str | None = Non
     tmp.unlink(missing_ok=True)
     try:
         previous, from_build = _previous_export(settings, build_id)
+        # beside Python work (Dagster recording the build, the audit's checks): one core left to it
         result = export_warehouse(
-            candidate, tmp, SERVING_SCHEMAS, SERVING_STORAGE_VERSION, previous=previous
+            candidate,
+            tmp,
+            SERVING_SCHEMAS,
+            SERVING_STORAGE_VERSION,
+            previous=previous,
+            threads=max(1, settings.duckdb_threads - 1),
         )
         if file_identity(candidate) != identity or pending_wal(candidate):
             return None

@@ -91,9 +91,11 @@ def export_warehouse(
     schemas: Sequence[str],
     storage_version: str = "v1.4.0",
     previous: PreviousExport | None = None,
+    threads: int | None = None,
 ) -> ExportResult:
     """Copy ``schemas`` of ``source_db`` into the new file ``target_db`` written in
-    ``storage_version`` (see the module docstring), from ``previous`` where it can."""
+    ``storage_version`` (see the module docstring), from ``previous`` where it can; on ``threads``
+    DuckDB threads (default: DuckDB's, one per core)."""
     source_db, target_db = Path(source_db), Path(target_db)
     if not STORAGE_VERSION.match(storage_version):
         raise ExportFailed(f"storage version {storage_version!r} is not of the form v1.4.0")
@@ -108,10 +110,10 @@ def export_warehouse(
             raise ExportFailed(f"schema name {schema!r} is not a plain identifier")
     if previous is not None:
         try:
-            return _export(source_db, target_db, schemas, storage_version, previous)
+            return _export(source_db, target_db, schemas, storage_version, previous, threads)
         except (duckdb.Error, OSError) as exc:  # the export from scratch says what is wrong
             log.warning("exporting from the earlier serving file failed (%s): exporting anew", exc)
-    return _export(source_db, target_db, schemas, storage_version, None)
+    return _export(source_db, target_db, schemas, storage_version, None, threads)
 
 
 def _export(
@@ -120,8 +122,9 @@ def _export(
     schemas: Sequence[str],
     storage_version: str,
     previous: PreviousExport | None,
+    threads: int | None = None,
 ) -> ExportResult:
-    con = duckdb.connect()
+    con = duckdb.connect(config={"threads": threads} if threads else {})
     try:
         if previous is not None:
             if previous.path.with_name(previous.path.name + ".wal").exists():

@@ -364,6 +364,12 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             judged_up_to_file=plan.last_file_id if plan is not None else None,
         )
         failed = [n for n in build.nodes if n.status in TEST_FAILED]
+        if not failed and _audit_follows(context):
+            from gate.audit import start_alongside
+
+            # the audit's SHA-256 and serving export of the candidate start now, while Dagster
+            # records what follows
+            start_alongside(settings, build_id(context.instance, context.run.run_id))
         context.log.info(
             f"dbt build: {len(build.nodes)} nodes in {build.seconds:.1f} s, {len(failed)} failed"
             + (": " + ", ".join(n.name for n in failed[:10]) if failed else "")
@@ -406,3 +412,13 @@ def build_dbt_assets() -> dg.AssetsDefinition:
             )
 
     return eduq_dbt_models
+
+
+def _audit_follows(context: dg.AssetExecutionContext) -> bool:
+    """The run audits the candidate after this step (job nightly_load, or a selection with it)."""
+    from orchestration.assets.publication import AUDIT_KEY
+
+    selection = context.run.asset_selection  # (empty or None: the job's own selection)
+    if selection:
+        return AUDIT_KEY in selection
+    return AUDIT_KEY in context.job_def.asset_layer.selected_asset_keys

@@ -670,6 +670,70 @@ def test_the_serving_export_written_during_the_audit_is_promoted_only_for_that_c
     assert not list(settings.serving_db.parent.glob("*.prepared-*"))
 
 
+def test_what_the_audit_reads_beside_its_checks_starts_after_the_build_and_only_for_its_state(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dbt step starts the audit's SHA-256 and serving export as soon as its build ends
+    (gate.audit.start_alongside): the audit of that build takes them (one hash, one export, the
+    export promoted as it was prepared, one DuckDB thread fewer than the settings); a candidate
+    written in between, or another build, gets its own and the record holds the file as audited."""
+    import gate.audit as audit_module
+    import gate.promote as promote_module
+    from gate.audit import run_audit, start_alongside
+
+    monkeypatch.setattr(audit_module, "gx_outcomes", lambda *args, **kwargs: [])
+    monkeypatch.setattr(audit_module, "dbt_outcomes", lambda *args, **kwargs: [])
+    hashed: list[Path] = []
+    exports: list[int | None] = []
+    real_hash, real_export = audit_module.sha256_file, promote_module.export_warehouse
+
+    def counting_hash(path):
+        hashed.append(Path(path))
+        return real_hash(path)
+
+    def counting_export(source, target, *args, **kwargs):
+        exports.append(kwargs.get("threads"))
+        return real_export(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(audit_module, "sha256_file", counting_hash)
+    monkeypatch.setattr(promote_module, "export_warehouse", counting_export)
+
+    start_alongside(settings, "build-a1")
+    record = run_audit(settings, "build-a1", [], prepare_promotion=True)
+    assert record.passed and len(hashed) == 1 and len(exports) == 1
+    assert exports == [max(1, settings.duckdb_threads - 1)]
+    assert record.candidate_sha256 == sha256_file(settings.candidate_db)
+    assert record.candidate_identity == file_identity(settings.candidate_db)
+    assert promote_module.prepared_export_path(settings, record.candidate_identity).exists()
+    promote(settings)
+    assert len(exports) == 1  # the prepared export renamed into place
+    # the candidate written after the build's end: what started is left, the audit reads it anew
+    start_alongside(settings, "build-a2")
+    started = audit_module._started[settings.candidate_db]
+    started.sha.result(), started.export.result()  # (DuckDB opens a file in one mode per process)
+    write_candidate(settings, LISTED[:3])
+    record = run_audit(settings, "build-a2", [], prepare_promotion=True)
+    assert len(hashed) == 3 and len(exports) == 3
+    assert record.candidate_sha256 == sha256_file(settings.candidate_db)
+    assert record.candidate_identity == file_identity(settings.candidate_db)
+    promote(settings)
+    assert len(exports) == 3  # the export of the state it audited
+    query = "select * from marts.fct_shnor_list order by all"
+    with duckdb.connect(str(settings.candidate_db), read_only=True) as con:
+        audited = con.execute(query).fetchall()
+    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+        assert con.execute(query).fetchall() == audited
+    # started for another build: not taken
+    start_alongside(settings, "build-a3")
+    run_audit(settings, "build-a4", [], prepare_promotion=True)
+    assert len(hashed) == 5 and len(exports) == 5
+    # an audit that prepares no promotion leaves no export started for it
+    start_alongside(settings, "build-a5")
+    run_audit(settings, "build-a5", [], prepare_promotion=False)
+    assert len(hashed) == 6
+    assert not list(settings.serving_db.parent.glob("*.prepared-*"))
+
+
 def test_a_candidate_with_changes_in_its_write_ahead_log_is_not_promoted(
     settings: Settings,
 ) -> None:
