@@ -396,7 +396,9 @@ def start_alongside(settings: Settings, build_id: str) -> None:
     serving export): they then run while Dagster records the build's assets (~0.6 s of Python on
     one core in a night) instead of after it, beside the checks. :func:`run_audit` takes them when
     the candidate is still in the same state (its file identity) and the build the same; else it
-    lets them end and starts its own."""
+    lets them end and starts its own. (The export holds the candidate open to read: no step
+    between the build and the audit opens it to write, DuckDB opening a file in one mode per
+    process.)"""
     candidate = settings.candidate_db
     checkpoint(candidate)
     work = _alongside(settings, build_id, file_identity(candidate), export=True)
