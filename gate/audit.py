@@ -400,13 +400,14 @@ def start_alongside(settings: Settings, build_id: str) -> None:
     between the build and the audit opens it to write, DuckDB opening a file in one mode per
     process.)"""
     candidate = settings.candidate_db
+    with _started_lock:
+        stale = _started.pop(candidate, None)
+    if stale is not None:  # (ended first: it may hold the candidate open to read)
+        _finish(stale)
     checkpoint(candidate)
     work = _alongside(settings, build_id, file_identity(candidate), export=True)
     with _started_lock:
-        stale = _started.pop(candidate, None)
         _started[candidate] = work
-    if stale is not None:
-        _finish(stale)
 
 
 def _finish(work: _Alongside) -> None:

@@ -365,11 +365,16 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         )
         failed = [n for n in build.nodes if n.status in TEST_FAILED]
         if not failed and _audit_follows(context):
+            import duckdb
+
             from gate.audit import start_alongside
 
             # the audit's SHA-256 and serving export of the candidate start now, while Dagster
-            # records what follows
-            start_alongside(settings, build_id(context.instance, context.run.run_id))
+            # records what follows (the audit starts its own if these could not)
+            try:
+                start_alongside(settings, build_id(context.instance, context.run.run_id))
+            except (duckdb.Error, OSError) as exc:
+                context.log.warning(f"the audit's hash and export start with the audit: {exc}")
         context.log.info(
             f"dbt build: {len(build.nodes)} nodes in {build.seconds:.1f} s, {len(failed)} failed"
             + (": " + ", ".join(n.name for n in failed[:10]) if failed else "")
@@ -414,11 +419,16 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     return eduq_dbt_models
 
 
+IN_PROCESS_EXECUTORS = {dg.in_process_executor.name, "execute_in_process_executor"}
+
+
 def _audit_follows(context: dg.AssetExecutionContext) -> bool:
-    """The run audits the candidate after this step (job nightly_load, or a selection with it)."""
+    """The run audits the candidate after this step, in this process (job nightly_load, or a
+    selection with the audit run by the in-process executor: another executor runs each step in a
+    process of its own)."""
     from orchestration.assets.publication import AUDIT_KEY
 
-    selection = context.run.asset_selection  # (empty or None: the job's own selection)
-    if selection:
-        return AUDIT_KEY in selection
+    # (`execute_in_process`, as `eduq run` runs the job, runs it by an executor of that name)
+    if context.job_def.executor_def.name not in IN_PROCESS_EXECUTORS:
+        return False
     return AUDIT_KEY in context.job_def.asset_layer.selected_asset_keys

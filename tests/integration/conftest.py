@@ -90,13 +90,13 @@ def small_region(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
             return
         try:
             region = build_region(tmp_path_factory.mktemp("region"), monkeypatch, **SMALL_REGION)
+            if shared is not None:
+                _leave_copy(region, shared)
         except BaseException:
             if shared is not None:
                 shared.mkdir(parents=True, exist_ok=True)
                 (shared / "failed").touch()  # another worker waiting builds it itself
             raise
-        if shared is not None:
-            _leave_copy(region, shared)
         yield region
     finally:
         monkeypatch.undo()
@@ -112,12 +112,16 @@ def _shared_region_dir(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
 
 def _builds_here(session: pytest.Session) -> bool:
     """This process builds the region when it runs BUILDER_SCOPE's unit, or when no test of that
-    unit was collected (no other process will build it)."""
+    unit that uses the region was collected (no other process will build it)."""
     from tests.conftest import scope_of
 
     if scope_of(_requesting[0]) == BUILDER_SCOPE:
         return True
-    return not any(scope_of(item.nodeid) == BUILDER_SCOPE for item in session.items)
+    return not any(
+        scope_of(item.nodeid) == BUILDER_SCOPE
+        and "small_region" in getattr(item, "fixturenames", ())
+        for item in session.items
+    )
 
 
 def _wait_for(shared: Path, timeout: float = 900.0) -> bool:
@@ -168,10 +172,16 @@ def _copied_region(built: Path, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> B
 
 
 def _rebased(value, old: Path, new: Path):
-    """``value`` (a dataclass, a path or anything else) with every path under ``old`` moved under
-    ``new``."""
+    """``value`` (a dataclass, a path, a text, a list, a tuple, a dict or anything else) with every
+    path under ``old`` moved under ``new``."""
     if isinstance(value, Path):
         return new / value.relative_to(old) if value.is_relative_to(old) else value
+    if isinstance(value, str):  # (the lines that name a published file)
+        return value.replace(str(old), str(new))
+    if isinstance(value, list | tuple):
+        return type(value)(_rebased(item, old, new) for item in value)
+    if isinstance(value, dict):
+        return {key: _rebased(item, old, new) for key, item in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changes = {
             f.name: _rebased(getattr(value, f.name), old, new)

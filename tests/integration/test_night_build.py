@@ -54,8 +54,29 @@ def night(small_region, tmp_path_factory):
         surveyed = _correct_surveys(small_region.landing_copy, settings.landing_dir / "night", 2023)
         counts_before = _counts(settings.candidate_db)
         year_records_before = _year_records(settings.candidate_db)
+        import gate.audit as audit_module
+
+        started, taken = [], []  # what the dbt step started for the audit, what the audit took
+        start_alongside = audit_module.start_alongside
+
+        def recording_start(settings, build_id):
+            start_alongside(settings, build_id)
+            started.append((build_id, audit_module._started[settings.candidate_db]))
+
+        real_audit = audit_module._audit
+
+        def recording_audit(settings, build_id, dbt_results, run_id, extra, identity, sha):
+            taken.append((build_id, sha))
+            return real_audit(settings, build_id, dbt_results, run_id, extra, identity, sha)
+
+        monkeypatch.setattr(audit_module, "start_alongside", recording_start)
+        monkeypatch.setattr(audit_module, "_audit", recording_audit)
         summary = run_pipeline(settings, instance=small_region.instance)
+        monkeypatch.setattr(audit_module, "start_alongside", start_alongside)
+        monkeypatch.setattr(audit_module, "_audit", real_audit)
         yield SimpleNamespace(
+            started=started,
+            taken=taken,
             instance=small_region.instance,
             settings=settings,
             summary=summary,
@@ -69,6 +90,21 @@ def night(small_region, tmp_path_factory):
         )
     finally:
         monkeypatch.undo()
+
+
+def test_the_audit_takes_the_hash_and_export_the_dbt_step_started_when_its_build_ended(
+    night,
+) -> None:
+    """The dbt step of the night starts the audit's SHA-256 and serving export of the candidate as
+    its build ends (gate.audit.start_alongside); the audit of that build takes them, and the night
+    is promoted from the export prepared then."""
+    build = night.summary.build_id
+    assert [b for b, _ in night.started] == [build]
+    (work,) = [w for _, w in night.started]
+    assert night.taken == [(build, work.sha)]
+    assert work.export.result() is not None  # prepared, then renamed into place by the promotion
+    record = read_record(night.settings, build)
+    assert record.candidate_sha256 == work.sha.result()
 
 
 YEAR_LOCAL = ("fct_risk_profile", "fct_isbsh", "fct_resource_deficits")

@@ -233,3 +233,28 @@ def test_the_progress_of_a_build_by_its_plan_counts_its_tests_and_tables_not_its
     assert counted == reach - views  # every test and table it reaches, no view
     assert _downstream_of_sources(manifest, ["source:raw.vpr_results+,tag:x"]) is None
     assert _downstream_of_sources(manifest, ["fct_shnor_list"]) is None
+
+
+def test_the_dbt_step_starts_the_audits_work_only_when_the_audit_follows_in_its_process() -> None:
+    """The dbt step starts the audit's hash and export (gate.audit.start_alongside) only when the
+    run audits after it in the same process: the job nightly_load; not a selection without the
+    audit, nor an executor that runs each step in a process of its own."""
+    from types import SimpleNamespace
+
+    import dagster as dg
+
+    from orchestration.assets.dbt import _audit_follows
+    from orchestration.definitions import get_definitions
+
+    job = get_definitions().resolve_job_def("nightly_load")
+    assert _audit_follows(SimpleNamespace(job_def=job))
+    marts = sorted(k for k in job.asset_layer.selected_asset_keys if k.path[0] == "marts")[:2]
+    assert marts
+    assert not _audit_follows(SimpleNamespace(job_def=job.get_subset(asset_selection=set(marts))))
+    elsewhere = SimpleNamespace(executor_def=dg.multiprocess_executor, asset_layer=job.asset_layer)
+    assert not _audit_follows(SimpleNamespace(job_def=elsewhere))
+    # `eduq run` runs the job by execute_in_process, which runs it by an executor of its own
+    from dagster._core.definitions.executor_definition import execute_in_process_executor
+
+    here = SimpleNamespace(executor_def=execute_in_process_executor, asset_layer=job.asset_layer)
+    assert _audit_follows(SimpleNamespace(job_def=here))
