@@ -3,8 +3,10 @@ fastest way for a test to turn raw tables into marts without Dagster."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +40,8 @@ def _args(work: Path) -> list[str]:
 @cache
 def _manifest(work: str, profile: str):
     from dbt.cli.main import dbtRunner
+
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # the process's parse, not kept
 
     result = dbtRunner().invoke(
         ["parse", *_args(Path(work)), "--vars", json.dumps({"methodology_profile": profile})]

@@ -4,6 +4,7 @@ says in one line which Python it needs and how to point ``PYTHON=`` at it."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import tomllib
 from pathlib import Path
@@ -18,12 +19,29 @@ CODE_PATH = re.compile(r"`(\.\./[^`\s]+)`")  # a path in code that climbs out of
 FENCE = re.compile(r"^```.*?^```", re.DOTALL | re.MULTILINE)
 
 
+def _skipped(part: str) -> bool:
+    return part in SKIP_DIRS or part.startswith(".venv")  # .venv-duckdb1, .venv-superset, …
+
+
 def markdown_files() -> list[Path]:
-    return sorted(
-        p
-        for p in ROOT.rglob("*.md")
-        if not SKIP_DIRS & set(p.relative_to(ROOT).parts) and p.is_file()
-    )
+    """The repository's markdown files: git's tracked and untracked ones, not those it ignores
+    (the virtual environments' packages); without git, a walk that skips the same folders."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*.md"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout (an unpacked archive)
+        found = (p for p in ROOT.rglob("*.md") if not any(map(_skipped, p.relative_to(ROOT).parts)))
+    else:
+        found = (ROOT / name for name in listed.split("\0") if name)
+    return sorted(p for p in found if p.is_file())
+
+
+MARKDOWN_FILES = markdown_files()
 
 
 def _anchors(path: Path) -> set[str]:
@@ -59,7 +77,7 @@ def broken_links(path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "path", markdown_files(), ids=[p.relative_to(ROOT).as_posix() for p in markdown_files()]
+    "path", MARKDOWN_FILES, ids=[p.relative_to(ROOT).as_posix() for p in MARKDOWN_FILES]
 )
 def test_markdown_links_only_to_files_in_the_repository(path: Path) -> None:
     assert broken_links(path) == []
@@ -82,6 +100,31 @@ def test_the_link_check_finds_a_link_out_of_the_repository(tmp_path: Path) -> No
         ]
     finally:
         page.unlink()
+
+
+def test_the_markdown_of_installed_packages_is_not_the_repositorys(monkeypatch) -> None:
+    """`make test-bi` leaves .venv-superset (ignored by git) with its packages' READMEs, whose
+    links point at files they do not ship: they are not the repository's pages, with git or
+    without it."""
+    page = ROOT / ".venv-superset" / "lib" / "_link_check_pkg" / "README.md"
+    created = next(d for d in reversed(page.parents) if not d.exists())  # removed afterwards
+    page.parent.mkdir(parents=True)
+    page.write_text("[gone](nothing.md)\n", encoding="utf-8")
+    try:
+        with_git = markdown_files()
+
+        def no_git(*args, **kwargs):
+            raise FileNotFoundError("git")
+
+        monkeypatch.setattr(subprocess, "run", no_git)
+        without_git = markdown_files()
+    finally:
+        shutil.rmtree(created)
+    assert page not in with_git and page not in without_git
+    assert with_git == without_git == MARKDOWN_FILES
+    assert (
+        ROOT / "README.md" in MARKDOWN_FILES and ROOT / "docs" / "performance.md" in MARKDOWN_FILES
+    )
 
 
 def test_make_says_in_one_line_which_python_is_needed(tmp_path: Path) -> None:
