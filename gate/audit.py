@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from core import duck
 from core.code_version import code_fingerprint
 from core.files import file_identity, pending_wal, sha256_bytes, sha256_file, write_json_atomic
 from core.settings import Settings
@@ -155,9 +156,9 @@ def audit_dir(settings: Settings, build_id: str) -> Path:
     return audit_root(settings) / build_id
 
 
-def checkpoint(db: Path) -> None:
+def checkpoint(db: Path, settings: Settings | None = None) -> None:
     """Fold the write-ahead log into the file so that its bytes are the whole state."""
-    with duckdb.connect(str(db)) as con:
+    with duck.connect(db, settings) as con:
         con.execute("checkpoint")
 
 
@@ -404,7 +405,7 @@ def start_alongside(settings: Settings, build_id: str) -> None:
         stale = _started.pop(candidate, None)
     if stale is not None:  # (ended first: it may hold the candidate open to read)
         _finish(stale)
-    checkpoint(candidate)
+    checkpoint(candidate, settings)
     work = _alongside(settings, build_id, file_identity(candidate), export=True)
     with _started_lock:
         _started[candidate] = work
@@ -450,7 +451,7 @@ def run_audit(
         _finish(work)
         work = None
     if work is None:
-        checkpoint(candidate)
+        checkpoint(candidate, settings)
         identity = file_identity(candidate)
         work = _alongside(settings, build_id, identity, export=prepare_promotion)
     # else: as start_alongside checkpointed it (and the export reads it: DuckDB opens a file once
@@ -495,7 +496,7 @@ def _audit(
     candidate = settings.candidate_db
     folder = audit_dir(settings, build_id)
     checks: list[CheckOutcome] = list(extra)
-    with duckdb.connect(str(candidate), read_only=True) as con:
+    with duck.connect(candidate, settings, read_only=True) as con:
         if dbt_results is None:
             checks.append(
                 CheckOutcome(
@@ -562,7 +563,7 @@ def record_failed_build(
         sha, size = sha256_file(candidate), candidate.stat().st_size
         if dbt_results or run_gx:
             try:
-                with duckdb.connect(str(candidate), read_only=True) as con:
+                with duck.connect(candidate, settings, read_only=True) as con:
                     checks += dbt_outcomes(con, dbt_results or [], folder)
                     if run_gx:
                         checks += gx_outcomes(

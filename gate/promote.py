@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from core import duck
 from core.files import file_identity, fsync_dir, pending_wal, sha256_file, write_json_atomic
 from core.settings import Settings
 from gate.audit import (
@@ -75,7 +76,7 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def add_load_log(db: Path, candidate: Path) -> None:
+def add_load_log(db: Path, candidate: Path, settings: Settings | None = None) -> None:
     """The delivery history readers may see (schema ``meta``): every delivered file with its rows read,
     loaded and quarantined, and the quarantined values without the participant codes.
 
@@ -83,8 +84,9 @@ def add_load_log(db: Path, candidate: Path) -> None:
     value is withheld (NULL) when its column is the participant code, when it is a whole-row value
     (a note row, a row wider than the header) of a source with participant codes, or when any word
     of it is a participant code delivered anywhere (a code shifted into the mark's column); a
-    file's message (e.g. a header that was a data row) shows such a word as «‹код участника скрыт›»."""
-    with duckdb.connect() as con:
+    file's message (e.g. a header that was a data row) shows such a word as «‹код участника скрыт›».
+    ``settings``: DuckDB's resources (core.duck)."""
+    with duck.connect(settings=settings) as con:
         con.execute(f"attach '{candidate}' as cand (read_only)")
         _attach_serving(con, db)
         con.execute(f"create schema if not exists serving.{META_SCHEMA}")
@@ -194,9 +196,12 @@ def _attach_serving(con: duckdb.DuckDBPyConnection, db: Path) -> None:
     con.execute(f"attach '{db}' as serving{option}")
 
 
-def embed_audit(db: Path, record: AuditRecord, promoted_at: dt.datetime) -> None:
-    """Write the audit record into ``db`` (schema ``audit``): the build, each check, the row counts."""
-    with duckdb.connect() as top:
+def embed_audit(
+    db: Path, record: AuditRecord, promoted_at: dt.datetime, settings: Settings | None = None
+) -> None:
+    """Write the audit record into ``db`` (schema ``audit``): the build, each check, the row counts
+    (``settings``: DuckDB's resources, core.duck)."""
+    with duck.connect(settings=settings) as top:
         _attach_serving(top, db)
         top.execute("use serving")
         _embed(top, record, promoted_at)
@@ -321,7 +326,7 @@ def prepare_export(settings: Settings, identity: str, build_id: str | None = Non
             SERVING_SCHEMAS,
             SERVING_STORAGE_VERSION,
             previous=previous,
-            threads=max(1, settings.duckdb_threads - 1),
+            config=duck.resources(settings, threads=settings.duckdb_threads - 1),
         )
         if file_identity(candidate) != identity or pending_wal(candidate):
             return None
@@ -427,11 +432,17 @@ def promote(settings: Settings) -> Promotion:
             note = json.loads(_export_note_path(prepared).read_text(encoding="utf-8"))
             os.replace(prepared, tmp)
         except (FileNotFoundError, ValueError):
-            result = export_warehouse(candidate, tmp, SERVING_SCHEMAS, SERVING_STORAGE_VERSION)
+            result = export_warehouse(
+                candidate,
+                tmp,
+                SERVING_SCHEMAS,
+                SERVING_STORAGE_VERSION,
+                config=duck.resources(settings),
+            )
             note = _export_note(result.year_records, None, {})
         discard_prepared_exports(settings)
-        add_load_log(tmp, candidate)
-        embed_audit(tmp, record, dt.datetime.now(dt.UTC))
+        add_load_log(tmp, candidate, settings)
+        embed_audit(tmp, record, dt.datetime.now(dt.UTC), settings)
         if file_identity(candidate) != identity or pending_wal(candidate):
             raise CandidateChanged(
                 f"{candidate} changed while it was exported for promotion; nothing was promoted. "

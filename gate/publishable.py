@@ -17,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from core import duck
+from core.settings import Settings
 from gate.errors import ListIncomplete, ListNotComputable, ListYearNotAvailable, PublicationRefused
 from gate.promote import ServingAudit, serving_audit, serving_integrity
 
@@ -99,11 +101,12 @@ def require_publishable(con: duckdb.DuckDBPyConnection, list_year: int) -> ListY
     return year
 
 
-def open_serving(serving: Path) -> duckdb.DuckDBPyConnection:
-    """The serving warehouse opened read-only for a publication. A file DuckDB cannot open at all
-    (truncated, random bytes) is refused as damaged when promotion recorded another hash."""
+def open_serving(serving: Path, settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
+    """The serving warehouse opened read-only for a publication (with DuckDB's resources of
+    ``settings``, core.duck). A file DuckDB cannot open at all (truncated, random bytes) is refused
+    as damaged when promotion recorded another hash."""
     try:
-        return duckdb.connect(str(serving), read_only=True)
+        return duck.connect(serving, settings, read_only=True)
     except duckdb.Error as exc:
         require_intact(serving, record_required=False)
         raise PublicationRefused(

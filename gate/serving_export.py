@@ -35,6 +35,7 @@ from pathlib import Path
 
 import duckdb
 
+from core import duck
 from core.files import copy_hashing
 from gate.errors import GateError
 
@@ -91,11 +92,11 @@ def export_warehouse(
     schemas: Sequence[str],
     storage_version: str = "v1.4.0",
     previous: PreviousExport | None = None,
-    threads: int | None = None,
+    config: Mapping[str, str] | None = None,
 ) -> ExportResult:
     """Copy ``schemas`` of ``source_db`` into the new file ``target_db`` written in
-    ``storage_version`` (see the module docstring), from ``previous`` where it can; on ``threads``
-    DuckDB threads (default: DuckDB's, one per core)."""
+    ``storage_version`` (see the module docstring), from ``previous`` where it can; ``config``: the
+    DuckDB configuration of the database that copies (core.duck.resources; default DuckDB's)."""
     source_db, target_db = Path(source_db), Path(target_db)
     if not STORAGE_VERSION.match(storage_version):
         raise ExportFailed(f"storage version {storage_version!r} is not of the form v1.4.0")
@@ -110,10 +111,10 @@ def export_warehouse(
             raise ExportFailed(f"schema name {schema!r} is not a plain identifier")
     if previous is not None:
         try:
-            return _export(source_db, target_db, schemas, storage_version, previous, threads)
+            return _export(source_db, target_db, schemas, storage_version, previous, config)
         except (duckdb.Error, OSError) as exc:  # the export from scratch says what is wrong
             log.warning("exporting from the earlier serving file failed (%s): exporting anew", exc)
-    return _export(source_db, target_db, schemas, storage_version, None, threads)
+    return _export(source_db, target_db, schemas, storage_version, None, config)
 
 
 def _export(
@@ -122,9 +123,9 @@ def _export(
     schemas: Sequence[str],
     storage_version: str,
     previous: PreviousExport | None,
-    threads: int | None = None,
+    config: Mapping[str, str] | None = None,
 ) -> ExportResult:
-    con = duckdb.connect(config={"threads": threads} if threads else {})
+    con = duck.connect(config=config or {})
     try:
         if previous is not None:
             if previous.path.with_name(previous.path.name + ".wal").exists():

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 
+from core import duck
 from core.errors import EduqError
 from core.settings import Settings
 from ingestion.contract import load_contracts
@@ -193,7 +194,7 @@ def check_files(
     # the loader's own warehouse: the night run checks codes and duplicates against it
     warehouse = settings.candidate_db if settings.candidate_db.is_file() else None
     problem = ""
-    with duckdb.connect(":memory:") as con:
+    with duck.connect(settings=settings) as con:
         ensure_raw_schema(con)
         if warehouse is not None:
             try:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 
+from core import duck
 from core.files import fsync_dir
 from core.settings import Settings
 from ingestion.contract import Contract, load_contracts
@@ -93,12 +94,9 @@ def connect(
     """A connection to a warehouse file, with DuckDB's memory limit, threads and spill folder of
     ``settings`` (DuckDB's own defaults without them)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    config = settings.duckdb_config() if settings is not None else {}
-    if settings is not None:
-        settings.spill_dir.mkdir(parents=True, exist_ok=True)
     if not read_only and not path.exists():
         _create_empty(path)
-    return duckdb.connect(str(path), read_only=read_only, config=config)
+    return duck.connect(path, settings, read_only=read_only)
 
 
 def connect_for_loading(path: Path, settings: Settings) -> duckdb.DuckDBPyConnection:

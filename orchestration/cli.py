@@ -335,7 +335,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     if not serving.exists():
         print(f"No serving warehouse at {serving}: run `eduq run` first.", file=sys.stderr)
         return 1
-    with connect_read_only(serving) as con:
+    with connect_read_only(serving, settings) as con:
         try:
             relation = con.sql(args.query)
             if relation is None:
@@ -423,6 +423,7 @@ def _cmd_templates(args: argparse.Namespace) -> int:
 
 
 def _cmd_pg_publish(args: argparse.Namespace) -> int:
+    from core import duck
     from core.errors import EduqError
     from orchestration.dbt_project import prepare_manifest
     from publishing.postgres import publish_marts, resolve_target
@@ -441,6 +442,7 @@ def _cmd_pg_publish(args: argparse.Namespace) -> int:
                 bi_role=settings.pg_bi_role,
                 force=args.force,
                 small_number_min=settings.small_number_min,
+                duckdb_config=duck.resources(settings),
             )
     except EduqError as exc:
         print(f"Not published: {exc}", file=sys.stderr)

@@ -4,8 +4,8 @@ import hashlib
 import time
 
 import dagster as dg
-import duckdb
 
+from core import duck
 from core.settings import load_settings
 from gate.audit import CheckOutcome, read_record, record_failed_build
 from gate.promote import serving_audit
@@ -169,7 +169,7 @@ def publish_after_load(context: dg.RunStatusSensorContext):
         return dg.SkipReason(
             f"the audit of build {build} did not pass (or is missing): nothing to publish"
         )
-    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+    with duck.connect(settings.serving_db, settings, read_only=True) as con:
         audit = serving_audit(con)
         years = [y for y in list_years(con) if y.is_computable] if audit and audit.passed else []
     if audit is None or not audit.passed:

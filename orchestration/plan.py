@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
-
+from core import duck
 from core.code_version import code_fingerprint
 from core.settings import Settings
 from gate.promote import verified_serving_state
@@ -73,7 +72,7 @@ def nothing_new(settings: Settings) -> tuple[NothingNew | None, str]:
     stat = candidate.stat()
     if (stat.st_size, stat.st_mtime_ns) != (state.candidate_bytes, state.candidate_mtime_ns):
         return None, "the candidate warehouse changed since the serving build (a later load)"
-    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+    with duck.connect(settings.serving_db, settings, read_only=True) as con:
         computed = [y for y in list_years(con) if y.is_computable]
     if not computed:
         return NothingNew(state.build_id, state.serving_sha256, None, None, None), ""
@@ -102,7 +101,7 @@ def requested_list_refusal(settings: Settings, list_year: int) -> str | None:
         settings.landing_dir.exists() and landing_files(settings)
     ):
         return None
-    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+    with duck.connect(settings.serving_db, settings, read_only=True) as con:
         from gate.promote import serving_audit
 
         audit = serving_audit(con)

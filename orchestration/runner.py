@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from core import duck
 from core.settings import Settings
 from orchestration.instance import prepare_dagster_home
 
@@ -232,7 +233,7 @@ def _run_pipeline(
         summary.build_plan = plan.describe()
     summary.checks = record.counts()
     summary.warnings = [f"{c.key} [{c.asset}]: {c.message}" for c in record.warnings]
-    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+    with duck.connect(settings.serving_db, settings, read_only=True) as con:
         summary.sources = con.execute(
             """select source, count(*), sum(rows_read), sum(rows_loaded), sum(rows_quarantined)
                from meta.load_log where run_id = ? and status = 'loaded' group by source order by source""",
@@ -306,7 +307,9 @@ def _publish(
             f"no serving warehouse at {settings.serving_db}: run `eduq run` first. "
             "Nothing was published."
         )
-    with open_serving(settings.serving_db) as con:  # a file DuckDB cannot open: refused as damaged
+    with open_serving(
+        settings.serving_db, settings
+    ) as con:  # a file DuckDB cannot open: refused as damaged
         try:
             require_publishable(con, list_year)
         except duckdb.Error as exc:  # a damaged file may open and fail on its first read

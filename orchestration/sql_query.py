@@ -13,7 +13,9 @@ from pathlib import Path
 
 import duckdb
 
+from core import duck
 from core.errors import EduqError
+from core.settings import Settings
 
 READING = {"SELECT", "EXPLAIN", "PRAGMA", "CALL"}  # select, with, from, values, describe, show …
 READ_ONLY_CONFIG = {
@@ -47,6 +49,11 @@ def check_read_only(query: str) -> int:
     return len(statements)
 
 
-def connect_read_only(path: Path) -> duckdb.DuckDBPyConnection:
-    """The serving warehouse opened read-only, without file-system access or extensions."""
-    return duckdb.connect(str(path), read_only=True, config=dict(READ_ONLY_CONFIG))
+def connect_read_only(path: Path, settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
+    """The serving warehouse opened read-only, without file-system access or extensions, with
+    DuckDB's resources of ``settings`` (core.duck: an analyst's query spills beyond the memory
+    limit instead of taking the machine)."""
+    # (in this order: DuckDB refuses a spill folder given before external access is turned off)
+    return duck.connect(
+        path, read_only=True, config={**READ_ONLY_CONFIG, **duck.resources(settings)}
+    )

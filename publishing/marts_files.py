@@ -302,7 +302,7 @@ def publish_marts_files(settings: Settings, list_year: int, manifest: Path) -> M
     folder = marts_dir(settings, list_year)
     min_n = settings.small_number_min
     # a damaged file is refused (gate/publishable.py); small figures are suppressed (small_numbers.py)
-    with open_published(serving, min_n) as con:
+    with open_published(serving, min_n, settings) as con:
         audit = require_audited(con, serving)
         years = computed_list_years(con)
         if not years or list_year != max(years):

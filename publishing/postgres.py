@@ -28,7 +28,7 @@ import contextlib
 import io
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -474,9 +474,11 @@ def publish_marts(
     batch_rows: int = BATCH_ROWS,
     swap_attempts: int = SWAP_ATTEMPTS,
     small_number_min: int = DEFAULT_SMALL_NUMBER_MIN,
+    duckdb_config: Mapping[str, str] | None = None,
 ) -> PgPublication:
     """Publish every public mart of ``serving_db`` to the PostgreSQL database ``conninfo``
-    (see the module docstring). Refuses a serving warehouse without a passed audit."""
+    (see the module docstring). Refuses a serving warehouse without a passed audit.
+    ``duckdb_config``: the DuckDB resources the marts are read with (core.duck.resources)."""
     from psycopg import sql
 
     started = time.perf_counter()
@@ -484,7 +486,7 @@ def publish_marts(
         raise PublicationRefused(f"no serving warehouse at {serving_db}: run `eduq run` first")
     label = _label(conninfo)
     # the marts as publications read them: small figures suppressed (publishing/small_numbers.py)
-    with open_published(serving_db, small_number_min) as duck:
+    with open_published(serving_db, small_number_min, config=duckdb_config) as duck:
         audit = require_passed_audit(duck, serving_db)
         marts = [mart for mart, _ in read_published_marts(duck, manifest)]
         with contextlib.closing(connect(conninfo, "eduq publish")) as pg, _publisher_lock(pg):

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from core import duck
 from core.files import dumps_json, folder_lock, sha256_bytes, write_version_folder
 from core.settings import Settings
 from gate.publishable import require_audited, require_publishable
@@ -236,7 +237,7 @@ def published_unchanged(settings: Settings, list_year: int) -> int | None:
     existing = versions(settings, list_year)
     if not existing or not settings.serving_db.exists():
         return None
-    with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+    with duck.connect(settings.serving_db, settings, read_only=True) as con:
         csv_bytes = render_csv(published_table(read_list(con, list_year)))
     latest = list_dir(settings, list_year) / f"v{existing[-1]}" / file_names(list_year)["csv"]
     return existing[-1] if latest.read_bytes() == csv_bytes else None
@@ -251,7 +252,7 @@ def publish_list(settings: Settings, list_year: int) -> PublicationResult:
         )
     # a damaged file is refused (gate/publishable.py); the list shows no figure about fewer than
     # EDUQ_SMALL_NUMBER_MIN pupils (publishing/small_numbers.py: the profile's min_participants)
-    with open_published(serving, settings.small_number_min) as con:
+    with open_published(serving, settings.small_number_min, settings) as con:
         audit = require_audited(con, serving)
         require_publishable(con, list_year)
         table = read_list(con, list_year)

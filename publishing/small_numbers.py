@@ -37,6 +37,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core import duck
+from core.settings import Settings
 from gate.publishable import require_intact
 from publishing.errors import PublicationRefused
 from publishing.mart_catalog import Mart, MartColumn, read_marts
@@ -236,9 +238,16 @@ def _create_views(con: duckdb.DuckDBPyConnection, min_n: int, serving: Path) -> 
 
 
 @contextlib.contextmanager
-def open_published(serving: Path, min_n: int) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The serving warehouse as publications may read it (see the module docstring)."""
-    con = duckdb.connect()
+def open_published(
+    serving: Path,
+    min_n: int,
+    settings: Settings | None = None,
+    *,
+    config: Mapping[str, str] | None = None,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The serving warehouse as publications may read it (see the module docstring), in a database
+    with DuckDB's resources of ``settings`` (or ``config``; core.duck)."""
+    con = duck.connect(settings=settings, config=config)
     try:
         attach_published(con, serving, min_n)
         yield con

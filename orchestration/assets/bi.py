@@ -11,7 +11,7 @@ datapackage.json), both only from a serving warehouse that carries a passed audi
 
 import dagster as dg
 
-from core import progress
+from core import duck, progress
 from orchestration.assets.publication import list_year_partitions
 from orchestration.dbt_project import prepare_manifest
 from orchestration.resources import EduqResource
@@ -48,6 +48,7 @@ def postgres_marts(context: dg.AssetExecutionContext, eduq: EduqResource):
             prepare_manifest(),
             bi_role=settings.pg_bi_role,
             small_number_min=settings.small_number_min,
+            duckdb_config=duck.resources(settings),
         )
     except PostgresUnavailable as exc:
         # BI tools keep the marts they have; the run (and the list's publication) goes on

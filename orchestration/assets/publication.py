@@ -14,9 +14,8 @@
 import datetime as dt
 
 import dagster as dg
-import duckdb
 
-from core import progress
+from core import duck, progress
 from core.settings import Settings
 from gate.audit import CheckOutcome, audit_dir, run_audit
 from gate.baseline import carry_over
@@ -165,7 +164,7 @@ def build_publication_assets(dbt_asset_keys: set[dg.AssetKey]) -> list[dg.Assets
         settings = eduq.settings()
         progress.stage("promote the audited warehouse to serving")
         promotion = promote(settings)
-        with duckdb.connect(str(settings.serving_db), read_only=True) as con:
+        with duck.connect(settings.serving_db, settings, read_only=True) as con:
             years = [str(y) for y in computed_list_years(con)]
         new = [
             y

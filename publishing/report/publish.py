@@ -102,7 +102,7 @@ def open_serving(
         raise PublicationRefused(
             f"no serving warehouse at {serving}: run `eduq run` first. Nothing was published."
         )
-    return open_published(serving, settings.small_number_min)
+    return open_published(serving, settings.small_number_min, settings)
 
 
 def require_audited(con: duckdb.DuckDBPyConnection, serving: Path) -> Gate:

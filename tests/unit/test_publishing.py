@@ -692,7 +692,7 @@ def test_what_the_audit_reads_beside_its_checks_starts_after_the_build_and_only_
         return real_hash(path)
 
     def counting_export(source, target, *args, **kwargs):
-        exports.append(kwargs.get("threads"))
+        exports.append((kwargs.get("config") or {}).get("threads"))
         return real_export(source, target, *args, **kwargs)
 
     monkeypatch.setattr(audit_module, "sha256_file", counting_hash)
@@ -701,7 +701,7 @@ def test_what_the_audit_reads_beside_its_checks_starts_after_the_build_and_only_
     start_alongside(settings, "build-a1")
     record = run_audit(settings, "build-a1", [], prepare_promotion=True)
     assert record.passed and len(hashed) == 1 and len(exports) == 1
-    assert exports == [max(1, settings.duckdb_threads - 1)]
+    assert exports == [str(max(1, settings.duckdb_threads - 1))]
     assert record.candidate_sha256 == sha256_file(settings.candidate_db)
     assert record.candidate_identity == file_identity(settings.candidate_db)
     assert promote_module.prepared_export_path(settings, record.candidate_identity).exists()
@@ -718,6 +718,7 @@ def test_what_the_audit_reads_beside_its_checks_starts_after_the_build_and_only_
     assert record.candidate_identity == file_identity(settings.candidate_db)
     promote(settings)
     assert len(exports) == 3  # the export of the state it audited
+    assert exports[1:] == [str(max(1, settings.duckdb_threads - 1))] * 2
     query = "select * from marts.fct_shnor_list order by all"
     with duckdb.connect(str(settings.candidate_db), read_only=True) as con:
         audited = con.execute(query).fetchall()
@@ -732,6 +733,60 @@ def test_what_the_audit_reads_beside_its_checks_starts_after_the_build_and_only_
     run_audit(settings, "build-a5", [], prepare_promotion=False)
     assert len(hashed) == 6
     assert not list(settings.serving_db.parent.glob("*.prepared-*"))
+
+
+def test_every_duckdb_database_of_the_audit_promotion_and_publication_has_the_settings_resources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """EDUQ_DUCKDB_MEMORY_LIMIT, _THREADS and _TEMP_DIR hold for every DuckDB database the audit,
+    the promotion, the list's publication and `eduq sql` open — the warehouse files and the
+    in-memory databases that attach them (core.duck) — not only for the load and dbt; the serving
+    export prepared beside the audit leaves one thread of them to the Python beside it."""
+    import gate.audit as audit_module
+    from gate.audit import run_audit
+    from orchestration.cli import main
+
+    spill = tmp_path / "spill"
+    monkeypatch.setenv("EDUQ_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("EDUQ_TODAY", "2025-09-01")
+    monkeypatch.setenv("EDUQ_DUCKDB_MEMORY_LIMIT", "777MB")
+    monkeypatch.setenv("EDUQ_DUCKDB_THREADS", "2")
+    monkeypatch.setenv("EDUQ_DUCKDB_TEMP_DIR", str(spill))
+    monkeypatch.delenv("EDUQ_METHODOLOGY_PROFILE", raising=False)
+    settings = load_settings()
+    settings.ensure_dirs()
+    write_candidate(settings, LISTED)
+    monkeypatch.setattr(audit_module, "gx_outcomes", lambda *args, **kwargs: [])
+    monkeypatch.setattr(audit_module, "dbt_outcomes", lambda *args, **kwargs: [])
+    real_connect = duckdb.connect
+    with real_connect(config={"memory_limit": "777MB"}) as con:
+        limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    opened: list[tuple[str, tuple]] = []
+
+    def recording_connect(database=":memory:", read_only=False, config=None, **kwargs):
+        con = real_connect(database, read_only=read_only, config=config or {}, **kwargs)
+        opened.append(
+            (
+                Path(str(database)).name,
+                con.execute(
+                    "select current_setting('memory_limit'), current_setting('threads'), "
+                    "current_setting('temp_directory')"
+                ).fetchall()[0],
+            )
+        )
+        return con
+
+    monkeypatch.setattr(duckdb, "connect", recording_connect)
+    assert run_audit(settings, "build-r1", [], prepare_promotion=True).passed
+    promote(settings)
+    assert publish_list(settings, 2025).version == 1
+    assert main(["sql", "select count(*) from marts.fct_shnor_list"]) == 0
+    capsys.readouterr()
+    names = {name for name, _ in opened}
+    assert {"candidate.duckdb", "serving.duckdb", ":memory:"} <= names, names
+    export = (limit, 1, str(spill))  # the serving export prepared beside the audit
+    assert opened.count((":memory:", export)) == 1, opened
+    assert all(got in ((limit, 2, str(spill)), export) for _, got in opened), opened
 
 
 def test_a_candidate_with_changes_in_its_write_ahead_log_is_not_promoted(

@@ -57,6 +57,34 @@ def test_the_settings_reach_duckdb_and_dbt(home: Path, monkeypatch: pytest.Monke
     assert args[args.index("--threads") + 1] == "1"
 
 
+def test_a_connection_of_the_pipeline_has_the_settings_and_one_configuration_per_file(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """core.duck.connect: the settings' memory limit, threads and spill folder (made with its
+    parents); threads of their own only for an in-memory database (DuckDB refuses a second
+    connection to an open file with another configuration)."""
+    import duckdb
+
+    from core import duck
+
+    monkeypatch.setenv("EDUQ_DUCKDB_MEMORY_LIMIT", "1GB")
+    monkeypatch.setenv("EDUQ_DUCKDB_THREADS", "2")
+    monkeypatch.setenv("EDUQ_DUCKDB_TEMP_DIR", str(home / "deep" / "spill"))
+    settings = load_settings()
+    query = "select current_setting('threads'), current_setting('temp_directory')"
+    with duck.connect(settings=settings, threads=0) as con:
+        assert con.execute(query).fetchall() == [(1, str(home / "deep" / "spill"))]
+    assert (home / "deep" / "spill").is_dir()
+    db = home / "w.duckdb"
+    with duck.connect(db, settings) as first, duck.connect(db, settings) as second:
+        assert first.execute(query).fetchall() == second.execute(query).fetchall()
+        with pytest.raises(duckdb.ConnectionException, match="different configuration"):
+            duckdb.connect(str(db))
+    with pytest.raises(ValueError, match="in-memory"):
+        duck.connect(db, settings, threads=1)
+    assert duck.resources(None) == {}
+
+
 @pytest.mark.parametrize("name", ["EDUQ_DUCKDB_THREADS", "EDUQ_DBT_THREADS", "EDUQ_LOAD_WORKERS"])
 def test_a_bad_number_is_a_clear_error(
     home: Path, monkeypatch: pytest.MonkeyPatch, name: str
