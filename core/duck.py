@@ -3,10 +3,18 @@
 Every DuckDB database the pipeline opens — the warehouse files and the in-memory ones that attach
 them (the serving export, the promotion, the publications) — gets ``EDUQ_DUCKDB_MEMORY_LIMIT``,
 ``EDUQ_DUCKDB_THREADS`` and ``EDUQ_DUCKDB_TEMP_DIR`` (:meth:`core.settings.Settings.duckdb_config`).
-One process must open a file with one configuration: DuckDB refuses a second connection to a file
-that is open with another («Can't open a connection to same database file with a different
-configuration»), so every connection to a warehouse file goes through :func:`connect` with the same
-settings. ``threads`` is for in-memory databases only (a file's connections share one instance)."""
+The limit is each database's: two open at once (the audit's and the serving export beside it) may
+each use it.
+
+One process opens a file with one configuration: DuckDB refuses a second connection to a file that
+is open with another («Can't open a connection to same database file with a different
+configuration»; no configuration at all is another one). So the pipeline's connections to a
+warehouse file go through :func:`connect` with the same settings; the two that differ are dbt's
+(profiles.yml adds its checkpoint options; orchestration.dbt_build releases it before the audit
+opens the candidate) and `eduq sql`'s (read-only options, in its own process). ``threads`` is for
+in-memory databases only (a file's connections share one instance). The spill folder is not made
+here: DuckDB makes it when it first spills (the load and the night make it with the warehouse);
+a command that writes nothing (`eduq check-files`) leaves no folder behind."""
 
 from __future__ import annotations
 
@@ -35,16 +43,15 @@ def connect(
     threads: int | None = None,
     config: Mapping[str, str] | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """A connection to ``database`` (None: a new in-memory database) with the resources of
-    ``settings`` (or ``config`` as it is, e.g. another process's :func:`resources`)."""
-    if threads is not None and database is not None:
+    """A connection to ``database`` (None or ``:memory:``: a new in-memory database) with the
+    resources of ``settings`` (or ``config`` as it is, e.g. :func:`resources` with options of its
+    own)."""
+    in_memory = database is None or str(database) == ":memory:"
+    if threads is not None and not in_memory:
         raise ValueError("threads are set for an in-memory database only")
+    if config is not None and (settings is not None or threads is not None):
+        raise ValueError("give the settings (and threads) or a configuration, not both")
     chosen = dict(config) if config is not None else resources(settings, threads)
-    if "temp_directory" in chosen:
-        try:  # DuckDB makes the folder itself when it first spills, but not its parents
-            Path(chosen["temp_directory"]).mkdir(parents=True, exist_ok=True)
-        except OSError:
-            pass  # (a read-only home: the connection only fails if it has to spill)
     return duckdb.connect(
-        ":memory:" if database is None else str(database), read_only=read_only, config=chosen
+        ":memory:" if in_memory else str(database), read_only=read_only, config=chosen
     )

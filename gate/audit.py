@@ -156,7 +156,7 @@ def audit_dir(settings: Settings, build_id: str) -> Path:
     return audit_root(settings) / build_id
 
 
-def checkpoint(db: Path, settings: Settings | None = None) -> None:
+def checkpoint(db: Path, settings: Settings) -> None:
     """Fold the write-ahead log into the file so that its bytes are the whole state."""
     with duck.connect(db, settings) as con:
         con.execute("checkpoint")

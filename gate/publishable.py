@@ -101,7 +101,7 @@ def require_publishable(con: duckdb.DuckDBPyConnection, list_year: int) -> ListY
     return year
 
 
-def open_serving(serving: Path, settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
+def open_serving(serving: Path, settings: Settings) -> duckdb.DuckDBPyConnection:
     """The serving warehouse opened read-only for a publication (with DuckDB's resources of
     ``settings``, core.duck). A file DuckDB cannot open at all (truncated, random bytes) is refused
     as damaged when promotion recorded another hash."""

@@ -94,6 +94,8 @@ def connect(
     """A connection to a warehouse file, with DuckDB's memory limit, threads and spill folder of
     ``settings`` (DuckDB's own defaults without them)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if settings is not None:
+        settings.spill_dir.mkdir(parents=True, exist_ok=True)
     if not read_only and not path.exists():
         _create_empty(path)
     return duck.connect(path, settings, read_only=read_only)

@@ -18,8 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
+from core import duck
 from core.dbt_manifest import target_lock
 from core.errors import EduqError
 from core.settings import Settings
@@ -83,7 +82,7 @@ def build_docs(settings: Settings) -> DocsSite:
             raise DocsFailed(
                 f"dbt docs generate failed:\n{(done.stdout + done.stderr).strip()[-2000:]}"
             )
-        with duckdb.connect(str(copy), read_only=True) as con:
+        with duck.connect(copy, settings, read_only=True) as con:
             marts = read_marts(con, site / "manifest.json")
     finally:
         copy.unlink(missing_ok=True)

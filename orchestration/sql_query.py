@@ -49,7 +49,7 @@ def check_read_only(query: str) -> int:
     return len(statements)
 
 
-def connect_read_only(path: Path, settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
+def connect_read_only(path: Path, settings: Settings) -> duckdb.DuckDBPyConnection:
     """The serving warehouse opened read-only, without file-system access or extensions, with
     DuckDB's resources of ``settings`` (core.duck: an analyst's query spills beyond the memory
     limit instead of taking the machine)."""

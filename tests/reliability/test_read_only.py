@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from core.files import sha256_file
+from core.settings import load_settings
 from orchestration.cli import main
 from orchestration.sql_query import WritingStatementRefused, check_read_only, connect_read_only
 
@@ -76,7 +77,7 @@ def test_eduq_sql_runs_reading_statements(query: str, serving: Path) -> None:
 def test_a_read_only_connection_cannot_write(serving: Path, tmp_path: Path) -> None:
     """Even past the statement check (a BI tool's own SQL), the connection refuses to write."""
     before = sha256_file(serving)
-    with connect_read_only(serving) as con:
+    with connect_read_only(serving, load_settings()) as con:
         for statement in (
             "insert into marts.t values ('sch2', 2)",
             "create table marts.x as select 1",

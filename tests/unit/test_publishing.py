@@ -746,7 +746,7 @@ def test_every_duckdb_database_of_the_audit_promotion_and_publication_has_the_se
     from gate.audit import run_audit
     from orchestration.cli import main
 
-    spill = tmp_path / "spill"
+    spill = (tmp_path / "spill").resolve()  # (the settings resolve it)
     monkeypatch.setenv("EDUQ_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("EDUQ_TODAY", "2025-09-01")
     monkeypatch.setenv("EDUQ_DUCKDB_MEMORY_LIMIT", "777MB")

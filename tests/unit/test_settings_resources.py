@@ -60,28 +60,34 @@ def test_the_settings_reach_duckdb_and_dbt(home: Path, monkeypatch: pytest.Monke
 def test_a_connection_of_the_pipeline_has_the_settings_and_one_configuration_per_file(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """core.duck.connect: the settings' memory limit, threads and spill folder (made with its
-    parents); threads of their own only for an in-memory database (DuckDB refuses a second
-    connection to an open file with another configuration)."""
+    """core.duck.connect: the settings' memory limit, threads and spill folder (not made: DuckDB
+    makes it when it spills); threads of their own only for an in-memory database (DuckDB refuses
+    a second connection to an open file with another configuration)."""
     import duckdb
 
     from core import duck
 
+    spill = (home / "deep" / "spill").resolve()
     monkeypatch.setenv("EDUQ_DUCKDB_MEMORY_LIMIT", "1GB")
     monkeypatch.setenv("EDUQ_DUCKDB_THREADS", "2")
-    monkeypatch.setenv("EDUQ_DUCKDB_TEMP_DIR", str(home / "deep" / "spill"))
+    monkeypatch.setenv("EDUQ_DUCKDB_TEMP_DIR", str(spill))
     settings = load_settings()
     query = "select current_setting('threads'), current_setting('temp_directory')"
-    with duck.connect(settings=settings, threads=0) as con:
-        assert con.execute(query).fetchall() == [(1, str(home / "deep" / "spill"))]
-    assert (home / "deep" / "spill").is_dir()
+    for memory in (None, ":memory:"):
+        with duck.connect(memory, settings=settings, threads=0) as con:
+            assert con.execute(query).fetchall() == [(1, str(spill))]
+    assert not spill.exists()
     db = home / "w.duckdb"
     with duck.connect(db, settings) as first, duck.connect(db, settings) as second:
-        assert first.execute(query).fetchall() == second.execute(query).fetchall()
+        assert (
+            first.execute(query).fetchall() == second.execute(query).fetchall() == [(2, str(spill))]
+        )
         with pytest.raises(duckdb.ConnectionException, match="different configuration"):
             duckdb.connect(str(db))
     with pytest.raises(ValueError, match="in-memory"):
         duck.connect(db, settings, threads=1)
+    with pytest.raises(ValueError, match="not both"):
+        duck.connect(settings=settings, config={"threads": "1"})
     assert duck.resources(None) == {}
 
 
