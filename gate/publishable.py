@@ -101,10 +101,11 @@ def require_publishable(con: duckdb.DuckDBPyConnection, list_year: int) -> ListY
     return year
 
 
-def open_serving(serving: Path, settings: Settings) -> duckdb.DuckDBPyConnection:
-    """The serving warehouse opened read-only for a publication (with DuckDB's resources of
-    ``settings``, core.duck). A file DuckDB cannot open at all (truncated, random bytes) is refused
-    as damaged when promotion recorded another hash."""
+def open_serving(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """The serving warehouse of ``settings`` opened read-only for a publication (with DuckDB's
+    resources of ``settings``, core.duck). A file DuckDB cannot open at all (truncated, random
+    bytes) is refused as damaged when promotion recorded another hash."""
+    serving = settings.serving_db
     try:
         return duck.connect(serving, settings, read_only=True)
     except duckdb.Error as exc:

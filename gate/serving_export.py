@@ -125,7 +125,7 @@ def _export(
     previous: PreviousExport | None,
     config: Mapping[str, str] | None = None,
 ) -> ExportResult:
-    con = duck.connect(config=config or {})
+    con = duck.connect(config=config)
     try:
         if previous is not None:
             if previous.path.with_name(previous.path.name + ".wal").exists():

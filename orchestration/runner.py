@@ -307,9 +307,8 @@ def _publish(
             f"no serving warehouse at {settings.serving_db}: run `eduq run` first. "
             "Nothing was published."
         )
-    with open_serving(
-        settings.serving_db, settings
-    ) as con:  # a file DuckDB cannot open: refused as damaged
+    # a file DuckDB cannot open: refused as damaged
+    with open_serving(settings) as con:
         try:
             require_publishable(con, list_year)
         except duckdb.Error as exc:  # a damaged file may open and fail on its first read

@@ -736,7 +736,10 @@ def test_what_the_audit_reads_beside_its_checks_starts_after_the_build_and_only_
 
 
 def test_every_duckdb_database_of_the_audit_promotion_and_publication_has_the_settings_resources(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
 ) -> None:
     """EDUQ_DUCKDB_MEMORY_LIMIT, _THREADS and _TEMP_DIR hold for every DuckDB database the audit,
     the promotion, the list's publication and `eduq sql` open — the warehouse files and the
@@ -747,15 +750,10 @@ def test_every_duckdb_database_of_the_audit_promotion_and_publication_has_the_se
     from orchestration.cli import main
 
     spill = (tmp_path / "spill").resolve()  # (the settings resolve it)
-    monkeypatch.setenv("EDUQ_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("EDUQ_TODAY", "2025-09-01")
     monkeypatch.setenv("EDUQ_DUCKDB_MEMORY_LIMIT", "777MB")
     monkeypatch.setenv("EDUQ_DUCKDB_THREADS", "2")
     monkeypatch.setenv("EDUQ_DUCKDB_TEMP_DIR", str(spill))
-    monkeypatch.delenv("EDUQ_METHODOLOGY_PROFILE", raising=False)
-    settings = load_settings()
-    settings.ensure_dirs()
-    write_candidate(settings, LISTED)
+    settings = load_settings()  # the fixture's home and candidate, with these resources
     monkeypatch.setattr(audit_module, "gx_outcomes", lambda *args, **kwargs: [])
     monkeypatch.setattr(audit_module, "dbt_outcomes", lambda *args, **kwargs: [])
     real_connect = duckdb.connect
