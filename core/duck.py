@@ -55,3 +55,13 @@ def connect(
     return duckdb.connect(
         ":memory:" if in_memory else str(database), read_only=read_only, config=chosen
     )
+
+
+def quote_identifier(name: str) -> str:
+    """``name`` as a quoted SQL identifier (a double quote in it doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """``text`` as an SQL string literal (a single quote in it doubled)."""
+    return "'" + text.replace("'", "''") + "'"

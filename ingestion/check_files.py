@@ -130,8 +130,7 @@ def _without_name(message: str, name: str) -> str:
 def _attach_warehouse(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
     """Copy what the loader reads of an existing warehouse into the scratch database: the codes
     of the registry, crosswalk and successors, and the log of loaded files (duplicates)."""
-    literal = "'" + str(warehouse).replace("'", "''") + "'"
-    con.execute(f"attach {literal} as warehouse (read_only)")
+    con.execute(f"attach {duck.quote_literal(str(warehouse))} as warehouse (read_only)")
     con.execute("begin transaction")
     try:
         have = {}

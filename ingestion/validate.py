@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from core.duck import quote_identifier as _ident
+from core.duck import quote_literal as _q
 from ingestion.contract import Column, Contract, normalise_label
 from ingestion.readers import FileLayout, StagedFile, column_letter
 
@@ -55,16 +57,8 @@ ROW_LEVEL = "*"  # column_name of a reason about the whole row
 PART = 10**12
 
 
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _list(words: Iterable[str]) -> str:
     return ", ".join(_q(w) for w in words)
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def text_expr(raw: str) -> str:

@@ -24,9 +24,11 @@ from core.settings import Settings
 from orchestration.dbt_project import (
     MANIFEST,
     TARGET_DIR,
+    TELEMETRY_OFF,
     apply_env,
     cli_args,
     dbt_env,
+    environment,
     manifest_fingerprint,
     manifest_object,
     parsed_fingerprint,
@@ -212,27 +214,29 @@ def run_build(
         if on_node is not None:
             on_node(item)
 
-    apply_env(dbt_env(settings))
+    apply_env(TELEMETRY_OFF)  # for good (dbt's later parses of this process too)
     started = time.perf_counter()
-    try:
-        # the file log at warn: at debug dbt wrote ~40 lines per node through one locked handler
-        # (5% of a demo build); run_results.json holds every node's result and message
-        args = [
-            *build_args(settings, select, judged_up_to_file),
-            "--quiet",
-            "--log-level-file",
-            "warn",
-            "--no-write-json",  # written below (_write_artifacts)
-        ]
-        # the build's files are written in place: their readers (the audit) take the shared lock
-        with target_lock(target, exclusive=True):
-            result = dbtRunner(manifest=manifest, callbacks=[callback]).invoke(
-                [*args, *cli_args(target)]
-            )
-            if result.exception is None:
-                _write_artifacts(result.result, manifest, target)
-    finally:
-        release_connections()
+    # the candidate and the DuckDB settings of this home for the build only
+    with environment(dbt_env(settings)):
+        try:
+            # the file log at warn: at debug dbt wrote ~40 lines per node through one locked handler
+            # (5% of a demo build); run_results.json holds every node's result and message
+            args = [
+                *build_args(settings, select, judged_up_to_file),
+                "--quiet",
+                "--log-level-file",
+                "warn",
+                "--no-write-json",  # written below (_write_artifacts)
+            ]
+            # the build's files are written in place: their readers (the audit) take the shared lock
+            with target_lock(target, exclusive=True):
+                result = dbtRunner(manifest=manifest, callbacks=[callback]).invoke(
+                    [*args, *cli_args(target)]
+                )
+                if result.exception is None:
+                    _write_artifacts(result.result, manifest, target)
+        finally:
+            release_connections()
     build.seconds = time.perf_counter() - started
     if result.exception is not None or not build.run_results.exists():
         # dbt's message spans lines (Runtime Error / the database's error): keep all of it on one line
@@ -315,7 +319,7 @@ def release_connections() -> None:
     from dbt.adapters.factory import reset_adapters
 
     reset_adapters()
-    environment = DuckDBConnectionManager._ENV  # dbt-duckdb keeps it at class level
-    if environment is not None:
-        environment.close()
+    adapter_env = DuckDBConnectionManager._ENV  # dbt-duckdb keeps it at class level
+    if adapter_env is not None:
+        adapter_env.close()
     DuckDBConnectionManager.close_all_connections()

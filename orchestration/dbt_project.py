@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,25 @@ def dbt_env(settings: Settings) -> dict[str, str]:
 def apply_env(env: Mapping[str, str]) -> None:
     """dbt runs in this process and reads its profile from the environment when it is invoked."""
     os.environ.update(env)
+
+
+@contextmanager
+def environment(env: Mapping[str, str]) -> Iterator[None]:
+    """``env`` in this process's environment for the block (dbt reads its profile from it when it
+    is invoked), and the environment as it was after it: the candidate and the DuckDB settings of
+    one home are not left to whatever reads the environment later in the process (the settings of
+    another home in the Dagster code server or a test process: its spill folder would be this
+    home's)."""
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def cli_args(target_dir: Path = TARGET_DIR) -> list[str]:

@@ -36,6 +36,7 @@ from urllib.parse import quote
 import duckdb
 import pyarrow.csv as pacsv
 
+from core.duck import quote_identifier
 from core.settings import DEFAULT_SMALL_NUMBER_MIN, Settings
 from gate.promote import ServingAudit, serving_audit
 from publishing.errors import PublicationRefused, PublishingError
@@ -193,7 +194,7 @@ def pg_type(duckdb_type: str) -> str:
 
 
 def select_expression(column: str, duckdb_type: str) -> str:
-    quoted = '"' + column.replace('"', '""') + '"'
+    quoted = quote_identifier(column)
     if duckdb_type in PG_TYPES or DECIMAL.match(duckdb_type):
         return quoted
     return f"cast({quoted} as varchar) as {quoted}"

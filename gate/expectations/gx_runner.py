@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from core.duck import quote_identifier, quote_literal
 from gate.expectations.check import (
     Catalog,
     Check,
@@ -481,10 +482,6 @@ CHECKED = "__eduq_checked"
 REGEX_MISSES = "__eduq_regex_misses"
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _no_suspects(check: Check, frame: pd.DataFrame, rows_checked: int) -> CheckResult:
     outcomes = tuple(
         ExpectationOutcome(expectation=e.describe(), success=True, unexpected_count=0)
@@ -526,7 +523,7 @@ def _note_regex_misses(con: duckdb.DuckDBPyConnection, check: Check) -> None:
     con.execute(f"create or replace temp table {REGEX_MISSES} (expectation integer, value varchar)")
     for index, expectation in regexes:
         pattern = re.compile(expectation.kwargs["regex"])
-        column = _quoted(expectation.kwargs["column"])
+        column = quote_identifier(expectation.kwargs["column"])
         values = con.execute(
             f"select distinct {column} from {CHECKED} where {column} is not null"
         ).fetchall()
@@ -567,7 +564,7 @@ def suspect_query(check: Check, sql: str, types: dict[str, Any]) -> str | None:
     kept rows as it would the whole result."""
 
     def col(name: Any) -> str | None:
-        return _quoted(name) if isinstance(name, str) and name in types else None
+        return quote_identifier(name) if isinstance(name, str) and name in types else None
 
     def is_float(name: str) -> bool:
         return str(types[name]).upper() in _FLOATS
@@ -582,7 +579,7 @@ def suspect_query(check: Check, sql: str, types: dict[str, Any]) -> str | None:
         if isinstance(value, int | float):
             return repr(value)
         if isinstance(value, str):
-            return "'" + value.replace("'", "''") + "'"
+            return quote_literal(value)
         return None
 
     conditions: list[str] = []

@@ -14,12 +14,14 @@ candidate written since its audit) a night builds everything."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from types import SimpleNamespace
 
 import duckdb
 import pytest
 
+from core.settings import load_settings
 from gate import baseline
 from gate.audit import read_record
 from tests.dbt_inprocess import build_models
@@ -71,7 +73,9 @@ def night(small_region, tmp_path_factory):
 
         monkeypatch.setattr(audit_module, "start_alongside", recording_start)
         monkeypatch.setattr(audit_module, "_audit", recording_audit)
+        environment_before = _dbt_environment()
         summary = run_pipeline(settings, instance=small_region.instance)
+        environment_after = _dbt_environment()
         monkeypatch.setattr(audit_module, "start_alongside", start_alongside)
         monkeypatch.setattr(audit_module, "_audit", real_audit)
         yield SimpleNamespace(
@@ -87,9 +91,25 @@ def night(small_region, tmp_path_factory):
             surveyed=surveyed,
             year_records_before=year_records_before,
             year_records_after=_year_records(settings.candidate_db),
+            environment_before=environment_before,
+            environment_after=environment_after,
         )
     finally:
         monkeypatch.undo()
+
+
+def _dbt_environment() -> dict[str, str | None]:
+    from orchestration.dbt_project import dbt_env
+
+    return {name: os.environ.get(name) for name in dbt_env(load_settings())}
+
+
+def test_the_night_leaves_the_process_environment_as_it_found_it(night) -> None:
+    """dbt reads the candidate and DuckDB's settings from the environment: they are set for the
+    build only, so that a later home of the same process (the Dagster code server, a test process)
+    is not given this home's candidate or spill folder."""
+    assert night.environment_after == night.environment_before
+    assert night.environment_after["EDUQ_DUCKDB_TEMP_DIR"] != str(night.settings.spill_dir)
 
 
 def test_the_audit_takes_the_hash_and_export_the_dbt_step_started_when_its_build_ended(

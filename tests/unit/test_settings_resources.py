@@ -172,3 +172,40 @@ def test_a_loads_checkpoint_leaves_the_raw_row_groups_as_written(home: Path, loa
         assert after == [122880, 77120, 30000, 20000]
     else:  # DuckDB's default: the two partly filled row groups became one
         assert after == [122880, 107120, 20000]
+
+
+def test_dbts_environment_is_set_for_the_block_and_restored_after_it(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """orchestration.dbt_project.environment: what run_build gives dbt holds inside the block only,
+    also when the block fails; a variable set before keeps its value, one unset before is unset."""
+    import os
+
+    from orchestration.dbt_project import environment
+
+    monkeypatch.setenv("EDUQ_DUCKDB_THREADS", "3")
+    monkeypatch.delenv("EDUQ_DBT_DB_PATH", raising=False)
+    env = dbt_env(load_settings())
+    env["EDUQ_DUCKDB_THREADS"] = "1"
+    with pytest.raises(RuntimeError), environment(env):
+        assert {name: os.environ.get(name) for name in env} == env
+        raise RuntimeError("the build failed")
+    assert os.environ["EDUQ_DUCKDB_THREADS"] == "3"
+    assert "EDUQ_DBT_DB_PATH" not in os.environ
+    assert "EDUQ_DUCKDB_TEMP_DIR" not in os.environ
+
+
+def test_quoted_names_and_text_read_back_as_they_were() -> None:
+    """core.duck.quote_identifier / quote_literal (the one pair every generated statement uses):
+    quotes, Cyrillic and spaces in a name or a text come back from DuckDB unchanged."""
+    from core import duck
+
+    names = ['plain', 'with "quotes"', "Код ОО", 'a""b', "it's"]
+    texts = ["it's", "''", 'say "hi"', "МБОУ «Школа № 1»", ""]
+    with duck.connect() as con:
+        columns = ", ".join(f"{duck.quote_identifier(n)} varchar" for n in names)
+        con.execute(f"create table t ({columns})")
+        assert [c[0] for c in con.execute("describe t").fetchall()] == names
+        values = ", ".join(duck.quote_literal(t) for t in texts)
+        con.execute(f"insert into t values ({values})")
+        assert con.execute("select * from t").fetchall() == [tuple(texts)]
