@@ -200,7 +200,7 @@ def test_quoted_names_and_text_read_back_as_they_were() -> None:
     quotes, Cyrillic and spaces in a name or a text come back from DuckDB unchanged."""
     from core import duck
 
-    names = ['plain', 'with "quotes"', "Код ОО", 'a""b', "it's"]
+    names = ["plain", 'with "quotes"', "Код ОО", 'a""b', "it's"]
     texts = ["it's", "''", 'say "hi"', "МБОУ «Школа № 1»", ""]
     with duck.connect() as con:
         columns = ", ".join(f"{duck.quote_identifier(n)} varchar" for n in names)
