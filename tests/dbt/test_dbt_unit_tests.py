@@ -9,7 +9,6 @@ unit tests in DAG order (data tests are left to the integration tests, which hav
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -148,21 +147,13 @@ def test_dbt_opens_the_warehouse_with_the_settings_of_eduq(
     )
     from dbt.cli.main import dbtRunner
 
+    from orchestration.dbt_project import environment
     from tests.dbt_inprocess import on_database, parsed_manifest
 
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        with on_database(db, unset=("EDUQ_METHODOLOGY_PROFILE",)):
-            shown = dbtRunner(manifest=parsed_manifest("fioko_2025")).invoke(
-                ["show", "--inline", query, *project_args(db.parent), "--quiet"]
-            )
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with environment(env), on_database(db, unset=("EDUQ_METHODOLOGY_PROFILE",)):
+        shown = dbtRunner(manifest=parsed_manifest("fioko_2025")).invoke(
+            ["show", "--inline", query, *project_args(db.parent), "--quiet"]
+        )
     assert shown.success, shown.exception
     (row,) = shown.result.results[0].agate_table.rows
     assert (row["m"], int(row["t"]), row["d"]) == ("667.5 MiB", 1, str(spill))
