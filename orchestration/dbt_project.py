@@ -60,7 +60,8 @@ def dbt_env(settings: Settings) -> dict[str, str]:
 
 
 def apply_env(env: Mapping[str, str]) -> None:
-    """dbt runs in this process and reads its profile from the environment when it is invoked."""
+    """``env`` in this process's environment for good (telemetry off: dbt reads it at every
+    invocation, a parse too); a build's candidate and DuckDB settings go in :func:`environment`."""
     os.environ.update(env)
 
 
@@ -72,8 +73,8 @@ def environment(env: Mapping[str, str]) -> Iterator[None]:
     another home in the Dagster code server or a test process: its spill folder would be this
     home's)."""
     saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
     try:
+        os.environ.update(env)
         yield
     finally:
         for name, value in saved.items():

@@ -99,9 +99,11 @@ def night(small_region, tmp_path_factory):
 
 
 def _dbt_environment() -> dict[str, str | None]:
-    from orchestration.dbt_project import dbt_env
+    """What a build gives dbt through the environment, but telemetry off (set for good)."""
+    from orchestration.dbt_project import TELEMETRY_OFF, dbt_env
 
-    return {name: os.environ.get(name) for name in dbt_env(load_settings())}
+    names = set(dbt_env(load_settings())) - set(TELEMETRY_OFF)
+    return {name: os.environ.get(name) for name in sorted(names)}
 
 
 def test_the_night_leaves_the_process_environment_as_it_found_it(night) -> None:
