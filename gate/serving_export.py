@@ -36,6 +36,8 @@ from pathlib import Path
 import duckdb
 
 from core import duck
+from core.duck import quote_identifier as _quote
+from core.duck import quote_literal as _literal
 from core.files import copy_hashing
 from gate.errors import GateError
 
@@ -125,13 +127,13 @@ def _export(
             if copy_hashing(previous.path, target_db) != previous.sha256:
                 raise OSError(f"{previous.path} is not the file expected (another SHA-256)")
             # an existing file keeps the storage version it was written in (the serving one)
-            con.execute(f"attach {duck.quote_literal(str(target_db))} as {TARGET}")
+            con.execute(f"attach {_literal(str(target_db))} as {TARGET}")
         else:
             con.execute(
-                f"attach {duck.quote_literal(str(target_db))} as {TARGET} "
-                f"(storage_version {duck.quote_literal(storage_version)})"
+                f"attach {_literal(str(target_db))} as {TARGET} "
+                f"(storage_version {_literal(storage_version)})"
             )
-        con.execute(f"attach {duck.quote_literal(str(source_db))} as {SOURCE} (read_only)")
+        con.execute(f"attach {_literal(str(source_db))} as {SOURCE} (read_only)")
         records = year_records(con, schemas, SOURCE)
         kept_years = _kept_years(records, previous.year_records) if previous is not None else {}
         con.execute(f"use {TARGET}")
@@ -174,14 +176,14 @@ def year_records(
             inner join duckdb_columns() as c
                 on c.database_name = t.database_name and c.schema_name = t.schema_name
                 and c.table_name = t.table_name and c.column_name = 'year'
-            where t.database_name = {duck.quote_literal(database)} and t.schema_name in ({_in(schemas)})
+            where t.database_name = {_literal(database)} and t.schema_name in ({_in(schemas)})
             order by 1, 2"""
     ).fetchall()
     records: dict[str, dict[int, str]] = {}
     for schema, table in found:
         rows = con.execute(
             f"""select year, input_fingerprint, cast(computed_at as varchar)
-                from {duck.quote_identifier(database)}.intermediate.{duck.quote_identifier(table + YEAR_RECORD_SUFFIX)}
+                from {_quote(database)}.intermediate.{_quote(table + YEAR_RECORD_SUFFIX)}
                 where year is not null"""
         ).fetchall()
         records[f"{schema}.{table}"] = {int(y): f"{fp}@{at}" for y, fp, at in rows}
@@ -206,23 +208,21 @@ def _clear_for_export(con: duckdb.DuckDBPyConnection, schemas: Sequence[str]) ->
         f"""select schema_name, view_name from duckdb_views()
             where database_name = '{TARGET}' and not internal"""
     ).fetchall():
-        con.execute(
-            f"drop view {TARGET}.{duck.quote_identifier(schema)}.{duck.quote_identifier(view)}"
-        )
+        con.execute(f"drop view {TARGET}.{_quote(schema)}.{_quote(view)}")
     for (schema,) in con.execute(
         f"""select schema_name from duckdb_schemas() where database_name = '{TARGET}'
             and not internal and schema_name not in ({_in(schemas)}, 'main')"""
     ).fetchall():
-        con.execute(f"drop schema {TARGET}.{duck.quote_identifier(schema)} cascade")
+        con.execute(f"drop schema {TARGET}.{_quote(schema)} cascade")
     for (table,) in con.execute(
         f"""select table_name from duckdb_tables()
             where database_name = '{TARGET}' and schema_name = 'main'"""
     ).fetchall():
-        con.execute(f"drop table {TARGET}.main.{duck.quote_identifier(table)}")
+        con.execute(f"drop table {TARGET}.main.{_quote(table)}")
 
 
 def _in(schemas: Sequence[str]) -> str:
-    return ", ".join(duck.quote_literal(s) for s in schemas)
+    return ", ".join(_literal(s) for s in schemas)
 
 
 def _copy_tables(
@@ -237,7 +237,7 @@ def _copy_tables(
     }
     for schema in schemas:
         if schema in present:
-            con.execute(f"create schema if not exists {TARGET}.{duck.quote_identifier(schema)}")
+            con.execute(f"create schema if not exists {TARGET}.{_quote(schema)}")
     rows = con.execute(
         f"""select schema_name, table_name, sql, comment from duckdb_tables()
             where database_name = '{SOURCE}' and schema_name in ({_in(schemas)})
@@ -252,12 +252,10 @@ def _copy_tables(
         ).fetchall()
     }
     for schema, table in sorted(set(existing) - {(r[0], r[1]) for r in rows}):
-        con.execute(
-            f"drop table {TARGET}.{duck.quote_identifier(schema)}.{duck.quote_identifier(table)}"
-        )
+        con.execute(f"drop table {TARGET}.{_quote(schema)}.{_quote(table)}")
     out, kept_rows = {}, {}
     for schema, table, ddl, comment in rows:
-        qualified = f"{duck.quote_identifier(schema)}.{duck.quote_identifier(table)}"
+        qualified = f"{_quote(schema)}.{_quote(table)}"
         years = kept_years.get(f"{schema}.{table}")
         if years and existing.get((schema, table)) == ddl:
             # the rows of the years recorded as before stay; the other years' are written again
@@ -280,7 +278,7 @@ def _copy_tables(
             f"insert into {TARGET}.{qualified} select * from {SOURCE}.{qualified}"
         ).fetchone()
         if comment:
-            con.execute(f"comment on table {TARGET}.{qualified} is {duck.quote_literal(comment)}")
+            con.execute(f"comment on table {TARGET}.{qualified} is {_literal(comment)}")
         columns = con.execute(
             """select column_name, comment from duckdb_columns()
                where database_name = ? and schema_name = ? and table_name = ? and comment is not null""",
@@ -288,7 +286,7 @@ def _copy_tables(
         ).fetchall()
         for column, text in columns:
             con.execute(
-                f"comment on column {TARGET}.{qualified}.{duck.quote_identifier(column)} is {duck.quote_literal(text)}"
+                f"comment on column {TARGET}.{qualified}.{_quote(column)} is {_literal(text)}"
             )
         out[f"{schema}.{table}"] = copied  # the rows the insert wrote
     return out, kept_rows
@@ -318,7 +316,7 @@ def _copy_views(
                 continue
             if comment:
                 con.execute(
-                    f"comment on view {TARGET}.{duck.quote_identifier(schema)}.{duck.quote_identifier(view)} is {duck.quote_literal(comment)}"
+                    f"comment on view {TARGET}.{_quote(schema)}.{_quote(view)} is {_literal(comment)}"
                 )
             created.append(f"{schema}.{view}")
         if len(left) == len(pending):

@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core import duck
+from core.duck import quote_identifier as _quote
 from core.settings import Settings
 from gate.publishable import require_intact
 from publishing.errors import PublicationRefused
@@ -79,7 +80,7 @@ class Protection:
 
 def is_small(count: str, min_n: int) -> str:
     """SQL: the count ``count`` is a small group (1 .. min_n − 1), never NULL."""
-    return f"coalesce({duck.quote_identifier(count)} between 1 and {int(min_n) - 1}, false)"
+    return f"coalesce({_quote(count)} between 1 and {int(min_n) - 1}, false)"
 
 
 def suppressed_when(counts: tuple[str, ...], min_n: int) -> str:
@@ -90,17 +91,17 @@ def projection(columns: list[tuple[str, str]], protection: Protection | None, mi
     """The select list of a published mart: ``columns`` (name, DuckDB type) with the rule applied to
     the protected ones, and the flag column (when the mart has protected columns)."""
     if protection is None:
-        return ", ".join(duck.quote_identifier(name) for name, _ in columns)
+        return ", ".join(_quote(name) for name, _ in columns)
     out = []
     for name, data_type in columns:
         counts = protection.columns.get(name)
         if not counts:
-            out.append(duck.quote_identifier(name))
+            out.append(_quote(name))
             continue
         hidden = duck.quote_literal(text_mark(min_n)) if data_type == "VARCHAR" else "null"
         out.append(
-            f"case when {suppressed_when(counts, min_n)} then {hidden} else {duck.quote_identifier(name)} end "
-            f"as {duck.quote_identifier(name)}"
+            f"case when {suppressed_when(counts, min_n)} then {hidden} else {_quote(name)} end "
+            f"as {_quote(name)}"
         )
     out.append(f"{suppressed_when(protection.counts, min_n)} as {FLAG_COLUMN}")
     return ", ".join(out)
@@ -110,7 +111,7 @@ def read_protections(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, 
     """The declaration of the warehouse attached as ``catalog``, by mart."""
     rows = con.execute(
         f"""select mart_name, column_name, list(count_column order by count_column)
-            from {duck.quote_identifier(catalog)}.reference.{PROTECTION_TABLE}
+            from {_quote(catalog)}.reference.{PROTECTION_TABLE}
             group by mart_name, column_name order by mart_name, column_name"""
     ).fetchall()
     by_mart: dict[str, dict[str, tuple[str, ...]]] = {}
@@ -151,7 +152,7 @@ def require_list_protected(con: duckdb.DuckDBPyConnection, catalog: str, min_n: 
     """The ШНОР list shows a procedure's failure share only for procedures with at least
     ``min_participants`` participants: that must not be a group smaller than ``min_n``."""
     found = con.execute(
-        f"select min(min_participants) from {duck.quote_identifier(catalog)}.marts.dim_methodology_profile"
+        f"select min(min_participants) from {_quote(catalog)}.marts.dim_methodology_profile"
     ).fetchone()[0]
     if found is not None and int(found) < min_n:
         raise PublicationRefused(
@@ -218,15 +219,15 @@ def _create_views(con: duckdb.DuckDBPyConnection, min_n: int, serving: Path) -> 
     schemas = sorted({s for s, _ in tables if s not in SKIPPED_SCHEMAS})
     for schema in schemas:
         if schema != "main":
-            con.execute(f"create schema {duck.quote_identifier(schema)}")
+            con.execute(f"create schema {_quote(schema)}")
     for (schema, table), columns in sorted(tables.items()):
         if schema in SKIPPED_SCHEMAS:
             continue
         rule = protections.get(table) if schema == "marts" else None
         con.execute(
-            f"create view {duck.quote_identifier(schema)}.{duck.quote_identifier(table)} as select "
+            f"create view {_quote(schema)}.{_quote(table)} as select "
             f"{projection(columns, rule, min_n)} "
-            f"from {SERVING_CATALOG}.{duck.quote_identifier(schema)}.{duck.quote_identifier(table)}"
+            f"from {SERVING_CATALOG}.{_quote(schema)}.{_quote(table)}"
         )
     con.execute(f"create table main.{RULES_TABLE} as select {int(min_n)} as small_number_min")
 
