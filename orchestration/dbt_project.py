@@ -70,8 +70,8 @@ def environment(env: Mapping[str, str]) -> Iterator[None]:
     """``env`` in this process's environment for the block (dbt reads its profile from it when it
     is invoked), and the environment as it was after it: the candidate and the DuckDB settings of
     one home are not left to whatever reads the environment later in the process (the settings of
-    another home in the Dagster code server or a test process: its spill folder would be this
-    home's)."""
+    another home loaded in the same process, e.g. a test process or a Python session calling the
+    runner: its spill folder would be this home's)."""
     saved = {name: os.environ.get(name) for name in env}
     try:
         os.environ.update(env)

@@ -108,8 +108,8 @@ def _dbt_environment() -> dict[str, str | None]:
 
 def test_the_night_leaves_the_process_environment_as_it_found_it(night) -> None:
     """dbt reads the candidate and DuckDB's settings from the environment: they are set for the
-    build only, so that a later home of the same process (the Dagster code server, a test process)
-    is not given this home's candidate or spill folder."""
+    build only, so that a later home of the same process (a test process, a Python session calling
+    the runner) is not given this home's candidate or spill folder."""
     assert night.environment_after == night.environment_before
     assert night.environment_after["EDUQ_DUCKDB_TEMP_DIR"] != str(night.settings.spill_dir)
 
