@@ -20,6 +20,7 @@ from typing import Any
 
 from core import progress
 from core.dbt_manifest import target_lock
+from core.environ import temporary_environment
 from core.settings import Settings
 from orchestration.dbt_project import (
     MANIFEST,
@@ -28,7 +29,6 @@ from orchestration.dbt_project import (
     apply_env,
     cli_args,
     dbt_env,
-    environment,
     manifest_fingerprint,
     manifest_object,
     parsed_fingerprint,
@@ -216,8 +216,11 @@ def run_build(
 
     apply_env(TELEMETRY_OFF)  # for good (dbt's later parses of this process too)
     started = time.perf_counter()
-    # the candidate and the DuckDB settings of this home for the build only
-    with environment(dbt_env(settings)):
+    # the candidate and the DuckDB settings of this home for the build only: not left to whatever
+    # reads the environment later in the process (the settings of another home loaded in the same
+    # process, e.g. a test process or a Python session calling the runner: its spill folder would
+    # be this home's)
+    with temporary_environment(dbt_env(settings)):
         try:
             # the file log at warn: at debug dbt wrote ~40 lines per node through one locked handler
             # (5% of a demo build); run_results.json holds every node's result and message

@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,27 +60,9 @@ def dbt_env(settings: Settings) -> dict[str, str]:
 
 def apply_env(env: Mapping[str, str]) -> None:
     """``env`` in this process's environment for good (telemetry off: dbt reads it at every
-    invocation, a parse too); a build's candidate and DuckDB settings go in :func:`environment`."""
+    invocation, a parse too); a build's candidate and DuckDB settings are set for the build only
+    (orchestration.dbt_build.run_build)."""
     os.environ.update(env)
-
-
-@contextmanager
-def environment(env: Mapping[str, str]) -> Iterator[None]:
-    """``env`` in this process's environment for the block (dbt reads its profile from it when it
-    is invoked), and the environment as it was after it: the candidate and the DuckDB settings of
-    one home are not left to whatever reads the environment later in the process (the settings of
-    another home loaded in the same process, e.g. a test process or a Python session calling the
-    runner: its spill folder would be this home's)."""
-    saved = {name: os.environ.get(name) for name in env}
-    try:
-        os.environ.update(env)
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def cli_args(target_dir: Path = TARGET_DIR) -> list[str]:

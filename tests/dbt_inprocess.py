@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
+from core.environ import temporary_environment
 from orchestration.dbt_project import DBT_PROJECT_DIR
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
@@ -60,20 +61,11 @@ def parsed_manifest(profile: str = "fioko_2025"):
 def on_database(db: Path, unset: tuple[str, ...] = ()) -> Iterator[None]:
     """dbt invoked in this process inside the block works on ``db`` (with the environment variables
     ``unset`` unset); its connections are closed and the environment restored after it."""
-    names = ("EDUQ_DBT_DB_PATH", *unset)
-    saved = {name: os.environ.get(name) for name in names}
-    for name in unset:
-        os.environ.pop(name, None)
-    os.environ["EDUQ_DBT_DB_PATH"] = str(db)
-    try:
-        yield
-    finally:
-        release_connections()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with temporary_environment({"EDUQ_DBT_DB_PATH": str(db)}, unset=unset):
+        try:
+            yield
+        finally:
+            release_connections()
 
 
 def build_models(db: Path, work: Path, profile: str = "fioko_2025") -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
-import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from core.environ import temporary_environment
 from publishing.report import charts
 from publishing.report.content import INT, SHARE, Chart, Document, Paragraph, Table
 from publishing.xlsx import normalise_zip
@@ -284,17 +284,9 @@ class _Obj:
 def fixed_font_timestamp(moment: dt.date | None) -> Iterator[None]:
     """fontTools stamps a subset font with the current time unless SOURCE_DATE_EPOCH is set; set it
     to the document's date for the duration of the rendering."""
-    name = "SOURCE_DATE_EPOCH"
-    saved = os.environ.get(name)
     epoch = dt.datetime.combine(moment or dt.date(2000, 1, 1), dt.time(0, 0), dt.UTC)
-    os.environ[name] = str(int(epoch.timestamp()))
-    try:
+    with temporary_environment({"SOURCE_DATE_EPOCH": str(int(epoch.timestamp()))}):
         yield
-    finally:
-        if saved is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = saved
 
 
 # WeasyPrint's default style sheet gives every element of the page five pseudo-elements of footnotes

@@ -147,10 +147,10 @@ def test_dbt_opens_the_warehouse_with_the_settings_of_eduq(
     )
     from dbt.cli.main import dbtRunner
 
-    from orchestration.dbt_project import environment
+    from core.environ import temporary_environment
     from tests.dbt_inprocess import on_database, parsed_manifest
 
-    with environment(env), on_database(db, unset=("EDUQ_METHODOLOGY_PROFILE",)):
+    with temporary_environment(env), on_database(db, unset=("EDUQ_METHODOLOGY_PROFILE",)):
         shown = dbtRunner(manifest=parsed_manifest("fioko_2025")).invoke(
             ["show", "--inline", query, *project_args(db.parent), "--quiet"]
         )

@@ -177,20 +177,27 @@ def test_a_loads_checkpoint_leaves_the_raw_row_groups_as_written(home: Path, loa
 def test_dbts_environment_is_set_for_the_block_and_restored_after_it(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """orchestration.dbt_project.environment: what run_build gives dbt holds inside the block only,
-    also when the block fails; a variable set before keeps its value, one unset before is unset."""
+    """core.environ.temporary_environment: what run_build gives dbt holds inside the block only,
+    also when the block fails; a variable set before keeps its value, one unset before is unset,
+    one unset for the block comes back."""
     import os
 
-    from orchestration.dbt_project import environment
+    from core.environ import temporary_environment
 
     monkeypatch.setenv("EDUQ_DUCKDB_THREADS", "3")
+    monkeypatch.setenv("EDUQ_METHODOLOGY_PROFILE", "fioko_2025")
     monkeypatch.delenv("EDUQ_DBT_DB_PATH", raising=False)
     env = dbt_env(load_settings())
     env["EDUQ_DUCKDB_THREADS"] = "1"
-    with pytest.raises(RuntimeError), environment(env):
+    with (
+        pytest.raises(RuntimeError),
+        temporary_environment(env, unset=("EDUQ_METHODOLOGY_PROFILE",)),
+    ):
         assert {name: os.environ.get(name) for name in env} == env
+        assert "EDUQ_METHODOLOGY_PROFILE" not in os.environ
         raise RuntimeError("the build failed")
     assert os.environ["EDUQ_DUCKDB_THREADS"] == "3"
+    assert os.environ["EDUQ_METHODOLOGY_PROFILE"] == "fioko_2025"
     assert "EDUQ_DBT_DB_PATH" not in os.environ
     assert "EDUQ_DUCKDB_TEMP_DIR" not in os.environ
 
