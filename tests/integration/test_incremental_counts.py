@@ -2,16 +2,13 @@
 and a changed macro counts every year again. (A corrected file for one year recounting that year
 only, to exactly what a full recount gives: tests/integration/test_night_build.py.)
 
-The region was built by the whole pipeline (Dagster, the `small_region` fixture); here the corrected
-file is loaded with the same ingestion code the assets call, and dbt builds the counts the way the
-dbt asset does (the dbt asset's own arguments), so the test needs no second Dagster run."""
+The region was built by the whole pipeline (Dagster, the `small_region` fixture); here dbt builds
+the counts with the dbt asset's own arguments, in the test's process, so the test needs no second
+Dagster run and no dbt process."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -34,61 +31,55 @@ def _counts(db: Path) -> list[tuple]:
         ).fetchall()
 
 
-def _load_landing(settings) -> None:
-    """What the ingestion assets do: survey the landing folder, then load every source."""
-    from ingestion.contract import load_contracts
-    from ingestion.loader import load_source, survey_landing
-    from ingestion.warehouse import connect
-    from orchestration.assets.ingestion import REFERENCE_SOURCES
-
-    sources = list(REFERENCE_SOURCES) + [s for s in load_contracts() if s not in REFERENCE_SOURCES]
-    with connect(settings.candidate_db) as con:
-        survey_landing(con, settings, run_id="test")
-        for source in sources:
-            load_source(con, settings, source, run_id="test")
-
-
 def _dbt_run(
     db: Path,
     work: Path,
     *,
     full_refresh: bool,
-    monkeypatch: pytest.MonkeyPatch,
     project_dir: Path | None = None,
 ) -> str:
-    """`dbt run` of the counts with the dbt asset's arguments; returns dbt's output."""
+    """`dbt run` of the counts with the dbt asset's arguments, in this process; returns what the
+    models logged. The project as it is uses the parse this worker shares (tests/dbt_inprocess.py);
+    another ``project_dir`` is parsed for this run (a dbt process would cost seconds of start-up)."""
+    from dbt.cli.main import dbtRunner
+
+    from core.environ import temporary_environment
     from core.settings import load_settings
     from orchestration.dbt_build import build_args
     from orchestration.dbt_project import DBT_PROJECT_DIR, dbt_env
+    from tests.dbt_inprocess import on_database, parsed_manifest
 
-    project_dir = project_dir or DBT_PROJECT_DIR
     settings = load_settings().with_overrides("fioko_2025", full_refresh)
     args = build_args(settings)  # as `eduq run [--full-refresh]` builds
     args[0] = "run"  # the two models alone; their tests run in every pipeline run
     args = [a for a in args if a not in ("--exclude-resource-type", "unit_test")]
-    env = dict(os.environ) | dbt_env(settings) | {"EDUQ_DBT_DB_PATH": str(db)}
-    dbt = Path(sys.executable).with_name("dbt")
-    done = subprocess.run(
-        [
-            str(dbt),
-            *args,
-            "--select",
-            *MODELS,
-            "--target-path",
-            str(work / "target"),
-            "--log-path",
-            str(work / "logs"),
-            "--profiles-dir",
-            str(project_dir),
-        ],
-        check=False,
-        cwd=project_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    logged: list[str] = []
+
+    def callback(event) -> None:
+        if event.info.name == "JinjaLogInfo":
+            logged.append(event.data.msg)
+
+    manifest = parsed_manifest() if project_dir is None else None
+    project_dir = project_dir or DBT_PROJECT_DIR
+    with temporary_environment(dbt_env(settings)), on_database(db):
+        result = dbtRunner(manifest=manifest, callbacks=[callback]).invoke(
+            [
+                *args,
+                "--select",
+                *MODELS,
+                "--project-dir",
+                str(project_dir),
+                "--profiles-dir",
+                str(project_dir),
+                "--target-path",
+                str(work / "target"),
+                "--log-path",
+                str(work / "logs"),
+                "--quiet",
+            ]
+        )
+    assert result.success, result.exception or result.result
+    return "\n".join(logged)
 
 
 def test_nothing_new_counts_no_year_again(small_region, tmp_path, monkeypatch) -> None:
@@ -97,9 +88,7 @@ def test_nothing_new_counts_no_year_again(small_region, tmp_path, monkeypatch) -
     settings = copy_home(small_region.settings, tmp_path / "home", monkeypatch)
     before = _counts(settings.candidate_db)
     assert {r[2] for r in before} == {2022, 2023, 2024}
-    assert "counting years none" in _dbt_run(
-        settings.candidate_db, tmp_path, full_refresh=False, monkeypatch=monkeypatch
-    )
+    assert "counting years none" in _dbt_run(settings.candidate_db, tmp_path, full_refresh=False)
     assert _counts(settings.candidate_db) == before
 
 
@@ -125,7 +114,6 @@ def test_a_change_of_a_project_macro_recounts_every_year(
         settings.candidate_db,
         tmp_path,
         full_refresh=False,
-        monkeypatch=monkeypatch,
         project_dir=project,
     )
     assert "counting years 2022, 2023, 2024" in out
