@@ -144,7 +144,8 @@ def add_load_log(db: Path, candidate: Path, settings: Settings | None = None) ->
         con.execute(
             f"""create or replace table serving.{META_SCHEMA}.load_log as
                 select file_id, source, file_name, file_hash, size_bytes, status, rows_read, rows_loaded,
-                       rows_quarantined, message, years, received_at, loaded_at, run_id
+                       rows_quarantined, message, years, received_at, loaded_at, run_id,
+                       released_from_file_id
                 from cand.raw._load_log order by file_id"""
         )
         _mask_messages(con)
@@ -155,7 +156,7 @@ def add_load_log(db: Path, candidate: Path, settings: Settings | None = None) ->
                                  or (column_name = '*' and source in ({coded_sources}))
                                  or q_id in (select q_id from personal)
                             then null else value end as value,
-                       reason, reason_code, quarantined_at
+                       reason, reason_code, quarantined_at, resolved_in_file_id
                 from quarantine_values order by file_id, row_number, column_name"""
         )
         con.execute("checkpoint serving")

@@ -78,7 +78,9 @@ QUARANTINE_REASONS = [
     (CHECK, "a rule across columns is broken (a count above the total, marks that do not add up)"),
     (
         UNKNOWN_SCHOOL,
-        "the school code is neither in the registry, nor in the code crosswalk, nor in the reorganisations",
+        "the school code is neither in the registry, nor in the code crosswalk, nor in the "
+        "reorganisations (the row loads once a later registry, crosswalk or reorganisation file "
+        "gives the code)",
     ),
     (DUPLICATE_ROW, "an exact copy of an earlier row of the same file (the first copy loads)"),
     (DUPLICATE_KEY, "rows with the same key but different values: none of them loads"),
@@ -364,7 +366,9 @@ def _source_section(c: Contract) -> list[str]:
         lines.append(
             f"- **School codes** ({c.column(c.school_column).header}) must be in the registry "
             "(`schools`), the code crosswalk (`school_codes`, either side) or the reorganisations "
-            "(`school_successors`); other codes are quarantined (`unknown_school`)."
+            "(`school_successors`); other codes are quarantined (`unknown_school`) until a later "
+            "delivery of one of them gives the code: the rows then load as a `released` line of "
+            "the load log ([ingestion.md](ingestion.md#validation-and-quarantine-ingestionvalidatepy))."
         )
     if c.role == "reference":
         lines.append("- **Reference source:** loaded before the other sources of the same night.")

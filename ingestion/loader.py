@@ -49,6 +49,7 @@ from ingestion.errors import (
     NoDataRowsError,
     RowCountMismatchError,
 )
+from ingestion.release import Release, release_known_codes
 from ingestion.validate import (
     NOT_DATA,
     REPEATED_HEADER,
@@ -111,6 +112,8 @@ class SourceLoadReport:
     source: str
     files: list[FileOutcome] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)  # changed while loading: left for next run
+    # quarantined rows of earlier files loaded now that their school code is known
+    released: list[Release] = field(default_factory=list)
 
     @property
     def rows_read(self) -> int:
@@ -298,9 +301,13 @@ def _log_file(
     years=None,
     received_at=None,
     run_id=None,
+    released_from=None,
 ) -> None:
     con.execute(
-        "insert into raw._load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into raw._load_log (file_id, source, file_name, landing_path, archived_path, "
+        "file_hash, size_bytes, status, rows_read, rows_loaded, rows_quarantined, message, layout, "
+        "years, received_at, loaded_at, run_id, released_from_file_id) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             file_id,
             source,
@@ -319,6 +326,7 @@ def _log_file(
             received_at or _now(),
             _now(),
             run_id,
+            released_from,
         ],
     )
 
@@ -595,6 +603,10 @@ def load_source(
     _ensure_queue(con)
     contract = get_contract(source)
     report = SourceLoadReport(source)
+    if not dry_run:
+        # first the rows of earlier files that waited for a school code known now (the reference
+        # sources load before the fact sources): a later file of this source then wins over them
+        report.released = release_known_codes(con, settings, contract, run_id)
     queued = [
         _Queued(*row)
         for row in con.execute(
@@ -1097,19 +1109,7 @@ def write_file(
                 [file_id, path.name, file_hash, loaded_at],
             ).fetchone()[0]
         if checked.validated.has_failures:  # else nothing to quarantine
-            validator = Validator(contract, layout, checked.ctx)
-            validator.extra_keys = checked.extra_keys
-            failing = f"(select * from {checked.staged.relation} where _row_number in (select _row_number from {failures}))"
-            con.execute(
-                f"""
-                insert into raw._quarantine (file_id, source, file_name, file_hash, row_number, column_name, value,
-                    reason, row_values, quarantined_at, reason_code)
-                select ?, ?, ?, ?, f._row_number, f.column_name, f.value, f.reason, v.row_values, ?, f.reason_code
-                from {failures} as f left join ({validator.row_values_sql(failing)}) as v using (_row_number)
-                order by f._row_number, f.column_name
-                """,
-                [file_id, contract.source, path.name, file_hash, loaded_at],
-            )
+            insert_quarantine(con, checked, file_id, path.name, file_hash, loaded_at)
         outcome, dest = record_loaded(
             con,
             settings,
@@ -1133,6 +1133,35 @@ def write_file(
     if not dry_run:
         archive_loaded(path, dest, outcome)
     return outcome
+
+
+def insert_quarantine(
+    con: duckdb.DuckDBPyConnection,
+    checked: CheckedFile,
+    file_id: int,
+    file_name: str,
+    file_hash: str,
+    at: dt.datetime,
+    rows: str | None = None,
+) -> None:
+    """The failure lines of a checked file into ``raw._quarantine`` under ``file_id``, with each
+    failing row as delivered; ``rows``: only the rows whose ``_row_number`` this SQL selects."""
+    failures = checked.validated.failures
+    if rows is not None:
+        failures = f"(select * from {failures} where _row_number in ({rows}))"
+    validator = Validator(checked.contract, checked.layout, checked.ctx)
+    validator.extra_keys = checked.extra_keys
+    failing = f"(select * from {checked.staged.relation} where _row_number in (select _row_number from {failures}))"
+    con.execute(
+        f"""
+        insert into raw._quarantine (file_id, source, file_name, file_hash, row_number, column_name, value,
+            reason, row_values, quarantined_at, reason_code)
+        select ?, ?, ?, ?, f._row_number, f.column_name, f.value, f.reason, v.row_values, ?, f.reason_code
+        from {failures} as f left join ({validator.row_values_sql(failing)}) as v using (_row_number)
+        order by f._row_number, f.column_name
+        """,
+        [file_id, checked.contract.source, file_name, file_hash, at],
+    )
 
 
 def record_loaded(

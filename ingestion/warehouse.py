@@ -43,7 +43,7 @@ create table if not exists raw._load_log (
     archived_path varchar,
     file_hash varchar,
     size_bytes bigint,
-    status varchar,          -- loaded | rejected | duplicate
+    status varchar,          -- loaded | rejected | duplicate | released
     rows_read bigint,
     rows_loaded bigint,
     rows_quarantined bigint,
@@ -52,7 +52,9 @@ create table if not exists raw._load_log (
     years varchar,
     received_at timestamp,
     loaded_at timestamp,
-    run_id varchar
+    run_id varchar,
+    -- status released: the file whose quarantined rows these are (ingestion.release)
+    released_from_file_id bigint
 )
 """
 
@@ -68,12 +70,19 @@ create table if not exists raw._quarantine (
     reason varchar,
     row_values json,
     quarantined_at timestamp,
-    reason_code varchar      -- stable code of the reason (see ingestion.validate), added in v2
+    reason_code varchar,     -- stable code of the reason (see ingestion.validate), added in v2
+    -- an unknown_school line whose code the registry or crosswalk later gave: the load-log line
+    -- (status released) that re-checked the row (ingestion.release)
+    resolved_in_file_id bigint
 )
 """
 
 # columns added after the first release: (table, column, type), applied to existing warehouses
-MIGRATIONS = (("raw._quarantine", "reason_code", "varchar"),)
+MIGRATIONS = (
+    ("raw._quarantine", "reason_code", "varchar"),
+    ("raw._quarantine", "resolved_in_file_id", "bigint"),
+    ("raw._load_log", "released_from_file_id", "bigint"),
+)
 
 
 def column_sql_type(contract: Contract, name: str) -> str:

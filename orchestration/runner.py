@@ -61,6 +61,8 @@ class RunSummary:
     )  # source, files, read, loaded, quarantined
     rejected: list[tuple[str, str]] = field(default_factory=list)
     duplicates: int = 0
+    # source, files, rows: quarantined rows of earlier files whose school code is known now
+    released: list[tuple[str, int, int]] = field(default_factory=list)
     list_size: int = 0
     by_cluster: dict[str, int] = field(default_factory=dict)
     publication_dir: Path | None = None
@@ -89,6 +91,11 @@ class RunSummary:
             )
         if not self.sources:
             lines.append("  no new files")
+        for source, files, rows in self.released:
+            lines.append(
+                f"Released from quarantine: {rows} rows of {files} earlier {source} file(s), "
+                "whose school codes the registry or the code crosswalk gives now."
+            )
         if self.duplicates:
             lines.append(f"Skipped {self.duplicates} file(s) already loaded (same content).")
         for name, message in self.rejected:
@@ -241,6 +248,11 @@ def _run_pipeline(
         ).fetchall()
         summary.rejected = con.execute(
             "select file_name, message from meta.load_log where run_id = ? and status = 'rejected' order by file_id",
+            [load.run_id],
+        ).fetchall()
+        summary.released = con.execute(
+            """select source, count(*), sum(rows_loaded) from meta.load_log
+               where run_id = ? and status = 'released' group by source order by source""",
             [load.run_id],
         ).fetchall()
         summary.duplicates = con.execute(

@@ -209,10 +209,16 @@ def software_versions() -> dict[str, str]:
 
 
 def input_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every load-log line whose rows are in the warehouse: the delivered files, and the rows of
+    earlier files released from quarantine once their school code was known (those name the file
+    they came from: ``released_from_file_id``, ingestion.release)."""
+    columns = {r[0] for r in con.execute("select * from meta.load_log limit 0").description or ()}
+    # (a serving file promoted before releases existed has no such column: none released)
+    released = "released_from_file_id" if "released_from_file_id" in columns else "null"
     rows = con.execute(
-        """select file_id, source, file_name, file_hash, size_bytes, rows_read, rows_loaded, rows_quarantined,
-                  years, loaded_at
-           from meta.load_log where status = 'loaded' order by file_id"""
+        f"""select file_id, source, file_name, file_hash, size_bytes, rows_read, rows_loaded,
+                   rows_quarantined, years, loaded_at, {released}
+            from meta.load_log where status in ('loaded', 'released') order by file_id"""
     ).fetchall()
     keys = (
         "file_id",
@@ -226,9 +232,13 @@ def input_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         "years",
         "loaded_at",
     )
-    return [
-        dict(zip(keys, (str(v) if isinstance(v, dt.datetime) else v for v in row))) for row in rows
-    ]
+    files = []
+    for *values, released_from in rows:
+        entry = dict(zip(keys, (str(v) if isinstance(v, dt.datetime) else v for v in values)))
+        if released_from is not None:
+            entry["released_from_file_id"] = released_from
+        files.append(entry)
+    return files
 
 
 def published_unchanged(settings: Settings, list_year: int) -> int | None:

@@ -136,6 +136,8 @@ def _load(context, con, settings, source: str) -> dg.MaterializeResult:
         "where l.run_id = ? and q.source = ? group by 1 order by 2 desc, 1",
         [run_id, source],
     ).fetchall()
+    for release in report.released:
+        (context.log.info if release.file_id is not None else context.log.warning)(release.message)
     for f in report.files:
         context.log.info(
             f"{f.file_name}: {f.status}, read {f.rows_read}, loaded {f.rows_loaded}, "
@@ -163,6 +165,8 @@ def _load(context, con, settings, source: str) -> dg.MaterializeResult:
             "rows_quarantined": report.rows_quarantined,
             "files_rejected": len(report.rejected),
             "rows_in_table": total,
+            # quarantined rows of earlier files whose school code is known now (ingestion.release)
+            "rows_released": sum(r.rows_released for r in report.released),
             "per_file": dg.MetadataValue.md(
                 "| file | status | read | loaded | quarantined |\n|---|---|---|---|---|\n" + table
                 if table
@@ -263,8 +267,10 @@ def ingestion_assets() -> dg.AssetsDefinition:
                 if dg.AssetKey(["raw", contract.source]) in selected:
                     yield _load(context, con, settings, contract.source)
             if plan is not None:  # the raw tables this run wrote rows to
+                # (released: rows of earlier files loaded now, ingestion.release)
                 loaded = con.execute(
-                    "select distinct source from raw._load_log where run_id = ? and status = 'loaded'",
+                    "select distinct source from raw._load_log where run_id = ? "
+                    "and status in ('loaded', 'released')",
                     [context.run.run_id],
                 ).fetchall()
                 plan = baseline.note_loaded(

@@ -160,3 +160,52 @@ def test_a_correction_of_one_subject_changes_exactly_those_rows(
     for (school, procedure, year), row in after.items():
         if school in corrected and year == 2023 and procedure != "OGE_MA":
             assert row == before[(school, procedure, year)]
+
+
+def test_results_whose_code_the_crosswalk_gives_a_night_later_give_identical_marts(
+    region: Path, baseline: dict, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The exam system's codes of two schools reach the crosswalk a night after the results that
+    use them (ingestion.release): the first night quarantines those rows (unknown_school), the
+    second loads them, and the marts are those of one run over every file."""
+    import shutil
+
+    from ingestion.loader import ingest_all
+    from ingestion.warehouse import connect
+
+    home = tmp_path_factory.mktemp("code_later")
+    landing = home / "landing"
+    shutil.copytree(region, landing)
+    crosswalk = read_delivered_csv(landing / "school_codes.csv")
+    used = set()
+    for path in landing.rglob("gia_results_*.csv"):
+        used |= set(read_delivered_csv(path)["Код ОО"])
+    exam_codes = crosswalk[crosswalk["Код в системе"].isin(used) & (crosswalk["Система"] == "РЦОИ")]
+    withheld = sorted(exam_codes["Код в системе"])[:2]
+    assert len(withheld) == 2
+    full = (landing / "school_codes.csv").read_bytes()
+    crosswalk[~crosswalk["Код в системе"].isin(withheld)].to_csv(
+        landing / "school_codes.csv", sep=";", index=False, encoding="utf-8"
+    )
+    settings = _settings(home, landing)
+    settings.ensure_dirs()
+    with connect(settings.candidate_db) as con:
+        _, first = ingest_all(con, settings, run_id="night-1")
+        waiting = con.execute(
+            "select count(*), count(distinct value) from raw._quarantine "
+            "where reason_code = 'unknown_school'"
+        ).fetchone()
+        assert waiting[0] > 0 and waiting[1] == 2, waiting
+        assert sum(r.rows_quarantined for r in first) == waiting[0]
+        # the next night: the full crosswalk, under another name
+        (landing / "school_codes_полный.csv").write_bytes(full)
+        _, second = ingest_all(con, settings, run_id="night-2")
+        released = [release for r in second for release in r.released]
+        assert {r.source for r in released} == {"gia_results"}
+        assert sum(r.rows_released for r in released) == waiting[0]
+    build_models(settings.candidate_db, home / "dbt")
+    got = _marts(settings.candidate_db)
+    for table in sorted(PUBLIC_MARTS):
+        assert got[table] == baseline[table], f"marts.{table} differs: " + _difference(
+            got[table], baseline[table]
+        )

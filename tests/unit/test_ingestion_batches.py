@@ -133,7 +133,7 @@ LOG = (
 )
 RAW = "select * exclude (_loaded_at) from raw.{} order by _file_id, _row_number"
 QUARANTINE = (
-    "select * exclude (quarantined_at) from raw._quarantine "
+    "select * exclude (quarantined_at, reason_code), reason_code from raw._quarantine "
     "order by file_id, row_number, column_name, reason_code"
 )
 
