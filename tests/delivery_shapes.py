@@ -21,11 +21,11 @@ RESULT_SOURCES = ("vpr_results", "gia_results")
 Key = Callable[[dict[str, str]], tuple[str, ...]]
 
 
-def read_delivered_csv(path: Path) -> pd.DataFrame:
-    """A generated CSV as text, exactly as delivered (Windows-1251 or UTF-8, «;»)."""
+def read_delivered_csv(path: Path, sep: str = ";") -> pd.DataFrame:
+    """A generated CSV as text, exactly as delivered (Windows-1251 or UTF-8, «;» unless ``sep``)."""
     for encoding in ("utf-8-sig", "cp1251"):
         try:
-            return pd.read_csv(path, sep=";", dtype=str, keep_default_na=False, encoding=encoding)
+            return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding=encoding)
         except UnicodeDecodeError:
             continue
     raise ValueError(f"{path}: neither UTF-8 nor Windows-1251")

@@ -12,12 +12,19 @@
     join on the file and those columns (one match at most: the partitions are distinct). `columns`
     with the delivered subject make the partition (the subject through its key, result_subject_key:
     aliases of one subject are one partition); the model has the seed subject_aliases as
-    `subjects`. Joined on `year` by equality, so that a year's filter reaches both sides (a night
+    `subjects`. The partition's school is the registry's code of the delivered one
+    (stg_registry__school_code_map), as for the school-level sources. Joined on `year` by equality, so that a year's filter reaches both sides (a night
     that counts one year reads that year's partitions only): the contracts require a year, the
     loader quarantines a row without one, and int_result_key_checks fails a NULL in a key column. -#}
 {% macro latest_result_rows(source, columns) -%}
     {%- set partition_by = [] -%}
-    {%- for column in columns -%}{%- do partition_by.append('delivered.' ~ column) -%}{%- endfor -%}
+    {%- for column in columns -%}
+        {#- the school as the registry's code (a correction under the exam system's code replaces
+            a delivery under the registry's, and the other way round: with_registry_school_ids) -#}
+        {%- do partition_by.append(
+            'coalesce(codes.school_id, delivered.school_id)' if column == 'school_id' else 'delivered.' ~ column
+        ) -%}
+    {%- endfor -%}
     {%- do partition_by.append(result_subject_key('delivered.subject')) -%}
     select delivered_rows.*
     from {{ source }} as delivered_rows
@@ -25,10 +32,23 @@
         select delivered.*
         from (select distinct _file_id, {{ columns | join(', ') }}, subject from {{ source }}) as delivered
         left join subjects on lower(trim(delivered.subject)) = subjects.subject_alias
+        left join {{ ref('stg_registry__school_code_map') }} as codes on delivered.school_id = codes.code
         {{ latest_delivery(partition_by, file_id='delivered._file_id') }}
     ) as latest
         on delivered_rows._file_id = latest._file_id
         {%- for column in columns + ['subject'] %}
         and delivered_rows.{{ column }} {{ '=' if column == 'year' else 'is not distinct from' }} latest.{{ column }}
         {%- endfor %}
+{%- endmacro %}
+
+{#- The rows of the raw relation `relation` with `school_id` as the registry's code (Код ОО) of the
+    school the delivered code names: a region may send a school-level file under the exam system's
+    or another system's code (the loader accepts every code of stg_registry__school_code_map), and a
+    correction under one code must replace what a delivery under another code said. So the
+    latest-delivery partition and everything after it see one school, one code. A code the map does
+    not know (a source whose codes are not checked) stays as delivered. -#}
+{% macro with_registry_school_ids(relation) -%}
+    select delivered.* replace (coalesce(codes.school_id, delivered.school_id) as school_id)
+    from {{ relation }} as delivered
+    left join {{ ref('stg_registry__school_code_map') }} as codes on delivered.school_id = codes.code
 {%- endmacro %}

@@ -14,6 +14,7 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from core.settings import Settings
@@ -142,7 +143,9 @@ def test_a_correction_of_one_subject_changes_exactly_those_rows(
     db = _build(landing, home)
     with duckdb.connect(str(db), read_only=True) as con:
         codes = dict(
-            con.execute("select code, school_id from intermediate.int_school_codes").fetchall()
+            con.execute(
+                "select code, school_id from staging.stg_registry__school_code_map"
+            ).fetchall()
         )
         results = con.execute("select * from marts.fct_procedure_results order by all").fetchall()
         columns = [c[0] for c in con.execute("describe marts.fct_procedure_results").fetchall()]
@@ -208,4 +211,76 @@ def test_results_whose_code_the_crosswalk_gives_a_night_later_give_identical_mar
     for table in sorted(PUBLIC_MARTS):
         assert got[table] == baseline[table], f"marts.{table} differs: " + _difference(
             got[table], baseline[table]
+        )
+
+
+def _under_other_codes(landing: Path, other: dict[str, str]) -> None:
+    """Every social passport, resource survey and risk questionnaire of ``landing`` rewritten with
+    each school's other code (``other``: registry code -> its code in another system), as CSV."""
+    from python_calamine import CalamineWorkbook
+
+    for path in sorted(landing.rglob("social_passport_*.xlsx")):
+        workbook = CalamineWorkbook.from_path(str(path))
+        rows = workbook.get_sheet_by_name(workbook.sheet_names[0]).to_python()
+        at = next(i for i, row in enumerate(rows) if "Код ОО" in [str(c) for c in row])
+        frame = pd.DataFrame(rows[at + 1 :], columns=[str(c) for c in rows[at]])
+        frame["Код ОО"] = frame["Код ОО"].map(lambda code: other.get(code, code))
+        frame.to_csv(path.with_suffix(".csv"), sep=";", index=False, encoding="utf-8")
+        path.unlink()
+    for pattern in ("resource_survey_*.csv", "risk_questionnaire_*.csv"):
+        for path in sorted(landing.rglob(pattern)):
+            text = path.read_bytes().decode("utf-8-sig", errors="replace").splitlines()[0]
+            sep = "," if ";" not in text else ";"  # the risk questionnaire comes with commas
+            frame = read_delivered_csv(path, sep=sep)
+            frame["Код ОО"] = frame["Код ОО"].map(lambda code: other.get(code, code))
+            frame.to_csv(path, sep=";", index=False, encoding="utf-8")
+
+
+def _resource_correction(landing: Path, school: str, codes: set[str]) -> None:
+    """A later resource survey 2023 of ``school`` (its row found by any of ``codes``) under the
+    registry's code: 40 more teachers, no vacancy."""
+    import os
+
+    survey = read_delivered_csv(next(landing.rglob("resource_survey_2023.csv")))
+    row = survey[survey["Код ОО"].isin(codes)].copy()
+    assert len(row) == 1
+    row["Код ОО"] = school
+    row["Всего педагогов"] = (row["Всего педагогов"].astype(int) + 40).astype(str)
+    row["Вакансии"] = "0"
+    path = landing / "resource_survey" / "resource_survey_2023_исправление.csv"
+    row.to_csv(path, sep=";", index=False, encoding="utf-8")
+    os.utime(path, (1_900_000_000, 1_900_000_000))  # delivered last
+
+
+def test_school_level_files_under_another_systems_codes_give_identical_marts(
+    region: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Social passports, resource surveys and risk questionnaires sent under the schools' ОКПО codes
+    (the crosswalk has them, so the loader accepts them) give the marts of the same files under the
+    registry's codes: no school appears twice in the ИСБШ, the deficits or the risk profiles. And a
+    correction sent under the registry's code replaces what the ОКПО-coded file said."""
+    import shutil
+
+    crosswalk = read_delivered_csv(region / "school_codes.csv")
+    okpo = crosswalk[crosswalk["Система"] == "ОКПО"]
+    other = dict(zip(okpo["Код ОО"], okpo["Код в системе"]))
+    assert len(other) >= 20
+    school = sorted(other)[3]
+
+    homes = {}
+    for shape in ("registry_codes", "other_codes"):
+        home = tmp_path_factory.mktemp(shape)
+        shutil.copytree(region, home / "landing")
+        if shape == "other_codes":
+            _under_other_codes(home / "landing", other)
+            assert other[school] in (home / "landing").joinpath(
+                "resource_survey", "resource_survey_2023.csv"
+            ).read_text(encoding="utf-8")
+        _resource_correction(home / "landing", school, {school, other[school]})
+        shuffle_times(home / "landing", seed=5)
+        homes[shape] = _marts(_build(home / "landing", home))
+    want, got = homes["registry_codes"], homes["other_codes"]
+    for table in sorted(PUBLIC_MARTS):
+        assert got[table] == want[table], f"marts.{table} differs: " + _difference(
+            got[table], want[table]
         )

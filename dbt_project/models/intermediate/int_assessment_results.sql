@@ -28,7 +28,7 @@ results as (
 ),
 
 codes as (
-    select code, school_id from {{ ref('int_school_codes') }}
+    select code, school_id from {{ ref('stg_registry__school_code_map') }}
 ),
 
 subjects as (

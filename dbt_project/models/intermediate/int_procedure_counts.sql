@@ -106,7 +106,7 @@ inputs as (
 ),
 
 codes as (
-    select code, school_id from {{ ref('int_school_codes') }}
+    select code, school_id from {{ ref('stg_registry__school_code_map') }}
 ),
 
 subjects as (

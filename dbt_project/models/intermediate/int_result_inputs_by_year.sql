@@ -37,7 +37,7 @@ files_by_year as (
 
 school_codes as (
     select md5(coalesce(string_agg(code || '>' || school_id, ',' order by code, school_id), '')) as codes_hash
-    from {{ ref('int_school_codes') }}
+    from {{ ref('stg_registry__school_code_map') }}
 ),
 
 final as (

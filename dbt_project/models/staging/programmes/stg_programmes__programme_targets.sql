@@ -5,7 +5,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'programme_targets') }}
+    {{ with_registry_school_ids(source('raw', 'programme_targets')) }}
 ),
 
 cleaned as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'support_programmes') }}
+    {{ with_registry_school_ids(source('raw', 'support_programmes')) }}
 ),
 
 final as (

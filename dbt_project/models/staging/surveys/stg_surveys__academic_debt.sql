@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'academic_debt') }}
+    {{ with_registry_school_ids(source('raw', 'academic_debt')) }}
 ),
 
 final as (

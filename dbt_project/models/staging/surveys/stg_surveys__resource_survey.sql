@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'resource_survey') }}
+    {{ with_registry_school_ids(source('raw', 'resource_survey')) }}
 ),
 
 final as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'risk_questionnaire') }}
+    {{ with_registry_school_ids(source('raw', 'risk_questionnaire')) }}
 ),
 
 final as (

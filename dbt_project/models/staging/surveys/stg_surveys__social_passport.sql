@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'social_passport') }}
+    {{ with_registry_school_ids(source('raw', 'social_passport')) }}
 ),
 
 final as (

@@ -5,7 +5,7 @@ subjects as (
 ),
 
 source as (
-    select * from {{ source('raw', 'vpr_school_stats') }}
+    {{ with_registry_school_ids(source('raw', 'vpr_school_stats')) }}
 ),
 
 final as (
