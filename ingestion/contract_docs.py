@@ -78,9 +78,11 @@ QUARANTINE_REASONS = [
     (CHECK, "a rule across columns is broken (a count above the total, marks that do not add up)"),
     (
         UNKNOWN_SCHOOL,
-        "the school code is neither in the registry, nor in the code crosswalk, nor in the "
-        "reorganisations (the row loads once a later registry, crosswalk or reorganisation file "
-        "gives the code)",
+        (
+            "the school code is neither in the registry, nor in the code crosswalk, nor in the "
+            "reorganisations (the row loads once a later registry, crosswalk or reorganisation "
+            "file gives the code)"
+        ),
     ),
     (DUPLICATE_ROW, "an exact copy of an earlier row of the same file (the first copy loads)"),
     (DUPLICATE_KEY, "rows with the same key but different values: none of them loads"),
