@@ -80,6 +80,10 @@ create table if not exists raw._landing_queue (
 )
 """
 YEAR_IN_NAME = re.compile(r"(?<!\d)(20\d{2}|19\d{2})(?!\d)")
+# a date in a file name (a letter's, an export's): 15.01.2025, 15-01-2025, 15/01/2025, 2025-01-15
+DATE_IN_NAME = re.compile(
+    r"(?<!\d)\d{1,2}[./-]\d{1,2}[./-](?:19|20)\d{2}(?!\d)|(?<!\d)(?:19|20)\d{2}-\d{1,2}-\d{1,2}(?!\d)"
+)
 IGNORED_NAMES = {".ds_store", "thumbs.db", "region_manifest.json"}
 # a file still being copied in: copy it as «name.xlsx.part», rename it when complete
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".filepart", ".download")
@@ -222,7 +226,11 @@ def changed_while_loading(path: Path) -> FileChangedWhileLoading:
 
 
 def year_from_filename(path: Path) -> int | None:
-    years = YEAR_IN_NAME.findall(path.stem)
+    """The year a file's name gives: its last year that is not part of a date («Реестр ОО 2024
+    (письмо от 15.01.2025)» is 2024); a date's year only when the name has no other («Реестр на
+    01.09.2024» is 2024)."""
+    stem = path.stem
+    years = YEAR_IN_NAME.findall(DATE_IN_NAME.sub(" ", stem)) or YEAR_IN_NAME.findall(stem)
     return int(years[-1]) if years else None
 
 

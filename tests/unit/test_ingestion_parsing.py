@@ -585,3 +585,24 @@ def test_plain_cells_give_the_table_the_trimming_gives(tmp_path: Path) -> None:
         else:  # (what the flag would get wrong if it were set: the padded or spaced mark)
             assert typed[0] != typed[1], path
             assert all(row[-1] for row in typed[1])
+
+
+@pytest.mark.parametrize(
+    ("name", "year"),
+    [
+        ("schools_2024.xlsx", 2024),
+        # a letter's date in the name is not the file's year (it gave 2025)
+        ("Реестр ОО 2024 (письмо от 15.01.2025).xlsx", 2024),
+        ("Социальный паспорт 2023, выгрузка 2024-02-01.csv", 2023),
+        ("Реестр ОО 2024 (на 01-09-2025).csv", 2024),
+        # a date's year when the name has no other
+        ("Реестр на 01.09.2024.xlsx", 2024),
+        ("schools_2023-2024.xlsx", 2024),
+        ("000012_resource_survey_2023.csv", 2023),
+        ("реестр.xlsx", None),
+    ],
+)
+def test_the_year_of_a_file_name(name: str, year: int | None) -> None:
+    from ingestion.loader import year_from_filename
+
+    assert year_from_filename(Path(name)) == year
