@@ -225,6 +225,15 @@ def changed_while_loading(path: Path) -> FileChangedWhileLoading:
     )
 
 
+def name_order(path: Path) -> tuple[str, str, str]:
+    """The order of files saved at the same time (unpacked from one archive, copied together): by
+    folder, then by name without its extension, so that a name that extends another («ВПР 2024
+    (исправленный).csv», «ВПР 2024_2.csv») comes after it («ВПР 2024.csv»), as the copies and
+    corrections people name that way were made after it; the whole path compared, «ВПР 2024
+    (…)» came first (a space sorts before the dot)."""
+    return (str(path.parent), path.stem, path.suffix)
+
+
 def year_from_filename(path: Path) -> int | None:
     """The year a file's name gives: its last year that is not part of a date («Реестр ОО 2024
     (письмо от 15.01.2025)» is 2024); a date's year only when the name has no other («Реестр на
@@ -405,7 +414,7 @@ def survey_landing(
     # oldest first: of two copies in one batch the earlier one is the delivery, the other the duplicate
     paths = [
         p
-        for p in sorted(landing_files(settings), key=lambda p: (p.stat().st_mtime, str(p)))
+        for p in sorted(landing_files(settings), key=lambda p: (p.stat().st_mtime, *name_order(p)))
         if str(p) not in queued
     ]
     try:
@@ -617,12 +626,15 @@ def load_source(
         report.released = release_known_codes(con, settings, contract, run_id)
     queued = [
         _Queued(*row)
-        for row in con.execute(
-            "select landing_path, file_hash, size_bytes, layout, queued_at, file_identity "
-            "from raw._landing_queue "
-            "where source = ? order by modified_at nulls first, landing_path",
-            [source],
-        ).fetchall()
+        for *row, _ in sorted(
+            con.execute(
+                "select landing_path, file_hash, size_bytes, layout, queued_at, file_identity, "
+                "modified_at from raw._landing_queue where source = ?",
+                [source],
+            ).fetchall(),
+            # saved earlier first; saved at the same time, by name (name_order)
+            key=lambda r: (r[-1] is not None, r[-1] or dt.datetime.min, *name_order(Path(r[0]))),
+        )
     ]
     if not queued:
         return report

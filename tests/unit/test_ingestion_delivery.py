@@ -108,6 +108,30 @@ def test_files_of_one_batch_load_in_the_order_they_were_saved(region: Region) ->
     assert [r[2] for r in region.query(LATEST_STATS) if r[0] == "sch001"] == [21]
 
 
+@pytest.mark.parametrize(
+    "correction",
+    ["vpr_school_stats_2024 (исправленный).csv", "vpr_school_stats_2024_2.csv"],
+)
+def test_files_saved_at_the_same_time_load_a_name_after_the_name_it_extends(
+    region: Region, correction: str
+) -> None:
+    """Unpacked from one archive, a file and its correction have the same modification time: the
+    name that extends the other («… (исправленный)», «…_2») is the later delivery (the whole path
+    compared, a space sorted before the dot and the original won)."""
+    original = region.deliver("vpr_school_stats_2024.xlsx", folder="vpr_school_stats")
+    later = region.deliver(
+        "vpr_school_stats_2024_sch001_исправление.csv",
+        folder="vpr_school_stats",
+        as_name=correction,
+    )
+    then = time.time() - 3600
+    for path in (original, later):
+        os.utime(path, (then, then))
+    run = region.run()
+    assert run.outcome(correction).file_id > run.outcome("vpr_school_stats_2024.xlsx").file_id
+    assert [r[2] for r in region.query(LATEST_STATS) if r[0] == "sch001"] == [21]
+
+
 def test_several_files_of_one_source_and_year_add_up(region: Region) -> None:
     header = "Год;Код ОО;Всего обучающихся;Из неполных семей\n"
     region.write(
