@@ -537,3 +537,48 @@ def test_a_year_local_marts_key_is_judged_in_the_years_the_build_computed(
         with connect(db) as con:
             con.execute("delete from raw.risk_questionnaire")
         _dbt([*models, "--empty"], db)  # as the empty build left them
+
+
+def test_results_in_an_unrecognised_spelling_of_russian_or_mathematics_fail_the_build(
+    empty_build: Path,
+) -> None:
+    """A delivered spelling of Russian or mathematics that seed subject_aliases does not hold would
+    load and never be counted (the school's procedure would look not conducted): the singular test
+    assert_result_subjects_recognised fails, naming the file, the spelling and its first row; other
+    subjects are not its business; a build by its plan judges the files delivered since the audited
+    build alone (var eduq_judged_up_to_file)."""
+    db = empty_build.parent / DB_NAME
+    select = ["--select", "assert_result_subjects_recognised"]
+
+    def outcome(*extra: str) -> tuple[str, int]:
+        _dbt(["test", *select, *extra, "--store-failures"], db)
+        results = json.loads((empty_build / "run_results.json").read_text())["results"]
+        (test,) = [r for r in results if "assert_result_subjects_recognised" in r["unique_id"]]
+        return test["status"], test["failures"]
+
+    rows = [
+        (7, "Математика (профильная)", 2),
+        (7, "Математика (профильный уровень)", 3),  # an alias since this test was written
+        (7, "Литература", 4),
+        (8, "Русский  язык", 5),  # two spaces
+    ]
+    with connect(db) as con:
+        con.executemany(
+            "insert into raw.gia_results (year, school_id, exam, subject, participant_code, "
+            "_file_id, _source_file, _row_number) values (2024, 'sch1', 'ЕГЭ', ?, 'p', ?, ?, ?)",
+            [(subject, file_id, f"file{file_id}.csv", row) for file_id, subject, row in rows],
+        )
+    try:
+        assert outcome() == ("fail", 1)
+        with connect(db) as con:
+            failing = con.execute(
+                "select source_table, file_id, source_file, subject, n_rows, first_row_number "
+                "from dbt_test__audit.assert_result_subjects_recognised"
+            ).fetchall()
+        assert failing == [("gia_results", 8, "file8.csv", "Русский  язык", 1, 5)]
+        # a build by its plan: the files after the audited build's last one alone
+        assert outcome("--vars", json.dumps({"eduq_judged_up_to_file": 8})) == ("pass", 0)
+        assert outcome("--vars", json.dumps({"eduq_judged_up_to_file": 7})) == ("fail", 1)
+    finally:
+        with connect(db) as con:
+            con.execute("delete from raw.gia_results")
