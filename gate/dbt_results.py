@@ -114,8 +114,9 @@ def read_invocation(invocation_dir: Path) -> list[DbtNodeResult]:
 def _asset_of(node: dict, nodes: dict) -> str:
     target = node
     if node.get("resource_type") == "test":
+        # a singular test: the first model or seed it reads (not a source: nodes holds none)
         attached = node.get("attached_node") or next(
-            iter((node.get("depends_on") or {}).get("nodes", [])), None
+            (n for n in (node.get("depends_on") or {}).get("nodes", []) if n in nodes), None
         )
         target = nodes.get(attached, {}) if attached else {}
     elif node.get("resource_type") == "unit_test":

@@ -22,7 +22,7 @@ import yaml
 CONTRACTS_DIR = Path(__file__).parent / "contracts"
 
 COLUMN_TYPES = {
-    "string",  # free text, trimmed
+    "string",  # free text, trimmed, a run of inner spaces as one
     "code",  # identifier: trimmed, inner spaces removed, '.0' of spreadsheet numbers dropped
     "integer",
     "number",  # decimal comma or point, spaces as thousands separators

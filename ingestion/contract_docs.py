@@ -59,7 +59,7 @@ TYPE_WORDS = {
     "academic_year": "academic year",
 }
 TYPE_NOTES = {
-    "string": "any text",
+    "string": "any text; a run of spaces inside counts as one",
     "code": "spaces inside and the «.0» of a code stored as a spreadsheet number are removed",
     "integer": "«5», «5,0», «1 034»; not «5,5»",
     "number": "decimal comma or point («12,5», «12.5»), spaces as thousands separators",

@@ -336,6 +336,17 @@ def test_codes() -> None:
     ]
 
 
+def test_strings_count_a_run_of_inner_spaces_as_one() -> None:
+    texts = ["Русский  язык", "Математика   (профильная)", "Математика", "a b", None]
+    assert _parse(_column("string"), texts) == [
+        "Русский язык",
+        "Математика (профильная)",
+        "Математика",
+        "a b",
+        None,
+    ]
+
+
 def test_dates() -> None:
     texts = [
         "2023-09-01",

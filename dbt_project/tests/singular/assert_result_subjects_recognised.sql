@@ -1,8 +1,8 @@
 {{ config(severity='error', meta={'dagster': {'ref': {'name': 'subject_aliases'}}}) }}
 -- a Dagster asset check of the seed subject_aliases (it reads the raw results too; Dagster needs one asset)
 {#- Every delivered spelling of Russian or mathematics is one of seed subject_aliases: results in an
-    unrecognised spelling («Математика (профильный уровень)», «Русский  язык») would load and never
-    be counted. In a build by its plan (gate.baseline) the files delivered since the audited build
+    unrecognised spelling («Математика (проф.)») would load and never be counted (the loader already
+    counts a run of spaces as one). In a build by its plan (gate.baseline) the files delivered since the audited build
     alone: the earlier ones passed. -#}
 {%- set judged_up_to = var('eduq_judged_up_to_file', none) %}
 with
