@@ -108,6 +108,10 @@ METADATA_DESCRIPTIONS = {
     "_file_hash": "SHA-256 of the delivered file's content",
     "_row_number": "Row number in the delivered file, as a spreadsheet shows it",
     "_loaded_at": "When the row was loaded",
+    "_released_from_file_id": (
+        "Rows released from quarantine once their school code was known: the file that delivered "
+        "them, whose place in the delivery order they keep (NULL for the others)"
+    ),
 }
 
 

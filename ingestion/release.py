@@ -13,18 +13,20 @@ from its archived copy (the bytes that were delivered, verified by their SHA-256
 known now, and in one transaction:
 
 - the rows that now pass every rule are written to ``raw.<source>`` under a new file id, with the
-  delivered file's name, hash and row numbers, and a line of status ``released`` in
-  ``raw._load_log`` (rows read = loaded = those rows; ``released_from_file_id`` names the file);
+  delivered file's name, hash and row numbers and ``_released_from_file_id`` = the delivered file,
+  and a line of status ``released`` in ``raw._load_log`` (rows read = loaded = those rows;
+  ``released_from_file_id`` names the file);
 - their ``unknown_school`` lines in ``raw._quarantine`` get that id (``resolved_in_file_id``) and
   stay there, so the delivered file's own line keeps rows read = loaded + quarantined;
 - a row that now fails another rule (none does unless a rule depends on the date) stays
   quarantined, with its current reasons added under the delivered file's id.
 
-The new file id is later than every file loaded before, and that is the order a single run gives:
-the codes known only grow, and this runs before any later fact file of the source loads, so no file
-loaded since the delivered one can hold rows with the code that was unknown. Every step that finds
-what changed by file id (the build plan, the checks judged file by file, the results' key checks and
-year fingerprints) sees the released rows as a new delivery.
+The latest-delivery rule orders deliveries by ``_released_from_file_id`` where it is set, else by
+``_file_id`` (dbt macro ``delivery_order``): the released rows keep the place of the file that
+delivered them. So a file delivered since, under the school's other code, still replaces them, and
+they and the rest of their file (the same school under its registry code) stay one delivery: what
+one run over every file gives. Every step that finds what changed by file id (the build plan, the
+checks judged file by file, the results' key checks and year fingerprints) sees them as new rows.
 """
 
 from __future__ import annotations
@@ -76,16 +78,27 @@ class _Delivered:
 
 
 def _pending_rows_sql(contract: Contract, known_codes_table: str) -> str:
-    """The (file, row) of the source's quarantined rows whose only reason is an unknown school code
-    that is known now (the quarantined text typed as the loader types the code column)."""
-    code = parse_expr(contract.column(contract.school_column), "value")
+    """The (file, row, code) of the source's quarantined rows whose only reason is an unknown school
+    code that is known now (the quarantined text typed as the loader types the code column): the
+    unresolved unknown_school lines with a known code first, then those of their rows with no other
+    reason (a night costs what waits for a code, not the whole quarantine)."""
+    code = parse_expr(contract.column(contract.school_column), "q.value")
+    source = _literal(contract.source)
     return f"""
-        select file_id, row_number
-        from raw._quarantine
-        where source = {_literal(contract.source)} and resolved_in_file_id is null
-        group by file_id, row_number
-        having bool_and(reason_code = '{UNKNOWN_SCHOOL}')
-            and bool_and({code} in (select code from {known_codes_table}))
+        with candidates as (
+            select q.file_id, q.row_number, {code} as code
+            from raw._quarantine as q
+            where q.source = {source} and q.reason_code = '{UNKNOWN_SCHOOL}'
+                and q.resolved_in_file_id is null
+                and {code} in (select code from {known_codes_table})
+        )
+        select * from candidates as c
+        where not exists (
+            select 1 from raw._quarantine as other
+            where other.source = {source} and other.file_id = c.file_id
+                and other.row_number = c.row_number
+                and other.reason_code is distinct from '{UNKNOWN_SCHOOL}'
+        )
     """
 
 
@@ -127,11 +140,48 @@ def release_known_codes(
             ).fetchall()
         ]
         return [
-            _release_file(con, settings, contract, delivered, known_codes_table, run_id)
+            _release_or_say_why(con, settings, contract, delivered, known_codes_table, run_id)
             for delivered in files
         ]
     finally:
         con.execute("drop table if exists _release_pending")
+
+
+def _release_or_say_why(con, settings, contract, delivered, known_codes_table, run_id) -> Release:
+    """:func:`_release_file`; any error re-checking one file leaves its rows quarantined (nothing
+    of it written: one transaction) and is said, and the source's new files load all the same."""
+    try:
+        return _release_file(con, settings, contract, delivered, known_codes_table, run_id)
+    except Exception as exc:  # noqa: BLE001 — a night's new files must not wait for an old one
+        return _not_released(
+            contract, delivered, _codes(con, delivered), f"re-checking it failed ({exc})"
+        )
+
+
+def _codes(con: duckdb.DuckDBPyConnection, delivered: _Delivered) -> tuple[str, ...]:
+    return tuple(
+        r[0]
+        for r in con.execute(
+            "select distinct code from _release_pending where file_id = ? order by 1",
+            [delivered.file_id],
+        ).fetchall()
+    )
+
+
+def _listed(codes: tuple[str, ...], shown: int = 5) -> str:
+    more = f" and {len(codes) - shown} more" if len(codes) > shown else ""
+    return ", ".join(codes[:shown]) + more
+
+
+def _not_released(contract, delivered, codes, problem: str) -> Release:
+    message = (
+        f"{delivered.file_name} (file {delivered.file_id}): its rows quarantined for school codes "
+        f"known now ({_listed(codes)}) stay quarantined: {problem}"
+    )
+    log.warning("%s", message)
+    return Release(
+        contract.source, delivered.file_name, delivered.file_id, None, 0, 0, codes, message
+    )
 
 
 def _release_file(
@@ -144,30 +194,17 @@ def _release_file(
 ) -> Release:
     from ingestion.loader import _drop_tables, check_file
 
-    codes = tuple(
-        r[0]
-        for r in con.execute(
-            """select distinct q.value from raw._quarantine as q
-               join _release_pending as p using (file_id, row_number)
-               where q.file_id = ? order by 1""",
-            [delivered.file_id],
-        ).fetchall()
-    )
+    codes = _codes(con, delivered)
     archived = Path(delivered.archived_path) if delivered.archived_path else None
-    problem = None
+    restore = (
+        f"put the delivered file (SHA-256 {delivered.file_hash}) back at {archived} and run "
+        "again (sent again, the same bytes are skipped as already delivered)"
+    )
     if archived is None or not archived.is_file():
-        problem = f"its archived copy {archived} is missing"
-    elif sha256_file(archived) != delivered.file_hash:
-        problem = f"its archived copy {archived} is not the delivered file (another SHA-256)"
-    if problem is not None:
-        message = (
-            f"{delivered.file_name} (file {delivered.file_id}): rows quarantined for school codes "
-            f"known now ({', '.join(codes)}) cannot be checked again: {problem}. Send the file "
-            "again to load them."
-        )
-        log.warning("%s", message)
-        return Release(
-            contract.source, delivered.file_name, delivered.file_id, None, 0, 0, codes, message
+        return _not_released(contract, delivered, codes, f"its archived copy is missing: {restore}")
+    if sha256_file(archived) != delivered.file_hash:
+        return _not_released(
+            contract, delivered, codes, f"its archived copy is another file: {restore}"
         )
     layout = readers.FileLayout.from_json(delivered.layout)
     with tempfile.TemporaryDirectory(prefix="eduq-release-") as folder:
@@ -186,14 +223,7 @@ def _release_file(
                 known_codes_table,
             )
         except IngestionError as exc:  # it loaded when delivered: the archive is not that file
-            message = (
-                f"{delivered.file_name} (file {delivered.file_id}): rows quarantined for school "
-                f"codes known now cannot be checked again: {exc}"
-            )
-            log.warning("%s", message)
-            return Release(
-                contract.source, delivered.file_name, delivered.file_id, None, 0, 0, codes, message
-            )
+            return _not_released(contract, delivered, codes, f"it cannot be read again ({exc})")
         try:
             return _write_release(con, contract, delivered, checked, codes, run_id)
         finally:
@@ -204,25 +234,34 @@ def _write_release(con, contract, delivered, checked, codes, run_id) -> Release:
     from ingestion.loader import _log_file, _now, insert_quarantine, write_transaction
     from ingestion.warehouse import next_file_id
 
-    rows = f"select row_number from _release_pending where file_id = {int(delivered.file_id)}"
     typed, failures = checked.validated.typed, checked.validated.failures
-    passing = f"select _row_number from {typed} where _ok and _row_number in ({rows})"
+    school = f'"{contract.school_column}"'
+    # the quarantined rows read again: the same row number holding the same code (else the file
+    # read is not the file delivered, and the row is left as it is)
+    found = (
+        f"select t._row_number from {typed} as t join _release_pending as p "
+        f"on p.file_id = {int(delivered.file_id)} and t._row_number = p.row_number "
+        f"and t.{school} = p.code"
+    )
+    passing = f"select _row_number from {typed} where _ok and _row_number in ({found})"
     if checked.validated.has_failures:
         passing += f" and _row_number not in (select _row_number from {failures})"
+        failing = f"select _row_number from {failures} where _row_number in ({found})"
+    else:
+        failing = "select null::bigint as _row_number where false"
     columns = ", ".join(f'"{c}"' for c in contract.table_columns)
     at = _now()
     with write_transaction(con):
         file_id = next_file_id(con)
         released = con.execute(
             f"""insert into raw.{contract.source} ({columns}, _extra, _file_id, _source_file,
-                    _file_hash, _row_number, _loaded_at)
-                select {columns}, _extra, ?, ?, ?, _row_number, ?
+                    _file_hash, _row_number, _loaded_at, _released_from_file_id)
+                select {columns}, _extra, ?, ?, ?, _row_number, ?, ?
                 from {typed} where _row_number in ({passing})""",
-            [file_id, delivered.file_name, delivered.file_hash, at],
+            [file_id, delivered.file_name, delivered.file_hash, at, delivered.file_id],
         ).fetchone()[0]
-        pending = con.execute(f"select count(*) from ({rows})").fetchone()[0]
-        still = pending - released
-        if still:
+        still = con.execute(f"select count(distinct _row_number) from ({failing})").fetchone()[0]
+        if still:  # quarantined now for their other reasons
             insert_quarantine(
                 con,
                 checked,
@@ -230,12 +269,13 @@ def _write_release(con, contract, delivered, checked, codes, run_id) -> Release:
                 delivered.file_name,
                 delivered.file_hash,
                 at,
-                rows=f"{rows} except {passing}",
+                rows=failing,
             )
         con.execute(
             f"""update raw._quarantine set resolved_in_file_id = ?
                 where file_id = ? and reason_code = '{UNKNOWN_SCHOOL}'
-                  and resolved_in_file_id is null and row_number in ({rows})""",
+                  and resolved_in_file_id is null
+                  and row_number in ({passing} union all {failing})""",
             [file_id, delivered.file_id],
         )
         years = None
@@ -249,7 +289,7 @@ def _write_release(con, contract, delivered, checked, codes, run_id) -> Release:
             )
         message = (
             f"{released} rows of {delivered.file_name} (file {delivered.file_id}) released from "
-            f"quarantine: their school codes are known now ({', '.join(codes)})"
+            f"quarantine: their school codes are known now ({_listed(codes)})"
         )
         if still:
             message += f"; {still} rows stay quarantined for other reasons"

@@ -32,6 +32,9 @@ METADATA_COLUMNS = (
     ("_file_hash", "varchar"),
     ("_row_number", "bigint"),
     ("_loaded_at", "timestamp"),
+    # rows released from quarantine (ingestion.release): the file that delivered them, whose place
+    # in the delivery order they keep (the latest delivery wins by it, not by _file_id)
+    ("_released_from_file_id", "bigint"),
 )
 
 LOAD_LOG_DDL = """
@@ -170,8 +173,13 @@ def ensure_raw_schema(
     ``extra_ddl`` / ``extra_columns``: further ``create table if not exists`` statements and
     ``(table, column, type)`` columns, e.g. the loader's landing queue.
     """
-    migrations = (*MIGRATIONS, *extra_columns)
     contracts = load_contracts().values()
+    migrations = (
+        *MIGRATIONS,
+        # the metadata columns added since (raw_table_ddl creates new tables with all of them)
+        *((f"raw.{c.source}", "_released_from_file_id", "bigint") for c in contracts),
+        *extra_columns,
+    )
     have = _raw_columns(con)
     tables = {t for t, _ in have}
     wanted = {"_load_log", "_quarantine", *(c.source for c in contracts)}
@@ -184,10 +192,10 @@ def ensure_raw_schema(
     con.execute(QUARANTINE_DDL)
     for ddl in extra_ddl:
         con.execute(ddl)
-    for table, column, sql_type in migrations:
-        con.execute(f"alter table {table} add column if not exists {column} {sql_type}")
     for contract in contracts:
         con.execute(raw_table_ddl(contract))
+    for table, column, sql_type in migrations:
+        con.execute(f"alter table {table} add column if not exists {column} {sql_type}")
 
 
 def next_file_id(con: duckdb.DuckDBPyConnection) -> int:

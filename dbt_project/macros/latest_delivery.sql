@@ -1,9 +1,19 @@
 {#- The latest delivery wins: of all loaded rows of a source, keep those of the latest file
-    (highest _file_id) for each partition, e.g. (year, school_id) for school-level sources and
+    (highest delivery_order: the file id) for each partition, e.g. (year, school_id) for school-level sources and
     (year, school_id, exam, subject, grade) for results, so that a file of one subject never
     erases another subject's results of the same schools. Raw keeps every version. -#}
-{% macro latest_delivery(partition_by, file_id='_file_id') -%}
-    qualify {{ file_id }} = max({{ file_id }}) over (partition by {{ partition_by | join(', ') }})
+{% macro latest_delivery(partition_by, file_id=none) -%}
+    {%- set order = file_id or delivery_order() -%}
+    qualify {{ order }} = max({{ order }}) over (partition by {{ partition_by | join(', ') }})
+{%- endmacro %}
+
+{#- A row's place in the delivery order: its file id, or for rows released from quarantine once
+    their school code was known (ingestion.release: loaded later under a file id of their own) the
+    id of the file that delivered them, so that they and the rest of that file are one delivery and
+    a file delivered since still replaces them. -#}
+{% macro delivery_order(relation='') -%}
+    {%- set prefix = relation ~ '.' if relation else '' -%}
+    coalesce({{ prefix }}_released_from_file_id, {{ prefix }}_file_id)
 {%- endmacro %}
 
 {#- The same rule for the student-level results (tens of millions of rows a year), without a
@@ -30,10 +40,13 @@
     from {{ source }} as delivered_rows
     inner join (
         select delivered.*
-        from (select distinct _file_id, {{ columns | join(', ') }}, subject from {{ source }}) as delivered
+        from (
+            select distinct _file_id, _released_from_file_id, {{ columns | join(', ') }}, subject
+            from {{ source }}
+        ) as delivered
         left join subjects on lower(trim(delivered.subject)) = subjects.subject_alias
         left join {{ ref('stg_registry__school_code_map') }} as codes on delivered.school_id = codes.code
-        {{ latest_delivery(partition_by, file_id='delivered._file_id') }}
+        {{ latest_delivery(partition_by, file_id=delivery_order('delivered')) }}
     ) as latest
         on delivered_rows._file_id = latest._file_id
         {%- for column in columns + ['subject'] %}

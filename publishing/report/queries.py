@@ -32,8 +32,11 @@ from marts.fct_shnor_list group by list_year order by list_year
 
 SQL_PROFILE = "select * from marts.dim_methodology_profile"
 
+# the data as of the last rows loaded (a release of quarantined rows too: ingestion.release), and
+# the delivered files
 SQL_DATA_AS_OF = """
-select max(loaded_at), count(*) from meta.load_log where status = 'loaded'
+select max(loaded_at), count(*) filter (where status = 'loaded')
+from meta.load_log where status in ('loaded', 'released')
 """
 
 SQL_INPUT_FILES = """

@@ -560,6 +560,8 @@ def test_results_in_an_unrecognised_spelling_of_russian_or_mathematics_fail_the_
         (7, "Математика (профильная)", 2),
         (7, "Математика (профильный уровень)", 3),  # an alias since this test was written
         (7, "Литература", 4),
+        (7, "Родной язык (русский)", 6),  # other subjects that name Russian
+        (7, "Итоговое собеседование по русскому языку", 7),
         (8, "Математика (проф.)", 5),
     ]
     with connect(db) as con:

@@ -165,53 +165,108 @@ def test_a_correction_of_one_subject_changes_exactly_those_rows(
             assert row == before[(school, procedure, year)]
 
 
-def test_results_whose_code_the_crosswalk_gives_a_night_later_give_identical_marts(
-    region: Path, baseline: dict, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """The exam system's codes of two schools reach the crosswalk a night after the results that
-    use them (ingestion.release): the first night quarantines those rows (unknown_school), the
-    second loads them, and the marts are those of one run over every file."""
-    import shutil
-
+def _ingest(settings: Settings, run_id: str) -> list:
     from ingestion.loader import ingest_all
     from ingestion.warehouse import connect
 
-    home = tmp_path_factory.mktemp("code_later")
-    landing = home / "landing"
-    shutil.copytree(region, landing)
-    crosswalk = read_delivered_csv(landing / "school_codes.csv")
-    used = set()
-    for path in landing.rglob("gia_results_*.csv"):
-        used |= set(read_delivered_csv(path)["Код ОО"])
-    exam_codes = crosswalk[crosswalk["Код в системе"].isin(used) & (crosswalk["Система"] == "РЦОИ")]
-    withheld = sorted(exam_codes["Код в системе"])[:2]
-    assert len(withheld) == 2
-    full = (landing / "school_codes.csv").read_bytes()
-    crosswalk[~crosswalk["Код в системе"].isin(withheld)].to_csv(
-        landing / "school_codes.csv", sep=";", index=False, encoding="utf-8"
-    )
-    settings = _settings(home, landing)
-    settings.ensure_dirs()
     with connect(settings.candidate_db) as con:
-        _, first = ingest_all(con, settings, run_id="night-1")
-        waiting = con.execute(
-            "select count(*), count(distinct value) from raw._quarantine "
-            "where reason_code = 'unknown_school'"
-        ).fetchone()
-        assert waiting[0] > 0 and waiting[1] == 2, waiting
-        assert sum(r.rows_quarantined for r in first) == waiting[0]
-        # the next night: the full crosswalk, under another name
-        (landing / "school_codes_полный.csv").write_bytes(full)
-        _, second = ingest_all(con, settings, run_id="night-2")
-        released = [release for r in second for release in r.released]
-        assert {r.source for r in released} == {"gia_results"}
-        assert sum(r.rows_released for r in released) == waiting[0]
+        survey, reports = ingest_all(con, settings, run_id=run_id)
+    assert not survey.by_status("rejected"), survey.by_status("rejected")
+    return reports
+
+
+def test_results_whose_code_the_crosswalk_gives_a_night_later_give_the_marts_of_one_run(
+    region: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The exam system's codes of two schools reach the crosswalk two nights after the results that
+    use them (ingestion.release): the first night quarantines those rows (unknown_school), the third
+    loads them, and the marts are those of one run over the same files. One school's file also
+    names it by its registry code in half of its rows (they load the first night: with the released
+    half they are one delivery), and the other school's ОГЭ mathematics is corrected the second
+    night under its registry code (the released rows of the earlier file must not replace it)."""
+    import os
+    import shutil
+
+    crosswalk = read_delivered_csv(region / "school_codes.csv")
+    gia_path = next(region.rglob("gia_results_2023.csv"))
+    gia = read_delivered_csv(gia_path)
+    exam_codes = crosswalk[crosswalk["Код в системе"].isin(set(gia["Код ОО"]))]
+    exam_codes = exam_codes[exam_codes["Система"] == "РЦОИ"].sort_values("Код в системе")
+    (split_code, split_school), (corrected_code, corrected_school) = [
+        tuple(r) for r in exam_codes[["Код в системе", "Код ОО"]].head(2).to_numpy()
+    ]
+    # half of one school's rows under its registry code: the same file, the same partitions
+    halves = gia.index[gia["Код ОО"] == split_code][::2]
+    gia.loc[halves, "Код ОО"] = split_school
+    oge_ma = gia[
+        (gia["Код ОО"] == corrected_code)
+        & (gia["Экзамен"] == "ОГЭ")
+        & (gia["Предмет"] == "Математика")
+    ].copy()
+    assert len(halves) > 0 and len(oge_ma) > 0
+    oge_ma["Код ОО"] = corrected_school
+    oge_ma["Отметка"] = oge_ma["Отметка"].map(lambda m: "2" if m else m)
+    withheld = crosswalk[~crosswalk["Код в системе"].isin([split_code, corrected_code])]
+
+    def deliver(landing: Path, nights: list[list[tuple[str, object]]]) -> None:
+        """Files in delivery order: a modification time per file, later for each."""
+        moment = 1_800_000_000
+        for night in nights:
+            for name, frame in night:
+                path = landing / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if isinstance(frame, Path):
+                    shutil.copyfile(frame, path)
+                else:
+                    frame.to_csv(path, sep=";", index=False, encoding="utf-8")
+                os.utime(path, (moment, moment))
+                moment += 60
+
+    others = [
+        (p.relative_to(region).as_posix(), p)
+        for p in sorted(region.rglob("*"))
+        if p.is_file() and p.name not in ("school_codes.csv", gia_path.name)
+    ]
+    nights = [
+        [("school_codes.csv", withheld), (f"gia/{gia_path.name}", gia), *others],
+        [("gia/gia_results_2023_исправление.csv", oge_ma)],
+        [("school_codes_полный.csv", crosswalk)],
+    ]
+
+    home = tmp_path_factory.mktemp("code_later")
+    settings = _settings(home, home / "landing")
+    settings.ensure_dirs()
+    for n, night in enumerate(nights, 1):
+        deliver(home / "landing", [night])
+        reports = _ingest(settings, f"night-{n}")
+        released = [release for r in reports for release in r.released]
+        if n == 1:
+            waiting = sum(r.rows_quarantined for r in reports)
+            assert waiting > 0
+        if n == 3:
+            assert {(r.source, r.rows_still_quarantined) for r in released} == {("gia_results", 0)}
+            assert sum(r.rows_released for r in released) == waiting
     build_models(settings.candidate_db, home / "dbt")
-    got = _marts(settings.candidate_db)
+
+    fresh = tmp_path_factory.mktemp("code_known")
+    fresh_settings = _settings(fresh, fresh / "landing")
+    fresh_settings.ensure_dirs()
+    deliver(fresh / "landing", nights)
+    assert all(not r.rows_quarantined for r in _ingest(fresh_settings, "at-once"))
+    build_models(fresh_settings.candidate_db, fresh / "dbt")
+
+    got, want = _marts(settings.candidate_db), _marts(fresh_settings.candidate_db)
     for table in sorted(PUBLIC_MARTS):
-        assert got[table] == baseline[table], f"marts.{table} differs: " + _difference(
-            got[table], baseline[table]
+        assert got[table] == want[table], f"marts.{table} differs: " + _difference(
+            got[table], want[table]
         )
+    with duckdb.connect(str(settings.candidate_db), read_only=True) as con:
+        corrected = con.execute(
+            "select participants, failing from marts.fct_procedure_results "
+            "where school_id = ? and procedure_code = 'OGE_MA' and year = 2023",
+            [corrected_school],
+        ).fetchall()
+    assert corrected and corrected[0][0] == corrected[0][1] > 0  # the correction counts
 
 
 def _under_other_codes(landing: Path, other: dict[str, str]) -> None:

@@ -138,8 +138,44 @@ def test_rows_whose_archived_file_is_gone_stay_quarantined_and_say_why(region: R
     (release,) = next(r for r in region.run().reports if r.source == "gia_results").released
     assert release.file_id is None and release.rows_released == 0
     assert "gia_results_2024.csv" in release.message and "missing" in release.message
-    assert "R-9999" in release.message and "Send the file again" in release.message
+    assert "R-9999" in release.message and "put the delivered file" in release.message
+    assert "skipped as already delivered" in release.message  # why not simply send it again
     assert region.query("select count(*) from raw._load_log where status = 'released'") == [(0,)]
+    assert region.query(
+        "select count(*) from raw._quarantine where resolved_in_file_id is not null"
+    ) == [(0,)]
+
+
+def test_a_file_that_fails_its_recheck_stays_quarantined_and_the_new_files_load(
+    region: Region, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-checking an earlier file can fail in ways a delivery cannot (a disk error reading the
+    archive): its rows stay as they were, the night says why and the source's new files load all
+    the same."""
+    import ingestion.readers
+
+    region.deliver("gia_results_2024.csv")
+    region.run()
+    real = ingestion.readers.stage
+
+    def failing(con, path, *args, **kwargs):
+        if "eduq-release-" in str(path):
+            raise OSError(5, "Input/output error", str(path))
+        return real(con, path, *args, **kwargs)
+
+    monkeypatch.setattr(ingestion.readers, "stage", failing)
+    region.write("school_codes_дополнение.csv", CROSSWALK_HEADER + "РИС ГИА;R-9999;sch003\n")
+    region.write(
+        "gia_results_2024_поздние.csv",
+        "Год;Код ОО в РИС;Экзамен;Предмет;Код участника;Категория участника;Этап;"
+        "Первичный балл;Тестовый балл;Отметка;Статус\n"
+        "2024;sch001;ОГЭ;Математика;G201;;;15;;5;явка\n",
+        folder="gia",
+    )
+    night = region.run()
+    (release,) = next(r for r in night.reports if r.source == "gia_results").released
+    assert release.file_id is None and "re-checking it failed" in release.message
+    assert night.outcome("gia_results_2024_поздние.csv").rows_loaded == 1
     assert region.query(
         "select count(*) from raw._quarantine where resolved_in_file_id is not null"
     ) == [(0,)]

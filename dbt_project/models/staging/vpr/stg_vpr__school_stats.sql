@@ -29,7 +29,7 @@ final as (
     left join subjects on lower(trim(source.subject)) = subjects.subject_alias
     {{ latest_delivery(
         ['source.year', 'source.school_id', 'source.grade', 'coalesce(subjects.subject_code, lower(trim(source.subject)))'],
-        file_id='source._file_id'
+        file_id=delivery_order('source')
     ) }}
 )
 
