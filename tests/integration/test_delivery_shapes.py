@@ -175,15 +175,21 @@ def _ingest(settings: Settings, run_id: str) -> list:
     return reports
 
 
-def test_results_whose_code_the_crosswalk_gives_a_night_later_give_the_marts_of_one_run(
+def test_the_same_facts_over_three_nights_under_other_codes_give_the_marts_of_one_run(
     region: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """The exam system's codes of two schools reach the crosswalk two nights after the results that
-    use them (ingestion.release): the first night quarantines those rows (unknown_school), the third
-    loads them, and the marts are those of one run over the same files. One school's file also
-    names it by its registry code in half of its rows (they load the first night: with the released
-    half they are one delivery), and the other school's ОГЭ mathematics is corrected the second
-    night under its registry code (the released rows of the earlier file must not replace it)."""
+    """Three nights against one run over the same facts under the registry's codes:
+
+    - the exam system's codes of two schools reach the crosswalk two nights after the results that
+      use them (ingestion.release): the first night quarantines those rows (unknown_school), the
+      third loads them. One school's file also names it by its registry code in half of its rows
+      (they load the first night: with the released half they are one delivery), and the other
+      school's ОГЭ mathematics is corrected the second night under its registry code (the released
+      rows of the earlier file must not replace it);
+    - the social passports, resource surveys and risk questionnaires come under the schools' ОКПО
+      codes (the crosswalk has them, so the loader accepts them: no school may appear twice in the
+      ИСБШ, the deficits or the risk profiles), and a resource survey corrected the second night
+      under the registry's code replaces what the ОКПО-coded file said."""
     import os
     import shutil
 
@@ -233,11 +239,20 @@ def test_results_whose_code_the_crosswalk_gives_a_night_later_give_the_marts_of_
         [("school_codes_полный.csv", crosswalk)],
     ]
 
+    okpo = crosswalk[crosswalk["Система"] == "ОКПО"]
+    other = dict(zip(okpo["Код ОО"], okpo["Код в системе"]))
+    assert len(other) >= 20
+    surveyed = sorted(other)[3]
+
     home = tmp_path_factory.mktemp("code_later")
     settings = _settings(home, home / "landing")
     settings.ensure_dirs()
     for n, night in enumerate(nights, 1):
         deliver(home / "landing", [night])
+        if n == 1:
+            _under_other_codes(home / "landing", other)
+        if n == 2:
+            _resource_correction(region, home / "landing", surveyed)
         reports = _ingest(settings, f"night-{n}")
         released = [release for r in reports for release in r.released]
         if n == 1:
@@ -252,6 +267,7 @@ def test_results_whose_code_the_crosswalk_gives_a_night_later_give_the_marts_of_
     fresh_settings = _settings(fresh, fresh / "landing")
     fresh_settings.ensure_dirs()
     deliver(fresh / "landing", nights)
+    _resource_correction(region, fresh / "landing", surveyed)
     assert all(not r.rows_quarantined for r in _ingest(fresh_settings, "at-once"))
     build_models(fresh_settings.candidate_db, fresh / "dbt")
 
@@ -291,13 +307,13 @@ def _under_other_codes(landing: Path, other: dict[str, str]) -> None:
             frame.to_csv(path, sep=";", index=False, encoding="utf-8")
 
 
-def _resource_correction(landing: Path, school: str, codes: set[str]) -> None:
-    """A later resource survey 2023 of ``school`` (its row found by any of ``codes``) under the
-    registry's code: 40 more teachers, no vacancy."""
+def _resource_correction(region: Path, landing: Path, school: str) -> None:
+    """A later resource survey 2023 of ``school`` (from the region's file) under the registry's
+    code: 40 more teachers, no vacancy."""
     import os
 
-    survey = read_delivered_csv(next(landing.rglob("resource_survey_2023.csv")))
-    row = survey[survey["Код ОО"].isin(codes)].copy()
+    survey = read_delivered_csv(next(region.rglob("resource_survey_2023.csv")))
+    row = survey[survey["Код ОО"] == school].copy()
     assert len(row) == 1
     row["Код ОО"] = school
     row["Всего педагогов"] = (row["Всего педагогов"].astype(int) + 40).astype(str)
@@ -305,37 +321,3 @@ def _resource_correction(landing: Path, school: str, codes: set[str]) -> None:
     path = landing / "resource_survey" / "resource_survey_2023_исправление.csv"
     row.to_csv(path, sep=";", index=False, encoding="utf-8")
     os.utime(path, (1_900_000_000, 1_900_000_000))  # delivered last
-
-
-def test_school_level_files_under_another_systems_codes_give_identical_marts(
-    region: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """Social passports, resource surveys and risk questionnaires sent under the schools' ОКПО codes
-    (the crosswalk has them, so the loader accepts them) give the marts of the same files under the
-    registry's codes: no school appears twice in the ИСБШ, the deficits or the risk profiles. And a
-    correction sent under the registry's code replaces what the ОКПО-coded file said."""
-    import shutil
-
-    crosswalk = read_delivered_csv(region / "school_codes.csv")
-    okpo = crosswalk[crosswalk["Система"] == "ОКПО"]
-    other = dict(zip(okpo["Код ОО"], okpo["Код в системе"]))
-    assert len(other) >= 20
-    school = sorted(other)[3]
-
-    homes = {}
-    for shape in ("registry_codes", "other_codes"):
-        home = tmp_path_factory.mktemp(shape)
-        shutil.copytree(region, home / "landing")
-        if shape == "other_codes":
-            _under_other_codes(home / "landing", other)
-            assert other[school] in (home / "landing").joinpath(
-                "resource_survey", "resource_survey_2023.csv"
-            ).read_text(encoding="utf-8")
-        _resource_correction(home / "landing", school, {school, other[school]})
-        shuffle_times(home / "landing", seed=5)
-        homes[shape] = _marts(_build(home / "landing", home))
-    want, got = homes["registry_codes"], homes["other_codes"]
-    for table in sorted(PUBLIC_MARTS):
-        assert got[table] == want[table], f"marts.{table} differs: " + _difference(
-            got[table], want[table]
-        )
