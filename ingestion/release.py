@@ -37,6 +37,7 @@ import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -46,6 +47,9 @@ from ingestion import readers
 from ingestion.contract import Contract
 from ingestion.errors import IngestionError
 from ingestion.validate import UNKNOWN_SCHOOL, parse_expr
+
+if TYPE_CHECKING:
+    from ingestion.loader import CheckedFile
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +151,14 @@ def release_known_codes(
         con.execute("drop table if exists _release_pending")
 
 
-def _release_or_say_why(con, settings, contract, delivered, known_codes_table, run_id) -> Release:
+def _release_or_say_why(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    contract: Contract,
+    delivered: _Delivered,
+    known_codes_table: str,
+    run_id: str | None,
+) -> Release:
     """:func:`_release_file`; any error re-checking one file leaves its rows quarantined (nothing
     of it written: one transaction) and is said, and the source's new files load all the same."""
     try:
@@ -173,7 +184,9 @@ def _listed(codes: tuple[str, ...], shown: int = 5) -> str:
     return ", ".join(codes[:shown]) + more
 
 
-def _not_released(contract, delivered, codes, problem: str) -> Release:
+def _not_released(
+    contract: Contract, delivered: _Delivered, codes: tuple[str, ...], problem: str
+) -> Release:
     message = (
         f"{delivered.file_name} (file {delivered.file_id}): its rows quarantined for school codes "
         f"known now ({_listed(codes)}) stay quarantined: {problem}"
@@ -230,7 +243,14 @@ def _release_file(
             _drop_tables(con, checked.tables)
 
 
-def _write_release(con, contract, delivered, checked, codes, run_id) -> Release:
+def _write_release(
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    delivered: _Delivered,
+    checked: CheckedFile,
+    codes: tuple[str, ...],
+    run_id: str | None,
+) -> Release:
     from ingestion.loader import _log_file, _now, insert_quarantine, write_transaction
     from ingestion.warehouse import next_file_id
 
