@@ -722,6 +722,17 @@ def check_archive(
             members = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
         return  # not a zip (an .xls) or a damaged one: calamine says what is wrong
+    names = {m.filename for m in members}
+    if not names & {"[Content_Types].xml", "mimetype", "content.xml"}:  # OOXML or OpenDocument
+        files = [m.filename for m in members if not m.is_dir()]
+        shown = ", ".join(f"«{f}»" for f in files[:3]) + (
+            f" and {len(files) - 3} more" if len(files) > 3 else ""
+        )
+        raise UnreadableFileError(
+            path,
+            f"a ZIP archive of {len(files)} file(s) ({shown or 'none'}), not an Excel workbook: "
+            "unpack it and put its files in the landing folder / это ZIP-архив, распакуйте его",
+        )
     total = sum(m.file_size for m in members)
     if total > max_uncompressed:
         raise OversizedWorkbookError(

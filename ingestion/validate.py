@@ -163,6 +163,8 @@ def parse_expr(
         serial = f"try_cast({txt} as double)"
         return (
             f"coalesce(try_cast({txt} as date), try_strptime({txt}, '%d.%m.%Y')::date, "
+            # a date-time as Russian Excel writes it to CSV («01.09.2023 0:00»)
+            f"try_strptime({txt}, '%d.%m.%Y %H:%M')::date, try_strptime({txt}, '%d.%m.%Y %H:%M:%S')::date, "
             f"try_strptime({txt}, '%d/%m/%Y')::date, "
             f"try_cast(try_strptime({txt}, '%Y-%m-%dT%H:%M:%S') as date), "
             f"case when {serial} between 1 and 80000 and {serial} = floor({serial}) "

@@ -356,9 +356,11 @@ def test_dates() -> None:
         "2023-09-01T00:00:00",
         "31.02.2023",
         "сентябрь",
+        "01.09.2023 0:00",  # Russian Excel's date-time in a CSV
+        "01.09.2023 00:00:00",
     ]
     sept_1 = dt.date(2023, 9, 1)
-    assert _parse(_column("date"), texts) == [sept_1, sept_1, sept_1, sept_1, sept_1, None, None]
+    assert _parse(_column("date"), texts) == [sept_1] * 5 + [None, None, sept_1, sept_1]
 
 
 def test_academic_years() -> None:
@@ -617,3 +619,18 @@ def test_the_year_of_a_file_name(name: str, year: int | None) -> None:
     from ingestion.loader import year_from_filename
 
     assert year_from_filename(Path(name)) == year
+
+
+def test_a_zip_archive_is_not_called_a_damaged_workbook(tmp_path: Path) -> None:
+    import zipfile
+
+    from ingestion import readers
+    from ingestion.errors import UnreadableFileError
+    from tests.fixtures.ingestion.harness import CORPUS
+
+    archive = tmp_path / "ВПР_2024.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("resource_survey/resource_survey_2024.csv", "Год;Код ОО\n2024;sch001\n")
+    with pytest.raises(UnreadableFileError, match="a ZIP archive of 1 file.*resource_survey_2024"):
+        readers.check_archive(archive)
+    readers.check_archive(CORPUS / "vpr_school_stats_2024.xlsx")  # a workbook is one too
