@@ -143,30 +143,21 @@ def release_known_codes(
                    order by file_id"""
             ).fetchall()
         ]
-        return [
-            _release_or_say_why(con, settings, contract, delivered, known_codes_table, run_id)
-            for delivered in files
-        ]
+        releases = []
+        for delivered in files:
+            try:
+                release = _release_file(
+                    con, settings, contract, delivered, known_codes_table, run_id
+                )
+            except Exception as exc:  # noqa: BLE001 — a night's new files must not wait for it
+                # nothing of it written (one transaction): its rows stay quarantined, and it is said
+                release = _not_released(
+                    contract, delivered, _codes(con, delivered), f"re-checking it failed ({exc})"
+                )
+            releases.append(release)
+        return releases
     finally:
         con.execute("drop table if exists _release_pending")
-
-
-def _release_or_say_why(
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    contract: Contract,
-    delivered: _Delivered,
-    known_codes_table: str,
-    run_id: str | None,
-) -> Release:
-    """:func:`_release_file`; any error re-checking one file leaves its rows quarantined (nothing
-    of it written: one transaction) and is said, and the source's new files load all the same."""
-    try:
-        return _release_file(con, settings, contract, delivered, known_codes_table, run_id)
-    except Exception as exc:  # noqa: BLE001 — a night's new files must not wait for an old one
-        return _not_released(
-            contract, delivered, _codes(con, delivered), f"re-checking it failed ({exc})"
-        )
 
 
 def _codes(con: duckdb.DuckDBPyConnection, delivered: _Delivered) -> tuple[str, ...]:
