@@ -123,6 +123,11 @@ class Contract:
     examples: tuple[dict[str, str], ...] = ()
 
     @property
+    def checks_school_codes(self) -> bool:
+        """Whether a row's school code must be one the warehouse knows (else: unknown_school)."""
+        return bool(self.school_column and self.validate_school)
+
+    @property
     def required_columns(self) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if c.required and not self._year_from_elsewhere(c))
 

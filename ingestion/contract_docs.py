@@ -368,7 +368,7 @@ def _source_section(c: Contract) -> list[str]:
         + ", or the header.",
         f"- **A corrected file replaces** earlier deliveries per {_key_words(c, c.latest_delivery_per)}.",
     ]
-    if c.school_column and c.validate_school:
+    if c.checks_school_codes:
         lines.append(
             f"- **School codes** ({c.column(c.school_column).header}) must be in the registry "
             "(`schools`), the code crosswalk (`school_codes`, either side) or the reorganisations "

@@ -638,7 +638,7 @@ def load_source(
     ]
     if not queued:
         return report
-    checks_codes = bool(contract.school_column and contract.validate_school)
+    checks_codes = contract.checks_school_codes
     registry_empty = checks_codes and _registry_empty(con)
 
     def load_checked(item: _Queued, ahead: _Ahead) -> None:

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from core.duck import quote_literal
 from core.files import sha256_file
 from core.settings import Settings
 from ingestion import readers
@@ -87,7 +88,7 @@ def _pending_rows_sql(contract: Contract, known_codes_table: str) -> str:
     unresolved unknown_school lines with a known code first, then those of their rows with no other
     reason (a night costs what waits for a code, not the whole quarantine)."""
     code = parse_expr(contract.column(contract.school_column), "q.value")
-    source = _literal(contract.source)
+    source = quote_literal(contract.source)
     return f"""
         with candidates as (
             select q.file_id, q.row_number, {code} as code
@@ -106,12 +107,6 @@ def _pending_rows_sql(contract: Contract, known_codes_table: str) -> str:
     """
 
 
-def _literal(text: str) -> str:
-    from core.duck import quote_literal
-
-    return quote_literal(text)
-
-
 def release_known_codes(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -120,7 +115,7 @@ def release_known_codes(
 ) -> list[Release]:
     """Load the source's quarantined rows whose school code is known now (see the module
     docstring); one :class:`Release` per delivered file re-checked, in delivery order."""
-    if not (contract.school_column and contract.validate_school):
+    if not contract.checks_school_codes:
         return []
     if not con.execute(
         "select count(*) > 0 from (select 1 from raw._quarantine where source = ? and "

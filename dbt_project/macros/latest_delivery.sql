@@ -1,7 +1,8 @@
 {#- The latest delivery wins: of all loaded rows of a source, keep those of the latest file
-    (highest delivery_order: the file id) for each partition, e.g. (year, school_id) for school-level sources and
-    (year, school_id, exam, subject, grade) for results, so that a file of one subject never
-    erases another subject's results of the same schools. Raw keeps every version. -#}
+    (highest delivery_order: the file id) for each partition, e.g. (year, school_id) for
+    school-level sources and (year, school_id, exam, subject, grade) for results, so that a file of
+    one subject never erases another subject's results of the same schools. Raw keeps every
+    version. -#}
 {% macro latest_delivery(partition_by, file_id=none) -%}
     {%- set order = file_id or delivery_order() -%}
     qualify {{ order }} = max({{ order }}) over (partition by {{ partition_by | join(', ') }})
@@ -23,9 +24,10 @@
     with the delivered subject make the partition (the subject through its key, result_subject_key:
     aliases of one subject are one partition); the model has the seed subject_aliases as
     `subjects`. The partition's school is the registry's code of the delivered one
-    (stg_registry__school_code_map), as for the school-level sources. Joined on `year` by equality, so that a year's filter reaches both sides (a night
-    that counts one year reads that year's partitions only): the contracts require a year, the
-    loader quarantines a row without one, and int_result_key_checks fails a NULL in a key column. -#}
+    (stg_registry__school_code_map), as for the school-level sources. Joined on `year` by
+    equality, so that a year's filter reaches both sides (a night that counts one year reads that
+    year's partitions only): the contracts require a year, the loader quarantines a row without
+    one, and int_result_key_checks fails a NULL in a key column. -#}
 {% macro latest_result_rows(source, columns) -%}
     {%- set partition_by = [] -%}
     {%- for column in columns -%}
