@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 AUDIT_FORMAT = 1
 BLOCKING_STATUSES = ("failed", "error", "not_run")
 MAX_FAILING_ROWS = 10_000
+DBT_COUNT_MESSAGE = re.compile(r"Got \d+ results?, configured to (warn|fail) if ")
 
 
 @dataclass
@@ -148,6 +149,13 @@ class AuditRecord:
         return "\n".join(lines)
 
 
+def first_sentence(text: str) -> str:
+    """The first sentence of a description written over several lines."""
+    text = " ".join(text.split())
+    end = re.search(r"[.!?](\s|$)", text)
+    return text[: end.start() + 1] if end else text
+
+
 def audit_root(settings: Settings) -> Path:
     return settings.warehouse_dir / "audit"
 
@@ -223,7 +231,12 @@ def dbt_outcomes(
         key = f"dbt__{r.name}" if r.is_check else f"dbt_build__{r.name}"
         message = r.message or ("passed" if r.status == "passed" else r.status)
         if r.status == "failed" and not r.carried_from:  # a carried message is already worded
-            message = f"{r.failures} failing row(s)" + (f": {r.message}" if r.message else "")
+            said = r.message
+            if not said or DBT_COUNT_MESSAGE.match(said):
+                # dbt's «Got 9 results, configured to warn if != 0» says no more than the count:
+                # the test's description says what failed
+                said = first_sentence(r.description) or said
+            message = f"{r.failures} failing row(s)" + (f": {said}" if said else "")
         outcome = CheckOutcome(
             key=key,
             source="dbt",

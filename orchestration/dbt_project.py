@@ -87,7 +87,12 @@ def parse_into(target_dir: Path = TARGET_DIR) -> Any:
 
     apply_env(TELEMETRY_OFF)
     with target_lock(target_dir, exclusive=True):
-        result = dbtRunner().invoke(["parse", "--quiet", *cli_args(target_dir)])
+        # a whole parse (~4 s, once per project state: manifest_object keeps it): dbt's partial
+        # parsing, after an edit of tests/singular/_singular_tests.yml, left the singular tests
+        # without their descriptions, which the audit prints for a failing test
+        result = dbtRunner().invoke(
+            ["parse", "--quiet", "--no-partial-parse", *cli_args(target_dir)]
+        )
     if not result.success:
         raise RuntimeError(f"dbt could not parse the project: {result.exception}")
     return result.result
@@ -124,14 +129,15 @@ def prepare_manifest() -> Path:
 def _pickle_path(fingerprint: str) -> Path:
     from importlib.metadata import version
 
-    tools = f"{version('dbt-core')}-{version('dbt-duckdb')}-fields"  # -fields: _dumps_manifest
+    # -fields: _dumps_manifest; -whole: parse_into without partial parsing (not an older pickle)
+    tools = f"{version('dbt-core')}-{version('dbt-duckdb')}-fields-whole"
     key = hashlib.sha256(f"{fingerprint}|{tools}".encode()).hexdigest()[:24]
     return TARGET_DIR / f"eduq_manifest-{key}.pickle"
 
 
 def _load_pickled(fingerprint: str) -> Any | None:
     """The Manifest object pickled by an earlier process for this project state and these dbt
-    versions (a parse costs ~1 s per process even when partial; unpickling ~0.02 s)."""
+    versions (a parse costs ~4 s; unpickling ~0.02 s)."""
     import pickle
 
     path = _pickle_path(fingerprint)
@@ -211,7 +217,7 @@ def manifest_object() -> Any:
         if fingerprint not in _parsed:
             manifest = _load_pickled(fingerprint)
             if manifest is None:
-                manifest = _parse_and_store(fingerprint)  # partial parsing makes this ~1 s
+                manifest = _parse_and_store(fingerprint)
             _parsed[fingerprint] = manifest
         return _parsed[fingerprint]
 

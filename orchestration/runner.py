@@ -239,7 +239,11 @@ def _run_pipeline(
     if plan is not None:
         summary.build_plan = plan.describe()
     summary.checks = record.counts()
-    summary.warnings = [f"{c.key} [{c.asset}]: {c.message}" for c in record.warnings]
+    summary.warnings = [
+        f"{c.key} [{c.asset}]: {c.message}"
+        + (f" — rows: {summary.audit_dir / c.failing_rows_file}" if c.failing_rows_file else "")
+        for c in record.warnings
+    ]
     with duck.connect(settings.serving_db, settings, read_only=True) as con:
         summary.sources = con.execute(
             """select source, count(*), sum(rows_read), sum(rows_loaded), sum(rows_quarantined)

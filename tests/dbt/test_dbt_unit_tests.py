@@ -584,3 +584,60 @@ def test_results_in_an_unrecognised_spelling_of_russian_or_mathematics_fail_the_
     finally:
         with connect(db) as con:
             con.execute("delete from raw.gia_results")
+
+
+def test_a_municipality_under_two_spellings_of_its_code_is_one_and_a_warning(
+    empty_build: Path,
+) -> None:
+    """A registry saved from a spreadsheet whose Код МО column was a number says «3» for «03»: the
+    staging model counts both as «03», and the warn-level test names the file and rows of «3»."""
+    db = empty_build.parent / DB_NAME
+    rows = [
+        (2023, "s1", "03", 1, "Реестр 2023.xlsx", 5),
+        (2024, "s1", "3", 2, "Реестр 2024.xlsx", 5),
+        (2024, "s2", "3", 2, "Реестр 2024.xlsx", 9),
+        (2024, "s3", "04", 2, "Реестр 2024.xlsx", 6),
+    ]
+    with connect(db) as con:
+        con.executemany(
+            "insert into raw.schools (year, school_id, municipality_code, _file_id, _source_file, "
+            "_row_number) values (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    model = ["--select", "stg_registry__schools"]
+    test = "assert_municipality_codes_one_spelling"
+    try:
+        assert _dbt(["run", *model], db).returncode == 0
+        with connect(db) as con:
+            counted = con.execute(
+                "select school_id, registry_year, municipality_code "
+                "from staging.stg_registry__schools order by all"
+            ).fetchall()
+        tested = _dbt(["test", "--select", test, "--store-failures"], db)
+        (result,) = [
+            r
+            for r in json.loads((empty_build / "run_results.json").read_text())["results"]
+            if test in r["unique_id"]
+        ]
+        with connect(db) as con:
+            (schema,) = con.execute(
+                "select table_schema from information_schema.tables where table_name = ?", [test]
+            ).fetchone()
+            warned = con.execute(
+                "select delivered_municipality_code, counted_as, source_file, n_schools, "
+                f"first_row_number from {schema}.{test}"
+            ).fetchall()
+            con.execute(f"drop table {schema}.{test}")
+    finally:
+        with connect(db) as con:
+            con.execute("delete from raw.schools")
+        _dbt(["run", *model, "--empty"], db)
+    assert counted == [
+        ("s1", 2023, "03"),
+        ("s1", 2024, "03"),
+        ("s2", 2024, "03"),
+        ("s3", 2024, "04"),
+    ]
+    assert tested.returncode == 0  # a warning does not fail the build
+    assert (result["status"], result["failures"]) == ("warn", 1)
+    assert warned == [("3", "03", "Реестр 2024.xlsx", 2, 5)]

@@ -120,6 +120,38 @@ def test_every_delivery_shape_gives_identical_marts(
         )
 
 
+def test_a_registry_with_its_municipality_codes_as_numbers_gives_identical_marts(
+    region: Path, baseline: dict, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The 2023 registry saved from a spreadsheet whose «Код МО» column was a number (3 for «03»):
+    each municipality stays one, with its ИСБШ quartiles and risk-zone lists as before."""
+    import shutil
+
+    import openpyxl
+
+    home = tmp_path_factory.mktemp("numeric_municipality")
+    landing = home / "landing"
+    shutil.copytree(region, landing)
+    (path,) = landing.rglob("schools_2023.xlsx")
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook.active
+    header = next(row for row in sheet.iter_rows() if "Код МО" in [c.value for c in row])
+    column = [c.value for c in header].index("Код МО")
+    changed = 0
+    for row in sheet.iter_rows(min_row=header[0].row + 1):
+        code = row[column].value
+        if isinstance(code, str) and code.isdigit() and code.startswith("0"):
+            row[column].value = int(code)
+            changed += 1
+    assert changed > 0, "the registry has codes with leading zeros"
+    workbook.save(path)
+    got = _marts(_build(landing, home))
+    for table in sorted(PUBLIC_MARTS):
+        assert got[table] == baseline[table], f"marts.{table} differs: " + _difference(
+            got[table], baseline[table]
+        )
+
+
 def test_a_correction_of_one_subject_changes_exactly_those_rows(
     region: Path, baseline: dict, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

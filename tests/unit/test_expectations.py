@@ -1283,3 +1283,42 @@ def test_what_changed_includes_the_views_over_a_loaded_raw_table_the_build_did_n
         "dim_school",
         "fct_results",  # ran
     }
+
+
+def test_a_failed_dbt_test_is_said_by_its_description_not_by_dbts_count(tmp_path: Path) -> None:
+    """dbt's «Got 9 results, configured to warn if != 0» says no more than the count: the audit
+    says the test's rule (its description's first sentence) and keeps the failing rows."""
+
+    from gate.audit import dbt_outcomes
+    from gate.dbt_results import DbtNodeResult
+
+    def test(message: str, description: str) -> DbtNodeResult:
+        return DbtNodeResult(
+            unique_id="test.eduq.t",
+            resource_type="test",
+            name="t",
+            asset="staging/m",
+            level="warning",
+            status="failed",
+            failures=2,
+            message=message,
+            compiled_code="select 1 as a union all select 2",
+            description=description,
+        )
+
+    rule = "Every municipality's code is delivered\n  in one spelling. Warning: a registry…"
+    with duckdb.connect() as con:
+        (counted,) = dbt_outcomes(
+            con, [test("Got 2 results, configured to warn if != 0", rule)], tmp_path
+        )
+        (worded,) = dbt_outcomes(con, [test("a worded message", rule)], tmp_path)
+        (bare,) = dbt_outcomes(
+            con, [test("Got 2 results, configured to fail if != 0", "")], tmp_path
+        )
+    assert (
+        counted.message
+        == "2 failing row(s): Every municipality's code is delivered in one spelling."
+    )
+    assert counted.is_warning and counted.failing_rows_file
+    assert worded.message == "2 failing row(s): a worded message"
+    assert bare.message == "2 failing row(s): Got 2 results, configured to fail if != 0"
