@@ -745,6 +745,52 @@ def test_vpr_student_level_and_school_statistics_give_identical_results(
     assert rows(warehouse, vpr_sources + " and year = 2024") == [("student_results",)]
 
 
+def test_school_statistics_that_contradict_the_student_results_are_a_warning(
+    warehouse: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The 2024 ВПР also delivered as school statistics: where they say the numbers the per-student
+    results are counted with, nothing is said; where one school's statistics say other numbers, the
+    per-student results are still counted and the warn-level test names that school, procedure,
+    year, both counts and the statistics file."""
+    db = _copy(warehouse, tmp_path_factory, "statistics_and_students")
+    statistics = vpr_statistics_rows(STUDENT_LEVEL_VPR_YEARS)
+    test = "assert_school_statistics_agree_with_student_results"
+
+    def warnings() -> tuple[str, int, list[tuple]]:
+        _dbt(db, "test", "--select", test, "--store-failures")
+        results = json.loads((db.parent / "target" / "run_results.json").read_text())["results"]
+        (result,) = [r for r in results if test in r["unique_id"]]
+        with duckdb.connect(str(db), read_only=True) as con:
+            (schema,) = con.execute(
+                "select table_schema from information_schema.tables where table_name = ?", [test]
+            ).fetchone()
+            failing = con.execute(
+                f"select * exclude (statistics_files) from {schema}.{test}"
+            ).fetchall()
+            files = con.execute(f"select distinct statistics_files from {schema}.{test}").fetchall()
+        return result["status"], result["failures"], failing, files
+
+    with connect(db) as con:
+        _insert(con, "vpr_school_stats", statistics, 20)
+    assert warnings()[:3] == ("pass", 0, [])
+    wrong = next(r for r in statistics if r["school_id"] == "C" and r["subject"] == "Русский язык")
+    key = next(k for k in RESULTS if k[0] == "C" and k[1] == "VPR_RU_5" and k[2] == 2024)
+    n, f = RESULTS[key]
+    wrong = {**wrong, "mark_2": f - 1, "mark_3": wrong["mark_3"] + 1}
+    with connect(db) as con:
+        _insert(con, "vpr_school_stats", [wrong], 21)
+    status, failures, failing, files = warnings()
+    assert (status, failures) == ("warn", 1)
+    assert failing == [("C", "VPR_RU_5", 2024, n, n, f, f - 1)]
+    assert files == [("vpr_school_stats_21.csv",)]
+    counted = rows(
+        db,
+        "select participants, failing, result_source from marts.fct_procedure_results "
+        "where school_id = 'C' and procedure_code = 'VPR_RU_5' and year = 2024",
+    )
+    assert counted == [(n, f, "student_results")]
+
+
 def test_fct_isbsh(warehouse: Path) -> None:
     # every input has 2 schools at the better value and 3 at the worse: z = +0.6/sqrt(0.24) = 1.2247
     # and -0.4/sqrt(0.24) = -0.8165 on every input, so the index is 50 + 10 z = 62.2 and 41.8.

@@ -96,43 +96,19 @@ student_level as (
     group by school_id, procedure_code, year
 ),
 
-stats as (
-    select * from {{ ref('stg_vpr__school_stats') }}
-    where true{{ year_filter }}
-),
-
 inputs as (
     select year, input_fingerprint from {{ ref('int_result_inputs_by_year') }}
 ),
 
-codes as (
-    select code, school_id from {{ ref('stg_registry__school_code_map') }}
-),
-
-subjects as (
-    select subject_alias, subject_code from {{ ref('subject_aliases') }}
-),
-
-procedures as (
-    select procedure_code, exam, subject_code, grade from {{ ref('procedures') }}
-),
-
 school_level as (
     select
-        codes.school_id,
-        procedures.procedure_code,
-        stats.year,
-        cast(sum(stats.mark_2 + stats.mark_3 + stats.mark_4 + stats.mark_5) as bigint) as participants,
-        cast(sum(stats.mark_2) as bigint) as failing,
+        school_id,
+        procedure_code,
+        year,
+        participants,
+        failing,
         'school_statistics' as result_source
-    from stats
-    inner join codes on stats.school_code = codes.code
-    inner join subjects on stats.subject_alias = subjects.subject_alias
-    inner join procedures
-        on stats.exam = procedures.exam
-        and subjects.subject_code = procedures.subject_code
-        and stats.grade = procedures.grade
-    group by codes.school_id, procedures.procedure_code, stats.year
+    from ({{ vpr_school_statistics_counts(year_filter) }})
 ),
 
 counted as (
