@@ -39,22 +39,21 @@ def _args(work: Path) -> list[str]:
 
 
 @cache
-def _manifest(work: str, profile: str):
+def _manifest(work: str):
     from dbt.cli.main import dbtRunner
 
     atexit.register(shutil.rmtree, work, ignore_errors=True)  # the process's parse, not kept
 
-    result = dbtRunner().invoke(
-        ["parse", *_args(Path(work)), "--vars", json.dumps({"methodology_profile": profile})]
-    )
+    result = dbtRunner().invoke(["parse", *_args(Path(work))])
     assert result.success, result.exception
     return result.result
 
 
-def parsed_manifest(profile: str = "fioko_2025"):
-    """The project parsed once per process (with ``profile`` as its methodology profile)."""
+def parsed_manifest():
+    """The project parsed once per process. As in the product (orchestration.dbt_project), the
+    parse names no methodology profile: a build gives it with ``--vars``."""
     shared = Path(tempfile.gettempdir()) / f"eduq_dbt_parse_{os.getpid()}"
-    return _manifest(str(shared), profile)
+    return _manifest(str(shared))
 
 
 @contextmanager
@@ -73,7 +72,7 @@ def build_models(db: Path, work: Path, profile: str = "fioko_2025") -> None:
     from dbt.cli.main import dbtRunner
 
     work.mkdir(parents=True, exist_ok=True)
-    manifest = parsed_manifest(profile)
+    manifest = parsed_manifest()
     with on_database(db):
         for command in ("seed", "run"):
             result = dbtRunner(manifest=manifest).invoke(

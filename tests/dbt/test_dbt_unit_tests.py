@@ -29,7 +29,7 @@ def _dbt(args: list[str], db: Path) -> subprocess.CompletedProcess:
 
     from tests.dbt_inprocess import on_database, parsed_manifest
 
-    manifest = parsed_manifest("fioko_2025")
+    manifest = parsed_manifest()
     with on_database(db, unset=("EDUQ_METHODOLOGY_PROFILE",)):
         result = dbtRunner(manifest=manifest).invoke([*args, *project_args(db.parent), "--quiet"])
     code = 0 if result.success else (2 if result.exception is not None else 1)
@@ -151,7 +151,7 @@ def test_dbt_opens_the_warehouse_with_the_settings_of_eduq(
     from tests.dbt_inprocess import on_database, parsed_manifest
 
     with temporary_environment(env), on_database(db, unset=("EDUQ_METHODOLOGY_PROFILE",)):
-        shown = dbtRunner(manifest=parsed_manifest("fioko_2025")).invoke(
+        shown = dbtRunner(manifest=parsed_manifest()).invoke(
             ["show", "--inline", query, *project_args(db.parent), "--quiet"]
         )
     assert shown.success, shown.exception
@@ -387,7 +387,7 @@ def test_the_code_fingerprint_changes_with_a_seeds_column_types(tmp_path: Path) 
         return result.result.results[0].node.compiled_code
 
     def variant(change=None):
-        manifest = copy.deepcopy(parsed_manifest("fioko_2025"))
+        manifest = copy.deepcopy(parsed_manifest())
         if change is not None:
             change(manifest)
         # what the macro reads (`graph`), made anew: the parsed manifest's holds the fingerprint an

@@ -422,11 +422,11 @@ def build_raw(con: duckdb.DuckDBPyConnection, student_level_vpr_years: set[int])
 
 
 def _dbt(db: Path, *args: str, profile: str = "fioko_2025") -> None:
-    """dbt in this process on the warehouse `db` (target and log folders beside it), with the project
-    parsed once per process under the methodology profile `profile` (tests/dbt_inprocess.py)."""
+    """dbt in this process on the warehouse `db` (target and log folders beside it), on the project
+    parsed once per process (tests/dbt_inprocess.py), under the methodology profile `profile`."""
     from dbt.cli.main import dbtRunner
 
-    manifest = parsed_manifest(profile)
+    manifest = parsed_manifest()
     with on_database(db, unset=("EDUQ_METHODOLOGY_PROFILE",)):
         result = dbtRunner(manifest=manifest).invoke(
             [

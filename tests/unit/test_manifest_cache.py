@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from orchestration import dbt_project
 
 NODES = """
@@ -54,16 +56,24 @@ def test_a_second_process_loads_the_parsed_project_instead_of_parsing_it() -> No
     assert second == first == len(manifest["nodes"])
 
 
-def test_a_damaged_pickle_is_parsed_again() -> None:
-    if not list(dbt_project.TARGET_DIR.glob("eduq_manifest-*.pickle")):
-        assert _python(NODES).returncode == 0
-    (pickled,) = dbt_project.TARGET_DIR.glob("eduq_manifest-*.pickle")
-    pickled.write_bytes(b"not a pickle")
-    again = _python(NODES)
-    assert again.returncode == 0, again.stderr[-2000:]
-    # stored again by the parse (a process loading it is the test above)
-    stored = dbt_project._load_pickled(dbt_project.project_fingerprint())
-    assert stored is not None and len(stored.nodes) == _nodes(again)
+def test_a_damaged_pickle_is_parsed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    manifest = dbt_project.manifest_object()  # this process's: loaded, or parsed once
+    fingerprint = dbt_project.project_fingerprint()
+    dbt_project._pickle_path(fingerprint).write_bytes(b"not a pickle")
+    assert dbt_project._load_pickled(fingerprint) is None
+    parses = []
+
+    def parse(target_dir=dbt_project.TARGET_DIR):  # the parse's outcome, without its seconds
+        parses.append(target_dir)
+        return manifest
+
+    monkeypatch.setattr(dbt_project, "parse_into", parse)
+    monkeypatch.setattr(dbt_project, "_parsed", {})  # a new process: nothing kept in memory
+    assert dbt_project.manifest_object() is manifest
+    assert parses == [dbt_project.TARGET_DIR]
+    # stored again by the parse, for the next processes
+    stored = dbt_project._load_pickled(fingerprint)
+    assert stored is not None and stored.nodes.keys() == manifest.nodes.keys()
 
 
 def test_the_loaded_project_equals_the_parsed_one_field_by_field() -> None:
