@@ -258,8 +258,10 @@ def _completeness_checks() -> list[Check]:
             level=Level.WARNING,
             description="Every municipality delivered every source for every year of the registry: ВПР for each "
             "school with students, ОГЭ/ЕГЭ where it has 9th/11th grades, the social passport and the resource "
-            "survey for each school. A year still being delivered shows here; the list built on it is not "
-            "published until it is complete (dim_list_year). Deliver the missing files, or correct the registry.",
+            "survey for each school. A year still being delivered shows here. The list built on it waits "
+            "(dim_list_year) while a school with students has no result at all, or an exam that counts has none in "
+            "the whole region or vanished since the year before; other gaps are this warning. Deliver the missing "
+            "files, or correct the registry.",
             query="""
                 select year, municipality_code, municipality_name, source, source_ru, n_expected_schools,
                        n_delivered_schools, n_missing_schools, missing_school_ids, is_complete
@@ -271,7 +273,7 @@ def _completeness_checks() -> list[Check]:
             ),
             explain=lambda rows: (
                 f"{len(rows)} delivery(ies) incomplete: {_incomplete_in_words(rows)}. Deliver the missing "
-                "files (or correct the registry); lists built on these years are not published until then."
+                "files (or correct the registry); whether a list waits for them is in marts.dim_list_year."
             ),
         ),
         Check(

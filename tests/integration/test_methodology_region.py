@@ -40,6 +40,9 @@ SCHOOLS = {
     "E_OLD": ("M02", "Тестовский МР", "rural", False, False, 60, "700005"),
     "E": ("M02", "Тестовский МР", "rural", True, True, 300, "700006"),
 }
+# the 11th grades open in 2023: nobody sits ЕГЭ in 2022 (a year whose registry has 11th grades and
+# that has no ЕГЭ result at all in the region is incomplete: int_results_completeness)
+FIRST_GRADE_11_YEAR = 2023
 REGISTRY = {
     2022: ["A", "B", "C", "D", "E_OLD", "E"],
     2023: ["A", "B", "C", "D", "E_OLD", "E"],
@@ -317,7 +320,7 @@ def build_raw(con: duckdb.DuckDBPyConnection, student_level_vpr_years: set[int])
                 "locality": SCHOOLS[s][2],
                 "is_small": s == "D",
                 "has_grade_9": SCHOOLS[s][3],
-                "has_grade_11": SCHOOLS[s][4],
+                "has_grade_11": SCHOOLS[s][4] and year >= FIRST_GRADE_11_YEAR,
                 "enrolment": SCHOOLS[s][5],
             }
             for year, schools in REGISTRY.items()
@@ -601,6 +604,7 @@ def test_dim_school(warehouse: Path) -> None:
                 else ("региональная программа" if s == "C" and year >= 2023 else None)
             )
             successor = ("E", 2024) if s == "E_OLD" else (None, None)
+            g11 = g11 and year >= FIRST_GRADE_11_YEAR
             want.append((s, year, m, locality, g9, g11, this_year, to_date, *successor))
     assert got == want
 
@@ -1082,8 +1086,8 @@ def test_rpt_procedures_not_conducted(warehouse: Path) -> None:
                              order by year, procedure_code""",
     )
     assert approx(got) == [
-        # 2022: EGE nowhere (C, D, E_OLD have no grade 11); OGE not at D, E_OLD (no grade 9) and E
-        ("EGE_RU", 2022, 6, 6, 1.0, 3),
+        # 2022: EGE nowhere (no school has grade 11 yet); OGE not at D, E_OLD (no grade 9) and E
+        ("EGE_RU", 2022, 6, 6, 1.0, 6),
         ("OGE_MA", 2022, 6, 3, 0.5, 2),
         ("VPR_RU_5", 2022, 6, 0, 0.0, 0),
         # 2023: EGE at A only

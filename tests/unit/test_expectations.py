@@ -335,8 +335,8 @@ def test_an_incomplete_delivery_is_a_warning_that_says_what_is_missing(con) -> N
     assert result.check.level is Level.WARNING  # incompleteness is not wrong data: no block
     assert result.message == (
         "1 delivery(ies) incomplete: 2024, Район: Результаты (ВПР, ОГЭ, ЕГЭ) — 1 из 1 школ без данных "
-        "(sch000003). Deliver the missing files (or correct the registry); lists built on these years "
-        "are not published until then."
+        "(sch000003). Deliver the missing files (or correct the registry); whether a list waits for "
+        "them is in marts.dim_list_year."
     )
 
 

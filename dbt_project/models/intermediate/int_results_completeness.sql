@@ -48,6 +48,49 @@ vanished as (
     group by coverage.year
 ),
 
+-- an exam that counts for the list with no result at all in the region in a year when the
+-- registry has schools that should have it (a 9th grade for ОГЭ, an 11th for ЕГЭ, students for
+-- ВПР): its files were not delivered, or none of their rows loaded (a missing code crosswalk
+-- quarantines them). The rule above compares a year with the year before; this one holds in the
+-- first year too.
+-- (an exam whose counted procedures were none of them held that year, seed procedures_not_held,
+-- is not expected)
+counted_exams as (
+    select distinct years.year, lower(procedures.exam) as source
+    from (select distinct year from completeness) as years
+    cross join profile_procedures
+    inner join procedures on profile_procedures.procedure_code = procedures.procedure_code
+    where not exists (
+        select 1 from {{ ref('procedures_not_held') }} as not_held
+        where not_held.year = years.year and not_held.procedure_code = profile_procedures.procedure_code
+    )
+),
+
+absent as (
+    select
+        by_exam.year,
+        string_agg(
+            by_exam.source_ru || ': ни одного результата в регионе за ' || by_exam.year || ' год, а в реестре '
+            || by_exam.n_expected_schools || ' школ, у которых они должны быть (файлы не поступили или их строки '
+            || 'в карантине?)',
+            '; ' order by by_exam.source
+        ) as absent_ru
+    from (
+        select
+            completeness.year,
+            completeness.source,
+            any_value(completeness.source_ru) as source_ru,
+            sum(completeness.n_expected_schools) as n_expected_schools,
+            sum(completeness.n_delivered_schools) as n_delivered_schools
+        from completeness
+        inner join counted_exams
+            on completeness.year = counted_exams.year and completeness.source = counted_exams.source
+        group by completeness.year, completeness.source
+    ) as by_exam
+    where by_exam.n_expected_schools > 0 and by_exam.n_delivered_schools = 0
+    group by by_exam.year
+),
+
 municipal as (
     select
         completeness.year,
@@ -78,12 +121,16 @@ final as (
         municipal.municipality_name,
         municipal.is_delivery_complete,
         vanished.vanished_ru is null as has_no_vanished_procedure,
-        municipal.is_delivery_complete and vanished.vanished_ru is null as is_complete,
+        absent.absent_ru is null as has_no_absent_exam,
+        municipal.is_delivery_complete and vanished.vanished_ru is null and absent.absent_ru is null
+            as is_complete,
         municipal.missing_ru,
         vanished.vanished_ru,
-        nullif(concat_ws('; ', municipal.missing_ru, vanished.vanished_ru), '') as reason_ru
+        absent.absent_ru,
+        nullif(concat_ws('; ', municipal.missing_ru, vanished.vanished_ru, absent.absent_ru), '') as reason_ru
     from municipal
     left join vanished on municipal.year = vanished.year
+    left join absent on municipal.year = absent.year
 )
 
 select * from final

@@ -37,7 +37,9 @@ missing as (
             end,
             '; ' order by completeness.year desc, completeness.municipality_code asc
         ) as missing_ru,
-        string_agg(distinct completeness.vanished_ru, '; ') as vanished_ru
+        string_agg(
+            distinct nullif(concat_ws('; ', completeness.vanished_ru, completeness.absent_ru), ''), '; '
+        ) as vanished_ru
     from dependencies
     inner join completeness on dependencies.year = completeness.year
     group by dependencies.list_year
