@@ -124,6 +124,11 @@ class Settings:
         return self.home / "archive"
 
     @property
+    def withdrawn_dir(self) -> Path:
+        """Archived deliveries withdrawn by `eduq withdraw` (not reloaded by `eduq rebuild`)."""
+        return self.home / "withdrawn"
+
+    @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 

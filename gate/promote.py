@@ -145,7 +145,7 @@ def add_load_log(db: Path, candidate: Path, settings: Settings | None = None) ->
             f"""create or replace table serving.{META_SCHEMA}.load_log as
                 select file_id, source, file_name, file_hash, size_bytes, status, rows_read, rows_loaded,
                        rows_quarantined, message, years, received_at, loaded_at, run_id,
-                       released_from_file_id
+                       released_from_file_id, withdrawn_at, withdrawn_reason
                 from cand.raw._load_log order by file_id"""
         )
         _mask_messages(con)

@@ -119,7 +119,8 @@ def release_known_codes(
         return []
     if not con.execute(
         "select count(*) > 0 from (select 1 from raw._quarantine where source = ? and "
-        "reason_code = ? and resolved_in_file_id is null limit 1)",
+        "reason_code = ? and resolved_in_file_id is null and file_id in (select file_id from "
+        "raw._load_log where status = 'loaded') limit 1)",
         [contract.source, UNKNOWN_SCHOOL],
     ).fetchone()[0]:
         return []  # the usual night: nothing waits for a code

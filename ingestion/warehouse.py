@@ -46,7 +46,7 @@ create table if not exists raw._load_log (
     archived_path varchar,
     file_hash varchar,
     size_bytes bigint,
-    status varchar,          -- loaded | rejected | duplicate | released
+    status varchar,          -- loaded | rejected | duplicate | released | withdrawn
     rows_read bigint,
     rows_loaded bigint,
     rows_quarantined bigint,
@@ -57,7 +57,10 @@ create table if not exists raw._load_log (
     loaded_at timestamp,
     run_id varchar,
     -- status released: the file whose quarantined rows these are (ingestion.release)
-    released_from_file_id bigint
+    released_from_file_id bigint,
+    -- status withdrawn (was loaded or released; ingestion.withdraw): when, why, by which command
+    withdrawn_at timestamp,
+    withdrawn_reason varchar
 )
 """
 
@@ -85,6 +88,8 @@ MIGRATIONS = (
     ("raw._quarantine", "reason_code", "varchar"),
     ("raw._quarantine", "resolved_in_file_id", "bigint"),
     ("raw._load_log", "released_from_file_id", "bigint"),
+    ("raw._load_log", "withdrawn_at", "timestamp"),
+    ("raw._load_log", "withdrawn_reason", "varchar"),
 )
 
 

@@ -395,6 +395,24 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_withdraw(args: argparse.Namespace) -> int:
+    from core.errors import EduqError
+    from core.run_lock import HomeLocked
+    from ingestion.withdraw import withdraw
+
+    settings = load_settings()
+    try:
+        result = withdraw(settings, args.file, args.reason, dry_run=args.dry_run)
+    except HomeLocked as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_LOCKED
+    except EduqError as exc:
+        print(f"eduq withdraw: {exc}", file=sys.stderr)
+        return 2
+    print(result.render())
+    return 0
+
+
 def _cmd_check_files(args: argparse.Namespace) -> int:
     from core.errors import EduqError
     from ingestion.check_files import check_files
@@ -608,6 +626,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--verbose", action="store_true", help="print dbt and Dagster output instead of logging it"
     )
     rebuild.set_defaults(func=_cmd_rebuild)
+
+    withdraw = sub.add_parser(
+        "withdraw",
+        help="take back a delivered file that should not count (another year's or region's "
+        "file, a test export): its rows leave the warehouse, its archived copy is kept aside, "
+        "and the next `eduq run` publishes the lists without it",
+    )
+    withdraw.add_argument(
+        "file", help="the file id (meta.load_log.file_id) or the file's name as delivered"
+    )
+    withdraw.add_argument(
+        "--reason",
+        required=True,
+        help="why it is withdrawn (kept with the file and in the lists' manifests)",
+    )
+    withdraw.add_argument(
+        "--dry-run", action="store_true", help="say what would be withdrawn; change nothing"
+    )
+    withdraw.set_defaults(func=_cmd_withdraw)
 
     check = sub.add_parser(
         "check-files",

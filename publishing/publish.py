@@ -241,6 +241,23 @@ def input_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return files
 
 
+def withdrawn_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The delivered files withdrawn before this build (`eduq withdraw`): not among the inputs,
+    named with when and why (a serving file promoted before withdrawals existed has none)."""
+    columns = {r[0] for r in con.execute("select * from meta.load_log limit 0").description or ()}
+    if "withdrawn_reason" not in columns:
+        return []
+    rows = con.execute(
+        """select file_id, source, file_name, file_hash, years, withdrawn_at, withdrawn_reason
+           from meta.load_log where status = 'withdrawn' and released_from_file_id is null
+           order by file_id"""
+    ).fetchall()
+    keys = ("file_id", "source", "file_name", "sha256", "years", "withdrawn_at", "reason")
+    return [
+        dict(zip(keys, (str(v) if isinstance(v, dt.datetime) else v for v in row))) for row in rows
+    ]
+
+
 def published_unchanged(settings: Settings, list_year: int) -> int | None:
     """The version of ``list_year`` whose list is exactly what the serving warehouse holds now (the
     same CSV bytes publish_list would write), or None when a publication would make a new version."""
@@ -268,6 +285,7 @@ def publish_list(settings: Settings, list_year: int) -> PublicationResult:
         table = read_list(con, list_year)
         profile = list_profile(con, list_year)
         inputs = input_files(con)
+        withdrawn = withdrawn_files(con)
     by_cluster = count_by_cluster(table)
     warnings = [
         f"{c['key']} [{c['asset']}]: {c['message']}"
@@ -335,6 +353,7 @@ def publish_list(settings: Settings, list_year: int) -> PublicationResult:
             ],
             "diff": diff_summary or None,
             "inputs": inputs,
+            "withdrawn_inputs": withdrawn,
             "warehouse": {
                 "build_id": audit.build_id,
                 "candidate_sha256": audit.candidate_sha256,

@@ -152,6 +152,47 @@ def test_a_registry_with_its_municipality_codes_as_numbers_gives_identical_marts
         )
 
 
+def test_files_withdrawn_after_a_build_leave_the_marts_of_the_facts_alone(
+    region: Path, baseline: dict, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Two files that should not count, loaded and built: last year's registry under next year's
+    name (a year of its own) and a wrong ВПР 2023 «correction» of three schools (it replaced their
+    rows). Withdrawn (`eduq withdraw`), the next build of the same warehouse gives the marts of the
+    facts alone: the year vanishes, the replaced deliveries count again."""
+    import os
+    import shutil
+
+    from ingestion.withdraw import withdraw
+
+    home = tmp_path_factory.mktemp("withdrawn")
+    landing = home / "landing"
+    shutil.copytree(region, landing)
+    (registry,) = landing.rglob("schools_2023.xlsx")
+    shutil.copy2(registry, registry.with_name("schools_2024.xlsx"))
+    (vpr,) = landing.rglob("vpr_results_2023.csv")
+    results = read_delivered_csv(vpr)
+    schools = sorted(results["Код ОО"].unique())[:3]
+    wrong = results[results["Код ОО"].isin(schools)].copy()
+    wrong["Отметка"] = wrong["Отметка"].map(lambda m: "2" if m else m)
+    correction = vpr.with_name("vpr_results_2023_исправление.csv")
+    wrong.to_csv(correction, sep=";", index=False, encoding="utf-8")
+    os.utime(correction, (1_900_000_000, 1_900_000_000))  # delivered last
+    db = _build(landing, home)
+    before = _marts(db)
+    assert before["dim_school"] != baseline["dim_school"], "the registry brought a year"
+    assert before["fct_procedure_results"] != baseline["fct_procedure_results"]
+    settings = _settings(home, landing)
+    for name in ("schools_2024.xlsx", correction.name):
+        withdrawal = withdraw(settings, name, reason="не тот файл")
+        assert withdrawal.rows_removed > 0 and withdrawal.archived_to.exists()
+    build_models(db, home / "dbt")  # the same warehouse, built again: incremental models too
+    got = _marts(db)
+    for table in sorted(PUBLIC_MARTS):
+        assert got[table] == baseline[table], f"marts.{table} differs: " + _difference(
+            got[table], baseline[table]
+        )
+
+
 def test_a_correction_of_one_subject_changes_exactly_those_rows(
     region: Path, baseline: dict, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

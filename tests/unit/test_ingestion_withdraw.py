@@ -1,0 +1,203 @@
+"""`eduq withdraw` (ingestion.withdraw): a delivered file taken back leaves the raw facts as if it had
+never been delivered, keeps its bytes aside, may be delivered again, and is never loaded again by a
+release or a rebuild. That a build after a withdrawal gives the marts of the facts alone is
+tests/integration/test_delivery_shapes.py::test_files_withdrawn_after_a_build_leave_the_marts_of_the_facts_alone."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.withdraw import Withdrawal, WithdrawRefused, withdraw
+from tests.fixtures.ingestion.harness import CORPUS, Region, open_region
+
+CROSSWALK_HEADER = "Система;Код в системе;Код ОО\n"
+
+
+@pytest.fixture()
+def region(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Region]:
+    yield from open_region(tmp_path, monkeypatch)
+
+
+def _withdraw(region: Region, file: str, reason: str = "не тот файл", **kwargs) -> Withdrawal:
+    """withdraw() with the test's own connection closed meanwhile (the command opens its own)."""
+    region.con.close()
+    try:
+        return withdraw(region.settings, file, reason, **kwargs)
+    finally:
+        region.con = duckdb.connect(str(region.settings.candidate_db))
+
+
+def _results(region: Region) -> list[tuple]:
+    return region.query(
+        "select year, school_id, subject, participant_code, mark, _source_file, _row_number "
+        "from raw.gia_results order by all"
+    )
+
+
+def test_a_withdrawn_file_leaves_the_facts_as_before_it_and_may_be_delivered_again(
+    region: Region,
+) -> None:
+    region.deliver("gia_results_2024.csv")
+    first = region.run().outcome("gia_results_2024.csv")
+    facts = _results(region)
+    # a wrong «correction» of the same results: it replaces them (the latest delivery)
+    wrong = (CORPUS / "gia_results_2024.csv").read_bytes().replace(b";10;;3;", b";10;;2;")
+    region.write("gia_results_2024_исправление.csv", wrong)
+    bad = region.run().outcome("gia_results_2024_исправление.csv")
+    assert bad.status == "loaded" and bad.rows_loaded > 0
+    archived = next((region.settings.archive_dir / "gia_results").glob(f"{bad.file_id:06d}_*"))
+
+    dry = _withdraw(region, "gia_results_2024_исправление.csv", dry_run=True)
+    assert dry.rows_removed == bad.rows_loaded and dry.dry_run
+    assert "Nothing was changed" in dry.render()
+    assert archived.exists()
+    assert region.query("select status from raw._load_log where file_id = ?", [bad.file_id]) == [
+        ("loaded",)
+    ]
+
+    done = _withdraw(region, str(bad.file_id), reason="отметки не из этой выгрузки")
+    assert (done.file_id, done.rows_removed) == (bad.file_id, bad.rows_loaded)
+    assert _results(region) == facts  # the original delivery counts again
+    assert not archived.exists() and done.archived_to == (
+        region.settings.withdrawn_dir / "gia_results" / archived.name
+    )
+    assert done.archived_to.read_bytes() == wrong  # nothing is lost
+    assert region.query(
+        "select status, rows_read, rows_loaded, withdrawn_reason, archived_path from raw._load_log "
+        "where file_id = ?",
+        [bad.file_id],
+    ) == [
+        (
+            "withdrawn",
+            bad.rows_read,
+            bad.rows_loaded,
+            "отметки не из этой выгрузки",
+            str(done.archived_to),
+        )
+    ]
+    # the first delivery is untouched
+    assert region.query("select status from raw._load_log where file_id = ?", [first.file_id]) == [
+        ("loaded",)
+    ]
+    # the same bytes delivered again (now meant): a delivery, not a duplicate of a withdrawn file
+    region.write("gia_results_2024_исправление_верное.csv", wrong)
+    again = region.run().outcome("gia_results_2024_исправление_верное.csv")
+    assert again.status == "loaded" and again.rows_loaded == bad.rows_loaded
+    # and the rebuild's list of archived deliveries does not hold the withdrawn one
+    from orchestration.rebuild import archived_files
+
+    assert bad.file_id not in [fid for fid, _, _ in archived_files(region.settings.archive_dir)]
+
+
+def test_a_file_is_refused_when_it_cannot_be_withdrawn(region: Region) -> None:
+    region.deliver("gia_results_2024.csv")
+    loaded = region.run().outcome("gia_results_2024.csv")
+    region.deliver("gia_results_2024.csv", as_name="gia_results_2024_копия.csv")
+    duplicate = region.run().outcome("gia_results_2024_копия.csv")
+    assert duplicate.status == "duplicate"
+    cases = {
+        "999": "no delivered file '999'",
+        "нет_такого.csv": "no delivered file 'нет_такого.csv'",
+        str(duplicate.file_id): "was not loaded (status duplicate)",
+    }
+    for file, said in cases.items():
+        with pytest.raises(WithdrawRefused, match=said.replace("(", r"\(").replace(")", r"\)")):
+            _withdraw(region, file)
+    with pytest.raises(WithdrawRefused, match="say why"):
+        _withdraw(region, str(loaded.file_id), reason="  ")
+    # two loaded files of one name (folders of two municipalities): named by id only
+    (region.settings.landing_dir / "mo2").mkdir()
+    other = (CORPUS / "gia_results_2024.csv").read_bytes().replace(b";10;;3;", b";10;;4;")
+    region.write("gia_results_2024.csv", other, folder="mo2")
+    region.run()
+    with pytest.raises(WithdrawRefused, match="2 loaded files are named"):
+        _withdraw(region, "gia_results_2024.csv")
+    assert region.query("select count(*) from raw._load_log where status = 'withdrawn'") == [(0,)]
+
+
+def test_a_withdrawal_that_fails_changes_nothing(
+    region: Region, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    region.deliver("gia_results_2024.csv")
+    loaded = region.run().outcome("gia_results_2024.csv")
+    facts = _results(region)
+    archived = next((region.settings.archive_dir / "gia_results").glob(f"{loaded.file_id:06d}_*"))
+    import ingestion.withdraw as module
+
+    def fail(con, withdrawal):
+        con.execute("delete from raw.gia_results")
+        raise duckdb.IOException("disk full")
+
+    monkeypatch.setattr(module, "_write", fail)
+    with pytest.raises(duckdb.IOException):
+        _withdraw(region, str(loaded.file_id))
+    assert archived.exists() and not any(region.settings.withdrawn_dir.rglob("*.csv"))
+    assert _results(region) == facts
+    assert region.query("select status from raw._load_log where file_id = ?", [loaded.file_id]) == [
+        ("loaded",)
+    ]
+
+
+def test_rows_released_from_a_withdrawn_files_quarantine_go_with_it_and_wait_no_more(
+    region: Region,
+) -> None:
+    """A file whose unknown-code rows were released once the crosswalk named the school: withdrawn
+    (by the release's id too), its released rows leave with it; and its rows still waiting for a
+    code are never released, even when a later crosswalk names theirs."""
+    region.write(
+        "gia_results_2024_поздние.csv",
+        "Год;Код ОО в РИС;Экзамен;Предмет;Код участника;Категория участника;Этап;"
+        "Первичный балл;Тестовый балл;Отметка;Статус\n"
+        "2024;R-7777;ОГЭ;Математика;G101;;;15;;4;явка\n"
+        "2024;R-8888;ОГЭ;Математика;G102;;;15;;4;явка\n"
+        "2024;sch001;ОГЭ;Математика;G103;;;15;;5;явка\n",
+        folder="gia",
+    )
+    delivered = region.run().outcome("gia_results_2024_поздние.csv")
+    assert delivered.rows_quarantined == 2
+    region.write("school_codes_2.csv", CROSSWALK_HEADER + "РИС ГИА;R-7777;sch004\n")
+    (release,) = next(r for r in region.run().reports if r.source == "gia_results").released
+    assert release.rows_released == 1
+
+    done = _withdraw(region, str(release.file_id))  # the release's id: its delivered file
+    assert done.file_id == delivered.file_id and done.released_lines == [release.file_id]
+    assert done.rows_removed == 2 and done.rows_quarantined == 1
+    assert region.query("select count(*) from raw.gia_results") == [(0,)]
+    assert region.query(
+        "select file_id, status from raw._load_log where source = 'gia_results' order by 1"
+    ) == [(delivered.file_id, "withdrawn"), (release.file_id, "withdrawn")]
+    # the crosswalk now names the other school: the withdrawn file's row stays where it is
+    region.write("school_codes_3.csv", CROSSWALK_HEADER + "РИС ГИА;R-8888;sch005\n")
+    night = region.run()
+    assert all(not r.released for r in night.reports)
+    assert region.query("select count(*) from raw.gia_results") == [(0,)]
+
+
+def test_the_command_says_what_it_withdrew_and_refuses_without_a_traceback(
+    region: Region, capsys: pytest.CaptureFixture
+) -> None:
+    from orchestration.cli import main
+
+    region.deliver("gia_results_2024.csv")
+    loaded = region.run().outcome("gia_results_2024.csv")
+    region.con.close()
+    try:
+        assert main(["withdraw", "12345", "--reason", "x"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("eduq withdraw: no delivered file '12345'") and "Traceback" not in err
+        assert main(["withdraw", "gia_results_2024.csv", "--reason", "чужой регион"]) == 0
+        out = capsys.readouterr().out
+        assert (
+            f"Withdrawn: file {loaded.file_id} «gia_results_2024.csv» (gia_results, years 2024)"
+            in out
+        )
+        assert f"{loaded.rows_loaded} rows removed from raw.gia_results" in out
+        assert "The next `eduq run`" in out
+    finally:
+        region.con = duckdb.connect(str(region.settings.candidate_db))
+    shutil.rmtree(region.settings.withdrawn_dir)  # (tmp_path: nothing to keep)
