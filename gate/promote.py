@@ -23,6 +23,7 @@ import duckdb
 from core import duck
 from core.files import file_identity, fsync_dir, pending_wal, sha256_file, write_json_atomic
 from core.settings import Settings
+from core.withdrawals import clear_pending
 from gate.audit import (
     PERSONAL_MASK,
     AuditRecord,
@@ -116,6 +117,9 @@ def add_load_log(db: Path, candidate: Path, settings: Settings | None = None) ->
                     union all
                     select unnest(regexp_extract_all(message, '{TOKEN}'))
                     from cand.raw._load_log where message is not null
+                    union all
+                    select unnest(regexp_extract_all(withdrawn_reason, '{TOKEN}'))
+                    from cand.raw._load_log where withdrawn_reason is not null
                 ) as w"""
         )
         codes = "(" + " union all ".join(selects) + ") as c(code)"
@@ -164,26 +168,28 @@ def add_load_log(db: Path, candidate: Path, settings: Settings | None = None) ->
 
 
 def _mask_messages(con: duckdb.DuckDBPyConnection) -> None:
-    """Replace every participant code in the exported files' messages (few rows: done in Python)."""
-    hits = con.execute(
-        f"""select distinct w.file_id, w.word from (
-                select file_id, unnest(regexp_extract_all(message, '{TOKEN}')) as word
-                from serving.{META_SCHEMA}.load_log where message is not null
-            ) as w semi join participant_codes as p on w.word = p.code"""
-    ).fetchall()
-    by_file: dict[int, set[str]] = {}
-    for file_id, word in hits:
-        by_file.setdefault(file_id, set()).add(word)
-    for file_id, words in by_file.items():
-        (message,) = con.execute(
-            f"select message from serving.{META_SCHEMA}.load_log where file_id = ?", [file_id]
-        ).fetchone()
-        for word in sorted(words, key=len, reverse=True):
-            message = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", MASK, message)
-        con.execute(
-            f"update serving.{META_SCHEMA}.load_log set message = ? where file_id = ?",
-            [message, file_id],
-        )
+    """Replace every participant code in the exported files' messages and withdrawal reasons (few
+    rows: done in Python)."""
+    for column in ("message", "withdrawn_reason"):
+        hits = con.execute(
+            f"""select distinct w.file_id, w.word from (
+                    select file_id, unnest(regexp_extract_all({column}, '{TOKEN}')) as word
+                    from serving.{META_SCHEMA}.load_log where {column} is not null
+                ) as w semi join participant_codes as p on w.word = p.code"""
+        ).fetchall()
+        by_file: dict[int, set[str]] = {}
+        for file_id, word in hits:
+            by_file.setdefault(file_id, set()).add(word)
+        for file_id, words in by_file.items():
+            (text,) = con.execute(
+                f"select {column} from serving.{META_SCHEMA}.load_log where file_id = ?", [file_id]
+            ).fetchone()
+            for word in sorted(words, key=len, reverse=True):
+                text = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", MASK, text)
+            con.execute(
+                f"update serving.{META_SCHEMA}.load_log set {column} = ? where file_id = ?",
+                [text, file_id],
+            )
 
 
 def _attach_serving(con: duckdb.DuckDBPyConnection, db: Path) -> None:
@@ -482,6 +488,7 @@ def promote(settings: Settings) -> Promotion:
             },
         )
         os.replace(tmp, serving)
+        clear_pending(serving)  # built without the files withdrawn before this build
     finally:
         tmp.unlink(missing_ok=True)
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)

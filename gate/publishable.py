@@ -19,6 +19,7 @@ import duckdb
 
 from core import duck
 from core.settings import Settings
+from core.withdrawals import describe_pending
 from gate.errors import ListIncomplete, ListNotComputable, ListYearNotAvailable, PublicationRefused
 from gate.promote import ServingAudit, serving_audit, serving_integrity
 
@@ -117,10 +118,10 @@ def open_serving(settings: Settings) -> duckdb.DuckDBPyConnection:
 
 
 def require_intact(serving: Path, record_required: bool = True) -> None:
-    """The serving file must be byte for byte what promotion wrote (its hash in serving.json).
-    ``record_required=False`` (before the file is opened): a file without any promotion record is
+    """The serving file must be byte for byte what promotion wrote (its hash in serving.json), and
+    no file withdrawn since its build (core.withdrawals) may be in it. ``record_required=False`` (before the file is opened): a file without any promotion record is
     left to :func:`require_audited`, which says whether it carries an audit at all."""
-    problem = serving_integrity(serving, record_required)
+    problem = serving_integrity(serving, record_required) or describe_pending(serving)
     if problem is not None:
         raise PublicationRefused(f"{problem}. Nothing was published.")
 

@@ -127,8 +127,9 @@ def connect_for_loading(path: Path, settings: Settings) -> duckdb.DuckDBPyConnec
     later checkpoint, up to ``max_vacuum_tasks`` of them each time, reading and compressing them
     again on one core. After a whole country's first load every later checkpoint went on with that
     merging: 1.1 s of the first night after a full build, 6 s when only the load left it to dbt's
-    checkpoint. Rows are never deleted from the source tables (only from the small landing
-    queue): there is nothing to reclaim there, and a checkpoint now writes only what is new
+    checkpoint. A load never deletes rows from the source tables (only from the small landing
+    queue; a rare `eduq withdraw` deletes one file's rows through a connection of its own): there
+    is nothing to reclaim there, and a checkpoint now writes only what is new
     (0.01 s that night). dbt's tables are replaced whole, or a year (a file) at a time by the
     incremental models: a row group left partly deleted stays as it is (a wholly deleted one is
     still dropped) until `--full-refresh` replaces the table. The file grows by what is loaded and

@@ -11,8 +11,14 @@ transaction of the candidate warehouse:
 - marks its load-log lines (the delivered file's and its releases') ``withdrawn``, with when and
   why (``withdrawn_at``, ``withdrawn_reason``); their counts stay as they were loaded. Its
   quarantined rows stay in ``raw._quarantine`` and are never released;
-- moves its archived copy from ``archive/<source>/`` to ``withdrawn/<source>/`` (back again if the
-  transaction fails), so that `eduq rebuild` does not load it again; nothing is deleted.
+- then moves its archived copy from ``archive/<source>/`` to ``withdrawn/<source>/``, and the
+  archived copies of the same bytes that were skipped as its duplicates to
+  ``withdrawn/_duplicates/``, so that `eduq rebuild` does not load any of them again; nothing is
+  deleted. A move that failed after the commit is said, and `eduq withdraw` of the same file
+  finishes it;
+- leaves ``warehouse/withdrawals-pending.json``: until the next promotion (a build without the
+  file) nothing is published from the serving warehouse, which still holds its rows
+  (gate.publishable.require_intact).
 
 The same bytes may be delivered again afterwards (under the right name): a withdrawn file is not a
 delivery the duplicate check knows. The candidate warehouse has changed since its audit, so the
@@ -50,42 +56,60 @@ class Withdrawal:
     rows_removed: int  # the delivered file's rows and those released from its quarantine
     released_lines: list[int] = field(default_factory=list)  # load-log lines of its releases
     rows_quarantined: int = 0
-    archived_from: Path | None = None
-    archived_to: Path | None = None
+    archived_to: Path | None = None  # where its own archived copy is kept
+    # (archived copy, where it goes): its own and those of its duplicates
+    moves: list[tuple[Path, Path]] = field(default_factory=list)
+    not_moved: list[str] = field(default_factory=list)
     dry_run: bool = False
+    finishing: bool = False  # withdrawn before: only its archived copies still to move
 
     def render(self) -> str:
         years = f", years {self.years}" if self.years else ""
-        done = "Would withdraw" if self.dry_run else "Withdrawn"
-        lines = [
-            f"{done}: file {self.file_id} «{self.file_name}» ({self.source}{years}), "
-            + f"reason: {self.reason}",
-            f"  {self.rows_removed} rows {'would be ' if self.dry_run else ''}removed from "
-            f"raw.{self.source}"
-            + (
-                f" (with those released from its quarantine by load-log line(s) "
-                f"{', '.join(map(str, self.released_lines))})"
-                if self.released_lines
-                else ""
-            )
-            + (
-                f"; its {self.rows_quarantined} quarantined rows stay in raw._quarantine and are "
-                "never released"
-                if self.rows_quarantined
-                else ""
-            ),
+        would = "would be " if self.dry_run else ""
+        if self.finishing:
+            head = f"File {self.file_id} «{self.file_name}» was withdrawn before ({self.reason})"
+            lines = [head + ("; its archived copies are in place." if not self.moves else ".")]
+        else:
+            done = "Would withdraw" if self.dry_run else "Withdrawn"
+            lines = [
+                f"{done}: file {self.file_id} «{self.file_name}» ({self.source}{years}), "
+                + f"reason: {self.reason}",
+                f"  {self.rows_removed} rows {would}removed from raw.{self.source}"
+                + (
+                    " (with those released from its quarantine by load-log line(s) "
+                    + ", ".join(map(str, self.released_lines))
+                    + ")"
+                    if self.released_lines
+                    else ""
+                )
+                + (
+                    f"; its {self.rows_quarantined} quarantined rows stay in raw._quarantine and "
+                    "are never released"
+                    if self.rows_quarantined
+                    else ""
+                ),
+            ]
+        moved = [
+            target for copy, target in self.moves if f"{copy} (" not in " ".join(self.not_moved)
         ]
-        if self.archived_from is not None:
+        if moved:
             lines.append(
-                f"  archived copy {'would move' if self.dry_run else 'moved'} to "
-                f"{self.archived_to} (`eduq rebuild` does not load it again)"
+                f"  archived {'copy' if len(moved) == 1 else 'copies'} {would or ''}moved to "
+                + ", ".join(map(str, moved))
+                + " (`eduq rebuild` does not load them again)"
+            )
+        for problem in self.not_moved:
+            lines.append(
+                f"  NOT MOVED: {problem}. `eduq rebuild` would load it again: run the same "
+                "`eduq withdraw` again, or move it out of the archive by hand"
             )
         if self.dry_run:
             lines.append("Nothing was changed (--dry-run).")
-        else:
+        elif not self.finishing:
             lines.append(
-                "The next `eduq run` builds and checks the warehouse without it and publishes the "
-                "lists it changes as new versions (the versions published before stay)."
+                "Nothing is published from the serving warehouse until the next `eduq run` has "
+                "built and checked it without the file; that run publishes the lists it changes as "
+                "new versions (the versions published before stay)."
             )
         return "\n".join(lines)
 
@@ -93,12 +117,11 @@ class Withdrawal:
 def withdraw(settings: Settings, file: str, reason: str, dry_run: bool = False) -> Withdrawal:
     """Withdraw the delivered file ``file`` (its file id, or its name as delivered) for ``reason``
     (see the module docstring)."""
-    if not reason.strip():
-        raise WithdrawRefused("say why the file is withdrawn (--reason): it is kept with the file")
     if not settings.candidate_db.exists():
         raise WithdrawRefused(
             f"there is no warehouse in {settings.warehouse_dir}: nothing was delivered"
         )
+    from core.withdrawals import note_pending
     from ingestion.loader import write_transaction
     from ingestion.warehouse import connect, ensure_raw_schema
 
@@ -107,26 +130,45 @@ def withdraw(settings: Settings, file: str, reason: str, dry_run: bool = False) 
         try:
             ensure_raw_schema(con)
             found = _find(con, file)
-            withdrawal = _describe(con, settings, found, reason.strip(), dry_run)
+            if found[3] == WITHDRAWN:  # withdrawn before: its archived copies may still be moved
+                withdrawal = _describe(con, settings, found, found[7] or reason.strip(), dry_run)
+                withdrawal.finishing = True
+            else:
+                if not reason.strip():
+                    raise WithdrawRefused(
+                        "say why the file is withdrawn (--reason): it is kept with the file"
+                    )
+                _refuse_personal_reason(con, found, reason)
+                withdrawal = _describe(con, settings, found, reason.strip(), dry_run)
             if dry_run:
                 return withdrawal
-            moved = _move_archived(withdrawal)
-            try:
+            if not withdrawal.finishing:
                 with write_transaction(con):
                     _write(con, withdrawal)
-                con.execute("checkpoint")
-            except BaseException:
-                if moved:
-                    shutil.move(str(withdrawal.archived_to), withdrawal.archived_from)
-                raise
-            return withdrawal
+                note_pending(
+                    settings.serving_db,
+                    {
+                        "file_id": withdrawal.file_id,
+                        "file_name": withdrawal.file_name,
+                        "source": withdrawal.source,
+                        "reason": withdrawal.reason,
+                        "withdrawn_at": dt.datetime.now().replace(microsecond=0).isoformat(),
+                    },
+                )
         finally:
             con.close()
+        # after the commit: a copy left in the archive is said, and withdrawing again moves it (the
+        # other order could lose a delivery that is still loaded: `eduq rebuild` would skip it)
+        _move_archived(withdrawal)
+        return withdrawal
 
 
 def _find(con: duckdb.DuckDBPyConnection, file: str) -> tuple:
     """The load-log line of the delivered file named by its id or its name."""
-    columns = "file_id, source, file_name, status, years, archived_path, released_from_file_id"
+    columns = (
+        "file_id, source, file_name, status, years, archived_path, released_from_file_id, "
+        "withdrawn_reason, file_hash, layout"
+    )
     text = file.strip()
     if text.isdigit():
         rows = con.execute(
@@ -143,7 +185,9 @@ def _find(con: duckdb.DuckDBPyConnection, file: str) -> tuple:
             f'no delivered file {text!r} in the load log (raw._load_log; `eduq sql "select '
             'file_id, file_name, status from meta.load_log"` lists them)'
         )
-    loaded = [r for r in rows if r[3] in WITHDRAWABLE]
+    # a loaded file of the name before one withdrawn already (whose archived copies may still be
+    # to move: withdrawing it again finishes that)
+    loaded = [r for r in rows if r[3] in WITHDRAWABLE] or [r for r in rows if r[3] == WITHDRAWN]
     if len(loaded) > 1:
         listed = "; ".join(f"file {r[0]} ({r[1]}, years {r[4]})" for r in loaded)
         raise WithdrawRefused(
@@ -155,10 +199,39 @@ def _find(con: duckdb.DuckDBPyConnection, file: str) -> tuple:
             f"file {row[0]} «{row[2]}» was not loaded (status {row[3]}): it has no rows to withdraw"
         )
     row = loaded[0]
-    if row[3] == "released":
+    if row[6] is not None:
         # a release is part of its delivered file: the file is withdrawn whole
         return _find(con, str(row[6]))
     return row
+
+
+def _refuse_personal_reason(con: duckdb.DuckDBPyConnection, row: tuple, reason: str) -> None:
+    """A reason is kept with the file and published in the lists' manifests: it may not name a
+    participant code of the file (personal data)."""
+    import re
+
+    from core.duck import quote_identifier
+
+    file_id, source = row[0], row[1]
+    words = sorted(set(re.findall(r"[\w-]+", reason)))
+    has_codes = con.execute(
+        "select count(*) from duckdb_columns() where schema_name = 'raw' and table_name = ? "
+        "and column_name = 'participant_code'",
+        [source],
+    ).fetchone()[0]
+    if not words or not has_codes:
+        return
+    named = con.execute(
+        f"select distinct cast(participant_code as varchar) from raw.{quote_identifier(source)} "
+        "where (_file_id = ? or _released_from_file_id = ?) and cast(participant_code as varchar) "
+        "in (select unnest(?::varchar[]))",
+        [file_id, file_id, words],
+    ).fetchall()
+    if named:
+        raise WithdrawRefused(
+            f"the reason names {len(named)} participant code(s) of the file: it is kept with the file "
+            "and published in the lists' manifests, so say why without personal data"
+        )
 
 
 def _describe(
@@ -166,7 +239,7 @@ def _describe(
 ) -> Withdrawal:
     from core.duck import quote_identifier
 
-    file_id, source, file_name, _status, years, archived, _ = row
+    file_id, source, file_name, _status, years, archived, _, _, file_hash, layout = row
     released = [
         r[0]
         for r in con.execute(
@@ -185,12 +258,15 @@ def _describe(
         "and resolved_in_file_id is null",
         [file_id],
     ).fetchone()
-    archived_from = Path(archived) if archived else None
-    archived_to = None
-    if archived_from is not None and archived_from.exists():
-        archived_to = settings.withdrawn_dir / source / archived_from.name
-    else:
-        archived_from = None  # nothing archived (or already moved by hand): nothing to move
+    moves = []
+    for path in [archived, *_duplicates_of(con, source, file_id, file_name, file_hash, layout)]:
+        if not path:
+            continue
+        # where it is archived (a withdrawal whose move failed recorded where it was to go)
+        copy = settings.archive_dir / Path(path).parent.name / Path(path).name
+        if copy.exists():
+            moves.append((copy, settings.withdrawn_dir / copy.parent.name / copy.name))
+    archived_to = settings.withdrawn_dir / source / Path(archived).name if archived else None
     return Withdrawal(
         file_id=file_id,
         source=source,
@@ -200,22 +276,54 @@ def _describe(
         rows_removed=rows,
         released_lines=released,
         rows_quarantined=quarantined,
-        archived_from=archived_from,
         archived_to=archived_to,
+        moves=moves,
         dry_run=dry_run,
     )
 
 
-def _move_archived(withdrawal: Withdrawal) -> bool:
-    if withdrawal.archived_from is None or withdrawal.archived_to is None:
-        return False
-    withdrawal.archived_to.parent.mkdir(parents=True, exist_ok=True)
-    if withdrawal.archived_to.exists():
-        raise WithdrawRefused(
-            f"{withdrawal.archived_to} exists already: move it away and withdraw the file again"
-        )
-    shutil.move(str(withdrawal.archived_from), withdrawal.archived_to)
-    return True
+def _duplicates_of(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    file_id: int,
+    file_name: str,
+    file_hash: str,
+    layout: str | None,
+) -> list[str]:
+    """The archived copies of the files skipped as duplicates of this one: the same bytes delivered
+    after it under a name that gives the same delivery (ingestion.loader.delivery_key)."""
+    import json
+
+    from ingestion import readers
+    from ingestion.contract import load_contracts
+    from ingestion.loader import delivery_key
+
+    contract = load_contracts().get(source)
+    parsed = readers.FileLayout.from_json(json.loads(layout)) if layout else None
+    key = delivery_key(contract, parsed, Path(file_name), file_hash)
+    return [
+        archived
+        for name, archived in con.execute(
+            "select file_name, archived_path from raw._load_log where status = 'duplicate' "
+            "and file_hash = ? and file_id > ? order by file_id",
+            [file_hash, file_id],
+        ).fetchall()
+        if archived and delivery_key(contract, parsed, Path(name), file_hash) == key
+    ]
+
+
+def _move_archived(withdrawal: Withdrawal) -> None:
+    """Move the archived copies aside (after the commit). A copy that cannot be moved is said."""
+    if withdrawal.dry_run:
+        return
+    for copy, target in withdrawal.moves:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                raise FileExistsError(f"{target} exists already")
+            shutil.move(str(copy), target)
+        except OSError as exc:
+            withdrawal.not_moved.append(f"{copy} ({exc})")
 
 
 def _write(con: duckdb.DuckDBPyConnection, withdrawal: Withdrawal) -> None:
@@ -227,19 +335,16 @@ def _write(con: duckdb.DuckDBPyConnection, withdrawal: Withdrawal) -> None:
         "where _file_id = ? or _released_from_file_id = ?",
         [file_id, file_id],
     )
-    archived = str(withdrawal.archived_to) if withdrawal.archived_to is not None else None
     con.execute(
         f"""update raw._load_log
-            set status = '{WITHDRAWN}', withdrawn_at = ?, withdrawn_reason = ?,
-                archived_path = case when file_id = ? and ? is not null then ? else archived_path end
+            set status = '{WITHDRAWN}', withdrawn_at = ?, withdrawn_reason = ?
             where (file_id = ? or released_from_file_id = ?) and status in ('loaded', 'released')""",
-        [
-            dt.datetime.now().replace(microsecond=0),
-            withdrawal.reason,
-            file_id,
-            archived,
-            archived,
-            file_id,
-            file_id,
-        ],
+        [dt.datetime.now().replace(microsecond=0), withdrawal.reason, file_id, file_id],
     )
+    # where its archived copy and its duplicates' copies are kept from now on
+    for copy, target in withdrawal.moves:
+        con.execute(
+            "update raw._load_log set archived_path = ? where archived_path = ? "
+            "and (file_id = ? or status = 'duplicate')",
+            [str(target), str(copy), file_id],
+        )

@@ -8,7 +8,8 @@ rebuild, holding the home's writer lock:
    ``warehouse/before-rebuild-<time>/`` — nothing is deleted;
 2. loads the archived files again into a new candidate, one delivery at a time in their original
    order (the file id), under their original names: the same rows load, the same rows are
-   quarantined, the latest delivery wins as it did;
+   quarantined, the latest delivery wins as it did (files withdrawn by `eduq withdraw` are kept in
+   ``withdrawn/``, outside the archive, with their duplicates' copies: they are not loaded);
 3. runs the pipeline with a full refresh (`eduq run --full-refresh`): dbt, the audit, the promotion
    of a new serving file (its hash recorded), the publications — an unchanged list is not
    republished, so the published versions stay as they were when nothing was lost.

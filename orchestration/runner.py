@@ -313,6 +313,7 @@ def _publish(
     quiet: bool,
     documents: bool,
 ) -> PublicationSummary:
+    from core.withdrawals import describe_pending
     from gate.errors import PublicationRefused
     from gate.publishable import open_serving, require_intact, require_publishable
     from orchestration.assets.publication import list_year_partitions
@@ -323,6 +324,9 @@ def _publish(
             f"no serving warehouse at {settings.serving_db}: run `eduq run` first. "
             "Nothing was published."
         )
+    withdrawn = describe_pending(settings.serving_db)
+    if withdrawn is not None:  # (every publication step refuses too: gate.publishable)
+        raise PublicationRefused(f"{withdrawn}. Nothing was published.")
     # a file DuckDB cannot open: refused as damaged
     with open_serving(settings) as con:
         try:

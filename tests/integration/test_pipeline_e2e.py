@@ -147,3 +147,47 @@ def _successors(region) -> dict[str, tuple[str, int]]:
         when = pd.Timestamp(date)
         out[old] = (new, when.year + (1 if when.month >= 7 else 0))
     return out
+
+
+def test_a_withdrawn_file_holds_publication_until_a_run_publishes_the_list_without_it(
+    small_region, tmp_path, monkeypatch
+) -> None:
+    """A wrong ВПР 2024 «correction» is loaded and published (v2); withdrawn, nothing is published
+    from the serving warehouse that still holds it; the next run publishes v3, byte for byte the list
+    of v1, whose manifest names the withdrawn file."""
+    import json
+
+    from gate.errors import PublicationRefused
+    from ingestion.withdraw import withdraw
+    from orchestration.runner import publish, run_pipeline
+    from tests.integration.test_gates_support import copy_home, new_instance
+
+    settings = copy_home(small_region.settings, tmp_path / "home", monkeypatch)
+    folder = settings.publications_dir / "2025"
+    v1 = (folder / "v1" / "shnor_list_2025.csv").read_bytes()
+    (vpr,) = small_region.landing_copy.rglob("vpr_results_2024*.csv")
+    frame = pd.read_csv(vpr, sep=";", dtype=str, encoding="cp1251")
+    schools = sorted(frame["Код ОО"].unique())[:8]
+    wrong = frame[frame["Код ОО"].isin(schools)].copy()
+    wrong["Отметка"] = wrong["Отметка"].map(lambda m: m if pd.isna(m) else "2")
+    name = "vpr_results_2024_исправление.csv"
+    wrong.to_csv(settings.landing_dir / name, sep=";", index=False, encoding="cp1251")
+    instance = new_instance()
+    first = run_pipeline(settings, instance=instance, quiet=True)
+    assert first.publication.version == 2
+    assert (folder / "v2" / "shnor_list_2025.csv").read_bytes() != v1
+
+    withdrawal = withdraw(settings, name, reason="не та выгрузка")
+    with pytest.raises(PublicationRefused, match="withdrawn after the serving warehouse was built"):
+        publish(settings, 2025, instance=instance)
+    assert not (folder / "v3").exists()
+
+    again = run_pipeline(settings, instance=instance, quiet=True)
+    assert again.publication.version == 3
+    assert (folder / "v3" / "shnor_list_2025.csv").read_bytes() == v1
+    manifest = json.loads((folder / "v3" / "manifest.json").read_text(encoding="utf-8"))
+    assert [(w["file_id"], w["file_name"], w["reason"]) for w in manifest["withdrawn_inputs"]] == [
+        (withdrawal.file_id, name, "не та выгрузка")
+    ]
+    assert withdrawal.file_id not in [f["file_id"] for f in manifest["inputs"]]
+    assert not list(settings.warehouse_dir.glob("withdrawals-pending.json"))

@@ -197,7 +197,86 @@ def test_the_command_says_what_it_withdrew_and_refuses_without_a_traceback(
             in out
         )
         assert f"{loaded.rows_loaded} rows removed from raw.gia_results" in out
-        assert "The next `eduq run`" in out
+        assert "until the next `eduq run`" in out
     finally:
         region.con = duckdb.connect(str(region.settings.candidate_db))
     shutil.rmtree(region.settings.withdrawn_dir)  # (tmp_path: nothing to keep)
+
+
+def test_the_duplicates_of_a_withdrawn_file_leave_the_archive_with_it(region: Region) -> None:
+    """The same bytes sent twice: the second copy was skipped as a duplicate and archived. Withdrawn,
+    the first takes its duplicate's copy along, so that `eduq rebuild` (which loads every archived
+    delivery again, duplicates included) cannot bring the withdrawn facts back through it."""
+    from orchestration.rebuild import archived_files
+
+    region.deliver("gia_results_2024.csv")
+    loaded = region.run().outcome("gia_results_2024.csv")
+    region.deliver("gia_results_2024.csv", as_name="gia_results_2024_повторно.csv")
+    duplicate = region.run().outcome("gia_results_2024_повторно.csv")
+    assert duplicate.status == "duplicate"
+    done = _withdraw(region, "gia_results_2024.csv")
+    archived = {fid for fid, _, _ in archived_files(region.settings.archive_dir)}
+    assert loaded.file_id not in archived and duplicate.file_id not in archived
+    kept = region.settings.withdrawn_dir / "_duplicates"
+    assert [p.name for p in kept.iterdir()] == [
+        f"{duplicate.file_id:06d}_gia_results_2024_повторно.csv"
+    ]
+    assert region.query(
+        "select archived_path from raw._load_log where file_id = ?", [duplicate.file_id]
+    ) == [(str(kept / f"{duplicate.file_id:06d}_gia_results_2024_повторно.csv"),)]
+    assert "archived copies moved to" in done.render()
+
+
+def test_a_copy_that_could_not_be_moved_is_said_and_withdrawing_again_moves_it(
+    region: Region, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    region.deliver("gia_results_2024.csv")
+    loaded = region.run().outcome("gia_results_2024.csv")
+    archived = next((region.settings.archive_dir / "gia_results").glob(f"{loaded.file_id:06d}_*"))
+    real_move = shutil.move
+
+    def refuse(src, dst, *args, **kwargs):
+        raise PermissionError("read-only archive")
+
+    monkeypatch.setattr(shutil, "move", refuse)
+    done = _withdraw(region, str(loaded.file_id))
+    assert done.not_moved and "NOT MOVED" in done.render() and archived.exists()
+    assert region.query("select status from raw._load_log where file_id = ?", [loaded.file_id]) == [
+        ("withdrawn",)
+    ]
+    monkeypatch.setattr(shutil, "move", real_move)
+    finished = _withdraw(region, str(loaded.file_id), reason="")  # the reason is the first one's
+    assert finished.finishing and not finished.not_moved and not archived.exists()
+    assert finished.render().startswith(
+        f"File {loaded.file_id} «gia_results_2024.csv» was withdrawn before (не тот файл)"
+    )
+    assert (region.settings.withdrawn_dir / "gia_results" / archived.name).exists()
+
+
+def test_a_reason_that_names_a_participant_is_refused(region: Region) -> None:
+    region.deliver("gia_results_2024.csv")
+    loaded = region.run().outcome("gia_results_2024.csv")
+    with pytest.raises(WithdrawRefused, match="names 1 participant code"):
+        _withdraw(region, str(loaded.file_id), reason="строка участника G003 неверна")
+    assert region.query("select status from raw._load_log where file_id = ?", [loaded.file_id]) == [
+        ("loaded",)
+    ]
+
+
+def test_nothing_is_published_from_the_serving_warehouse_until_a_build_without_the_file(
+    region: Region,
+) -> None:
+    from core.withdrawals import pending_withdrawals
+    from gate.errors import PublicationRefused
+    from gate.publishable import require_intact
+
+    region.deliver("gia_results_2024.csv")
+    loaded = region.run().outcome("gia_results_2024.csv")
+    serving = region.settings.serving_db
+    require_intact(serving, record_required=False)  # nothing withdrawn: no objection
+    _withdraw(region, str(loaded.file_id), reason="чужой регион")
+    assert [(w["file_id"], w["reason"]) for w in pending_withdrawals(serving)] == [
+        (loaded.file_id, "чужой регион")
+    ]
+    with pytest.raises(PublicationRefused, match="withdrawn after the serving warehouse was built"):
+        require_intact(serving, record_required=False)

@@ -58,6 +58,12 @@ def test_quarantine_in_serving_has_no_participant_code(
         "update raw._load_log set message = message || ' (first row: P-7731-0005;2024)' "
         "where file_name = 'vpr_results_2024_b.csv'"
     )
+    # and a withdrawal's reason typed with a participant code of another file (`eduq withdraw`
+    # refuses one of the withdrawn file's own)
+    region.con.execute(
+        "update raw._load_log set withdrawn_reason = 'дубль строки P-7731-0005' "
+        "where file_name = 'vpr_results_2024_b.csv'"
+    )
     assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (8, 1, 7)
     region.con.execute("checkpoint")
     # the candidate's quarantine keeps the delivered values (raw, for the people who fix the file)
@@ -70,14 +76,16 @@ def test_quarantine_in_serving_has_no_participant_code(
     assert columns > 10
     assert not findings, "\n".join(map(str, findings))
     with duckdb.connect(str(serving), read_only=True) as con:
-        (message,) = con.execute(
-            "select message from meta.load_log where file_name = 'vpr_results_2024_b.csv'"
+        (message, reason) = con.execute(
+            "select message, withdrawn_reason from meta.load_log "
+            "where file_name = 'vpr_results_2024_b.csv'"
         ).fetchone()
         withheld = con.execute(
             "select row_number, column_name from meta.quarantine where value is null "
             "and file_name = 'vpr_results_2024.csv' order by 1, 2"
         ).fetchall()
     assert message.endswith("(first row: ‹код участника скрыт›;2024)")
+    assert reason == "дубль строки ‹код участника скрыт›"
     # rows 4 (note row), 5 (wider), 6 (code missing), 8 (code in the mark column)
     assert {(4, "*"), (5, "*"), (8, "mark")} <= set(withheld)
     region.con = duckdb.connect(str(region.settings.candidate_db))

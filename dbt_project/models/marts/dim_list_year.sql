@@ -39,6 +39,7 @@ missing as (
         ) as missing_ru,
         string_agg(
             distinct nullif(concat_ws('; ', completeness.vanished_ru, completeness.absent_ru), ''), '; '
+            order by nullif(concat_ws('; ', completeness.vanished_ru, completeness.absent_ru), '')
         ) as vanished_ru
     from dependencies
     inner join completeness on dependencies.year = completeness.year
