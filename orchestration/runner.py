@@ -61,6 +61,10 @@ class RunSummary:
     )  # source, files, read, loaded, quarantined
     rejected: list[tuple[str, str]] = field(default_factory=list)
     duplicates: int = 0
+    # files withdrawn since the last build (`eduq withdraw`): this build is without them
+    withdrawn: list[str] = field(default_factory=list)
+    # (file, withdrawn file id, its name, its reason): loaded with the bytes of a withdrawn file
+    loaded_again: list[tuple[str, int, str, str]] = field(default_factory=list)
     # source, files, rows: quarantined rows of earlier files whose school code is known now
     released: list[tuple[str, int, int]] = field(default_factory=list)
     list_size: int = 0
@@ -98,6 +102,13 @@ class RunSummary:
             )
         if self.duplicates:
             lines.append(f"Skipped {self.duplicates} file(s) already loaded (same content).")
+        for withdrawn in self.withdrawn:
+            lines.append(f"Built without the withdrawn {withdrawn}.")
+        for name, file_id, withdrawn_name, reason in self.loaded_again:
+            lines.append(
+                f"NOTE {name}: the same bytes as file {file_id} «{withdrawn_name}», withdrawn "
+                f"({reason}): loaded again; `eduq withdraw` it if it was sent by mistake."
+            )
         for name, message in self.rejected:
             lines.append(f"REJECTED {name}: {message}")
         if self.build_id:
@@ -120,6 +131,19 @@ class RunSummary:
         if self.postgres:
             lines.append(self.postgres)
         return "\n".join(lines)
+
+
+def loaded_again(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, int, str, str]]:
+    """The files the run ``run_id`` loaded with the bytes of a withdrawn file (the same wrong file
+    sent again, or the right one meant now): (file, withdrawn file id, its name, its reason)."""
+    return con.execute(
+        """select l.file_name, w.file_id, w.file_name, w.withdrawn_reason
+           from meta.load_log as l join meta.load_log as w on l.file_hash = w.file_hash
+           where l.run_id = ? and l.status = 'loaded' and w.status = 'withdrawn'
+             and w.released_from_file_id is null
+           order by l.file_id, w.file_id""",
+        [run_id],
+    ).fetchall()
 
 
 def _instance(settings: Settings, instance: dg.DagsterInstance | None) -> dg.DagsterInstance:
@@ -206,6 +230,7 @@ def _run_pipeline(
     quiet: bool,
     documents: bool,
 ) -> RunSummary:
+    from core.withdrawals import pending_withdrawals
     from gate.audit import audit_dir, read_record
     from gate.baseline import read_plan
     from gate.publishable import list_years, require_publishable
@@ -213,6 +238,7 @@ def _run_pipeline(
 
     given_instance = instance
     instance = _instance(settings, instance)
+    withdrawn = pending_withdrawals(settings.serving_db)  # this build is the first without them
     load = defs.resolve_job_def("nightly_load").execute_in_process(
         instance=instance, raise_on_error=False, run_config=_run_config(settings, quiet)
     )
@@ -235,6 +261,9 @@ def _run_pipeline(
         build_id=build,
         audit_dir=audit_dir(settings, build),
     )
+    summary.withdrawn = [
+        f"file {w.get('file_id')} «{w.get('file_name')}» ({w.get('reason')})" for w in withdrawn
+    ]
     plan = read_plan(settings, build)
     if plan is not None:
         summary.build_plan = plan.describe()
@@ -263,6 +292,7 @@ def _run_pipeline(
             "select count(*) from meta.load_log where run_id = ? and status = 'duplicate'",
             [load.run_id],
         ).fetchone()[0]
+        summary.loaded_again = loaded_again(con, load.run_id)
         years = list_years(con)
         if list_year is not None:
             require_publishable(con, list_year)  # refuses, saying why, before anything is published

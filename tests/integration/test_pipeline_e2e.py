@@ -183,6 +183,10 @@ def test_a_withdrawn_file_holds_publication_until_a_run_publishes_the_list_witho
     assert not (folder / "v3").exists()
 
     again = run_pipeline(settings, instance=instance, quiet=True)
+    assert (
+        f"Built without the withdrawn file {withdrawal.file_id} «{name}» (не та выгрузка)."
+        in again.render()
+    )
     assert again.publication.version == 3
     assert (folder / "v3" / "shnor_list_2025.csv").read_bytes() == v1
     manifest = json.loads((folder / "v3" / "manifest.json").read_text(encoding="utf-8"))

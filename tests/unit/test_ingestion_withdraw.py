@@ -280,3 +280,31 @@ def test_nothing_is_published_from_the_serving_warehouse_until_a_build_without_t
     ]
     with pytest.raises(PublicationRefused, match="withdrawn after the serving warehouse was built"):
         require_intact(serving, record_required=False)
+
+
+def test_a_run_that_loads_a_withdrawn_files_bytes_again_says_so(region: Region) -> None:
+    """The same wrong bytes sent again under another name load (a withdrawn file is no delivery the
+    duplicate check knows), and the run's summary names the withdrawn file and its reason."""
+    from orchestration.runner import RunSummary, loaded_again
+
+    region.deliver("gia_results_2024.csv")
+    loaded = region.run().outcome("gia_results_2024.csv")
+    _withdraw(region, str(loaded.file_id), reason="чужой регион")
+    region.deliver("gia_results_2024.csv", as_name="gia_2024_ещё_раз.csv")
+    again = region.run().outcome("gia_2024_ещё_раз.csv")
+    assert again.status == "loaded"
+    run_id = "night-2"  # (the harness loads without a run id)
+    region.con.execute(
+        "update raw._load_log set run_id = ? where file_id = ?", [run_id, again.file_id]
+    )
+    region.con.execute("create schema meta")
+    region.con.execute("create view meta.load_log as select * from raw._load_log")
+    found = loaded_again(region.con, run_id)
+    assert found == [
+        ("gia_2024_ещё_раз.csv", loaded.file_id, "gia_results_2024.csv", "чужой регион")
+    ]
+    said = RunSummary(run_id, None, None, loaded_again=found).render()
+    assert (
+        f"NOTE gia_2024_ещё_раз.csv: the same bytes as file {loaded.file_id} «gia_results_2024.csv», "
+        "withdrawn (чужой регион): loaded again" in said
+    )
