@@ -60,6 +60,9 @@ class Withdrawal:
     # (archived copy, where it goes): its own and those of its duplicates
     moves: list[tuple[Path, Path]] = field(default_factory=list)
     not_moved: list[str] = field(default_factory=list)
+    # a registry, crosswalk or successors file: (source, rows, files) of other files' rows whose
+    # school code only it made known (they will count for no school)
+    orphaned: list[tuple[str, int, int]] = field(default_factory=list)
     dry_run: bool = False
     finishing: bool = False  # withdrawn before: only its archived copies still to move
 
@@ -97,6 +100,13 @@ class Withdrawal:
                 f"  archived {'copy' if len(moved) == 1 else 'copies'} {would or ''}moved to "
                 + ", ".join(map(str, moved))
                 + " (`eduq rebuild` does not load them again)"
+            )
+        for source, rows, files in self.orphaned:
+            lines.append(
+                f"  WARNING: {rows} rows of {files} {source} file(s) name schools only this file "
+                f"made known: they {'would' if self.dry_run else 'will'} count for no school (their "
+                "results leave the marts; the completeness checks report the schools without them). "
+                "Deliver the right file for those codes, or withdraw those files too"
             )
         for problem in self.not_moved:
             lines.append(
@@ -141,6 +151,12 @@ def withdraw(settings: Settings, file: str, reason: str, dry_run: bool = False) 
                 _refuse_personal_reason(con, found, reason)
                 withdrawal = _describe(con, settings, found, reason.strip(), dry_run)
             if dry_run:
+                if not withdrawal.finishing:
+                    con.execute("begin transaction")  # what it would do, undone
+                    try:
+                        _write(con, withdrawal)
+                    finally:
+                        con.execute("rollback")
                 return withdrawal
             if not withdrawal.finishing:
                 with write_transaction(con):
@@ -327,14 +343,22 @@ def _move_archived(withdrawal: Withdrawal) -> None:
 
 
 def _write(con: duckdb.DuckDBPyConnection, withdrawal: Withdrawal) -> None:
+    """The withdrawal in the open transaction of ``con`` (with what it leaves without a school)."""
     from core.duck import quote_identifier
+    from ingestion.contract import load_contracts
+    from ingestion.loader import _known_codes_table
 
     file_id = withdrawal.file_id
+    reference = load_contracts()[withdrawal.source].role == "reference"
+    if reference:
+        con.execute(f"create or replace temp table _known_before as from {_known_codes_table(con)}")
     con.execute(
         f"delete from raw.{quote_identifier(withdrawal.source)} "
         "where _file_id = ? or _released_from_file_id = ?",
         [file_id, file_id],
     )
+    if reference:
+        withdrawal.orphaned = _orphaned(con, _known_codes_table(con))
     con.execute(
         f"""update raw._load_log
             set status = '{WITHDRAWN}', withdrawn_at = ?, withdrawn_reason = ?
@@ -348,3 +372,29 @@ def _write(con: duckdb.DuckDBPyConnection, withdrawal: Withdrawal) -> None:
             "and (file_id = ? or status = 'duplicate')",
             [str(target), str(copy), file_id],
         )
+
+
+def _orphaned(con: duckdb.DuckDBPyConnection, known_now: str) -> list[tuple[str, int, int]]:
+    """(source, rows, files) of the fact rows whose school code was known before the reference
+    file's rows left (temp table _known_before) and is not now."""
+    from core.duck import quote_identifier
+    from ingestion.contract import load_contracts
+
+    con.execute(
+        "create or replace temp table _known_lost as "
+        f"select code from _known_before except select code from {known_now}"
+    )
+    found = []
+    if con.execute("select count(*) from _known_lost").fetchone()[0]:
+        for contract in load_contracts().values():
+            if not contract.checks_school_codes:
+                continue
+            rows, files = con.execute(
+                f"select count(*), count(distinct _file_id) from raw.{quote_identifier(contract.source)} "
+                f"where {quote_identifier(contract.school_column)} in (select code from _known_lost)"
+            ).fetchone()
+            if rows:
+                found.append((contract.source, rows, files))
+    con.execute("drop table if exists _known_lost")
+    con.execute("drop table if exists _known_before")
+    return found

@@ -52,7 +52,11 @@ def test_a_withdrawn_file_leaves_the_facts_as_before_it_and_may_be_delivered_aga
     assert bad.status == "loaded" and bad.rows_loaded > 0
     archived = next((region.settings.archive_dir / "gia_results").glob(f"{bad.file_id:06d}_*"))
 
+    region.con.execute("checkpoint")
+    stat = region.settings.candidate_db.stat()
     dry = _withdraw(region, "gia_results_2024_исправление.csv", dry_run=True)
+    after = region.settings.candidate_db.stat()
+    assert (after.st_size, after.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
     assert dry.rows_removed == bad.rows_loaded and dry.dry_run
     assert "Nothing was changed" in dry.render()
     assert archived.exists()
@@ -308,3 +312,25 @@ def test_a_run_that_loads_a_withdrawn_files_bytes_again_says_so(region: Region) 
         f"NOTE gia_2024_ещё_раз.csv: the same bytes as file {loaded.file_id} «gia_results_2024.csv», "
         "withdrawn (чужой регион): loaded again" in said
     )
+
+
+def test_withdrawing_a_crosswalk_says_which_rows_it_leaves_without_a_school(region: Region) -> None:
+    """The ОГЭ/ЕГЭ rows delivered under the exam system's codes load through the crosswalk; the
+    crosswalk withdrawn, they would count for no school: the withdrawal says how many, of which
+    files, in the dry run as after it."""
+    region.deliver("gia_results_2024.csv")
+    loaded = region.run().outcome("gia_results_2024.csv")
+    under_crosswalk = region.query(
+        "select count(*) from raw.gia_results where school_id like 'R-%'"
+    )[0][0]
+    assert under_crosswalk > 0
+    for dry_run in (True, False):
+        done = _withdraw(region, "school_codes.csv", dry_run=dry_run)
+        assert done.orphaned == [("gia_results", under_crosswalk, 1)], dry_run
+        assert f"WARNING: {under_crosswalk} rows of 1 gia_results file(s)" in done.render()
+    assert (
+        region.query("select count(*) from raw.gia_results where _file_id = ?", [loaded.file_id])[
+            0
+        ][0]
+        == loaded.rows_loaded
+    )  # they stay, as delivered
