@@ -67,18 +67,44 @@ def on_database(db: Path, unset: tuple[str, ...] = ()) -> Iterator[None]:
             release_connections()
 
 
-def build_models(db: Path, work: Path, profile: str = "fioko_2025") -> None:
-    """Seeds and every model of the project into ``db`` (no tests: the caller compares marts)."""
+def build_models(db: Path, work: Path, profile: str = "fioko_2025", seeds: bool = True) -> None:
+    """Seeds (unless ``seeds`` is False: :func:`seeded_warehouse` copied them in) and every model of
+    the project into ``db`` (no tests: the caller compares marts)."""
     from dbt.cli.main import dbtRunner
 
     work.mkdir(parents=True, exist_ok=True)
     manifest = parsed_manifest()
     with on_database(db):
-        for command in ("seed", "run"):
+        for command in ("seed", "run") if seeds else ("run",):
             result = dbtRunner(manifest=manifest).invoke(
                 [command, *_args(work), "--vars", json.dumps({"methodology_profile": profile})]
             )
             assert result.success, f"dbt {command} failed: {result.exception or result.result}"
+
+
+@cache
+def _seeded_template() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="eduq_seeded_"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    db = folder / "candidate.duckdb"  # the catalog the parsed project names
+    from dbt.cli.main import dbtRunner
+
+    from ingestion.warehouse import connect, ensure_raw_schema
+
+    with connect(db) as con:
+        ensure_raw_schema(con)
+    with on_database(db):
+        result = dbtRunner(manifest=parsed_manifest()).invoke(["seed", *_args(folder)])
+    assert result.success, f"dbt seed failed: {result.exception or result.result}"
+    return db
+
+
+def seeded_warehouse(db: Path) -> None:
+    """``db`` as a new warehouse with the raw schema and the seeds loaded, copied from one built once
+    per process (dbt seed costs ~1 s a build; a test that builds many warehouses pays it once):
+    then ``build_models(..., seeds=False)``."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_seeded_template(), db)
 
 
 def release_connections() -> None:

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from core.settings import Settings
-from tests.dbt_inprocess import build_models
+from tests.dbt_inprocess import build_models, seeded_warehouse
 from tests.delivery_shapes import (
     add_duplicate,
     municipality_of_schools,
@@ -52,11 +52,12 @@ def _build(landing: Path, home: Path) -> Path:
 
     settings = _settings(home, landing)
     settings.ensure_dirs()
+    seeded_warehouse(settings.candidate_db)
     with connect(settings.candidate_db) as con:
         survey, reports = ingest_all(con, settings, run_id="shape")
     assert not survey.by_status("rejected"), survey.by_status("rejected")
     assert all(not r.rows_quarantined for r in reports)
-    build_models(settings.candidate_db, home / "dbt")
+    build_models(settings.candidate_db, home / "dbt", seeds=False)
     return settings.candidate_db
 
 
@@ -185,7 +186,7 @@ def test_files_withdrawn_after_a_build_leave_the_marts_of_the_facts_alone(
     for name in ("schools_2024.xlsx", correction.name):
         withdrawal = withdraw(settings, name, reason="не тот файл")
         assert withdrawal.rows_removed > 0 and withdrawal.archived_to.exists()
-    build_models(db, home / "dbt")  # the same warehouse, built again: incremental models too
+    build_models(db, home / "dbt", seeds=False)  # the same warehouse again: incremental models too
     got = _marts(db)
     for table in sorted(PUBLIC_MARTS):
         assert got[table] == baseline[table], f"marts.{table} differs: " + _difference(
@@ -320,6 +321,7 @@ def test_the_same_facts_over_three_nights_under_other_codes_give_the_marts_of_on
     home = tmp_path_factory.mktemp("code_later")
     settings = _settings(home, home / "landing")
     settings.ensure_dirs()
+    seeded_warehouse(settings.candidate_db)
     for n, night in enumerate(nights, 1):
         deliver(home / "landing", [night])
         if n == 1:
@@ -334,15 +336,16 @@ def test_the_same_facts_over_three_nights_under_other_codes_give_the_marts_of_on
         if n == 3:
             assert {(r.source, r.rows_still_quarantined) for r in released} == {("gia_results", 0)}
             assert sum(r.rows_released for r in released) == waiting
-    build_models(settings.candidate_db, home / "dbt")
+    build_models(settings.candidate_db, home / "dbt", seeds=False)
 
     fresh = tmp_path_factory.mktemp("code_known")
     fresh_settings = _settings(fresh, fresh / "landing")
     fresh_settings.ensure_dirs()
+    seeded_warehouse(fresh_settings.candidate_db)
     deliver(fresh / "landing", nights)
     _resource_correction(region, fresh / "landing", surveyed)
     assert all(not r.rows_quarantined for r in _ingest(fresh_settings, "at-once"))
-    build_models(fresh_settings.candidate_db, fresh / "dbt")
+    build_models(fresh_settings.candidate_db, fresh / "dbt", seeds=False)
 
     got, want = _marts(settings.candidate_db), _marts(fresh_settings.candidate_db)
     for table in sorted(PUBLIC_MARTS):
