@@ -80,6 +80,16 @@ def _difference(got: list[tuple], want: list[tuple]) -> str:
     return "same rows"
 
 
+def _assert_same_marts(
+    got: dict[str, list[tuple]], want: dict[str, list[tuple]], label: str = ""
+) -> None:
+    """Every public mart holds the same rows; else the first that differs, and how."""
+    for table in sorted(PUBLIC_MARTS):
+        assert got[table] == want[table], f"{label}marts.{table} differs: " + _difference(
+            got[table], want[table]
+        )
+
+
 @pytest.fixture(scope="module")
 def region(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from synthetic import generate_region
@@ -114,11 +124,7 @@ def test_every_delivery_shape_gives_identical_marts(
     assert len(parts) > 2 * len(YEARS), "the shape really splits the files"
     add_duplicate(home / "landing", seed=len(shape))
     shuffle_times(home / "landing", seed=7 * len(shape))
-    got = _marts(_build(home / "landing", home))
-    for table in sorted(PUBLIC_MARTS):
-        assert got[table] == baseline[table], f"{shape}: marts.{table} differs: " + _difference(
-            got[table], baseline[table]
-        )
+    _assert_same_marts(_marts(_build(home / "landing", home)), baseline, f"{shape}: ")
 
 
 def test_a_registry_with_its_municipality_codes_as_numbers_gives_identical_marts(
@@ -146,11 +152,7 @@ def test_a_registry_with_its_municipality_codes_as_numbers_gives_identical_marts
             changed += 1
     assert changed > 0, "the registry has codes with leading zeros"
     workbook.save(path)
-    got = _marts(_build(landing, home))
-    for table in sorted(PUBLIC_MARTS):
-        assert got[table] == baseline[table], f"marts.{table} differs: " + _difference(
-            got[table], baseline[table]
-        )
+    _assert_same_marts(_marts(_build(landing, home)), baseline)
 
 
 def test_files_withdrawn_after_a_build_leave_the_marts_of_the_facts_alone(
@@ -187,11 +189,7 @@ def test_files_withdrawn_after_a_build_leave_the_marts_of_the_facts_alone(
         withdrawal = withdraw(settings, name, reason="не тот файл")
         assert withdrawal.rows_removed > 0 and withdrawal.archived_to.exists()
     build_models(db, home / "dbt", seeds=False)  # the same warehouse again: incremental models too
-    got = _marts(db)
-    for table in sorted(PUBLIC_MARTS):
-        assert got[table] == baseline[table], f"marts.{table} differs: " + _difference(
-            got[table], baseline[table]
-        )
+    _assert_same_marts(_marts(db), baseline)
 
 
 def test_a_correction_of_one_subject_changes_exactly_those_rows(
@@ -348,10 +346,7 @@ def test_the_same_facts_over_three_nights_under_other_codes_give_the_marts_of_on
     build_models(fresh_settings.candidate_db, fresh / "dbt", seeds=False)
 
     got, want = _marts(settings.candidate_db), _marts(fresh_settings.candidate_db)
-    for table in sorted(PUBLIC_MARTS):
-        assert got[table] == want[table], f"marts.{table} differs: " + _difference(
-            got[table], want[table]
-        )
+    _assert_same_marts(got, want)
     with duckdb.connect(str(settings.candidate_db), read_only=True) as con:
         corrected = con.execute(
             "select participants, failing from marts.fct_procedure_results "
