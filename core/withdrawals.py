@@ -32,12 +32,15 @@ def pending_withdrawals(serving: Path) -> list[dict[str, Any]]:
     except FileNotFoundError:
         return []
     except (OSError, ValueError):
-        return [{"file_id": None, "file_name": f"(unreadable {path})", "reason": ""}]
-    return list(data.get("withdrawals", []))
+        data = None
+    entries = data.get("withdrawals") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        return [{"unreadable": str(path)}]
+    return entries
 
 
 def note_pending(serving: Path, withdrawal: dict[str, Any]) -> None:
-    entries = pending_withdrawals(serving)
+    entries = [e for e in pending_withdrawals(serving) if "unreadable" not in e]
     entries.append(withdrawal)
     write_json_atomic(pending_path(serving), {"withdrawals": entries})
 
@@ -51,6 +54,12 @@ def describe_pending(serving: Path) -> str | None:
     entries = pending_withdrawals(serving)
     if not entries:
         return None
+    if any("unreadable" in e for e in entries):
+        return (
+            f"{pending_path(serving)} (files withdrawn since the serving warehouse was built) "
+            "cannot be read: the warehouse may hold rows of a withdrawn file. Run `eduq run`: it "
+            "builds and checks the warehouse again and publishes"
+        )
     named = "; ".join(
         f"file {e.get('file_id')} «{e.get('file_name')}»"
         + (f" ({e['reason']})" if e.get("reason") else "")

@@ -59,12 +59,23 @@ class Withdrawal:
     archived_to: Path | None = None  # where its own archived copy is kept
     # (archived copy, where it goes): its own and those of its duplicates
     moves: list[tuple[Path, Path]] = field(default_factory=list)
+    recorded: list[str] = field(default_factory=list)  # each move's archived_path in the load log
     not_moved: list[str] = field(default_factory=list)
     # a registry, crosswalk or successors file: (source, rows, files) of other files' rows whose
     # school code only it made known (they will count for no school)
     orphaned: list[tuple[str, int, int]] = field(default_factory=list)
     dry_run: bool = False
     finishing: bool = False  # withdrawn before: only its archived copies still to move
+
+    def note(self) -> dict[str, object]:
+        """What core.withdrawals keeps of it until the next promotion."""
+        return {
+            "file_id": self.file_id,
+            "file_name": self.file_name,
+            "source": self.source,
+            "reason": self.reason,
+            "withdrawn_at": dt.datetime.now().replace(microsecond=0).isoformat(),
+        }
 
     def render(self) -> str:
         years = f", years {self.years}" if self.years else ""
@@ -110,8 +121,8 @@ class Withdrawal:
             )
         for problem in self.not_moved:
             lines.append(
-                f"  NOT MOVED: {problem}. `eduq rebuild` would load it again: run the same "
-                "`eduq withdraw` again, or move it out of the archive by hand"
+                f"  NOT MOVED: {problem}. `eduq rebuild` would load it again: run "
+                f"`eduq withdraw {self.file_id}` again, or move it out of the archive by hand"
             )
         if self.dry_run:
             lines.append("Nothing was changed (--dry-run).")
@@ -131,52 +142,79 @@ def withdraw(settings: Settings, file: str, reason: str, dry_run: bool = False) 
         raise WithdrawRefused(
             f"there is no warehouse in {settings.warehouse_dir}: nothing was delivered"
         )
-    from core.withdrawals import note_pending
-    from ingestion.loader import write_transaction
-    from ingestion.warehouse import connect, ensure_raw_schema
+    from ingestion.warehouse import connect
 
     with settings.writer_lock("`eduq withdraw`"):
-        con = connect(settings.candidate_db, settings=settings)
         try:
-            ensure_raw_schema(con)
-            found = _find(con, file)
-            if found[3] == WITHDRAWN:  # withdrawn before: its archived copies may still be moved
-                withdrawal = _describe(con, settings, found, found[7] or reason.strip(), dry_run)
-                withdrawal.finishing = True
-            else:
-                if not reason.strip():
-                    raise WithdrawRefused(
-                        "say why the file is withdrawn (--reason): it is kept with the file"
-                    )
-                _refuse_personal_reason(con, found, reason)
-                withdrawal = _describe(con, settings, found, reason.strip(), dry_run)
+            con = connect(settings.candidate_db, settings=settings)
+        except duckdb.IOException as exc:  # e.g. held open by a process outside eduq's lock
+            raise WithdrawRefused(
+                f"the warehouse {settings.candidate_db} cannot be opened for writing ({exc}); "
+                "close what holds it and withdraw again"
+            ) from exc
+        try:
+            # a dry run in a transaction it rolls back: not even the schema's new columns stay
+            con.execute("begin transaction")
+            try:
+                withdrawal = _withdraw(con, settings, file, reason, dry_run)
+            except BaseException:
+                con.execute("rollback")
+                raise
             if dry_run:
-                if not withdrawal.finishing:
-                    con.execute("begin transaction")  # what it would do, undone
-                    try:
-                        _write(con, withdrawal)
-                    finally:
-                        con.execute("rollback")
+                con.execute("rollback")
                 return withdrawal
-            if not withdrawal.finishing:
-                with write_transaction(con):
-                    _write(con, withdrawal)
-                note_pending(
-                    settings.serving_db,
-                    {
-                        "file_id": withdrawal.file_id,
-                        "file_name": withdrawal.file_name,
-                        "source": withdrawal.source,
-                        "reason": withdrawal.reason,
-                        "withdrawn_at": dt.datetime.now().replace(microsecond=0).isoformat(),
-                    },
-                )
+            con.execute("commit")
         finally:
             con.close()
-        # after the commit: a copy left in the archive is said, and withdrawing again moves it (the
-        # other order could lose a delivery that is still loaded: `eduq rebuild` would skip it)
-        _move_archived(withdrawal)
+    # after the commit: a copy left in the archive is said, and withdrawing again moves it (the
+    # other order could lose a delivery that is still loaded: `eduq rebuild` would skip it)
+    _move_archived(withdrawal)
+    return withdrawal
+
+
+def _withdraw(
+    con: duckdb.DuckDBPyConnection, settings: Settings, file: str, reason: str, dry_run: bool
+) -> Withdrawal:
+    """The withdrawal in the open transaction of ``con``; the note that holds publications back
+    is written before the commit (a commit that then fails leaves a note too many: publications
+    wait for a run, which is safe; the other order could publish the withdrawn rows)."""
+    from core.withdrawals import note_pending, pending_withdrawals
+    from ingestion.warehouse import ensure_raw_schema
+
+    ensure_raw_schema(con)
+    found = _find(con, file)
+    if found[3] == WITHDRAWN:  # withdrawn before: its archived copies may still be to move
+        withdrawal = _describe(con, settings, found, found[7] or reason.strip(), dry_run)
+        withdrawal.finishing = True
+        pending = {w.get("file_id") for w in pending_withdrawals(settings.serving_db)}
+        if not dry_run and found[0] not in pending and _served_as_loaded(settings, found[0]):
+            note_pending(settings.serving_db, withdrawal.note())  # its note was lost
         return withdrawal
+    if not reason.strip():
+        raise WithdrawRefused("say why the file is withdrawn (--reason): it is kept with the file")
+    _refuse_personal_reason(con, found, reason)
+    withdrawal = _describe(con, settings, found, reason.strip(), dry_run)
+    _write(con, withdrawal)
+    if not dry_run:
+        note_pending(settings.serving_db, withdrawal.note())
+    return withdrawal
+
+
+def _served_as_loaded(settings: Settings, file_id: int) -> bool:
+    """Whether the serving warehouse still holds the rows of ``file_id`` (built before it was
+    withdrawn)."""
+    from core import duck
+
+    if not settings.serving_db.exists():
+        return False
+    try:
+        with duck.connect(settings.serving_db, settings, read_only=True) as serving:
+            row = serving.execute(
+                "select status from meta.load_log where file_id = ?", [file_id]
+            ).fetchone()
+    except duckdb.Error:
+        return True  # cannot tell: hold publications back
+    return row is not None and row[0] != WITHDRAWN
 
 
 def _find(con: duckdb.DuckDBPyConnection, file: str) -> tuple:
@@ -205,9 +243,10 @@ def _find(con: duckdb.DuckDBPyConnection, file: str) -> tuple:
     # to move: withdrawing it again finishes that)
     loaded = [r for r in rows if r[3] in WITHDRAWABLE] or [r for r in rows if r[3] == WITHDRAWN]
     if len(loaded) > 1:
-        listed = "; ".join(f"file {r[0]} ({r[1]}, years {r[4]})" for r in loaded)
+        listed = "; ".join(f"file {r[0]} ({r[1]}, years {r[4]}, {r[3]})" for r in loaded)
         raise WithdrawRefused(
-            f"{len(loaded)} loaded files are named {text!r}: {listed}. Name one by its file id"
+            f"{len(loaded)} {loaded[0][3]} files are named {text!r}: {listed}. Name one by its "
+            "file id"
         )
     if not loaded:
         row = rows[-1]
@@ -274,7 +313,7 @@ def _describe(
         "and resolved_in_file_id is null",
         [file_id],
     ).fetchone()
-    moves = []
+    moves, recorded = [], []
     for path in [archived, *_duplicates_of(con, source, file_id, file_name, file_hash, layout)]:
         if not path:
             continue
@@ -282,6 +321,7 @@ def _describe(
         copy = settings.archive_dir / Path(path).parent.name / Path(path).name
         if copy.exists():
             moves.append((copy, settings.withdrawn_dir / copy.parent.name / copy.name))
+            recorded.append(path)
     archived_to = settings.withdrawn_dir / source / Path(archived).name if archived else None
     return Withdrawal(
         file_id=file_id,
@@ -294,6 +334,7 @@ def _describe(
         rows_quarantined=quarantined,
         archived_to=archived_to,
         moves=moves,
+        recorded=recorded,
         dry_run=dry_run,
     )
 
@@ -366,11 +407,11 @@ def _write(con: duckdb.DuckDBPyConnection, withdrawal: Withdrawal) -> None:
         [dt.datetime.now().replace(microsecond=0), withdrawal.reason, file_id, file_id],
     )
     # where its archived copy and its duplicates' copies are kept from now on
-    for copy, target in withdrawal.moves:
+    for (_copy, target), recorded in zip(withdrawal.moves, withdrawal.recorded, strict=True):
         con.execute(
             "update raw._load_log set archived_path = ? where archived_path = ? "
             "and (file_id = ? or status = 'duplicate')",
-            [str(target), str(copy), file_id],
+            [str(target), recorded, file_id],
         )
 
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from core import duck
 from core.code_version import code_fingerprint
+from core.files import pending_wal
 from core.settings import Settings
+from core.withdrawals import pending_withdrawals
 from gate.promote import verified_serving_state
 from gate.publishable import list_years
 from ingestion.loader import landing_files
@@ -56,6 +58,8 @@ def nothing_new(settings: Settings) -> tuple[NothingNew | None, str]:
         return None, "a full refresh was asked for"
     if settings.landing_dir.exists() and landing_files(settings):
         return None, "new files in the landing folder"
+    if pending_withdrawals(settings.serving_db):
+        return None, "a file was withdrawn since the serving build (`eduq withdraw`)"
     state, why = verified_serving_state(settings)
     if state is None:
         return None, why
@@ -69,6 +73,8 @@ def nothing_new(settings: Settings) -> tuple[NothingNew | None, str]:
     candidate = settings.candidate_db
     if not candidate.exists():
         return None, "there is no candidate warehouse"
+    if pending_wal(candidate):
+        return None, "the candidate warehouse has changes in its write-ahead log"
     stat = candidate.stat()
     if (stat.st_size, stat.st_mtime_ns) != (state.candidate_bytes, state.candidate_mtime_ns):
         return None, "the candidate warehouse changed since the serving build (a later load)"
@@ -97,8 +103,10 @@ def requested_list_refusal(settings: Settings, list_year: int) -> str | None:
     from gate.errors import ListIncomplete, ListYearNotAvailable
     from gate.publishable import require_publishable
 
-    if not settings.serving_db.exists() or (
-        settings.landing_dir.exists() and landing_files(settings)
+    if (
+        not settings.serving_db.exists()
+        or (settings.landing_dir.exists() and landing_files(settings))
+        or pending_withdrawals(settings.serving_db)  # a run builds without the withdrawn file
     ):
         return None
     with duck.connect(settings.serving_db, settings, read_only=True) as con:

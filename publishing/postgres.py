@@ -201,6 +201,11 @@ def select_expression(column: str, duckdb_type: str) -> str:
 
 
 def require_passed_audit(con: duckdb.DuckDBPyConnection, serving: Path) -> ServingAudit:
+    from core.withdrawals import describe_pending
+
+    withdrawn = describe_pending(serving)
+    if withdrawn is not None:
+        raise PublicationRefused(f"{withdrawn}. Nothing was published to PostgreSQL.")
     audit = serving_audit(con)
     if audit is None or not audit.passed:
         raise PublicationRefused(

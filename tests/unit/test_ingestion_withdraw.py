@@ -334,3 +334,67 @@ def test_withdrawing_a_crosswalk_says_which_rows_it_leaves_without_a_school(regi
         ][0]
         == loaded.rows_loaded
     )  # they stay, as delivered
+
+
+def test_a_pending_withdrawal_makes_a_run_and_holds_postgres_and_unreadable_notes_hold_too(
+    region: Region,
+) -> None:
+    from core.withdrawals import describe_pending, pending_path
+    from gate.errors import PublicationRefused
+    from orchestration.plan import nothing_new, requested_list_refusal
+    from publishing.postgres import require_passed_audit
+
+    region.deliver("gia_results_2024.csv")
+    loaded = region.run().outcome("gia_results_2024.csv")
+    _withdraw(region, str(loaded.file_id))
+    settings, serving = region.settings, region.settings.serving_db
+    assert nothing_new(settings) == (
+        None,
+        "a file was withdrawn since the serving build (`eduq withdraw`)",
+    )
+    assert requested_list_refusal(settings, 2025) is None  # the run decides, without the file
+    with pytest.raises(PublicationRefused, match="Nothing was published to PostgreSQL"):
+        require_passed_audit(None, serving)
+    for damaged in ("{not json", '["a list"]', '{"withdrawals": [1]}'):
+        pending_path(serving).write_text(damaged, encoding="utf-8")
+        said = describe_pending(serving)
+        assert said is not None and "cannot be read" in said, damaged
+
+
+def test_withdrawing_again_writes_a_lost_note_while_the_serving_warehouse_holds_the_file(
+    region: Region,
+) -> None:
+    from core.withdrawals import pending_path, pending_withdrawals
+
+    region.deliver("gia_results_2024.csv")
+    loaded = region.run().outcome("gia_results_2024.csv")
+    serving = region.settings.serving_db
+    with duckdb.connect(str(serving)) as con:  # built before the withdrawal: the file loaded
+        con.execute("create schema meta")
+        con.execute(
+            "create table meta.load_log as select file_id, status from values (?, 'loaded') "
+            "as t(file_id, status)",
+            [loaded.file_id],
+        )
+    _withdraw(region, str(loaded.file_id))
+    pending_path(serving).unlink()  # lost (a crash after the commit)
+    again = _withdraw(region, str(loaded.file_id))
+    assert again.finishing
+    assert [w["file_id"] for w in pending_withdrawals(serving)] == [loaded.file_id]
+
+
+def test_a_dry_run_on_a_warehouse_from_before_withdrawals_leaves_it_as_it_was(
+    region: Region,
+) -> None:
+    region.deliver("gia_results_2024.csv")
+    loaded = region.run().outcome("gia_results_2024.csv")
+    for column in ("withdrawn_at", "withdrawn_reason"):
+        region.con.execute(f"alter table raw._load_log drop column {column}")
+    region.con.execute("checkpoint")
+    before = region.settings.candidate_db.stat()
+    dry = _withdraw(region, str(loaded.file_id), dry_run=True)
+    after = region.settings.candidate_db.stat()
+    assert dry.rows_removed == loaded.rows_loaded
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    columns = {r[0] for r in region.query("describe raw._load_log")}
+    assert "withdrawn_reason" not in columns
