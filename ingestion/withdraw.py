@@ -230,8 +230,8 @@ def _find(con: duckdb.DuckDBPyConnection, file: str) -> tuple:
         ).fetchall()
     else:
         rows = con.execute(
-            f"select {columns} from raw._load_log where file_name = ? and status <> 'released' "
-            "order by file_id",
+            f"select {columns} from raw._load_log where file_name = ? "
+            "and released_from_file_id is null order by file_id",  # (not its releases' lines)
             [Path(text).name],
         ).fetchall()
     if not rows:

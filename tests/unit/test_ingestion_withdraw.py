@@ -175,6 +175,8 @@ def test_rows_released_from_a_withdrawn_files_quarantine_go_with_it_and_wait_no_
     assert region.query(
         "select file_id, status from raw._load_log where source = 'gia_results' order by 1"
     ) == [(delivered.file_id, "withdrawn"), (release.file_id, "withdrawn")]
+    # named again by its name: the delivered file (not its release's line), withdrawn already
+    assert _withdraw(region, "gia_results_2024_поздние.csv").finishing
     # the crosswalk now names the other school: the withdrawn file's row stays where it is
     region.write("school_codes_3.csv", CROSSWALK_HEADER + "РИС ГИА;R-8888;sch005\n")
     night = region.run()
