@@ -64,6 +64,8 @@ class Withdrawal:
     # a registry, crosswalk or successors file: (source, rows, files) of other files' rows whose
     # school code only it made known (they will count for no school)
     orphaned: list[tuple[str, int, int]] = field(default_factory=list)
+    # a registry file: the years it leaves without a registry while results of them are loaded
+    years_without_registry: list[int] = field(default_factory=list)
     dry_run: bool = False
     finishing: bool = False  # withdrawn before: only its archived copies still to move
 
@@ -118,6 +120,12 @@ class Withdrawal:
                 f"made known: they {'would' if self.dry_run else 'will'} count for no school (their "
                 "results leave the marts; the completeness checks report the schools without them). "
                 "Deliver the right file for those codes, or withdraw those files too"
+            )
+        for year in self.years_without_registry:
+            lines.append(
+                f"  WARNING: results of {year} are loaded and no registry of {year} "
+                f"{'would be' if self.dry_run else 'is'} left: the lists built on {year} wait for "
+                f"its registry (deliver the registry of {year})"
             )
         for problem in self.not_moved:
             lines.append(
@@ -400,6 +408,8 @@ def _write(con: duckdb.DuckDBPyConnection, withdrawal: Withdrawal) -> None:
     )
     if reference:
         withdrawal.orphaned = _orphaned(con, _known_codes_table(con))
+    if withdrawal.source == "schools":
+        withdrawal.years_without_registry = _years_without_registry(con)
     con.execute(
         f"""update raw._load_log
             set status = '{WITHDRAWN}', withdrawn_at = ?, withdrawn_reason = ?
@@ -439,3 +449,20 @@ def _orphaned(con: duckdb.DuckDBPyConnection, known_now: str) -> list[tuple[str,
     con.execute("drop table if exists _known_lost")
     con.execute("drop table if exists _known_before")
     return found
+
+
+def _years_without_registry(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Results years with loaded results (ВПР, ОГЭ/ЕГЭ) and no registry row."""
+    return [
+        r[0]
+        for r in con.execute(
+            """select distinct year from (
+                   select distinct year from raw.vpr_results
+                   union select distinct year from raw.gia_results
+                   union select distinct year from raw.vpr_school_stats
+               ) as results
+               where year is not null
+                 and year not in (select distinct year from raw.schools where year is not null)
+               order by 1"""
+        ).fetchall()
+    ]

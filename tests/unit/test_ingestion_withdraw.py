@@ -400,3 +400,15 @@ def test_a_dry_run_on_a_warehouse_from_before_withdrawals_leaves_it_as_it_was(
     assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
     columns = {r[0] for r in region.query("describe raw._load_log")}
     assert "withdrawn_reason" not in columns
+
+
+def test_withdrawing_the_only_registry_of_a_results_year_says_the_lists_wait_for_one(
+    region: Region,
+) -> None:
+    region.deliver("gia_results_2024.csv")
+    region.run()
+    dry = _withdraw(region, "schools_2024.csv", dry_run=True)
+    assert dry.years_without_registry == [2024]
+    assert (
+        "WARNING: results of 2024 are loaded and no registry of 2024 would be left" in dry.render()
+    )
