@@ -119,8 +119,9 @@ def open_serving(settings: Settings) -> duckdb.DuckDBPyConnection:
 
 def require_intact(serving: Path, record_required: bool = True) -> None:
     """The serving file must be byte for byte what promotion wrote (its hash in serving.json), and
-    no file withdrawn since its build (core.withdrawals) may be in it. ``record_required=False`` (before the file is opened): a file without any promotion record is
-    left to :func:`require_audited`, which says whether it carries an audit at all."""
+    no file withdrawn since its build (core.withdrawals) may be in it. ``record_required=False``
+    (before the file is opened): a file without any promotion record is left to
+    :func:`require_audited`, which says whether it carries an audit at all."""
     problem = serving_integrity(serving, record_required) or describe_pending(serving)
     if problem is not None:
         raise PublicationRefused(f"{problem}. Nothing was published.")
