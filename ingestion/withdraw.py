@@ -57,10 +57,10 @@ class Withdrawal:
     released_lines: list[int] = field(default_factory=list)  # load-log lines of its releases
     rows_quarantined: int = 0
     archived_to: Path | None = None  # where its own archived copy is kept
-    # (archived copy, where it goes): its own and those of its duplicates
-    moves: list[tuple[Path, Path]] = field(default_factory=list)
-    recorded: list[str] = field(default_factory=list)  # each move's archived_path in the load log
-    not_moved: list[str] = field(default_factory=list)
+    # (archived copy, where it goes, its archived_path in the load log): its own and those of its
+    # duplicates
+    moves: list[tuple[Path, Path, str]] = field(default_factory=list)
+    not_moved: list[tuple[Path, str]] = field(default_factory=list)  # (archived copy, why)
     # a registry, crosswalk or successors file: (source, rows, files) of other files' rows whose
     # school code only it made known (they will count for no school)
     orphaned: list[tuple[str, int, int]] = field(default_factory=list)
@@ -105,9 +105,8 @@ class Withdrawal:
                     else ""
                 ),
             ]
-        moved = [
-            target for copy, target in self.moves if f"{copy} (" not in " ".join(self.not_moved)
-        ]
+        failed = {copy for copy, _ in self.not_moved}
+        moved = [target for copy, target, _ in self.moves if copy not in failed]
         if moved:
             lines.append(
                 f"  archived {'copy' if len(moved) == 1 else 'copies'} {would or ''}moved to "
@@ -127,9 +126,9 @@ class Withdrawal:
                 f"{'would be' if self.dry_run else 'is'} left: the lists built on {year} wait for "
                 f"its registry (deliver the registry of {year})"
             )
-        for problem in self.not_moved:
+        for copy, problem in self.not_moved:
             lines.append(
-                f"  NOT MOVED: {problem}. `eduq rebuild` would load it again: run "
+                f"  NOT MOVED: {copy} ({problem}). `eduq rebuild` would load it again: run "
                 f"`eduq withdraw {self.file_id}` again, or move it out of the archive by hand"
             )
         if self.dry_run:
@@ -274,15 +273,11 @@ def _refuse_personal_reason(con: duckdb.DuckDBPyConnection, row: tuple, reason: 
     import re
 
     from core.duck import quote_identifier
+    from ingestion.contract import load_contracts
 
     file_id, source = row[0], row[1]
     words = sorted(set(re.findall(r"[\w-]+", reason)))
-    has_codes = con.execute(
-        "select count(*) from duckdb_columns() where schema_name = 'raw' and table_name = ? "
-        "and column_name = 'participant_code'",
-        [source],
-    ).fetchone()[0]
-    if not words or not has_codes:
+    if not words or "participant_code" not in load_contracts()[source].table_columns:
         return
     named = con.execute(
         f"select distinct cast(participant_code as varchar) from raw.{quote_identifier(source)} "
@@ -321,15 +316,14 @@ def _describe(
         "and resolved_in_file_id is null",
         [file_id],
     ).fetchone()
-    moves, recorded = [], []
+    moves = []
     for path in [archived, *_duplicates_of(con, source, file_id, file_name, file_hash, layout)]:
         if not path:
             continue
         # where it is archived (a withdrawal whose move failed recorded where it was to go)
         copy = settings.archive_dir / Path(path).parent.name / Path(path).name
         if copy.exists():
-            moves.append((copy, settings.withdrawn_dir / copy.parent.name / copy.name))
-            recorded.append(path)
+            moves.append((copy, settings.withdrawn_dir / copy.parent.name / copy.name, path))
     archived_to = settings.withdrawn_dir / source / Path(archived).name if archived else None
     return Withdrawal(
         file_id=file_id,
@@ -342,7 +336,6 @@ def _describe(
         rows_quarantined=quarantined,
         archived_to=archived_to,
         moves=moves,
-        recorded=recorded,
         dry_run=dry_run,
     )
 
@@ -381,14 +374,14 @@ def _move_archived(withdrawal: Withdrawal) -> None:
     """Move the archived copies aside (after the commit). A copy that cannot be moved is said."""
     if withdrawal.dry_run:
         return
-    for copy, target in withdrawal.moves:
+    for copy, target, _ in withdrawal.moves:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():
                 raise FileExistsError(f"{target} exists already")
             shutil.move(str(copy), target)
         except OSError as exc:
-            withdrawal.not_moved.append(f"{copy} ({exc})")
+            withdrawal.not_moved.append((copy, str(exc)))
 
 
 def _write(con: duckdb.DuckDBPyConnection, withdrawal: Withdrawal) -> None:
@@ -417,7 +410,7 @@ def _write(con: duckdb.DuckDBPyConnection, withdrawal: Withdrawal) -> None:
         [dt.datetime.now().replace(microsecond=0), withdrawal.reason, file_id, file_id],
     )
     # where its archived copy and its duplicates' copies are kept from now on
-    for (_copy, target), recorded in zip(withdrawal.moves, withdrawal.recorded, strict=True):
+    for _copy, target, recorded in withdrawal.moves:
         con.execute(
             "update raw._load_log set archived_path = ? where archived_path = ? "
             "and (file_id = ? or status = 'duplicate')",

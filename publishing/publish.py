@@ -208,13 +208,24 @@ def software_versions() -> dict[str, str]:
     return out
 
 
+def _load_log_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The columns of the serving file's meta.load_log (a file promoted by an older eduq has fewer)."""
+    return {r[0] for r in con.execute("select * from meta.load_log limit 0").description or ()}
+
+
+def _manifest_entry(keys: tuple[str, ...], values) -> dict[str, Any]:
+    """A load-log line as a manifest names it (times as text)."""
+    return dict(zip(keys, (str(v) if isinstance(v, dt.datetime) else v for v in values)))
+
+
 def input_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Every load-log line whose rows are in the warehouse: the delivered files, and the rows of
     earlier files released from quarantine once their school code was known (those name the file
     they came from: ``released_from_file_id``, ingestion.release)."""
-    columns = {r[0] for r in con.execute("select * from meta.load_log limit 0").description or ()}
     # (a serving file promoted before releases existed has no such column: none released)
-    released = "released_from_file_id" if "released_from_file_id" in columns else "null"
+    released = (
+        "released_from_file_id" if "released_from_file_id" in _load_log_columns(con) else "null"
+    )
     rows = con.execute(
         f"""select file_id, source, file_name, file_hash, size_bytes, rows_read, rows_loaded,
                    rows_quarantined, years, loaded_at, {released}
@@ -234,7 +245,7 @@ def input_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     )
     files = []
     for *values, released_from in rows:
-        entry = dict(zip(keys, (str(v) if isinstance(v, dt.datetime) else v for v in values)))
+        entry = _manifest_entry(keys, values)
         if released_from is not None:
             entry["released_from_file_id"] = released_from
         files.append(entry)
@@ -244,8 +255,7 @@ def input_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 def withdrawn_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """The delivered files withdrawn before this build (`eduq withdraw`): not among the inputs,
     named with when and why (a serving file promoted before withdrawals existed has none)."""
-    columns = {r[0] for r in con.execute("select * from meta.load_log limit 0").description or ()}
-    if "withdrawn_reason" not in columns:
+    if "withdrawn_reason" not in _load_log_columns(con):
         return []
     rows = con.execute(
         """select file_id, source, file_name, file_hash, years, withdrawn_at, withdrawn_reason
@@ -253,9 +263,7 @@ def withdrawn_files(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
            order by file_id"""
     ).fetchall()
     keys = ("file_id", "source", "file_name", "sha256", "years", "withdrawn_at", "reason")
-    return [
-        dict(zip(keys, (str(v) if isinstance(v, dt.datetime) else v for v in row))) for row in rows
-    ]
+    return [_manifest_entry(keys, row) for row in rows]
 
 
 def published_unchanged(settings: Settings, list_year: int) -> int | None:

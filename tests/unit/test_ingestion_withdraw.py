@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingestion.loader import FileOutcome
 from ingestion.withdraw import Withdrawal, WithdrawRefused, withdraw
 from tests.fixtures.ingestion.harness import CORPUS, Region, open_region
 
@@ -32,6 +33,12 @@ def _withdraw(region: Region, file: str, reason: str = "не тот файл", *
         region.con = duckdb.connect(str(region.settings.candidate_db))
 
 
+def _delivered_results(region: Region) -> FileOutcome:
+    """The corpus's ОГЭ/ЕГЭ file delivered and loaded: its outcome."""
+    region.deliver("gia_results_2024.csv")
+    return region.run().outcome("gia_results_2024.csv")
+
+
 def _results(region: Region) -> list[tuple]:
     return region.query(
         "select year, school_id, subject, participant_code, mark, _source_file, _row_number "
@@ -42,8 +49,7 @@ def _results(region: Region) -> list[tuple]:
 def test_a_withdrawn_file_leaves_the_facts_as_before_it_and_may_be_delivered_again(
     region: Region,
 ) -> None:
-    region.deliver("gia_results_2024.csv")
-    first = region.run().outcome("gia_results_2024.csv")
+    first = _delivered_results(region)
     facts = _results(region)
     # a wrong «correction» of the same results: it replaces them (the latest delivery)
     wrong = (CORPUS / "gia_results_2024.csv").read_bytes().replace(b";10;;3;", b";10;;2;")
@@ -99,8 +105,7 @@ def test_a_withdrawn_file_leaves_the_facts_as_before_it_and_may_be_delivered_aga
 
 
 def test_a_file_is_refused_when_it_cannot_be_withdrawn(region: Region) -> None:
-    region.deliver("gia_results_2024.csv")
-    loaded = region.run().outcome("gia_results_2024.csv")
+    loaded = _delivered_results(region)
     region.deliver("gia_results_2024.csv", as_name="gia_results_2024_копия.csv")
     duplicate = region.run().outcome("gia_results_2024_копия.csv")
     assert duplicate.status == "duplicate"
@@ -127,8 +132,7 @@ def test_a_file_is_refused_when_it_cannot_be_withdrawn(region: Region) -> None:
 def test_a_withdrawal_that_fails_changes_nothing(
     region: Region, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    region.deliver("gia_results_2024.csv")
-    loaded = region.run().outcome("gia_results_2024.csv")
+    loaded = _delivered_results(region)
     facts = _results(region)
     archived = next((region.settings.archive_dir / "gia_results").glob(f"{loaded.file_id:06d}_*"))
     import ingestion.withdraw as module
@@ -189,8 +193,7 @@ def test_the_command_says_what_it_withdrew_and_refuses_without_a_traceback(
 ) -> None:
     from orchestration.cli import main
 
-    region.deliver("gia_results_2024.csv")
-    loaded = region.run().outcome("gia_results_2024.csv")
+    loaded = _delivered_results(region)
     region.con.close()
     try:
         assert main(["withdraw", "12345", "--reason", "x"]) == 2
@@ -215,8 +218,7 @@ def test_the_duplicates_of_a_withdrawn_file_leave_the_archive_with_it(region: Re
     delivery again, duplicates included) cannot bring the withdrawn facts back through it."""
     from orchestration.rebuild import archived_files
 
-    region.deliver("gia_results_2024.csv")
-    loaded = region.run().outcome("gia_results_2024.csv")
+    loaded = _delivered_results(region)
     region.deliver("gia_results_2024.csv", as_name="gia_results_2024_повторно.csv")
     duplicate = region.run().outcome("gia_results_2024_повторно.csv")
     assert duplicate.status == "duplicate"
@@ -236,8 +238,7 @@ def test_the_duplicates_of_a_withdrawn_file_leave_the_archive_with_it(region: Re
 def test_a_copy_that_could_not_be_moved_is_said_and_withdrawing_again_moves_it(
     region: Region, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    region.deliver("gia_results_2024.csv")
-    loaded = region.run().outcome("gia_results_2024.csv")
+    loaded = _delivered_results(region)
     archived = next((region.settings.archive_dir / "gia_results").glob(f"{loaded.file_id:06d}_*"))
     real_move = shutil.move
 
@@ -260,8 +261,7 @@ def test_a_copy_that_could_not_be_moved_is_said_and_withdrawing_again_moves_it(
 
 
 def test_a_reason_that_names_a_participant_is_refused(region: Region) -> None:
-    region.deliver("gia_results_2024.csv")
-    loaded = region.run().outcome("gia_results_2024.csv")
+    loaded = _delivered_results(region)
     with pytest.raises(WithdrawRefused, match="names 1 participant code"):
         _withdraw(region, str(loaded.file_id), reason="строка участника G003 неверна")
     assert region.query("select status from raw._load_log where file_id = ?", [loaded.file_id]) == [
@@ -276,8 +276,7 @@ def test_nothing_is_published_from_the_serving_warehouse_until_a_build_without_t
     from gate.errors import PublicationRefused
     from gate.publishable import require_intact
 
-    region.deliver("gia_results_2024.csv")
-    loaded = region.run().outcome("gia_results_2024.csv")
+    loaded = _delivered_results(region)
     serving = region.settings.serving_db
     require_intact(serving, record_required=False)  # nothing withdrawn: no objection
     _withdraw(region, str(loaded.file_id), reason="чужой регион")
@@ -293,8 +292,7 @@ def test_a_run_that_loads_a_withdrawn_files_bytes_again_says_so(region: Region) 
     duplicate check knows), and the run's summary names the withdrawn file and its reason."""
     from orchestration.runner import RunSummary, loaded_again
 
-    region.deliver("gia_results_2024.csv")
-    loaded = region.run().outcome("gia_results_2024.csv")
+    loaded = _delivered_results(region)
     _withdraw(region, str(loaded.file_id), reason="чужой регион")
     region.deliver("gia_results_2024.csv", as_name="gia_2024_ещё_раз.csv")
     again = region.run().outcome("gia_2024_ещё_раз.csv")
@@ -320,8 +318,7 @@ def test_withdrawing_a_crosswalk_says_which_rows_it_leaves_without_a_school(regi
     """The ОГЭ/ЕГЭ rows delivered under the exam system's codes load through the crosswalk; the
     crosswalk withdrawn, they would count for no school: the withdrawal says how many, of which
     files, in the dry run as after it."""
-    region.deliver("gia_results_2024.csv")
-    loaded = region.run().outcome("gia_results_2024.csv")
+    loaded = _delivered_results(region)
     under_crosswalk = region.query(
         "select count(*) from raw.gia_results where school_id like 'R-%'"
     )[0][0]
@@ -346,8 +343,7 @@ def test_a_pending_withdrawal_makes_a_run_and_holds_postgres_and_unreadable_note
     from orchestration.plan import nothing_new, requested_list_refusal
     from publishing.postgres import require_passed_audit
 
-    region.deliver("gia_results_2024.csv")
-    loaded = region.run().outcome("gia_results_2024.csv")
+    loaded = _delivered_results(region)
     _withdraw(region, str(loaded.file_id))
     settings, serving = region.settings, region.settings.serving_db
     assert nothing_new(settings) == (
@@ -368,8 +364,7 @@ def test_withdrawing_again_writes_a_lost_note_while_the_serving_warehouse_holds_
 ) -> None:
     from core.withdrawals import pending_path, pending_withdrawals
 
-    region.deliver("gia_results_2024.csv")
-    loaded = region.run().outcome("gia_results_2024.csv")
+    loaded = _delivered_results(region)
     serving = region.settings.serving_db
     with duckdb.connect(str(serving)) as con:  # built before the withdrawal: the file loaded
         con.execute("create schema meta")
@@ -388,8 +383,7 @@ def test_withdrawing_again_writes_a_lost_note_while_the_serving_warehouse_holds_
 def test_a_dry_run_on_a_warehouse_from_before_withdrawals_leaves_it_as_it_was(
     region: Region,
 ) -> None:
-    region.deliver("gia_results_2024.csv")
-    loaded = region.run().outcome("gia_results_2024.csv")
+    loaded = _delivered_results(region)
     for column in ("withdrawn_at", "withdrawn_reason"):
         region.con.execute(f"alter table raw._load_log drop column {column}")
     region.con.execute("checkpoint")
@@ -405,8 +399,7 @@ def test_a_dry_run_on_a_warehouse_from_before_withdrawals_leaves_it_as_it_was(
 def test_withdrawing_the_only_registry_of_a_results_year_says_the_lists_wait_for_one(
     region: Region,
 ) -> None:
-    region.deliver("gia_results_2024.csv")
-    region.run()
+    _delivered_results(region)
     dry = _withdraw(region, "schools_2024.csv", dry_run=True)
     assert dry.years_without_registry == [2024]
     assert (
