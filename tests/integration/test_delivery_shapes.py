@@ -192,6 +192,41 @@ def test_files_withdrawn_after_a_build_leave_the_marts_of_the_facts_alone(
     _assert_same_marts(_marts(db), baseline)
 
 
+def test_a_first_year_without_one_subjects_file_holds_its_list_until_the_file_comes(
+    region: Path, baseline: dict, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The region's first year (2022) arrives without its ВПР Математика 5 rows (one subject's file
+    not sent), every other file as usual. No year before tells it «vanished», and ВПР itself came:
+    the list 2024, whose persistence rule reads 2022, is computed but not publishable, naming the
+    procedure. The file delivered later gives the marts of one run."""
+    import os
+    import shutil
+
+    home = tmp_path_factory.mktemp("first_year_without_a_subject")
+    landing = home / "landing"
+    shutil.copytree(region, landing)
+    (vpr,) = landing.rglob("vpr_results_2022.csv")
+    results = read_delivered_csv(vpr)
+    lost = (results["Предмет"] == "Математика") & (results["Класс"] == "5")
+    assert lost.any() and not lost.all()
+    results[~lost].to_csv(vpr, sep=";", index=False, encoding="utf-8")
+    db = _build(landing, home)
+    query = """select is_computable, is_publishable, incomplete_reason_ru
+               from marts.dim_list_year where list_year = 2024"""
+    with duckdb.connect(str(db), read_only=True) as con:
+        computable, publishable, reason = con.execute(query).fetchone()
+    assert computable and not publishable
+    assert "ВПР Математика, 5 класс: ни одного результата в регионе за 2022 год" in reason, reason
+    late = vpr.with_name("vpr_results_2022_математика_5.csv")
+    results[lost].to_csv(late, sep=";", index=False, encoding="utf-8")
+    os.utime(late, (1_900_000_000, 1_900_000_000))
+    _ingest(_settings(home, landing), "late")
+    build_models(db, home / "dbt", seeds=False)
+    _assert_same_marts(_marts(db), baseline)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(query).fetchone()[:2] == (True, True)
+
+
 def test_a_correction_of_one_subject_changes_exactly_those_rows(
     region: Path, baseline: dict, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
