@@ -14,16 +14,32 @@ warehouse file go through :func:`connect` with the same settings; the two that d
 opens the candidate) and `eduq sql`'s (read-only options, in its own process). ``threads`` is for
 in-memory databases only (a file's connections share one instance). The spill folder is not made
 here: DuckDB makes it when it first spills (the load and the night make it with the warehouse);
-a command that writes nothing (`eduq check-files`) leaves no folder behind."""
+a command that writes nothing (`eduq check-files`) leaves no folder behind.
+
+A warehouse file held open by another process (a reader outside eduq's writer lock: an analyst's
+DuckDB session on the candidate, `eduq check-files` copying its codes) cannot be opened for writing,
+nor read while another process writes it: with settings, :func:`connect` waits for it up to
+``EDUQ_LOCK_WAIT_SECONDS`` and then says who holds it (:class:`WarehouseHeld`), instead of DuckDB's
+lock error."""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
 
+from core.errors import EduqError
 from core.settings import Settings
+
+LOCK_CONFLICT = re.compile(r"Could not set lock on file|Conflicting lock is held")
+LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?\(PID \d+\))")
+
+
+class WarehouseHeld(EduqError):
+    """A warehouse file stayed held open by another process for longer than eduq waits."""
 
 
 def resources(settings: Settings | None, threads: int | None = None) -> dict[str, str]:
@@ -52,8 +68,37 @@ def connect(
     if config is not None and (settings is not None or threads is not None):
         raise ValueError("give the settings (and threads) or a configuration, not both")
     chosen = dict(config) if config is not None else resources(settings, threads)
-    return duckdb.connect(
-        ":memory:" if in_memory else str(database), read_only=read_only, config=chosen
+    if in_memory:
+        return duckdb.connect(":memory:", config=chosen)
+    wait = settings.lock_wait_seconds if settings is not None else 0.0
+    deadline = time.monotonic() + wait
+    pause = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(database), read_only=read_only, config=chosen)
+        except duckdb.IOException as exc:
+            if not LOCK_CONFLICT.search(str(exc)):
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseHeld(held_message(Path(database), exc, wait, read_only)) from exc
+            time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+            pause = min(pause * 2, 1.0)
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is DuckDB's refusal of a file another process holds."""
+    return isinstance(exc, duckdb.IOException) and bool(LOCK_CONFLICT.search(str(exc)))
+
+
+def held_message(path: Path, exc: BaseException, waited: float, read_only: bool) -> str:
+    """In words: ``path`` is held by another process (named when DuckDB names it), and what to do."""
+    holder = LOCK_HOLDER.search(str(exc))
+    who = f"another process ({holder.group(1)})" if holder else "another process"
+    doing = "read" if read_only else "written"
+    return (
+        f"the warehouse file {path} is held open by {who}, so it cannot be {doing} now "
+        f"(waited {waited:g} s, EDUQ_LOCK_WAIT_SECONDS). Close what holds it and try again; "
+        "analysts and BI tools read serving.duckdb (`eduq sql`), which a run never holds"
     )
 
 

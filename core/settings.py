@@ -40,7 +40,9 @@ so nothing reads the environment deep inside a stage or at import time.
                                 checked and written together (default 64; 1: each file alone;
                                 ``ingestion/batches.py``)
 ``EDUQ_LOCK_WAIT_SECONDS``      how long a writer waits for another writer on the same home to finish
-                                before it refuses (default 10; ``core/run_lock.py``)
+                                before it refuses (default 10; ``core/run_lock.py``), and how long a
+                                connection waits for a warehouse file another process holds open
+                                (``core/duck.py``)
 ``EDUQ_SMALL_NUMBER_MIN``       small-number protection: a published figure about fewer pupils than
                                 this is suppressed (default 5; ``publishing/small_numbers.py``)
 =============================== ===========================================================

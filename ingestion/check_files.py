@@ -159,6 +159,7 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
         con.execute("rollback")  # all or nothing of the warehouse
         raise
     finally:
+        # held no longer than the copy: while it is attached, a run cannot write it
         con.execute("detach warehouse")
 
 
@@ -199,7 +200,12 @@ def check_files(
             try:
                 _attach_warehouse(con, warehouse)
             except duckdb.Error as exc:  # locked, damaged, another DuckDB version
-                problem = f"cannot read {warehouse}: {str(exc).splitlines()[0]}"
+                problem = (
+                    f"cannot read {warehouse} now: another process is writing it (a run, a "
+                    "withdrawal or a rebuild); check again when it is done"
+                    if duck.is_lock_conflict(exc)
+                    else f"cannot read {warehouse}: {str(exc).splitlines()[0]}"
+                )
         survey, reports = ingest_all(con, scratch, dry_run=True)
         outcomes = [o for o in survey.outcomes if o.status != "queued"]
         outcomes += [f for r in reports for f in r.files]

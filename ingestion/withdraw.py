@@ -154,7 +154,7 @@ def withdraw(settings: Settings, file: str, reason: str, dry_run: bool = False) 
     with settings.writer_lock("`eduq withdraw`"):
         try:
             con = connect(settings.candidate_db, settings=settings)
-        except duckdb.IOException as exc:  # e.g. held open by a process outside eduq's lock
+        except duckdb.IOException as exc:  # a file it cannot write (held open: core.duck waits, says)
             raise WithdrawRefused(
                 f"the warehouse {settings.candidate_db} cannot be opened for writing ({exc}); "
                 "close what holds it and withdraw again"

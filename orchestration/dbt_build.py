@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core import progress
+from core import duck, progress
 from core.dbt_manifest import target_lock
 from core.environ import temporary_environment
 from core.settings import Settings
@@ -167,6 +167,9 @@ def run_build(
 ) -> DbtBuild:
     """Build the candidate warehouse of ``settings`` in this process; ``on_node`` hears of every node;
     ``judged_up_to_file``: see :func:`build_args`."""
+    # a process outside the writer lock that holds the candidate open (a reader's session) is
+    # waited for and named here: dbt would fail on its first node with DuckDB's lock error
+    duck.connect(settings.candidate_db, settings).close()
     _wait_for_preload()  # an import half done on the preload thread is not started again here
     from dbt.cli.main import dbtRunner
 

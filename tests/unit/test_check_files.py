@@ -265,3 +265,41 @@ def test_a_warehouse_that_cannot_be_read_is_said_and_the_check_goes_on(
         "2 would be quarantined (2 unknown_school)"
     )
     assert _hashes(folder, home) == before
+
+
+def test_a_warehouse_a_run_is_writing_is_said_and_the_check_goes_on(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.held_file import held
+
+    warehouse = home / "warehouse" / "candidate.duckdb"
+    folder = _deliver(tmp_path / "delivery", ["schools_2024.csv", "gia_results_2024.csv"])
+    with held(warehouse, "write"):
+        assert main(["check-files", str(folder)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == (
+        f"School codes and earlier deliveries: not the warehouse (cannot read {warehouse} now: "
+        "another process is writing it (a run, a withdrawal or a rebuild); check again when it is "
+        "done); only the reference files of this folder."
+    )
+
+
+def test_the_warehouse_is_held_only_while_its_codes_are_copied(home: Path) -> None:
+    """A run may start while a check goes on: the candidate is attached for the copy, then let go."""
+    import duckdb
+
+    from core import duck
+    from ingestion.check_files import _attach_warehouse
+    from ingestion.warehouse import ensure_raw_schema
+    from tests.held_file import held
+
+    warehouse = home / "warehouse" / "candidate.duckdb"
+    with duck.connect() as con:
+        ensure_raw_schema(con)
+        _attach_warehouse(con, warehouse)
+        assert con.execute("select count(*) from raw.schools").fetchone()[0] > 0
+        # another process writes it while this connection is still open
+        with held(warehouse, "write"):
+            pass
+        with duckdb.connect(str(warehouse)) as writer:
+            writer.execute("checkpoint")
