@@ -13,12 +13,16 @@ transaction of the candidate warehouse:
   quarantined rows stay in ``raw._quarantine`` and are never released;
 - then moves its archived copy from ``archive/<source>/`` to ``withdrawn/<source>/``, and the
   archived copies of the same bytes that were skipped as its duplicates to
-  ``withdrawn/_duplicates/``, so that `eduq rebuild` does not load any of them again; nothing is
-  deleted. A move that failed after the commit is said, and `eduq withdraw` of the same file
-  finishes it;
+  ``withdrawn/_duplicates/``, so that `eduq rebuild` does not load any of them as a delivery that
+  counts; nothing is deleted. A move that failed after the commit is said, and `eduq withdraw` of
+  the same file finishes it;
 - leaves ``warehouse/withdrawals-pending.json``: until the next promotion (a build without the
   file) nothing is published from the serving warehouse, which still holds its rows
-  (gate.publishable.require_intact).
+  (gate.publishable.require_intact);
+- appends the withdrawal to ``withdrawn/withdrawals.jsonl`` (the file, why, when, the last file
+  delivered before it and the copies moved): `eduq rebuild` loads the withdrawn copies again in
+  their places among the deliveries and withdraws each at its point, so the rebuilt warehouse
+  keeps the withdrawal (its load-log line, the lists' manifests) and what was delivered after it.
 
 The same bytes may be delivered again afterwards (under the right name): a withdrawn file is not a
 delivery the duplicate check knows. The candidate warehouse has changed since its audit, so the
@@ -32,6 +36,7 @@ import datetime as dt
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -40,6 +45,8 @@ from core.settings import Settings
 
 WITHDRAWN = "withdrawn"
 WITHDRAWABLE = ("loaded", "released")
+RECORDS = "withdrawals.jsonl"  # in the withdrawn folder: what `eduq rebuild` withdraws again
+REQUIRED = {"file_id", "reason", "withdrawn_at", "after_file_id", "copies"}
 
 
 class WithdrawRefused(EduqError):
@@ -68,6 +75,13 @@ class Withdrawal:
     years_without_registry: list[int] = field(default_factory=list)
     dry_run: bool = False
     finishing: bool = False  # withdrawn before: only its archived copies still to move
+    withdrawn_at: dt.datetime = field(
+        default_factory=lambda: dt.datetime.now().replace(microsecond=0)
+    )
+    after_file_id: int = (
+        0  # the last file delivered before the withdrawal (its place, for a rebuild)
+    )
+    not_recorded: str = ""  # why withdrawals.jsonl could not be written, if it could not
 
     def note(self) -> dict[str, object]:
         """What core.withdrawals keeps of it until the next promotion."""
@@ -76,7 +90,7 @@ class Withdrawal:
             "file_name": self.file_name,
             "source": self.source,
             "reason": self.reason,
-            "withdrawn_at": dt.datetime.now().replace(microsecond=0).isoformat(),
+            "withdrawn_at": self.withdrawn_at.isoformat(),
         }
 
     def render(self) -> str:
@@ -131,6 +145,12 @@ class Withdrawal:
                 f"  NOT MOVED: {copy} ({problem}). `eduq rebuild` would load it again: run "
                 f"`eduq withdraw {self.file_id}` again, or move it out of the archive by hand"
             )
+        if self.not_recorded:
+            lines.append(
+                f"  NOT RECORDED for `eduq rebuild` ({self.not_recorded}): a rebuild would not load "
+                f"the file, and would not keep its withdrawal either. Run `eduq withdraw "
+                f"{self.file_id}` again to record it"
+            )
         if self.dry_run:
             lines.append("Nothing was changed (--dry-run).")
         elif not self.finishing:
@@ -142,9 +162,15 @@ class Withdrawal:
         return "\n".join(lines)
 
 
-def withdraw(settings: Settings, file: str, reason: str, dry_run: bool = False) -> Withdrawal:
+def withdraw(
+    settings: Settings,
+    file: str,
+    reason: str,
+    dry_run: bool = False,
+    at: dt.datetime | None = None,
+) -> Withdrawal:
     """Withdraw the delivered file ``file`` (its file id, or its name as delivered) for ``reason``
-    (see the module docstring)."""
+    (see the module docstring); ``at``: when it was withdrawn (a rebuild's replay), else now."""
     if not settings.candidate_db.exists():
         raise WithdrawRefused(
             f"there is no warehouse in {settings.warehouse_dir}: nothing was delivered"
@@ -154,7 +180,9 @@ def withdraw(settings: Settings, file: str, reason: str, dry_run: bool = False) 
     with settings.writer_lock("`eduq withdraw`"):
         try:
             con = connect(settings.candidate_db, settings=settings)
-        except duckdb.IOException as exc:  # a file it cannot write (held open: core.duck waits, says)
+        except (
+            duckdb.IOException
+        ) as exc:  # a file it cannot write (held open: core.duck waits, says)
             raise WithdrawRefused(
                 f"the warehouse {settings.candidate_db} cannot be opened for writing ({exc}); "
                 "close what holds it and withdraw again"
@@ -163,7 +191,7 @@ def withdraw(settings: Settings, file: str, reason: str, dry_run: bool = False) 
             # a dry run in a transaction it rolls back: not even the schema's new columns stay
             con.execute("begin transaction")
             try:
-                withdrawal = _withdraw(con, settings, file, reason, dry_run)
+                withdrawal = _withdraw(con, settings, file, reason, dry_run, at)
             except BaseException:
                 con.execute("rollback")
                 raise
@@ -176,11 +204,17 @@ def withdraw(settings: Settings, file: str, reason: str, dry_run: bool = False) 
     # after the commit: a copy left in the archive is said, and withdrawing again moves it (the
     # other order could lose a delivery that is still loaded: `eduq rebuild` would skip it)
     _move_archived(withdrawal)
+    _record(settings, withdrawal)
     return withdrawal
 
 
 def _withdraw(
-    con: duckdb.DuckDBPyConnection, settings: Settings, file: str, reason: str, dry_run: bool
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    file: str,
+    reason: str,
+    dry_run: bool,
+    at: dt.datetime | None = None,
 ) -> Withdrawal:
     """The withdrawal in the open transaction of ``con``; the note that holds publications back
     is written before the commit (a commit that then fails leaves a note too many: publications
@@ -193,6 +227,14 @@ def _withdraw(
     if found[3] == WITHDRAWN:  # withdrawn before: its archived copies may still be to move
         withdrawal = _describe(con, settings, found, found[7] or reason.strip(), dry_run)
         withdrawal.finishing = True
+        # when it was withdrawn, and the last file delivered before (for its record)
+        at, after = con.execute(
+            "select w.withdrawn_at, (select max(file_id) from raw._load_log "
+            "where loaded_at <= w.withdrawn_at) from raw._load_log as w where w.file_id = ?",
+            [found[0]],
+        ).fetchone()
+        withdrawal.withdrawn_at = at or withdrawal.withdrawn_at
+        withdrawal.after_file_id = after or found[0]
         pending = {w.get("file_id") for w in pending_withdrawals(settings.serving_db)}
         if not dry_run and found[0] not in pending and _served_as_loaded(settings, found[0]):
             note_pending(settings.serving_db, withdrawal.note())  # its note was lost
@@ -201,6 +243,9 @@ def _withdraw(
         raise WithdrawRefused("say why the file is withdrawn (--reason): it is kept with the file")
     _refuse_personal_reason(con, found, reason)
     withdrawal = _describe(con, settings, found, reason.strip(), dry_run)
+    if at is not None:
+        withdrawal.withdrawn_at = at.replace(microsecond=0)
+    (withdrawal.after_file_id,) = con.execute("select max(file_id) from raw._load_log").fetchone()
     _write(con, withdrawal)
     if not dry_run:
         note_pending(settings.serving_db, withdrawal.note())
@@ -384,6 +429,68 @@ def _move_archived(withdrawal: Withdrawal) -> None:
             withdrawal.not_moved.append((copy, str(exc)))
 
 
+def withdrawal_records(withdrawn_dir: Path) -> list[dict[str, Any]]:
+    """The withdrawals recorded in ``withdrawn_dir`` (withdrawals.jsonl), one per file in the order
+    they were made, with every copy moved for it (withdrawing again records the copies it moved
+    then); a line that cannot be read is skipped (its copies stay aside: not loaded again)."""
+    import json
+
+    try:
+        lines = (withdrawn_dir / RECORDS).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    records: dict[int, dict[str, Any]] = {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict) or not REQUIRED <= record.keys():
+            continue
+        if record["file_id"] in records:
+            known = records[record["file_id"]]["copies"]
+            known += [c for c in record["copies"] if c not in known]
+        else:
+            records[record["file_id"]] = record
+    return list(records.values())
+
+
+def _record(settings: Settings, withdrawal: Withdrawal) -> None:
+    """Append the withdrawal to withdrawals.jsonl (after the moves: the copies it names are moved;
+    withdrawing a file again appends the copies moved then)."""
+    import json
+    import os
+
+    if withdrawal.dry_run:
+        return
+    directory = settings.withdrawn_dir
+    failed = {copy for copy, _ in withdrawal.not_moved}
+    record = {
+        "file_id": withdrawal.file_id,
+        "file_name": withdrawal.file_name,
+        "source": withdrawal.source,
+        "reason": withdrawal.reason,
+        "withdrawn_at": withdrawal.withdrawn_at.isoformat(),
+        "after_file_id": withdrawal.after_file_id,
+        "copies": [
+            target.relative_to(directory).as_posix()
+            for copy, target, _ in withdrawal.moves
+            if copy not in failed
+        ],
+    }
+    own = withdrawal.archived_to
+    if withdrawal.finishing and own is not None and own.is_file():  # moved by the first withdrawal
+        record["copies"].insert(0, own.relative_to(directory).as_posix())
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with open(directory / RECORDS, "a", encoding="utf-8") as out:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        withdrawal.not_recorded = str(exc)
+
+
 def _write(con: duckdb.DuckDBPyConnection, withdrawal: Withdrawal) -> None:
     """The withdrawal in the open transaction of ``con`` (with what it leaves without a school)."""
     from core.duck import quote_identifier
@@ -407,7 +514,7 @@ def _write(con: duckdb.DuckDBPyConnection, withdrawal: Withdrawal) -> None:
         f"""update raw._load_log
             set status = '{WITHDRAWN}', withdrawn_at = ?, withdrawn_reason = ?
             where (file_id = ? or released_from_file_id = ?) and status in ('loaded', 'released')""",
-        [dt.datetime.now().replace(microsecond=0), withdrawal.reason, file_id, file_id],
+        [withdrawal.withdrawn_at, withdrawal.reason, file_id, file_id],
     )
     # where its archived copy and its duplicates' copies are kept from now on
     for _copy, target, recorded in withdrawal.moves:

@@ -4,12 +4,16 @@ file (a disk error, a truncated copy, a file edited by hand).
 Every delivered file that was loaded is kept in ``$EDUQ_HOME/archive/<source>/<file_id>_<name>``. A
 rebuild, holding the home's writer lock:
 
-1. moves the candidate warehouse (whatever state it is in) and the archive aside into
-   ``warehouse/before-rebuild-<time>/`` — nothing is deleted;
+1. moves the candidate warehouse (whatever state it is in), the archive and the withdrawn files
+   aside into ``warehouse/before-rebuild-<time>/`` — nothing is deleted;
 2. loads the archived files again into a new candidate, one delivery at a time in their original
    order (the file id), under their original names: the same rows load, the same rows are
-   quarantined, the latest delivery wins as it did (files withdrawn by `eduq withdraw` are kept in
-   ``withdrawn/``, outside the archive, with their duplicates' copies: they are not loaded);
+   quarantined, the latest delivery wins as it did. Files withdrawn by `eduq withdraw` (kept in
+   ``withdrawn/`` with their duplicates' copies, recorded in ``withdrawn/withdrawals.jsonl``) are
+   loaded in their places too and withdrawn again where they were withdrawn (after the last file
+   delivered before the withdrawal), with their reason and time: the rebuilt load log keeps the
+   withdrawal, which the lists' manifests name, and a delivery of the same bytes after it loads
+   as it did. A withdrawn copy that no record names stays aside, not loaded;
 3. runs the pipeline with a full refresh (`eduq run --full-refresh`): dbt, the audit, the promotion
    of a new serving file (its hash recorded), the publications — an unchanged list is not
    republished, so the published versions stay as they were when nothing was lost.
@@ -22,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import EduqError
@@ -36,17 +40,36 @@ class RebuildFailed(EduqError):
 
 
 @dataclass
-class RebuildResult:
-    replayed: int  # archived files loaded again
-    statuses: dict[str, int]  # loaded / duplicate / rejected
-    aside: Path  # where the old candidate and archive were moved
-    summary: object  # the pipeline run's RunSummary
+class Replay:
+    """The archive loaded again into a new candidate (step 2)."""
+
+    replayed: int = 0  # archived (and recorded withdrawn) files loaded again
+    statuses: dict[str, int] = field(default_factory=dict)  # loaded / duplicate / rejected
+    withdrawn_again: list[str] = field(default_factory=list)  # «file name» (reason) of each
+    # withdrawals that could not be made again, and withdrawn copies no record names: in words
+    left: list[str] = field(default_factory=list)
 
     def render(self) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items()))
+        lines = [f"{self.replayed} delivered files loaded again ({counts})"]
+        if self.withdrawn_again:
+            lines.append(
+                f"{len(self.withdrawn_again)} withdrawn again where they were withdrawn: "
+                + "; ".join(self.withdrawn_again)
+            )
+        return "; ".join(lines) + "".join(f"\n  NOTE: {problem}" for problem in self.left)
+
+
+@dataclass
+class RebuildResult:
+    replay: Replay
+    aside: Path  # where the old candidate, archive and withdrawn files were moved
+    summary: object  # the pipeline run's RunSummary
+
+    def render(self) -> str:
         return (
-            f"Rebuilt from the archive: {self.replayed} delivered files loaded again ({counts}); "
-            f"the previous warehouse files are in {self.aside}\n{self.summary.render()}"
+            f"Rebuilt from the archive: {self.replay.render()}\n"
+            f"The previous warehouse files are in {self.aside}\n{self.summary.render()}"
         )
 
 
@@ -72,8 +95,7 @@ def _set_aside(folder: Path, landing: Path, files: list[Path]) -> list[tuple[Pat
 
 def rebuild(settings: Settings, list_year: int | None = None, documents: bool = False):
     """Rebuild the candidate from the archive and run the pipeline (see the module docstring)."""
-    from ingestion.loader import ingest_all, landing_files
-    from ingestion.warehouse import connect_for_loading
+    from ingestion.loader import landing_files
     from orchestration.runner import run_pipeline
 
     with settings.writer_lock("`eduq rebuild`"):
@@ -84,11 +106,14 @@ def rebuild(settings: Settings, list_year: int | None = None, documents: bool = 
         for name in ("candidate.duckdb", "candidate.duckdb.wal"):
             if (settings.warehouse_dir / name).exists():
                 shutil.move(str(settings.warehouse_dir / name), aside / name)
-        old_archive = aside / "archive"
-        if settings.archive_dir.exists():
-            shutil.move(str(settings.archive_dir), old_archive)
+        for folder, name in (
+            (settings.archive_dir, "archive"),
+            (settings.withdrawn_dir, "withdrawn"),
+        ):
+            if folder.exists():
+                shutil.move(str(folder), aside / name)
         settings.archive_dir.mkdir(parents=True, exist_ok=True)
-        deliveries = archived_files(old_archive) if old_archive.exists() else []
+        deliveries = archived_files(aside / "archive") if (aside / "archive").exists() else []
         if not deliveries:
             raise RebuildFailed(
                 f"the archive {settings.archive_dir} holds no delivered file: there is nothing to "
@@ -97,27 +122,91 @@ def rebuild(settings: Settings, list_year: int | None = None, documents: bool = 
         waiting = _set_aside(
             aside / "landing-waiting", settings.landing_dir, landing_files(settings)
         )
-        statuses: dict[str, int] = {}
-        con = connect_for_loading(settings.candidate_db, settings)
         try:
-            for _, source, path in deliveries:
-                original = ARCHIVED.match(path.name).group(2)
-                target = settings.landing_dir / source / original
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, target)  # the delivery's own modification time, too
-                survey, reports = ingest_all(con, settings)
-                outcomes = [f for r in reports for f in r.files] + [
-                    o for o in survey.outcomes if o.status != "queued"
-                ]
-                for outcome in outcomes:
-                    statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
-            con.execute("checkpoint")
+            replay = replay_archive(settings, aside / "archive", aside / "withdrawn")
         finally:
-            con.close()
             for held, original_path in waiting:
                 original_path.parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(str(held), original_path)
         summary = run_pipeline(
             settings.with_overrides(full_refresh=True), list_year=list_year, documents=documents
         )
-    return RebuildResult(len(deliveries), statuses, aside, summary)
+    return RebuildResult(replay, aside, summary)
+
+
+def replay_archive(settings: Settings, archive: Path, withdrawn: Path) -> Replay:
+    """Load the deliveries of ``archive`` and the recorded withdrawn copies of ``withdrawn`` again
+    into the candidate of ``settings`` (a new one), one at a time in their original order, each
+    recorded withdrawal made again after the last file delivered before it."""
+    from ingestion.loader import ingest_all
+    from ingestion.warehouse import connect_for_loading
+    from ingestion.withdraw import withdraw, withdrawal_records
+
+    records = withdrawal_records(withdrawn) if withdrawn.exists() else []
+    named = {withdrawn / copy for record in records for copy in record["copies"]}
+    copies = archived_files(withdrawn) if withdrawn.exists() else []
+    replay = Replay()
+    unnamed = [path for _, _, path in copies if path not in named]
+    if unnamed:
+        replay.left.append(
+            f"{len(unnamed)} withdrawn file(s) that no withdrawal record names stay aside, not "
+            f"loaded ({', '.join(p.name for p in unnamed[:5])}{', …' if len(unnamed) > 5 else ''})"
+        )
+    deliveries = sorted(
+        archived_files(archive) + [c for c in copies if c[2] in named], key=lambda d: d[0]
+    )
+    pending = sorted(records, key=lambda r: (r["after_file_id"], r["file_id"]))
+    new_id: dict[int, int] = {}  # the file id a delivery had -> the one it has now
+
+    def withdraw_again(record: dict) -> None:
+        name = f"«{record.get('file_name')}» ({record['reason']})"
+        if record["file_id"] not in new_id:
+            replay.left.append(
+                f"the withdrawal of file {record['file_id']} {name} was not made again: its "
+                "copy was not loaded again"
+            )
+            return
+        con.close()  # the withdrawal opens the candidate itself
+        try:
+            done = withdraw(
+                settings,
+                str(new_id[record["file_id"]]),
+                str(record["reason"]),
+                at=dt.datetime.fromisoformat(str(record["withdrawn_at"])),
+            )
+        except EduqError as exc:
+            replay.left.append(f"the withdrawal of {name} was not made again: {exc}")
+            return
+        finally:
+            reopen()
+        replay.withdrawn_again.append(name)
+        replay.left += [f"{copy} was not moved: {why}" for copy, why in done.not_moved]
+
+    def reopen() -> None:
+        nonlocal con
+        con = connect_for_loading(settings.candidate_db, settings)
+
+    con = connect_for_loading(settings.candidate_db, settings)
+    try:
+        for file_id, source, path in deliveries:
+            while pending and pending[0]["after_file_id"] < file_id:
+                withdraw_again(pending.pop(0))
+            original = ARCHIVED.match(path.name).group(2)
+            target = settings.landing_dir / source / original
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)  # the delivery's own modification time, too
+            survey, reports = ingest_all(con, settings)
+            outcomes = [f for r in reports for f in r.files] + [
+                o for o in survey.outcomes if o.status != "queued"
+            ]
+            for outcome in outcomes:
+                replay.statuses[outcome.status] = replay.statuses.get(outcome.status, 0) + 1
+                if outcome.file_id is not None and Path(outcome.landing_path or "") == target:
+                    new_id[file_id] = outcome.file_id
+            replay.replayed += 1
+        while pending:
+            withdraw_again(pending.pop(0))
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    return replay

@@ -1,6 +1,6 @@
 """`eduq withdraw` (ingestion.withdraw): a delivered file taken back leaves the raw facts as if it had
-never been delivered, keeps its bytes aside, may be delivered again, and is never loaded again by a
-release or a rebuild. That a build after a withdrawal gives the marts of the facts alone is
+never been delivered, keeps its bytes aside, may be delivered again, is never loaded again by a
+release, and is withdrawn again where it was by a rebuild. That a build after a withdrawal gives the marts of the facts alone is
 tests/integration/test_delivery_shapes.py::test_files_withdrawn_after_a_build_leave_the_marts_of_the_facts_alone."""
 
 from __future__ import annotations
@@ -405,3 +405,60 @@ def test_withdrawing_the_only_registry_of_a_results_year_says_the_lists_wait_for
     assert (
         "WARNING: results of 2024 are loaded and no registry of 2024 would be left" in dry.render()
     )
+
+
+def test_a_rebuild_withdraws_a_file_again_where_it_was_withdrawn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`eduq rebuild` loads the archive again (orchestration.rebuild.replay_archive): the withdrawn
+    file and the withdrawal come back in their places, with its reason and time, so the same bytes
+    delivered again after the withdrawal load as they did (withdrawn at the end instead, they would
+    be a duplicate of the withdrawn file and leave with it), and the load log that the lists'
+    manifests read keeps the withdrawal."""
+    from ingestion.withdraw import withdrawal_records
+    from orchestration.rebuild import replay_archive
+    from tests.fixtures.ingestion.harness import Region
+
+    region = Region(tmp_path, monkeypatch).with_reference()  # archived too: a rebuild needs them
+    settings = region.settings
+    try:
+        _delivered_results(region)
+        wrong = (CORPUS / "gia_results_2024.csv").read_bytes().replace(b";10;;3;", b";10;;2;")
+        region.write("gia_results_2024_исправление.csv", wrong)
+        region.deliver("gia_results_2024.csv", as_name="gia_results_2024_повторно.csv")
+        region.run()
+        done = _withdraw(region, "gia_results_2024_исправление.csv", reason="не из этой выгрузки")
+        region.write("gia_results_2024_исправление_верное.csv", wrong)  # now meant
+        assert region.run().outcome("gia_results_2024_исправление_верное.csv").status == "loaded"
+        log_query = (
+            "select file_id, file_name, status, rows_read, rows_loaded, withdrawn_at, "
+            "withdrawn_reason from raw._load_log order by file_id"
+        )
+        facts, log = _results(region), region.query(log_query)
+        assert [r[2] for r in log].count("withdrawn") == 1
+        region.con.close()
+
+        aside = tmp_path / "aside"  # what `eduq rebuild` moves aside before it replays
+        aside.mkdir()
+        for path, name in (
+            (settings.candidate_db, "candidate.duckdb"),
+            (settings.archive_dir, "archive"),
+            (settings.withdrawn_dir, "withdrawn"),
+        ):
+            shutil.move(str(path), aside / name)
+        settings.archive_dir.mkdir()
+        replay = replay_archive(settings, aside / "archive", aside / "withdrawn")
+        region.con = duckdb.connect(str(settings.candidate_db))
+        assert replay.withdrawn_again == [
+            "«gia_results_2024_исправление.csv» (не из этой выгрузки)"
+        ]
+        assert not replay.left
+        assert _results(region) == facts
+        assert region.query(log_query) == log
+        # withdrawn again: its copy is aside, recorded for the next rebuild
+        (record,) = withdrawal_records(settings.withdrawn_dir)
+        assert record["reason"] == "не из этой выгрузки"
+        assert record["withdrawn_at"] == done.withdrawn_at.isoformat()
+        assert all((settings.withdrawn_dir / c).is_file() for c in record["copies"])
+    finally:
+        region.close()

@@ -44,15 +44,16 @@ def test_a_file_held_longer_than_the_wait_is_said_with_its_holder(
     assert f"(PID {holder.pid}))" in message
     assert "cannot be written now (waited 0.3 s, EDUQ_LOCK_WAIT_SECONDS)" in message
     assert "serving.duckdb" in message
-    with held(warehouse, "write"):
-        with pytest.raises(duck.WarehouseHeld, match="cannot be read now"):
-            duck.connect(warehouse, settings, read_only=True)
+    with held(warehouse, "write"), pytest.raises(duck.WarehouseHeld, match="cannot be read now"):
+        duck.connect(warehouse, settings, read_only=True)
 
 
 def test_a_file_released_within_the_wait_is_opened(warehouse: Path, tmp_path: Path) -> None:
-    with held(warehouse, "read", seconds=0.5):
-        with duck.connect(warehouse, _settings(tmp_path, 30)) as con:
-            assert con.execute("select x from t").fetchall() == [(1,)]
+    with (
+        held(warehouse, "read", seconds=0.5),
+        duck.connect(warehouse, _settings(tmp_path, 30)) as con,
+    ):
+        assert con.execute("select x from t").fetchall() == [(1,)]
 
 
 def test_connections_without_settings_and_other_errors_are_not_waited_for(
@@ -77,6 +78,8 @@ def test_the_dbt_build_waits_for_the_candidate_before_its_first_node(tmp_path: P
     settings.ensure_dirs()
     with duckdb.connect(str(settings.candidate_db)):
         pass
-    with held(settings.candidate_db, "read"):
-        with pytest.raises(duck.WarehouseHeld, match="cannot be written now"):
-            run_build(settings, "held")
+    with (
+        held(settings.candidate_db, "read"),
+        pytest.raises(duck.WarehouseHeld, match="cannot be written now"),
+    ):
+        run_build(settings, "held")
