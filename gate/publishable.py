@@ -49,7 +49,8 @@ class ListYear:
             return (
                 f"the ШНОР list {self.list_year} (results {self.results_year}) is not published: the "
                 f"results it depends on are incomplete — {self.reason_ru}. Deliver the missing files; "
-                "the list is published by the first run after they arrive."
+                "the list is published by the first run after they arrive (a procedure that was not "
+                "held that year goes in seeds/procedures_not_held.csv)."
             )
         return f"the ШНОР list {self.list_year} (results {self.results_year}) may be published"
 
