@@ -38,8 +38,9 @@ LOCK_CONFLICT = re.compile(r"Could not set lock on file|Conflicting lock is held
 LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?\(PID \d+\))")
 
 
-class WarehouseHeld(EduqError):
-    """A warehouse file stayed held open by another process for longer than eduq waits."""
+class WarehouseHeld(EduqError, duckdb.IOException):
+    """A warehouse file stayed held open by another process for longer than eduq waits (a DuckDB
+    I/O error too: what falls back when a file cannot be read still does)."""
 
 
 def resources(settings: Settings | None, threads: int | None = None) -> dict[str, str]:
@@ -95,10 +96,15 @@ def held_message(path: Path, exc: BaseException, waited: float, read_only: bool)
     holder = LOCK_HOLDER.search(str(exc))
     who = f"another process ({holder.group(1)})" if holder else "another process"
     doing = "read" if read_only else "written"
+    waited_for = f" (waited {waited:g} s, EDUQ_LOCK_WAIT_SECONDS)" if waited > 0 else ""
+    advice = (
+        "; analysts and BI tools read serving.duckdb (`eduq sql`), which a run never holds"
+        if path.name.startswith("candidate")
+        else ""
+    )
     return (
-        f"the warehouse file {path} is held open by {who}, so it cannot be {doing} now "
-        f"(waited {waited:g} s, EDUQ_LOCK_WAIT_SECONDS). Close what holds it and try again; "
-        "analysts and BI tools read serving.duckdb (`eduq sql`), which a run never holds"
+        f"the warehouse file {path} is held open by {who}, so it cannot be {doing} now"
+        f"{waited_for}. Close what holds it and try again{advice}"
     )
 
 

@@ -201,8 +201,8 @@ def check_files(
                 _attach_warehouse(con, warehouse)
             except duckdb.Error as exc:  # locked, damaged, another DuckDB version
                 problem = (
-                    f"cannot read {warehouse} now: another process is writing it (a run, a "
-                    "withdrawal or a rebuild); check again when it is done"
+                    f"cannot read {warehouse} now: another process holds it for writing (a run, "
+                    "a withdrawal, a rebuild or a DuckDB session); check again when it is done"
                     if duck.is_lock_conflict(exc)
                     else f"cannot read {warehouse}: {str(exc).splitlines()[0]}"
                 )

@@ -175,32 +175,50 @@ def withdraw(
         raise WithdrawRefused(
             f"there is no warehouse in {settings.warehouse_dir}: nothing was delivered"
         )
+    from core.duck import WarehouseHeld
     from ingestion.warehouse import connect
 
     with settings.writer_lock("`eduq withdraw`"):
         try:
             con = connect(settings.candidate_db, settings=settings)
-        except (
-            duckdb.IOException
-        ) as exc:  # a file it cannot write (held open: core.duck waits, says)
+        except WarehouseHeld:  # held open by another process: waited for, and said
+            raise
+        except duckdb.IOException as exc:  # a file it cannot write
             raise WithdrawRefused(
                 f"the warehouse {settings.candidate_db} cannot be opened for writing ({exc}); "
                 "close what holds it and withdraw again"
             ) from exc
         try:
+            if not dry_run:
+                return withdraw_on(con, settings, file, reason, at)
             # a dry run in a transaction it rolls back: not even the schema's new columns stay
             con.execute("begin transaction")
             try:
-                withdrawal = _withdraw(con, settings, file, reason, dry_run, at)
-            except BaseException:
+                return _withdraw(con, settings, file, reason, dry_run=True)
+            finally:
                 con.execute("rollback")
-                raise
-            if dry_run:
-                con.execute("rollback")
-                return withdrawal
-            con.execute("commit")
         finally:
             con.close()
+
+
+def withdraw_on(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    file: str,
+    reason: str,
+    at: dt.datetime | None = None,
+    hold_publications: bool = True,
+) -> Withdrawal:
+    """The withdrawal through ``con`` (the caller holds the writer lock): one transaction, then the
+    archived copies moved and the withdrawal recorded. ``hold_publications``: note it until the
+    next promotion (a rebuild's replay does not: its pipeline builds without the file at once)."""
+    con.execute("begin transaction")
+    try:
+        withdrawal = _withdraw(con, settings, file, reason, False, at, hold_publications)
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
     # after the commit: a copy left in the archive is said, and withdrawing again moves it (the
     # other order could lose a delivery that is still loaded: `eduq rebuild` would skip it)
     _move_archived(withdrawal)
@@ -215,6 +233,7 @@ def _withdraw(
     reason: str,
     dry_run: bool,
     at: dt.datetime | None = None,
+    hold_publications: bool = True,
 ) -> Withdrawal:
     """The withdrawal in the open transaction of ``con``; the note that holds publications back
     is written before the commit (a commit that then fails leaves a note too many: publications
@@ -236,7 +255,8 @@ def _withdraw(
         withdrawal.withdrawn_at = at or withdrawal.withdrawn_at
         withdrawal.after_file_id = after or found[0]
         pending = {w.get("file_id") for w in pending_withdrawals(settings.serving_db)}
-        if not dry_run and found[0] not in pending and _served_as_loaded(settings, found[0]):
+        lost = found[0] not in pending and _served_as_loaded(settings, found[0])
+        if not dry_run and hold_publications and lost:
             note_pending(settings.serving_db, withdrawal.note())  # its note was lost
         return withdrawal
     if not reason.strip():
@@ -247,7 +267,7 @@ def _withdraw(
         withdrawal.withdrawn_at = at.replace(microsecond=0)
     (withdrawal.after_file_id,) = con.execute("select max(file_id) from raw._load_log").fetchone()
     _write(con, withdrawal)
-    if not dry_run:
+    if not dry_run and hold_publications:
         note_pending(settings.serving_db, withdrawal.note())
     return withdrawal
 
@@ -445,7 +465,7 @@ def withdrawal_records(withdrawn_dir: Path) -> list[dict[str, Any]]:
             record = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(record, dict) or not REQUIRED <= record.keys():
+        if not _well_formed(record):
             continue
         if record["file_id"] in records:
             known = records[record["file_id"]]["copies"]
@@ -453,6 +473,29 @@ def withdrawal_records(withdrawn_dir: Path) -> list[dict[str, Any]]:
         else:
             records[record["file_id"]] = record
     return list(records.values())
+
+
+def _well_formed(record: object) -> bool:
+    """Whether a line of withdrawals.jsonl can be withdrawn again: ids that are whole numbers, a
+    reason, an ISO time, and copies named by relative paths."""
+    if not isinstance(record, dict) or not REQUIRED <= record.keys():
+        return False
+    ids = (record["file_id"], record["after_file_id"])
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        return False
+    if not isinstance(record["reason"], str) or not record["reason"].strip():
+        return False
+    copies = record["copies"]
+    if not isinstance(copies, list) or not all(
+        isinstance(c, str) and c and not Path(c).is_absolute() and ".." not in Path(c).parts
+        for c in copies
+    ):
+        return False
+    try:
+        dt.datetime.fromisoformat(str(record["withdrawn_at"]))
+    except ValueError:
+        return False
+    return True
 
 
 def _record(settings: Settings, withdrawal: Withdrawal) -> None:
@@ -480,7 +523,8 @@ def _record(settings: Settings, withdrawal: Withdrawal) -> None:
     }
     own = withdrawal.archived_to
     if withdrawal.finishing and own is not None and own.is_file():  # moved by the first withdrawal
-        record["copies"].insert(0, own.relative_to(directory).as_posix())
+        mine = own.relative_to(directory).as_posix()
+        record["copies"] = [mine] + [c for c in record["copies"] if c != mine]
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with open(directory / RECORDS, "a", encoding="utf-8") as out:

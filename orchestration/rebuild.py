@@ -124,6 +124,15 @@ def rebuild(settings: Settings, list_year: int | None = None, documents: bool = 
         )
         try:
             replay = replay_archive(settings, aside / "archive", aside / "withdrawn")
+        except BaseException as exc:
+            _put_back(settings, aside)
+            if isinstance(exc, EduqError):
+                raise RebuildFailed(
+                    f"{exc}. Nothing was rebuilt: the warehouse, the archive and the withdrawn "
+                    f"files are back as they were (what the rebuild had loaded is in "
+                    f"{aside / 'unfinished'})"
+                ) from exc
+            raise
         finally:
             for held, original_path in waiting:
                 original_path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,13 +143,33 @@ def rebuild(settings: Settings, list_year: int | None = None, documents: bool = 
     return RebuildResult(replay, aside, summary)
 
 
+def _put_back(settings: Settings, aside: Path) -> None:
+    """A replay that stopped: what it loaded goes to ``aside/unfinished``, and the candidate, the
+    archive and the withdrawn files set aside come back (the home as before the rebuild)."""
+    unfinished = aside / "unfinished"
+    unfinished.mkdir(exist_ok=True)
+    places = [
+        (settings.warehouse_dir / "candidate.duckdb", "candidate.duckdb"),
+        (settings.warehouse_dir / "candidate.duckdb.wal", "candidate.duckdb.wal"),
+        (settings.archive_dir, "archive"),
+        (settings.withdrawn_dir, "withdrawn"),
+    ]
+    for place, name in places:
+        if place.exists():
+            shutil.move(str(place), unfinished / name)
+        if (aside / name).exists():
+            shutil.move(str(aside / name), place)
+
+
 def replay_archive(settings: Settings, archive: Path, withdrawn: Path) -> Replay:
     """Load the deliveries of ``archive`` and the recorded withdrawn copies of ``withdrawn`` again
     into the candidate of ``settings`` (a new one), one at a time in their original order, each
-    recorded withdrawal made again after the last file delivered before it."""
+    recorded withdrawal made again after the last file delivered before it (through the same
+    connection: nothing can open the candidate in between). A withdrawal that cannot be made
+    again stops the replay (RebuildFailed): its file's rows would count."""
     from ingestion.loader import ingest_all
     from ingestion.warehouse import connect_for_loading
-    from ingestion.withdraw import withdraw, withdrawal_records
+    from ingestion.withdraw import withdraw_on, withdrawal_records
 
     records = withdrawal_records(withdrawn) if withdrawn.exists() else []
     named = {withdrawn / copy for record in records for copy in record["copies"]}
@@ -155,36 +184,33 @@ def replay_archive(settings: Settings, archive: Path, withdrawn: Path) -> Replay
     deliveries = sorted(
         archived_files(archive) + [c for c in copies if c[2] in named], key=lambda d: d[0]
     )
-    pending = sorted(records, key=lambda r: (r["after_file_id"], r["file_id"]))
+    pending = sorted(records, key=lambda r: (r["after_file_id"], str(r["withdrawn_at"])))
     new_id: dict[int, int] = {}  # the file id a delivery had -> the one it has now
 
     def withdraw_again(record: dict) -> None:
         name = f"«{record.get('file_name')}» ({record['reason']})"
-        if record["file_id"] not in new_id:
+        if record["file_id"] not in new_id:  # nothing of it was loaded again
             replay.left.append(
                 f"the withdrawal of file {record['file_id']} {name} was not made again: its "
                 "copy was not loaded again"
             )
             return
-        con.close()  # the withdrawal opens the candidate itself
         try:
-            done = withdraw(
+            done = withdraw_on(
+                con,
                 settings,
                 str(new_id[record["file_id"]]),
                 str(record["reason"]),
                 at=dt.datetime.fromisoformat(str(record["withdrawn_at"])),
+                hold_publications=False,
             )
         except EduqError as exc:
-            replay.left.append(f"the withdrawal of {name} was not made again: {exc}")
-            return
-        finally:
-            reopen()
+            raise RebuildFailed(
+                f"file {record['file_id']} {name} was withdrawn and could not be withdrawn again "
+                f"after it was loaded ({exc})"
+            ) from exc
         replay.withdrawn_again.append(name)
         replay.left += [f"{copy} was not moved: {why}" for copy, why in done.not_moved]
-
-    def reopen() -> None:
-        nonlocal con
-        con = connect_for_loading(settings.candidate_db, settings)
 
     con = connect_for_loading(settings.candidate_db, settings)
     try:

@@ -279,8 +279,8 @@ def test_a_warehouse_a_run_is_writing_is_said_and_the_check_goes_on(
     out = capsys.readouterr().out.splitlines()
     assert out[1] == (
         f"School codes and earlier deliveries: not the warehouse (cannot read {warehouse} now: "
-        "another process is writing it (a run, a withdrawal or a rebuild); check again when it is "
-        "done); only the reference files of this folder."
+        "another process holds it for writing (a run, a withdrawal, a rebuild or a DuckDB "
+        "session); check again when it is done); only the reference files of this folder."
     )
 
 

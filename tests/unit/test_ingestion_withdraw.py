@@ -407,6 +407,38 @@ def test_withdrawing_the_only_registry_of_a_results_year_says_the_lists_wait_for
     )
 
 
+def _withdrawn_and_delivered_again(region: Region) -> Withdrawal:
+    """A wrong correction (with a duplicate copy) withdrawn, then its bytes delivered again, meant."""
+    _delivered_results(region)
+    wrong = (CORPUS / "gia_results_2024.csv").read_bytes().replace(b";10;;3;", b";10;;2;")
+    region.write("gia_results_2024_исправление.csv", wrong)
+    region.run()
+    region.write("gia_results_2024_исправление_повторно.csv", wrong)  # sent twice
+    assert region.run().outcome("gia_results_2024_исправление_повторно.csv").status == "duplicate"
+    done = _withdraw(region, "gia_results_2024_исправление.csv", reason="не из этой выгрузки")
+    region.write("gia_results_2024_исправление_верное.csv", wrong)  # now meant
+    assert region.run().outcome("gia_results_2024_исправление_верное.csv").status == "loaded"
+    return done
+
+
+LOAD_LOG = (
+    "select file_id, file_name, status, rows_read, rows_loaded, withdrawn_at, withdrawn_reason "
+    "from raw._load_log order by file_id"
+)
+
+
+def _set_aside(settings, aside: Path) -> None:
+    """What `eduq rebuild` moves aside before it replays."""
+    aside.mkdir()
+    for path, name in (
+        (settings.candidate_db, "candidate.duckdb"),
+        (settings.archive_dir, "archive"),
+        (settings.withdrawn_dir, "withdrawn"),
+    ):
+        shutil.move(str(path), aside / name)
+    settings.archive_dir.mkdir()
+
+
 def test_a_rebuild_withdraws_a_file_again_where_it_was_withdrawn(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -415,6 +447,7 @@ def test_a_rebuild_withdraws_a_file_again_where_it_was_withdrawn(
     delivered again after the withdrawal load as they did (withdrawn at the end instead, they would
     be a duplicate of the withdrawn file and leave with it), and the load log that the lists'
     manifests read keeps the withdrawal."""
+    from core.withdrawals import pending_withdrawals
     from ingestion.withdraw import withdrawal_records
     from orchestration.rebuild import replay_archive
     from tests.fixtures.ingestion.harness import Region
@@ -422,43 +455,104 @@ def test_a_rebuild_withdraws_a_file_again_where_it_was_withdrawn(
     region = Region(tmp_path, monkeypatch).with_reference()  # archived too: a rebuild needs them
     settings = region.settings
     try:
-        _delivered_results(region)
-        wrong = (CORPUS / "gia_results_2024.csv").read_bytes().replace(b";10;;3;", b";10;;2;")
-        region.write("gia_results_2024_исправление.csv", wrong)
-        region.deliver("gia_results_2024.csv", as_name="gia_results_2024_повторно.csv")
-        region.run()
-        done = _withdraw(region, "gia_results_2024_исправление.csv", reason="не из этой выгрузки")
-        region.write("gia_results_2024_исправление_верное.csv", wrong)  # now meant
-        assert region.run().outcome("gia_results_2024_исправление_верное.csv").status == "loaded"
-        log_query = (
-            "select file_id, file_name, status, rows_read, rows_loaded, withdrawn_at, "
-            "withdrawn_reason from raw._load_log order by file_id"
-        )
-        facts, log = _results(region), region.query(log_query)
+        done = _withdrawn_and_delivered_again(region)
+        facts, log = _results(region), region.query(LOAD_LOG)
         assert [r[2] for r in log].count("withdrawn") == 1
         region.con.close()
+        settings.serving_db.with_name("withdrawals-pending.json").unlink()  # promoted since
 
-        aside = tmp_path / "aside"  # what `eduq rebuild` moves aside before it replays
-        aside.mkdir()
-        for path, name in (
-            (settings.candidate_db, "candidate.duckdb"),
-            (settings.archive_dir, "archive"),
-            (settings.withdrawn_dir, "withdrawn"),
-        ):
-            shutil.move(str(path), aside / name)
-        settings.archive_dir.mkdir()
-        replay = replay_archive(settings, aside / "archive", aside / "withdrawn")
+        _set_aside(settings, tmp_path / "aside")
+        replay = replay_archive(
+            settings, tmp_path / "aside" / "archive", tmp_path / "aside" / "withdrawn"
+        )
         region.con = duckdb.connect(str(settings.candidate_db))
         assert replay.withdrawn_again == [
             "«gia_results_2024_исправление.csv» (не из этой выгрузки)"
         ]
         assert not replay.left
         assert _results(region) == facts
-        assert region.query(log_query) == log
-        # withdrawn again: its copy is aside, recorded for the next rebuild
+        assert region.query(LOAD_LOG) == log
+        # withdrawn again: its copies are aside, recorded for the next rebuild; the serving file
+        # (built without it) is not held back by the replay
         (record,) = withdrawal_records(settings.withdrawn_dir)
         assert record["reason"] == "не из этой выгрузки"
         assert record["withdrawn_at"] == done.withdrawn_at.isoformat()
+        assert len(record["copies"]) == 2  # its own and its duplicate's
         assert all((settings.withdrawn_dir / c).is_file() for c in record["copies"])
+        assert pending_withdrawals(settings.serving_db) == []
     finally:
         region.close()
+
+
+def test_a_rebuild_that_cannot_withdraw_a_file_again_stops_and_puts_everything_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its rows would count: nothing is built or published, and the home is as before the rebuild."""
+    import ingestion.withdraw
+    from orchestration.rebuild import RebuildFailed, rebuild
+    from tests.fixtures.ingestion.harness import Region
+
+    region = Region(tmp_path, monkeypatch).with_reference()
+    settings = region.settings
+    try:
+        _withdrawn_and_delivered_again(region)
+        region.con.close()
+        before = {
+            p.relative_to(settings.home): p.read_bytes()
+            for folder in (settings.archive_dir, settings.withdrawn_dir)
+            for p in folder.rglob("*")
+            if p.is_file()
+        }
+        candidate = settings.candidate_db.read_bytes()
+
+        def refuse(*args, **kwargs):
+            raise WithdrawRefused("the disk is read-only")
+
+        monkeypatch.setattr(ingestion.withdraw, "withdraw_on", refuse)
+        with pytest.raises(RebuildFailed, match="could not be withdrawn again") as failed:
+            rebuild(settings)
+        assert "Nothing was rebuilt" in str(failed.value)
+        after = {
+            p.relative_to(settings.home): p.read_bytes()
+            for folder in (settings.archive_dir, settings.withdrawn_dir)
+            for p in folder.rglob("*")
+            if p.is_file()
+        }
+        assert after == before and settings.candidate_db.read_bytes() == candidate
+        (aside,) = settings.warehouse_dir.glob("before-rebuild-*")
+        assert (aside / "unfinished" / "candidate.duckdb").exists()
+    finally:
+        region.con = duckdb.connect(str(settings.candidate_db))
+        region.close()
+
+
+def test_withdrawal_records_that_cannot_be_read_are_skipped(tmp_path: Path) -> None:
+    """A line edited by hand or cut short: its copies stay aside (never loaded), the rest count."""
+    import json
+
+    from ingestion.withdraw import RECORDS, withdrawal_records
+
+    good = {
+        "file_id": 4,
+        "file_name": "a.csv",
+        "source": "gia_results",
+        "reason": "не тот файл",
+        "withdrawn_at": "2025-05-01T10:00:00",
+        "after_file_id": 5,
+        "copies": ["gia_results/000004_a.csv"],
+    }
+    bad = [
+        {**good, "file_id": 6, "withdrawn_at": "12.05.2024"},
+        {**good, "file_id": 7, "after_file_id": "5"},
+        {**good, "file_id": True},
+        {**good, "file_id": 8, "copies": ["/etc/passwd"]},
+        {**good, "file_id": 9, "copies": ["../archive/x.csv"]},
+        {**good, "file_id": 10, "reason": " "},
+        {key: value for key, value in good.items() if key != "copies"},
+    ]
+    lines = [json.dumps(r) for r in [good, *bad]] + ['{"file_id": 11', "[]"]
+    lines.append(json.dumps({**good, "copies": ["_duplicates/000005_b.csv"]}))  # withdrawn again
+    (tmp_path / RECORDS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (record,) = withdrawal_records(tmp_path)
+    assert record["file_id"] == 4
+    assert record["copies"] == ["gia_results/000004_a.csv", "_duplicates/000005_b.csv"]

@@ -39,6 +39,7 @@ def test_a_file_held_longer_than_the_wait_is_said_with_its_holder(
         with pytest.raises(duck.WarehouseHeld) as refused:
             duck.connect(warehouse, settings)
         assert time.monotonic() - started >= 0.3
+    assert isinstance(refused.value, duckdb.IOException)  # fallbacks for an unreadable file hold
     message = str(refused.value)
     assert f"{warehouse} is held open by another process (" in message
     assert f"(PID {holder.pid}))" in message
@@ -61,7 +62,7 @@ def test_connections_without_settings_and_other_errors_are_not_waited_for(
 ) -> None:
     with held(warehouse, "read"):
         started = time.monotonic()
-        with pytest.raises(duck.WarehouseHeld, match="waited 0 s"):
+        with pytest.raises(duck.WarehouseHeld, match="cannot be written now. Close"):
             duck.connect(warehouse)  # no settings: said at once
         assert time.monotonic() - started < 5
     damaged = tmp_path / "damaged.duckdb"
