@@ -140,7 +140,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from gate.expectations.gx_runner import preload
 
     preload()  # Great Expectations imports in a worker process, on the other core, from now on
-    from orchestration.runner import PipelineFailed, run_pipeline
+    from orchestration.runner import PipelineFailed, WarehouseBusy, run_pipeline
 
     log_path = None if args.verbose else _log_path(settings, "run")
     try:
@@ -165,6 +165,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except (ListYearNotAvailable, ListIncomplete) as exc:
         print(f"Not published: {exc}", file=sys.stderr)
         return 2
+    except WarehouseBusy as exc:  # nothing changed: try again later, like a second writer
+        print(str(exc), file=sys.stderr)
+        _point_to_log(log_path)
+        return EXIT_LOCKED
     except (PipelineFailed, EduqError) as exc:
         print(str(exc), file=sys.stderr)
         _point_to_log(log_path)

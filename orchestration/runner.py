@@ -22,6 +22,11 @@ class PipelineFailed(RuntimeError):
     """A step of the pipeline failed; nothing was promoted or published after it."""
 
 
+class WarehouseBusy(PipelineFailed):
+    """A step could not open the candidate: another process held it open for longer than eduq waits
+    (core.duck.WarehouseHeld). Nothing was changed; try again later (`eduq run` exits with 75)."""
+
+
 @dataclass
 class PublicationSummary:
     list_year: int
@@ -246,6 +251,8 @@ def _run_pipeline(
     record = read_record(settings, build)
     if not load.success:
         text = _failure_text(load, record, audit_dir(settings, build))
+        if _held(load):
+            raise WarehouseBusy(text)
         raise PipelineFailed(text + _disk_full_hint(text, settings))
     if record is None:  # every step succeeded or was skipped, yet the audit wrote nothing
         raise PipelineFailed(
@@ -490,6 +497,19 @@ def _step_failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
             message = cause.message.strip() if cause else "failed"
             out.append((event.step_key, message.splitlines()[0] if message else "failed"))
     return out
+
+
+def _held(result: dg.ExecuteInProcessResult) -> bool:
+    """Whether a step failed because another process held the warehouse file open."""
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        error = event.step_failure_data.error
+        while error is not None:
+            if error.cls_name == "WarehouseHeld":
+                return True
+            error = error.cause or error.context
+    return False
 
 
 DISK_FULL = ("No space left on device", "Errno 28")
