@@ -14,6 +14,10 @@ and successors already in the warehouse the loader writes (``candidate.duckdb``,
 if there is one; the serving file holds the public marts only) and against the reference files of
 the same folder, which the loader loads before the facts. Files whose content the warehouse has
 loaded already are reported as duplicates, as the night run would skip them.
+
+Rows of earlier deliveries that wait in the warehouse's quarantine for a school code are said too
+when their code is known with the folder's reference files: the night run releases them
+(:mod:`ingestion.release`, the same selection of rows), unless another rule now refuses them.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from core.errors import EduqError
 from core.settings import Settings
 from ingestion.contract import load_contracts
 from ingestion.loader import KNOWN_CODE_SOURCES, FileOutcome, ingest_all
+from ingestion.validate import UNKNOWN_SCHOOL
 from ingestion.warehouse import ensure_raw_schema
 
 FIRST_REASONS = 3
@@ -80,11 +85,29 @@ class FileCheck:
 
 
 @dataclass
+class Releasable:
+    """Rows of earlier deliveries of one source, quarantined for a school code known now."""
+
+    source: str
+    rows: int
+    files: list[str]  # the delivered files' names
+    codes: list[str]
+
+    def render(self) -> str:
+        shown = ", ".join(self.codes[:5]) + (", …" if len(self.codes) > 5 else "")
+        return (
+            f"  {self.source}: {_n(self.rows, 'row')} of {_n(len(self.files), 'earlier file')} "
+            f"({', '.join(self.files[:3])}{', …' if len(self.files) > 3 else ''}), codes {shown}"
+        )
+
+
+@dataclass
 class CheckReport:
     folder: Path
     files: list[FileCheck]
     warehouse: Path | None  # the loader's warehouse, read for known codes and earlier deliveries
     warehouse_problem: str = ""  # why it could not be read, if it could not
+    releasable: list[Releasable] = field(default_factory=list)
 
     def by_status(self, status: str) -> list[FileCheck]:
         return [f for f in self.files if f.status == status]
@@ -116,7 +139,18 @@ class CheckReport:
             f"{len(self.by_status('rejected'))} would be rejected, "
             f"{len(self.by_status('duplicate'))} duplicate."
         )
-        return "\n".join([*head, *(f.render() for f in self.files), "", summary])
+        released = []
+        if self.releasable:
+            released = [
+                "",
+                (
+                    "Rows of earlier deliveries in quarantine for a school code that is known now "
+                    "(with this folder's reference files): the night run would load them, unless "
+                    "another rule refuses them now:"
+                ),
+                *(r.render() for r in self.releasable),
+            ]
+        return "\n".join([*head, *(f.render() for f in self.files), "", summary, *released])
 
 
 def _n(count: int, noun: str) -> str:
@@ -154,6 +188,7 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
             con.execute(
                 f"insert into raw.{table} ({names}) select {names} from warehouse.raw.{table}{where}"
             )
+        _copy_waiting_for_a_code(con, ours.get("_quarantine", []), have.get("_quarantine", set()))
         con.execute("commit")
     except duckdb.Error:
         con.execute("rollback")  # all or nothing of the warehouse
@@ -161,6 +196,53 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
     finally:
         # held no longer than the copy: while it is attached, a run cannot write it
         con.execute("detach warehouse")
+
+
+def _copy_waiting_for_a_code(
+    con: duckdb.DuckDBPyConnection, ours: list[str], have: set[str]
+) -> None:
+    """The warehouse's quarantine lines of the rows (of loaded files) that wait for a school code,
+    every reason of such a row (the release takes only rows with no other reason)."""
+    columns = [c for c in ours if c in have]
+    if not {"file_id", "row_number", "reason_code", "resolved_in_file_id"} <= set(columns):
+        return
+    names = ", ".join(f'q."{c}"' for c in columns)
+    con.execute(
+        f"""insert into raw._quarantine ({", ".join(f'"{c}"' for c in columns)})
+            select {names} from warehouse.raw._quarantine as q
+            where q.resolved_in_file_id is null
+                and q.file_id in (select file_id from warehouse.raw._load_log where status = 'loaded')
+                and exists (
+                    select 1 from warehouse.raw._quarantine as u
+                    where u.file_id = q.file_id and u.row_number = q.row_number
+                        and u.reason_code = '{UNKNOWN_SCHOOL}' and u.resolved_in_file_id is null
+                )"""
+    )
+
+
+def releasable_rows(con: duckdb.DuckDBPyConnection, up_to_file: int) -> list[Releasable]:
+    """Per fact source, the rows of the warehouse's files (ids up to ``up_to_file``) that the night
+    run's release would re-check: quarantined for a school code alone, the code known now."""
+    from ingestion.loader import _known_codes_table
+    from ingestion.release import pending_rows_sql
+
+    known = None
+    found = []
+    for contract in load_contracts().values():
+        if not contract.checks_school_codes:
+            continue
+        known = known or _known_codes_table(con)
+        rows = con.execute(
+            f"""select count(*), list(distinct log.file_name order by log.file_name),
+                       list(distinct pending.code::varchar order by pending.code::varchar)
+                from ({pending_rows_sql(contract, known)}) as pending
+                join raw._load_log as log on log.file_id = pending.file_id
+                where pending.file_id <= ?""",
+            [up_to_file],
+        ).fetchone()
+        if rows[0]:
+            found.append(Releasable(contract.source, rows[0], rows[1], rows[2]))
+    return found
 
 
 def quarantine_reasons(con: duckdb.DuckDBPyConnection, file_id: int, limit: int) -> list[str]:
@@ -206,7 +288,12 @@ def check_files(
                     if duck.is_lock_conflict(exc)
                     else f"cannot read {warehouse}: {str(exc).splitlines()[0]}"
                 )
+        # the warehouse's files end where the check's own begin
+        (warehouse_files,) = con.execute(
+            "select coalesce(max(file_id), 0) from raw._load_log"
+        ).fetchone()
         survey, reports = ingest_all(con, scratch, dry_run=True)
+        releasable = releasable_rows(con, warehouse_files) if warehouse_files else []
         outcomes = [o for o in survey.outcomes if o.status != "queued"]
         outcomes += [f for r in reports for f in r.files]
         files = []
@@ -219,4 +306,4 @@ def check_files(
             relative = Path(o.landing_path).relative_to(folder).as_posix()
             files.append(FileCheck(relative, o, reasons))
     files.sort(key=lambda f: f.path)
-    return CheckReport(folder, files, warehouse, problem)
+    return CheckReport(folder, files, warehouse, problem, releasable)

@@ -82,7 +82,7 @@ class _Delivered:
     received_at: dt.datetime | None
 
 
-def _pending_rows_sql(contract: Contract, known_codes_table: str) -> str:
+def pending_rows_sql(contract: Contract, known_codes_table: str) -> str:
     """The (file, row, code) of the source's quarantined rows whose only reason is an unknown school
     code that is known now (the quarantined text typed as the loader types the code column): the
     unresolved unknown_school lines with a known code first, then those of their rows with no other
@@ -127,7 +127,7 @@ def release_known_codes(
     from ingestion.loader import _known_codes_table
 
     known_codes_table = _known_codes_table(con)
-    pending = _pending_rows_sql(contract, known_codes_table)
+    pending = pending_rows_sql(contract, known_codes_table)
     con.execute(f"create or replace temp table _release_pending as {pending}")
     try:
         files = [

@@ -11,6 +11,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ingestion.check_files import FIRST_REASONS, FileCheck, quarantine_reasons
@@ -303,3 +304,49 @@ def test_the_warehouse_is_held_only_while_its_codes_are_copied(home: Path) -> No
             pass
         with duckdb.connect(str(warehouse)) as writer:
             writer.execute("checkpoint")
+
+
+def test_rows_waiting_for_a_code_that_the_folder_makes_known_are_said_as_the_night_releases_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Results of two unknown codes waited in quarantine; the folder brings a crosswalk line for one:
+    the check says which rows of which earlier file the night would load, and the night does."""
+    from ingestion.check_files import Releasable, check_files
+    from tests.fixtures.ingestion.harness import open_region
+
+    regions = open_region(tmp_path, monkeypatch)
+    region = next(regions)
+    try:
+        region.write(
+            "gia_results_2024_поздние.csv",
+            "Год;Код ОО в РИС;Экзамен;Предмет;Код участника;Категория участника;Этап;"
+            "Первичный балл;Тестовый балл;Отметка;Статус\n"
+            "2024;R-7777;ОГЭ;Математика;G101;;;15;;4;явка\n"
+            "2024;R-7777;ОГЭ;Русский язык;G101;;;20;;4;явка\n"
+            "2024;R-8888;ОГЭ;Математика;G102;;;15;;4;явка\n",
+            folder="gia",
+        )
+        assert region.run().outcome("gia_results_2024_поздние.csv").rows_quarantined == 3
+        region.con.close()
+        folder = tmp_path / "delivery"
+        folder.mkdir()
+        crosswalk = "Система;Код в системе;Код ОО\nРИС ГИА;R-7777;sch004\n"
+        (folder / "school_codes_2.csv").write_text(crosswalk, encoding="utf-8")
+        report = check_files(folder, region.settings)
+        assert report.releasable == [
+            Releasable("gia_results", 2, ["gia_results_2024_поздние.csv"], ["R-7777"])
+        ]
+        assert report.render().endswith(
+            "the night run would load them, unless another rule refuses them now:\n"
+            "  gia_results: 2 rows of 1 earlier file (gia_results_2024_поздние.csv), codes R-7777"
+        )
+        region.con = duckdb.connect(str(region.settings.candidate_db))
+        region.write("school_codes_2.csv", crosswalk)
+        (release,) = next(r for r in region.run().reports if r.source == "gia_results").released
+        assert release.rows_released == 2
+        # nothing waits for a known code any more: nothing is said
+        region.con.close()
+        assert check_files(folder, region.settings).releasable == []
+        region.con = duckdb.connect(str(region.settings.candidate_db))
+    finally:
+        next(regions, None)
