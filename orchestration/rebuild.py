@@ -115,9 +115,10 @@ def rebuild(settings: Settings, list_year: int | None = None, documents: bool = 
         settings.archive_dir.mkdir(parents=True, exist_ok=True)
         deliveries = archived_files(aside / "archive") if (aside / "archive").exists() else []
         if not deliveries:
+            _put_back(settings, aside)
             raise RebuildFailed(
                 f"the archive {settings.archive_dir} holds no delivered file: there is nothing to "
-                f"rebuild from (the previous files are in {aside})"
+                "rebuild from; nothing was changed"
             )
         waiting = _set_aside(
             aside / "landing-waiting", settings.landing_dir, landing_files(settings)

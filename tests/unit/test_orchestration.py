@@ -258,3 +258,16 @@ def test_the_dbt_step_starts_the_audits_work_only_when_the_audit_follows_in_its_
 
     here = SimpleNamespace(executor_def=execute_in_process_executor, asset_layer=job.asset_layer)
     assert _audit_follows(SimpleNamespace(job_def=here))
+
+
+def test_a_rebuild_with_an_empty_archive_changes_nothing(tmp_path, monkeypatch) -> None:
+    from core.settings import load_settings
+    from orchestration.rebuild import RebuildFailed, rebuild
+
+    monkeypatch.setenv("EDUQ_HOME", str(tmp_path / "home"))
+    settings = load_settings()
+    settings.ensure_dirs()
+    settings.candidate_db.write_bytes(b"a damaged warehouse")
+    with pytest.raises(RebuildFailed, match="holds no delivered file.*nothing was changed"):
+        rebuild(settings)
+    assert settings.candidate_db.read_bytes() == b"a damaged warehouse"
