@@ -67,3 +67,15 @@
     from {{ relation }} as delivered
     left join {{ ref('stg_registry__school_code_map') }} as codes on delivered.school_id = codes.code
 {%- endmacro %}
+
+{#- A support programme's name as compared: lower case, ё as е, single spaces, no spaces at the ends
+    («Региональная  программа» and «региональная программа» are one programme). -#}
+{% macro programme_key(column) -%}
+    trim(regexp_replace(replace(lower({{ column }}), 'ё', 'е'), '\s+', ' ', 'g'))
+{%- endmacro %}
+
+{#- A programme indicator's wording as compared with the catalogue (seed programme_indicator_aliases):
+    lower case, ё as е, single spaces, without a full stop or other punctuation at its end. -#}
+{% macro indicator_key(column) -%}
+    rtrim(trim(regexp_replace(replace(lower({{ column }}), 'ё', 'е'), '\s+', ' ', 'g')), '.;:, ')
+{%- endmacro %}

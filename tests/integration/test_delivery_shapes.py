@@ -227,6 +227,56 @@ def test_a_first_year_without_one_subjects_file_holds_its_list_until_the_file_co
         assert con.execute(query).fetchone()[:2] == (True, True)
 
 
+def test_sources_of_one_row_per_item_delivered_in_parts_give_the_marts_of_one_delivery(
+    region: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Files that carry one row per school and item add up like the results' subjects: the risk
+    questionnaire sent in two sections (factors 1–5, then 6–10) on two nights, the programmes'
+    targets one file per indicator, and support programmes one file per programme with a school in
+    two of them. Against one delivery of the same facts, every public mart is the same."""
+    import os
+    import shutil
+
+    home = tmp_path_factory.mktemp("items_oracle")
+    oracle = home / "landing"
+    shutil.copytree(region, oracle)
+    programmes = read_delivered_csv(oracle / "support_programmes.csv")
+    first = programmes.iloc[0]
+    other = next(p for p in programmes["Программа"].unique() if p != first["Программа"])
+    programmes.loc[len(programmes)] = [first["Код ОО"], other, first["Год"]]  # in both
+    programmes.to_csv(oracle / "support_programmes.csv", sep=";", index=False, encoding="utf-8")
+    want = _marts(_build(oracle, home))
+    assert len(set(programmes["Программа"])) > 1
+
+    home = tmp_path_factory.mktemp("items_in_parts")
+    landing = home / "landing"
+    shutil.copytree(region, landing)  # (the oracle's landing folder was loaded: archived)
+    (landing / "support_programmes.csv").unlink()
+    for number, (name, rows) in enumerate(programmes.groupby("Программа")):
+        rows.to_csv(landing / f"support_programmes_{number}.csv", sep=";", index=False)
+    targets = read_delivered_csv(landing / "programme_targets.csv")
+    (landing / "programme_targets.csv").unlink()
+    for number, (_, rows) in enumerate(targets.groupby("Показатель")):
+        rows.to_csv(landing / f"programme_targets_{number}.csv", sep=";", index=False)
+    assert targets["Показатель"].nunique() > 1
+    later = home / "later"
+    for path in sorted(landing.rglob("risk_questionnaire_*.csv")):
+        answers = read_delivered_csv(path, sep=",")
+        second = answers["Код вопроса"].str[1:3].astype(int) > 5
+        assert second.any() and not second.all()
+        answers[~second].to_csv(path, sep=";", index=False)
+        (later / path.relative_to(landing)).parent.mkdir(parents=True, exist_ok=True)
+        answers[second].to_csv(later / path.relative_to(landing), sep=";", index=False)
+    db = _build(landing, home)  # the first sections
+    for path in later.rglob("*.csv"):
+        target = landing / path.relative_to(later)
+        shutil.move(path, target.with_name(target.stem + "_раздел_2.csv"))
+        os.utime(target.with_name(target.stem + "_раздел_2.csv"), (1_900_000_000,) * 2)
+    _ingest(_settings(home, landing), "second_sections")
+    build_models(db, home / "dbt", seeds=False)
+    _assert_same_marts(_marts(db), want)
+
+
 def test_a_correction_of_one_subject_changes_exactly_those_rows(
     region: Path, baseline: dict, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -21,8 +21,10 @@ def _column(expression: str) -> str:
     text = expression.strip().strip("'").replace("source.", "")
     if "subject" in text:
         return "subject"  # the subject as delivered, or its code in seed subject_aliases
-    text = re.sub(r"^lower\((\w+)\)$", r"\1", text)
-    return text
+    for word in ("indicator", "programme"):  # their keys (macros indicator_key, programme_key)
+        if re.fullmatch(rf"{word}_key\('{word}'\)|{word}", text):
+            return word
+    return re.sub(r"^(?:lower|upper)\((\w+)\)$", r"\1", text)
 
 
 def test_every_staging_model_partitions_the_latest_delivery_as_its_contract_says() -> None:

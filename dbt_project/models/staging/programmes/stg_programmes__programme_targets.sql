@@ -1,5 +1,6 @@
 -- Target indicators of the schools' programmes, one row per school, programme year and indicator
--- (the latest delivery wins per programme year and school). Values arrive as people type them
+-- (the latest delivery wins per programme year, school and indicator: one file per indicator adds up,
+-- a correction of one indicator replaces that one). Values arrive as people type them
 -- («15%», «0,85», «имеется»): the number is read where there is one, the text is kept beside it;
 -- a value typed with «%» or a unit of percent is in percent (15 means 15%).
 with
@@ -22,7 +23,7 @@ cleaned as (
         _source_file as source_file,
         _row_number as source_row_number
     from source
-    {{ latest_delivery(['year', 'school_id']) }}
+    {{ latest_delivery(['year', 'school_id', indicator_key('indicator')]) }}
 ),
 
 final as (
@@ -31,8 +32,8 @@ final as (
         target_year,
         school_id,
         indicator,
-        -- the indicator as compared with the catalogue: lower case, ё as е, single spaces
-        trim(regexp_replace(replace(lower(indicator), 'ё', 'е'), '\s+', ' ', 'g')) as indicator_key,
+        -- the indicator as compared with the catalogue (macro indicator_key)
+        {{ indicator_key('indicator') }} as indicator_key,
         indicator_code,
         coalesce(
             unit,

@@ -1,3 +1,6 @@
+-- Risk-questionnaire answers, one row per school, year and item. The latest delivery wins per year,
+-- school and item: a questionnaire sent in sections (one file per factor) adds up, and a correction
+-- of some items replaces those.
 with
 
 source as (
@@ -14,7 +17,7 @@ final as (
         _source_file as source_file,
         _row_number as source_row_number
     from source
-    {{ latest_delivery(['year', 'school_id']) }}
+    {{ latest_delivery(['year', 'school_id', 'upper(item_code)']) }}
 )
 
 select * from final
