@@ -260,6 +260,13 @@ def _delivery_rules(contracts: list[Contract]) -> list[str]:
     lines += [
         "",
         (
+            "  The social passport and the resource survey are replaced column by column: a correction "
+            "that re-sends some columns of a few schools replaces those and leaves the schools' other "
+            "columns as delivered before (a column a file leaves empty in every row, or does not "
+            "have, says nothing)."
+        ),
+        "",
+        (
             "  Files that arrive in the same night load in the order they were saved (modification "
             "time), so a correction saved after the original wins even when both arrive together."
         ),

@@ -79,3 +79,32 @@
 {% macro indicator_key(column) -%}
     rtrim(trim(regexp_replace(replace(lower({{ column }}), 'ё', 'е'), '\s+', ' ', 'g')), '.;:, ')
 {%- endmacro %}
+
+{#- The latest delivery per partition, column by column, for the wide school-level surveys (one row
+    per school and year, many columns): a later file replaces the columns it carries and says nothing
+    about the others, so a correction that re-sends two columns of a few schools leaves their other
+    columns as delivered before. A file carries a column when any of its rows has a value in it (a
+    column left empty in every row of a file, or absent from it, is not carried). The provenance
+    (file_id, source_file, source_row_number) is the latest file's that delivered the row; a column
+    it did not carry comes from an earlier one. `relation` is a relation or a CTE with the raw
+    columns. -#}
+{% macro latest_delivery_by_column(relation, partition_by, columns) -%}
+    select
+        {{ partition_by | join(', ') }},
+        {%- for column in columns %}
+        arg_max_null({{ column }}, _delivery) filter (where _carries_{{ column }}) as {{ column }},
+        {%- endfor %}
+        arg_max(_file_id, _delivery) as _file_id,
+        arg_max(_source_file, _delivery) as _source_file,
+        arg_max(_row_number, _delivery) as _row_number
+    from (
+        select
+            *,
+            {{ delivery_order() }} as _delivery,
+            {%- for column in columns %}
+            bool_or({{ column }} is not null) over (partition by {{ delivery_order() }}) as _carries_{{ column }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        from {{ relation }}
+    )
+    group by {{ partition_by | join(', ') }}
+{%- endmacro %}

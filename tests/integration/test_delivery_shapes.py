@@ -277,6 +277,66 @@ def test_sources_of_one_row_per_item_delivered_in_parts_give_the_marts_of_one_de
     _assert_same_marts(_marts(db), want)
 
 
+def test_a_survey_correction_of_some_columns_changes_only_those(
+    region: Path, baseline: dict, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A correction of the 2023 social passport and resource survey that re-sends a few columns of
+    three schools (Год, Код ОО, the required ones and the corrected value) gives the marts of the corrected facts
+    delivered whole: the schools' other columns stay as delivered (they were erased, and those
+    schools lost their ИСБШ and the rules that read them)."""
+    import os
+    import shutil
+
+    import openpyxl
+
+    def corrected(value: str) -> str:
+        return str(int(float(value.replace(",", "."))) + 7)
+
+    home = tmp_path_factory.mktemp("survey_oracle")
+    oracle = home / "landing"
+    shutil.copytree(region, oracle)
+    (survey_path,) = oracle.rglob("resource_survey_2023.csv")
+    survey = read_delivered_csv(survey_path)
+    schools = list(survey["Код ОО"][:3])
+    fix = survey[survey["Код ОО"].isin(schools)][["Год", "Код ОО", "Вакансии"]].copy()
+    fix["Вакансии"] = fix["Вакансии"].map(corrected)
+    survey.loc[survey["Код ОО"].isin(schools), "Вакансии"] = list(fix["Вакансии"])
+    survey.to_csv(survey_path, sep=";", index=False, encoding="utf-8")
+    (passport_path,) = oracle.rglob("social_passport_2023.xlsx")
+    workbook = openpyxl.load_workbook(passport_path)
+    sheet = workbook.active
+    header = next(r for r in sheet.iter_rows() if "Код ОО" in [c.value for c in r])
+    names = [c.value for c in header]
+    low_income = names.index("Из малообеспеченных семей")
+    passport_fix = []
+    for row in sheet.iter_rows(min_row=header[0].row + 1):
+        if row[names.index("Код ОО")].value in schools:
+            row[low_income].value = int(corrected(str(row[low_income].value)))
+            total = row[names.index("Всего обучающихся")].value  # required: re-sent as it was
+            passport_fix.append([row[0].value, row[1].value, total, row[low_income].value])
+    workbook.save(passport_path)
+    assert len(passport_fix) == len(schools) == len(fix)
+    want = _marts(_build(oracle, home))
+
+    home = tmp_path_factory.mktemp("survey_columns_corrected")
+    landing = home / "landing"
+    shutil.copytree(region, landing)
+    corrections = [
+        landing / "resource_survey" / "resource_survey_2023_исправление.csv",
+        landing / "social_passport" / "social_passport_2023_исправление.csv",
+    ]
+    fix.to_csv(corrections[0], sep=";", index=False, encoding="utf-8")
+    pd.DataFrame(
+        passport_fix, columns=["Год", "Код ОО", "Всего обучающихся", "Из малообеспеченных семей"]
+    ).to_csv(corrections[1], sep=";", index=False, encoding="utf-8")
+    for path in corrections:
+        os.utime(path, (1_900_000_000, 1_900_000_000))  # delivered last
+    got = _marts(_build(landing, home))
+    for changed in ("fct_isbsh", "fct_resource_deficits"):  # the correction counts
+        assert got[changed] != baseline[changed], changed
+    _assert_same_marts(got, want)
+
+
 def test_a_correction_of_one_subject_changes_exactly_those_rows(
     region: Path, baseline: dict, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

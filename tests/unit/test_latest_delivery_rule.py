@@ -10,7 +10,9 @@ import re
 from ingestion.contract import load_contracts
 from orchestration.dbt_project import DBT_PROJECT_DIR
 
-CALL = re.compile(r"latest_delivery\(\s*\[(.*?)\]", re.DOTALL)
+CALL = re.compile(
+    r"latest_delivery(?:_by_column\(\s*'\w+',)?\(?\s*\[(.*?)\]", re.DOTALL
+)  # the rule by rows, or column by column (the surveys: macro latest_delivery_by_column)
 # the student-level results: the partition's columns, and the subject (dbt macro latest_result_rows)
 RESULT_CALL = re.compile(r"latest_result_rows\(source\('raw', '\w+'\),\s*\[(.*?)\]", re.DOTALL)
 SOURCE = re.compile(r"source\('raw', '(\w+)'\)")
