@@ -355,24 +355,7 @@ def build_card(data: CardData, school: dict, *, build_id: str, document_date: An
         )
 
     # resource deficits
-    d = data.deficits.get(sid)
-    if d is not None and d["has_resource_survey"]:
-        fired = [rule for rule in data.deficit_rules if d.get(f"has_{rule['rule_code']}")]
-        if fired:
-            kinds = {"staffing": "Кадровые", "infrastructure": "Инфраструктурные"}
-            blocks = [
-                Paragraph(
-                    f"{kinds.get(kind, kind)}: "
-                    + "; ".join(rule["rule_ru"] for rule in fired if rule["deficit_type"] == kind)
-                    + "."
-                )
-                for kind in kinds
-                if any(rule["deficit_type"] == kind for rule in fired)
-            ]
-        else:
-            blocks = [Paragraph("Кадровых и инфраструктурных дефицитов не выявлено.")]
-    else:
-        blocks = [Paragraph("Мониторинг ресурсов школы не поступал.")]
+    blocks = [Paragraph(text) for text in deficit_texts(data.deficit_rules, data.deficits.get(sid))]
     sections.append(
         Section("deficits", f"Ресурсные дефициты {data.deficit_year or ''}".strip(), blocks)
     )
@@ -486,6 +469,32 @@ def build_card(data: CardData, school: dict, *, build_id: str, document_date: An
         created=document_date.isoformat() if document_date else "",
         anchor=f"card-{sid}",
     )
+
+
+def deficit_texts(rules: list[dict], d: dict | None) -> list[str]:
+    """The card's deficit paragraphs: the rules of each kind that hold, or none; the enabled rules
+    whose input is missing are said as not evaluated (a NULL is not «no deficit»)."""
+    if d is None or not d["has_resource_survey"]:
+        return ["Мониторинг ресурсов школы не поступал."]
+    fired = [rule for rule in rules if d.get(f"has_{rule['rule_code']}")]
+    unknown = [rule for rule in rules if d.get(f"has_{rule['rule_code']}") is None]
+    kinds = {"staffing": "Кадровые", "infrastructure": "Инфраструктурные"}
+    texts = [
+        f"{kinds.get(kind, kind)}: "
+        + "; ".join(rule["rule_ru"] for rule in fired if rule["deficit_type"] == kind)
+        + "."
+        for kind in kinds
+        if any(rule["deficit_type"] == kind for rule in fired)
+    ]
+    if not fired:
+        texts = [
+            "По оценённым правилам дефицитов не выявлено."
+            if unknown
+            else "Кадровых и инфраструктурных дефицитов не выявлено."
+        ]
+    if unknown:
+        texts.append("Не оценены (нет данных): " + "; ".join(r["rule_ru"] for r in unknown) + ".")
+    return texts
 
 
 def school_row(data: CardData, school_id: str) -> dict:

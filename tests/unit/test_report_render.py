@@ -278,3 +278,27 @@ def test_a_run_names_the_cards_that_run_on() -> None:
     assert "run on" not in result.render()
     result.continued = ["sch7"]
     assert result.render().endswith("run on (each says so on its first page): sch7")
+
+
+def test_a_deficit_rule_whose_input_is_missing_is_said_not_evaluated_not_none() -> None:
+    from publishing.report.card import deficit_texts
+
+    rules = [
+        {"rule_code": "teacher_vacancies", "deficit_type": "staffing", "rule_ru": "Есть вакансии"},
+        {"rule_code": "ovz_specialist_gap", "deficit_type": "staffing", "rule_ru": "Нет логопеда"},
+        {"rule_code": "gym_gap", "deficit_type": "infrastructure", "rule_ru": "Нет спортзала"},
+    ]
+    school = {"has_resource_survey": True, "has_teacher_vacancies": False, "has_gym_gap": False}
+    assert deficit_texts(rules, {**school, "has_ovz_specialist_gap": False}) == [
+        "Кадровых и инфраструктурных дефицитов не выявлено."
+    ]
+    assert deficit_texts(rules, {**school, "has_ovz_specialist_gap": None}) == [
+        "По оценённым правилам дефицитов не выявлено.",
+        "Не оценены (нет данных): Нет логопеда.",
+    ]
+    fired = {**school, "has_gym_gap": True, "has_ovz_specialist_gap": None}
+    assert deficit_texts(rules, fired) == [
+        "Инфраструктурные: Нет спортзала.",
+        "Не оценены (нет данных): Нет логопеда.",
+    ]
+    assert deficit_texts(rules, None) == ["Мониторинг ресурсов школы не поступал."]

@@ -113,6 +113,11 @@ counted as (
             cast(coalesce(has_{{ rule }}, false) as integer){{ ' +' if not loop.last }}
             {%- endfor %}
         ) as n_{{ type }}_rules_met,
+        (
+            {%- for rule in type_rules %}
+            cast(rule_config.{{ rule }}_enabled and has_{{ rule }} is null as integer){{ ' +' if not loop.last }}
+            {%- endfor %}
+        ) as n_{{ type }}_rules_not_evaluated,
         {%- endfor %}
         (
             {%- for rule in rules %}
@@ -151,9 +156,18 @@ final as (
         counted.n_staffing_rules_met,
         counted.n_infrastructure_rules_met,
         counted.n_rules_not_evaluated,
-        counted.n_staffing_rules_met > 0 as has_staffing_deficit,
-        counted.n_infrastructure_rules_met > 0 as has_infrastructure_deficit,
-        counted.n_staffing_rules_met > 0 and counted.n_infrastructure_rules_met > 0 as has_both_deficits,
+        counted.n_staffing_rules_not_evaluated,
+        counted.n_infrastructure_rules_not_evaluated,
+        -- a deficit when a rule of its type holds; none when every enabled rule was evaluated and
+        -- none holds; unknown (NULL) when none holds but some could not be evaluated (an input
+        -- missing: a survey column, the social passport): not published as «no deficit»
+        {%- set deficit = {} %}
+        {%- for type in ['staffing', 'infrastructure'] %}
+        {%- do deficit.update({type: 'case when counted.n_' ~ type ~ '_rules_met > 0 then true when counted.n_'
+            ~ type ~ '_rules_not_evaluated > 0 then null else counted.n_' ~ type ~ '_rules_met > 0 end'}) %}
+        {{ deficit[type] }} as has_{{ type }}_deficit,
+        {%- endfor %}
+        ({{ deficit['staffing'] }}) and ({{ deficit['infrastructure'] }}) as has_both_deficits,
         profile.profile_name,
         profile.profile_version
     from spine

@@ -2,7 +2,8 @@
 -- municipality and year plus a region total row: schools with staffing, infrastructure and
 -- both deficits, all schools of the municipality, and the ШНОР of the list in force that year
 -- (list_year = year; NULL, «нет списка», when that year has no computed list); counts and shares
--- of all schools of the municipality.
+-- of all schools of the municipality. A surveyed school whose deficit could not be determined (an
+-- input missing, fct_resource_deficits) is not counted as one, nor as none: n_*_deficit_unknown.
 with
 
 deficits as (
@@ -37,6 +38,10 @@ joined as (
         coalesce(deficits.has_staffing_deficit, false) as has_staffing_deficit,
         coalesce(deficits.has_infrastructure_deficit, false) as has_infrastructure_deficit,
         coalesce(deficits.has_both_deficits, false) as has_both_deficits,
+        coalesce(deficits.has_resource_survey, false) and deficits.has_staffing_deficit is null
+            as is_staffing_unknown,
+        coalesce(deficits.has_resource_survey, false) and deficits.has_infrastructure_deficit is null
+            as is_infrastructure_unknown,
         coalesce(shnor_list.is_shnor, false) as is_shnor,
         schools.year in (select list_years.list_year from list_years) as has_shnor_list
     from schools
@@ -56,6 +61,8 @@ grouped as (
         count(*) filter (where has_staffing_deficit) as n_staffing_deficit,
         count(*) filter (where has_infrastructure_deficit) as n_infrastructure_deficit,
         count(*) filter (where has_both_deficits) as n_both_deficits,
+        count(*) filter (where is_staffing_unknown) as n_staffing_deficit_unknown,
+        count(*) filter (where is_infrastructure_unknown) as n_infrastructure_deficit_unknown,
         count(*) filter (where is_shnor) as n_shnor,
         bool_and(has_shnor_list) as has_shnor_list
     from joined
@@ -76,6 +83,8 @@ final as (
         grouped.n_infrastructure_deficit / grouped.n_schools as infrastructure_deficit_share,
         grouped.n_both_deficits,
         grouped.n_both_deficits / grouped.n_schools as both_deficits_share,
+        grouped.n_staffing_deficit_unknown,
+        grouped.n_infrastructure_deficit_unknown,
         grouped.has_shnor_list,
         case when grouped.has_shnor_list then grouped.n_shnor end as n_shnor,
         case when grouped.has_shnor_list then grouped.n_shnor / grouped.n_schools end as shnor_share,
