@@ -250,9 +250,6 @@ def _run_pipeline(
     build = build_id(instance, load.run_id)
     record = read_record(settings, build)
     if not load.success:
-        from gate.promote import discard_prepared_exports
-
-        discard_prepared_exports(settings)  # an export made for a promotion that will not come
         text = _failure_text(load, record, audit_dir(settings, build))
         if _held(load):
             raise WarehouseBusy(text)
