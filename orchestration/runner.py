@@ -500,16 +500,22 @@ def _step_failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
 
 
 def _held(result: dg.ExecuteInProcessResult) -> bool:
-    """Whether a step failed because another process held the warehouse file open."""
-    for event in result.all_events:
-        if event.event_type_value != "STEP_FAILURE":
-            continue
-        error = event.step_failure_data.error
-        while error is not None:
-            if error.cls_name == "WarehouseHeld":
-                return True
-            error = error.cause or error.context
+    """Whether the night stopped before it loaded anything because another process held the
+    candidate open: the load step alone failed, with WarehouseHeld as its error or the error's cause
+    (not one raised while handling it). A file held later (dbt, the audit) fails the night as any
+    error does: the files were loaded by then."""
+    failed = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    if len(failed) != 1 or failed[0].step_key != INGESTION_STEP:
+        return False
+    error = failed[0].step_failure_data.error
+    while error is not None:
+        if error.cls_name == "WarehouseHeld":
+            return True
+        error = error.cause
     return False
+
+
+INGESTION_STEP = "ingestion"  # orchestration.assets.ingestion: the step that opens the candidate first
 
 
 DISK_FULL = ("No space left on device", "Errno 28")

@@ -271,3 +271,31 @@ def test_a_rebuild_with_an_empty_archive_changes_nothing(tmp_path, monkeypatch) 
     with pytest.raises(RebuildFailed, match="holds no delivered file.*nothing was changed"):
         rebuild(settings)
     assert settings.candidate_db.read_bytes() == b"a damaged warehouse"
+
+
+def test_only_a_load_that_could_not_open_the_candidate_is_a_night_to_try_again() -> None:
+    """Exit 75 («try again later») only when the load step alone failed on WarehouseHeld (its error
+    or the error's cause): nothing was loaded. Not an error raised while handling one, not a file
+    held later (the files were loaded), not beside another failure."""
+    from types import SimpleNamespace as NS
+
+    from orchestration.runner import _held
+
+    def error(cls, cause=None, context=None):
+        return NS(cls_name=cls, cause=cause, context=context)
+
+    def night(*failures):
+        events = [NS(event_type_value="STEP_SUCCESS", step_key="x")]
+        events += [
+            NS(event_type_value="STEP_FAILURE", step_key=step, step_failure_data=NS(error=e))
+            for step, e in failures
+        ]
+        return NS(all_events=events)
+
+    held = error("WarehouseHeld")
+    assert _held(night(("ingestion", held)))
+    assert _held(night(("ingestion", error("DagsterExecutionStepExecutionError", cause=held))))
+    assert not _held(night(("ingestion", error("OSError", context=held))))
+    assert not _held(night(("eduq_dbt_models", held)))
+    assert not _held(night(("ingestion", held), ("warehouse__audit", error("ValueError"))))
+    assert not _held(night(("ingestion", error("ValueError"))))
