@@ -69,6 +69,12 @@ def _normalise(text: object) -> str:
     return _SPACES.sub(" ", value).strip(" .:")
 
 
+# sources whose later deliveries replace a school's values cell by cell, not its row (the staging
+# models' macro latest_delivery_by_column; tests/unit/test_latest_delivery_rule.py keeps the two
+# lists one): a correction may carry only the corrected columns, and a blank cell says nothing
+COLUMN_BY_COLUMN = ("social_passport", "resource_survey")
+
+
 @dataclass(frozen=True)
 class Column:
     name: str

@@ -260,10 +260,10 @@ def _delivery_rules(contracts: list[Contract]) -> list[str]:
     lines += [
         "",
         (
-            "  The social passport and the resource survey are replaced column by column: a correction "
+            "  The social passport and the resource survey are replaced cell by cell: a correction "
             "that re-sends some columns of a few schools replaces those and leaves the schools' other "
-            "columns as delivered before (a column a file leaves empty in every row, or does not "
-            "have, says nothing)."
+            "columns as delivered before (a blank cell says nothing; to take a file back whole: `eduq "
+            "withdraw`)."
         ),
         "",
         (

@@ -27,7 +27,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ingestion.contract import Column, Contract, load_contracts
+from ingestion.contract import COLUMN_BY_COLUMN, Column, Contract, load_contracts
 
 DATA_SHEET = "Данные"
 INSTRUCTIONS_SHEET = "Инструкция"
@@ -210,6 +210,13 @@ def _instructions(sheet: Worksheet, contract: Contract) -> None:
             "4. Данные можно прислать несколькими файлами (например, по муниципалитетам): они "
             "складываются. Исправленный файл заменяет прежние данные по сочетанию "
             f"{_headers(contract, contract.latest_delivery_per)}, остальное остаётся."
+            + (
+                " Заменяются только заполненные ячейки: в исправлении достаточно Года, Кода ОО, "
+                "обязательных столбцов и исправленных значений; пустая ячейка прежнее значение не "
+                "стирает."
+                if contract.source in COLUMN_BY_COLUMN
+                else ""
+            )
         ),
         (
             "5. Строки с ошибками (неизвестный код ОО, значение вне списка или диапазона, пропуск "

@@ -515,7 +515,9 @@ def _held(result: dg.ExecuteInProcessResult) -> bool:
     return False
 
 
-INGESTION_STEP = "ingestion"  # orchestration.assets.ingestion: the step that opens the candidate first
+INGESTION_STEP = (
+    "ingestion"  # orchestration.assets.ingestion: the step that opens the candidate first
+)
 
 
 DISK_FULL = ("No space left on device", "Errno 28")

@@ -81,29 +81,26 @@
 {%- endmacro %}
 
 {#- The latest delivery per partition, column by column, for the wide school-level surveys (one row
-    per school and year, many columns): a later file replaces the columns it carries and says nothing
-    about the others, so a correction that re-sends two columns of a few schools leaves their other
-    columns as delivered before. A file carries a column when any of its rows has a value in it (a
-    column left empty in every row of a file, or absent from it, is not carried). The provenance
-    (file_id, source_file, source_row_number) is the latest file's that delivered the row; a column
-    it did not carry comes from an earlier one. `relation` is a relation or a CTE with the raw
-    columns. -#}
+    per school and year, many columns): each column of a school's row takes the value of the latest
+    delivery that gave it one, so a correction that re-sends two columns of a few schools leaves
+    their other columns as delivered before. A blank cell says nothing (it does not erase a value
+    delivered before; to take a file back whole: `eduq withdraw`). Within one delivery a later row
+    wins (a school under two of its codes in one file: test assert_survey_school_once_per_file).
+    The provenance (file_id, source_file, source_row_number) is the latest row's that delivered the
+    school; a column it left blank comes from an earlier one. `relation` is a relation or a CTE
+    with the raw columns. -#}
 {% macro latest_delivery_by_column(relation, partition_by, columns) -%}
     select
         {{ partition_by | join(', ') }},
         {%- for column in columns %}
-        arg_max_null({{ column }}, _delivery) filter (where _carries_{{ column }}) as {{ column }},
+        arg_max({{ column }}, _place) as {{ column }},
         {%- endfor %}
-        arg_max(_file_id, _delivery) as _file_id,
-        arg_max(_source_file, _delivery) as _source_file,
-        arg_max(_row_number, _delivery) as _row_number
+        arg_max(_file_id, _place) as _file_id,
+        arg_max(_source_file, _place) as _source_file,
+        arg_max(_row_number, _place) as _row_number
     from (
-        select
-            *,
-            {{ delivery_order() }} as _delivery,
-            {%- for column in columns %}
-            bool_or({{ column }} is not null) over (partition by {{ delivery_order() }}) as _carries_{{ column }}{{ ',' if not loop.last }}
-            {%- endfor %}
+        -- the delivery, then the row in it (row numbers of a file stay far below 10^9)
+        select *, cast({{ delivery_order() }} as bigint) * 1000000000 + _row_number as _place
         from {{ relation }}
     )
     group by {{ partition_by | join(', ') }}
