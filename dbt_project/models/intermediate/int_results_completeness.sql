@@ -187,7 +187,13 @@ final as (
         vanished.vanished_ru,
         nullif(concat_ws('; ', absent.absent_ru, absent_procedures.absent_procedures_ru), '') as absent_ru,
         nullif(
-            concat_ws('; ', municipal.missing_ru, vanished.vanished_ru, absent.absent_ru, absent_procedures.absent_procedures_ru),
+            concat_ws(
+                '; ',
+                municipal.missing_ru,
+                vanished.vanished_ru,
+                absent.absent_ru,
+                absent_procedures.absent_procedures_ru
+            ),
             ''
         ) as reason_ru
     from municipal
