@@ -205,7 +205,7 @@ def replay_archive(settings: Settings, archive: Path, withdrawn: Path) -> Replay
                 at=dt.datetime.fromisoformat(str(record["withdrawn_at"])),
                 hold_publications=False,
             )
-        except EduqError as exc:
+        except Exception as exc:  # any: its rows must not count (said, the home put back)
             raise RebuildFailed(
                 f"file {record['file_id']} {name} was withdrawn and could not be withdrawn again "
                 f"after it was loaded ({exc})"
