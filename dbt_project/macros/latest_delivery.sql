@@ -85,7 +85,8 @@
     delivery that gave it one, so a correction that re-sends two columns of a few schools leaves
     their other columns as delivered before. A blank cell says nothing (it does not erase a value
     delivered before; to take a file back whole: `eduq withdraw`). Within one delivery a later row
-    wins (a school under two of its codes in one file: test assert_survey_school_once_per_file).
+    wins; `_rows_in_latest_file` says how many rows named the school there (more than one: a school
+    under two of its codes in one file, which the staging models' tests refuse).
     The provenance (file_id, source_file, source_row_number) is the latest row's that delivered the
     school; a column it left blank comes from an earlier one. `relation` is a relation or a CTE
     with the raw columns. -#}
@@ -97,10 +98,14 @@
         {%- endfor %}
         arg_max(_file_id, _place) as _file_id,
         arg_max(_source_file, _place) as _source_file,
-        arg_max(_row_number, _place) as _row_number
+        arg_max(_row_number, _place) as _row_number,
+        arg_max(_rows_in_file, _place) as _rows_in_latest_file
     from (
         -- the delivery, then the row in it (row numbers of a file stay far below 10^9)
-        select *, cast({{ delivery_order() }} as bigint) * 1000000000 + _row_number as _place
+        select
+            *,
+            cast({{ delivery_order() }} as bigint) * 1000000000 + _row_number as _place,
+            count(*) over (partition by {{ partition_by | join(', ') }}, {{ delivery_order() }}) as _rows_in_file
         from {{ relation }}
     )
     group by {{ partition_by | join(', ') }}

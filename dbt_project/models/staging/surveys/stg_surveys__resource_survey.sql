@@ -48,7 +48,8 @@ final as (
         has_cos,
         _file_id as file_id,
         _source_file as source_file,
-        _row_number as source_row_number
+        _row_number as source_row_number,
+        _rows_in_latest_file as rows_in_latest_file
     from latest
 )
 
