@@ -78,7 +78,7 @@ def connect(
         try:
             return duckdb.connect(str(database), read_only=read_only, config=chosen)
         except duckdb.IOException as exc:
-            if not LOCK_CONFLICT.search(str(exc)):
+            if not is_lock_conflict(exc):
                 raise
             if time.monotonic() >= deadline:
                 raise WarehouseHeld(held_message(Path(database), exc, wait, read_only)) from exc

@@ -161,9 +161,26 @@ def _without_name(message: str, name: str) -> str:
     return message.removeprefix(f"{name}: ")
 
 
+# which rows of the warehouse's tables are copied (all when not named): the loaded files' log lines;
+# the quarantine lines of the rows of loaded files that wait for a school code, every reason of such
+# a row (the release takes only rows with no other reason), when the quarantine has the columns
+COPIED_ROWS = {
+    "_load_log": "status = 'loaded'",
+    "_quarantine": f"""resolved_in_file_id is null
+        and file_id in (select file_id from warehouse.raw._load_log where status = 'loaded')
+        and exists (
+            select 1 from warehouse.raw._quarantine as u
+            where u.file_id = _quarantine.file_id and u.row_number = _quarantine.row_number
+                and u.reason_code = '{UNKNOWN_SCHOOL}' and u.resolved_in_file_id is null
+        )""",
+}
+QUARANTINE_NEEDS = {"file_id", "row_number", "reason_code", "resolved_in_file_id"}
+
+
 def _attach_warehouse(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
     """Copy what the loader reads of an existing warehouse into the scratch database: the codes
-    of the registry, crosswalk and successors, and the log of loaded files (duplicates)."""
+    of the registry, crosswalk and successors, the log of loaded files (duplicates), and the
+    quarantined rows that wait for a school code (the release's preview)."""
     con.execute(f"attach {duck.quote_literal(str(warehouse))} as warehouse (read_only)")
     con.execute("begin transaction")
     try:
@@ -179,16 +196,15 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
             "where database_name = current_database() and schema_name = 'raw'"
         ).fetchall():
             ours.setdefault(table, []).append(column)
-        for table in (*KNOWN_CODE_SOURCES, "_load_log"):
+        for table in (*KNOWN_CODE_SOURCES, "_load_log", "_quarantine"):
             columns = [c for c in ours.get(table, []) if c in have.get(table, set())]
-            if not columns:
+            if not columns or (table == "_quarantine" and not QUARANTINE_NEEDS <= set(columns)):
                 continue
             names = ", ".join(f'"{c}"' for c in columns)
-            where = " where status = 'loaded'" if table == "_load_log" else ""
+            where = f" where {COPIED_ROWS[table]}" if table in COPIED_ROWS else ""
             con.execute(
                 f"insert into raw.{table} ({names}) select {names} from warehouse.raw.{table}{where}"
             )
-        _copy_waiting_for_a_code(con, ours.get("_quarantine", []), have.get("_quarantine", set()))
         con.execute("commit")
     except duckdb.Error:
         con.execute("rollback")  # all or nothing of the warehouse
@@ -196,28 +212,6 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
     finally:
         # held no longer than the copy: while it is attached, a run cannot write it
         con.execute("detach warehouse")
-
-
-def _copy_waiting_for_a_code(
-    con: duckdb.DuckDBPyConnection, ours: list[str], have: set[str]
-) -> None:
-    """The warehouse's quarantine lines of the rows (of loaded files) that wait for a school code,
-    every reason of such a row (the release takes only rows with no other reason)."""
-    columns = [c for c in ours if c in have]
-    if not {"file_id", "row_number", "reason_code", "resolved_in_file_id"} <= set(columns):
-        return
-    names = ", ".join(f'q."{c}"' for c in columns)
-    con.execute(
-        f"""insert into raw._quarantine ({", ".join(f'"{c}"' for c in columns)})
-            select {names} from warehouse.raw._quarantine as q
-            where q.resolved_in_file_id is null
-                and q.file_id in (select file_id from warehouse.raw._load_log where status = 'loaded')
-                and exists (
-                    select 1 from warehouse.raw._quarantine as u
-                    where u.file_id = q.file_id and u.row_number = q.row_number
-                        and u.reason_code = '{UNKNOWN_SCHOOL}' and u.resolved_in_file_id is null
-                )"""
-    )
 
 
 def releasable_rows(con: duckdb.DuckDBPyConnection, up_to_file: int) -> list[Releasable]:

@@ -83,6 +83,12 @@ class Withdrawal:
     )
     not_recorded: str = ""  # why withdrawals.jsonl could not be written, if it could not
 
+    @property
+    def moved(self) -> list[Path]:
+        """Where the archived copies went that were moved (the failed moves left out)."""
+        failed = {copy for copy, _ in self.not_moved}
+        return [target for copy, target, _ in self.moves if copy not in failed]
+
     def note(self) -> dict[str, object]:
         """What core.withdrawals keeps of it until the next promotion."""
         return {
@@ -119,8 +125,7 @@ class Withdrawal:
                     else ""
                 ),
             ]
-        failed = {copy for copy, _ in self.not_moved}
-        moved = [target for copy, target, _ in self.moves if copy not in failed]
+        moved = self.moved
         if moved:
             lines.append(
                 f"  archived {'copy' if len(moved) == 1 else 'copies'} {would or ''}moved to "
@@ -507,7 +512,6 @@ def _record(settings: Settings, withdrawal: Withdrawal) -> None:
     if withdrawal.dry_run:
         return
     directory = settings.withdrawn_dir
-    failed = {copy for copy, _ in withdrawal.not_moved}
     record = {
         "file_id": withdrawal.file_id,
         "file_name": withdrawal.file_name,
@@ -515,11 +519,7 @@ def _record(settings: Settings, withdrawal: Withdrawal) -> None:
         "reason": withdrawal.reason,
         "withdrawn_at": withdrawal.withdrawn_at.isoformat(),
         "after_file_id": withdrawal.after_file_id,
-        "copies": [
-            target.relative_to(directory).as_posix()
-            for copy, target, _ in withdrawal.moves
-            if copy not in failed
-        ],
+        "copies": [target.relative_to(directory).as_posix() for target in withdrawal.moved],
     }
     own = withdrawal.archived_to
     if withdrawal.finishing and own is not None and own.is_file():  # moved by the first withdrawal

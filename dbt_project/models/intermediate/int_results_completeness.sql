@@ -32,6 +32,24 @@ procedures as (
     select procedure_code, exam, procedure_name_ru from {{ ref('procedures') }}
 ),
 
+not_held as (
+    select year, procedure_code from {{ ref('procedures_not_held') }}
+),
+
+-- each exam's results in the region a year: the schools the registry expects to have them, and
+-- those that have
+by_exam as (
+    select
+        year,
+        source,
+        any_value(source_ru) as source_ru,
+        sum(n_expected_schools) as n_expected_schools,
+        sum(n_delivered_schools) as n_delivered_schools
+    from completeness
+    where source in ('vpr', 'oge', 'ege')
+    group by year, source
+),
+
 vanished as (
     select
         coverage.year,
@@ -61,7 +79,7 @@ counted_exams as (
     cross join profile_procedures
     inner join procedures on profile_procedures.procedure_code = procedures.procedure_code
     where not exists (
-        select 1 from {{ ref('procedures_not_held') }} as not_held
+        select 1 from not_held
         where not_held.year = years.year and not_held.procedure_code = profile_procedures.procedure_code
     )
 ),
@@ -75,18 +93,8 @@ absent as (
             || 'в карантине?)',
             '; ' order by by_exam.source
         ) as absent_ru
-    from (
-        select
-            completeness.year,
-            completeness.source,
-            any_value(completeness.source_ru) as source_ru,
-            sum(completeness.n_expected_schools) as n_expected_schools,
-            sum(completeness.n_delivered_schools) as n_delivered_schools
-        from completeness
-        inner join counted_exams
-            on completeness.year = counted_exams.year and completeness.source = counted_exams.source
-        group by completeness.year, completeness.source
-    ) as by_exam
+    from by_exam
+    inner join counted_exams on by_exam.year = counted_exams.year and by_exam.source = counted_exams.source
     where by_exam.n_expected_schools > 0 and by_exam.n_delivered_schools = 0
     group by by_exam.year
 ),
@@ -109,44 +117,37 @@ procedure_held_in as (
     group by procedure_code
 ),
 
-exams_delivered as (
-    select year, source, any_value(source_ru) as source_ru
-    from completeness
-    where source in ('vpr', 'oge', 'ege')
-    group by year, source
-    having sum(n_delivered_schools) > 0
-),
-
 absent_procedures as (
     select
-        exams_delivered.year,
+        by_exam.year,
         string_agg(
-            procedures.procedure_name_ru || ': ни одного результата в регионе за ' || exams_delivered.year
-            || ' год, хотя другие результаты ' || exams_delivered.source_ru || ' за этот год есть, а за '
+            procedures.procedure_name_ru || ': ни одного результата в регионе за ' || by_exam.year
+            || ' год, хотя другие результаты ' || by_exam.source_ru || ' за этот год есть, а за '
             || procedure_held_in.years_ru || ' результаты этой процедуры есть (потерян файл предмета?)',
             '; ' order by procedures.procedure_code
         ) as absent_procedures_ru
-    from exams_delivered
-    inner join procedures on exams_delivered.source = lower(procedures.exam)
+    from by_exam
+    inner join procedures on by_exam.source = lower(procedures.exam)
     inner join profile_procedures on procedures.procedure_code = profile_procedures.procedure_code
     inner join procedure_held_in on procedures.procedure_code = procedure_held_in.procedure_code
     where
-        not exists (
+        by_exam.n_delivered_schools > 0
+        and not exists (
             select 1 from procedure_years
-            where procedure_years.year = exams_delivered.year
+            where procedure_years.year = by_exam.year
                 and procedure_years.procedure_code = procedures.procedure_code
         )
         and not exists (
-            select 1 from {{ ref('procedures_not_held') }} as not_held
-            where not_held.year = exams_delivered.year and not_held.procedure_code = procedures.procedure_code
+            select 1 from not_held
+            where not_held.year = by_exam.year and not_held.procedure_code = procedures.procedure_code
         )
         and not exists (
             select 1 from coverage
-            where coverage.year = exams_delivered.year
+            where coverage.year = by_exam.year
                 and coverage.procedure_code = procedures.procedure_code
                 and coverage.is_vanished
         )
-    group by exams_delivered.year
+    group by by_exam.year
 ),
 
 municipal as (

@@ -117,13 +117,8 @@ counted as (
             {%- for rule in type_rules %}
             cast(rule_config.{{ rule }}_enabled and has_{{ rule }} is null as integer){{ ' +' if not loop.last }}
             {%- endfor %}
-        ) as n_{{ type }}_rules_not_evaluated,
+        ) as n_{{ type }}_rules_not_evaluated{{ ',' if not loop.last }}
         {%- endfor %}
-        (
-            {%- for rule in rules %}
-            cast(rule_config.{{ rule }}_enabled and has_{{ rule }} is null as integer){{ ' +' if not loop.last }}
-            {%- endfor %}
-        ) as n_rules_not_evaluated
     from evaluated
     cross join rule_config
 ),
@@ -155,7 +150,9 @@ final as (
         {%- endfor %}
         counted.n_staffing_rules_met,
         counted.n_infrastructure_rules_met,
-        counted.n_rules_not_evaluated,
+        -- every rule is of one of the two types
+        counted.n_staffing_rules_not_evaluated + counted.n_infrastructure_rules_not_evaluated
+            as n_rules_not_evaluated,
         counted.n_staffing_rules_not_evaluated,
         counted.n_infrastructure_rules_not_evaluated,
         -- a deficit when a rule of its type holds; none when every enabled rule was evaluated and
