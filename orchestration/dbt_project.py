@@ -8,6 +8,7 @@ their names, sizes and modification times is kept beside the manifest), and keep
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -78,15 +79,16 @@ def cli_args(target_dir: Path = TARGET_DIR) -> list[str]:
     ]
 
 
-def parse_into(target_dir: Path = TARGET_DIR) -> Any:
+def parse_into(target_dir: Path = TARGET_DIR, locked: bool = False) -> Any:
     """`dbt parse` in this process, writing ``target_dir/manifest.json`` under the folder's exclusive
     lock (core/dbt_manifest.py): dbt rewrites the manifest in place, and a reader in another process
     (two homes on one installation, `eduq docs` during `eduq run`, a publication reading the marts'
-    descriptions) waits instead of reading half a file. Returns dbt's Manifest object."""
+    descriptions) waits instead of reading half a file. ``locked``: the caller holds that lock
+    already. Returns dbt's Manifest object."""
     from dbt.cli.main import dbtRunner
 
     apply_env(TELEMETRY_OFF)
-    with target_lock(target_dir, exclusive=True):
+    with contextlib.nullcontext() if locked else target_lock(target_dir, exclusive=True):
         # a whole parse (~4 s, once per project state: manifest_object keeps it): dbt's partial
         # parsing, after an edit of tests/singular/_singular_tests.yml, left the singular tests
         # without their descriptions, which the audit prints for a failing test
@@ -118,11 +120,16 @@ def prepare_manifest() -> Path:
     with _lock:
         if parsed_fingerprint() == fingerprint:
             return MANIFEST
-        # the file no longer says which project MANIFEST is while a parse rewrites it (a build's
-        # copy of the manifest checks it: orchestration.dbt_build._write_artifacts)
-        FINGERPRINT.unlink(missing_ok=True)
-        _parsed[fingerprint] = _parse_and_store(fingerprint)
-        FINGERPRINT.write_text(fingerprint + "\n", encoding="utf-8")
+        with target_lock(TARGET_DIR, exclusive=True):
+            # another process that found the project unparsed too (two test workers, `eduq run`
+            # beside `dagster dev`) may have parsed it while this one waited: parsed once
+            if parsed_fingerprint() == fingerprint:
+                return MANIFEST
+            # the file no longer says which project MANIFEST is while a parse rewrites it (a
+            # build's copy of the manifest checks it: orchestration.dbt_build._write_artifacts)
+            FINGERPRINT.unlink(missing_ok=True)
+            _parsed[fingerprint] = _parse_and_store(fingerprint, locked=True)
+            FINGERPRINT.write_text(fingerprint + "\n", encoding="utf-8")
     return MANIFEST
 
 
@@ -201,9 +208,10 @@ def _store_pickled(fingerprint: str, manifest: Any) -> None:
     write_bytes_atomic(path, _dumps_manifest(manifest))
 
 
-def _parse_and_store(fingerprint: str) -> Any:
-    """Parse the project and pickle the result for the next processes."""
-    manifest = parse_into(TARGET_DIR)
+def _parse_and_store(fingerprint: str, locked: bool = False) -> Any:
+    """Parse the project and pickle the result for the next processes (``locked``: the caller holds
+    the target folder's exclusive lock)."""
+    manifest = parse_into(TARGET_DIR, locked=locked)
     _store_pickled(fingerprint, manifest)
     return manifest
 

@@ -6,10 +6,15 @@
 #                   WeasyPrint embeds it in the PDF
 # WeasyPrint itself comes from PyPI (pyproject.toml) and uses the machine's Pango and HarfBuzz
 # (libpango-1.0-0, libpangoft2-1.0-0, libharfbuzz0b), installed here too when missing.
+#   libharfbuzz-subset0  HarfBuzz's font subsetter: WeasyPrint embeds in every PDF the glyphs it
+#                   uses, with HarfBuzz when this library is there, else with fontTools in Python
+#                   (every school card's PDF subsets DejaVu Sans twice: the demo region's 331 cards
+#                   took 44 s with it and 81-123 s without it; docs/report.md)
 # Needs root (or sudo). Idempotent: does nothing when everything is present.
 set -euo pipefail
 
-packages=(chromium poppler-utils fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b)
+packages=(chromium poppler-utils fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b
+    libharfbuzz-subset0)
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

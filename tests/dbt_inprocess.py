@@ -34,26 +34,25 @@ def project_args(work: Path) -> list[str]:
     ]
 
 
+def quiet_args(work: Path) -> list[str]:
+    """:func:`project_args` with nothing on the screen and dbt's file log at warn, as the product's
+    build (orchestration/dbt_build.py: at debug, ~40 lines per node through one locked handler,
+    ~0.5 s of every build of the whole project)."""
+    return [*project_args(work), "--quiet", "--log-level-file", "warn"]
+
+
 def _args(work: Path) -> list[str]:
-    return [*project_args(work), "--quiet"]
-
-
-@cache
-def _manifest(work: str):
-    from dbt.cli.main import dbtRunner
-
-    atexit.register(shutil.rmtree, work, ignore_errors=True)  # the process's parse, not kept
-
-    result = dbtRunner().invoke(["parse", *_args(Path(work))])
-    assert result.success, result.exception
-    return result.result
+    return [*quiet_args(work), "--no-write-json"]  # the callers read the warehouse, not target/
 
 
 def parsed_manifest():
-    """The project parsed once per process. As in the product (orchestration.dbt_project), the
-    parse names no methodology profile: a build gives it with ``--vars``."""
-    shared = Path(tempfile.gettempdir()) / f"eduq_dbt_parse_{os.getpid()}"
-    return _manifest(str(shared))
+    """The project parsed as the product parses it (orchestration.dbt_project.manifest_object: once
+    per project state, pickled for the next processes, so that the test workers and the pipelines
+    they run share one parse). As in the product, the parse names no methodology profile: a build
+    gives it with ``--vars``."""
+    from orchestration.dbt_project import manifest_object
+
+    return manifest_object()
 
 
 @contextmanager

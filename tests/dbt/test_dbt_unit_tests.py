@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ingestion.warehouse import connect, ensure_raw_schema
-from tests.dbt_inprocess import project_args
+from tests.dbt_inprocess import project_args, quiet_args
 from tests.marts import PROFILE_FREE_MARTS, PUBLIC_MARTS
 
 DB_NAME = "candidate.duckdb"  # the catalog the project parsed once per worker names (profiles.yml)
@@ -31,7 +31,7 @@ def _dbt(args: list[str], db: Path) -> subprocess.CompletedProcess:
 
     manifest = parsed_manifest()
     with on_database(db, unset=("EDUQ_METHODOLOGY_PROFILE",)):
-        result = dbtRunner(manifest=manifest).invoke([*args, *project_args(db.parent), "--quiet"])
+        result = dbtRunner(manifest=manifest).invoke([*args, *quiet_args(db.parent)])
     code = 0 if result.success else (2 if result.exception is not None else 1)
     return subprocess.CompletedProcess(args, code, str(result.exception or ""), "")
 

@@ -21,7 +21,7 @@ import duckdb
 import pytest
 
 from ingestion.warehouse import connect, ensure_raw_schema
-from tests.dbt_inprocess import on_database, parsed_manifest, project_args
+from tests.dbt_inprocess import on_database, parsed_manifest, quiet_args
 from tests.marts import PROFILE_FREE_MARTS, PUBLIC_MARTS
 
 pytestmark = pytest.mark.integration
@@ -436,8 +436,7 @@ def _dbt(db: Path, *args: str, profile: str = "fioko_2025") -> None:
                 *args,
                 "--threads",
                 "4",
-                *project_args(db.parent),
-                "--quiet",
+                *quiet_args(db.parent),
                 "--vars",
                 json.dumps({"methodology_profile": profile}),
             ]

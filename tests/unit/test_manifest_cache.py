@@ -63,7 +63,7 @@ def test_a_damaged_pickle_is_parsed_again(monkeypatch: pytest.MonkeyPatch) -> No
     assert dbt_project._load_pickled(fingerprint) is None
     parses = []
 
-    def parse(target_dir=dbt_project.TARGET_DIR):  # the parse's outcome, without its seconds
+    def parse(target_dir=dbt_project.TARGET_DIR, locked=False):  # the outcome, not its seconds
         parses.append(target_dir)
         return manifest
 
