@@ -205,12 +205,26 @@ def _counts(db) -> list[tuple]:
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """The base tables of the built schemas (their views: :func:`_views`)."""
     schemas = ", ".join(f"'{s}'" for s in BUILT_SCHEMAS)
     return con.execute(
         f"""select table_schema, table_name from information_schema.tables
             where table_catalog = current_database() and table_schema in ({schemas})
+              and table_type = 'BASE TABLE'
             order by 1, 2"""
     ).fetchall()
+
+
+def _views(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
+    """The views of the built schemas and their definitions."""
+    schemas = ", ".join(f"'{s}'" for s in BUILT_SCHEMAS)
+    return {
+        (schema, view): sql
+        for schema, view, sql in con.execute(
+            f"""select schema_name, view_name, sql from duckdb_views()
+                where database_name = current_database() and schema_name in ({schemas})"""
+        ).fetchall()
+    }
 
 
 def _comparable(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
@@ -357,16 +371,19 @@ def _built_from_scratch(db, work) -> object:
 
 
 def _rows_differing(db, ref_db, tables=None) -> dict[str, int]:
-    """Rows that differ, both ways, between the same tables of two warehouses (every table of the
-    built schemas, which must be the same, unless ``tables`` names some: "schema.table")."""
+    """Rows that differ, both ways, between the same tables of two warehouses (every base table of
+    the built schemas, which must be the same, unless ``tables`` names some: "schema.table"). Their
+    views must be the same views with the same definitions: on equal tables they give equal rows
+    (querying them again, each view's whole chain from the raw rows, was most of this comparison)."""
     with duckdb.connect(str(db), read_only=True) as con:
-        con.execute(f"attach '{ref_db}' as ref (read_only)")
         if tables is None:
             found = _tables(con)
             with duckdb.connect(str(ref_db), read_only=True) as ref:
                 assert found == _tables(ref)
+                assert _views(con) == _views(ref), "the views' definitions differ"
         else:
             found = [tuple(t.split(".")) for t in tables]
+        con.execute(f"attach '{ref_db}' as ref (read_only)")
         differ = {}
         for schema, table in found:
             cols = _comparable(con, schema, table)
