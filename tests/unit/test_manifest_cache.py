@@ -93,3 +93,48 @@ def test_the_loaded_project_equals_the_parsed_one_field_by_field() -> None:
     found = loaded.ref_lookup.find("stg_registry__schools", None, None, loaded)
     assert found is not None and found.unique_id == "model.eduq.stg_registry__schools"
     assert loaded.nodes[model].depends_on == parsed.nodes[model].depends_on
+
+
+def test_a_process_that_waited_for_another_ones_parse_does_not_parse_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """Two processes that find the project unparsed (two test workers, `eduq run` beside `dagster
+    dev`): the second waits for the target folder's lock, sees the first one's parse and takes it.
+    The other process is a thread here: it holds the folder's lock through a file of its own, as a
+    process does."""
+    import threading
+    import time
+
+    from core.dbt_manifest import target_lock
+
+    fingerprint = dbt_project.project_fingerprint()
+    target = tmp_path / "target"
+    target.mkdir()
+    monkeypatch.setattr(dbt_project, "TARGET_DIR", target)
+    monkeypatch.setattr(dbt_project, "MANIFEST", target / "manifest.json")
+    monkeypatch.setattr(dbt_project, "FINGERPRINT", target / "eduq_project_fingerprint.txt")
+    parses = []
+    monkeypatch.setattr(dbt_project, "parse_into", lambda *a, **k: parses.append(a) or object())
+    monkeypatch.setattr(dbt_project, "_store_pickled", lambda *a: None)
+    monkeypatch.setattr(dbt_project, "_parsed", {})  # this process's parses: not the fake one
+    holding = threading.Event()
+
+    def other_process() -> None:  # parses (half a second) and records what it parsed
+        with target_lock(target, exclusive=True):
+            holding.set()
+            time.sleep(0.5)
+            dbt_project.MANIFEST.write_text("{}", encoding="utf-8")
+            dbt_project.FINGERPRINT.write_text(fingerprint + "\n", encoding="utf-8")
+
+    other = threading.Thread(target=other_process)
+    other.start()
+    holding.wait()
+    try:
+        assert dbt_project.prepare_manifest() == target / "manifest.json"
+    finally:
+        other.join()
+    assert parses == []
+    # and with nobody else parsing, an unparsed project is parsed (once)
+    dbt_project.FINGERPRINT.unlink()
+    dbt_project.prepare_manifest()
+    assert len(parses) == 1
