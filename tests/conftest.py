@@ -1,8 +1,8 @@
 """How `make test` spreads the tests over two pytest-xdist workers: whole modules go to one worker
 (module-scoped fixtures are built once); modules sharing what a process builds once go to the same
 worker (the failed and the corrected runs of tests/integration/test_gates_support.py, the region of
-tests/integration/conftest.py small_region and its Dagster events, dbt's parsed project of
-tests/dbt_inprocess.py); the longest units start first so that the short ones fill the gaps at the
+tests/integration/conftest.py small_region and its Dagster events, dbt imported and the seeded
+warehouse of tests/dbt_inprocess.py); the longest units start first so that the short ones fill the gaps at the
 end.
 
 (pytest-xdist's own --dist loadgroup does not group under pytest 9: it renames node ids, which
@@ -28,8 +28,9 @@ SHARED_SCOPES = {
     # (tests/integration/conftest.py small_region; the other workers copy the region)
     "tests/integration/test_pipeline_e2e.py": "tests/integration/test_gates.py",
     "tests/integration/test_bi_files.py": "tests/integration/test_gates.py",
-    # dbt in the test process on the project parsed once per process (tests/dbt_inprocess.py: ~4 s
-    # a parse): one parse for all of them
+    # dbt in the test process (tests/dbt_inprocess.py): dbt's import (~3 s) and the seeded warehouse
+    # copied for every build, once for all of them (the parsed project is the product's pickle,
+    # shared by every process)
     "tests/dbt/test_dbt_unit_tests.py": "tests/integration/test_delivery_shapes.py",
     "tests/integration/test_methodology_region.py": "tests/integration/test_delivery_shapes.py",
     "tests/integration/test_night_build.py": "tests/integration/test_delivery_shapes.py",

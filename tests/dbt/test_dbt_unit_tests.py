@@ -18,7 +18,7 @@ from ingestion.warehouse import connect, ensure_raw_schema
 from tests.dbt_inprocess import project_args, quiet_args
 from tests.marts import PROFILE_FREE_MARTS, PUBLIC_MARTS
 
-DB_NAME = "candidate.duckdb"  # the catalog the project parsed once per worker names (profiles.yml)
+DB_NAME = "candidate.duckdb"  # the catalog the parsed project names (profiles.yml)
 
 
 def _dbt(args: list[str], db: Path) -> subprocess.CompletedProcess:

@@ -8,7 +8,8 @@ else). The run's dbt build selects what raw.vpr_results and raw.gia_results reac
 audit carries the verdicts of the other tests over from the region's audit, the results of 2024
 alone are counted again (int_procedure_counts is incremental by year), and every table of the
 staging, intermediate and marts schemas equals (row for row) the one a dbt build from scratch of
-the night's raw tables writes (a full recount). Without an audited starting point (another code, a full refresh, a
+the night's raw tables writes (a full recount), and every view the same view (its definition: on
+the same raw tables and tables, the same rows). Without an audited starting point (another code, a full refresh, a
 candidate written since its audit) a night builds everything."""
 
 from __future__ import annotations
@@ -373,7 +374,9 @@ def _built_from_scratch(db, work) -> object:
 def _rows_differing(db, ref_db, tables=None) -> dict[str, int]:
     """Rows that differ, both ways, between the same tables of two warehouses (every base table of
     the built schemas, which must be the same, unless ``tables`` names some: "schema.table"). Their
-    views must be the same views with the same definitions: on equal tables they give equal rows
+    views must be the same views with the same definitions: the callers compare a warehouse with a
+    copy of it whose built schemas dbt wrote again, so the schemas not built (raw) are the same
+    bytes, and the views (none reads the clock or the invocation) give the same rows on equal tables
     (querying them again, each view's whole chain from the raw rows, was most of this comparison)."""
     with duckdb.connect(str(db), read_only=True) as con:
         if tables is None:

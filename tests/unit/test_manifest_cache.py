@@ -117,6 +117,11 @@ def test_a_process_that_waited_for_another_ones_parse_does_not_parse_again(
     monkeypatch.setattr(dbt_project, "parse_into", lambda *a, **k: parses.append(a) or object())
     monkeypatch.setattr(dbt_project, "_store_pickled", lambda *a: None)
     monkeypatch.setattr(dbt_project, "_parsed", {})  # this process's parses: not the fake one
+    seen = []  # what prepare_manifest found: unparsed first (outside the lock), then the parse
+    looked = dbt_project.parsed_fingerprint
+    monkeypatch.setattr(
+        dbt_project, "parsed_fingerprint", lambda: seen.append(looked()) or seen[-1]
+    )
     holding = threading.Event()
 
     def other_process() -> None:  # parses (half a second) and records what it parsed
@@ -128,12 +133,13 @@ def test_a_process_that_waited_for_another_ones_parse_does_not_parse_again(
 
     other = threading.Thread(target=other_process)
     other.start()
-    holding.wait()
+    assert holding.wait(10)
     try:
         assert dbt_project.prepare_manifest() == target / "manifest.json"
     finally:
         other.join()
     assert parses == []
+    assert seen == [None, fingerprint]  # it waited for the other's parse, then took it
     # and with nobody else parsing, an unparsed project is parsed (once)
     dbt_project.FINGERPRINT.unlink()
     dbt_project.prepare_manifest()
