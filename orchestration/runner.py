@@ -499,6 +499,10 @@ def _step_failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
     return out
 
 
+# the step of orchestration.assets.ingestion: the first to open the candidate
+INGESTION_STEP = "ingestion"
+
+
 def _held(result: dg.ExecuteInProcessResult) -> bool:
     """Whether the night stopped before it loaded anything because another process held the
     candidate open: the load step alone failed, with WarehouseHeld as its error or the error's cause
@@ -513,11 +517,6 @@ def _held(result: dg.ExecuteInProcessResult) -> bool:
             return True
         error = error.cause
     return False
-
-
-INGESTION_STEP = (
-    "ingestion"  # orchestration.assets.ingestion: the step that opens the candidate first
-)
 
 
 DISK_FULL = ("No space left on device", "Errno 28")
