@@ -23,9 +23,11 @@ from core.dbt_manifest import target_lock
 from core.environ import temporary_environment
 from core.settings import Settings
 from orchestration.dbt_project import (
+    LOGGERS_OFF,
     MANIFEST,
     TARGET_DIR,
     TELEMETRY_OFF,
+    EventLog,
     apply_env,
     cli_args,
     dbt_env,
@@ -225,18 +227,17 @@ def run_build(
     # be this home's)
     with temporary_environment(dbt_env(settings)):
         try:
-            # the file log at warn: at debug dbt wrote ~40 lines per node through one locked handler
-            # (5% of a demo build); run_results.json holds every node's result and message
+            # dbt's loggers off, its warnings and errors in the build's logs/dbt.log (EventLog);
+            # run_results.json holds every node's result and message
             args = [
                 *build_args(settings, select, judged_up_to_file),
-                "--quiet",
-                "--log-level-file",
-                "warn",
+                *LOGGERS_OFF,
                 "--no-write-json",  # written below (_write_artifacts)
             ]
+            events = EventLog(target / "logs" / "dbt.log")
             # the build's files are written in place: their readers (the audit) take the shared lock
             with target_lock(target, exclusive=True):
-                result = dbtRunner(manifest=manifest, callbacks=[callback]).invoke(
+                result = dbtRunner(manifest=manifest, callbacks=[events, callback]).invoke(
                     [*args, *cli_args(target)]
                 )
                 if result.exception is None:

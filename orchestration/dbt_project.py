@@ -27,6 +27,10 @@ FINGERPRINT = TARGET_DIR / "eduq_project_fingerprint.txt"
 PROJECT_FOLDERS = ("models", "macros", "tests")
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
 TELEMETRY_OFF = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
+# dbt's own loggers off (its console and its file log). Each formats a line for every event (a
+# statement sent, a connection opened, a node started) before the logger's level drops it: ~10% of
+# a whole-project build went to lines nobody read. Warnings and errors are kept by EventLog.
+LOGGERS_OFF = ("--log-level", "none", "--log-level-file", "none")
 
 _lock = threading.Lock()
 _parsed: dict[str, Any] = {}  # fingerprint -> dbt Manifest object of this process
@@ -79,6 +83,34 @@ def cli_args(target_dir: Path = TARGET_DIR) -> list[str]:
     ]
 
 
+class EventLog:
+    """A dbt callback that keeps what dbt's loggers kept of an invocation with ``--quiet`` and
+    ``--log-level-file warn`` (LOGGERS_OFF turns them off): its warnings and errors as lines of
+    ``path`` (the invocation's dbt.log), created on the first one, and its errors on stdout
+    (where `eduq run` writes its log). Secrets in the environment are scrubbed, as dbt does."""
+
+    LEVELS = ("warn", "error")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Any) -> None:
+        level = event.info.level
+        if level not in self.LEVELS:
+            return
+        from dbt_common.events.functions import env_scrubber
+
+        message = env_scrubber(event.info.msg)
+        moment = event.info.ts.ToDatetime().isoformat(sep=" ", timespec="milliseconds")
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as out:
+                out.write(f"{moment} [{level:<5}] {message}\n")
+            if level == "error":
+                print(message, flush=True)
+
+
 def parse_into(target_dir: Path = TARGET_DIR, locked: bool = False) -> Any:
     """`dbt parse` in this process, writing ``target_dir/manifest.json`` under the folder's exclusive
     lock (core/dbt_manifest.py): dbt rewrites the manifest in place, and a reader in another process
@@ -92,8 +124,8 @@ def parse_into(target_dir: Path = TARGET_DIR, locked: bool = False) -> Any:
         # a whole parse (~4 s, once per project state: manifest_object keeps it): dbt's partial
         # parsing, after an edit of tests/singular/_singular_tests.yml, left the singular tests
         # without their descriptions, which the audit prints for a failing test
-        result = dbtRunner().invoke(
-            ["parse", "--quiet", "--no-partial-parse", *cli_args(target_dir)]
+        result = dbtRunner(callbacks=[EventLog(target_dir / "logs" / "dbt.log")]).invoke(
+            ["parse", *LOGGERS_OFF, "--no-partial-parse", *cli_args(target_dir)]
         )
     if not result.success:
         raise RuntimeError(f"dbt could not parse the project: {result.exception}")

@@ -9,6 +9,7 @@ unit tests in DAG order (data tests are left to the integration tests, which hav
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -127,6 +128,41 @@ def test_not_null_columns_counts_the_null_cells_of_every_listed_column(
     (test,) = [r for r in result if "not_null_columns" in r["unique_id"]]
     # 2 NULL codes + 1 NULL rank: exactly the cells added, none of the seed's own rows
     assert (test["status"], test["failures"]) == ("fail", 3)
+
+
+def test_dbts_warnings_and_errors_are_kept_with_its_loggers_off(
+    empty_build: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dbt runs with its loggers off (orchestration/dbt_project.py LOGGERS_OFF); EventLog keeps what
+    `--quiet` and a file log at warn kept: the warnings and errors in the invocation's dbt.log, the
+    errors on stdout too, and nothing of a lower level."""
+    from dbt.cli.main import dbtRunner
+
+    from orchestration.dbt_project import LOGGERS_OFF, EventLog
+    from tests.dbt_inprocess import on_database, parsed_manifest
+
+    work = tmp_path / "events"
+    db = tmp_path / DB_NAME  # a copy whose staging views are gone: a mart cannot be built
+    shutil.copyfile(empty_build.parent / DB_NAME, db)
+    with connect(db) as con:
+        con.execute("drop schema staging cascade")
+    log = work / "logs" / "dbt.log"
+    events = EventLog(log)
+    with on_database(db, unset=("EDUQ_METHODOLOGY_PROFILE",)):
+        for select, success in (("no_such_model", True), ("dim_school", False)):
+            result = dbtRunner(manifest=parsed_manifest(), callbacks=[events]).invoke(
+                ["run", "--select", select, *project_args(work), *LOGGERS_OFF]
+            )
+            assert result.success is success, result.exception
+    lines = log.read_text(encoding="utf-8").splitlines()
+    levels = {line.split(" [", 1)[1].split("]", 1)[0].strip() for line in lines if " [" in line}
+    assert levels == {"warn", "error"}, lines
+    text = "\n".join(lines)
+    assert "'no_such_model' does not match any enabled nodes" in text
+    assert "Runtime Error in model dim_school" in text and "stg_registry__schools" in text
+    assert "Running with dbt" not in text  # info: dropped
+    printed = capsys.readouterr().out
+    assert "Runtime Error in model dim_school" in printed and "no_such_model" not in printed
 
 
 def test_dbt_opens_the_warehouse_with_the_settings_of_eduq(

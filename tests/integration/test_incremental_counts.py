@@ -46,7 +46,7 @@ def _dbt_run(
     from core.environ import temporary_environment
     from core.settings import load_settings
     from orchestration.dbt_build import build_args
-    from orchestration.dbt_project import DBT_PROJECT_DIR, dbt_env
+    from orchestration.dbt_project import DBT_PROJECT_DIR, LOGGERS_OFF, dbt_env
     from tests.dbt_inprocess import on_database, parsed_manifest
 
     settings = load_settings().with_overrides("fioko_2025", full_refresh)
@@ -75,7 +75,7 @@ def _dbt_run(
                 str(work / "target"),
                 "--log-path",
                 str(work / "logs"),
-                "--quiet",
+                *LOGGERS_OFF,
             ]
         )
     assert result.success, result.exception or result.result
