@@ -35,6 +35,18 @@ def _graphql(port: int, query: str) -> dict:
         return json.loads(response.read())
 
 
+# `dagster dev` started as from a terminal, with SIGINT and SIGTERM at their defaults: a process
+# started in the background by a shell without job control (a CI script, `make test &`) has SIGINT
+# ignored, which its children inherit; `dagster dev` maps SIGTERM to SIGINT's handler and would
+# then ignore the SIGTERM that stops it (_stop waited its 20 s, then killed it)
+_AS_FROM_A_TERMINAL = (
+    "import os, signal, sys\n"
+    "for s in (signal.SIGINT, signal.SIGTERM):\n"
+    "    signal.signal(s, signal.SIG_DFL)\n"
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
 def test_dagster_dev_serves_the_whole_graph(tmp_path: Path) -> None:
     from orchestration.definitions import get_definitions
 
@@ -48,7 +60,8 @@ def test_dagster_dev_serves_the_whole_graph(tmp_path: Path) -> None:
     env = dict(os.environ, DAGSTER_HOME=str(home), EDUQ_HOME=str(tmp_path / "eduq"))
     dagster = Path(sys.executable).with_name("dagster")
     proc = subprocess.Popen(
-        [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-c", _AS_FROM_A_TERMINAL, str(dagster)]
+        + ["dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -89,7 +102,7 @@ def _stop(proc: subprocess.Popen) -> None:
         os.kill(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        pass
+        pytest.fail("`dagster dev` did not stop within 20 s of SIGTERM")
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
