@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -164,6 +165,26 @@ def _instance(settings: Settings, instance: dg.DagsterInstance | None) -> dg.Dag
     return dg.DagsterInstance.ephemeral()
 
 
+def execute_job(job: dg.JobDefinition, **kwargs: Any) -> dg.ExecuteInProcessResult:
+    """``job.execute_in_process(**kwargs)``, SIGTERM's handler as it was before it.
+
+    Dagster's in-process execution catches SIGINT and SIGTERM while it runs (an interrupted step
+    stops at its next checkpoint), then gives SIGTERM the handler SIGINT has. A process started with
+    SIGINT ignored (a background job of a script, as nightly loads are often started) then ignored
+    SIGTERM for the rest of the run: `kill` or a service manager could no longer stop it."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # handlers belong to it
+        return job.execute_in_process(**kwargs)
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        return job.execute_in_process(**kwargs)
+    finally:
+        if before is not None:  # None: a handler not set from Python, left as Dagster leaves it
+            signal.signal(signal.SIGTERM, before)
+
+
 def register_list_years(settings: Settings, list_years: list[int]) -> None:
     """Make the list years known to DAGSTER_HOME's instance (the publish job's partitions in the UI),
     also after a run that executed in memory."""
@@ -244,8 +265,11 @@ def _run_pipeline(
     given_instance = instance
     instance = _instance(settings, instance)
     withdrawn = pending_withdrawals(settings.serving_db)  # this build is the first without them
-    load = defs.resolve_job_def("nightly_load").execute_in_process(
-        instance=instance, raise_on_error=False, run_config=_run_config(settings, quiet)
+    load = execute_job(
+        defs.resolve_job_def("nightly_load"),
+        instance=instance,
+        raise_on_error=False,
+        run_config=_run_config(settings, quiet),
     )
     build = build_id(instance, load.run_id)
     record = read_record(settings, build)
@@ -381,7 +405,8 @@ def _publish(
     # school cards; the yearly documents take seconds to render, a nightly `eduq run` leaves them to
     # `eduq report` / `eduq card --all` unless asked (`--documents`)
     job = defs.resolve_job_def("publish_list")
-    result = job.execute_in_process(
+    result = execute_job(
+        job,
         asset_selection=None if documents else list(LIST_AND_MARTS),
         instance=instance,
         partition_key=str(list_year),

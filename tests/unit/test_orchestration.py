@@ -299,3 +299,41 @@ def test_only_a_load_that_could_not_open_the_candidate_is_a_night_to_try_again()
     assert not _held(night(("eduq_dbt_models", held)))
     assert not _held(night(("ingestion", held), ("warehouse__audit", error("ValueError"))))
     assert not _held(night(("ingestion", error("ValueError"))))
+
+
+_SIGTERM_AFTER_A_JOB = """
+import signal
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a background job of a script starts
+import dagster as dg
+from orchestration.runner import execute_job
+
+@dg.op
+def step():
+    return 1
+
+@dg.job
+def job():
+    step()
+
+assert job.execute_in_process().success
+print("dagster", int(signal.getsignal(signal.SIGTERM)))
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+assert execute_job(job).success
+print("runner", int(signal.getsignal(signal.SIGTERM)))
+"""
+
+
+def test_sigterm_still_stops_a_run_started_with_sigint_ignored() -> None:
+    """Dagster's execution leaves SIGTERM with SIGINT's handler: ignored in a process started with
+    SIGINT ignored. The runner's jobs leave it as it was (here the default: terminate)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGTERM_AFTER_A_JOB],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    # SIG_IGN (1) after Dagster's own execution, what the runner guards against; SIG_DFL (0) after
+    # the runner's
+    assert done.stdout.split() == ["dagster", "1", "runner", "0"]
