@@ -9,10 +9,12 @@ import gc
 import io
 import logging
 import os
+import signal
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from core.settings import Settings, load_settings
 
@@ -712,6 +714,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     thresholds = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLDS)
+    terminate = _sigterm_interrupts()
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -724,6 +727,23 @@ def main(argv: list[str] | None = None) -> int:
         return _unexpected(exc)
     finally:
         gc.set_threshold(*thresholds)
+        if terminate is not None:
+            signal.signal(signal.SIGTERM, terminate)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _sigterm_interrupts() -> Any:
+    """SIGTERM (`kill`, a service manager, `timeout`) stops a command as Ctrl+C does, whether or not
+    a Dagster job runs (Dagster's in-process execution catches both while a job runs; the runner
+    puts this handler back after each, orchestration.runner.execute_job), and also when eduq was
+    started with SIGINT ignored (a background job of a script). Returns the handler to restore
+    (None: not on the main thread, nothing changed)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupted)
 
 
 def _unexpected(exc: BaseException) -> int:

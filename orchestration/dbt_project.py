@@ -9,6 +9,7 @@ their names, sizes and modification times is kept beside the manifest), and keep
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import os
 import threading
@@ -87,7 +88,9 @@ class EventLog:
     """A dbt callback that keeps what dbt's loggers kept of an invocation with ``--quiet`` and
     ``--log-level-file warn`` (LOGGERS_OFF turns them off): its warnings and errors as lines of
     ``path`` (the invocation's dbt.log), created on the first one, and its errors on stdout
-    (where `eduq run` writes its log). Secrets in the environment are scrubbed, as dbt does."""
+    (where `eduq run` writes its log); dbt's print events (``{{ print() }}``, `dbt show`) count as
+    errors, as dbt's loggers count them. Secrets in the environment are scrubbed, as dbt does. A
+    log that cannot be written (a full disk) is left: dbt's own loggers never failed a build."""
 
     LEVELS = ("warn", "error")
 
@@ -98,15 +101,24 @@ class EventLog:
     def __call__(self, event: Any) -> None:
         level = event.info.level
         if level not in self.LEVELS:
-            return
+            from dbt_common.events.logger import PRINT_EVENT_NAMES
+
+            if event.info.name not in PRINT_EVENT_NAMES:
+                return
+            level = "error"
         from dbt_common.events.functions import env_scrubber
 
         message = env_scrubber(event.info.msg)
-        moment = event.info.ts.ToDatetime().isoformat(sep=" ", timespec="milliseconds")
+        moment = event.info.ts.ToDatetime(tzinfo=dt.UTC)
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as out:
-                out.write(f"{moment} [{level:<5}] {message}\n")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self.path.open("a", encoding="utf-8") as out:
+                    out.write(
+                        f"{moment.isoformat(timespec='milliseconds')} [{level:<5}] {message}\n"
+                    )
+            except OSError:
+                pass
             if level == "error":
                 print(message, flush=True)
 

@@ -171,7 +171,8 @@ def execute_job(job: dg.JobDefinition, **kwargs: Any) -> dg.ExecuteInProcessResu
     Dagster's in-process execution catches SIGINT and SIGTERM while it runs (an interrupted step
     stops at its next checkpoint), then gives SIGTERM the handler SIGINT has. A process started with
     SIGINT ignored (a background job of a script, as nightly loads are often started) then ignored
-    SIGTERM for the rest of the run: `kill` or a service manager could no longer stop it."""
+    SIGTERM for the rest of the run: `kill` or a service manager could no longer stop it. The
+    handler put back is the CLI's (orchestration/cli.py: SIGTERM stops a command as Ctrl+C does)."""
     import signal
     import threading
 

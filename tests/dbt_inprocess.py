@@ -41,6 +41,14 @@ def quiet_args(work: Path) -> list[str]:
     return [*project_args(work), *LOGGERS_OFF]
 
 
+def _events(work: Path):
+    """dbt's warnings and errors in ``work``/logs/dbt.log, its errors printed (captured by pytest),
+    as the product's build keeps them (orchestration.dbt_project.EventLog)."""
+    from orchestration.dbt_project import EventLog
+
+    return EventLog(work / "logs" / "dbt.log")
+
+
 def _args(work: Path) -> list[str]:
     return [*quiet_args(work), "--no-write-json"]  # the callers read the warehouse, not target/
 
@@ -75,7 +83,7 @@ def build_models(db: Path, work: Path, profile: str = "fioko_2025", seeds: bool 
     manifest = parsed_manifest()
     with on_database(db):
         for command in ("seed", "run") if seeds else ("run",):
-            result = dbtRunner(manifest=manifest).invoke(
+            result = dbtRunner(manifest=manifest, callbacks=[_events(work)]).invoke(
                 [command, *_args(work), "--vars", json.dumps({"methodology_profile": profile})]
             )
             assert result.success, f"dbt {command} failed: {result.exception or result.result}"
@@ -93,7 +101,9 @@ def _seeded_template() -> Path:
     with connect(db) as con:
         ensure_raw_schema(con)
     with on_database(db):
-        result = dbtRunner(manifest=parsed_manifest()).invoke(["seed", *_args(folder)])
+        result = dbtRunner(manifest=parsed_manifest(), callbacks=[_events(folder)]).invoke(
+            ["seed", *_args(folder)]
+        )
     assert result.success, f"dbt seed failed: {result.exception or result.result}"
     return db
 

@@ -251,3 +251,24 @@ def test_run_asks_for_the_documents_only_with_documents(
     assert main(argv) == 1
     assert asked == [documents]
     assert "stopped by the test" in capsys.readouterr().err
+
+
+def test_sigterm_stops_a_command_as_ctrl_c_does(monkeypatch, capsys) -> None:
+    """SIGTERM (a service manager, `kill`, `timeout`) interrupts a command: the message of an
+    interrupted step and exit code 130, as Ctrl+C; SIGTERM's handler is the caller's again after."""
+    import os
+    import signal
+    import time
+
+    from orchestration import cli
+
+    def terminated(args) -> int:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler runs at once (it raises): the command never returns 0
+        return 0
+
+    monkeypatch.setattr(cli, "_cmd_run", terminated)
+    before = signal.getsignal(signal.SIGTERM)
+    code, _, err = _run(["run"], capsys)
+    assert code == 130 and "Interrupted; nothing was promoted or published" in err
+    assert signal.getsignal(signal.SIGTERM) == before
