@@ -154,6 +154,50 @@ def test_xlsx_has_fixed_timestamps(small: GenerationReport) -> None:
     assert core.count("2000-01-01T00:00:00Z") == 2
 
 
+def test_xlsx_sink_cells_read_back_as_written(tmp_path: Path) -> None:
+    """The generator's XLSX writer: every kind of value it writes (text with XML's special
+    characters and edge spaces, whole and fractional numbers, a flag, a date, empty cells) reads
+    back the same with openpyxl and with calamine (the loader's reader); title and header bold, the
+    titles merged across the table, the column widths kept; a text XML cannot hold is refused."""
+    import datetime as dt
+
+    from synthetic.writers import XlsxSink
+
+    header = ("Код", "Название <ОО> & «филиал»", "Число", "Доля", "Флаг", "Дата")
+    rows = [
+        ("sch0001", " ведущий и хвостовой пробел ", 12, 0.125, True, dt.date(2023, 9, 1)),
+        ("sch0002", "кавычки \"двойные\" и 'одинарные'", -3, 1e-7, False, dt.date(1999, 12, 31)),
+        ("sch0003", None, 0, 2.5, None, None),
+    ]
+    path = tmp_path / "t.xlsx"
+    with XlsxSink(path, "Лист «1»", header, title=("Заголовок", "Год"), widths=(10, 40.5)) as sink:
+        for row in rows:
+            sink.write(row)
+    assert sink.rows == 3 and not list(tmp_path.glob(".*"))
+    wb = load_workbook(path)
+    ws = wb.worksheets[0]
+    assert wb.sheetnames == ["Лист «1»"]
+    assert {str(r) for r in ws.merged_cells.ranges} == {"A1:F1", "A2:F2"}
+    values = [tuple(r) for r in ws.iter_rows(values_only=True)]
+    assert values[0][0] == "Заголовок" and values[1][0] == "Год"
+    assert all(v is None for v in values[2]) and values[3] == header
+    got = [r[:5] + (r[5].date() if r[5] else None,) for r in values[4:]]
+    assert got == rows
+    assert ws["A1"].font.b and ws["B4"].font.b and not ws["B5"].font.b
+    assert ws.column_dimensions["A"].width == 10 and ws.column_dimensions["B"].width == 40.5
+    read = pd.read_excel(path, header=3, engine="calamine")
+    assert tuple(read.columns) == header
+    assert read["Название <ОО> & «филиал»"].tolist()[:2] == [rows[0][1], rows[1][1]]
+    assert read["Число"].tolist() == [12, -3, 0] and read["Доля"].tolist() == [0.125, 1e-7, 2.5]
+    assert list(read["Дата"][:2].dt.date) == [dt.date(2023, 9, 1), dt.date(1999, 12, 31)]
+    with (
+        pytest.raises(ValueError, match="XML cannot hold"),
+        XlsxSink(tmp_path / "bad.xlsx", "s", ("a",)) as bad,
+    ):
+        bad.write(("bell \x07",))
+    assert not (tmp_path / "bad.xlsx").exists() and not list(tmp_path.glob(".bad*"))
+
+
 def test_a_school_year_does_not_depend_on_other_years(
     small: GenerationReport, tmp_path: Path
 ) -> None:
