@@ -21,8 +21,8 @@ of quality plus persistent school x procedure effects and yearly noise; calibrat
 20-30% of schools meet the default ШНОР rule each results year (checked by `check.py`).
 
 Every random draw comes from a generator seeded by (seed, stream, school, year), so the
-output does not depend on iteration order. Rows are written as produced (csv writer,
-openpyxl write-only workbooks); memory is bounded by one school's year of students.
+output does not depend on iteration order. Rows are written as produced (csv writer, the
+sheet's XML streamed into its zip entry); memory is bounded by one school's year of students.
 """
 
 from __future__ import annotations
