@@ -95,20 +95,21 @@ class EventLog:
     LEVELS = ("warn", "error")
 
     def __init__(self, path: Path) -> None:
+        from dbt_common.events.functions import env_scrubber
+        from dbt_common.events.logger import PRINT_EVENT_NAMES
+
         self.path = path
         self._lock = threading.Lock()
+        self._scrub = env_scrubber
+        self._printed = frozenset(PRINT_EVENT_NAMES)  # looked up once: called for every event
 
     def __call__(self, event: Any) -> None:
         level = event.info.level
         if level not in self.LEVELS:
-            from dbt_common.events.logger import PRINT_EVENT_NAMES
-
-            if event.info.name not in PRINT_EVENT_NAMES:
+            if event.info.name not in self._printed:
                 return
             level = "error"
-        from dbt_common.events.functions import env_scrubber
-
-        message = env_scrubber(event.info.msg)
+        message = self._scrub(event.info.msg)
         moment = event.info.ts.ToDatetime(tzinfo=dt.UTC)
         with self._lock:
             try:

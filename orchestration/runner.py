@@ -7,6 +7,8 @@ refuses a serving warehouse without a passed audit record.
 
 from __future__ import annotations
 
+import signal
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,9 +175,6 @@ def execute_job(job: dg.JobDefinition, **kwargs: Any) -> dg.ExecuteInProcessResu
     SIGINT ignored (a background job of a script, as nightly loads are often started) then ignored
     SIGTERM for the rest of the run: `kill` or a service manager could no longer stop it. The
     handler put back is the CLI's (orchestration/cli.py: SIGTERM stops a command as Ctrl+C does)."""
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():  # handlers belong to it
         return job.execute_in_process(**kwargs)
     before = signal.getsignal(signal.SIGTERM)
