@@ -35,6 +35,7 @@ from ingestion import readers
 from ingestion.contract import Contract
 from ingestion.errors import IngestionError
 from ingestion.loader import (
+    Bookkeeping,
     FileOutcome,
     _drop_tables,
     _now,
@@ -44,7 +45,7 @@ from ingestion.loader import (
     year_from_filename,
 )
 from ingestion.validate import PART, Validated, ValidationContext, Validator, validate
-from ingestion.warehouse import next_file_id
+from ingestion.warehouse import insert_rows, next_file_id
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +215,9 @@ def write_batch(
             f"create or replace temp table {parts} "
             "(part bigint, file_id bigint, file_name varchar, file_hash varchar)"
         )
-        con.executemany(
-            f"insert into {parts} values (?, ?, ?, ?)",
+        insert_rows(
+            con,
+            f"insert into {parts}",
             [[i, ids[i], f.path.name, f.file_hash] for i, f in enumerate(files)],
         )
         columns = ", ".join(f't."{c}"' for c in contract.table_columns)
@@ -259,6 +261,7 @@ def write_batch(
                     [contract.source, loaded_at],
                 )
             outcomes, destinations = [], []
+            book = Bookkeeping()
             for i, item in enumerate(files):
                 outcome, dest = record_loaded(
                     con,
@@ -278,9 +281,11 @@ def write_batch(
                     run_id=run_id,
                     dequeue=item.landing_path,
                     file_identity=item.file_identity,
+                    bookkeeping=book,
                 )
                 outcomes.append(outcome)
                 destinations.append(dest)
+            book.write(con)
     finally:
         try:
             con.execute(f"drop table if exists {parts}")

@@ -60,7 +60,7 @@ from ingestion.validate import (
     Validator,
     validate,
 )
-from ingestion.warehouse import ensure_raw_schema, next_file_id
+from ingestion.warehouse import ensure_raw_schema, insert_rows, next_file_id
 
 if TYPE_CHECKING:
     from ingestion.batches import CheckedBatch
@@ -300,8 +300,14 @@ def _now() -> dt.datetime:
     return dt.datetime.now().replace(microsecond=0)
 
 
-def _log_file(
-    con,
+LOAD_LOG_INSERT = (
+    "insert into raw._load_log (file_id, source, file_name, landing_path, archived_path, "
+    "file_hash, size_bytes, status, rows_read, rows_loaded, rows_quarantined, message, layout, "
+    "years, received_at, loaded_at, run_id, released_from_file_id)"
+)
+
+
+def _log_row(
     *,
     file_id,
     source,
@@ -319,33 +325,33 @@ def _log_file(
     received_at=None,
     run_id=None,
     released_from=None,
-) -> None:
-    con.execute(
-        "insert into raw._load_log (file_id, source, file_name, landing_path, archived_path, "
-        "file_hash, size_bytes, status, rows_read, rows_loaded, rows_quarantined, message, layout, "
-        "years, received_at, loaded_at, run_id, released_from_file_id) "
-        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            file_id,
-            source,
-            path.name,
-            str(path),
-            archived,
-            file_hash,
-            size,
-            status,
-            read,
-            loaded,
-            quarantined,
-            message,
-            json.dumps(layout, ensure_ascii=False) if layout else None,
-            years,
-            received_at or _now(),
-            _now(),
-            run_id,
-            released_from,
-        ],
-    )
+) -> list:
+    """A file's line of the load log, as the values of LOAD_LOG_INSERT."""
+    return [
+        file_id,
+        source,
+        path.name,
+        str(path),
+        archived,
+        file_hash,
+        size,
+        status,
+        read,
+        loaded,
+        quarantined,
+        message,
+        json.dumps(layout, ensure_ascii=False) if layout else None,
+        years,
+        received_at or _now(),
+        _now(),
+        run_id,
+        released_from,
+    ]
+
+
+def _log_file(con, **line) -> None:
+    """Write a file's line of the load log (the arguments of :func:`_log_row`)."""
+    insert_rows(con, LOAD_LOG_INSERT, [_log_row(**line)])
 
 
 def _unique_destination(folder: Path, name: str) -> Path:
@@ -392,12 +398,15 @@ def survey_landing(
     settings: Settings,
     run_id: str | None = None,
     dry_run: bool = False,
+    schema_ready: bool = False,
 ) -> SurveyReport:
     """Hash, deduplicate, recognise or reject every file waiting in the landing folder.
 
     ``dry_run``: the same decisions, recorded in ``con`` only; no file is moved or written.
+    ``schema_ready``: the caller made sure of the raw schema on ``con`` (:func:`ensure_load_schema`).
     """
-    _ensure_queue(con)
+    if not schema_ready:
+        ensure_load_schema(con)
     report = SurveyReport()
     contracts = load_contracts()
     delivered: set[str] = set()  # delivery keys of loaded and queued files
@@ -494,9 +503,10 @@ def _queue(con: duckdb.DuckDBPyConnection, rows: list[list]) -> None:
     if not rows:
         return
     with write_transaction(con):
-        con.executemany(
+        insert_rows(
+            con,
             "insert into raw._landing_queue (landing_path, file_hash, size_bytes, source, layout, "
-            "queued_at, modified_at, file_identity) values (?, ?, ?, ?, ?, ?, ?, ?)",
+            "queued_at, modified_at, file_identity)",
             rows,
         )
 
@@ -517,7 +527,9 @@ def write_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         raise
 
 
-def _ensure_queue(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_load_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """The raw schema with the landing queue (idempotent: one catalog query when all is there, ~5 ms;
+    a load step makes sure of it once, not for every source)."""
     ensure_raw_schema(
         con,
         (QUEUE_DDL,),
@@ -608,8 +620,10 @@ def load_source(
     source: str,
     run_id: str | None = None,
     dry_run: bool = False,
+    schema_ready: bool = False,
 ) -> SourceLoadReport:
-    """Load every queued file of ``source`` into ``raw.<source>`` (``dry_run``: see :func:`write_file`).
+    """Load every queued file of ``source`` into ``raw.<source>`` (``dry_run``: see :func:`write_file`;
+    ``schema_ready``: see :func:`survey_landing`).
 
     The files are written one after the other in the order they were delivered (each gets the next
     file id, so the latest delivery wins as it would file by file); up to ``settings.load_workers``
@@ -617,7 +631,8 @@ def load_source(
     files with the same layout are checked and written together, up to
     ``settings.load_batch_files`` at once, with the outcome of loading each alone
     (:mod:`ingestion.batches`)."""
-    _ensure_queue(con)
+    if not schema_ready:
+        ensure_load_schema(con)
     contract = get_contract(source)
     report = SourceLoadReport(source)
     if not dry_run:
@@ -737,6 +752,24 @@ def _units(queued: list[_Queued], batch_files: int) -> list[list[_Queued]]:
 
 def _dequeue(con: duckdb.DuckDBPyConnection, landing_path: str) -> None:
     con.execute("delete from raw._landing_queue where landing_path = ?", [landing_path])
+
+
+@dataclass
+class Bookkeeping:
+    """The load-log lines and landing-queue rows of the files one transaction writes, written
+    together (a batch of small files: two statements instead of two a file)."""
+
+    log_lines: list[list] = field(default_factory=list)
+    dequeued: list[str] = field(default_factory=list)
+
+    def write(self, con: duckdb.DuckDBPyConnection) -> None:
+        insert_rows(con, LOAD_LOG_INSERT, self.log_lines)
+        if self.dequeued:
+            con.execute(
+                "delete from raw._landing_queue where list_contains(?::varchar[], landing_path)",
+                [self.dequeued],
+            )
+        self.log_lines, self.dequeued = [], []
 
 
 @dataclass(frozen=True)
@@ -1204,11 +1237,14 @@ def record_loaded(
     dequeue: str | None,
     file_identity: str | None,
     dry_run: bool = False,
+    bookkeeping: Bookkeeping | None = None,
 ) -> tuple[FileOutcome, Path | None]:
     """In the transaction that wrote a file's rows (alone, or in a batch: ingestion.batches):
     check rows read = loaded + quarantined, write its load-log line (``failures``: its failure
     lines, for the reasons' summary), take it off the queue and check it did not change since it
-    was hashed. Returns its outcome and where :func:`archive_loaded` moves it (None: a dry run)."""
+    was hashed. Returns its outcome and where :func:`archive_loaded` moves it (None: a dry run).
+    ``bookkeeping``: the load-log line and the queue's row are left there, for the caller to write
+    with those of the other files of its transaction (:meth:`Bookkeeping.write`)."""
     if loaded + quarantined != read:
         raise RowCountMismatchError(
             f"{path.name}: {read} rows read but {loaded} loaded + "
@@ -1224,8 +1260,7 @@ def record_loaded(
             settings.archive_dir / contract.source, f"{file_id:06d}_{path.name}"
         )
     )
-    _log_file(
-        con,
+    line = _log_row(
         file_id=file_id,
         source=contract.source,
         path=path,
@@ -1242,8 +1277,12 @@ def record_loaded(
         received_at=received_at,
         run_id=run_id,
     )
+    book = bookkeeping if bookkeeping is not None else Bookkeeping()
+    book.log_lines.append(line)
     if dequeue is not None:
-        _dequeue(con, dequeue)
+        book.dequeued.append(dequeue)
+    if bookkeeping is None:
+        book.write(con)
     if not dry_run and not unchanged_since(path, file_hash, file_identity):
         raise changed_while_loading(path)
     outcome = FileOutcome(
@@ -1354,8 +1393,10 @@ def ingest_all(
     ``dry_run``: decide everything as a real run would, recording it in ``con`` (a scratch
     database) only: no file is moved, archived, rejected or written.
     """
-    survey = survey_landing(con, settings, run_id, dry_run)
+    ensure_load_schema(con)
+    survey = survey_landing(con, settings, run_id, dry_run, schema_ready=True)
     reports = [
-        load_source(con, settings, s, run_id, dry_run) for s in (sources or load_contracts())
+        load_source(con, settings, s, run_id, dry_run, schema_ready=True)
+        for s in (sources or load_contracts())
     ]
     return survey, reports

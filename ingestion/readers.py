@@ -31,6 +31,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import duckdb
@@ -71,8 +72,14 @@ class HeaderMatch:
     mapping: dict[int, str]  # file column index -> canonical column name
     missing_required: list[str]
     width: int
-    headers: list[str]
+    cells: Sequence[object]  # the header's cells as read
     header_rows: int = 1  # 2 when the header spans two rows (merged group cells above)
+
+    @cached_property
+    def headers(self) -> list[str]:
+        """The header's cells as text (only the chosen header's are ever needed: not made for every
+        candidate row a file's head offers)."""
+        return [_cell_label(c) for c in self.cells]
 
     @property
     def score(self) -> int:
@@ -165,34 +172,52 @@ def _cell_label(cell: object) -> str:
     return "" if cell is None else str(cell).strip()
 
 
-_HEADER_KEYS: dict[int, tuple[Contract, dict[str, set[str]]]] = {}
+@dataclass(frozen=True)
+class _HeaderIndex:
+    """A contract's header spellings, computed once per contract: every normalised spelling -> the
+    columns it names, in the contract's order (a spelling may name more than one), and the required
+    columns' names."""
+
+    columns: dict[str, tuple[str, ...]]
+    required: tuple[str, ...]
 
 
-def _header_keys(contract: Contract) -> dict[str, set[str]]:
-    """Normalised header spellings per column, computed once per contract."""
-    cached = _HEADER_KEYS.get(id(contract))
+_HEADER_INDEX: dict[int, tuple[Contract, _HeaderIndex]] = {}
+
+
+def _header_index(contract: Contract) -> _HeaderIndex:
+    cached = _HEADER_INDEX.get(id(contract))
     if cached is None or cached[0] is not contract:
-        cached = (contract, {c.name: c.header_keys() for c in contract.columns})
-        _HEADER_KEYS[id(contract)] = cached
+        columns: dict[str, list[str]] = {}
+        for column in contract.columns:
+            for key in column.header_keys():
+                columns.setdefault(key, []).append(column.name)
+        index = _HeaderIndex(
+            {key: tuple(names) for key, names in columns.items()},
+            tuple(c.name for c in contract.required_columns),
+        )
+        cached = (contract, index)
+        _HEADER_INDEX[id(contract)] = cached
     return cached[1]
 
 
 def match_header(cells: Sequence[object], contract: Contract) -> HeaderMatch:
-    """Map the cells of one candidate header row to the contract's canonical columns."""
-    keys = _header_keys(contract)
+    """Map the cells of one candidate header row to the contract's canonical columns: a cell names
+    the first column of the contract, not named by an earlier cell, that it spells."""
+    index = _header_index(contract)
     mapping: dict[int, str] = {}
     taken: set[str] = set()
     for idx, cell in enumerate(cells):
         label = normalise_label(cell)
         if not label:
             continue
-        for name, aliases in keys.items():
-            if name not in taken and label in aliases:
+        for name in index.columns.get(label, ()):
+            if name not in taken:
                 mapping[idx] = name
                 taken.add(name)
                 break
-    missing = [c.name for c in contract.required_columns if c.name not in taken]
-    return HeaderMatch(0, mapping, missing, len(cells), [_cell_label(c) for c in cells])
+    missing = [name for name in index.required if name not in taken]
+    return HeaderMatch(0, mapping, missing, len(cells), cells)
 
 
 def _two_row_header(upper: Sequence[object], lower: Sequence[object]) -> list[object]:
@@ -324,12 +349,14 @@ def _decode_head(head: bytes, encoding: str) -> str:
     return text
 
 
-def _physical_lines(text: str, newline: str) -> list[str]:
+def _physical_lines(text: str, newline: str) -> Iterator[str]:
+    """The lines of ``text`` with their line ends, as they are read (the head's records are its
+    first few dozen lines: the rest is not copied)."""
     parts = text.split(newline)
-    lines = [p + newline for p in parts[:-1]]
+    for part in parts[:-1]:
+        yield part + newline
     if parts[-1]:
-        lines.append(parts[-1])
-    return lines
+        yield parts[-1]
 
 
 def _head_records(
@@ -546,7 +573,8 @@ def _stage_csv_duckdb(
     try:
         columns = {f"c{i}": "VARCHAR" for i in range(layout.width)}
         try:
-            con.execute(
+            # (a create ... as gives the number of rows it wrote)
+            (records,) = con.execute(
                 f"""
                 create or replace temp table {table} as
                 select * from read_csv(
@@ -555,13 +583,12 @@ def _stage_csv_duckdb(
                 )
                 """,
                 [str(source), layout.delimiter, layout.header_lines, columns],
-            )
+            ).fetchone()
         except duckdb.Error:
             con.execute(f"drop table if exists {table}")
             return (
                 None  # quoted line breaks, a row wider than the header, a stray quote: exact path
             )
-        records = con.execute(f"select count(*) from {table}").fetchone()[0]
         data_lines = _content_lines(source, newlines, edges) - layout.header_lines
         if records != max(data_lines, 0):
             con.execute(f"drop table if exists {table}")

@@ -4,6 +4,7 @@ and the quarantine. Plain DuckDB; dbt reads these tables as sources."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -159,6 +160,27 @@ def _create_empty(path: Path) -> None:
     finally:
         tmp.unlink(missing_ok=True)
         wal.unlink(missing_ok=True)
+
+
+def insert_rows(
+    con: duckdb.DuckDBPyConnection, insert: str, rows: Sequence[Sequence[object]]
+) -> None:
+    """``insert`` («insert into t (a, b)») with ``rows``, each row's values in the insert's column
+    order (a column's values of one Python type, or None). A few rows go as VALUES; more as one list
+    a column, unnested: DuckDB's ``executemany`` runs the statement once per row, and VALUES of
+    many rows bind every value — 64 load-log lines took 12–27 ms as VALUES, 4 ms unnested, and 822
+    rows of the landing queue 0.58 s by ``executemany``."""
+    if not rows:
+        return
+    if len(rows) <= _FEW_ROWS:
+        values = ", ".join("(" + ", ".join("?" * len(row)) + ")" for row in rows)
+        con.execute(f"{insert} values {values}", [value for row in rows for value in row])
+        return
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    con.execute(f"{insert} select {', '.join('unnest(?)' for _ in columns)}", columns)
+
+
+_FEW_ROWS = 4
 
 
 def _raw_columns(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:

@@ -17,12 +17,13 @@ import duckdb
 from core import progress
 from ingestion.contract import load_contracts
 from ingestion.loader import (
+    ensure_load_schema,
     load_source,
     quarantine_summary,
     rejected_summary,
     survey_landing,
 )
-from ingestion.warehouse import connect_for_loading, ensure_raw_schema, next_file_id
+from ingestion.warehouse import connect_for_loading, next_file_id
 from orchestration.resources import EduqResource
 
 REFERENCE_SOURCES = ("schools", "school_codes", "school_successors")
@@ -85,7 +86,7 @@ def _source_specs(source: str, title_ru: str, description: str):
 
 
 def _survey(context, con, settings) -> dg.MaterializeResult:
-    report = survey_landing(con, settings, run_id=context.run.run_id)
+    report = survey_landing(con, settings, run_id=context.run.run_id, schema_ready=True)
     files, size = con.execute(
         "select count(*), coalesce(sum(size_bytes), 0) from raw._landing_queue"
     ).fetchone()
@@ -123,7 +124,7 @@ def _survey(context, con, settings) -> dg.MaterializeResult:
 def _load(context, con, settings, source: str) -> dg.MaterializeResult:
     key = dg.AssetKey(["raw", source])
     run_id = context.run.run_id
-    report = load_source(con, settings, source, run_id=run_id)
+    report = load_source(con, settings, source, run_id=run_id, schema_ready=True)
     total = con.execute(f"select count(*) from raw.{source}").fetchone()[0]
     rejected = con.execute(
         "select file_name, message from raw._load_log where run_id = ? and source = ? "
@@ -215,7 +216,6 @@ def _parts(con: duckdb.DuckDBPyConnection) -> tuple[int, dict[str, dict[int, str
     """The last file id of the candidate's load log (0: none yet) and its marts' year records."""
     from gate.serving_export import year_records
 
-    ensure_raw_schema(con)
     return next_file_id(con) - 1, year_records(con, ("marts",))
 
 
@@ -257,6 +257,7 @@ def ingestion_assets() -> dg.AssetsDefinition:
         progress.stage("survey the landing folder and load new files")
         selected = set(context.selected_asset_keys)
         with connect_for_loading(settings.candidate_db, settings) as con:
+            ensure_load_schema(con)  # once for the survey and every source
             # the baseline as the load finds it: its last file id (file ids only grow) and its marts'
             # year records; the audit judges what changed since where a check judges a table in
             # parts (gate.baseline)

@@ -353,18 +353,18 @@ def test_a_survey_stopped_before_queueing_queues_every_file_next_time(
     for name, age in (("resource_survey_2024.csv", 7200), ("vpr_school_stats_2024.xlsx", 3600)):
         _age(region.deliver(name), age)
     calls = []
-    real_executemany = type(region.con).executemany
+    real_insert_rows = loader.insert_rows
 
     class Stopped(Exception):
         pass
 
     def stop_after_first_row(con, sql, rows):  # the first row written, then the process "dies"
         calls.append(len(rows))
-        real_executemany(con, sql, rows[:1])
+        real_insert_rows(con, sql, rows[:1])
         raise Stopped
 
     with monkeypatch.context() as patch:
-        patch.setattr(type(region.con), "executemany", stop_after_first_row)
+        patch.setattr(loader, "insert_rows", stop_after_first_row)
         with pytest.raises(Stopped):
             loader.survey_landing(region.con, region.settings)
     assert calls == [2]
