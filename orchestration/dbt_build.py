@@ -31,6 +31,7 @@ from orchestration.dbt_project import (
     apply_env,
     cli_args,
     dbt_env,
+    fast_event_messages,
     manifest_fingerprint,
     manifest_object,
     parsed_fingerprint,
@@ -220,6 +221,7 @@ def run_build(
             on_node(item)
 
     apply_env(TELEMETRY_OFF)  # for good (dbt's later parses of this process too)
+    fast_event_messages()
     started = time.perf_counter()
     # the candidate and the DuckDB settings of this home for the build only: not left to whatever
     # reads the environment later in the process (the settings of another home loaded in the same
