@@ -146,15 +146,48 @@ def fast_event_messages() -> None:
 
 def _event_message(js_dict: Any, message: Any, *args: Any, **kwargs: Any) -> Any:
     """protobuf's ``ParseDict(js_dict, message)`` for a new, empty ``message`` (as dbt calls it), by
-    the message class's constructor where it takes ``js_dict``."""
+    the message class's constructor where it takes ``js_dict`` (timestamps in their JSON spelling,
+    which dbt gives every event it fires, made Timestamps as ParseDict makes them)."""
     from google.protobuf.json_format import ParseDict
 
     if not args and not kwargs and not message.ListFields():
         with contextlib.suppress(
             Exception
         ):  # not a dict the constructor takes: ParseDict judges it
-            return type(message)(**js_dict)
+            return type(message)(**_timestamps_made(message.DESCRIPTOR, js_dict))
     return ParseDict(js_dict, message, *args, **kwargs)
+
+
+def _timestamps_made(descriptor: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with the text of every google.protobuf.Timestamp field of ``descriptor`` (nested
+    messages and lists of them too) made a Timestamp by its ``FromJsonString``, as ParseDict does."""
+    made = {}
+    for name, value in values.items():
+        field = descriptor.fields_by_name.get(name)
+        kind = field.message_type if field is not None else None
+        if kind is None or value is None:
+            made[name] = value
+        elif kind.full_name == "google.protobuf.Timestamp" and isinstance(value, str):
+            made[name] = _timestamp(value)
+        elif (
+            isinstance(value, dict)
+            and not kind.GetOptions().map_entry
+            and not kind.full_name.startswith("google.protobuf.")
+        ):
+            made[name] = _timestamps_made(kind, value)
+        elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            made[name] = [_timestamps_made(kind, v) for v in value]
+        else:
+            made[name] = value
+    return made
+
+
+def _timestamp(text: str) -> Any:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    stamp = Timestamp()
+    stamp.FromJsonString(text)
+    return stamp
 
 
 def parse_into(target_dir: Path = TARGET_DIR, locked: bool = False) -> Any:

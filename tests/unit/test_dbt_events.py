@@ -65,6 +65,23 @@ def _messages():
             {"run_result": {**RUN_RESULT, "num_failures": "7"}},
         ),
         "an empty dict": (common.Note, {}),
+        # the message dbt fires: the event's info, its time in the JSON spelling, a map
+        "a fired event's info": (
+            adapter.SQLQueryMsg,
+            {
+                "info": {
+                    "name": "SQLQuery",
+                    "code": "E016",
+                    "msg": "On model.eduq.x: select 1",
+                    "level": "debug",
+                    "invocation_id": "5a1e",
+                    "pid": 42,
+                    "thread": "Thread-2 (worker)",
+                    "ts": "2026-12-06T12:00:00.123456Z",
+                    "extra": {"run": "nightly"},
+                }
+            },
+        ),
     }
 
 
@@ -84,15 +101,17 @@ def test_a_message_is_the_one_parse_dict_makes(case: str) -> None:
     [
         {"msg": "x", "no_such_field": 1},  # a field the message has not
         {"msg": 5},  # a value of another type
+        {"info": {"name": "Note", "ts": "yesterday"}},  # a time that is not one
     ],
 )
 def test_what_parse_dict_refuses_is_refused_as_it_refuses_it(values: dict) -> None:
     from dbt_common.events import types_pb2 as common
 
+    message_class = common.NoteMsg if "info" in values else common.Note
     with pytest.raises(Exception) as parse_dict:
-        ParseDict(values, common.Note())
+        ParseDict(values, message_class())
     with pytest.raises(type(parse_dict.value)) as ours:
-        _event_message(values, common.Note())
+        _event_message(values, message_class())
     assert str(ours.value) == str(parse_dict.value)
 
 
