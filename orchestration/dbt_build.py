@@ -22,6 +22,7 @@ from core import duck, progress
 from core.dbt_manifest import target_lock
 from core.environ import temporary_environment
 from core.settings import Settings
+from orchestration.dbt_events import fast_event_messages
 from orchestration.dbt_project import (
     LOGGERS_OFF,
     MANIFEST,
@@ -31,7 +32,6 @@ from orchestration.dbt_project import (
     apply_env,
     cli_args,
     dbt_env,
-    fast_event_messages,
     manifest_fingerprint,
     manifest_object,
     parsed_fingerprint,

@@ -19,6 +19,7 @@ from typing import Any
 
 from core.dbt_manifest import read_manifest, target_lock
 from core.settings import Settings
+from orchestration.dbt_events import fast_event_messages
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 SEEDS_DIR = DBT_PROJECT_DIR.parent / "seeds"
@@ -124,72 +125,6 @@ class EventLog:
                 print(message, flush=True)
 
 
-def fast_event_messages() -> None:
-    """Have dbt build its events' messages with the message classes' constructors (idempotent;
-    before dbt is invoked in this process).
-
-    dbt builds a protobuf message for every event it fires, whether or not anything reads it: a
-    statement sent, a connection used, a node started — ~5,000 events, 10,000 messages a
-    whole-project build. It builds each from a dict with protobuf's ``json_format.ParseDict``, a
-    walk of the message in Python (~60 µs); the message class's constructor, in protobuf's C code,
-    builds the same message from the same dict in ~2 µs. dbt-common's events module is given a
-    ParseDict that takes the constructor and, for what the constructor does not take as ParseDict
-    does (values in their JSON spellings, a field the message has not), ParseDict itself — so every
-    message is ParseDict's, and so is every error. Nothing is done if that module no longer calls
-    protobuf's ParseDict (another dbt-common)."""
-    from dbt_common.events import base_types
-    from google.protobuf.json_format import ParseDict
-
-    if getattr(base_types, "ParseDict", None) is ParseDict:
-        base_types.ParseDict = _event_message
-
-
-def _event_message(js_dict: Any, message: Any, *args: Any, **kwargs: Any) -> Any:
-    """protobuf's ``ParseDict(js_dict, message)`` for a new, empty ``message`` (as dbt calls it), by
-    the message class's constructor where it takes ``js_dict`` (timestamps in their JSON spelling,
-    which dbt gives every event it fires, made Timestamps as ParseDict makes them)."""
-    from google.protobuf.json_format import ParseDict
-
-    if not args and not kwargs and not message.ListFields():
-        with contextlib.suppress(
-            Exception
-        ):  # not a dict the constructor takes: ParseDict judges it
-            return type(message)(**_timestamps_made(message.DESCRIPTOR, js_dict))
-    return ParseDict(js_dict, message, *args, **kwargs)
-
-
-def _timestamps_made(descriptor: Any, values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` with the text of every google.protobuf.Timestamp field of ``descriptor`` (nested
-    messages and lists of them too) made a Timestamp by its ``FromJsonString``, as ParseDict does."""
-    made = {}
-    for name, value in values.items():
-        field = descriptor.fields_by_name.get(name)
-        kind = field.message_type if field is not None else None
-        if kind is None or value is None:
-            made[name] = value
-        elif kind.full_name == "google.protobuf.Timestamp" and isinstance(value, str):
-            made[name] = _timestamp(value)
-        elif (
-            isinstance(value, dict)
-            and not kind.GetOptions().map_entry
-            and not kind.full_name.startswith("google.protobuf.")
-        ):
-            made[name] = _timestamps_made(kind, value)
-        elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
-            made[name] = [_timestamps_made(kind, v) for v in value]
-        else:
-            made[name] = value
-    return made
-
-
-def _timestamp(text: str) -> Any:
-    from google.protobuf.timestamp_pb2 import Timestamp
-
-    stamp = Timestamp()
-    stamp.FromJsonString(text)
-    return stamp
-
-
 def parse_into(target_dir: Path = TARGET_DIR, locked: bool = False) -> Any:
     """`dbt parse` in this process, writing ``target_dir/manifest.json`` under the folder's exclusive
     lock (core/dbt_manifest.py): dbt rewrites the manifest in place, and a reader in another process
@@ -199,7 +134,7 @@ def parse_into(target_dir: Path = TARGET_DIR, locked: bool = False) -> Any:
     from dbt.cli.main import dbtRunner
 
     apply_env(TELEMETRY_OFF)
-    fast_event_messages()
+    fast_event_messages()  # (orchestration/dbt_events.py)
     with contextlib.nullcontext() if locked else target_lock(target_dir, exclusive=True):
         # a whole parse (~4 s, once per project state: manifest_object keeps it): dbt's partial
         # parsing, after an edit of tests/singular/_singular_tests.yml, left the singular tests

@@ -58,7 +58,8 @@ def parsed_manifest():
     per project state, pickled for the next processes, so that the test workers and the pipelines
     they run share one parse). As in the product, the parse names no methodology profile: a build
     gives it with ``--vars``."""
-    from orchestration.dbt_project import fast_event_messages, manifest_object
+    from orchestration.dbt_events import fast_event_messages
+    from orchestration.dbt_project import manifest_object
 
     fast_event_messages()  # as the product's build and parse (every dbt invocation takes this)
     return manifest_object()
