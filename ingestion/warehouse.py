@@ -177,7 +177,16 @@ def insert_rows(
         con.execute(f"{insert} values {values}", [value for row in rows for value in row])
         return
     columns = [list(column) for column in zip(*rows, strict=True)]
-    con.execute(f"{insert} select {', '.join('unnest(?)' for _ in columns)}", columns)
+    try:
+        con.execute(f"{insert} select {', '.join('unnest(?)' for _ in columns)}", columns)
+    except duckdb.Error as exc:  # its words quote the whole column's list: cut for a log line
+        words = str(exc)
+        if len(words) <= _ERROR_WORDS:
+            raise
+        raise type(exc)(words[:_ERROR_WORDS] + " …") from exc
+
+
+_ERROR_WORDS = 600
 
 
 _FEW_ROWS = 4
