@@ -750,8 +750,13 @@ def _units(queued: list[_Queued], batch_files: int) -> list[list[_Queued]]:
     return units
 
 
-def _dequeue(con: duckdb.DuckDBPyConnection, landing_path: str) -> None:
-    con.execute("delete from raw._landing_queue where landing_path = ?", [landing_path])
+def _dequeue(con: duckdb.DuckDBPyConnection, *landing_paths: str) -> None:
+    """Take these files off the landing queue (one statement however many)."""
+    if landing_paths:
+        con.execute(
+            "delete from raw._landing_queue where list_contains(?::varchar[], landing_path)",
+            [list(landing_paths)],
+        )
 
 
 @dataclass
@@ -764,11 +769,7 @@ class Bookkeeping:
 
     def write(self, con: duckdb.DuckDBPyConnection) -> None:
         insert_rows(con, LOAD_LOG_INSERT, self.log_lines)
-        if self.dequeued:
-            con.execute(
-                "delete from raw._landing_queue where list_contains(?::varchar[], landing_path)",
-                [self.dequeued],
-            )
+        _dequeue(con, *self.dequeued)
         self.log_lines, self.dequeued = [], []
 
 

@@ -162,6 +162,10 @@ def _create_empty(path: Path) -> None:
         wal.unlink(missing_ok=True)
 
 
+_FEW_ROWS = 4  # insert_rows: up to this many rows as VALUES
+_ERROR_WORDS = 600  # insert_rows: a refusal's message cut to this many characters
+
+
 def insert_rows(
     con: duckdb.DuckDBPyConnection, insert: str, rows: Sequence[Sequence[object]]
 ) -> None:
@@ -184,12 +188,6 @@ def insert_rows(
         if len(words) <= _ERROR_WORDS:
             raise
         raise type(exc)(words[:_ERROR_WORDS] + " …") from exc
-
-
-_ERROR_WORDS = 600
-
-
-_FEW_ROWS = 4
 
 
 def _raw_columns(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
