@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,8 +105,14 @@ def _build_dbt_schemas() -> None:
 
 
 def preload() -> None:
-    """Import dbt and load the parsed project on another thread (~1 s of Python, which overlaps the
-    load's DuckDB work) so that the build starts at once. Idempotent; the build waits for it."""
+    """Start dbt's worker process (orchestration/dbt_worker.py): dbt's imports and the parsed
+    project, ~2.5 s of Python, on the other core while the load runs, and the build there. Where
+    the process cannot start, dbt is imported on a thread of this process instead (the build waits
+    for it). Idempotent."""
+    from orchestration import dbt_worker
+
+    if dbt_worker.start():
+        return
     global _preloading
     with _preload_lock:
         if _preloading is None:
@@ -168,93 +177,175 @@ def run_build(
     on_node: Callable[[NodeEvent], None] | None = None,
     judged_up_to_file: int | None = None,
 ) -> DbtBuild:
-    """Build the candidate warehouse of ``settings`` in this process; ``on_node`` hears of every node;
-    ``judged_up_to_file``: see :func:`build_args`."""
+    """Build the candidate warehouse of ``settings``: in dbt's worker process when :func:`preload`
+    started it (orchestration/dbt_worker.py), else in this process; ``on_node`` hears of every node
+    (in this process either way); ``judged_up_to_file``: see :func:`build_args`."""
+    from orchestration import dbt_worker
+
     # a process outside the writer lock that holds the candidate open (a reader's session) is
     # waited for and named here: dbt would fail on its first node with DuckDB's lock error
     duck.connect(settings.candidate_db, settings).close()
-    _wait_for_preload()  # an import half done on the preload thread is not started again here
-    from dbt.cli.main import dbtRunner
-
-    manifest = manifest_object()
-    built = {
-        uid
-        for uid, n in manifest.nodes.items()
-        if n.resource_type in ("model", "seed", "snapshot", "test")
-    }
-    total = len(built)
-    reached = _downstream_of_sources(manifest, select)
-    if reached is not None:
-        total = len(reached & built)
-        progress.stage(
-            f"dbt build ({total} of {len(built)} models, seeds and tests: what the load reaches)"
-        )
-    else:
-        progress.stage(f"dbt build ({total} models, seeds and tests)")
     target = target_dir_for(run_id)
     target.mkdir(parents=True, exist_ok=True)
-    build = DbtBuild(target, 0.0)
-
-    def callback(event: Any) -> None:
-        if event.info.name == "JinjaLogInfo":
-            uid = getattr(getattr(event.data, "node_info", None), "unique_id", "")
-            if uid:
-                build.notes.setdefault(uid, []).append(str(event.data.msg))
-                progress.note(str(event.data.msg))
-            return
-        if event.info.name != "NodeFinished":
-            return
-        info = event.data.run_result
-        node = event.data.node_info
-        item = NodeEvent(
-            unique_id=node.unique_id,
-            resource_type=node.resource_type,
-            name=node.node_name,
-            status=str(info.status),
-            seconds=float(info.execution_time or 0.0),
-            failures=int(info.num_failures or 0),
-            message=str(info.message or ""),
-        )
-        build.nodes.append(item)
-        progress.nodes_done(len(build.nodes), total, item.name)
-        if on_node is not None:
-            on_node(item)
-
     apply_env(TELEMETRY_OFF)  # for good (dbt's later parses of this process too)
-    fast_event_messages()
+    request = BuildRequest(
+        # the candidate and the DuckDB settings of this home for the build only: not left to
+        # whatever reads the environment later in the process (the settings of another home loaded
+        # in the same process, e.g. a test process or a Python session calling the runner: its
+        # spill folder would be this home's)
+        environ={**os.environ, **dbt_env(settings)},
+        cwd=os.getcwd(),
+        # dbt's loggers off, its warnings and errors in the build's logs/dbt.log (EventLog);
+        # run_results.json holds every node's result and message
+        args=(
+            *build_args(settings, select, judged_up_to_file),
+            *LOGGERS_OFF,
+            "--no-write-json",  # written by execute (_write_artifacts)
+            *cli_args(target),
+        ),
+        target=str(target),
+        select=tuple(select),
+    )
+    build = DbtBuild(target, 0.0)
+    listener = _Listener(build, on_node)
     started = time.perf_counter()
-    # the candidate and the DuckDB settings of this home for the build only: not left to whatever
-    # reads the environment later in the process (the settings of another home loaded in the same
-    # process, e.g. a test process or a Python session calling the runner: its spill folder would
-    # be this home's)
-    with temporary_environment(dbt_env(settings)):
+    worker = dbt_worker.ready_worker()
+    if worker is not None:
+        failure = worker.build(request, listener)
+    else:
+        _wait_for_preload()  # an import half done on the preload thread is not started again here
+        failure = execute(request, listener)
+    build.seconds = time.perf_counter() - started
+    if failure is not None:
+        raise DbtBuildError(failure)
+    # the oldest build folders go while the run audits and promotes (deleting ~500 files took a
+    # second or more in the run's path); not a daemon: the process finishes it before it exits
+    threading.Thread(target=_prune, name="eduq-background-prune-dbt-builds").start()
+    return build
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """One `dbt build`, as :func:`execute` runs it here or in the worker process: the caller's
+    environment with dbt's for the build, its working folder, dbt's arguments, the target folder
+    and the selection (for the count of nodes it reaches)."""
+
+    environ: dict[str, str]
+    cwd: str
+    args: tuple[str, ...]
+    target: str
+    select: tuple[str, ...] = ()
+
+
+class _Listener:
+    """What the build tells the caller (:func:`execute`'s messages), heard in the caller's process:
+    the stage and the count of nodes, every node that finished, what a model said, what dbt
+    printed."""
+
+    def __init__(self, build: DbtBuild, on_node: Callable[[NodeEvent], None] | None) -> None:
+        self.build = build
+        self.on_node = on_node
+
+    def __call__(self, message: tuple) -> None:
+        kind = message[0]
+        if kind == "node":
+            _, item, total = message
+            self.build.nodes.append(item)
+            progress.nodes_done(len(self.build.nodes), total, item.name)
+            if self.on_node is not None:
+                self.on_node(item)
+        elif kind == "note":
+            _, unique_id, text = message
+            self.build.notes.setdefault(unique_id, []).append(text)
+            progress.note(text)
+        elif kind == "stage":
+            progress.stage(message[1])
+        elif kind == "out":  # printed in the worker: here, where this process's output goes
+            _, stream, text = message
+            (sys.stderr if stream == "stderr" else sys.stdout).write(text)
+
+
+def execute(request: BuildRequest, emit: Callable[[tuple], None]) -> str | None:
+    """Run ``request`` with dbt in this process (the caller's, or dbt's worker process), telling
+    ``emit`` what happens (messages of :class:`_Listener`); the build's run_results.json and
+    manifest.json are written to its target folder. Returns None, or why dbt could not run at all
+    (a failed test is a result, not a reason)."""
+    target = Path(request.target)
+    unset = [name for name in os.environ if name not in request.environ]
+    with temporary_environment(request.environ, unset=unset), _working_folder(request.cwd):
+        fast_event_messages()
+        from dbt.cli.main import dbtRunner
+
+        manifest = manifest_object()
+        built = {
+            uid
+            for uid, n in manifest.nodes.items()
+            if n.resource_type in ("model", "seed", "snapshot", "test")
+        }
+        total = len(built)
+        reached = _downstream_of_sources(manifest, request.select)
+        if reached is not None:
+            total = len(reached & built)
+            emit(
+                (
+                    "stage",
+                    f"dbt build ({total} of {len(built)} models, seeds and tests: what the load reaches)",
+                )
+            )
+        else:
+            emit(("stage", f"dbt build ({total} models, seeds and tests)"))
+
+        def callback(event: Any) -> None:
+            if event.info.name == "JinjaLogInfo":
+                uid = getattr(getattr(event.data, "node_info", None), "unique_id", "")
+                if uid:
+                    emit(("note", uid, str(event.data.msg)))
+                return
+            if event.info.name != "NodeFinished":
+                return
+            info = event.data.run_result
+            node = event.data.node_info
+            item = NodeEvent(
+                unique_id=node.unique_id,
+                resource_type=node.resource_type,
+                name=node.node_name,
+                status=str(info.status),
+                seconds=float(info.execution_time or 0.0),
+                failures=int(info.num_failures or 0),
+                message=str(info.message or ""),
+            )
+            emit(("node", item, total))
+
         try:
-            # dbt's loggers off, its warnings and errors in the build's logs/dbt.log (EventLog);
-            # run_results.json holds every node's result and message
-            args = [
-                *build_args(settings, select, judged_up_to_file),
-                *LOGGERS_OFF,
-                "--no-write-json",  # written below (_write_artifacts)
-            ]
             events = EventLog(target / "logs" / "dbt.log")
             # the build's files are written in place: their readers (the audit) take the shared lock
             with target_lock(target, exclusive=True):
                 result = dbtRunner(manifest=manifest, callbacks=[events, callback]).invoke(
-                    [*args, *cli_args(target)]
+                    list(request.args)
                 )
                 if result.exception is None:
                     _write_artifacts(result.result, manifest, target)
         finally:
             release_connections()
-    build.seconds = time.perf_counter() - started
-    if result.exception is not None or not build.run_results.exists():
+    if result.exception is not None or not (target / "run_results.json").exists():
         # dbt's message spans lines (Runtime Error / the database's error): keep all of it on one line
         cause = " ".join(str(result.exception).split()) or "no result written"
-        raise DbtBuildError(f"dbt build could not run: {cause}")
-    # the oldest build folders go while the run audits and promotes (deleting ~500 files took a
-    # second or more in the run's path); not a daemon: the process finishes it before it exits
-    threading.Thread(target=_prune, name="eduq-background-prune-dbt-builds").start()
-    return build
+        return f"dbt build could not run: {cause}"
+    return None
+
+
+@contextmanager
+def _working_folder(folder: str) -> Iterator[None]:
+    """The caller's working folder for the block (the worker process's may be another)."""
+    here = os.getcwd()
+    if folder == here:
+        yield
+        return
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(here)
 
 
 def _write_artifacts(results: Any, manifest: Any, target: Path) -> None:

@@ -260,6 +260,11 @@ def start_validator() -> _Validator:
 
 def _worker_main(connection: Any) -> None:
     """The worker process: import Great Expectations once, then evaluate frames as they come."""
+    import signal
+
+    # a terminal's Ctrl+C reaches the whole process group: the caller stops, and closes the worker
+    # (a KeyboardInterrupt here printed its traceback under the caller's message)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         validator = start_validator()
         connection.send(("ready", None))
