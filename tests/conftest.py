@@ -28,6 +28,8 @@ SHARED_SCOPES = {
     # (tests/integration/conftest.py small_region; the other workers copy the region)
     "tests/integration/test_pipeline_e2e.py": "tests/integration/test_gates.py",
     "tests/integration/test_bi_files.py": "tests/integration/test_gates.py",
+    # dbt's worker process of the pipelines above (orchestration/dbt_worker.py), started once
+    "tests/integration/test_dbt_worker.py": "tests/integration/test_gates.py",
     # dbt in the test process (tests/dbt_inprocess.py): dbt's import (~3 s) and the seeded warehouse
     # copied for every build, once for all of them (the parsed project is the product's pickle,
     # shared by every process)

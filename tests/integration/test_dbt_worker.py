@@ -1,0 +1,180 @@
+"""dbt's worker process (orchestration/dbt_worker.py): a build made there is the build made in the
+caller's process — the same nodes with the same outcomes, the same notes, the same marts, the
+same artifacts — and the caller hears every node as it finishes; a worker that ends during a build
+fails that build with words and the next build is made; the worker never outlives its caller."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestration import dbt_worker
+from orchestration.dbt_build import DbtBuildError, NodeEvent, run_build
+from tests.integration.test_delivery_shapes import _marts, _settings
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse with the seeds and a 24-school region's files loaded, not built."""
+    from ingestion.loader import ingest_all
+    from ingestion.warehouse import connect
+    from synthetic import generate_region
+    from tests.dbt_inprocess import seeded_warehouse
+
+    home = tmp_path_factory.mktemp("worker_region")
+    generate_region(home / "landing", seed=11, schools=24, years=(2022, 2023))
+    settings = _settings(home, home / "landing")
+    settings.ensure_dirs()
+    seeded_warehouse(settings.candidate_db)
+    with connect(settings.candidate_db) as con:
+        ingest_all(con, settings, run_id="worker")
+    return settings.candidate_db
+
+
+def _home(loaded: Path, tmp_path: Path, name: str):
+    settings = _settings(tmp_path / name, tmp_path / name / "landing")
+    settings.ensure_dirs()
+    shutil.copyfile(loaded, settings.candidate_db)
+    return settings
+
+
+def _outcomes(target: Path) -> list[tuple[str, str, object]]:
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return sorted((r["unique_id"], r["status"], r["failures"]) for r in results)
+
+
+def test_a_build_in_the_worker_is_the_build_made_here(
+    loaded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    heard: list[NodeEvent] = []
+    assert dbt_worker.start()
+    worker = dbt_worker.ready_worker()
+    assert worker is not None, "the worker imported dbt"
+    there = run_build(
+        _home(loaded, tmp_path, "there"),
+        "aaaaaaa1-0000-4000-8000-000000000001",
+        on_node=heard.append,
+    )
+    with monkeypatch.context() as patched:
+        patched.setattr(dbt_worker, "ready_worker", lambda: None)
+        here = run_build(_home(loaded, tmp_path, "here"), "aaaaaaa2-0000-4000-8000-000000000002")
+    assert len(there.nodes) == len(here.nodes) > 100
+    assert heard == there.nodes, "the caller heard every node, as it finished"
+    key = lambda n: (n.unique_id, n.resource_type, n.name, n.status, n.failures)
+    assert sorted(map(key, there.nodes)) == sorted(map(key, here.nodes))
+    assert all(n.status in ("success", "pass") for n in there.nodes), [
+        (n.name, n.status, n.message) for n in there.nodes if n.status not in ("success", "pass")
+    ]
+    assert there.notes == here.notes
+    assert _outcomes(there.target_dir) == _outcomes(here.target_dir)
+    assert (there.target_dir / "manifest.json").exists()
+    assert _marts(_home_db(tmp_path, "there")) == _marts(_home_db(tmp_path, "here"))
+    # built again (incremental models say which years they count again): the notes come back
+    there_again = run_build(
+        _home_settings(tmp_path, "there"), "aaaaaaa5-0000-4000-8000-000000000005"
+    )
+    with monkeypatch.context() as patched:
+        patched.setattr(dbt_worker, "ready_worker", lambda: None)
+        here_again = run_build(
+            _home_settings(tmp_path, "here"), "aaaaaaa6-0000-4000-8000-000000000006"
+        )
+    assert there_again.notes == here_again.notes and there_again.notes, (
+        "the models' notes came back"
+    )
+    assert dbt_worker.ready_worker() is worker, "one worker serves the process's builds"
+
+
+def _home_db(tmp_path: Path, name: str) -> Path:
+    return _home_settings(tmp_path, name).candidate_db
+
+
+def _home_settings(tmp_path: Path, name: str):
+    return _settings(tmp_path / name, tmp_path / name / "landing")
+
+
+def test_a_worker_that_ends_during_a_build_fails_it_with_words_and_the_next_build_is_made(
+    loaded: Path, tmp_path: Path
+) -> None:
+    assert dbt_worker.start()
+    worker = dbt_worker.ready_worker()
+    assert worker is not None
+
+    def end_worker(node: NodeEvent) -> None:
+        # ended mid-build (SIGTERM: a SIGKILL, the OOM killer's, leaves dbt's multiprocessing locks
+        # to the resource tracker, which warns of them at this process's exit)
+        if worker.process.is_alive():
+            os.kill(worker.process.pid, signal.SIGTERM)
+
+    with pytest.raises(DbtBuildError, match="worker process ended during the build"):
+        run_build(
+            _home(loaded, tmp_path, "killed"),
+            "aaaaaaa3-0000-4000-8000-000000000003",
+            on_node=end_worker,
+        )
+    assert dbt_worker.ready_worker() is None, "the dead worker is not asked again"
+    after = run_build(_home(loaded, tmp_path, "after"), "aaaaaaa4-0000-4000-8000-000000000004")
+    assert after.nodes and all(n.status in ("success", "pass") for n in after.nodes)
+    assert dbt_worker.start()  # the process's next runs have a worker again
+
+
+_CALLER = """
+import sys, time
+sys.path.insert(0, {root!r})
+from orchestration import dbt_worker
+
+if __name__ == "__main__":
+    assert dbt_worker.start()
+    print(dbt_worker._shared["worker"].process.pid, flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("ready", [False, True], ids=["importing", "idle"])
+def test_the_worker_ends_when_its_caller_is_killed(tmp_path: Path, ready: bool) -> None:
+    script = tmp_path / "caller.py"
+    script.write_text(
+        _CALLER.format(root=str(ROOT)).replace(
+            "    time.sleep(120)",
+            ("    assert dbt_worker.ready_worker() is not None\n" if ready else "")
+            + "    print('ready', flush=True)\n    time.sleep(120)",
+        )
+    )
+    caller = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        pid = int(caller.stdout.readline())
+        assert caller.stdout.readline().strip() == "ready"
+        os.kill(caller.pid, signal.SIGKILL)
+        caller.wait(timeout=10)
+        deadline = time.monotonic() + 3
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid), "the worker outlived its killed caller"
+    finally:
+        if caller.poll() is None:
+            caller.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"  # a zombie has ended (its parent, init here, reaps it)
