@@ -106,12 +106,13 @@ def _build_dbt_schemas() -> None:
 
 def preload() -> None:
     """Start dbt's worker process (orchestration/dbt_worker.py): dbt's imports and the parsed
-    project, ~2.5 s of Python, on the other core while the load runs, and the build there. Where
-    the process cannot start, dbt is imported on a thread of this process instead (the build waits
-    for it). Idempotent."""
+    project, ~2.5 s of Python, on the other core while the load runs, and the build there. A
+    process that has imported dbt already (a test process, a Python session) builds here: the
+    worker would import it again for nothing. Where the worker cannot start, dbt is imported on a
+    thread of this process instead (the build waits for it). Idempotent."""
     from orchestration import dbt_worker
 
-    if dbt_worker.start():
+    if "dbt.cli.main" not in sys.modules and dbt_worker.start():
         return
     global _preloading
     with _preload_lock:
