@@ -20,13 +20,14 @@ build fails that build (dbt could not run), and the next run starts another.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
 import os
 import sys
 import threading
 import time
 from typing import Any
+
+from core.worker import leave, serve
 
 log = logging.getLogger(__name__)
 
@@ -54,23 +55,11 @@ class _Forward:
         return False
 
 
-def _leave(code: int) -> None:
-    """End the worker without the interpreter's shutdown (a second with dbt loaded), its
-    multiprocessing locks released first: dbt makes them, and the caller's resource tracker would
-    warn at the caller's exit of every one left."""
-    from multiprocessing import util
-
-    # the caller's tracker may be gone (the caller killed): it has cleaned up itself then
-    with contextlib.suppress(Exception):
-        util._run_finalizers()
-    os._exit(code)
-
-
 def _watch_caller(caller: int) -> None:
     while True:
         time.sleep(0.25)
         if os.getppid() != caller:  # the caller is gone (killed): no build is wanted any more
-            _leave(1)
+            leave(1)
 
 
 def _die_with_caller() -> None:
@@ -95,8 +84,7 @@ def _worker_main(connection: Any, caller: int, from_main_thread: bool) -> None:
 
     if from_main_thread:
         _die_with_caller()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller stops the worker:
-    signal.signal(signal.SIGTERM, lambda *_: _leave(1))
+    signal.signal(signal.SIGTERM, lambda *_: leave(1))  # the caller stops it mid-build
     threading.Thread(
         target=_watch_caller, args=(caller,), name="eduq-dbt-caller", daemon=True
     ).start()
@@ -109,33 +97,26 @@ def _worker_main(connection: Any, caller: int, from_main_thread: bool) -> None:
         with sending:
             connection.send(message)
 
-    sys.stdout = _Forward(send, "stdout")
-    sys.stderr = _Forward(send, "stderr")
-    try:
-        from orchestration.dbt_build import _import_dbt, execute
+    def build(_: None, request: Any) -> tuple:
+        from orchestration.dbt_build import execute
 
-        _import_dbt()  # a project that cannot be parsed fails the build that needs it, with its words
-        send(("ready", None))
-    except BaseException as exc:  # noqa: BLE001 — reported to the caller, which builds itself
-        send(("failed", f"{type(exc).__name__}: {exc}"))
-        return
-    while True:
-        try:
-            request = connection.recv()
-        except EOFError:
-            request = None
-        if request is None:
-            # nothing to flush or close between builds: skipping the interpreter's shutdown with
-            # dbt loaded saves a second at the end of every run
-            connection.close()
-            _leave(0)
         try:
             failure = execute(request, lambda message: send(("event", message)))
         except Exception as exc:  # noqa: BLE001 — the caller raises it as the build's failure
             failure = "dbt build could not run: " + (
                 " ".join(str(exc).split()) or type(exc).__name__
             )
-        send(("done", failure))
+        return ("done", failure)
+
+    sys.stdout = _Forward(send, "stdout")
+    sys.stderr = _Forward(send, "stderr")
+    serve(connection, _start, build, send=send)
+
+
+def _start() -> None:
+    from orchestration.dbt_build import _import_dbt
+
+    _import_dbt()  # a project that cannot be parsed fails the build that needs it, with its words
 
 
 class DbtWorker:

@@ -247,8 +247,9 @@ def start_validator() -> _Validator:
     """The worker's Great Expectations, imported with :func:`defer_unused_imports`."""
     defer_unused_imports()
     # Great Expectations draws tqdm progress bars, whose default lock is a multiprocessing
-    # semaphore; left behind by os._exit (see _worker_main) it made Python warn of a «leaked
-    # semaphore» at the end of every run: a thread lock serves this process as well. And no
+    # semaphore; left behind by the worker's exit without the interpreter's shutdown, it made
+    # Python warn of a «leaked semaphore» at the end of every run (core.worker.leave now releases
+    # such locks): a thread lock serves this process as well. And no
     # monitor thread (tqdm starts one with its first bar, even a disabled one): only the main
     # thread runs here, which the lazy imports above need.
     from tqdm import tqdm
@@ -260,32 +261,17 @@ def start_validator() -> _Validator:
 
 def _worker_main(connection: Any) -> None:
     """The worker process: import Great Expectations once, then evaluate frames as they come."""
-    import signal
+    from core.worker import serve
 
-    # a terminal's Ctrl+C reaches the whole process group: the caller stops, and closes the worker
-    # (a KeyboardInterrupt here printed its traceback under the caller's message)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    serve(connection, start_validator, _evaluate)
+
+
+def _evaluate(validator: _Validator, request: tuple) -> tuple:
+    key, severity, expectations, frame = request
     try:
-        validator = start_validator()
-        connection.send(("ready", None))
-    except BaseException as exc:  # noqa: BLE001 — reported to the parent, which falls back
-        connection.send(("failed", repr(exc)))
-        return
-    while True:
-        try:
-            request = connection.recv()
-        except EOFError:
-            request = None
-        if request is None:
-            # nothing to flush or close here (the worker only computes): skipping the interpreter's
-            # shutdown with Great Expectations loaded saves ~2.5 s at the end of every run
-            connection.close()
-            os._exit(0)
-        key, severity, expectations, frame = request
-        try:
-            connection.send(("ok", validator.evaluate(key, severity, expectations, frame)))
-        except BaseException as exc:  # noqa: BLE001 — one check's failure is that check's error
-            connection.send(("error", f"{type(exc).__name__}: {exc}"))
+        return ("ok", validator.evaluate(key, severity, expectations, frame))
+    except BaseException as exc:  # noqa: BLE001 — one check's failure is that check's error
+        return ("error", f"{type(exc).__name__}: {exc}")
 
 
 class GxWorker:
