@@ -1,7 +1,10 @@
-"""`dbt build` in this process, with the project parsed once (dbtRunner with a preloaded manifest).
+"""`dbt build` with the project parsed once (dbtRunner with a preloaded manifest), in dbt's worker
+process (orchestration/dbt_worker.py: started when a run's load starts, it imports dbt on the other
+core and serves the process's builds) or in this process.
 
-A subprocess per build cost dbt's start-up and parse every night (~4 s); in this process a build
-of the demo region's models, seeds and data tests takes a few seconds. The build never stops the
+A subprocess per build cost dbt's start-up and parse every night (~4 s); with dbt imported and the
+project loaded beforehand a build of the demo region's models, seeds and data tests takes a few
+seconds. The build never stops the
 pipeline because a test failed: dbt skips what depends on a failed test, and the audit judges every
 result (gate/audit.py). Only a build that cannot run at all raises.
 """

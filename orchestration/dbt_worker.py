@@ -163,16 +163,22 @@ class DbtWorker:
         :func:`orchestration.dbt_build.execute` returns."""
         with self._lock:
             try:
-                self.connection.send(request)
                 while True:
-                    status, payload = self.connection.recv()
+                    try:
+                        if request is not None:
+                            self.connection.send(request)
+                            request = None
+                        status, payload = self.connection.recv()
+                    except (EOFError, OSError) as exc:
+                        self.stop()
+                        return (
+                            "dbt build could not run: dbt's worker process ended during the build"
+                            f" ({exc or type(exc).__name__})"
+                        )
                     if status == "event":
                         listener(payload)
                     elif status == "done":
                         return payload
-            except (EOFError, OSError) as exc:
-                self.stop()
-                return f"dbt build could not run: dbt's worker process ended during the build ({exc or type(exc).__name__})"
             except BaseException:
                 self.stop()  # interrupted (Ctrl+C, SIGTERM) or the listener failed: no build goes on
                 raise
