@@ -174,14 +174,15 @@ if __name__ == "__main__":
 """
 
 
-@pytest.mark.parametrize("ready", [False, True], ids=["importing", "idle"])
-def test_the_worker_ends_when_its_caller_is_killed(tmp_path: Path, ready: bool) -> None:
+def test_the_worker_ends_when_its_caller_is_killed(tmp_path: Path) -> None:
+    """Killed while the worker imports dbt (the kernel's signal on its caller's death and the
+    worker's own watch do not depend on what the worker is doing; a worker that has imported dbt
+    costs make test ~3 s of CPU more)."""
     script = tmp_path / "caller.py"
     script.write_text(
         _CALLER.format(root=str(ROOT)).replace(
             "    time.sleep(120)",
-            ("    assert dbt_worker.ready_worker() is not None\n" if ready else "")
-            + "    print('ready', flush=True)\n    time.sleep(120)",
+            "    print('ready', flush=True)\n    time.sleep(120)",
         )
     )
     caller = subprocess.Popen(
