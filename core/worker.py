@@ -51,3 +51,12 @@ def leave(code: int) -> None:
     with contextlib.suppress(Exception):
         util._run_finalizers()
     os._exit(code)
+
+
+def close(connection: Any, process: Any) -> None:
+    """The caller's side: end an idle worker (asked to stop, waited for 5 s, then terminated)."""
+    with contextlib.suppress(OSError, ValueError):
+        connection.send(None)
+    process.join(timeout=5)
+    if process.is_alive():
+        process.terminate()

@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Any
 
-from core.worker import leave, serve
+from core.worker import close, leave, serve
 
 log = logging.getLogger(__name__)
 
@@ -198,13 +198,7 @@ class DbtWorker:
 
     def close(self) -> None:
         """End the worker when it is idle (at the caller's exit)."""
-        try:
-            self.connection.send(None)
-        except (OSError, ValueError):
-            pass
-        self.process.join(timeout=5)
-        if self.process.is_alive():
-            self.process.kill()
+        close(self.connection, self.process)
 
 
 def _print_out(message: tuple) -> None:

@@ -328,13 +328,9 @@ class GxWorker:
         return self.start(check, frame)()
 
     def close(self) -> None:
-        try:
-            self.connection.send(None)
-        except (OSError, BrokenPipeError):
-            pass
-        self.process.join(timeout=5)
-        if self.process.is_alive():
-            self.process.terminate()
+        from core.worker import close
+
+        close(self.connection, self.process)
 
 
 _shared: dict[str, Any] = {}
