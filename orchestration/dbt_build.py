@@ -28,6 +28,7 @@ from core import duck, progress
 from core.dbt_manifest import target_lock
 from core.environ import temporary_environment
 from core.settings import Settings
+from orchestration import dbt_worker
 from orchestration.dbt_events import fast_event_messages
 from orchestration.dbt_project import (
     LOGGERS_OFF,
@@ -78,10 +79,6 @@ class DbtBuild:
     # model computed again), by unique_id
     notes: dict[str, list[str]] = field(default_factory=dict)
 
-    @property
-    def run_results(self) -> Path:
-        return self.target_dir / "run_results.json"
-
 
 def _import_dbt() -> None:
     try:
@@ -113,8 +110,6 @@ def preload() -> None:
     process that has imported dbt already (a test process, a Python session) builds here: the
     worker would import it again for nothing. Where the worker cannot start, dbt is imported on a
     thread of this process instead (the build waits for it). Idempotent."""
-    from orchestration import dbt_worker
-
     if "dbt.cli.main" not in sys.modules and dbt_worker.start():
         return
     global _preloading
@@ -184,8 +179,6 @@ def run_build(
     """Build the candidate warehouse of ``settings``: in dbt's worker process when :func:`preload`
     started it (orchestration/dbt_worker.py), else in this process; ``on_node`` hears of every node
     (in this process either way); ``judged_up_to_file``: see :func:`build_args`."""
-    from orchestration import dbt_worker
-
     # a process outside the writer lock that holds the candidate open (a reader's session) is
     # waited for and named here: dbt would fail on its first node with DuckDB's lock error
     duck.connect(settings.candidate_db, settings).close()
@@ -265,8 +258,7 @@ class _Listener:
         elif kind == "stage":
             progress.stage(message[1])
         elif kind == "out":  # printed in the worker: here, where this process's output goes
-            _, stream, text = message
-            (sys.stderr if stream == "stderr" else sys.stdout).write(text)
+            dbt_worker.print_out(message)
 
 
 def execute(request: BuildRequest, emit: Callable[[tuple], None]) -> str | None:

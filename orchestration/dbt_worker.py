@@ -156,7 +156,7 @@ class DbtWorker:
                 return "failed", "the worker process ended"
             if status != "event":
                 return status, detail
-            _print_out(detail)  # printed while dbt was imported
+            print_out(detail)  # printed while dbt was imported
 
     def build(self, request: Any, listener: Any) -> str | None:
         """Have the worker run ``request``; ``listener`` hears its messages here. Returns what
@@ -201,7 +201,8 @@ class DbtWorker:
         close(self.connection, self.process)
 
 
-def _print_out(message: tuple) -> None:
+def print_out(message: tuple) -> None:
+    """A line the worker printed (``("out", stream, text)``), written to this process's stream."""
     if message and message[0] == "out":
         _, stream, text = message
         (sys.stderr if stream == "stderr" else sys.stdout).write(text)

@@ -83,17 +83,16 @@ def test_a_build_in_the_worker_is_the_build_made_here(
     assert dbt_worker.start()
     worker = dbt_worker.ready_worker()
     assert worker is not None, "the worker imported dbt"
+    there_home, here_home = _home(loaded, tmp_path, "there"), _home(loaded, tmp_path, "here")
     there = run_build(
-        _home(loaded, tmp_path, "there"),
+        there_home,
         "aaaaaaa1-0000-4000-8000-000000000001",
         select=LIST,
         on_node=heard.append,
     )
     with monkeypatch.context() as patched:
         patched.setattr(dbt_worker, "ready_worker", lambda: None)
-        here = run_build(
-            _home(loaded, tmp_path, "here"), "aaaaaaa2-0000-4000-8000-000000000002", select=LIST
-        )
+        here = run_build(here_home, "aaaaaaa2-0000-4000-8000-000000000002", select=LIST)
     assert len(there.nodes) == len(here.nodes) > 20
     assert heard == there.nodes, "the caller heard every node, as it finished"
     key = lambda n: (n.unique_id, n.resource_type, n.name, n.status, n.failures)
@@ -106,30 +105,18 @@ def test_a_build_in_the_worker_is_the_build_made_here(
     assert (there.target_dir / "manifest.json").exists()
     tables = sorted(n.name for n in there.nodes if n.resource_type == "model")
     assert {"fct_shnor_list", "fct_procedure_results", "int_procedure_counts"} <= set(tables)
-    there_rows = _rows(_home_db(tmp_path, "there"), tables)
+    there_rows = _rows(there_home.candidate_db, tables)
     assert there_rows["fct_shnor_list"], "the region has a list"
-    assert there_rows == _rows(_home_db(tmp_path, "here"), tables)
+    assert there_rows == _rows(here_home.candidate_db, tables)
     # built again (incremental models say which years they count again): the notes come back
-    there_again = run_build(
-        _home_settings(tmp_path, "there"), "aaaaaaa5-0000-4000-8000-000000000005"
-    )
+    there_again = run_build(there_home, "aaaaaaa5-0000-4000-8000-000000000005")
     with monkeypatch.context() as patched:
         patched.setattr(dbt_worker, "ready_worker", lambda: None)
-        here_again = run_build(
-            _home_settings(tmp_path, "here"), "aaaaaaa6-0000-4000-8000-000000000006"
-        )
+        here_again = run_build(here_home, "aaaaaaa6-0000-4000-8000-000000000006")
     assert there_again.notes == here_again.notes and there_again.notes, (
         "the models' notes came back"
     )
     assert dbt_worker.ready_worker() is worker, "one worker serves the process's builds"
-
-
-def _home_db(tmp_path: Path, name: str) -> Path:
-    return _home_settings(tmp_path, name).candidate_db
-
-
-def _home_settings(tmp_path: Path, name: str):
-    return _settings(tmp_path / name, tmp_path / name / "landing")
 
 
 def test_a_worker_that_ends_during_a_build_fails_it_with_words_and_the_next_build_is_made(
